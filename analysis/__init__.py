@@ -1,0 +1,1 @@
+"""brainlearn.analysis."""
