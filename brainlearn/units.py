@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import field
 
 import numpy as np
-from brian2 import Quantity, get_dimensions, get_unit
+from brian2 import Quantity, Unit, get_dimensions, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS, have_same_dimensions
 
-__all__ = ["check_quantity", "check_number"]
+__all__ = ["check_quantity", "check_number", "qfield", "NUMBER", "CheckedParams"]
 
 
 def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quantity:
@@ -36,7 +38,7 @@ def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quan
         If ``value`` has no unit, the wrong unit, or is NaN/infinite. The message names
         the parameter and the expected unit.
     """
-    expected = get_unit(get_dimensions(unit))
+    expected = unit if isinstance(unit, Unit) else get_unit(get_dimensions(unit))
     if not isinstance(value, Quantity) or get_dimensions(value) is DIMENSIONLESS:
         if have_same_dimensions(unit, 1):
             return check_number(name, value)
@@ -74,3 +76,44 @@ def check_number(name: str, value) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return number
+
+
+def qfield(value):
+    """A dataclass field whose default is the quantity ``value``.
+
+    Brian2 quantities are numpy arrays (unhashable), which dataclasses reject as plain
+    defaults; a default factory returning the same quantity is equivalent.
+    """
+    return field(default_factory=lambda: value)
+
+
+#: marker in a ``_units`` table for a dimensionless number
+NUMBER = "number"
+
+
+class CheckedParams:
+    """Mixin for frozen dataclasses of parameters: checks every field listed in ``_units``.
+
+    ``_units`` maps a field name to a Brian2 unit, or to ``NUMBER`` for a dimensionless number;
+    ``None`` values are left alone (optional parameters).
+    """
+
+    _units: dict = {}
+
+    def __post_init__(self) -> None:
+        for name, unit in self._units.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(unit, str):
+                object.__setattr__(self, name, check_number(name, value))
+            else:
+                check_quantity(name, value, unit)
+
+    def namespace(self) -> dict:
+        """The parameters that are set, by name, for a Brian2 ``namespace``."""
+        return {k: getattr(self, k) for k in self._units if getattr(self, k) is not None}
+
+    def replace(self, **changes):
+        """Return a copy with some parameters changed (checked again)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,208 @@
+"""Neuron models as data: frozen dataclasses of Brian2 quantities that build NeuronGroups.
+
+Every model renders Brian2 equation strings plus a namespace; Brian2 checks the units and
+generates the code. Parameters are checked when the dataclass is created: a unit-less,
+wrong-unit or NaN value raises ``ValueError`` naming the parameter and the expected unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brian2 import NeuronGroup, Quantity, ms, mV
+
+from brainlearn.units import NUMBER, CheckedParams, qfield
+
+__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "NeuronModel"]
+
+
+class NeuronModel(CheckedParams):
+    """Shared behaviour: unit checking, namespace and ``NeuronGroup`` construction."""
+
+    # subclasses define these
+    def equations(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def threshold(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def refractory_period(self):
+        """The refractory period passed to ``NeuronGroup`` (``False`` when none)."""
+        return getattr(self, "refractory", False) or False
+
+    def initial_values(self) -> dict:
+        """Initial values of the state variables."""
+        return {}
+
+    def group(self, n: int, *, name: str | None = None, method: str = "euler", **kwargs) -> NeuronGroup:
+        """Build a ``NeuronGroup`` of ``n`` neurons of this model.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        name : str, optional
+            Brian2 name of the group.
+        method : str
+            Integration method (default ``"euler"``, as the original models used).
+        **kwargs
+            Passed to ``NeuronGroup`` (e.g. ``dt``).
+        """
+        if int(n) <= 0:
+            raise ValueError(f"n must be a positive number of neurons, got {n!r}")
+        group = NeuronGroup(
+            int(n),
+            self.equations(),
+            threshold=self.threshold(),
+            reset=self.reset(),
+            refractory=self.refractory_period(),
+            method=method,
+            namespace=self.namespace(),
+            name=name or "neurongroup*",
+            **kwargs,
+        )
+        for var, value in self.initial_values().items():
+            setattr(group, var, value)
+        return group
+
+
+@dataclass(frozen=True)
+class CurrentLIF(NeuronModel):
+    """Current-based leaky integrate-and-fire neuron.
+
+    ``dv/dt = (v_rest - v + I) / tau_m``, ``dI/dt = -I / tau_syn``; a synapse adds to ``I``
+    (in volts, i.e. the current times the membrane resistance).
+    """
+
+    tau_m: Quantity = qfield(20 * ms)
+    tau_syn: Quantity = qfield(5 * ms)
+    v_rest: Quantity = qfield(-65 * mV)
+    v_reset: Quantity = qfield(-65 * mV)
+    v_thresh: Quantity = qfield(-50 * mV)
+    refractory: Quantity = qfield(2 * ms)
+
+    _units = {
+        "tau_m": ms, "tau_syn": ms, "v_rest": mV, "v_reset": mV, "v_thresh": mV, "refractory": ms,
+    }
+
+    def equations(self) -> str:
+        return (
+            "dv/dt = (v_rest - v + I) / tau_m : volt (unless refractory)\n"
+            "dI/dt = -I / tau_syn : volt\n"
+        )
+
+    def threshold(self) -> str:
+        return "v > v_thresh"
+
+    def reset(self) -> str:
+        return "v = v_reset"
+
+    def initial_values(self) -> dict:
+        return {"v": self.v_rest}
+
+
+@dataclass(frozen=True)
+class ConductanceLIF(NeuronModel):
+    """Conductance-based LIF with conductances normalised to the leak (Diehl & Cook 2015).
+
+    ``dv/dt = ((v_rest - v) + ge (E_exc - v) + gi (E_inh - v)) / tau_m`` with exponentially
+    decaying dimensionless ``ge``, ``gi``. With ``theta_plus`` set, the threshold adapts:
+    ``v > theta - theta_offset + v_thresh``, ``theta += theta_plus`` per spike, decaying with
+    ``tau_theta``; the shared variable ``theta_on`` (1 by default, 0 freezes theta for testing)
+    gates both the increment and the decay. ``timer_block`` adds the extra spike block of the
+    original code's ``timer`` condition (see ``models/diehl_cook_2015.py``).
+    """
+
+    tau_m: Quantity = qfield(100 * ms)
+    v_rest: Quantity = qfield(-65 * mV)
+    v_reset: Quantity = qfield(-65 * mV)
+    v_thresh: Quantity = qfield(-52 * mV)
+    E_exc: Quantity = qfield(0 * mV)
+    E_inh: Quantity = qfield(-100 * mV)
+    tau_ge: Quantity = qfield(1 * ms)
+    tau_gi: Quantity = qfield(2 * ms)
+    refractory: Quantity = qfield(5 * ms)
+    theta_plus: Quantity | None = None
+    tau_theta: Quantity = qfield(1e7 * ms)
+    theta_init: Quantity = qfield(20 * mV)
+    theta_offset: Quantity = qfield(20 * mV)
+    v_init: Quantity | None = None
+    timer_block: Quantity | None = None
+
+    _units = {
+        "tau_m": ms, "v_rest": mV, "v_reset": mV, "v_thresh": mV, "E_exc": mV, "E_inh": mV,
+        "tau_ge": ms, "tau_gi": ms, "refractory": ms, "theta_plus": mV, "tau_theta": ms,
+        "theta_init": mV, "theta_offset": mV, "v_init": mV, "timer_block": ms,
+    }
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the threshold adapts (``theta_plus`` is set)."""
+        return self.theta_plus is not None
+
+    def equations(self) -> str:
+        eqs = (
+            "dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_m"
+            " : volt (unless refractory)\n"
+            "dge/dt = -ge / tau_ge : 1\n"
+            "dgi/dt = -gi / tau_gi : 1\n"
+        )
+        if self.adaptive:
+            eqs += "dtheta/dt = -theta_on * theta / tau_theta : volt\ntheta_on : 1 (shared)\n"
+        return eqs
+
+    def threshold(self) -> str:
+        cond = "v > theta - theta_offset + v_thresh" if self.adaptive else "v > v_thresh"
+        if self.timer_block is not None:
+            cond += " and (t - lastspike) > timer_block"
+        return cond
+
+    def reset(self) -> str:
+        code = "v = v_reset"
+        if self.adaptive:
+            code += "\ntheta += theta_on * theta_plus"
+        return code
+
+    def initial_values(self) -> dict:
+        values = {"v": self.v_init if self.v_init is not None else self.v_rest}
+        if self.adaptive:
+            values.update(theta=self.theta_init, theta_on=1.0)
+        return values
+
+
+@dataclass(frozen=True)
+class IFNeuron(NeuronModel):
+    """Non-leaky integrate-and-fire neuron for ANN-to-SNN conversion.
+
+    The membrane ``v`` is dimensionless (in units of the ANN activation); every ``step`` it
+    integrates the per-neuron constant input ``bias`` (``dv/dt = bias / step``; synapses add
+    ``w`` to ``v``). Threshold ``v > v_thresh``; ``reset="subtract"`` subtracts the threshold
+    (Rueckauer et al. 2017), ``reset="zero"`` sets ``v = 0`` (Diehl et al. 2015).
+    """
+
+    v_thresh: float = 1.0
+    step: Quantity = qfield(1 * ms)
+    reset_mode: str = "subtract"
+
+    _units = {"v_thresh": NUMBER, "step": ms}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.reset_mode not in ("subtract", "zero"):
+            raise ValueError(f"reset_mode must be 'subtract' or 'zero', got {self.reset_mode!r}")
+
+    def equations(self) -> str:
+        return "dv/dt = bias / step : 1\nbias : 1\n"
+
+    def threshold(self) -> str:
+        return "v > v_thresh"
+
+    def reset(self) -> str:
+        return "v -= v_thresh" if self.reset_mode == "subtract" else "v = 0"
+
+    def refractory_period(self):
+        return False
+

@@ -1,0 +1,376 @@
+"""Plasticity rules as data: each renders Brian2 Synapses ``model``/``on_pre``/``on_post`` code.
+
+Sign convention: ``dt = t_post - t_pre`` (``dt > 0``, pre before post, potentiates).
+Amplitudes are dimensionless weight changes (weights normalised to ``w_max``), time
+constants Brian2 times. Traces are event-driven (exact exponential decay between events).
+
+Coincident spikes (``dt = 0``): Brian2 runs a Synapses object's ``pre`` pathway before its
+``post`` pathway in the same time step, so a coincident pair is treated as pre-before-post:
+the pre spike depresses with the post trace *before* the post spike, then the post spike
+potentiates with the pre trace that already includes the pre spike. For additive pair STDP an
+isolated coincident pair therefore changes the weight by ``+A_plus`` (``replay`` and the tests
+use and check this convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+from brian2 import Quantity, ms, second
+
+from brainlearn.units import NUMBER, CheckedParams, check_number, check_quantity, qfield
+
+__all__ = [
+    "SynapseCode",
+    "PlasticityRule",
+    "PairSTDP",
+    "TripletSTDP",
+    "DiehlCookSTDP",
+    "TRIPLET_PRESETS",
+    "replay",
+]
+
+SCHEMES = ("all-to-all", "nearest")
+
+
+@dataclass(frozen=True)
+class SynapseCode:
+    """Rendered Brian2 code of a rule: pass ``model``, ``on_pre``, ``on_post``, ``namespace``
+    to ``brian2.Synapses``."""
+
+    model: str
+    on_pre: str
+    on_post: str
+    namespace: dict
+
+    def kwargs(self) -> dict:
+        """Keyword arguments for ``brian2.Synapses``."""
+        return {
+            "model": self.model,
+            "on_pre": self.on_pre,
+            "on_post": self.on_post,
+            "namespace": dict(self.namespace),
+        }
+
+
+class PlasticityRule(CheckedParams):
+    """Shared behaviour of the rules: parameter checks, ``replace`` and rendering."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        scheme = getattr(self, "scheme", None)
+        if scheme is not None and scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        w_min, w_max = getattr(self, "w_min", None), getattr(self, "w_max", None)
+        if w_min is not None and w_max is not None and not w_min < w_max:
+            raise ValueError(f"w_min must be below w_max, got w_min={w_min}, w_max={w_max}")
+
+    def params(self) -> dict:
+        """The rule's parameters by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def namespace(self) -> dict:
+        """Numeric parameters for the Brian2 namespace (no upper bound: ``w_max = inf``)."""
+        ns = super().namespace()
+        if "w_max" in self._units and self.w_max is None:
+            ns["w_max"] = np.inf
+        return ns
+
+    def _clip(self, expr: str) -> str:
+        return f"w = clip({expr}, w_min, w_max)"
+
+    def _trace(self, name: str) -> str:
+        return f"{name} += 1" if getattr(self, "scheme", "nearest") == "all-to-all" else f"{name} = 1"
+
+    def render(self, on_pre_effect: str = "") -> SynapseCode:  # pragma: no cover - abstract
+        """Render the Synapses code; ``on_pre_effect`` (e.g. ``"ge_post += w"``) runs first."""
+        raise NotImplementedError
+
+
+def _join(*lines: str) -> str:
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class PairSTDP(PlasticityRule):
+    """Pair-based STDP with exponential traces.
+
+    On a post spike ``w += A_plus * f_+(w) * apre``; on a pre spike
+    ``w -= A_minus * f_-(w) * apost``; ``apre`` decays with ``tau_plus``, ``apost`` with
+    ``tau_minus``. Additive (``mu_plus = mu_minus = 0``, ``f = 1``) with hard bounds, or
+    weight-dependent as NEST ``stdp_synapse`` (Guetig et al. 2003):
+    ``f_+(w) = (1 - w / w_max) ** mu_plus``, ``f_-(w) = (w / w_max) ** mu_minus``
+    (``A_plus = lambda * W_max``, ``A_minus = alpha * lambda * W_max`` in NEST's terms).
+    ``scheme="all-to-all"`` adds 1 to a trace per spike, ``"nearest"`` sets it to 1.
+    ``w_max=None`` removes the upper bound (additive rule only).
+    """
+
+    A_plus: float = 0.01
+    A_minus: float = 0.0105
+    tau_plus: Quantity = qfield(16.8 * ms)
+    tau_minus: Quantity = qfield(33.7 * ms)
+    w_min: float = 0.0
+    w_max: float | None = 1.0
+    mu_plus: float = 0.0
+    mu_minus: float = 0.0
+    scheme: str = "all-to-all"
+
+    _units = {
+        "A_plus": NUMBER, "A_minus": NUMBER, "tau_plus": ms, "tau_minus": ms, "w_min": NUMBER, "w_max": NUMBER,
+        "mu_plus": NUMBER, "mu_minus": NUMBER,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.w_max is None and (self.mu_plus or self.mu_minus):
+            raise ValueError("w_max is needed by the weight-dependent rule (mu_plus/mu_minus != 0)")
+
+    @staticmethod
+    def _factor(base: str, mu: float) -> str:
+        if mu == 0:
+            return ""
+        if mu == 1:
+            return f" * ({base})"
+        return f" * ({base}) ** mu"
+
+    def render(self, on_pre_effect: str = "") -> SynapseCode:
+        f_plus = self._factor("1 - w / w_max", self.mu_plus).replace("** mu", "** mu_plus")
+        f_minus = self._factor("w / w_max", self.mu_minus).replace("** mu", "** mu_minus")
+        model = _join(
+            "w : 1",
+            "dapre/dt = -apre / tau_plus : 1 (event-driven)",
+            "dapost/dt = -apost / tau_minus : 1 (event-driven)",
+        )
+        on_pre = _join(
+            on_pre_effect,
+            self._clip(f"w - A_minus{f_minus} * apost"),
+            self._trace("apre"),
+        )
+        on_post = _join(self._clip(f"w + A_plus{f_plus} * apre"), self._trace("apost"))
+        return SynapseCode(model, on_pre, on_post, self.namespace())
+
+
+#: Visual-cortex parameter sets of Pfister & Gerstner (2006), Table 4 (fitted to Sjostrom 2001).
+TRIPLET_PRESETS: dict[str, dict] = {
+    "visual-aa-full": dict(
+        scheme="all-to-all", tau_x=101 * ms, tau_y=125 * ms,
+        A2_plus=5e-10, A3_plus=6.2e-3, A2_minus=7e-3, A3_minus=2.3e-4,
+    ),
+    "visual-aa-minimal": dict(
+        scheme="all-to-all", tau_x=None, tau_y=114 * ms,
+        A2_plus=0.0, A3_plus=6.5e-3, A2_minus=7.1e-3, A3_minus=0.0,
+    ),
+    "visual-nn-full": dict(
+        scheme="nearest", tau_x=714 * ms, tau_y=40 * ms,
+        A2_plus=8.8e-11, A3_plus=5.3e-2, A2_minus=6.6e-3, A3_minus=3.1e-3,
+    ),
+    "visual-nn-minimal": dict(
+        scheme="nearest", tau_x=None, tau_y=40 * ms,
+        A2_plus=0.0, A3_plus=5.2e-2, A2_minus=8e-3, A3_minus=0.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TripletSTDP(PlasticityRule):
+    """Triplet STDP (Pfister & Gerstner 2006, J Neurosci 26:9673).
+
+    On a post spike ``w += r1 * (A2_plus + A3_plus * o2)``; on a pre spike
+    ``w -= o1 * (A2_minus + A3_minus * r2)``, reading the slow trace (``o2``, ``r2``) before
+    the spike increments it. Traces: ``r1`` (``tau_plus``), ``r2`` (``tau_x``), ``o1``
+    (``tau_minus``), ``o2`` (``tau_y``). ``tau_x=None`` drops ``r2`` (minimal models, where
+    ``A3_minus = 0``). ``w_max=None`` (the default) leaves no upper bound, as in the fits.
+    """
+
+    A2_plus: float = 5e-10
+    A3_plus: float = 6.2e-3
+    A2_minus: float = 7e-3
+    A3_minus: float = 2.3e-4
+    tau_plus: Quantity = qfield(16.8 * ms)
+    tau_minus: Quantity = qfield(33.7 * ms)
+    tau_x: Quantity | None = qfield(101 * ms)
+    tau_y: Quantity = qfield(125 * ms)
+    w_min: float = 0.0
+    w_max: float | None = None
+    scheme: str = "all-to-all"
+
+    _units = {
+        "A2_plus": NUMBER, "A3_plus": NUMBER, "A2_minus": NUMBER, "A3_minus": NUMBER, "tau_plus": ms,
+        "tau_minus": ms, "tau_x": ms, "tau_y": ms, "w_min": NUMBER, "w_max": NUMBER,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tau_x is None and self.A3_minus != 0:
+            raise ValueError("tau_x is needed when A3_minus != 0")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> TripletSTDP:
+        """One of the visual-cortex parameter sets of stdp.md (a row is a package).
+
+        Parameters
+        ----------
+        name : str
+            ``visual-aa-full``, ``visual-aa-minimal``, ``visual-nn-full`` or
+            ``visual-nn-minimal``.
+        **overrides
+            Parameters to change (e.g. ``w_max=1.0``).
+        """
+        if name not in TRIPLET_PRESETS:
+            raise ValueError(f"unknown triplet preset {name!r}; choose from {sorted(TRIPLET_PRESETS)}")
+        return cls(**{**TRIPLET_PRESETS[name], **overrides})
+
+    def render(self, on_pre_effect: str = "") -> SynapseCode:
+        has_r2 = self.tau_x is not None
+        model = _join(
+            "w : 1",
+            "dr1/dt = -r1 / tau_plus : 1 (event-driven)",
+            "dr2/dt = -r2 / tau_x : 1 (event-driven)" if has_r2 else "",
+            "do1/dt = -o1 / tau_minus : 1 (event-driven)",
+            "do2/dt = -o2 / tau_y : 1 (event-driven)",
+        )
+        ltd = "o1 * (A2_minus + A3_minus * r2)" if has_r2 else "o1 * A2_minus"
+        on_pre = _join(
+            on_pre_effect,
+            self._clip(f"w - {ltd}"),
+            self._trace("r1"),
+            self._trace("r2") if has_r2 else "",
+        )
+        on_post = _join(
+            self._clip("w + r1 * (A2_plus + A3_plus * o2)"),
+            self._trace("o1"),
+            self._trace("o2"),
+        )
+        return SynapseCode(model, on_pre, on_post, self.namespace())
+
+
+@dataclass(frozen=True)
+class DiehlCookSTDP(PlasticityRule):
+    """The STDP rule of Diehl & Cook (2015), from their original code.
+
+    On a pre spike ``w = clip(w - nu_pre * post1, 0, w_max)`` and ``pre = 1``; on a post spike
+    ``w = clip(w + nu_post * pre * post2_before, 0, w_max)`` then ``post1 = post2 = 1``.
+    Traces: ``pre`` (``tau_pre``), ``post1`` (``tau_post1``), ``post2`` (``tau_post2``).
+    The original sets traces to 1 (``scheme="nearest"``); ``"all-to-all"`` adds 1 instead.
+    """
+
+    nu_pre: float = 1e-4
+    nu_post: float = 1e-2
+    tau_pre: Quantity = qfield(20 * ms)
+    tau_post1: Quantity = qfield(20 * ms)
+    tau_post2: Quantity = qfield(40 * ms)
+    w_min: float = 0.0
+    w_max: float = 1.0
+    scheme: str = "nearest"
+
+    _units = {
+        "nu_pre": NUMBER, "nu_post": NUMBER, "tau_pre": ms, "tau_post1": ms, "tau_post2": ms,
+        "w_min": NUMBER, "w_max": NUMBER,
+    }
+
+    def render(self, on_pre_effect: str = "") -> SynapseCode:
+        model = _join(
+            "w : 1",
+            "dpre/dt = -pre / tau_pre : 1 (event-driven)",
+            "dpost1/dt = -post1 / tau_post1 : 1 (event-driven)",
+            "dpost2/dt = -post2 / tau_post2 : 1 (event-driven)",
+        )
+        on_pre = _join(on_pre_effect, self._trace("pre"), self._clip("w - nu_pre * post1"))
+        on_post = _join(
+            self._clip("w + nu_post * pre * post2"), self._trace("post1"), self._trace("post2")
+        )
+        return SynapseCode(model, on_pre, on_post, self.namespace())
+
+
+def _spike_steps(name: str, times, dt) -> np.ndarray:
+    check_quantity(name, times, second, allow_array=True)
+    values = np.atleast_1d(np.asarray(times / dt, dtype=float))
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of times, got shape {values.shape}")
+    if np.any(values < 0):
+        raise ValueError(f"{name} must be non-negative times")
+    steps = np.round(values)
+    if np.any(np.abs(values - steps) > 1e-6):
+        raise ValueError(f"{name} are not on the simulation grid dt={dt}; pass a smaller dt")
+    steps = steps.astype(np.int64)
+    if np.unique(steps).size != steps.size:
+        raise ValueError(f"{name} has two spikes in one time step (dt={dt})")
+    return np.sort(steps)
+
+
+def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 * ms) -> pd.DataFrame:
+    """Drive one synapse with given pre and post spike times and record its weight.
+
+    Parameters
+    ----------
+    rule : PlasticityRule
+        The learning rule.
+    pre_times, post_times : Quantity
+        Spike times (arrays of Brian2 times, on the ``dt`` grid).
+    w0 : float
+        Initial weight.
+    dt : Quantity
+        Simulation time step.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spike event in time order (``pre`` before ``post`` at equal times, the
+        order Brian2 processes them): ``t`` (seconds), ``kind`` (``"pre"``/``"post"``),
+        ``w`` (the weight right after that event).
+    """
+    from brian2 import (
+        Network,
+        SpikeGeneratorGroup,
+        StateMonitor,
+        Synapses,
+        get_device,
+        prefs,
+    )
+    from brian2.devices.device import RuntimeDevice
+
+    check_quantity("dt", dt, ms)
+    w0 = check_number("w0", w0)
+    if not isinstance(get_device(), RuntimeDevice):
+        raise RuntimeError("replay runs in Brian2 runtime mode; call set_device('runtime') first")
+    pre_steps = _spike_steps("pre_times", pre_times, dt)
+    post_steps = _spike_steps("post_times", post_times, dt)
+    n_steps = int(max(pre_steps.max(initial=0), post_steps.max(initial=0))) + 2
+
+    code = rule.render()
+    old_target = prefs.codegen.target
+    prefs.codegen.target = "numpy"
+    try:
+        pre = SpikeGeneratorGroup(1, np.zeros(pre_steps.size, int), pre_steps * dt, dt=dt)
+        post = SpikeGeneratorGroup(1, np.zeros(post_steps.size, int), post_steps * dt, dt=dt)
+        syn = Synapses(
+            pre,
+            post,
+            model=code.model + "\nw_at_pre_event : 1\nw_at_post_event : 1",
+            on_pre=code.on_pre + "\nw_at_pre_event = w",
+            on_post=code.on_post + "\nw_at_post_event = w",
+            namespace=dict(code.namespace),
+            dt=dt,
+        )
+        syn.connect()
+        syn.w = w0
+        mon = StateMonitor(syn, ["w_at_pre_event", "w_at_post_event"], record=0, when="end", dt=dt)
+        Network(pre, post, syn, mon).run(n_steps * dt)
+        w_pre = np.asarray(mon.w_at_pre_event[0])
+        w_post = np.asarray(mon.w_at_post_event[0])
+    finally:
+        prefs.codegen.target = old_target
+
+    frame = pd.DataFrame(
+        {
+            "step": np.concatenate([pre_steps, post_steps]),
+            "order": np.r_[np.zeros(pre_steps.size, int), np.ones(post_steps.size, int)],
+            "w": np.concatenate([w_pre[pre_steps], w_post[post_steps]]),
+        }
+    )
+    frame = frame.sort_values(["step", "order"], kind="stable").reset_index(drop=True)
+    frame.insert(0, "t", frame["step"] * float(dt / second))
+    frame.insert(1, "kind", np.where(frame["order"] == 0, "pre", "post"))
+    return frame[["t", "kind", "w"]]
