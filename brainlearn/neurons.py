@@ -15,9 +15,24 @@ from brainlearn.units import NUMBER, CheckedParams, qfield
 
 __all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "NeuronModel"]
 
+#: times that may be zero; every other time parameter (``tau_*``, ``step``) must be > 0
+NON_NEGATIVE_TIMES = ("refractory", "timer_block")
+
 
 class NeuronModel(CheckedParams):
     """Shared behaviour: unit checking, namespace and ``NeuronGroup`` construction."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, unit in self._units.items():
+            value = getattr(self, name)
+            if value is None or unit is not ms:
+                continue
+            if name in NON_NEGATIVE_TIMES:
+                if not value >= 0 * ms:
+                    raise ValueError(f"{name} must be a non-negative time in ms, got {value!r}")
+            elif not value > 0 * ms:
+                raise ValueError(f"{name} must be a positive time in ms, got {value!r}")
 
     # subclasses define these
     def equations(self) -> str:  # pragma: no cover - abstract
@@ -30,14 +45,29 @@ class NeuronModel(CheckedParams):
         raise NotImplementedError
 
     def refractory_period(self):
-        """The refractory period passed to ``NeuronGroup`` (``False`` when none)."""
-        return getattr(self, "refractory", False) or False
+        """The refractory period passed to ``NeuronGroup`` (``False`` when none).
+
+        ``0 * ms`` is passed on as is (not as ``False``), so the group still has
+        ``lastspike`` (used by ``timer_block``) and ``unless refractory`` stays valid.
+        """
+        value = getattr(self, "refractory", None)
+        return False if value is None else value
 
     def initial_values(self) -> dict:
         """Initial values of the state variables."""
         return {}
 
-    def group(self, n: int, *, name: str | None = None, method: str = "euler", **kwargs) -> NeuronGroup:
+    def group(
+        self,
+        n: int,
+        *,
+        name: str | None = None,
+        method: str = "euler",
+        extra_equations: str = "",
+        extra_reset: str = "",
+        namespace: dict | None = None,
+        **kwargs,
+    ) -> NeuronGroup:
         """Build a ``NeuronGroup`` of ``n`` neurons of this model.
 
         Parameters
@@ -48,19 +78,24 @@ class NeuronModel(CheckedParams):
             Brian2 name of the group.
         method : str
             Integration method (default ``"euler"``, as the original models used).
+        extra_equations, extra_reset : str
+            Equations and reset statements added to the model's (e.g. plasticity traces).
+        namespace : dict, optional
+            Extra names for the group's namespace.
         **kwargs
             Passed to ``NeuronGroup`` (e.g. ``dt``).
         """
         if int(n) <= 0:
             raise ValueError(f"n must be a positive number of neurons, got {n!r}")
+        reset = "\n".join(code for code in (self.reset(), extra_reset) if code)
         group = NeuronGroup(
             int(n),
-            self.equations(),
+            self.equations() + extra_equations,
             threshold=self.threshold(),
-            reset=self.reset(),
+            reset=reset,
             refractory=self.refractory_period(),
             method=method,
-            namespace=self.namespace(),
+            namespace={**self.namespace(), **(namespace or {})},
             name=name or "neurongroup*",
             **kwargs,
         )

@@ -1,0 +1,164 @@
+"""Input encoders: Poisson rate coding of images for Brian2, and seeded numpy spike trains.
+
+Rate coding follows Diehl & Cook (2015): ``rate = pixel / 8 * intensity`` (pixel in 0..255, so
+63.75 Hz at intensity 2 for a white pixel). For runs that present many images, the pixel
+values live in a 2-D ``TimedArray`` indexed by an example counter (``pixels(example * ms, i)``)
+and an input group draws Poisson spikes from exponential inter-spike intervals, so the cost is
+one random number per spike instead of one per neuron and time step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Hz, NeuronGroup, Quantity, TimedArray, ms, second
+
+from brainlearn.units import check_number, check_quantity
+
+__all__ = [
+    "image_rates",
+    "pixel_table",
+    "poisson_input_group",
+    "poisson_spike_trains",
+    "PIXEL_RATE",
+    "TABLE_DT",
+]
+
+#: rate per unit pixel value at intensity 1 (pixel / 8 Hz)
+PIXEL_RATE = Hz / 8
+#: time step of the pixel TimedArray: example k is read at ``k * TABLE_DT``
+TABLE_DT = 1 * ms
+
+
+def image_rates(images: np.ndarray, intensity: float = 2.0, scale: Quantity = PIXEL_RATE) -> Quantity:
+    """Poisson rates of flattened images: ``pixel * scale * intensity``.
+
+    Parameters
+    ----------
+    images : ndarray
+        Images of shape ``(n, 28, 28)`` or ``(n, 784)`` (or one flat image), values 0..255.
+    intensity : float
+        Intensity multiplier (Diehl & Cook start at 2).
+    scale : Quantity
+        Rate per unit pixel value (default ``Hz / 8``).
+
+    Returns
+    -------
+    Quantity
+        Rates in Hz, shape ``(n, pixels)``.
+    """
+    intensity = check_number("intensity", intensity)
+    check_quantity("scale", scale, Hz)
+    arr = _flat_images(images)
+    return arr * intensity * scale
+
+
+def _flat_images(images: np.ndarray) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    if not np.all(np.isfinite(arr)) or arr.min(initial=0) < 0:
+        raise ValueError("images must hold finite, non-negative pixel values")
+    return arr.astype(np.float64)
+
+
+def pixel_table(images: np.ndarray, name: str = "pixels") -> TimedArray:
+    """A 2-D ``TimedArray`` of pixel values: ``pixels(k * TABLE_DT, i)`` is pixel ``i`` of image ``k``.
+
+    Its values can be replaced between standalone runs through ``run_args`` (same shape).
+    """
+    return TimedArray(_flat_images(images), dt=TABLE_DT, name=name)
+
+
+def poisson_input_group(
+    n_inputs: int,
+    table: TimedArray,
+    *,
+    scale: Quantity = PIXEL_RATE,
+    name: str = "input",
+    dt: Quantity | None = None,
+) -> NeuronGroup:
+    """A group of Poisson cells reading their rates from ``table`` at the current example.
+
+    The group has variables ``example`` and ``intensity`` (to be linked to a controller),
+    ``t_off`` (no spike at or after this time) and ``rate``. Calling :func:`start_presentation`
+    code at the start of every presentation draws the first spike time of each cell; each
+    spike draws the next from an exponential inter-spike interval (a Poisson process, at most
+    one spike per time step, as ``PoissonGroup``).
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input cells (784 for MNIST).
+    table : TimedArray
+        Pixel table from :func:`pixel_table`.
+    scale : Quantity
+        Rate per unit pixel value at intensity 1.
+    name : str
+        Brian2 name of the group.
+    dt : Quantity, optional
+        Time step (default: the default clock's).
+    """
+    check_quantity("scale", scale, Hz)
+    eqs = """
+    rate : Hz
+    next_t : second
+    example : 1 (linked)
+    intensity : 1 (linked)
+    t_off : second (linked)
+    """
+    kwargs = {"dt": dt} if dt is not None else {}
+    group = NeuronGroup(
+        int(n_inputs),
+        eqs,
+        threshold="t >= next_t and t < t_off",
+        reset="next_t += -log(rand()) / (rate + 1e-30 * Hz)",
+        namespace={"pixels": table, "pixel_scale": scale, "table_dt": TABLE_DT},
+        name=name,
+        **kwargs,
+    )
+    group.next_t = 1e9 * second
+    return group
+
+
+#: Code run on the input group at the start of every presentation.
+START_PRESENTATION = (
+    "rate = pixels(example * table_dt, i) * intensity * pixel_scale\n"
+    "next_t = t - log(rand()) / (rate + 1e-30 * Hz)"
+)
+
+
+def poisson_spike_trains(
+    rates: Quantity, duration: Quantity, dt: Quantity = 0.1 * ms, seed: int | None = None
+) -> tuple[np.ndarray, Quantity]:
+    """Seeded Bernoulli-per-step Poisson spike trains (numpy; for tests and analysis).
+
+    Parameters
+    ----------
+    rates : Quantity
+        Rate of each cell (1-D, Hz).
+    duration : Quantity
+        Length of the trains.
+    dt : Quantity
+        Time grid; each cell spikes in a step with probability ``rate * dt``.
+    seed : int, optional
+        Seed of the random generator; the same seed gives the same trains.
+
+    Returns
+    -------
+    indices : ndarray of int
+        Cell index of every spike, sorted by time.
+    times : Quantity
+        Spike times (on the ``dt`` grid).
+    """
+    check_quantity("rates", rates, Hz, allow_array=True)
+    check_quantity("duration", duration, second)
+    check_quantity("dt", dt, second)
+    p = np.atleast_1d(np.asarray(rates * dt, dtype=float))
+    if np.any(p > 1):
+        raise ValueError("rates * dt exceeds 1: use a smaller dt")
+    n_steps = int(round(float(duration / dt)))
+    rng = np.random.default_rng(seed)
+    steps, cells = np.nonzero(rng.random((n_steps, p.size)) < p[None, :])
+    return cells.astype(np.int64), steps * dt
