@@ -60,6 +60,10 @@ class PlasticityRule(CheckedParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for name in self._units:
+            value = getattr(self, name)
+            if name.startswith("tau") and value is not None and not value > 0 * ms:
+                raise ValueError(f"{name} must be a positive time in ms, got {value!r}")
         scheme = getattr(self, "scheme", None)
         if scheme is not None and scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -332,6 +336,8 @@ def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 
     from brian2.devices.device import RuntimeDevice
 
     check_quantity("dt", dt, ms)
+    if not dt > 0 * ms:
+        raise ValueError(f"dt must be a positive time in ms, got {dt!r}")
     w0 = check_number("w0", w0)
     if not isinstance(get_device(), RuntimeDevice):
         raise RuntimeError("replay runs in Brian2 runtime mode; call set_device('runtime') first")

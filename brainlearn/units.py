@@ -55,7 +55,7 @@ def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quan
     if arr.ndim and not allow_array:
         raise ValueError(f"{name} must be a scalar quantity in {expected}, got an array")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be a finite quantity in {expected}, got {value!r}")
     return value
 
 
@@ -74,7 +74,7 @@ def check_number(name: str, value) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be a finite dimensionless number, got {value!r}")
     return number
 
 
