@@ -1,0 +1,186 @@
+"""Spike tables as Parquet (pyarrow) and CSV files, written and read in chunks.
+
+Parquet: the columns of the spike table (``population`` as a dictionary column, so
+``pandas.read_parquet`` gives a categorical) plus the table description as JSON in
+the schema metadata under ``brainlearn``. float64 and int64 are stored as such, so
+the round trip is exact.
+
+CSV: a first line ``# brainlearn-spikes {json}`` then an ordinary CSV. pandas writes
+floats with Python's shortest round-trip ``repr`` and the reader parses them with
+``float_precision="round_trip"``, so times come back bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, table_from_arrays
+
+__all__ = ["write_parquet", "read_parquet", "iter_parquet", "write_csv", "read_csv"]
+
+_META_KEY = b"brainlearn"
+_CSV_PREFIX = "# brainlearn-spikes "
+
+
+def _schema(meta: dict):
+    import pyarrow as pa
+
+    types = {"neuron": pa.int64(), "t": pa.float64(), "example": pa.int64(), "label": pa.int64()}
+    fields = [pa.field("population", pa.dictionary(pa.int32(), pa.string()))]
+    fields += [pa.field(c, types[c]) for c in meta["columns"][1:]]
+    return pa.schema(fields, metadata={_META_KEY: json.dumps(meta).encode()})
+
+
+def write_parquet(stream: SpikeStream, path: str | os.PathLike) -> None:
+    """Write a spike stream to a Parquet file, one row group per chunk (atomic)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = stream.meta
+    schema = _schema(meta)
+    dictionary = pa.array(meta["populations"], pa.string())
+    with atomic_path(path) as tmp:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for chunk in stream.chunks:
+                codes = pa.array(chunk["population"].cat.codes.to_numpy().astype(np.int32))
+                arrays = [pa.DictionaryArray.from_arrays(codes, dictionary)]
+                arrays += [pa.array(chunk[c].to_numpy()) for c in meta["columns"][1:]]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+
+def _open_parquet(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such spike file: {path}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+    raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
+    try:
+        meta = json.loads(raw) if raw is not None else None
+    except json.JSONDecodeError:
+        meta = None
+    return pf, check_meta(meta, str(path))
+
+
+def _codes(column, populations: list[str]) -> np.ndarray:
+    """Population codes (index into ``populations``) of a pyarrow column."""
+    import pyarrow as pa
+
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            names = chunk.dictionary.to_pylist()
+            unknown = [n for n in names if n not in populations]
+            if unknown:
+                raise ValueError(f"populations {unknown} are not listed in the file's metadata")
+            lookup = np.array([populations.index(n) for n in names], dtype=np.int32)
+            out.append(lookup[chunk.indices.to_numpy(zero_copy_only=False)])
+        else:
+            out.append(_codes_of(np.asarray(chunk.to_pylist(), dtype=object), populations))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int32)
+
+
+def _codes_of(values: np.ndarray, populations: list[str]) -> np.ndarray:
+    codes = pd.Categorical(values, categories=populations).codes
+    if (codes < 0).any():
+        bad = sorted(set(values[codes < 0].tolist()))[:5]
+        raise ValueError(f"populations {bad} are not listed in the file's metadata")
+    return codes
+
+
+def _frame(table, meta: dict) -> pd.DataFrame:
+    missing = [c for c in meta["columns"] if c not in table.column_names]
+    if missing:
+        raise ValueError(f"corrupt spike file: columns {missing} missing")
+    codes = _codes(table.column("population"), meta["populations"])
+    arrays = {c: table.column(c).to_numpy() for c in meta["columns"][1:]}
+    return table_from_arrays(meta, codes, arrays)
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a spike table written by :func:`write_parquet`."""
+    import pyarrow as pa
+
+    pf, meta = _open_parquet(path)
+    try:
+        table = pf.read()
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: corrupt Parquet file ({exc})") from None
+    return _frame(table, meta)
+
+
+def iter_parquet(path: str | os.PathLike, chunk_size: int = DEFAULT_CHUNK) -> SpikeStream:
+    """Stream a Parquet spike file in chunks of at most ``chunk_size`` rows."""
+    import pyarrow as pa
+
+    pf, meta = _open_parquet(path)
+
+    def chunks():
+        try:
+            batches = pf.iter_batches(batch_size=chunk_size)
+            any_batch = False
+            for batch in batches:
+                any_batch = True
+                yield _frame(pa.Table.from_batches([batch]), meta)
+            if not any_batch:
+                yield table_from_arrays(meta, np.zeros(0, np.int32), _empty(meta))
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{path}: corrupt Parquet file ({exc})") from None
+
+    return SpikeStream(meta, chunks())
+
+
+def _empty(meta: dict) -> dict[str, np.ndarray]:
+    return {c: np.zeros(0) for c in meta["columns"][1:]}
+
+
+def write_csv(stream: SpikeStream, path: str | os.PathLike) -> None:
+    """Write a spike stream as CSV with a ``# brainlearn-spikes`` header line (atomic)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(_CSV_PREFIX + json.dumps(stream.meta) + "\n")
+        first = True
+        for chunk in stream.chunks:
+            chunk.to_csv(fh, header=first, index=False, lineterminator="\n")
+            first = False
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a spike table written by :func:`write_csv`."""
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such spike file: {path}") from None
+    with fh:
+        try:
+            first = fh.readline()
+        except UnicodeDecodeError:
+            first = ""
+        meta = None
+        if first.startswith(_CSV_PREFIX):
+            try:
+                meta = json.loads(first[len(_CSV_PREFIX) :])
+            except json.JSONDecodeError:
+                pass
+        meta = check_meta(meta, str(path))
+        dtypes = {"population": object, "neuron": "int64", "t": "float64"}
+        dtypes.update({c: "int64" for c in meta["columns"][3:]})
+        try:
+            frame = pd.read_csv(
+                fh, dtype=dtypes, float_precision="round_trip", keep_default_na=False
+            )
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise ValueError(f"{path}: corrupt spike CSV ({exc})") from None
+    if list(frame.columns) != meta["columns"]:
+        raise ValueError(f"{path}: corrupt spike CSV, columns {list(frame.columns)}")
+    codes = _codes_of(frame["population"].to_numpy(dtype=object), meta["populations"])
+    return table_from_arrays(meta, codes, {c: frame[c].to_numpy() for c in meta["columns"][1:]})

@@ -1,0 +1,124 @@
+"""Run directories: read the spikes, configuration and states a run wrote; export them.
+
+A run directory holds ``config.json``, ``metrics.json``, ``spikes.parquet`` (written
+with :func:`brainlearn.analysis.write_spikes`) and optionally ``states.h5`` or
+``states.parquet``. ``config.json`` keys ``neurons`` and ``example_duration_s`` fill
+in the table's ``n_neurons`` / ``example_duration`` when the spike file lacks them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .formats import FORMATS, write_spikes
+from .states import read_states
+from .stream import DEFAULT_CHUNK, SpikeStream, collect
+
+__all__ = ["load_run_config", "load_run_spikes", "load_run_states", "export_run", "SPIKES_FILE"]
+
+SPIKES_FILE = "spikes.parquet"
+
+
+def _run_dir(run_dir: str | os.PathLike) -> Path:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run directory {path} does not exist")
+    return path
+
+
+def load_run_config(run_dir: str | os.PathLike) -> dict:
+    """``config.json`` of a run as a dict (empty when the file is absent)."""
+    path = _run_dir(run_dir) / "config.json"
+    if not path.exists():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    return config
+
+
+def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
+    from .io_tabular import iter_parquet
+
+    path = run_dir / SPIKES_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} holds no {SPIKES_FILE}; is it a brainlearn run directory?")
+    stream = iter_parquet(path, chunk_size)
+    attrs = stream.meta["attrs"]
+    config = load_run_config(run_dir)
+    pops = stream.meta["populations"]
+    if "n_neurons" not in attrs and "neurons" in config and len(pops) == 1:
+        attrs["n_neurons"] = {pops[0]: int(config["neurons"])}
+    if "example_duration" not in attrs and "example_duration_s" in config and "example" in stream.meta["columns"]:
+        attrs["example_duration"] = float(config["example_duration_s"])
+    return stream
+
+
+def load_run_spikes(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """The evaluation spikes of a run directory as a spike table."""
+    return collect(_stream_run(_run_dir(run_dir), DEFAULT_CHUNK))
+
+
+def load_run_states(run_dir: str | os.PathLike) -> dict:
+    """The state snapshots of a run (``states.h5`` or ``states.parquet``; {} if none)."""
+    root = _run_dir(run_dir)
+    for name in ("states.h5", "states.parquet"):
+        if (root / name).exists():
+            return read_states(root / name)
+    return {}
+
+
+def export_run(
+    run_dir: str | os.PathLike,
+    format: str,
+    out: str | os.PathLike | None = None,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Path:
+    """Export a run's spikes to ``format``.
+
+    Parquet, CSV and SONATA stream ``spikes.parquet`` chunk by chunk (the whole table
+    is never in memory); NWB and Neo regroup spikes per neuron, so they load it.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    format : str
+        ``parquet``, ``csv``, ``sonata``, ``nwb`` or ``neo``.
+    out : path, optional
+        Output file (default ``RUN_DIR/export/spikes<suffix>``).
+    chunk_size : int
+        Rows per chunk when streaming.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    root = _run_dir(run_dir)
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
+    target = Path(out) if out is not None else root / "export" / f"spikes{FORMATS[format][0]}"
+    if target.resolve() == (root / SPIKES_FILE).resolve():
+        raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another --out")
+    stream = _stream_run(root, chunk_size)
+    options = {}
+    if format == "nwb":
+        config = load_run_config(root)
+        stamp = (root / "config.json").stat().st_mtime if (root / "config.json").exists() else None
+        options = {
+            "session_description": f"brainlearn run {root.resolve().name}",
+            "identifier": f"brainlearn-{root.resolve().name}",
+            "session_start_time": datetime.fromtimestamp(stamp, timezone.utc) if stamp else None,
+            "config": config,
+        }
+    return write_spikes(stream, target, format, chunk_size=chunk_size, **options)

@@ -1,0 +1,76 @@
+"""A run directory exports to every format and reads back exactly; the CLI analyses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from analysis_helpers import EXAMPLE, N_EXAMPLES, assert_identical, labelled_table, make_run_dir
+from brainlearn.analysis import load_run_spikes, load_run_states, read_spikes
+
+from brainlearn.cli import main
+
+FORMATS = {"parquet": ".parquet", "csv": ".csv", "sonata": ".h5", "nwb": ".nwb", "neo": ".mat"}
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    weights = np.random.default_rng(0).random((784, 20))
+    return make_run_dir(tmp_path / "run", labelled_table(3000), weights)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_run_exports_to_every_format_and_reads_back_exactly(fmt, run_dir, capsys):
+    original = load_run_spikes(run_dir)
+    assert main(["export", str(run_dir), "--format", fmt, "--chunk-size", "700"]) == 0
+    path = run_dir / "export" / f"spikes{FORMATS[fmt]}"
+    assert capsys.readouterr().out.strip() == str(path)
+    assert_identical(original, read_spikes(path))
+
+
+def test_export_to_a_chosen_file_and_config_fills_missing_attrs(tmp_path, run_dir):
+    df = labelled_table(500)
+    df.attrs = {}  # a spike file without metadata: config.json supplies size and timing
+    df = df[df["population"] == "exc"].assign(population=lambda d: d["population"].cat.remove_unused_categories())
+    bare = make_run_dir(tmp_path / "bare", df)
+    spikes = load_run_spikes(bare)
+    assert spikes.attrs == {"n_neurons": {"exc": 20}, "example_duration": float(EXAMPLE)}
+    out = tmp_path / "elsewhere" / "run.nwb"
+    assert main(["export", str(bare), "--format", "nwb", "--out", str(out)]) == 0
+    assert_identical(spikes, read_spikes(out))
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope"), "--format", "csv"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["export", str(tmp_path / "empty"), "--format", "csv"]) == 2
+    assert "spikes.parquet" in capsys.readouterr().err
+
+
+def test_analyze_writes_tables_and_figures(run_dir):
+    assert main(["analyze", str(run_dir)]) == 0
+    out = run_dir / "analysis"
+    for name in ("rates.csv", "cv.csv", "fano.csv", "class_rates.csv", "raster.png", "psth.png",
+                 "rates.png", "receptive_fields.png", "weights.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert load_run_states(run_dir)["weights"].shape == (784, 20)
+
+
+def test_elephant_analysis_runs_on_the_neo_export(run_dir):
+    """The issue's 'done' check: Elephant reads the Neo file and agrees with the table."""
+    neo = pytest.importorskip("neo")
+    elephant_stats = pytest.importorskip("elephant.statistics")
+    main(["export", str(run_dir), "--format", "neo"])
+    block = neo.io.NeoMatlabIO(str(run_dir / "export" / "spikes.mat")).read_block()
+    assert len(block.segments) == N_EXAMPLES
+    spikes = load_run_spikes(run_dir)
+    for segment in block.segments:
+        k = segment.annotations["example"]
+        counts = [len(st) for st in segment.spiketrains if st.annotations["population"] == "exc"]
+        expected = np.bincount(spikes[spikes["example"] == k]["neuron"], minlength=20)
+        assert counts == expected.tolist()
+        rates = [float(elephant_stats.mean_firing_rate(st).rescale("Hz")) for st in segment.spiketrains]
+        assert len(rates) == 25  # 20 exc (one silent) + 5 silent inh
+    trains = [seg.spiketrains[0] for seg in block.segments]  # exc neuron 0 across examples
+    fano = elephant_stats.fanofactor(trains)
+    assert np.isfinite(fano) and fano >= 0
