@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .spikes import canonical_order, check_spike_table
 from .stream import DEFAULT_CHUNK, SpikeStream, collect, stream_table
 
 __all__ = ["FORMATS", "format_of", "write_spikes", "read_spikes"]
@@ -63,6 +64,12 @@ def write_spikes(
     -------
     Path
         ``path``. The file appears there only once complete (temp name + rename).
+
+    Notes
+    -----
+    Tables are stored in canonical order (population, time, neuron), the order every
+    reader returns; brainlearn's own tables are already in it. A stream is written in
+    the order given.
     """
     fmt = format_of(path, format)
     if fmt in _STREAMING:
@@ -73,7 +80,7 @@ def write_spikes(
             "csv": io_tabular.write_csv,
             "sonata": io_sonata.write_sonata,
         }[fmt]
-        stream = spikes if isinstance(spikes, SpikeStream) else stream_table(spikes, chunk_size)
+        stream = spikes if isinstance(spikes, SpikeStream) else stream_table(canonical_order(check_spike_table(spikes)), chunk_size)
         writer(stream, path, **options)
     else:
         if isinstance(spikes, SpikeStream):

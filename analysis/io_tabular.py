@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, table_from_arrays
+from .spikes import SPIKE_COLUMNS, canonical_order, check_spike_table, population_dtype
+from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, stream_table, table_from_arrays
 
 __all__ = ["write_parquet", "read_parquet", "iter_parquet", "write_csv", "read_csv"]
 
@@ -64,11 +65,37 @@ def _open_parquet(path):
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
     raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
+    if raw is None and {"population", "neuron", "t"} <= set(pf.schema_arrow.names):
+        return pf, None  # a plain table (e.g. DataFrame.to_parquet): see _plain_frame
     try:
         meta = json.loads(raw) if raw is not None else None
     except json.JSONDecodeError:
         meta = None
     return pf, check_meta(meta, str(path))
+
+
+def _plain_frame(table, path) -> pd.DataFrame:
+    """A spike table from a Parquet file without brainlearn metadata.
+
+    Populations keep their categorical order (else sorted names), attrs are empty and
+    rows are put in canonical order.
+    """
+    frame = table.to_pandas()
+    frame.attrs = {}  # pandas may have stored attrs of another table; they are not trusted
+    extra = [c for c in frame.columns if c not in SPIKE_COLUMNS]
+    if extra:
+        raise ValueError(f"{path}: not a spike table, unexpected columns {extra}")
+    pops = frame["population"]
+    names = pops.cat.categories if isinstance(pops.dtype, pd.CategoricalDtype) else np.unique(pops.astype(str))
+    frame["population"] = pops.astype(str).astype(population_dtype(names))
+    for col in frame.columns[1:]:
+        values = frame[col].to_numpy()
+        cast = values.astype(SPIKE_COLUMNS[col])
+        if not np.array_equal(cast, values):
+            raise ValueError(f"{path}: column {col} does not convert exactly to {SPIKE_COLUMNS[col]}")
+        frame[col] = cast
+    frame = frame[[c for c in SPIKE_COLUMNS if c in frame.columns]]
+    return canonical_order(check_spike_table(frame))
 
 
 def _codes(column, populations: list[str]) -> np.ndarray:
@@ -108,7 +135,7 @@ def _frame(table, meta: dict) -> pd.DataFrame:
 
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a spike table written by :func:`write_parquet`."""
+    """Read a spike table written by :func:`write_parquet` (or a plain pandas one)."""
     import pyarrow as pa
 
     pf, meta = _open_parquet(path)
@@ -116,7 +143,7 @@ def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
         table = pf.read()
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: corrupt Parquet file ({exc})") from None
-    return _frame(table, meta)
+    return _plain_frame(table, path) if meta is None else _frame(table, meta)
 
 
 def iter_parquet(path: str | os.PathLike, chunk_size: int = DEFAULT_CHUNK) -> SpikeStream:
@@ -124,6 +151,8 @@ def iter_parquet(path: str | os.PathLike, chunk_size: int = DEFAULT_CHUNK) -> Sp
     import pyarrow as pa
 
     pf, meta = _open_parquet(path)
+    if meta is None:  # a plain table must be sorted first, so it is read whole
+        return stream_table(read_parquet(path), chunk_size)
 
     def chunks():
         try:

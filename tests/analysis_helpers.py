@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pandas as pd
-from brainlearn.analysis import concat_spike_tables, spike_table, write_spikes, write_states
 from brian2 import ms, second
+
+from brainlearn.analysis import concat_spike_tables, spike_table, write_spikes, write_states
 
 EXAMPLE = 350 * ms
 N_EXAMPLES = 12

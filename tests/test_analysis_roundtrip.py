@@ -8,6 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from analysis_helpers import assert_identical, labelled_table
+from brian2 import second
+
 from brainlearn.analysis import (
     SpikeStream,
     read_spikes,
@@ -17,7 +19,6 @@ from brainlearn.analysis import (
     write_spikes,
     write_states,
 )
-from brian2 import second
 
 SUFFIXES = {"parquet": ".parquet", "csv": ".csv", "sonata": ".h5", "nwb": ".nwb", "neo": ".mat"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from analysis_helpers import EXAMPLE, N_EXAMPLES, assert_identical, labelled_table, make_run_dir
-from brainlearn.analysis import load_run_spikes, load_run_states, read_spikes
 
+from brainlearn.analysis import load_run_spikes, load_run_states, read_spikes
 from brainlearn.cli import main
 
 FORMATS = {"parquet": ".parquet", "csv": ".csv", "sonata": ".h5", "nwb": ".nwb", "neo": ".mat"}
@@ -74,3 +74,18 @@ def test_elephant_analysis_runs_on_the_neo_export(run_dir):
     trains = [seg.spiketrains[0] for seg in block.segments]  # exc neuron 0 across examples
     fano = elephant_stats.fanofactor(trains)
     assert np.isfinite(fano) and fano >= 0
+
+
+def test_a_plain_pandas_spike_file_is_accepted_and_sorted(tmp_path):
+    """A run that wrote its table with DataFrame.to_parquet still exports exactly."""
+    df = labelled_table(800)
+    shuffled = df[df["population"] == "exc"].sample(frac=1.0, random_state=0)
+    plain = shuffled.assign(population=shuffled["population"].astype(str))
+    run = make_run_dir(tmp_path / "plain", df.iloc[:0])
+    plain.to_parquet(run / "spikes.parquet", index=False)
+    spikes = load_run_spikes(run)
+    assert np.array_equal(spikes["t"], np.sort(plain["t"]))
+    assert spikes.attrs == {"n_neurons": {"exc": 20}, "example_duration": float(EXAMPLE)}
+    for fmt in FORMATS:
+        assert main(["export", str(run), "--format", fmt]) == 0
+        assert_identical(spikes, read_spikes(run / "export" / f"spikes{FORMATS[fmt]}"))

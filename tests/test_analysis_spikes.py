@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from brian2 import NeuronGroup, SpikeMonitor, StateMonitor, ms, prefs, run, second, start_scope
+
 from brainlearn.analysis import (
     SPIKE_COLUMNS,
     concat_spike_tables,
@@ -11,7 +13,6 @@ from brainlearn.analysis import (
     spikes_from_monitor,
     state_table,
 )
-from brian2 import NeuronGroup, SpikeMonitor, StateMonitor, ms, prefs, run, second, start_scope
 
 
 @pytest.fixture(scope="module")

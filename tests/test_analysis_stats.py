@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import quantities as pq
 from analysis_helpers import EXAMPLE, N_EXAMPLES, labelled_table
+from brian2 import ms, second
+
 from brainlearn.analysis import spike_table, to_neo
 from brainlearn.analysis.stats import class_rates, cv, fano_factor, firing_rates, isi, psth
-from brian2 import ms, second
 
 es = pytest.importorskip("elephant.statistics")
 
