@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from brian2 import (
+    EventMonitor,
     Network,
     Quantity,
     SpikeMonitor,
-    StateMonitor,
     Synapses,
     linked_var,
     ms,
@@ -152,6 +152,7 @@ capped : 1
 seed : 1
 stopped : 1
 t_off : second
+t_start : second
 """
 
 # At the start of every presentation: decide on the previous one, then start the next.
@@ -164,6 +165,7 @@ retries = (1 - adv) * (retries + pending)
 pending = 1
 nspk = 0
 t_off = t + t_input * int(example < limit)
+t_start = t
 stopped = stop_network(example >= limit)
 """
 
@@ -199,6 +201,7 @@ def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plas
 
     ctl = NeuronGroup(
         1, CONTROLLER_EQS, name="controller", dt=dt,
+        events={"presentation": "abs(t - t_start) < 0.5 * dt"},
         namespace={
             "min_spikes": p.min_spikes, "max_retries": p.max_retries,
             "intensity_start": p.intensity_start, "intensity_step": p.intensity_step,
@@ -207,6 +210,7 @@ def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plas
     )
     ctl.run_regularly(CONTROLLER_CODE, dt=p.period, when="before_thresholds", order=0)
     ctl.intensity = p.intensity_start
+    ctl.t_start = -1 * second
 
     inp = poisson_input_group(N_INPUTS, table, scale=PIXEL_RATE, name="input", dt=dt)
     zeros = np.zeros(N_INPUTS, dtype=int)
@@ -272,9 +276,9 @@ def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plas
     counter.connect()
 
     spikes = SpikeMonitor(exc, name="exc_spikes")
-    presentations = StateMonitor(
-        ctl, ["example", "intensity"], record=0, dt=p.period, when="before_thresholds", order=5,
-        name="presentations",
+    # one event per presentation start, with the image shown and its intensity
+    presentations = EventMonitor(
+        ctl, "presentation", variables=["example", "intensity"], name="presentations"
     )
     objects = dict(
         controller=ctl, input=inp, exc=exc, inh=inh, syn=syn, exc_inh=exc_inh,

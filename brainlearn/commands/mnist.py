@@ -1,0 +1,119 @@
+"""``brainlearn mnist``: Diehl & Cook (2015) unsupervised MNIST learning."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """examples:
+  brainlearn mnist train --neurons 100 --epochs 1 --out runs/n100
+  brainlearn mnist train --neurons 100 --examples 1000 --data embedded --out runs/demo
+  brainlearn mnist train --resume runs/n100
+  brainlearn mnist evaluate runs/n100
+  brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500
+  brainlearn mnist plot runs/n100
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``mnist`` command."""
+    parser = subparsers.add_parser(
+        "mnist", help="Diehl & Cook (2015) unsupervised MNIST learning",
+        description="Train, evaluate and plot the Diehl & Cook (2015) network.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="mnist_command", metavar="SUBCOMMAND", required=True)
+
+    train = sub.add_parser(
+        "train", help="train a network (or resume one)",
+        epilog="examples:\n  brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400\n"
+        "  brainlearn mnist train --resume runs/n400\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--neurons", type=int, default=100, help="excitatory neurons N (default 100)")
+    amount = train.add_mutually_exclusive_group()
+    amount.add_argument("--epochs", type=float, help="passes over the training set (default 1)")
+    amount.add_argument("--examples", type=int, help="number of training examples")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--device", default="cpp_standalone",
+                       choices=["cpp_standalone", "runtime", "cuda_standalone"])
+    train.add_argument("--threads", type=int, default=None, help="OpenMP threads (cpp_standalone)")
+    train.add_argument("--data", default="full", choices=["full", "embedded"],
+                       help="full MNIST from the cache, or the embedded 1000/500 subset")
+    train.add_argument("--timer", default="brian1", choices=["brian1", "brian2"],
+                       help="reading of the original threshold timer (see docs; default brian1)")
+    train.add_argument("--chunk", type=int, default=1000,
+                       help="images per compiled run between checkpoints (default 1000)")
+    train.add_argument("--out", help="run directory (new run)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser(
+        "evaluate", help="assign labels on training images, then test accuracy",
+        epilog="examples:\n  brainlearn mnist evaluate runs/n400\n"
+        "  brainlearn mnist evaluate runs/n400 --assign-examples 10000 --test-examples 10000\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("run_dir")
+    ev.add_argument("--assign-examples", type=int, default=None,
+                    help="training images for the label assignment (default: all)")
+    ev.add_argument("--test-examples", type=int, default=None, help="test images (default: all)")
+    ev.add_argument("--device", default=None,
+                    choices=["cpp_standalone", "runtime", "cuda_standalone"])
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=_evaluate)
+
+    plot = sub.add_parser(
+        "plot", help="receptive fields, accuracy, confusion matrix, theta histogram (PNG)",
+        epilog="example:\n  brainlearn mnist plot runs/n400\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plot.add_argument("run_dir")
+    plot.set_defaults(func=_plot)
+
+
+def _train(args) -> int:
+    from brainlearn.models.diehl_cook_run import TrainConfig, train
+
+    if args.resume:
+        if args.out:
+            raise ValueError("give --out for a new run or --resume RUN_DIR, not both")
+        metrics = train(args.resume, progress=not args.no_progress)
+        run_dir = args.resume
+    else:
+        if not args.out:
+            raise ValueError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
+        from pathlib import Path
+
+        if (Path(args.out) / "config.json").exists():
+            raise ValueError(f"{args.out} already holds a run: use --resume {args.out}")
+        config = TrainConfig.create(
+            neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
+            device=args.device, threads=args.threads, data=args.data, timer=args.timer,
+            chunk=args.chunk,
+        )
+        metrics = train(args.out, config, progress=not args.no_progress)
+        run_dir = args.out
+    print(f"trained {metrics['train_examples']} examples in {metrics['train_seconds']:.1f} s "
+          f"({metrics['ms_per_example']:.2f} ms per example, compile "
+          f"{metrics['compile_seconds']:.1f} s); run directory: {run_dir}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from brainlearn.models.diehl_cook_run import evaluate
+
+    metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
+                       progress=not args.no_progress, device=args.device)
+    print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} test images "
+          f"(labels from {metrics['assign_examples']} training images); "
+          f"metrics: {args.run_dir}/metrics.json")
+    return 0
+
+
+def _plot(args) -> int:
+    from brainlearn.models.diehl_cook_plots import plot_run
+
+    for path in plot_run(args.run_dir):
+        print(path)
+    return 0

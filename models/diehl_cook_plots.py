@@ -1,0 +1,72 @@
+"""Figures of a Diehl & Cook run directory: receptive fields, accuracy, confusion, theta."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from brainlearn.analysis.plots import _figure, receptive_fields, save_figure
+
+__all__ = ["plot_run"]
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """Write the run's figures as PNG files into the run directory and return their paths.
+
+    ``receptive_fields.png`` (input weights of every neuron as a 28x28 image, as in the
+    paper's Fig. 2), ``training_accuracy.png`` (accuracy of each chunk during training, labels
+    assigned from the previous chunk), ``confusion.png`` (test set, needs ``evaluate``) and
+    ``theta.png`` (histogram of the adaptive thresholds).
+    """
+    run_dir = Path(run_dir)
+    weights_path = run_dir / "weights.npz"
+    if not weights_path.exists():
+        raise FileNotFoundError(f"{run_dir} has no weights.npz: train first")
+    with np.load(weights_path) as data:
+        weights, theta = data["weights"], data["theta"]
+    written = []
+    n = weights.shape[1]
+    fig = receptive_fields(weights, max_neurons=n)
+    written.append(save_figure(fig, run_dir / "receptive_fields.png"))
+
+    metrics = {}
+    if (run_dir / "metrics.json").exists():
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    history = np.asarray(metrics.get("training_accuracy") or [], dtype=float).reshape(-1, 2)
+    fig = _figure(6, 3.5)
+    ax = fig.add_subplot()
+    if len(history):
+        ax.plot(history[:, 0], 100 * history[:, 1], marker="o", ms=3)
+    if "accuracy" in metrics:
+        ax.axhline(100 * metrics["accuracy"], color="k", ls="--",
+                   label=f"test {100 * metrics['accuracy']:.1f} %")
+        ax.legend(loc="lower right")
+    ax.set(xlabel="training examples", ylabel="accuracy (%)", ylim=(0, 100),
+           title=f"Diehl & Cook, N={n}: accuracy during training")
+    written.append(save_figure(fig, run_dir / "training_accuracy.png"))
+
+    counts_path = run_dir / "eval_counts.npz"
+    if counts_path.exists():
+        with np.load(counts_path) as data:
+            truth, pred = data["test_labels"], data["predictions"]
+        confusion = np.zeros((10, 10), dtype=int)
+        np.add.at(confusion, (truth, pred), 1)
+        fig = _figure(5, 4.5)
+        ax = fig.add_subplot()
+        image = ax.imshow(confusion, cmap="Blues")
+        for (r, c), value in np.ndenumerate(confusion):
+            ax.text(c, r, str(value), ha="center", va="center", fontsize=7,
+                    color="white" if value > confusion.max() / 2 else "black")
+        ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
+               title=f"confusion (accuracy {100 * (truth == pred).mean():.1f} %)")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        written.append(save_figure(fig, run_dir / "confusion.png"))
+
+    fig = _figure(5, 3.5)
+    ax = fig.add_subplot()
+    ax.hist(theta * 1e3, bins=30, color="tab:orange")
+    ax.set(xlabel="theta (mV)", ylabel="neurons", title="adaptive thresholds after training")
+    written.append(save_figure(fig, run_dir / "theta.png"))
+    return written

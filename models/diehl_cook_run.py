@@ -1,0 +1,554 @@
+"""Training and evaluation of the Diehl & Cook (2015) network in chunks, with checkpoints.
+
+A run directory holds everything of one run: ``config.json``, ``checkpoint.npz`` (atomic,
+written after every chunk), ``metrics.json``, ``weights.npz`` (final input weights and
+theta), the evaluation spike counts and spikes, and the figures. ``train`` continues from
+the checkpoint when there is one, so ``--resume`` (or simply running again) after Ctrl-C or a
+kill ends with the same examples seen and the same result as an uninterrupted run: chunk
+seeds derive from the run seed and the chunk index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from brian2 import second
+from tqdm.auto import tqdm
+
+from brainlearn.chunked import ChunkedSimulation
+from brainlearn.devices import DEVICES
+from brainlearn.models.diehl_cook_2015 import (
+    N_INPUTS,
+    TIMER_READINGS,
+    DiehlCookParams,
+    build_network,
+)
+
+__all__ = [
+    "TrainConfig",
+    "train",
+    "evaluate",
+    "assign_labels",
+    "vote",
+    "load_config",
+    "write_json",
+    "save_npz",
+]
+
+DEFAULT_CHUNK = 1000
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def save_npz(path: Path, **arrays) -> None:
+    """Save arrays to ``path`` atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_npz(path: Path) -> dict:
+    """Load an ``.npz`` written by :func:`save_npz`; a damaged file raises one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
+        raise ValueError(f"{path}: corrupt or unreadable checkpoint ({exc})") from None
+
+
+def load_config(run_dir: Path) -> dict:
+    """Read ``config.json`` of a run directory."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt JSON ({exc})") from None
+
+
+def _chunk_seed(seed: int, stage: str, index: int) -> int:
+    stage_code = {"train": 0, "assign": 1, "test": 2}[stage]
+    return int(np.random.SeedSequence([seed, stage_code, index]).generate_state(1)[0] % (2**31))
+
+
+class TrainConfig(dict):
+    """The configuration of a run (a dict stored as ``config.json``)."""
+
+    @classmethod
+    def create(
+        cls,
+        neurons: int = 100,
+        examples: int | None = None,
+        epochs: float | None = None,
+        seed: int = 0,
+        device: str = "cpp_standalone",
+        threads: int | None = None,
+        data: str = "full",
+        timer: str = "brian1",
+        chunk: int = DEFAULT_CHUNK,
+    ) -> TrainConfig:
+        """Validate the options and return a config.
+
+        Exactly one of ``examples`` and ``epochs`` may be given (default: one epoch).
+        """
+        if device not in DEVICES:
+            raise ValueError(f"--device must be one of {DEVICES}, got {device!r}")
+        if timer not in TIMER_READINGS:
+            raise ValueError(f"--timer must be one of {TIMER_READINGS}, got {timer!r}")
+        if data not in ("full", "embedded"):
+            raise ValueError(f"--data must be 'full' or 'embedded', got {data!r}")
+        if int(neurons) < 1:
+            raise ValueError(f"--neurons must be positive, got {neurons}")
+        if examples is not None and epochs is not None:
+            raise ValueError("give --epochs or --examples, not both")
+        if int(chunk) < 1:
+            raise ValueError(f"chunk must be positive, got {chunk}")
+        return cls(
+            neurons=int(neurons), examples=None if examples is None else int(examples),
+            epochs=None if epochs is None else float(epochs), seed=int(seed), device=device,
+            threads=None if threads is None else int(threads), data=data, timer=timer,
+            chunk=int(chunk),
+        )
+
+
+def _load_images(data: str, split: str):
+    from brainlearn.data import load_mnist
+
+    images, labels = load_mnist(split, source=data)
+    return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
+
+
+def _params(config: dict) -> DiehlCookParams:
+    return DiehlCookParams(timer=config.get("timer", "brian1"))
+
+
+def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    w = params.initial_weights(n, rng)
+    delays = params.initial_delays(n, rng)
+    exc, inh = params.exc, params.inh
+    return {
+        "syn.w": w.ravel(),
+        "syn.tpre": np.full(N_INPUTS * n, -1e9),
+        "delays": delays.ravel(),
+        "exc.v": np.full(n, float(exc.v_init / 1e-3) * 1e-3),
+        "exc.ge": np.zeros(n), "exc.gi": np.zeros(n),
+        "exc.theta": np.full(n, float(exc.theta_init / 1e-3) * 1e-3),
+        "exc.post1": np.zeros(n), "exc.post2": np.zeros(n),
+        "inh.v": np.full(n, float(inh.v_init / 1e-3) * 1e-3),
+        "inh.ge": np.zeros(n), "inh.gi": np.zeros(n),
+        "controller.intensity": np.array([params.intensity_start]),
+        "controller.pending": np.array([0.0]), "controller.nspk": np.array([0.0]),
+        "controller.retries": np.array([0.0]),
+    }
+
+
+#: state variables carried from chunk to chunk (besides the controller's)
+TRAIN_VARS = ("syn.w", "syn.tpre", "exc.v", "exc.ge", "exc.gi", "exc.theta", "exc.post1",
+              "exc.post2", "inh.v", "inh.ge", "inh.gi")
+TEST_VARS = ("syn.w", "exc.theta", "exc.v", "exc.ge", "exc.gi", "inh.v", "inh.ge", "inh.gi")
+CONTROL_VARS = ("controller.intensity", "controller.pending", "controller.nspk",
+                "controller.retries")
+
+
+def _table(images: np.ndarray, position: int, size: int, end: int) -> np.ndarray:
+    """Pixel rows for global example indices position..position+size-1 (zeros past ``end``)."""
+    idx = np.arange(position, position + size)
+    table = images[idx % len(images)].copy()
+    table[idx >= end] = 0.0
+    return table
+
+
+def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end, seed, plastic):
+    """Run one chunk from ``position``; return (new_state, done, counts, spikes, result)."""
+    size = sim_table_size(sim)
+    limit = min(size, end - position)
+    run_state = {k: v for k, v in state.items() if k in (TRAIN_VARS if plastic else TEST_VARS)}
+    run_state.update({k: state[k] for k in CONTROL_VARS})
+    run_state["controller.example"] = np.array([0.0])
+    run_state["controller.limit"] = np.array([float(limit)])
+    run_state["controller.capped"] = np.array([0.0])
+    if plastic:
+        w = state["syn.w"].reshape(N_INPUTS, -1)
+        run_state["exc.wsum"] = w.sum(axis=0)
+    out = sim.run(run_state, _table(images, position, size, end), seed)
+
+    ctl = out["controller"]
+    example = int(round(float(ctl.example_[0])))
+    stopped = example >= limit
+    done = limit if stopped else example
+    new_state = dict(state)
+    for key in run_state:
+        if key in state:
+            name, var = key.split(".")
+            new_state[key] = np.array(getattr(out[name], var + "_")[:], dtype=float)
+    end_time = out["end_time"]
+    if plastic:
+        new_state["syn.tpre"] = new_state["syn.tpre"] - end_time
+    new_state["controller.pending"] = np.array([0.0 if stopped else 1.0])
+
+    # spike counts of the last presentation of every example of the chunk
+    mon, pres = out["spikes"], out["presentations"]
+    order = np.argsort(np.asarray(pres.t_[:]), kind="stable")
+    shown = np.asarray(pres.example_[:])[order].round().astype(np.int64)
+    intensities = np.asarray(pres.intensity_[:])[order]
+    period = float(params.period / second)
+    t_input = float(params.t_input / second)
+    i = np.asarray(mon.i_[:], dtype=np.int64)
+    t = np.asarray(mon.t_[:], dtype=float)
+    p = np.minimum((t / period + 1e-9).astype(np.int64), len(shown) - 1)
+    in_window = (t - p * period) < t_input - 1e-9
+    n = state["exc.v"].size
+    counts = np.zeros((limit, n), dtype=np.int32)
+    last = np.full(limit, -1, dtype=np.int64)
+    valid = shown < limit
+    last[shown[valid]] = np.nonzero(valid)[0]  # later presentations overwrite earlier ones
+    keep = in_window & (shown[p] < limit)
+    keep &= last[np.clip(shown[p], 0, limit - 1)] == p
+    np.add.at(counts, (shown[p[keep]], i[keep]), 1)
+    spikes = pd.DataFrame({"neuron": i, "t": t, "presentation": p, "example": shown[p]})
+    info = {
+        "presentations": int(valid.sum()),
+        "capped": int(round(float(ctl.capped_[0]))),
+        "wall_seconds": out["wall_seconds"],
+        "end_time": end_time,
+        "mean_intensity": float(intensities[valid].mean()) if valid.any() else 0.0,
+    }
+    return new_state, done, counts[:done], spikes, info
+
+
+def sim_table_size(sim: ChunkedSimulation) -> int:
+    """Number of images in the simulation's pixel table."""
+    return sim.table_size
+
+
+def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.ndarray):
+    n = config["neurons"]
+    size = config["chunk"]
+
+    def build():
+        objs = build_network(params, n, size, plastic=plastic)
+        objs["syn"].delay = delays * second
+        return objs
+
+    # the network stops itself after ``size`` images; the duration leaves room for retries
+    duration = 2 * size * params.period
+    sim = ChunkedSimulation(
+        build, duration, config["device"], run_dir / ("build_train" if plastic else "build_eval"),
+        config.get("threads"),
+    )
+    sim.table_size = size
+    return sim
+
+
+def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Diehl & Cook label assignment: each neuron gets the class of its highest mean count.
+
+    ``assignment[j] = argmax_c mean_{k: label_k = c} counts[k, j]`` (classes without examples
+    score -1, neurons that never fire get class 0 as in the original code).
+    """
+    means = np.full((n_classes, counts.shape[1]), -1.0)
+    for c in range(n_classes):
+        rows = labels == c
+        if rows.any():
+            means[c] = counts[rows].mean(axis=0)
+    return means.argmax(axis=0)
+
+
+def vote(counts: np.ndarray, assignments: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Diehl & Cook vote: the class whose assigned neurons have the highest mean count."""
+    scores = np.zeros((counts.shape[0], n_classes))
+    for c in range(n_classes):
+        members = assignments == c
+        if members.any():
+            scores[:, c] = counts[:, members].sum(axis=1) / members.sum()
+    return scores.argmax(axis=1)
+
+
+class _Interrupt:
+    """Turn SIGTERM into KeyboardInterrupt so a kill between chunks leaves a clean state."""
+
+    def __enter__(self):
+        self.old = signal.signal(signal.SIGTERM, self._handler)
+        return self
+
+    @staticmethod
+    def _handler(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def train(run_dir: str | Path, config: dict | None = None, progress: bool = True) -> dict:
+    """Train (or continue training) the network of a run directory.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory; created with ``config`` if new, resumed from its checkpoint if not.
+    config : dict, optional
+        A :class:`TrainConfig` for a new run (ignored when resuming).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        The training metrics (also written to ``metrics.json``).
+    """
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / "checkpoint.npz"
+    if (run_dir / "config.json").exists():
+        config = load_config(run_dir)
+    elif config is None:
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json) to resume")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = dict(config)
+        params = _params(config)
+        config["params"] = _describe(params)
+        write_json(run_dir / "config.json", config)
+    params = _params(config)
+    images, labels = _load_images(config["data"], "train")
+    total = config["examples"]
+    if total is None:
+        total = int(round((config["epochs"] or 1.0) * len(images)))
+        config["examples"] = total
+        write_json(run_dir / "config.json", config)
+
+    ckpt: dict = {}
+    if ckpt_path.exists():
+        ckpt = load_npz(ckpt_path)
+        state = {k: v for k, v in ckpt.items() if "." in k or k == "delays"}
+        meta = json.loads(str(ckpt["meta"]))
+    else:
+        state = _initial_state(params, config["neurons"], config["seed"])
+        meta = {"position": 0, "chunk_index": 0, "presentations": 0, "capped": 0,
+                "train_seconds": 0.0, "compile_seconds": 0.0, "training_accuracy": []}
+        _checkpoint(ckpt_path, state, meta)
+    prev_counts, prev_labels = ckpt.get("prev_counts"), ckpt.get("prev_labels")
+
+    position = meta["position"]
+    bar = tqdm(total=total, initial=position, unit="img", desc="train", disable=not progress,
+               dynamic_ncols=True)
+    sim = None
+    try:
+        with _Interrupt():
+            while position < total:
+                if sim is None:
+                    sim = _make_sim(config, params, run_dir, True, state["delays"].reshape(N_INPUTS, -1))
+                    meta["compile_seconds"] += sim.compile_seconds
+                seed = _chunk_seed(config["seed"], "train", meta["chunk_index"])
+                state, done, counts, _, info = _present_chunk(
+                    sim, params, images, state, position, total, seed, plastic=True
+                )
+                chunk_labels = labels[np.arange(position, position + done) % len(images)]
+                if prev_counts is not None and done:
+                    assignments = assign_labels(prev_counts, prev_labels)
+                    acc = float((vote(counts, assignments) == chunk_labels).mean())
+                    meta["training_accuracy"].append([position + done, acc])
+                if done:
+                    prev_counts, prev_labels = counts, chunk_labels
+                position += done
+                meta.update(
+                    position=position, chunk_index=meta["chunk_index"] + 1,
+                    presentations=meta["presentations"] + info["presentations"],
+                    capped=meta["capped"] + info["capped"],
+                    train_seconds=meta["train_seconds"] + info["wall_seconds"],
+                )
+                _checkpoint(ckpt_path, state, meta, prev_counts, prev_labels)
+                bar.update(done)
+                if info["capped"]:
+                    tqdm.write(f"warning: {info['capped']} image(s) reached the retry cap "
+                               f"({int(params.max_retries)} retries) with fewer than "
+                               f"{int(params.min_spikes)} spikes")
+    finally:
+        bar.close()
+        if sim is not None and sim.standalone:
+            from brainlearn.devices import reset_device
+
+            reset_device()
+    w = state["syn.w"].reshape(N_INPUTS, -1)
+    save_npz(run_dir / "weights.npz", weights=w, theta=state["exc.theta"],
+             delays=state["delays"].reshape(N_INPUTS, -1))
+    metrics = _read_metrics(run_dir)
+    metrics.update(
+        neurons=config["neurons"], train_examples=position, presentations=meta["presentations"],
+        train_seconds=meta["train_seconds"], compile_seconds=meta["compile_seconds"],
+        ms_per_example=1000 * meta["train_seconds"] / max(position, 1),
+        capped_images=meta["capped"], training_accuracy=meta["training_accuracy"],
+        device=config["device"], timer=config["timer"], data=config["data"],
+    )
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _describe(params: DiehlCookParams) -> dict:
+    return {k: str(v) for k, v in asdict(params).items()}
+
+
+def _checkpoint(path, state, meta, prev_counts=None, prev_labels=None):
+    extra = {}
+    if prev_counts is not None:
+        extra = {"prev_counts": prev_counts, "prev_labels": prev_labels}
+    save_npz(path, meta=np.array(json.dumps(meta)), **state, **extra)
+
+
+def _read_metrics(run_dir: Path) -> dict:
+    path = run_dir / "metrics.json"
+    if path.exists():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return {}
+    return {}
+
+
+def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar):
+    """Present ``n_examples`` images to the frozen network; return counts and spikes."""
+    position, chunk_index = 0, 0
+    all_counts, all_spikes = [], []
+    time_offset = 0.0
+    while position < n_examples:
+        chunk_seed = _chunk_seed(seed, stage, chunk_index)
+        state, done, counts, spikes, info = _present_chunk(
+            sim, params, images, state, position, n_examples, chunk_seed, plastic=False
+        )
+        spikes = spikes[spikes["example"] < done].copy()
+        spikes["example"] += position
+        spikes["t"] += time_offset
+        time_offset += info["end_time"]
+        all_counts.append(counts)
+        all_spikes.append(spikes)
+        position += done
+        chunk_index += 1
+        bar.update(done)
+    return state, np.concatenate(all_counts), pd.concat(all_spikes, ignore_index=True)
+
+
+def evaluate(
+    run_dir: str | Path,
+    assign_examples: int | None = None,
+    test_examples: int | None = None,
+    progress: bool = True,
+    device: str | None = None,
+) -> dict:
+    """Label assignment on training images, then accuracy on test images (theta frozen).
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run directory.
+    assign_examples : int, optional
+        Training images used to assign labels (default: all of the data set's training split).
+    test_examples : int, optional
+        Test images (default: all).
+    progress : bool
+        Show progress bars.
+    device : str, optional
+        Override the run's device.
+
+    Returns
+    -------
+    dict
+        The metrics (also merged into ``metrics.json``).
+    """
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    if device is not None:
+        config = {**config, "device": device}
+    params = _params(config)
+    weights = load_npz(run_dir / "weights.npz") if (run_dir / "weights.npz").exists() else None
+    if weights is None:
+        raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
+    train_images, train_labels = _load_images(config["data"], "train")
+    test_images, test_labels = _load_images(config["data"], "test")
+    n_assign = len(train_images) if assign_examples is None else min(int(assign_examples), len(train_images))
+    n_test = len(test_images) if test_examples is None else min(int(test_examples), len(test_images))
+    if n_assign < 1 or n_test < 1:
+        raise ValueError("assign and test examples must be positive")
+
+    n = config["neurons"]
+    state = _initial_state(params, n, config["seed"])
+    state.update({"syn.w": weights["weights"].ravel(), "exc.theta": weights["theta"]})
+    state = {k: v for k, v in state.items() if k in TEST_VARS + CONTROL_VARS}
+    start = time.perf_counter()
+    sim = _make_sim(config, params, run_dir, False, weights["delays"])
+    compile_seconds = sim.compile_seconds
+    bar = tqdm(total=n_assign + n_test, unit="img", desc="evaluate", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        with _Interrupt():
+            state_a, assign_counts, _ = _frozen_pass(
+                sim, params, train_images, state, n_assign, "assign", config["seed"], bar
+            )
+            _, test_counts, test_spikes = _frozen_pass(
+                sim, params, test_images, state_a, n_test, "test", config["seed"], bar
+            )
+    finally:
+        bar.close()
+        if sim.standalone:
+            from brainlearn.devices import reset_device
+
+            reset_device()
+    eval_seconds = time.perf_counter() - start
+    assignments = assign_labels(assign_counts, train_labels[:n_assign])
+    predictions = vote(test_counts, assignments)
+    accuracy = float((predictions == test_labels[:n_test]).mean())
+    save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
+             assign_labels=train_labels[:n_assign], test_counts=test_counts.astype(np.int32),
+             test_labels=test_labels[:n_test], assignments=assignments, predictions=predictions)
+    _write_spikes(run_dir, test_spikes, test_labels[:n_test], n, params)
+    metrics = _read_metrics(run_dir)
+    metrics.update(
+        neurons=n, assign_examples=n_assign, test_examples=n_test, accuracy=accuracy,
+        accuracy_vote=accuracy, eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
+        eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / (n_assign + n_test),
+    )
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _write_spikes(run_dir: Path, spikes: pd.DataFrame, labels: np.ndarray, n_neurons: int,
+                  params: DiehlCookParams) -> None:
+    """Write the test-pass spikes as the run's spike table (``spikes.parquet``)."""
+    from brainlearn.analysis import write_spikes
+    from brainlearn.analysis.spikes import population_dtype
+
+    table = pd.DataFrame({
+        "population": pd.Categorical(["exc"] * len(spikes), dtype=population_dtype(["exc"])),
+        "neuron": spikes["neuron"].to_numpy(np.int64),
+        "t": spikes["t"].to_numpy(np.float64),
+        "example": spikes["example"].to_numpy(np.int64),
+        "label": labels[spikes["example"].to_numpy(np.int64)].astype(np.int64),
+    })
+    # examples can be shown more than once (the retry rule): the example column, not a fixed
+    # example duration, says which image each spike belongs to
+    table.attrs.update(n_neurons={"exc": int(n_neurons)})
+    write_spikes(table, run_dir / "spikes.parquet")
