@@ -1,1 +1,29 @@
-"""brainlearn.protocols."""
+"""brainlearn.protocols: biological plasticity protocols scored against published data.
+
+``Protocol`` + ``run_protocol`` (the engine: every protocol on its own synapse, one Brian2
+run), ``load_dataset``/``dataset_protocols`` (bundled data with sources), ``score`` and
+``fit_rule`` (E of Pfister & Gerstner 2006), the experiments ``bi_poo``, ``sjostrom``,
+``song`` and named rule configurations (``make_rule``).
+"""
+
+from brainlearn.protocols.datasets import DATASETS, dataset_protocols, list_datasets, load_dataset
+from brainlearn.protocols.engine import PopulationRun, Protocol, auto_dt, run_protocol
+from brainlearn.protocols.experiments import (
+    SongResult,
+    WindowResult,
+    bi_poo,
+    fit_window,
+    sjostrom,
+    sjostrom_facts,
+    song,
+)
+from brainlearn.protocols.rules import RULE_NAMES, all_rules, make_rule
+from brainlearn.protocols.scoring import Fit, Score, fit_error, fit_rule, score
+
+__all__ = [
+    "Protocol", "run_protocol", "auto_dt", "PopulationRun",
+    "DATASETS", "load_dataset", "dataset_protocols", "list_datasets",
+    "Score", "Fit", "fit_error", "score", "fit_rule",
+    "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
+    "RULE_NAMES", "make_rule", "all_rules",
+]

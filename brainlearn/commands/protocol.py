@@ -1,0 +1,212 @@
+"""``brainlearn protocol``: run plasticity protocols and score rules against published data."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "handle_list", "handle_run", "handle_table"]
+
+EPILOG = """examples:
+  brainlearn protocol list
+  brainlearn protocol run sjostrom2001 --rule triplet --preset visual-nn-minimal --out runs/sj
+  brainlearn protocol table --out runs/table
+"""
+
+RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) or an experiment:
+  bi_poo   the STDP window, 60 pairs at 1 Hz, dt -100..+100 ms, exponential fit
+  song     Song, Miller & Abbott 2000 (1000 Poisson inputs, 100 s; --duration to shorten)
+
+examples:
+  brainlearn protocol run sjostrom2001 --rule pair --out runs/sj_pair
+  brainlearn protocol run sjostrom2001 --rule triplet --preset visual-aa-minimal --structure pfister --out runs/sj_aa
+  brainlearn protocol run bi_poo --rule pair --out runs/window
+  brainlearn protocol run song --duration 20 --out runs/song
+"""
+
+TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
+Gerstner's 60-pair structure. Writes table.csv, table.md and points.csv.
+
+examples:
+  brainlearn protocol table --out runs/table
+  brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
+"""
+
+EXPERIMENTS = ("bi_poo", "song")
+
+
+def _atomic_text(path, text: str) -> None:
+    import os
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _atomic_csv(frame, path) -> None:
+    import os
+
+    tmp = f"{path}.tmp"
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def handle_list(args: argparse.Namespace) -> int:
+    """Run ``brainlearn protocol list``."""
+    from brainlearn.protocols import RULE_NAMES, list_datasets
+    from brainlearn.protocols.rules import TRIPLET_PRESETS
+
+    print("datasets (scored):")
+    for row in list_datasets().itertuples():
+        print(f"  {row.name:<18} {row.points:>3} points  {row.description}")
+        print(f"  {'':<18} source: {row.source}")
+    print("experiments:")
+    print("  bi_poo             STDP window, 60 pairs at 1 Hz, exponential fit of A+/A-/tau+/tau-")
+    print("  song               Song, Miller & Abbott 2000 competitive learning (bimodal weights)")
+    print(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
+    return 0
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    """Run ``brainlearn protocol run``."""
+    import os
+
+    from brian2 import second
+
+    from brainlearn.protocols import DATASETS, bi_poo, make_rule, score, sjostrom_facts, song
+    from brainlearn.protocols.plots import plot_score, plot_song, plot_window, save_figure
+
+    name = args.name
+    if name not in DATASETS + EXPERIMENTS:
+        raise ValueError(f"unknown protocol {name!r}; run `brainlearn protocol list`")
+    os.makedirs(args.out, exist_ok=True)
+    if name == "song":
+        results = song(ratio=[1.05, 1.0], duration=args.duration * second, seed=args.seed,
+                       device=args.device)
+        frame = __import__("pandas").concat([r.to_frame() for r in results], ignore_index=True)
+        _atomic_csv(frame, os.path.join(args.out, "results.csv"))
+        save_figure(plot_song(results), os.path.join(args.out, "figure.png"))
+        line = "; ".join(
+            f"A-/A+={r.ratio:g}: low {r.frac_low:.2f}, high {r.frac_high:.2f}, "
+            f"{r.output_rate_hz:.1f} Hz, {'bimodal' if r.bimodal else 'not bimodal'}" for r in results)
+    else:
+        rule = make_rule(args.rule, args.preset)
+        label = args.rule + (f":{args.preset}" if args.preset else "")
+        if name == "bi_poo":
+            result = bi_poo(rule)
+            _atomic_csv(result.frame, os.path.join(args.out, "results.csv"))
+            save_figure(plot_window(result, f"{label}: 60 pairs at 1 Hz"), os.path.join(args.out, "figure.png"))
+            p = result.params
+            line = (f"{label} bi_poo fit: A+={p['A_plus']:.4g} tau+={p['tau_plus_ms']:.2f} ms "
+                    f"A-={p['A_minus']:.4g} tau-={p['tau_minus_ms']:.2f} ms")
+        else:
+            result = score(rule, name, structure=args.structure)
+            _atomic_csv(result.points, os.path.join(args.out, "results.csv"))
+            save_figure(plot_score(result, f"{label} on {name} ({args.structure}): E = {result.E:.2f}"),
+                        os.path.join(args.out, "figure.png"))
+            line = f"{label} on {name} ({args.structure}): E = {result.E:.3f}"
+            if name.startswith("sjostrom"):
+                facts = sjostrom_facts(result.points)
+                line += " facts " + " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in facts.items())
+    _atomic_text(os.path.join(args.out, "score.txt"), line + "\n")
+    print(line)
+    return 0
+
+
+def handle_table(args: argparse.Namespace) -> int:
+    """Run ``brainlearn protocol table``."""
+    import os
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    from brainlearn.protocols import DATASETS, all_rules, fit_rule, score
+    from brainlearn.protocols.rules import amplitude_names
+
+    os.makedirs(args.out, exist_ok=True)
+    columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
+    rules = all_rules()
+    rows, points = [], []
+    jobs = [(label, rule, d, s) for label, rule in rules.items() for d, s in columns]
+    for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=args.quiet):
+        col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
+        result = score(rule, dataset, structure=structure)
+        rows.append({"rule": label, "dataset": col, "E": result.E})
+        points.append(result.points.assign(rule=label, structure=structure))
+        if args.fit:
+            device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
+            fit = fit_rule(rule, dataset, amplitude_names(rule), structure=structure, device=device,
+                           maxiter=args.maxiter)
+            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fit.E})
+    long = pd.DataFrame(rows)
+    table = long.pivot(index="rule", columns="dataset", values="E")
+    order = [c if s == "bursts" else f"{c} (60 pairs)" for c, s in columns]
+    table = table[order].reindex(long["rule"].drop_duplicates())
+    table = table.reset_index()
+    _atomic_csv(table, os.path.join(args.out, "table.csv"))
+    _atomic_csv(pd.concat(points, ignore_index=True), os.path.join(args.out, "points.csv"))
+    md = _markdown(table)
+    _atomic_text(os.path.join(args.out, "table.md"), md)
+    print(md)
+    return 0
+
+
+def _markdown(table) -> str:
+    head = "| " + " | ".join(table.columns) + " |"
+    sep = "|" + "---|" * len(table.columns)
+    lines = [
+        "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way.",
+        "",
+        head,
+        sep,
+    ]
+    for row in table.itertuples(index=False):
+        cells = [row[0]] + [f"{v:.2f}" for v in row[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``protocol`` command with ``list``, ``run`` and ``table``."""
+    parser = subparsers.add_parser(
+        "protocol",
+        help="plasticity protocols (STDP window, Sjostrom, Song) scored against published data",
+        description="Run biological plasticity protocols and score learning rules against data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="protocol_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 0)[1])
+
+    lst = sub.add_parser("list", help="list datasets, experiments and rules",
+                         description="List the bundled datasets (with sources), experiments and rules.",
+                         epilog="examples:\n  brainlearn protocol list\n",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    lst.set_defaults(func=handle_list)
+
+    run = sub.add_parser("run", help="run one dataset or experiment with one rule",
+                         description="Run one protocol: writes results.csv, figure.png and score.txt.",
+                         epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("name", help="dataset or experiment (see `brainlearn protocol list`)")
+    run.add_argument("--rule", default="pair",
+                     help="pair, pair-nearest, pair-multiplicative, triplet, diehl-cook (default pair)")
+    run.add_argument("--preset", default=None, help="triplet preset (default visual-aa-minimal)")
+    run.add_argument("--structure", choices=["bursts", "pfister"], default="bursts",
+                     help="Sjostrom structure: the paper's bursts or Pfister's 60 pairs (default bursts)")
+    run.add_argument("--duration", type=float, default=100.0, help="song: simulated seconds (default 100)")
+    run.add_argument("--seed", type=int, default=0, help="song: random seed (default 0)")
+    run.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
+                     help="song: Brian2 device (default cpp_standalone)")
+    run.add_argument("--out", required=True, help="output directory")
+    run.set_defaults(func=handle_run)
+
+    table = sub.add_parser("table", help="score every rule on every dataset",
+                           description="Score every rule and preset on every dataset; write table.csv/.md.",
+                           epilog=TABLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    table.add_argument("--out", required=True, help="output directory")
+    table.add_argument("--fit", action="store_true", help="also fit each rule's amplitudes (slower)")
+    table.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
+                       help="device for --fit (default cpp_standalone: compile once, fast generations)")
+    table.add_argument("--maxiter", type=int, default=30, help="--fit: differential-evolution generations")
+    table.add_argument("--quiet", action="store_true", help="no progress bar")
+    table.set_defaults(func=handle_table)

@@ -1,0 +1,255 @@
+"""The three experiments: Bi & Poo 1998 window, Sjostrom 2001 frequency, Song et al. 2000.
+
+Each experiment is thin: it builds protocols (or a network) from ``brainlearn`` parts, sets
+the paper's parameters in one visible block and returns a table-like result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from brian2 import Hz, ms, mV, second
+
+from brainlearn.plasticity import PairSTDP, PlasticityRule
+from brainlearn.protocols.engine import Protocol, run_protocol
+from brainlearn.protocols.scoring import Score, score
+from brainlearn.units import check_number, check_quantity
+
+__all__ = [
+    "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
+]
+
+
+# ------------------------------------------------------------------ Bi & Poo 1998
+@dataclass(frozen=True)
+class WindowResult:
+    """An STDP window: ``frame`` (``dt_ms``, ``dw``) and the exponential fit ``params``."""
+
+    frame: pd.DataFrame
+    params: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        """The window points."""
+        return self.frame.copy()
+
+
+def fit_window(dt_ms, dw) -> dict:
+    """Fit ``A_plus exp(-dt / tau_plus)`` (dt >= 0) and ``-A_minus exp(dt / tau_minus)`` (dt < 0).
+
+    Returns ``A_plus``, ``tau_plus_ms``, ``A_minus``, ``tau_minus_ms`` (NaN for a side that
+    has no exponential shape, e.g. no change at all).
+    """
+    from scipy.optimize import curve_fit
+
+    dt_ms, dw = np.asarray(dt_ms, dtype=float), np.asarray(dw, dtype=float)
+    out = {}
+    for side, mask, sign in (("plus", dt_ms >= 0, 1.0), ("minus", dt_ms < 0, -1.0)):
+        x, y = np.abs(dt_ms[mask]), sign * dw[mask]
+        try:
+            if mask.sum() < 3 or np.max(np.abs(y)) <= 1e-12:
+                raise RuntimeError("flat")
+            (a, tau), _ = curve_fit(lambda t, a, tau: a * np.exp(-t / tau), x, y,
+                                    p0=(y[np.argmin(x)] or 1e-3, 20.0), maxfev=20000)
+            out[f"A_{side}"], out[f"tau_{side}_ms"] = float(a), float(tau)
+        except (RuntimeError, ValueError):
+            out[f"A_{side}"], out[f"tau_{side}_ms"] = float("nan"), float("nan")
+    return out
+
+
+def bi_poo(rule: PlasticityRule, dts=None, n_pairs: int = 60, frequency=1 * Hz, **run_kwargs) -> WindowResult:
+    """The STDP window of Bi & Poo (1998): ``n_pairs`` pairs at ``frequency`` for each dt.
+
+    Parameters
+    ----------
+    rule : PlasticityRule
+        The rule (run at ``w0 = 1``; use no upper bound).
+    dts : Quantity, optional
+        Pairing intervals ``t_post - t_pre`` (default -100 ms to +100 ms in 5 ms steps, 41 points).
+    n_pairs : int
+        Pairs per condition (60 in the experiment).
+    frequency : Quantity
+        Pairing frequency (1 Hz in the experiment).
+    **run_kwargs
+        Passed to :func:`run_protocol` (e.g. ``target``).
+    """
+    if dts is None:
+        dts = np.arange(-100, 101, 5) * ms
+    check_quantity("dts", dts, ms, allow_array=True)
+    dt_ms = np.asarray(dts / ms, dtype=float)
+    protocols = [Protocol.pairing(d * ms, n_pairs, frequency, name=f"dt={d:+g}ms") for d in dt_ms]
+    frame = run_protocol(rule, protocols, w0=1.0, **run_kwargs)
+    frame.insert(0, "dt_ms", dt_ms)
+    return WindowResult(frame, fit_window(dt_ms, frame["dw"]))
+
+
+# ---------------------------------------------------------------- Sjostrom 2001
+def sjostrom_facts(points: pd.DataFrame, tol: float = 0.05) -> dict[str, bool]:
+    """The four qualitative facts of Sjostrom et al. (2001) on ``dw_model`` of a Score table.
+
+    1. ``no_ltp_low_freq``: dw(+10 ms, 0.1 Hz) < ``tol`` (no LTP).
+    2. ``ltd_minus10_upto_20hz``: dw(-10 ms, rho) < 0 for rho <= 20 Hz.
+    3. ``ltp_grows_with_rho``: dw(+10 ms, rho) increases with rho (drops below ``-tol/10``
+       between neighbours count as decreases) and dw(+10 ms, 50 Hz) > dw(+10 ms, 10 Hz) + ``tol``.
+    4. ``both_potentiate_40hz``: dw(+/-10 ms, rho) > 0 for rho >= 40 Hz.
+    """
+    p = points[points["protocol"] == "pairing_freq"]
+
+    def dw(dt, rho):
+        sel = p[(p["dt_ms"] == dt) & (p["rho_hz"] == rho)]
+        return float(sel["dw_model"].iloc[0])
+
+    plus = p[p["dt_ms"] == 10].sort_values("rho_hz")
+    minus = p[p["dt_ms"] == -10]
+    steps = np.diff(plus["dw_model"].to_numpy())
+    return {
+        "no_ltp_low_freq": dw(10, 0.1) < tol,
+        "ltd_minus10_upto_20hz": bool((minus[minus["rho_hz"] <= 20]["dw_model"] < 0).all()),
+        "ltp_grows_with_rho": bool(np.all(steps > -tol / 10) and dw(10, 50) > dw(10, 10) + tol),
+        "both_potentiate_40hz": bool((p[p["rho_hz"] >= 40]["dw_model"] > 0).all()),
+    }
+
+
+def sjostrom(rule: PlasticityRule, dataset: str = "sjostrom2001", structure: str = "bursts",
+             **kwargs) -> tuple[Score, dict]:
+    """Score ``rule`` on the Sjostrom frequency protocol and check the four facts.
+
+    Returns the :class:`Score` and the facts (:func:`sjostrom_facts`).
+    """
+    result = score(rule, dataset, structure=structure, **kwargs)
+    return result, sjostrom_facts(result.points)
+
+
+# ------------------------------------------------------- Song, Miller & Abbott 2000
+@dataclass(frozen=True)
+class SongResult:
+    """Final weights (fractions of ``g_max``), output rate and the bimodality numbers."""
+
+    weights: np.ndarray
+    output_rate_hz: float
+    frac_low: float
+    frac_high: float
+    ratio: float
+
+    @property
+    def bimodal(self) -> bool:
+        """Piles at both bounds: at least 10 % of the weights within 10 % of each."""
+        return self.frac_low >= 0.1 and self.frac_high >= 0.1
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row of summary numbers."""
+        return pd.DataFrame([{
+            "ratio": self.ratio, "n_inputs": self.weights.size, "output_rate_hz": self.output_rate_hz,
+            "frac_low": self.frac_low, "frac_high": self.frac_high, "bimodal": self.bimodal,
+        }])
+
+
+def song(
+    ratio=1.05,
+    n_inputs: int = 1000,
+    rate=15 * Hz,
+    duration=100 * second,
+    seed: int = 0,
+    amplitude: float = 0.01,
+    device: str = "runtime",
+    target: str = "numpy",
+    directory: str | None = None,
+) -> SongResult:
+    """Competitive Hebbian learning (Song, Miller & Abbott 2000; Brian2 ``examples/synapses/STDP.py``).
+
+    Parameters
+    ----------
+    ratio : float or sequence of float
+        A-/A+ (1.05 in the paper: depression slightly dominates). A sequence runs one
+        postsynaptic neuron per ratio in the same simulation (the inputs are shared) and
+        returns a list of results.
+    n_inputs : int
+        Poisson inputs (1000); ``g_max`` is scaled by 1000 / n_inputs to keep the drive.
+    rate : Quantity
+        Input rate (15 Hz).
+    duration : Quantity
+        Simulated time (100 s).
+    seed : int
+        Seed of the inputs and initial weights.
+    amplitude : float
+        A+ as a fraction of g_max (0.01); larger values converge faster (short test runs).
+    device : {"runtime", "cpp_standalone"}
+        ``cpp_standalone`` compiles (~10 s) and runs 100 s in a few seconds.
+    target : str
+        Code generation target in runtime mode.
+    directory : str, optional
+        Build directory for ``cpp_standalone`` (default a fresh temporary one).
+    """
+    import tempfile
+
+    from brian2 import (
+        Network,
+        PoissonGroup,
+        SpikeMonitor,
+        Synapses,
+        defaultclock,
+        prefs,
+        set_device,
+    )
+    from brian2 import device as bdevice
+    from brian2 import seed as brian_seed
+
+    from brainlearn.neurons import ConductanceLIF
+
+    scalar = np.ndim(ratio) == 0
+    ratios = [check_number("ratio", r) for r in np.atleast_1d(ratio)]
+    amplitude = check_number("amplitude", amplitude)
+    check_quantity("rate", rate, Hz)
+    check_quantity("duration", duration, second)
+    if device not in ("runtime", "cpp_standalone"):
+        raise ValueError(f"device must be 'runtime' or 'cpp_standalone', got {device!r}")
+    # --- Song, Miller & Abbott (2000), as in Brian2's examples/synapses/STDP.py -----------
+    neuron = ConductanceLIF(tau_m=10 * ms, v_rest=-74 * mV, v_reset=-60 * mV, v_thresh=-54 * mV,
+                            E_exc=0 * mV, tau_ge=5 * ms, refractory=0 * ms)
+    g_max = 0.01 * 1000 / int(n_inputs)
+    rule = PairSTDP(A_plus=amplitude, A_minus=amplitude, tau_plus=20 * ms, tau_minus=20 * ms,
+                    w_min=0.0, w_max=1.0)
+    # -------------------------------------------------------------------------------------
+    old_target = prefs.codegen.target
+    if device == "cpp_standalone":
+        directory = directory or tempfile.mkdtemp(prefix="brainlearn_song_")
+        set_device("cpp_standalone", directory=directory, build_on_run=False)
+    else:
+        prefs.codegen.target = target
+    try:
+        defaultclock.dt = 0.1 * ms
+        brian_seed(seed)
+        inputs = PoissonGroup(int(n_inputs), rates=rate)
+        post = neuron.group(len(ratios))
+        code = rule.render(on_pre_effect="ge_post += g_max * w")
+        ns = dict(code.namespace, g_max=g_max)
+        ns.pop("A_minus")  # one A- per postsynaptic neuron
+        syn = Synapses(inputs, post, model=code.model + "\nA_minus : 1 (constant)", on_pre=code.on_pre,
+                       on_post=code.on_post, namespace=ns)
+        syn.connect()
+        syn.w = "rand()"
+        syn.A_minus = amplitude * np.repeat(np.asarray(ratios)[None, :], int(n_inputs), axis=0).ravel()
+        spikes = SpikeMonitor(post)
+        Network(inputs, post, syn, spikes).run(duration)
+        if device == "cpp_standalone":
+            bdevice.build(run=True, directory=directory)
+        weights = np.asarray(syn.w[:], dtype=float).reshape(int(n_inputs), len(ratios))
+        n_out = np.bincount(np.asarray(spikes.i[:]), minlength=len(ratios))
+    finally:
+        prefs.codegen.target = old_target
+        if device == "cpp_standalone":
+            bdevice.reinit()
+            set_device("runtime")
+        defaultclock.dt = 0.1 * ms
+    results = [
+        SongResult(
+            weights=weights[:, k],
+            output_rate_hz=float(n_out[k]) / float(duration / second),
+            frac_low=float(np.mean(weights[:, k] <= 0.1)),
+            frac_high=float(np.mean(weights[:, k] >= 0.9)),
+            ratio=r,
+        )
+        for k, r in enumerate(ratios)
+    ]
+    return results[0] if scalar else results

@@ -1,0 +1,88 @@
+"""Figures of the protocol experiments (matplotlib, Agg; each returns the Figure)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_window", "plot_score", "plot_song", "save_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path) -> None:
+    """Write ``fig`` atomically (temp name + ``os.replace``) and close it."""
+    import os
+
+    path = str(path)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, path)
+    _plt().close(fig)
+
+
+def plot_window(result, title: str = "STDP window (Bi & Poo 1998 protocol)"):
+    """The model window and its exponential fit (``WindowResult``)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    frame, p = result.frame, result.params
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.plot(frame["dt_ms"], frame["dw"], "o", ms=4, label="model, 60 pairs at 1 Hz")
+    x = np.linspace(0, frame["dt_ms"].max(), 200)
+    if np.isfinite(p["A_plus"]):
+        ax.plot(x, p["A_plus"] * np.exp(-x / p["tau_plus_ms"]), "C3",
+                label=f"fit: A+={p['A_plus']:.3g}, tau+={p['tau_plus_ms']:.1f} ms")
+    if np.isfinite(p["A_minus"]):
+        ax.plot(-x[1:], -p["A_minus"] * np.exp(-x[1:] / p["tau_minus_ms"]), "C2",
+                label=f"fit: A-={p['A_minus']:.3g}, tau-={p['tau_minus_ms']:.1f} ms")
+    ax.set_xlabel("dt = t_post - t_pre (ms)")
+    ax.set_ylabel("dw (fractional)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_score(score, title: str | None = None):
+    """Model over data with SEM bars for a ``Score`` (frequency plots for pairing data)."""
+    plt = _plt()
+    pts = score.points
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.axhline(0, color="0.7", lw=0.8)
+    groups = list(pts.groupby(["protocol", "dt_ms"], dropna=False, sort=False))
+    for k, ((protocol, dt), g) in enumerate(groups):
+        x = g["n_post"] if protocol == "n_post_spikes" else g["rho_hz"]
+        label = f"{protocol}" + (f" dt={dt:+g} ms" if np.isfinite(dt) else "")
+        order = np.argsort(x.to_numpy())
+        xs = x.to_numpy()[order]
+        ax.errorbar(xs, g["dw_exp"].to_numpy()[order], yerr=g["sem"].to_numpy()[order], fmt="o",
+                    color=f"C{k}", capsize=3, label=f"data {label}")
+        ax.plot(xs, g["dw_model"].to_numpy()[order], "-", color=f"C{k}", lw=2, alpha=0.7,
+                label=f"model {label}")
+    xlabel = "post spikes in burst / frequency (Hz)" if "n_post_spikes" in set(pts["protocol"]) else "frequency (Hz)"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("dw (fractional)")
+    ax.set_title(title or f"{score.dataset}: E = {score.E:.2f}")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_song(results, title: str = "Song, Miller & Abbott 2000: final weights"):
+    """Weight histograms of ``SongResult`` objects, one panel per ratio."""
+    plt = _plt()
+    results = list(results)
+    fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3.2), squeeze=False)
+    for ax, r in zip(axes[0], results, strict=True):
+        ax.hist(r.weights, bins=40, range=(0, 1), color="C0")
+        ax.set_title(f"A-/A+ = {r.ratio:g}: {r.output_rate_hz:.1f} Hz out", fontsize=9)
+        ax.set_xlabel("w / g_max")
+    axes[0][0].set_ylabel("synapses")
+    fig.suptitle(title, fontsize=10)
+    return fig
