@@ -29,8 +29,9 @@ class ChunkedSimulation:
     ----------
     build : callable
         ``build() -> dict`` creating the Brian2 objects on the current device; the dict
-        holds ``network``, ``table`` (a TimedArray), ``controller`` (a group with a ``seed``
-        variable) and every object named in state keys ``"object.variable"``.
+        holds ``network``, ``table`` (a TimedArray) and ``controller`` (a group with a
+        ``seed`` variable); state keys ``"object.variable"`` name an entry of the dict or
+        an object of the network by its Brian2 name.
     duration : Quantity
         Simulated time of one chunk (the network may stop itself earlier).
     device_name : str
@@ -128,4 +129,5 @@ class ChunkedSimulation:
     @staticmethod
     def _view(objs: dict, key: str):
         name, var = key.split(".")
-        return getattr(objs[name], var)
+        owner = objs[name] if name in objs else objs["network"][name]
+        return getattr(owner, var)
