@@ -1,0 +1,107 @@
+"""Readouts: the Diehl & Cook vote by hand, logistic regression, and the online delta rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from brainlearn.readout import LogisticReadout, OnlineReadout, VoteReadout
+
+
+def test_vote_assignment_matches_hand_computation():
+    # 4 neurons, 3 classes, 6 examples (2 per class).
+    counts = np.array([
+        [4, 0, 1, 0],  # class 0
+        [2, 0, 3, 0],  # class 0
+        [1, 5, 0, 0],  # class 1
+        [1, 3, 0, 0],  # class 1
+        [0, 1, 2, 0],  # class 2
+        [0, 1, 2, 0],  # class 2
+    ])
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    # By hand: neuron 0 means (3, 1, 0) -> class 0; neuron 1 (0, 4, 1) -> class 1;
+    # neuron 2 (2, 0, 2): tie between 0 and 2 -> lowest, class 0; neuron 3 silent -> -1.
+    ro = VoteReadout(n_classes=3).fit(counts, labels)
+    np.testing.assert_array_equal(ro.assignments_, [0, 1, 0, -1])
+    np.testing.assert_allclose(ro.class_means_[:, 0], [3, 1, 0])
+    # Vote: class 0's neurons {0, 2}, class 1's {1}, class 2 has none and is never chosen.
+    test = np.array([[1, 0, 1, 9], [0, 2, 3, 0], [0, 2, 1, 0]])
+    # scores: ex0 (1.0, 0, -inf) -> 0; ex1 (1.5, 2, -inf) -> 1; ex2 (0.5, 2) -> 1
+    np.testing.assert_array_equal(ro.predict(test), [0, 1, 1])
+    assert ro.score(test, [0, 1, 2]) == pytest.approx(2 / 3)
+
+
+def test_vote_rejects_bad_input():
+    with pytest.raises(ValueError, match="labels must lie"):
+        VoteReadout(n_classes=2).fit(np.ones((2, 3)), [0, 5])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        VoteReadout().predict(np.ones((1, 3)))
+    ro = VoteReadout(n_classes=2).fit(np.eye(2), [0, 1])
+    with pytest.raises(ValueError, match="fitted on 2"):
+        ro.predict(np.ones((1, 3)))
+
+
+def _blocks(n_examples, n_classes=4, per_class=5, seed=0, high=8.0, low=0.5):
+    """Poisson counts where class c drives its own block of neurons."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n_examples)
+    rates = np.full((n_examples, n_classes * per_class), low)
+    for k, c in enumerate(labels):
+        rates[k, c * per_class:(c + 1) * per_class] = high
+    return rng.poisson(rates), labels
+
+
+def test_logistic_and_offline_online_readouts_learn_separable_counts():
+    x, y = _blocks(200, seed=1)
+    xt, yt = _blocks(100, seed=2)
+    assert LogisticReadout(n_classes=4).fit(x, y).score(xt, yt) == 1.0
+    online = OnlineReadout(n_classes=4, seed=0).fit(x, y)
+    assert online.score(xt, yt) == 1.0
+    assert online.n_seen_ == 200
+
+
+def test_online_fit_is_seeded():
+    x, y = _blocks(50, seed=3)
+    a = OnlineReadout(n_classes=4, seed=5).fit(x, y).weights_
+    b = OnlineReadout(n_classes=4, seed=5).fit(x, y).weights_
+    np.testing.assert_array_equal(a, b)
+
+
+def test_online_readout_learns_toy_task_inside_brian2_run():
+    """network_operation path, runtime mode, on a real Poisson input layer."""
+    from brian2 import Hz, Network, PoissonGroup, TimedArray, ms, prefs, seed
+
+    old_target, prefs.codegen.target = prefs.codegen.target, "numpy"
+    seed(11)
+    n_classes, per_class, duration = 4, 5, 50 * ms
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, n_classes, 40)
+    test = rng.integers(0, n_classes, 20)
+    labels = np.concatenate([train, test])
+    rates = np.full((len(labels), n_classes * per_class), 5.0)
+    for k, c in enumerate(labels):
+        rates[k, c * per_class:(c + 1) * per_class] = 100.0
+    stimulus = TimedArray(rates * Hz, dt=duration)
+    layer = PoissonGroup(n_classes * per_class, rates="stimulus(t, i)", dt=1 * ms,
+                         namespace={"stimulus": stimulus})
+    readout = OnlineReadout(n_classes=n_classes, lr=0.5)
+    net = Network(layer)
+    net.add(readout.attach(layer, duration, train))
+    net.run(len(train) * duration)
+    w_trained = readout.weights_.copy()
+    readout.present(test, learn=False)
+    net.run(len(test) * duration)
+    prefs.codegen.target = old_target
+
+    history = readout.history()
+    assert len(history) == len(labels)
+    assert history["learned"].sum() == len(train)
+    tested = history[~history["learned"]]
+    assert (tested["prediction"].to_numpy() == test).mean() == 1.0
+    # Frozen during the test phase; Brian2 synapses hold the learned weights.
+    np.testing.assert_array_equal(readout.weights_, w_trained)
+    syn = net["readout_synapses"]
+    np.testing.assert_allclose(syn.w[:], w_trained[syn.i[:], syn.j[:]])
+    # Each class's own block got the largest weight to its output unit.
+    block_of = np.arange(n_classes * per_class) // per_class
+    assert np.all(np.argmax(w_trained, axis=1) == block_of)
