@@ -1,0 +1,798 @@
+"""ANN-to-SNN conversion: a ReLU MLP trained in numpy, normalised, and run as IF neurons in Brian2.
+
+The recipe is Rueckauer et al. (2017, Front. Neurosci. 11:682): data-based normalisation of every
+layer by a percentile of its ReLU activations on training data (the 99.9th by default, ``"max"``
+for the 100th, Diehl et al. 2015), biases as constant input currents, non-leaky IF neurons
+(:class:`brainlearn.neurons.IFNeuron`, threshold 1) with reset by subtraction (reset to zero as an
+ablation), and analog (constant current) or Poisson input. The output is decoded by spike count
+(or by the membrane potential of a non-spiking copy of the output layer).
+
+>>> from brainlearn.conversion import train_mlp, evaluate
+>>> mlp = train_mlp(x_train, y_train, hidden=(500,), epochs=20, seed=0)
+>>> table = evaluate(mlp, x_test, y_test, x_norm=x_train[:10000], steps=(8, 16, 32, 64))
+
+Many test images run in ONE Brian2 simulation: ``lanes`` copies of the network run side by side
+(a group of ``lanes x layer_size`` neurons, block-diagonal synapses), and every lane presents its
+share of the images one after the other, ``max(steps)`` time steps each; a ``TimedArray`` indexed
+by example feeds the input, and a ``run_regularly`` operation resets the membranes between
+examples. Because the simulation is causal, the counts after ``T`` steps of one run give the
+accuracy for every ``T <= max(steps)``. :func:`rate_model` runs the same converted weights as a
+rate network in Brian2 (a ``network_operation`` updates each layer's rates), the limit the
+spiking network approaches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
+    "simulate", "SimulationResult", "rate_model", "evaluate", "compare_rates",
+]
+
+INPUTS = ("analog", "poisson")
+RESETS = ("subtract", "zero")
+
+
+# --------------------------------------------------------------------------------------------
+# The ANN
+# --------------------------------------------------------------------------------------------
+def preprocess(images) -> np.ndarray:
+    """Flatten images and scale pixels to ``[0, 1]`` (float32, shape ``(n, n_pixels)``).
+
+    uint8 images are divided by 255; float images must already lie in ``[0, 1]``.
+    """
+    images = np.asarray(images)
+    x = images.reshape(len(images), -1)
+    if images.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    x = x.astype(np.float32)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError("float images must lie in [0, 1]; pass uint8 images for 0-255 pixels")
+    return x
+
+
+@dataclass
+class MLP:
+    """A ReLU multilayer perceptron with a linear output layer.
+
+    Attributes
+    ----------
+    weights : list of numpy.ndarray
+        ``weights[l]`` has shape ``(n_in, n_out)`` of layer ``l``.
+    biases : list of numpy.ndarray
+        ``biases[l]`` has shape ``(n_out,)``.
+    history : pandas.DataFrame
+        Training curve (``epoch, loss, train_accuracy, lr``), empty if not trained here.
+    """
+
+    weights: list
+    biases: list
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer sizes, input first (e.g. ``(784, 500, 10)``)."""
+        return (self.weights[0].shape[0], *(w.shape[1] for w in self.weights))
+
+    def activations(self, x) -> list[np.ndarray]:
+        """Every layer's output for inputs ``x`` (ReLU for hidden layers, linear output)."""
+        x = np.asarray(x, dtype=np.float32)
+        acts = []
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = x @ w + b
+            if k < len(self.weights) - 1:
+                x = np.maximum(x, 0.0)
+            acts.append(x)
+        return acts
+
+    def forward(self, x) -> np.ndarray:
+        """Output logits for inputs ``x`` (``(n, n_pixels)`` in ``[0, 1]``)."""
+        return self.activations(x)[-1]
+
+    def predict(self, x, batch_size: int = 5000) -> np.ndarray:
+        """Predicted class per input."""
+        x = np.asarray(x)
+        return np.concatenate(
+            [np.argmax(self.forward(x[i:i + batch_size]), axis=1)
+             for i in range(0, len(x), batch_size)]
+        ) if len(x) else np.zeros(0, dtype=np.int64)
+
+    def score(self, x, labels) -> float:
+        """Accuracy on ``x`` and ``labels``."""
+        return float(np.mean(self.predict(x) == np.asarray(labels)))
+
+    def save(self, path) -> Path:
+        """Write the weights (and training curve) to an ``.npz`` file, atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"w{k}": w for k, w in enumerate(self.weights)}
+        arrays.update({f"b{k}": b for k, b in enumerate(self.biases)})
+        for column in self.history.columns:
+            arrays[f"history_{column}"] = self.history[column].to_numpy()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path) -> MLP:
+        """Read an MLP written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no MLP weights at {path}; train one with `brainlearn convert train`")
+        with np.load(path) as data:
+            n = sum(1 for k in data.files if k.startswith("w"))
+            weights = [data[f"w{k}"] for k in range(n)]
+            biases = [data[f"b{k}"] for k in range(n)]
+            history = pd.DataFrame(
+                {k[len("history_"):]: data[k] for k in data.files if k.startswith("history_")}
+            )
+        return cls(weights, biases, history)
+
+
+def train_mlp(x, labels, *, hidden=(500,), epochs: int = 20, batch_size: int = 128,
+              lr: float = 1e-3, dropout: float = 0.2, weight_decay: float = 0.0,
+              seed: int = 0, progress: bool = False) -> MLP:
+    """Train a ReLU MLP with softmax cross-entropy, Adam and a cosine learning-rate decay (numpy).
+
+    Parameters
+    ----------
+    x : array_like
+        Inputs, ``(n, n_pixels)`` in ``[0, 1]`` (see :func:`preprocess`) or uint8 images.
+    labels : array_like
+        Integer classes ``(n,)``.
+    hidden : sequence of int
+        Hidden layer sizes (default one layer of 500: a 784-500-10 net on MNIST).
+    epochs, batch_size, lr : int, int, float
+        Passes over the data, minibatch size, initial Adam learning rate (cosine-decayed to 0).
+    dropout : float
+        Dropout probability on hidden activations during training (0 disables it).
+    weight_decay : float
+        L2 penalty on the weights.
+    seed : int
+        Seed of the initialisation, the batch order and the dropout masks.
+    progress : bool
+        Show a tqdm progress bar over epochs.
+
+    Returns
+    -------
+    MLP
+        The trained network, with its training curve in ``history``.
+    """
+    x = preprocess(x) if np.asarray(x).ndim != 2 or np.asarray(x).dtype == np.uint8 else \
+        np.asarray(x, dtype=np.float32)
+    labels = np.asarray(labels).astype(np.int64)
+    if len(x) != len(labels) or len(x) == 0:
+        raise ValueError(f"x and labels must be non-empty and equally long, got {len(x)} and {len(labels)}")
+    hidden = tuple(int(h) for h in hidden)
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"hidden must list positive layer sizes, got {hidden!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    n_classes = int(labels.max()) + 1
+    sizes = (x.shape[1], *hidden, max(n_classes, 2))
+    rng = np.random.default_rng(seed)
+    weights = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
+               for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    biases = [np.zeros(b, dtype=np.float32) for b in sizes[1:]]
+    params = weights + biases
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    n_batches = math.ceil(len(x) / batch_size)
+    total, t = epochs * n_batches, 0
+    rows = []
+    epoch_iter = range(int(epochs))
+    if progress:
+        from tqdm import tqdm
+        epoch_iter = tqdm(epoch_iter, desc="train MLP", unit="epoch")
+    n_layers = len(weights)
+    for epoch in epoch_iter:
+        order = rng.permutation(len(x))
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            xb, yb = x[idx], labels[idx]
+            acts, masks = [xb], []
+            h = xb
+            for k in range(n_layers):
+                h = h @ weights[k] + biases[k]
+                if k < n_layers - 1:
+                    h = np.maximum(h, 0.0)
+                    if dropout:
+                        mask = (rng.random(h.shape) >= dropout).astype(np.float32) / (1 - dropout)
+                        h = h * mask
+                        masks.append(mask)
+                    else:
+                        masks.append(None)
+                acts.append(h)
+            z = h - h.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            loss_sum += float(-np.log(p[np.arange(len(yb)), yb] + 1e-12).sum())
+            correct += int((np.argmax(h, axis=1) == yb).sum())
+            delta = p
+            delta[np.arange(len(yb)), yb] -= 1.0
+            delta /= len(yb)
+            grads_w, grads_b = [None] * n_layers, [None] * n_layers
+            for k in range(n_layers - 1, -1, -1):
+                grads_w[k] = acts[k].T @ delta + weight_decay * weights[k]
+                grads_b[k] = delta.sum(axis=0)
+                if k:
+                    delta = delta @ weights[k].T
+                    if masks[k - 1] is not None:
+                        delta = delta * masks[k - 1]
+                    delta = delta * (acts[k] > 0)
+            t += 1
+            step_lr = lr * 0.5 * (1 + math.cos(math.pi * (t - 1) / total))
+            for j, g in enumerate(grads_w + grads_b):
+                m[j] = beta1 * m[j] + (1 - beta1) * g
+                v[j] = beta2 * v[j] + (1 - beta2) * g * g
+                mhat = m[j] / (1 - beta1 ** t)
+                vhat = v[j] / (1 - beta2 ** t)
+                params[j] -= (step_lr * mhat / (np.sqrt(vhat) + eps)).astype(np.float32)
+        rows.append({"epoch": epoch + 1, "loss": loss_sum / len(x),
+                     "train_accuracy": correct / len(x), "lr": step_lr})
+    return MLP(weights, biases, pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion
+# --------------------------------------------------------------------------------------------
+def parse_norm(norm) -> float:
+    """Normalisation percentile from ``"max"`` (100), ``"99.9"`` or a number in (0, 100]."""
+    if isinstance(norm, str) and norm.strip().lower() in ("max", "100"):
+        return 100.0
+    try:
+        value = float(norm)
+    except (TypeError, ValueError):
+        raise ValueError(f"norm must be 'max' or a percentile such as 99.9, got {norm!r}") from None
+    if not 0 < value <= 100:
+        raise ValueError(f"norm percentile must be in (0, 100], got {value!r}")
+    return value
+
+
+def _norm_label(percentile: float) -> str:
+    return "max" if percentile == 100.0 else f"{percentile:g}"
+
+
+@dataclass
+class ConvertedNet:
+    """Normalised weights of a converted network.
+
+    ``weights[l] = W_l * factors[l] / factors[l + 1]`` and ``biases[l] = b_l / factors[l + 1]``,
+    where ``factors[0] = 1`` (input pixels in ``[0, 1]``) and ``factors[l + 1]`` is the chosen
+    percentile of layer ``l``'s positive activations on the normalisation data.
+
+    Attributes
+    ----------
+    weights, biases : list of numpy.ndarray
+        Normalised parameters (float64).
+    factors : numpy.ndarray
+        ``lambda_0 .. lambda_L``.
+    percentile : float
+        The normalisation percentile (100 = max).
+    ann : MLP
+        The source network.
+    """
+
+    weights: list
+    biases: list
+    factors: np.ndarray
+    percentile: float
+    ann: MLP
+
+    @property
+    def norm(self) -> str:
+        """``"max"`` or the percentile as text (``"99.9"``)."""
+        return _norm_label(self.percentile)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.ann.sizes
+
+
+def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedNet:
+    """Normalise ``mlp`` layer by layer with a percentile of its activations on ``x_norm``.
+
+    Parameters
+    ----------
+    mlp : MLP
+        The trained ReLU network.
+    x_norm : array_like
+        Normalisation inputs (training data, ``(n, n_pixels)`` in ``[0, 1]`` or uint8 images).
+    norm : str or float
+        ``"max"`` (Diehl et al. 2015) or a percentile of the positive activations (default
+        ``"99.9"``, Rueckauer et al. 2017). The output layer is normalised the same way.
+    batch_size : int
+        Inputs per forward pass.
+
+    Returns
+    -------
+    ConvertedNet
+    """
+    percentile = parse_norm(norm)
+    x_norm = preprocess(x_norm)
+    if not len(x_norm):
+        raise ValueError("x_norm must hold at least one example")
+    per_layer = [[] for _ in mlp.weights]
+    for i in range(0, len(x_norm), batch_size):
+        for k, a in enumerate(mlp.activations(x_norm[i:i + batch_size])):
+            per_layer[k].append(a[a > 0])
+    factors = [1.0]
+    for k, chunks in enumerate(per_layer):
+        positive = np.concatenate(chunks).astype(np.float64)
+        if positive.size == 0:
+            raise ValueError(f"layer {k + 1} is silent on the normalisation data; cannot normalise")
+        factors.append(float(np.percentile(positive, percentile)))
+    factors = np.asarray(factors)
+    weights = [np.asarray(w, np.float64) * factors[k] / factors[k + 1]
+               for k, w in enumerate(mlp.weights)]
+    biases = [np.asarray(b, np.float64) / factors[k + 1] for k, b in enumerate(mlp.biases)]
+    return ConvertedNet(weights, biases, factors, percentile, mlp)
+
+
+# --------------------------------------------------------------------------------------------
+# Brian2 devices
+# --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _device(device: str, directory=None):
+    """Yield a function that builds/runs the network on ``device`` and restores the device."""
+    from brian2 import device as current_device
+    from brian2 import get_device, set_device
+    from brian2.devices.device import reset_device
+
+    if device == "runtime":
+        if type(get_device()).__name__ != "RuntimeDevice":
+            raise RuntimeError("device='runtime' needs Brian2's runtime device to be active")
+
+        def run(net, duration):
+            net.run(duration)
+
+        yield run
+        return
+    if device != "cpp_standalone":
+        raise ValueError(f"device must be 'runtime' or 'cpp_standalone', got {device!r}")
+    tmp = None
+    if directory is None:
+        tmp = tempfile.TemporaryDirectory(prefix="brainlearn_convert_")
+        directory = tmp.name
+    from brian2 import prefs
+
+    # Brian2's default is `make -j` (unbounded): on a small shared machine that spawns one
+    # compiler per code object and can exhaust memory. Bound it by the cores we have.
+    old_make_args = prefs.devices.cpp_standalone.extra_make_args_unix
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 1, 4)}"]
+    set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+    try:
+        def run(net, duration):
+            net.run(duration)
+            current_device.build(directory=str(directory), compile=True, run=True,
+                                 with_output=False)
+
+        yield run
+    finally:
+        prefs.devices.cpp_standalone.extra_make_args_unix = old_make_args
+        get_device().reinit()
+        reset_device()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+# --------------------------------------------------------------------------------------------
+# Spiking simulation
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SimulationResult:
+    """Recorded activity of one converted network, read at checkpoints ``steps``.
+
+    Attributes
+    ----------
+    steps : tuple of int
+        Checkpoints (time steps since the example started).
+    input, reset, norm : str
+        Configuration.
+    out_counts : numpy.ndarray
+        ``(n_steps, n_examples, n_classes)`` output spike counts.
+    out_potential : numpy.ndarray
+        Same shape: membrane of a non-spiking copy of the output layer (its integrated input).
+    spikes : numpy.ndarray
+        ``(n_steps, n_examples)`` spikes of all IF neurons (hidden and output) per example.
+    input_spikes : numpy.ndarray or None
+        ``(n_steps, n_examples)`` input spikes (Poisson input only).
+    layer_counts : list of numpy.ndarray or None
+        With ``record_counts``: ``(n_steps, n_examples, n_units)`` counts of every IF layer.
+    """
+
+    steps: tuple
+    input: str
+    reset: str
+    norm: str
+    out_counts: np.ndarray
+    out_potential: np.ndarray
+    spikes: np.ndarray
+    input_spikes: np.ndarray | None = None
+    layer_counts: list | None = None
+
+    def accuracy(self, labels, decode: str = "count") -> np.ndarray:
+        """Accuracy at every checkpoint; ``decode="count"`` (ties: lowest class) or
+        ``"potential"``."""
+        source = {"count": self.out_counts, "potential": self.out_potential}.get(decode)
+        if source is None:
+            raise ValueError(f"decode must be 'count' or 'potential', got {decode!r}")
+        return np.mean(np.argmax(source, axis=2) == np.asarray(labels)[None, :], axis=1)
+
+
+def _check_steps(steps) -> tuple[int, ...]:
+    steps = tuple(sorted({int(s) for s in steps}))
+    if not steps or steps[0] < 1:
+        raise ValueError(f"steps must be positive integers, got {steps!r}")
+    return steps
+
+
+def _lanes_for(sizes, input_mode, n, max_synapses, lanes=None) -> int:
+    per_lane = sum(a * b for a, b in zip(sizes[1:-1], sizes[2:], strict=True))
+    if input_mode == "poisson":
+        per_lane += sizes[0] * sizes[1]
+    per_lane += 2 * sum(sizes[1:]) + sizes[-2] * sizes[-1]  # tallies + output copy
+    limit = max(1, int(max_synapses // max(per_lane, 1)))
+    return max(1, min(n, limit if lanes is None else int(lanes)))
+
+
+def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots, t_max,
+                  record_every, record_counts, model_step):
+    """Add one converted network (``lanes`` parallel copies) to ``net``; return its monitors."""
+    from brian2 import NeuronGroup, PoissonGroup, StateMonitor, Synapses, TimedArray
+
+    from brainlearn.neurons import IFNeuron
+
+    model = IFNeuron(reset_mode=reset, step=model_step)
+    step = model.step
+    sizes = conv.sizes
+    n_total = lanes * n_slots
+    xp = np.zeros((n_total, sizes[0]))
+    xp[:len(x)] = x
+    # example e runs in lane e % lanes, slot e // lanes: row = slot, column = lane * size + unit
+    def by_slot(values):  # (n_total, size) -> (n_slots, lanes * size)
+        return values.reshape(n_slots, lanes * values.shape[1])
+
+    period = t_max * step
+    rec_dt = record_every * step
+    monitors = {}
+    layers, tallies = [], []
+    pre = None
+    if input_mode == "poisson":
+        pix = TimedArray(by_slot(xp), dt=period)
+        pre = PoissonGroup(lanes * sizes[0], rates="pix(t, i) / step", dt=step,
+                           namespace={"pix": pix, "step": step})
+        net.add(pre)
+        tallies.append(("input", pre, sizes[0]))
+    for k in range(len(conv.weights)):
+        size = sizes[k + 1]
+        namespace = model.namespace()
+        analog_first = k == 0 and input_mode == "analog"
+        if analog_first:
+            current = xp @ conv.weights[0] + conv.biases[0]
+            namespace["current"] = TimedArray(by_slot(current), dt=period)
+        group = NeuronGroup(lanes * size, model.equations() + "count : 1",
+                            threshold=model.threshold(), reset=model.reset() + "\ncount += 1",
+                            method="euler", dt=step, namespace=namespace)
+        if analog_first:
+            group.run_regularly("v = 0\ncount = 0\nbias = current(t, i)", dt=period,
+                                when="start", order=1)
+        else:
+            group.bias = np.tile(conv.biases[k], lanes)
+            group.run_regularly("v = 0\ncount = 0", dt=period, when="start", order=1)
+        net.add(group)
+        if pre is not None:
+            _connect_lanes(net, Synapses, pre, group, conv.weights[k], lanes, step)
+        layers.append(group)
+        tallies.append((f"layer{k + 1}", group, size))
+        pre = group
+    # non-spiking copy of the output layer, for decoding by membrane potential
+    twin = NeuronGroup(lanes * sizes[-1], "dv/dt = bias / step : 1\nbias : 1", method="euler",
+                       dt=step, namespace={"step": step})
+    twin.bias = np.tile(conv.biases[-1], lanes)
+    twin.run_regularly("v = 0", dt=period, when="start", order=1)
+    net.add(twin)
+    _connect_lanes(net, Synapses, layers[-2], twin, conv.weights[-1], lanes, step)
+    # per-lane spike tallies (spikes of each layer during the current example)
+    tally_monitors = []
+    for label, group, size in tallies:
+        tally = NeuronGroup(lanes, "n : 1", dt=step)
+        tally.run_regularly("n = 0", dt=period, when="start", order=1)
+        syn = Synapses(group, tally, on_pre="n_post += 1", dt=step)
+        syn.connect(i=np.arange(lanes * size), j=np.arange(lanes * size) // size)
+        net.add(tally, syn)
+        mon = StateMonitor(tally, "n", record=True, dt=rec_dt, when="start", order=-1)
+        net.add(mon)
+        tally_monitors.append((label, mon))
+    monitors["tallies"] = tally_monitors
+    monitors["out"] = StateMonitor(layers[-1], "count", record=True, dt=rec_dt, when="start",
+                                   order=-1)
+    monitors["twin"] = StateMonitor(twin, "v", record=True, dt=rec_dt, when="start", order=-1)
+    net.add(monitors["out"], monitors["twin"])
+    if record_counts:
+        monitors["layers"] = [StateMonitor(g, "count", record=True, dt=rec_dt, when="start",
+                                           order=-1) for g in layers]
+        net.add(*monitors["layers"])
+    return monitors
+
+
+def _connect_lanes(net, Synapses, source, target, weights, lanes, step):
+    """Block-diagonal synapses ``source -> target``: lane by lane, ``v_post += w``."""
+    n_in, n_out = weights.shape
+    syn = Synapses(source, target, "w : 1", on_pre="v_post += w", dt=step)
+    a, b = np.meshgrid(np.arange(n_in), np.arange(n_out), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    lane = np.repeat(np.arange(lanes), a.size)
+    syn.connect(i=lane * n_in + np.tile(a, lanes), j=lane * n_out + np.tile(b, lanes))
+    syn.w = np.tile(weights[a, b], lanes)
+    net.add(syn)
+
+
+def _read(monitor, var, size, lanes, n, n_slots, t_max, record_every, steps):
+    """Values of ``var`` at every checkpoint of every example: ``(n_steps, n, size)``."""
+    values = np.asarray(getattr(monitor, var))  # (lanes * size, n_records)
+    out = np.empty((len(steps), n, size))
+    slots = np.arange(n_slots)
+    for s, T in enumerate(steps):
+        cols = (slots * t_max + T) // record_every
+        block = values[:, cols]  # (lanes * size, n_slots)
+        block = block.reshape(lanes, size, n_slots).transpose(2, 0, 1).reshape(-1, size)
+        out[s] = block[:n]
+    return out
+
+
+def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("analog",),
+             resets=("subtract",), device: str = "runtime", lanes: int | None = None,
+             max_synapses: float = 4e6, seed: int | None = 0, record_counts: bool = False,
+             directory=None) -> list[SimulationResult]:
+    """Run converted networks on ``images`` in one Brian2 simulation.
+
+    Every combination of ``converted`` (one per normalisation), ``inputs`` and ``resets`` becomes
+    a separate set of groups in the same ``Network``; all of them present all images for
+    ``max(steps)`` time steps each, and one run produces the activity at every checkpoint.
+
+    Parameters
+    ----------
+    converted : ConvertedNet or list of ConvertedNet
+        Normalised networks (see :func:`convert`).
+    images : array_like
+        Test inputs, uint8 images or ``(n, n_pixels)`` floats in ``[0, 1]``.
+    steps : sequence of int
+        Checkpoints (time steps after the example starts) at which to read the output.
+    inputs : sequence of {"analog", "poisson"}
+        Analog: the first layer receives ``W x + b`` as a constant current. Poisson: every pixel
+        is a Poisson source spiking with probability ``x`` per step.
+    resets : sequence of {"subtract", "zero"}
+        IF reset mode.
+    device : {"runtime", "cpp_standalone"}
+        Runtime mode uses ``prefs.codegen.target``; cpp_standalone builds and runs in
+        ``directory`` (a temporary directory by default) and restores the previous device.
+    lanes : int, optional
+        Copies of the network running in parallel (default: as many as ``max_synapses`` allows).
+    max_synapses : float
+        Cap on the synapses of one configuration, which sets the default ``lanes``.
+    seed : int, optional
+        Brian2 seed (Poisson input).
+    record_counts : bool
+        Also record every IF layer's per-neuron counts (for :func:`compare_rates`; small runs).
+    directory : path, optional
+        cpp_standalone build directory.
+
+    Returns
+    -------
+    list of SimulationResult
+        One per (converted, input, reset), in that nesting order.
+    """
+    from brian2 import Network, ms
+    from brian2 import seed as brian_seed
+
+    converted = [converted] if isinstance(converted, ConvertedNet) else list(converted)
+    steps = _check_steps(steps)
+    inputs, resets = tuple(inputs), tuple(resets)
+    for mode in inputs:
+        if mode not in INPUTS:
+            raise ValueError(f"input must be 'analog' or 'poisson', got {mode!r}")
+    for mode in resets:
+        if mode not in RESETS:
+            raise ValueError(f"reset must be 'subtract' or 'zero', got {mode!r}")
+    x = preprocess(images).astype(np.float64)
+    n = len(x)
+    if n == 0:
+        raise ValueError("images must hold at least one example")
+    sizes = converted[0].sizes
+    if len(sizes) < 3:
+        raise ValueError("the converted network needs at least one hidden layer")
+    if x.shape[1] != sizes[0]:
+        raise ValueError(f"images have {x.shape[1]} pixels but the network expects {sizes[0]}")
+    t_max = steps[-1]
+    record_every = math.gcd(*steps)
+    n_lanes = min(_lanes_for(sizes, mode, n, max_synapses, lanes) for mode in inputs)
+    n_slots = math.ceil(n / n_lanes)
+    model_step = 1 * ms
+    results = []
+    with _device(device, directory) as run:
+        if seed is not None:
+            brian_seed(seed)
+        net = Network()
+        configs = []
+        for conv in converted:
+            for mode in inputs:
+                for reset in resets:
+                    mons = _build_config(net, conv, x, mode, reset, n_lanes, n_slots, t_max,
+                                         record_every, record_counts, model_step)
+                    configs.append((conv, mode, reset, mons))
+        # one extra step so the monitors see the state after the last example's final step
+        run(net, (n_slots * t_max + 1) * model_step)
+        for conv, mode, reset, mons in configs:
+            read = dict(lanes=n_lanes, n=n, n_slots=n_slots, t_max=t_max,
+                        record_every=record_every, steps=steps)
+            out_counts = _read(mons["out"], "count", sizes[-1], **read)
+            potential = _read(mons["twin"], "v", sizes[-1], **read)
+            spikes = np.zeros((len(steps), n))
+            input_spikes = None
+            for label, mon in mons["tallies"]:
+                tally = _read(mon, "n", 1, **read)[:, :, 0]
+                if label == "input":
+                    input_spikes = tally
+                else:
+                    spikes += tally
+            layer_counts = None
+            if record_counts:
+                layer_counts = [_read(m, "count", size, **read)
+                                for m, size in zip(mons["layers"], sizes[1:], strict=True)]
+            results.append(SimulationResult(steps, mode, reset, conv.norm, out_counts,
+                                            potential, spikes, input_spikes, layer_counts))
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Rate model
+# --------------------------------------------------------------------------------------------
+def rate_model(converted: ConvertedNet, images, n_steps: int | None = None) -> list[np.ndarray]:
+    """Run the converted weights as a rate network in Brian2 (runtime mode).
+
+    Each layer is a ``NeuronGroup`` of ``n_images x units`` holding a rate ``r`` (spikes per
+    step); a ``network_operation`` updates every layer each step from the previous step's rates
+    of the layer below, ``r_l = clip(W_l r_{l-1} + b_l, 0, 1)`` (an IF neuron with threshold 1
+    and reset by subtraction fires at this rate in the long run; the clip at 1 is where a
+    percentile normalisation saturates). The output layer also keeps its unclipped input ``z``.
+
+    Parameters
+    ----------
+    converted : ConvertedNet
+        Normalised network.
+    images : array_like
+        Inputs (the input layer's rate is the pixel value).
+    n_steps : int, optional
+        Steps to run (default: the number of layers, enough to settle).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per layer ``(n_images, units)`` rates after ``n_steps``; the last entry is the output
+        layer's unclipped input ``z``.
+    """
+    from brian2 import Network, NeuronGroup, ms, network_operation
+
+    x = preprocess(images).astype(np.float64)
+    n = len(x)
+    sizes = converted.sizes
+    step = 1 * ms
+    depth = len(converted.weights)
+    n_steps = depth if n_steps is None else int(n_steps)
+    groups = [NeuronGroup(n * size, "r : 1", dt=step) for size in sizes[1:]]
+    z_out = NeuronGroup(n * sizes[-1], "z : 1", dt=step)
+
+    @network_operation(dt=step, when="start")
+    def update():
+        previous = [x] + [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes[1:], strict=True)]
+        for k, group in enumerate(groups):
+            z = previous[k] @ converted.weights[k] + converted.biases[k]
+            group.r[:] = np.clip(z, 0.0, 1.0).ravel()
+            if k == depth - 1:
+                z_out.z[:] = z.ravel()
+
+    with _device("runtime") as run:
+        run(Network(*groups, z_out, update), n_steps * step)
+    rates = [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes[1:], strict=True)]
+    rates.append(np.asarray(z_out.z[:]).reshape(n, sizes[-1]))
+    return rates
+
+
+def compare_rates(converted: ConvertedNet, images, *, steps=(8, 16, 32, 64, 128, 256),
+                  input: str = "analog", reset: str = "subtract", device: str = "runtime",
+                  seed: int | None = 0) -> pd.DataFrame:
+    """Where spiking departs from rates: per layer and ``T``, SNN rate (count / T) vs rate model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``layer, steps, rate_mean, snn_mean, mean_abs_error, max_abs_error, correlation``.
+    """
+    sim = simulate(converted, images, steps=steps, inputs=(input,), resets=(reset,),
+                   device=device, seed=seed, record_counts=True)[0]
+    rates = rate_model(converted, images)[:-1]
+    rows = []
+    for k, (counts, ref) in enumerate(zip(sim.layer_counts, rates, strict=True)):
+        for s, T in enumerate(sim.steps):
+            snn = counts[s] / T
+            err = np.abs(snn - ref)
+            corr = np.corrcoef(snn.ravel(), ref.ravel())[0, 1] if snn.std() and ref.std() else np.nan
+            rows.append({"layer": k + 1, "steps": T, "rate_mean": ref.mean(),
+                         "snn_mean": snn.mean(), "mean_abs_error": err.mean(),
+                         "max_abs_error": err.max(), "correlation": corr})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation table
+# --------------------------------------------------------------------------------------------
+def evaluate(mlp: MLP, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256),
+             inputs=("analog",), norms=("99.9",), resets=("subtract",),
+             device: str = "runtime", lanes: int | None = None, max_synapses: float = 4e6,
+             seed: int | None = 0, directory=None) -> pd.DataFrame:
+    """Accuracy of the converted SNN against the ANN, for every configuration and ``T``.
+
+    Parameters
+    ----------
+    mlp : MLP
+        Trained ANN.
+    images, labels : array_like
+        Test set.
+    x_norm : array_like
+        Normalisation data (training inputs).
+    steps, inputs, resets, device, lanes, max_synapses, seed, directory
+        See :func:`simulate` (all configurations run in one Brian2 simulation).
+    norms : sequence
+        Normalisations (``"max"``, ``"99.9"``, any percentile).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (steps, input, norm, reset): ``accuracy`` (spike-count decoding),
+        ``accuracy_potential`` (membrane decoding), ``ann_accuracy``, ``rate_accuracy`` (rate
+        model, :func:`rate_model`), ``spikes_per_example`` (IF neurons, first ``steps`` steps),
+        ``input_spikes_per_example`` (Poisson only), ``n_examples``.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    x = preprocess(images)
+    if len(x) != len(labels):
+        raise ValueError(f"{len(x)} images but {len(labels)} labels")
+    converted = [convert(mlp, x_norm, norm) for norm in norms]
+    ann_accuracy = mlp.score(x, labels)
+    rate_acc = {c.norm: float(np.mean(np.argmax(rate_model(c, x)[-1], axis=1) == labels))
+                for c in converted}
+    results = simulate(converted, x, steps=steps, inputs=inputs, resets=resets, device=device,
+                       lanes=lanes, max_synapses=max_synapses, seed=seed, directory=directory)
+    rows = []
+    for res in results:
+        acc = res.accuracy(labels, "count")
+        acc_v = res.accuracy(labels, "potential")
+        for s, T in enumerate(res.steps):
+            rows.append({
+                "steps": T, "input": res.input, "norm": res.norm, "reset": res.reset,
+                "accuracy": acc[s], "accuracy_potential": acc_v[s],
+                "ann_accuracy": ann_accuracy, "rate_accuracy": rate_acc[res.norm],
+                "spikes_per_example": res.spikes[s].mean(),
+                "input_spikes_per_example": (res.input_spikes[s].mean()
+                                             if res.input_spikes is not None else np.nan),
+                "n_examples": len(labels),
+            })
+    return pd.DataFrame(rows)
