@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from brian2 import Quantity, device, seed
+from brian2 import Quantity, device, second, seed
 
 from brainlearn.devices import select_device
 
@@ -122,7 +122,7 @@ class ChunkedSimulation:
             seed(int(seed_value))
             objs["network"].run(self.duration, report=None)
         result = dict(objs)
-        result["end_time"] = float(objs["network"].t_)
+        result["end_time"] = float(objs["network"].t / second)
         result["wall_seconds"] = time.perf_counter() - start
         return result
 

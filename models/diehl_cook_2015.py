@@ -172,7 +172,9 @@ stopped = stop_network(example >= limit)
 FLUSH = "{v} = {v} * int({v} > 1e-30)"
 
 
-def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plastic: bool) -> dict:
+def build_network(
+    params: DiehlCookParams, n_neurons: int, n_table: int, delays: np.ndarray, *, plastic: bool
+) -> dict:
     """Create the Brian2 objects of the network on the current device.
 
     Parameters
@@ -183,6 +185,8 @@ def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plas
         Number of excitatory (and inhibitory) cells.
     n_table : int
         Number of images the pixel table holds (a chunk).
+    delays : ndarray
+        Input delays in seconds, shape ``(784, n_neurons)`` (rounded to the time step).
     plastic : bool
         Training network (STDP, normalisation, adaptive theta) or frozen test network.
 
@@ -264,6 +268,7 @@ def build_network(params: DiehlCookParams, n_neurons: int, n_table: int, *, plas
     else:
         syn = Synapses(inp, exc, name="syn", dt=dt, model="w : 1", on_pre="ge_post += w")
     syn.connect()
+    syn.delay = np.asarray(delays, dtype=float).ravel() * second
     if plastic:
         syn.tpre = -1e9 * second
     exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", dt=dt,

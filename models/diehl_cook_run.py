@@ -251,9 +251,7 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
     size = config["chunk"]
 
     def build():
-        objs = build_network(params, n, size, plastic=plastic)
-        objs["syn"].delay = delays * second
-        return objs
+        return build_network(params, n, size, delays, plastic=plastic)
 
     # the network stops itself after ``size`` images; the duration leaves room for retries
     duration = 2 * size * params.period

@@ -1,0 +1,261 @@
+"""Diehl & Cook (2015) network: presentation protocol, normalisation, theta, vote, modes.
+
+Small networks and shortened presentations in runtime mode (numpy target, no compilation)
+check the mechanisms presentation by presentation; one small standalone run on the embedded
+subset (killed mid-training and resumed) checks the whole job end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from brian2 import StateMonitor, ms, second, volt
+
+from brainlearn.chunked import ChunkedSimulation
+from brainlearn.data import load_embedded
+from brainlearn.devices import reset_device
+from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
+from brainlearn.models.diehl_cook_run import (
+    _initial_state,
+    _present_chunk,
+    assign_labels,
+    load_npz,
+    vote,
+)
+
+# short presentations keep runtime-mode tests fast; the mechanisms are the same
+SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
+
+
+def _images(n: int) -> np.ndarray:
+    images, _ = load_embedded("train")
+    return images[:n].reshape(n, -1).astype(float)
+
+
+def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors):
+    def build():
+        objs = build_network(params, n_neurons, n_table, delays, plastic=plastic)
+        extra = monitors(objs)
+        objs["network"].add(*extra.values())
+        objs.update(extra)
+        return objs
+
+    sim = ChunkedSimulation(build, 8 * n_table * params.period, "runtime")
+    sim.table_size = n_table
+    return sim
+
+
+def _run(params, n_neurons, images, *, plastic=True, monitors=lambda objs: {}, seed=3, state=None):
+    state = state or _initial_state(params, n_neurons, seed)
+    delays = state["delays"].reshape(784, n_neurons)
+    sim = _runtime_sim(params, n_neurons, len(images), delays, plastic, monitors)
+    try:
+        new_state, done, counts, spikes, info = _present_chunk(
+            sim, params, images, state, 0, len(images), seed, plastic=plastic
+        )
+    finally:
+        reset_device()
+    return sim.objects, state, new_state, done, counts, spikes, info
+
+
+def test_weights_of_each_neuron_sum_to_78_at_every_presentation_start():
+    params = DiehlCookParams(**SHORT)
+    n = 6
+
+    def monitors(objs):
+        # right after the normalisation (order 1) at every presentation start
+        return {"wmon": StateMonitor(objs["syn"], "w", record=True, dt=params.period,
+                                     when="before_thresholds", order=2)}
+
+    objs, before, after, done, counts, _, info = _run(params, n, _images(6), monitors=monitors)
+    assert done == 6
+    w = np.asarray(objs["wmon"].w_)  # (synapses, presentations)
+    assert w.shape[1] >= 6
+    sums = w.reshape(784, n, -1).sum(axis=0)  # synapse index is i * n + j
+    np.testing.assert_allclose(sums, 78.0, rtol=1e-9)
+    # and STDP changed the weights between presentations (so the check is not trivial)
+    assert np.abs(np.diff(w, axis=1)).max() > 1e-4
+    assert counts.sum() > 0
+
+
+def test_theta_rises_only_with_spikes_and_is_frozen_when_testing():
+    params = DiehlCookParams(**SHORT)
+    n = 8
+    images = _images(5)
+    objs, before, after, done, counts, spikes, info = _run(params, n, images)
+    n_spikes = np.bincount(spikes["neuron"], minlength=n)
+    assert n_spikes.sum() > 0
+    gain = after["exc.theta"] - before["exc.theta"]
+    theta_plus = float(params.exc.theta_plus / volt)
+    # theta also decays (tau_theta = 1e7 ms): a few microvolts over the run
+    tau = float(params.exc.tau_theta / second)
+    decay = before["exc.theta"] * np.expm1(-info["end_time"] / tau)
+    # (increments decay too after they are added: below 0.1 % of theta_plus here)
+    np.testing.assert_allclose(gain, theta_plus * n_spikes + decay, rtol=0, atol=5e-8)
+    assert np.all(gain[n_spikes == 0] < 0)
+
+    frozen_state = {**after, "syn.w": after["syn.w"], "exc.theta": after["exc.theta"]}
+    _, _, frozen, _, _, frozen_spikes, _ = _run(
+        params, n, images, plastic=False, state=frozen_state
+    )
+    assert len(frozen_spikes) > 0
+    np.testing.assert_array_equal(frozen["exc.theta"], after["exc.theta"])
+    np.testing.assert_array_equal(frozen["syn.w"], after["syn.w"])
+
+
+def test_blank_image_triggers_retries_and_stops_at_the_cap():
+    params = DiehlCookParams(**SHORT, max_retries=3)
+    images = np.zeros((2, 784))
+    images[1] = _images(1)[0]  # a real image after the blank one
+
+    def monitors(objs):
+        return {}
+
+    objs, _, after, done, counts, _, info = _run(params, 5, images, monitors=monitors)
+    pres = objs["presentations"]
+    shown = np.asarray(pres.example_).round().astype(int)
+    intensity = np.asarray(pres.intensity_)
+    blank = shown == 0
+    # the blank image is shown 1 + max_retries times, intensity rising by one each time
+    assert blank.sum() == 4
+    np.testing.assert_array_equal(intensity[blank], [2, 3, 4, 5])
+    assert info["capped"] >= 1
+    assert done == 2
+    # intensity returns to its start value for the next image
+    assert intensity[shown == 1][0] == 2
+
+
+def test_vote_assigns_a_neuron_that_fires_for_one_class_to_that_class():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5)
+    counts = rng.poisson(0.2, size=(50, 12)).astype(float)
+    counts[labels == 7, 3] += 20  # neuron 3 fires only for sevens
+    counts[:, 3][labels != 7] = 0
+    assignments = assign_labels(counts, labels)
+    assert assignments[3] == 7
+    test = np.zeros((2, 12))
+    test[0, 3] = 5
+    test[1, assignments == 2] = 3
+    predictions = vote(test, assignments)
+    assert predictions[0] == 7
+    assert predictions[1] == 2
+
+
+def test_standalone_and_runtime_agree_statistically(tmp_path):
+    """Same seed and model: the two modes draw different random numbers, so compare
+    statistics: mean spikes per image and mean weight change within 25 % (measured
+    spread between seeds is about 10 %)."""
+    params = DiehlCookParams(**SHORT)
+    n, k = 10, 30
+    images = _images(k)
+    state = _initial_state(params, n, 7)
+    delays = state["delays"].reshape(784, n)
+
+    from brainlearn.models.diehl_cook_run import _make_sim
+
+    config = {"neurons": n, "chunk": k, "device": "cpp_standalone", "threads": None}
+    stats = {}
+    for mode in ("runtime", "cpp_standalone"):
+        if mode == "runtime":
+            sim = _runtime_sim(params, n, k, delays, True, lambda objs: {})
+        else:
+            sim = _make_sim(config, params, tmp_path, True, delays)
+        try:
+            new_state, done, counts, spikes, info = _present_chunk(
+                sim, params, images, state, 0, k, 11, plastic=True
+            )
+        finally:
+            reset_device()
+        assert done == k
+        stats[mode] = (
+            counts.sum(axis=1).mean(),
+            np.abs(new_state["syn.w"] - state["syn.w"]).mean(),
+        )
+    for a, b in zip(stats["runtime"], stats["cpp_standalone"], strict=True):
+        assert a > 0 and b > 0
+        assert abs(a - b) / max(a, b) < 0.25, stats
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed_run(tmp_path_factory):
+    """Train on the embedded subset, kill the process after its first checkpoint, resume."""
+    run_dir = tmp_path_factory.mktemp("dc") / "run"
+    cmd = [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--neurons", "50",
+           "--examples", "600", "--data", "embedded", "--chunk", "100", "--seed", "1",
+           "--no-progress", "--out", str(run_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = run_dir / "checkpoint.npz"
+    killed_at = None
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if ckpt.exists():
+                try:
+                    meta = json.loads(str(load_npz(ckpt)["meta"]))
+                except ValueError:
+                    meta = {"position": 0}
+                if meta["position"] >= 100:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    killed_at = meta["position"]
+                    break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert killed_at is not None and killed_at < 600, "training finished before it was killed"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--resume", str(run_dir),
+         "--no-progress"], capture_output=True, text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "brainlearn.cli", "mnist", "evaluate", str(run_dir),
+         "--assign-examples", "1000", "--test-examples", "500", "--no-progress"],
+        capture_output=True, text=True,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    return run_dir, killed_at
+
+
+def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
+    run_dir, killed_at = killed_and_resumed_run
+    assert 100 <= killed_at < 600
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train_examples"] == 600
+    ckpt = load_npz(run_dir / "checkpoint.npz")
+    assert json.loads(str(ckpt["meta"]))["position"] == 600
+    weights = load_npz(run_dir / "weights.npz")
+    w = weights["weights"]
+    assert w.shape == (784, 50) and np.all(np.isfinite(w)) and w.min() >= 0
+    # the weights were normalised before the last presentation and changed little since
+    np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
+    assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
+
+
+def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run):
+    run_dir, _ = killed_and_resumed_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("neurons", "train_examples", "presentations", "train_seconds",
+                "ms_per_example", "assign_examples", "test_examples", "accuracy",
+                "eval_seconds"):
+        assert key in metrics
+    assert metrics["test_examples"] == 500
+    # chance is 10 %; 600 training images with 50 neurons reach about 50-60 %
+    assert metrics["accuracy"] > 0.35
+    assert (run_dir / "spikes.parquet").exists()
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(b"PK\x03\x04 definitely not a zip archive")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_npz(path)
