@@ -35,7 +35,7 @@ import pandas as pd
 
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
-    "simulate", "SimulationResult", "rate_model", "evaluate", "compare_rates",
+    "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -522,6 +522,7 @@ def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots,
         net.add(mon)
         tally_monitors.append((label, mon))
     monitors["tallies"] = tally_monitors
+    monitors["groups"] = layers
     monitors["out"] = StateMonitor(layers[-1], "count", record=True, dt=rec_dt, when="start",
                                    order=-1)
     monitors["twin"] = StateMonitor(twin, "v", record=True, dt=rec_dt, when="start", order=-1)
@@ -660,6 +661,33 @@ def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("ana
             results.append(SimulationResult(steps, mode, reset, conv.norm, out_counts,
                                             potential, spikes, input_spikes, layer_counts))
     return results
+
+
+def build_network(converted: ConvertedNet, images, n_steps: int, *, input: str = "analog",
+                  reset: str = "subtract"):
+    """The converted network as Brian2 objects, presenting ``images`` one after another.
+
+    For attaching other parts (e.g. :meth:`brainlearn.readout.OnlineReadout.attach` on a
+    hidden layer) in runtime mode. Each example lasts ``n_steps`` steps of 1 ms; membranes are
+    reset at the start of every example.
+
+    Returns
+    -------
+    net : brian2.Network
+        Run it for ``len(images) * n_steps * ms``.
+    layers : list of brian2.NeuronGroup
+        The IF layers, first hidden layer first, output last (each has a ``count`` variable).
+    """
+    from brian2 import Network, ms
+
+    if input not in INPUTS or reset not in RESETS:
+        raise ValueError(f"input must be one of {INPUTS} and reset one of {RESETS}, "
+                         f"got {input!r}, {reset!r}")
+    x = preprocess(images).astype(np.float64)
+    net = Network()
+    mons = _build_config(net, converted, x, input, reset, 1, len(x), int(n_steps), int(n_steps),
+                         False, 1 * ms)
+    return net, mons["groups"]
 
 
 # --------------------------------------------------------------------------------------------

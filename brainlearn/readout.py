@@ -396,9 +396,10 @@ class OnlineReadout(_Readout):
             )
         n = len(layer)
         self._init(n)
-        out = NeuronGroup(self.n_classes, "a : 1\nb : 1", name=f"{name}_units")
+        out = NeuronGroup(self.n_classes, "a : 1\nb : 1", dt=dt, name=f"{name}_units")
         out.b = self.bias_
-        syn = Synapses(layer, out, "w : 1", on_pre="a_post += w", name=f"{name}_synapses")
+        syn = Synapses(layer, out, "w : 1", on_pre="a_post += w", dt=dt,
+                       name=f"{name}_synapses")
         syn.connect()
         syn.w[:] = self.weights_[syn.i[:], syn.j[:]]
         mon = SpikeMonitor(layer, record=False, name=f"{name}_counts")

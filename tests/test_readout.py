@@ -105,3 +105,28 @@ def test_online_readout_learns_toy_task_inside_brian2_run():
     # Each class's own block got the largest weight to its output unit.
     block_of = np.arange(n_classes * per_class) // per_class
     assert np.all(np.argmax(w_trained, axis=1) == block_of)
+
+
+def test_online_readout_attaches_to_converted_hidden_layer():
+    """The same network_operation readout on the hidden IF layer of a converted MLP."""
+    from brian2 import ms, prefs
+
+    from brainlearn.conversion import build_network, convert, train_mlp
+
+    old_target, prefs.codegen.target = prefs.codegen.target, "numpy"
+    rng = np.random.default_rng(0)
+    protos = rng.random((3, 16))
+    labels = rng.integers(0, 3, 180)
+    x = np.clip(protos[labels] + 0.1 * rng.standard_normal((180, 16)), 0, 1)
+    mlp = train_mlp(x[:100], labels[:100], hidden=(12,), epochs=20, batch_size=20, lr=3e-3,
+                    dropout=0.0, seed=0)
+    train, test = slice(100, 160), slice(160, 180)
+    net, layers = build_network(convert(mlp, x[:100], "99.9"), x[100:180], 20)
+    readout = OnlineReadout(n_classes=3, lr=0.5)
+    net.add(readout.attach(layers[0], 20 * ms, labels[train]))
+    net.run(60 * 20 * ms)
+    readout.present(labels[test], learn=False)
+    net.run(20 * 20 * ms)
+    prefs.codegen.target = old_target
+    tested = readout.history().query("not learned")
+    assert (tested["prediction"].to_numpy() == labels[test]).mean() >= 0.9
