@@ -353,7 +353,7 @@ def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedN
 def _device(device: str, directory=None):
     """Yield a function that builds/runs the network on ``device`` and restores the device."""
     from brian2 import device as current_device
-    from brian2 import get_device, set_device
+    from brian2 import get_device
     from brian2.devices.device import reset_device
 
     if device == "runtime":
@@ -371,13 +371,9 @@ def _device(device: str, directory=None):
     if directory is None:
         tmp = tempfile.TemporaryDirectory(prefix="brainlearn_convert_")
         directory = tmp.name
-    from brian2 import prefs
+    from brainlearn.devices import select_device
 
-    # Brian2's default is `make -j` (unbounded): on a small shared machine that spawns one
-    # compiler per code object and can exhaust memory. Bound it by the cores we have.
-    old_make_args = prefs.devices.cpp_standalone.extra_make_args_unix
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 1, 4)}"]
-    set_device("cpp_standalone", directory=str(directory), build_on_run=False)
+    select_device("cpp_standalone", directory)  # bounds `make -j` by the cores
     try:
         def run(net, duration):
             net.run(duration)
@@ -386,7 +382,6 @@ def _device(device: str, directory=None):
 
         yield run
     finally:
-        prefs.devices.cpp_standalone.extra_make_args_unix = old_make_args
         get_device().reinit()
         reset_device()
         if tmp is not None:

@@ -52,6 +52,8 @@ def select_device(
                 "(and an NVIDIA GPU with the CUDA toolkit)"
             ) from None
     prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
+    # Brian2's default is an unbounded `make -j`: dozens of compilers at once exhaust memory
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}"]
     set_device(name, directory=str(directory), build_on_run=False)
 
 

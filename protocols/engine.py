@@ -466,12 +466,14 @@ class PopulationRun:
     def _standalone(self, free):
         import tempfile
 
-        from brian2 import Network, device, set_device
+        from brian2 import Network, device
+
+        from brainlearn.devices import select_device
 
         n_p = len(self.protocols)
         if self._built is None:
             directory = self.directory or tempfile.mkdtemp(prefix="brainlearn_protocols_")
-            set_device("cpp_standalone", directory=directory, build_on_run=False)
+            select_device("cpp_standalone", directory)  # bounded `make -j`, clean device
             try:
                 built = _build(self.rule, self.protocols, self.n_sets, free, self.w0, self.dt, "imposed", None)
                 Network(*built.objects).run(built.n_steps * self.dt)

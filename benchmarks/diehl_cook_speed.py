@@ -1,0 +1,175 @@
+"""Diehl & Cook training speed: brainlearn against the structure of Brian2's official example.
+
+Both are timed in the same run on the same images with the same parameters (dt 0.5 ms):
+
+* **brainlearn**: ``cpp_standalone``, the presentation loop, retry rule and normalisation in
+  generated code, chunks of images per execution of one compiled binary.
+* **baseline**: the structure of ``examples/frompapers/Diehl_Cook_2015.py`` (runtime mode,
+  Brian2's default code generation target, ``run(350 ms)`` + ``run(150 ms)`` per image,
+  per-synapse event-driven traces, weight normalisation in numpy between images).
+
+Prints ms per presentation (500 ms of simulated network time, the unit of work both do) and
+per training example, and their ratio. Compilation is reported separately.
+
+    python benchmarks/diehl_cook_speed.py --neurons 400 --examples 1000 --baseline-examples 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def run_brainlearn(n: int, k: int, data: str, workdir: Path) -> dict:
+    from brainlearn.models.diehl_cook_run import TrainConfig, train
+
+    run_dir = workdir / "brainlearn"
+    config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0)
+    metrics = train(run_dir, config, progress=False)
+    return {
+        "seconds": metrics["train_seconds"],
+        "compile_seconds": metrics["compile_seconds"],
+        "examples": metrics["train_examples"],
+        "presentations": metrics["presentations"],
+    }
+
+
+def run_baseline(n: int, k: int, images: np.ndarray, warmup: int = 2) -> dict:
+    """The official example's structure: Python loop, two run() calls per presentation."""
+    from brian2 import (
+        Hz,
+        Network,
+        NeuronGroup,
+        PoissonGroup,
+        SpikeMonitor,
+        Synapses,
+        defaultclock,
+        ms,
+        mV,
+        prefs,
+        seed,
+        start_scope,
+    )
+
+    from brainlearn.devices import reset_device
+    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+
+    reset_device()
+    start_scope()
+    prefs.codegen.target = "cython" if _has_cython() else "numpy"
+    seed(0)
+    p = DiehlCookParams()
+    defaultclock.dt = p.dt
+    rng = np.random.default_rng(0)
+    exc_eqs = """
+    dv/dt = ((v_rest_e - v) + ge * (0*mV - v) + gi * (-100*mV - v)) / (100*ms) : volt (unless refractory)
+    dge/dt = -ge / (1*ms) : 1
+    dgi/dt = -gi / (2*ms) : 1
+    dtheta/dt = -theta / (1e7*ms) : volt
+    """
+    inh_eqs = """
+    dv/dt = ((v_rest_i - v) + ge * (0*mV - v) + gi * (-85*mV - v)) / (10*ms) : volt (unless refractory)
+    dge/dt = -ge / (1*ms) : 1
+    dgi/dt = -gi / (2*ms) : 1
+    """
+    ns = {"v_rest_e": -65 * mV, "v_rest_i": -60 * mV}
+    inp = PoissonGroup(784, 0 * Hz)
+    exc = NeuronGroup(n, exc_eqs, threshold="v > theta - 20*mV - 52*mV",
+                      reset="v = -65*mV; theta += 0.05*mV", refractory=5 * ms,
+                      method="euler", namespace=ns)
+    inh = NeuronGroup(n, inh_eqs, threshold="v > -40*mV", reset="v = -45*mV",
+                      refractory=2 * ms, method="euler", namespace=ns)
+    exc.v = -105 * mV
+    exc.theta = 20 * mV
+    inh.v = -100 * mV
+    stdp = Synapses(
+        inp, exc,
+        """w : 1
+        dpre/dt = -pre / (20*ms) : 1 (event-driven)
+        dpost1/dt = -post1 / (20*ms) : 1 (event-driven)
+        dpost2/dt = -post2 / (40*ms) : 1 (event-driven)""",
+        on_pre="ge_post += w; pre = 1.; w = clip(w - 0.0001 * post1, 0, 1)",
+        on_post="w = clip(w + 0.01 * pre * post2, 0, 1); post1 = 1.; post2 = 1.",
+    )
+    stdp.connect()
+    stdp.w = ((rng.random((784, n)) + 0.01) * 0.3).ravel()
+    stdp.delay = rng.random(784 * n) * 10 * ms
+    ei = Synapses(exc, inh, on_pre="ge_post += 10.4")
+    ei.connect(j="i")
+    ie = Synapses(inh, exc, on_pre="gi_post += 17.0")
+    ie.connect(condition="i != j")
+    mon = SpikeMonitor(exc)
+    net = Network(inp, exc, inh, stdp, ei, ie, mon)
+
+    presentations, examples, start = 0, 0, None
+    intensity, j, previous = 2.0, 0, 0
+    while examples < k + warmup:
+        if examples == warmup and start is None:
+            start, presentations = time.perf_counter(), 0
+        w = np.asarray(stdp.w_[:]).reshape(784, n)
+        stdp.w_[:] = (w * (78.0 / w.sum(axis=0))).ravel()  # normalisation in numpy
+        inp.rates = images[j % len(images)] / 8.0 * intensity * Hz
+        net.run(p.t_input)
+        count = mon.num_spikes - previous
+        previous = mon.num_spikes
+        inp.rates = 0 * Hz
+        net.run(p.t_rest)
+        presentations += 1
+        if count < 5:
+            intensity += 1
+        else:
+            intensity, j, examples = 2.0, j + 1, examples + 1
+    seconds = time.perf_counter() - start
+    reset_device()
+    return {"seconds": seconds, "examples": k, "presentations": presentations,
+            "target": prefs.codegen.target}
+
+
+def _has_cython() -> bool:
+    try:
+        import Cython  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--neurons", type=int, default=400)
+    parser.add_argument("--examples", type=int, default=1000, help="brainlearn training images")
+    parser.add_argument("--baseline-examples", type=int, default=20)
+    parser.add_argument("--data", default="full", choices=["full", "embedded"])
+    args = parser.parse_args()
+
+    from brainlearn.data import load_mnist
+
+    images, _ = load_mnist("train", source=args.data)
+    images = images.reshape(len(images), -1).astype(float)
+    workdir = Path(tempfile.mkdtemp(prefix="bl_speed_"))
+    try:
+        base = run_baseline(args.neurons, args.baseline_examples, images)
+        ours = run_brainlearn(args.neurons, args.examples, args.data, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = []
+    for name, r in (("baseline (official example structure, runtime)", base),
+                    ("brainlearn (cpp_standalone, in-network loop)", ours)):
+        rows.append((name, 1000 * r["seconds"] / r["presentations"],
+                     1000 * r["seconds"] / r["examples"], r["examples"], r["presentations"]))
+    print(f"\nDiehl & Cook training speed, N={args.neurons}, dt 0.5 ms, {args.data} MNIST")
+    print(f"{'':52s} {'ms/presentation':>16s} {'ms/example':>11s} {'examples':>9s} {'presentations':>14s}")
+    for name, per_pres, per_ex, n_ex, n_pres in rows:
+        print(f"{name:52s} {per_pres:16.2f} {per_ex:11.2f} {n_ex:9d} {n_pres:14d}")
+    ratio = rows[0][1] / rows[1][1]
+    print(f"\nspeed-up per presentation: {ratio:.1f}x  (baseline target: {base['target']}; "
+          f"brainlearn compile time {ours['compile_seconds']:.1f} s, not included)")
+
+
+if __name__ == "__main__":
+    main()
