@@ -52,6 +52,7 @@ setup(
         "pyyaml>=6",
         "dask[distributed]>=2024.1",
         "platformdirs>=3",
+        "tabulate>=0.9",
     ],
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["brainlearn=brainlearn.cli:main"]},

@@ -10,6 +10,8 @@ EPILOG = """examples:
   brainlearn mnist train --resume runs/n100
   brainlearn mnist evaluate runs/n100
   brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500
+  brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
+  brainlearn mnist evaluate runs/n100 --workers 8          # sharded on a local Dask cluster
   brainlearn mnist plot runs/n100
 """
 
@@ -51,7 +53,13 @@ def register(subparsers) -> None:
     ev = sub.add_parser(
         "evaluate", help="assign labels on training images, then test accuracy",
         epilog="examples:\n  brainlearn mnist evaluate runs/n400\n"
-        "  brainlearn mnist evaluate runs/n400 --assign-examples 10000 --test-examples 10000\n",
+        "  brainlearn mnist evaluate runs/n400 --assign-examples 10000 --test-examples 10000\n"
+        "  brainlearn mnist evaluate runs/n400 --workers 8\n"
+        "  brainlearn mnist evaluate runs/n400 --scheduler tcp://HOST:8786\n"
+        "  brainlearn mnist evaluate runs/n400 --reset-state-per-chunk   # = the sharded result\n"
+        "\n--workers/--scheduler split the images into shards of whole chunks that run on Dask\n"
+        "workers, every chunk from the rest state; the accuracy equals the serial evaluation\n"
+        "with --reset-state-per-chunk exactly.\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ev.add_argument("run_dir")
@@ -61,6 +69,14 @@ def register(subparsers) -> None:
     ev.add_argument("--device", default=None,
                     choices=["cpp_standalone", "runtime", "cuda_standalone"])
     ev.add_argument("--no-progress", action="store_true")
+    # sharded evaluation (issue 7)
+    shard = ev.add_mutually_exclusive_group()
+    shard.add_argument("--workers", type=int, default=None,
+                       help="shard the evaluation over a local Dask cluster of N processes")
+    shard.add_argument("--scheduler", metavar="ADDR", default=None,
+                       help="shard the evaluation over an existing Dask cluster (tcp://HOST:PORT)")
+    ev.add_argument("--reset-state-per-chunk", action="store_true",
+                    help="serial: start every chunk from rest (what a sharded evaluation does)")
     ev.set_defaults(func=_evaluate)
 
     plot = sub.add_parser(
@@ -101,10 +117,18 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from brainlearn.models.diehl_cook_run import evaluate
+    if args.workers is not None or args.scheduler is not None:
+        from brainlearn.models.diehl_cook_sharded import evaluate_sharded
 
-    metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
-                       progress=not args.no_progress, device=args.device)
+        metrics = evaluate_sharded(args.run_dir, args.assign_examples, args.test_examples,
+                                   workers=args.workers, client=args.scheduler,
+                                   progress=not args.no_progress, device=args.device)
+    else:
+        from brainlearn.models.diehl_cook_run import evaluate
+
+        metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
+                           progress=not args.no_progress, device=args.device,
+                           reset_state_per_chunk=args.reset_state_per_chunk)
     print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} test images "
           f"(labels from {metrics['assign_examples']} training images); "
           f"metrics: {args.run_dir}/metrics.json")

@@ -152,18 +152,8 @@ def handle_table(args: argparse.Namespace) -> int:
 
 
 def _markdown(table) -> str:
-    head = "| " + " | ".join(table.columns) + " |"
-    sep = "|" + "---|" * len(table.columns)
-    lines = [
-        "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way.",
-        "",
-        head,
-        sep,
-    ]
-    for row in table.itertuples(index=False):
-        cells = [row[0]] + [f"{v:.2f}" for v in row[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way."
+    return note + "\n\n" + table.to_markdown(index=False, floatfmt=".2f") + "\n"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,35 @@
+"""``brainlearn compare``: STDP + readouts, converted SNN and ANN on one MNIST test set."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """example:
+  brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
+  brainlearn convert evaluate runs/mlp500 --steps 8,16,32,64,128,256
+  brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 --out runs/compare
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``compare`` command."""
+    parser = subparsers.add_parser(
+        "compare", help="one table: Diehl & Cook + readouts, converted SNN, ANN",
+        description="Collect the evaluated runs into comparison.csv, comparison.md and a figure "
+        "of accuracy against spikes per inference.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--mnist-run", help="an evaluated Diehl & Cook run directory")
+    parser.add_argument("--convert-run", help="an evaluated conversion run directory")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.set_defaults(func=_compare)
+
+
+def _compare(args) -> int:
+    from brainlearn.compare import comparison_table, write_comparison
+
+    table = comparison_table(args.mnist_run, args.convert_run)
+    paths = write_comparison(table, args.out)
+    print((paths[1]).read_text())
+    print("written:", ", ".join(str(p) for p in paths))
+    return 0

@@ -1,0 +1,59 @@
+"""brainlearn compare: rows from evaluated run directories, written as CSV/markdown/figure."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from brainlearn.cli import main
+from brainlearn.compare import comparison_table
+
+
+@pytest.fixture
+def runs(tmp_path):
+    mnist = tmp_path / "dc"
+    mnist.mkdir()
+    (mnist / "metrics.json").write_text(json.dumps({
+        "neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_logistic": 0.9,
+        "train_seconds": 600.0, "test_spikes_per_example": 20.0, "test_examples": 10000,
+    }))
+    conv = tmp_path / "mlp"
+    conv.mkdir()
+    (conv / "config.json").write_text(json.dumps(
+        {"hidden": [500], "test_accuracy": 0.98, "train_seconds": 300.0}))
+    pd.DataFrame({
+        "steps": [8, 32], "input": "analog", "norm": "99.9", "reset": "subtract",
+        "accuracy": [0.95, 0.979], "ann_accuracy": 0.98, "spikes_per_example": [200.0, 900.0],
+        "n_examples": 10000,
+    }).to_csv(conv / "results.csv", index=False)
+    return mnist, conv
+
+
+def test_table_has_one_row_per_method_and_readout(runs):
+    mnist, conv = runs
+    table = comparison_table(mnist, conv)
+    methods = list(table["method"])
+    assert sum(m.startswith("Diehl & Cook") for m in methods) == 2  # vote, logistic
+    assert sum(m.startswith("converted SNN") for m in methods) == 2
+    assert any(m.startswith("ANN") for m in methods)
+    row = table[table["method"].str.contains("T=32")].iloc[0]
+    assert row["accuracy"] == pytest.approx(0.979)
+    assert row["sim_ms_per_inference"] == 32
+
+
+def test_cli_writes_csv_markdown_and_figure(runs, tmp_path):
+    mnist, conv = runs
+    out = tmp_path / "cmp"
+    assert main(["compare", "--mnist-run", str(mnist), "--convert-run", str(conv),
+                 "--out", str(out)]) == 0
+    for name in ("comparison.csv", "comparison.md", "accuracy_vs_spikes.png"):
+        assert (out / name).stat().st_size > 0
+    assert len(pd.read_csv(out / "comparison.csv")) == 5
+
+
+def test_unevaluated_run_gives_a_clear_error(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps({"neurons": 10}))
+    with pytest.raises(ValueError, match="not evaluated"):
+        comparison_table(tmp_path, None)
