@@ -7,8 +7,7 @@ import importlib
 import pkgutil
 import sys
 
-from brainlearn import __version__
-from brainlearn import commands
+from brainlearn import __version__, commands
 
 __all__ = ["build_parser", "main"]
 
@@ -47,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `brainlearn data info | head`
+        sys.stderr.close()
+        return 0
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"brainlearn: error: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ __all__ = [
     "poisson_spike_trains",
     "PIXEL_RATE",
     "TABLE_DT",
+    "START_PRESENTATION",
 ]
 
 #: rate per unit pixel value at intensity 1 (pixel / 8 Hz)

@@ -1,0 +1,47 @@
+"""Encoders: Poisson rate coding of images and the seeded numpy spike-train generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import Hz, ms, second
+
+from brainlearn.encoding import image_rates, pixel_table, poisson_spike_trains
+
+
+def test_rate_is_pixel_over_8_times_intensity():
+    images = np.array([[0, 8, 255]], dtype=np.uint8)
+    rates = image_rates(images, intensity=2)
+    np.testing.assert_allclose(np.asarray(rates / Hz), [[0, 2, 63.75]])
+
+
+def test_pixel_table_is_indexed_by_example():
+    images = np.arange(2 * 784).reshape(2, 28, 28) % 256
+    table = pixel_table(images)
+    assert table.values.shape == (2, 784)
+    np.testing.assert_array_equal(table.values[1], images[1].ravel())
+
+
+def test_spike_trains_are_seeded_and_have_the_requested_rate():
+    rates = np.array([10.0, 50.0]) * Hz
+    i1, t1 = poisson_spike_trains(rates, 20 * second, dt=1 * ms, seed=3)
+    i2, t2 = poisson_spike_trains(rates, 20 * second, dt=1 * ms, seed=3)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(np.asarray(t1), np.asarray(t2))
+    counts = np.bincount(i1, minlength=2)
+    # Poisson counts: 200 +- 14 and 1000 +- 32 (5 sigma bounds)
+    assert abs(counts[0] - 200) < 5 * np.sqrt(200)
+    assert abs(counts[1] - 1000) < 5 * np.sqrt(1000)
+    i3, _ = poisson_spike_trains(rates, 20 * second, dt=1 * ms, seed=4)
+    assert not np.array_equal(i1, i3)
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0]]), np.array([[-1.0, 2.0]])])
+def test_bad_pixels_are_rejected(bad):
+    with pytest.raises(ValueError, match="pixel"):
+        image_rates(bad)
+
+
+def test_unitless_rate_is_rejected():
+    with pytest.raises(ValueError, match="rates"):
+        poisson_spike_trains(np.array([10.0]), 1 * second)
