@@ -68,6 +68,9 @@ def register(subparsers) -> None:
     ev.add_argument("--test-examples", type=int, default=None, help="test images (default: all)")
     ev.add_argument("--device", default=None,
                     choices=["cpp_standalone", "runtime", "cuda_standalone"])
+    ev.add_argument("--readout", default="vote",
+                    help="comma-separated readouts: vote (Diehl & Cook), logistic, online "
+                    "(default vote); each adds accuracy_<name> to metrics.json")
     ev.add_argument("--no-progress", action="store_true")
     # sharded evaluation (issue 7)
     shard = ev.add_mutually_exclusive_group()
@@ -117,6 +120,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    readouts = tuple(r.strip() for r in args.readout.split(",") if r.strip())
     if args.workers is not None or args.scheduler is not None:
         from brainlearn.models.diehl_cook_sharded import evaluate_sharded
 
@@ -128,10 +132,13 @@ def _evaluate(args) -> int:
 
         metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
                            progress=not args.no_progress, device=args.device,
-                           reset_state_per_chunk=args.reset_state_per_chunk)
+                           reset_state_per_chunk=args.reset_state_per_chunk, readouts=readouts)
     print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} test images "
           f"(labels from {metrics['assign_examples']} training images); "
           f"metrics: {args.run_dir}/metrics.json")
+    for name in readouts:
+        if f"accuracy_{name}" in metrics:
+            print(f"  {name:9s} {100 * metrics[f'accuracy_{name}']:.2f} %")
     return 0
 
 
