@@ -90,9 +90,11 @@ def load_config(run_dir: Path) -> dict:
         raise ValueError(f"{path}: corrupt JSON ({exc})") from None
 
 
-def _chunk_seed(seed: int, stage: str, index: int) -> int:
+def _chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
+    # ``part`` > 0: continuation runs of one chunk (reset_state_per_chunk evaluation)
     stage_code = {"train": 0, "assign": 1, "test": 2}[stage]
-    return int(np.random.SeedSequence([seed, stage_code, index]).generate_state(1)[0] % (2**31))
+    entropy = [seed, stage_code, index] + ([part] if part else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
 
 
 class TrainConfig(dict):
@@ -246,7 +248,8 @@ def sim_table_size(sim: ChunkedSimulation) -> int:
     return sim.table_size
 
 
-def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.ndarray):
+def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.ndarray,
+              build_name: str | None = None):
     n = config["neurons"]
     size = config["chunk"]
 
@@ -256,8 +259,8 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
     # the network stops itself after ``size`` images; the duration leaves room for retries
     duration = 2 * size * params.period
     sim = ChunkedSimulation(
-        build, duration, config["device"], run_dir / ("build_train" if plastic else "build_eval"),
-        config.get("threads"),
+        build, duration, config["device"],
+        run_dir / (build_name or ("build_train" if plastic else "build_eval")), config.get("threads"),
     )
     sim.table_size = size
     return sim
@@ -428,8 +431,17 @@ def _read_metrics(run_dir: Path) -> dict:
     return {}
 
 
-def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar):
-    """Present ``n_examples`` images to the frozen network; return counts and spikes."""
+def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar,
+                 reset_state_per_chunk=False):
+    """Present ``n_examples`` images to the frozen network; return counts and spikes.
+
+    With ``reset_state_per_chunk`` every chunk starts from ``state`` (see :func:`_frozen_chunks`).
+    """
+    if reset_state_per_chunk:
+        n_chunks = -(-n_examples // sim_table_size(sim))
+        parts = _frozen_chunks(sim, params, images, state, n_examples, stage, seed,
+                               range(n_chunks), bar)
+        return (state, *_merge_chunks(parts))
     position, chunk_index = 0, 0
     all_counts, all_spikes = [], []
     time_offset = 0.0
@@ -450,12 +462,72 @@ def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar):
     return state, np.concatenate(all_counts), pd.concat(all_spikes, ignore_index=True)
 
 
+# --- reset-per-chunk frozen pass (issue 7: sharded evaluation) -----------------------------
+# Chunk k holds the images [k * chunk, (k + 1) * chunk) and starts from the pass's initial
+# state (rest values of v, ge, gi, the controller; theta and weights are frozen anyway) with
+# seed _chunk_seed(seed, stage, k), so every chunk's counts depend on that chunk alone: shards
+# of whole chunks on different workers give exactly the serial result. A chunk whose run ends
+# before its last image (retries used up the run's time) continues from where it stopped, with
+# its state carried, in further runs seeded _chunk_seed(seed, stage, k, part).
+def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, bar=None):
+    """Run whole chunks (indices ``chunks``) of a reset-per-chunk frozen pass.
+
+    Returns one dict per chunk: ``index``, ``counts`` (its images' spike counts), ``spikes``
+    (``example`` global, ``t`` from the chunk's start) and ``end_time`` (seconds simulated).
+    """
+    size = sim_table_size(sim)
+    parts = []
+    for k in chunks:
+        position, end = k * size, min((k + 1) * size, n_examples)
+        run_state, run, t0 = state, 0, 0.0
+        counts, spikes = [], []
+        while position < end:
+            run_state, done, c, s, info = _present_chunk(
+                sim, params, images, run_state, position, end, _chunk_seed(seed, stage, k, run),
+                plastic=False,
+            )
+            s = s[s["example"] < done].copy()
+            s["example"] += position
+            s["t"] += t0
+            t0 += info["end_time"]
+            counts.append(c)
+            spikes.append(s)
+            position += done
+            run += 1
+            if bar is not None:
+                bar.update(done)
+        parts.append({"index": k, "counts": np.concatenate(counts),
+                      "spikes": pd.concat(spikes, ignore_index=True), "end_time": t0})
+    return parts
+
+
+def _merge_chunks(parts):
+    """Counts and spikes of a pass from its chunks (any order; ``t`` made continuous)."""
+    parts = sorted(parts, key=lambda p: p["index"])
+    offset, spikes = 0.0, []
+    for p in parts:
+        s = p["spikes"].copy()
+        s["t"] += offset
+        offset += p["end_time"]
+        spikes.append(s)
+    return np.concatenate([p["counts"] for p in parts]), pd.concat(spikes, ignore_index=True)
+
+
+def _frozen_state(config: dict, params, weights: dict) -> dict:
+    """Initial state of the frozen network: trained weights and theta, rest values."""
+    state = _initial_state(params, config["neurons"], config["seed"])
+    state.update({"syn.w": weights["weights"].ravel(), "exc.theta": weights["theta"]})
+    return {k: v for k, v in state.items() if k in TEST_VARS + CONTROL_VARS}
+# --------------------------------------------------------------------------------------------
+
+
 def evaluate(
     run_dir: str | Path,
     assign_examples: int | None = None,
     test_examples: int | None = None,
     progress: bool = True,
     device: str | None = None,
+    reset_state_per_chunk: bool = False,
 ) -> dict:
     """Label assignment on training images, then accuracy on test images (theta frozen).
 
@@ -471,6 +543,10 @@ def evaluate(
         Show progress bars.
     device : str, optional
         Override the run's device.
+    reset_state_per_chunk : bool
+        Start every chunk (and the test pass) from the rest state instead of the previous
+        chunk's end state: chunks become independent, and the sharded evaluation
+        (``brainlearn.models.diehl_cook_sharded``) gives exactly this result.
 
     Returns
     -------
@@ -493,9 +569,7 @@ def evaluate(
         raise ValueError("assign and test examples must be positive")
 
     n = config["neurons"]
-    state = _initial_state(params, n, config["seed"])
-    state.update({"syn.w": weights["weights"].ravel(), "exc.theta": weights["theta"]})
-    state = {k: v for k, v in state.items() if k in TEST_VARS + CONTROL_VARS}
+    state = _frozen_state(config, params, weights)
     start = time.perf_counter()
     sim = _make_sim(config, params, run_dir, False, weights["delays"])
     compile_seconds = sim.compile_seconds
@@ -504,10 +578,12 @@ def evaluate(
     try:
         with _Interrupt():
             state_a, assign_counts, _ = _frozen_pass(
-                sim, params, train_images, state, n_assign, "assign", config["seed"], bar
+                sim, params, train_images, state, n_assign, "assign", config["seed"], bar,
+                reset_state_per_chunk,
             )
             _, test_counts, test_spikes = _frozen_pass(
-                sim, params, test_images, state_a, n_test, "test", config["seed"], bar
+                sim, params, test_images, state if reset_state_per_chunk else state_a, n_test,
+                "test", config["seed"], bar, reset_state_per_chunk,
             )
     finally:
         bar.close()
@@ -528,6 +604,7 @@ def evaluate(
         neurons=n, assign_examples=n_assign, test_examples=n_test, accuracy=accuracy,
         accuracy_vote=accuracy, eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
         eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / (n_assign + n_test),
+        reset_state_per_chunk=bool(reset_state_per_chunk),
     )
     write_json(run_dir / "metrics.json", metrics)
     return metrics

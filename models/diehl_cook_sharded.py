@@ -1,0 +1,256 @@
+"""Sharded evaluation of a Diehl & Cook run on Dask: assignment and test images split by chunk.
+
+The evaluation's chunks are made independent (``reset_state_per_chunk``: every chunk starts
+from the rest state with a seed derived from the run seed, the stage and the chunk index, see
+``diehl_cook_run._frozen_chunks``), so a shard is a contiguous range of whole chunks, run on
+any worker: the merged counts, the label assignment, the predictions and the accuracy equal
+``evaluate(run_dir, ..., reset_state_per_chunk=True)`` exactly, for any number of workers.
+
+Each worker process builds the frozen network once in its own directory
+(``RUN_DIR/build_eval_wNAME``) and reuses the compiled binary for all of its shards, of both
+stages; the training and test images are read once per worker.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["evaluate_sharded", "plan_shards"]
+
+#: per worker process: the frozen network last built (reused across shards) and images
+_WORKER: dict = {}
+
+
+def plan_shards(n_chunks: dict[str, int], n_shards: int) -> list[tuple[str, int, int]]:
+    """Split the chunks of each stage into contiguous shards ``(stage, first, stop)``.
+
+    ``n_shards`` is shared among the stages in proportion to their chunks (at least one each,
+    never more shards than chunks).
+    """
+    total = sum(n_chunks.values())
+    shards = []
+    for stage, n in n_chunks.items():
+        if n == 0:
+            continue
+        k = min(n, max(1, round(n_shards * n / total)))
+        edges = np.linspace(0, n, k + 1).round().astype(int)
+        shards += [(stage, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    return shards
+
+
+def _worker_sim(run_dir: Path, config: dict, params, weights: dict):
+    """The worker's frozen network for ``run_dir`` (built on first use, then reused)."""
+    from brainlearn.models.diehl_cook_run import _make_sim
+    from brainlearn.sweep import _worker_name
+
+    key = (str(run_dir.resolve()), config["device"], config.get("threads"), config["chunk"],
+           (run_dir / "weights.npz").stat().st_mtime_ns)
+    if _WORKER.get("key") != key:
+        old = _WORKER.pop("sim", None)
+        if old is not None and old.standalone:
+            from brainlearn.devices import reset_device
+
+            reset_device()
+        _WORKER["sim"] = _make_sim(config, params, run_dir, False, weights["delays"],
+                                   build_name=f"build_eval_{_worker_name()}")
+        _WORKER["key"] = key
+        _WORKER["compile_seconds"] = _WORKER["sim"].compile_seconds
+    else:
+        _WORKER["compile_seconds"] = 0.0
+    return _WORKER["sim"]
+
+
+def _worker_images(data: str, split: str) -> np.ndarray:
+    from brainlearn.models.diehl_cook_run import _load_images
+
+    key = ("images", data, split)
+    if key not in _WORKER:
+        _WORKER[key] = _load_images(data, split)[0]
+    return _WORKER[key]
+
+
+def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: int,
+               n_examples: int, keep_spikes: bool) -> dict:
+    """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts."""
+    from brainlearn.sweep import _signals_from_any_thread, _worker_name
+
+    run_dir = Path(run_dir)
+    start = time.perf_counter()
+    with _signals_from_any_thread():  # Brian2's import installs a signal handler
+        from brainlearn.models.diehl_cook_run import (
+            _frozen_chunks,
+            _frozen_state,
+            _params,
+            load_config,
+            load_npz,
+        )
+
+        config = load_config(run_dir)
+        if device is not None:
+            config = {**config, "device": device}
+        params = _params(config)
+        weights = load_npz(run_dir / "weights.npz")
+        sim = _worker_sim(run_dir, config, params, weights)
+        images = _worker_images(config["data"], "train" if stage == "assign" else "test")
+        parts = _frozen_chunks(sim, params, images, _frozen_state(config, params, weights),
+                               n_examples, stage, config["seed"], range(first, stop))
+    if not keep_spikes:
+        for p in parts:
+            p["spikes"] = p["spikes"].iloc[:0]
+    return {"stage": stage, "parts": parts, "worker": _worker_name(),
+            "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
+
+
+def evaluate_sharded(
+    run_dir: str | Path,
+    assign_examples: int | None = None,
+    test_examples: int | None = None,
+    *,
+    workers: int | None = None,
+    client=None,
+    shards_per_worker: int = 2,
+    progress: bool = True,
+    device: str | None = None,
+    readouts: tuple[str, ...] = ("vote",),
+) -> dict:
+    """Evaluate a trained run with its chunks spread over Dask workers.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run directory.
+    assign_examples, test_examples : int, optional
+        As in :func:`~brainlearn.models.diehl_cook_run.evaluate` (default: all).
+    workers : int, optional
+        Size of the LocalCluster started when no ``client`` is given (default: cores).
+    client : dask.distributed.Client or str, optional
+        An existing cluster (a Client or a scheduler address ``tcp://HOST:PORT``); the run
+        directory must be on a file system its workers share.
+    shards_per_worker : int
+        Shards per worker (more balance the load, each costs one result transfer).
+    progress : bool
+        Show a progress bar (images done).
+    device : str, optional
+        Override the run's device.
+    readouts : tuple of str
+        Readouts fitted on the assignment counts and scored on the test counts (as in
+        ``evaluate``; ``vote`` always gives ``accuracy``).
+
+    Returns
+    -------
+    dict
+        The metrics, as ``evaluate`` writes them (``metrics.json``, ``eval_counts.npz``,
+        ``spikes.parquet``), plus ``shards`` and ``workers``.
+    """
+    from tqdm.auto import tqdm
+
+    from brainlearn.models.diehl_cook_run import (
+        _load_images,
+        _merge_chunks,
+        _read_metrics,
+        _write_spikes,
+        load_config,
+        save_npz,
+        write_json,
+    )
+    from brainlearn.models.diehl_cook_run import _params as run_params
+    from brainlearn.sweep import _connect
+
+    run_dir = Path(run_dir)
+    config = load_config(run_dir)
+    if not (run_dir / "weights.npz").exists():
+        raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
+    if int(shards_per_worker) < 1:
+        raise ValueError(f"shards_per_worker must be positive, got {shards_per_worker}")
+    train_labels = _load_images(config["data"], "train")[1]
+    test_labels = _load_images(config["data"], "test")[1]
+    n_assign = len(train_labels) if assign_examples is None else min(int(assign_examples), len(train_labels))
+    n_test = len(test_labels) if test_examples is None else min(int(test_examples), len(test_labels))
+    if n_assign < 1 or n_test < 1:
+        raise ValueError("assign and test examples must be positive")
+    size = int(config["chunk"])
+    n_chunks = {"assign": -(-n_assign // size), "test": -(-n_test // size)}
+    n_examples = {"assign": n_assign, "test": n_test}
+
+    start = time.perf_counter()
+    client, owned = _connect(client, workers)
+    try:
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        shards = plan_shards(n_chunks, n_workers * int(shards_per_worker))
+        futures = {}
+        for stage, first, stop in shards:
+            fut = client.submit(_run_shard, str(run_dir), device, stage, first, stop,
+                                n_examples[stage], stage == "test", pure=False)
+            futures[fut] = min(stop * size, n_examples[stage]) - first * size
+        from dask.distributed import as_completed
+
+        results = []
+        with tqdm(total=n_assign + n_test, unit="img", desc="evaluate", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            for fut in as_completed(list(futures)):
+                results.append(fut.result())  # a failed shard raises here with its traceback
+                bar.update(futures[fut])
+    finally:
+        if owned:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    eval_seconds = time.perf_counter() - start
+
+    merged = {}
+    for stage in ("assign", "test"):
+        parts = [p for r in results if r["stage"] == stage for p in r["parts"]]
+        merged[stage] = _merge_chunks(parts)
+    assign_counts, _ = merged["assign"]
+    test_counts, test_spikes = merged["test"]
+    assignments, predictions = _vote(assign_counts, train_labels[:n_assign], test_counts)
+    accuracy = float((predictions == test_labels[:n_test]).mean())
+    save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
+             assign_labels=train_labels[:n_assign], test_counts=test_counts.astype(np.int32),
+             test_labels=test_labels[:n_test], assignments=assignments, predictions=predictions)
+    params = run_params(config)
+    _write_spikes(run_dir, test_spikes, test_labels[:n_test], config["neurons"], params)
+    compile_seconds = max((r["compile_seconds"] for r in results), default=0.0)
+    metrics = _read_metrics(run_dir)
+    metrics.update(_other_readouts(readouts, assign_counts, train_labels[:n_assign], test_counts,
+                                   test_labels[:n_test], config["seed"]))
+    metrics.update(
+        neurons=config["neurons"], assign_examples=n_assign, test_examples=n_test,
+        accuracy=accuracy, accuracy_vote=accuracy, eval_seconds=eval_seconds,
+        test_spikes_per_example=float(test_counts.sum(axis=1).mean()),
+        eval_compile_seconds=compile_seconds,
+        eval_ms_per_example=1000 * eval_seconds / (n_assign + n_test),
+        reset_state_per_chunk=True, shards=len(shards),
+        workers=sorted({r["worker"] for r in results}),
+    )
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _other_readouts(readouts, train_counts, train_labels, test_counts, test_labels, seed) -> dict:
+    """``accuracy_NAME`` of further readouts, scored as ``evaluate`` scores them."""
+    if tuple(readouts) == ("vote",):
+        return {}
+    from brainlearn.models import diehl_cook_run
+
+    score = getattr(diehl_cook_run, "_readout_scores", None)
+    if score is None:
+        raise ValueError("this version of diehl_cook_run has no readouts other than the vote")
+    return score(readouts, train_counts, train_labels, test_counts, test_labels, seed)
+
+
+def _vote(assign_counts, assign_labels, test_counts):
+    """Assignments and predictions of the Diehl & Cook vote, computed as ``evaluate`` does."""
+    from brainlearn.models import diehl_cook_run
+
+    if hasattr(diehl_cook_run, "assign_labels"):  # before the readouts moved to brainlearn.readout
+        assignments = diehl_cook_run.assign_labels(assign_counts, assign_labels)
+        return assignments, diehl_cook_run.vote(test_counts, assignments)
+    from brainlearn.readout import VoteReadout
+
+    vote = VoteReadout().fit(assign_counts, assign_labels)
+    return vote.assignments_, vote.predict(test_counts)

@@ -1,0 +1,174 @@
+"""Sweeps on Dask and sharded evaluation: the cluster gives the serial results, exactly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainlearn.sweep import expand_grid, load_results, sweep, task_key
+
+#: Song et al. (2000) in 1 s with 100 inputs: seeded Poisson inputs, one Brian2 run per task
+SONG = {"ratio": [1.0, 1.05], "duration_s": 1.0, "n_inputs": 100, "amplitude": 0.05}
+RESULT_COLUMNS = ["key", "seed", "ratio", "output_rate_hz", "frac_low", "frac_high", "bimodal"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    from brainlearn.sweep import local_client
+
+    c = local_client(2)
+    yield c
+    cluster = c.cluster
+    c.close()
+    cluster.close()
+
+
+def test_grid_is_the_product_of_the_values_times_the_seeds():
+    pairs = expand_grid({"a": [1, 2, 3], "b": ["x", "y"], "fixed": 0.5}, seeds=2)
+    assert len(pairs) == 3 * 2 * 2
+    assert pairs[0] == ({"a": 1, "b": "x", "fixed": 0.5}, 0)
+    assert pairs[1] == ({"a": 1, "b": "x", "fixed": 0.5}, 1)
+    assert expand_grid([{"a": 1}, {"a": 5}], seeds=[7]) == [({"a": 1}, 7), ({"a": 5}, 7)]
+    # the key is a hash of experiment, parameters (in any order) and seed
+    assert task_key("e", {"a": 1, "b": 2}, 0) == task_key("e", {"b": 2, "a": 1}, 0)
+    assert task_key("e", {"a": 1}, 0) != task_key("e", {"a": 1}, 1)
+
+
+def test_local_cluster_sweep_equals_serial_results_exactly(client, tmp_path):
+    parallel = sweep("song", SONG, seeds=2, client=client, out=tmp_path / "dask", progress=False)
+    serial = sweep("song", SONG, seeds=2, client="serial", out=tmp_path / "serial", progress=False)
+    assert len(parallel) == 4 and (parallel["status"] == "ok").all()
+    assert set(parallel["worker"]) <= {"w0", "w1"}  # ran on the cluster's worker processes
+    cols = [c if c in parallel else f"result_{c}" for c in RESULT_COLUMNS]
+    pd.testing.assert_frame_equal(parallel[cols], serial[cols], check_exact=True)
+    # different seeds really draw different inputs
+    assert parallel["output_rate_hz"].iloc[0] != parallel["output_rate_hz"].iloc[1]
+    # the table on disk is the returned one
+    disk = pd.read_parquet(tmp_path / "dask" / "results.parquet")
+    pd.testing.assert_frame_equal(disk[cols], parallel[cols], check_exact=True)
+    # every task had its own working directory and each worker its own cython cache
+    assert sorted(p.name for p in (tmp_path / "dask" / "work").iterdir()) == sorted(parallel["key"])
+
+
+def test_a_raising_task_is_reported_with_its_parameters_and_retried_not_fatal(client, tmp_path, capsys):
+    grid = {"offset": [1.0, 2.0], "fail": [False, True]}
+    frame = sweep("selftest", grid, seeds=1, client=client, out=tmp_path, progress=False)
+    ok, failed = frame[frame["status"] == "ok"], frame[frame["status"] == "failed"]
+    assert list(ok["offset"]) == [1.0, 2.0] and list(failed["offset"]) == [1.0, 2.0]
+    assert (failed["attempts"] == 2).all() and (ok["attempts"] == 1).all()
+    assert failed["traceback"].str.contains("selftest asked to fail").all()
+    assert failed["error"].str.startswith("RuntimeError").all()
+    err = capsys.readouterr().err
+    assert "offset=2.0, fail=True, seed=0" in err and "giving up" in err and "retrying" in err
+    record = json.loads((tmp_path / "tasks" / f"{failed['key'].iloc[0]}.json").read_text())
+    assert record["params"] == {"offset": 1.0, "fail": True} and "Traceback" in record["traceback"]
+
+
+def test_resume_skips_finished_tasks(tmp_path):
+    calls = []
+
+    def experiment(params, seed, workdir):
+        calls.append((params["x"], seed))
+        return {"y": params["x"] * 10 + seed}
+
+    first = sweep(experiment, {"x": [1, 2, 3]}, seeds=1, client="serial", out=tmp_path, progress=False)
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="resume"):
+        sweep(experiment, {"x": [1, 2, 3]}, seeds=1, client="serial", out=tmp_path, progress=False)
+    # a sweep killed before its last task finished: that task has no record
+    (tmp_path / "tasks" / f"{first['key'].iloc[2]}.json").unlink()
+    calls.clear()
+    resumed = sweep(experiment, {"x": [1, 2, 3]}, seeds=1, client="serial", out=tmp_path,
+                    resume=True, progress=False)
+    assert calls == [(3, 0)]
+    cols = ["key", "seed", "x", "y"]
+    pd.testing.assert_frame_equal(resumed[cols], first[cols], check_exact=True)
+    pd.testing.assert_frame_equal(load_results(tmp_path)[cols], first[cols], check_exact=True)
+
+
+def test_cli_sweep_writes_the_table_and_exits_1_on_a_failed_task(tmp_path, capsys):
+    from brainlearn.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("experiment: selftest\ngrid:\n  offset: [0.5]\nseeds: 2\n")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(spec), "--serial", "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["seed"]) == [0, 1] and (table["status"] == "ok").all()
+    code = main(["sweep", str(spec), "--serial", "--out", str(out), "--resume", "--no-progress",
+                 "--grid", "fail=true", "--retries", "0"])
+    assert code == 1
+    assert "2 task(s): 0 ok, 2 failed" in capsys.readouterr().out
+    assert list(load_results(out)["status"]) == ["ok", "ok", "failed", "failed"]  # both grids
+    assert main(["sweep", "--experiment", "nope", "--serial", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_import_brainlearn_stays_light_and_sweep_is_callable():
+    code = ("import sys, brainlearn; assert 'dask' not in sys.modules and 'brian2' not in sys.modules;"
+            "f = brainlearn.sweep; import brainlearn.sweep as m; assert callable(brainlearn.sweep);"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_cuda_device_without_brian2cuda_names_the_extra(tmp_path):
+    pytest.importorskip("brian2")
+    try:
+        import brian2cuda  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("brian2cuda is installed")
+    from brainlearn.devices import select_device
+
+    with pytest.raises(RuntimeError, match=r"brainlearn\[cuda\]"):
+        select_device("cuda_standalone", tmp_path / "build")
+
+
+def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -> Path:
+    """A run directory with the network's initial (untrained) weights, on the runtime device."""
+    from brainlearn.models.diehl_cook_run import (
+        N_INPUTS,
+        TrainConfig,
+        _describe,
+        _initial_state,
+        _params,
+        save_npz,
+        write_json,
+    )
+
+    run_dir.mkdir(parents=True)
+    config = dict(TrainConfig.create(neurons=neurons, examples=1, seed=seed, device="runtime",
+                                     data="embedded", chunk=chunk))
+    params = _params(config)
+    write_json(run_dir / "config.json", {**config, "params": _describe(params)})
+    state = _initial_state(params, neurons, seed)
+    save_npz(run_dir / "weights.npz", weights=state["syn.w"].reshape(N_INPUTS, -1),
+             theta=state["exc.theta"], delays=state["delays"].reshape(N_INPUTS, -1))
+    return run_dir
+
+
+def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
+    from brainlearn.models.diehl_cook_run import evaluate
+    from brainlearn.models.diehl_cook_sharded import evaluate_sharded, plan_shards
+
+    run_dir = _fake_run(tmp_path / "run")
+    serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True)
+    counts = dict(np.load(run_dir / "eval_counts.npz"))
+    spikes = pd.read_parquet(run_dir / "spikes.parquet")
+    sharded = evaluate_sharded(run_dir, 20, 10, client=client, progress=False)
+    assert sharded["shards"] == 3  # two assignment chunks and one test chunk, each a shard
+    assert sharded["accuracy"] == serial["accuracy"]
+    for name, values in np.load(run_dir / "eval_counts.npz").items():
+        np.testing.assert_array_equal(values, counts[name], err_msg=name)
+    assert counts["assign_counts"].sum() > 0  # the comparison is not between empty tables
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "spikes.parquet"), spikes,
+                                  check_exact=True)
+    assert plan_shards({"assign": 60, "test": 10}, 4) == [
+        ("assign", 0, 20), ("assign", 20, 40), ("assign", 40, 60), ("test", 0, 10)]
