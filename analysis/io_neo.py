@@ -24,7 +24,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
+
 from .spikes import canonical_order, group_by_neuron, neuron_ids, table_meta
 from .stream import check_meta, table_from_arrays
 

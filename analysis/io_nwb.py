@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
+
 from .spikes import canonical_order, group_by_neuron, table_meta
 from .stream import check_meta, table_from_arrays
 

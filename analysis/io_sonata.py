@@ -25,7 +25,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
+
 from .stream import SpikeStream, check_meta, table_from_arrays
 
 __all__ = ["write_sonata", "read_sonata"]

@@ -18,7 +18,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
+
 from .spikes import SPIKE_COLUMNS, canonical_order, check_spike_table, population_dtype
 from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, stream_table, table_from_arrays
 

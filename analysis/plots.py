@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
+
 from .stats import firing_rates, psth
 
 __all__ = ["raster", "psth_figure", "rate_histogram", "receptive_fields", "weight_histogram", "save_figure"]

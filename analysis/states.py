@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from brainlearn.atomic import atomic_path
 
 __all__ = ["write_states", "read_states"]
 

@@ -18,13 +18,10 @@ def _plt():
 
 def save_figure(fig, path) -> None:
     """Write ``fig`` atomically (temp name + ``os.replace``) and close it."""
-    import os
+    from brainlearn.atomic import atomic_path
 
-    path = str(path)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{ext}"
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
     _plt().close(fig)
 
 

@@ -39,7 +39,7 @@ def analyze_run(run_dir, out=None, bin_ms: float = 25.0) -> list:
     from tqdm import tqdm
 
     from brainlearn.analysis import load_run_spikes, load_run_states, plots, stats
-    from brainlearn.analysis.atomic import atomic_path
+    from brainlearn.atomic import atomic_path
 
     spikes = load_run_spikes(run_dir)
     target = Path(out) if out is not None else Path(run_dir) / "analysis"

@@ -55,17 +55,10 @@ def _str_list(choices):
 
 
 def _write_atomic(path, write) -> None:
-    import os
-    import tempfile
+    from brainlearn.atomic import atomic_path
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def handle_train(args: argparse.Namespace) -> int:

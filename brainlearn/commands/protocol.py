@@ -35,20 +35,17 @@ EXPERIMENTS = ("bi_poo", "song")
 
 
 def _atomic_text(path, text: str) -> None:
-    import os
+    from brainlearn.atomic import atomic_path
 
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _atomic_csv(frame, path) -> None:
-    import os
+    from brainlearn.atomic import atomic_path
 
-    tmp = f"{path}.tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def handle_list(args: argparse.Namespace) -> int:
