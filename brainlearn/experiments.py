@@ -210,7 +210,8 @@ def _mnist(params: dict, seed: int, workdir: Path) -> dict:
 @register("conversion", "ANN-to-SNN conversion on the embedded MNIST subset: SNN vs ANN accuracy",
           {"hidden": "500 (one layer) or '500-300'", "epochs": "10", "steps": "64",
            "input": "analog | poisson", "norm": "99.9 | max | a percentile",
-           "reset": "subtract | zero", "test_examples": "500"})
+           "reset": "subtract | zero", "test_examples": "500",
+           "device": "runtime | cpp_standalone"})
 def _conversion(params: dict, seed: int, workdir: Path) -> dict:
     from brainlearn.conversion import evaluate, preprocess, train_mlp
     from brainlearn.data import load_mnist
@@ -225,6 +226,7 @@ def _conversion(params: dict, seed: int, workdir: Path) -> dict:
         mlp, x_test[:n_test], y_test[:n_test], x_norm, steps=(int(params.get("steps", 64)),),
         inputs=(params.get("input", "analog"),), norms=(str(params.get("norm", "99.9")),),
         resets=(params.get("reset", "subtract"),), seed=seed,
+        device=params.get("device", "runtime"), directory=workdir / "build",
     )
     row = frame.iloc[0]
     return {k: row[k] for k in ("accuracy", "ann_accuracy", "rate_accuracy", "spikes_per_example")}
