@@ -530,7 +530,7 @@ def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots,
 
 
 def _connect_lanes(net, Synapses, source, target, weights, lanes, step):
-    """Block-diagonal synapses ``source -> target``: lane by lane, ``v_post += w``."""
+    """Block-diagonal synapses ``source -> target``: lane by lane, ``v_post += w`` (returned)."""
     n_in, n_out = weights.shape
     syn = Synapses(source, target, "w : 1", on_pre="v_post += w", dt=step)
     a, b = np.meshgrid(np.arange(n_in), np.arange(n_out), indexing="ij")
@@ -539,6 +539,7 @@ def _connect_lanes(net, Synapses, source, target, weights, lanes, step):
     syn.connect(i=lane * n_in + np.tile(a, lanes), j=lane * n_out + np.tile(b, lanes))
     syn.w = np.tile(weights[a, b], lanes)
     net.add(syn)
+    return syn
 
 
 def _read(monitor, var, size, lanes, n, n_slots, t_max, record_every, steps):

@@ -7,13 +7,14 @@ wrong-unit or NaN value raises ``ValueError`` naming the parameter and the expec
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from brian2 import NeuronGroup, Quantity, ms, mV
 
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
-__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "NeuronModel"]
+__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "NeuronModel"]
 
 #: times that may be zero; every other time parameter (``tau_*``, ``step``) must be > 0
 NON_NEGATIVE_TIMES = ("refractory", "timer_block")
@@ -241,3 +242,66 @@ class IFNeuron(NeuronModel):
     def refractory_period(self):
         return False
 
+
+
+@dataclass(frozen=True)
+class DiscreteLIF(NeuronModel):
+    """Discrete-time LIF neuron of surrogate-gradient training (snnTorch's ``Leaky``).
+
+    One time step of length ``step`` computes, with the membrane ``v`` dimensionless::
+
+        U[t] = beta * U[t-1] + I[t] - v_thresh * S[t-1]      (reset by subtraction)
+        S[t] = U[t] > v_thresh
+
+    In Brian2 the leak is ``dv/dt = -v / tau`` with ``tau = -step / ln(beta)``, integrated
+    with the ``exact`` method, so one step multiplies ``v`` by ``beta``. The order within a
+    step is: inputs add to ``v`` (synapses ``v_post += w``, constant inputs by a
+    ``run_regularly``), the threshold is checked, the reset subtracts ``v_thresh / beta``, and
+    the leak runs last (:meth:`group` moves the state update to the ``end`` slot). Then ``v``
+    after step ``t`` is ``beta * U[t] - v_thresh * S[t]`` and the next input gives exactly
+    ``U[t+1]`` (the reset of a spike at ``t`` lands in ``U[t+1]``, not in ``U[t]``). A layer fed
+    by another layer must check its threshold after the synapses of the same step
+    (``set_event_schedule("spike", "synapses", order)``).
+    """
+
+    beta: float = 0.95
+    v_thresh: float = 1.0
+    step: Quantity = qfield(1 * ms)
+
+    _units = {"beta": NUMBER, "v_thresh": NUMBER, "step": ms}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.beta < 1:
+            raise ValueError(f"beta must be in (0, 1), got {self.beta!r} "
+                             "(beta = 1 is the non-leaky IFNeuron)")
+        if not self.v_thresh > 0:
+            raise ValueError(f"v_thresh must be positive, got {self.v_thresh!r}")
+
+    @property
+    def tau(self) -> Quantity:
+        """The membrane time constant whose exact decay over one step is ``beta``."""
+        return -self.step / math.log(self.beta)
+
+    def namespace(self) -> dict:
+        return {"beta": self.beta, "v_thresh": self.v_thresh, "step": self.step,
+                "tau": self.tau}
+
+    def equations(self) -> str:
+        return "dv/dt = -v / tau : 1\n"
+
+    def threshold(self) -> str:
+        return "v > v_thresh"
+
+    def reset(self) -> str:
+        return "v -= v_thresh / beta"
+
+    def refractory_period(self):
+        return False
+
+    def group(self, n: int, *, method: str = "exact", **kwargs) -> NeuronGroup:
+        """Build the group (``dt = step`` unless given) with the leak in the ``end`` slot."""
+        kwargs.setdefault("dt", self.step)
+        group = super().group(n, method=method, **kwargs)
+        group.state_updater.when = "end"
+        return group
