@@ -1,9 +1,12 @@
 """One table for the learning methods on the same MNIST test set.
 
 Rows come from finished run directories: a Diehl & Cook run (``brainlearn mnist train`` +
-``evaluate --readout vote,logistic,online``) and a conversion run (``brainlearn convert train``
-+ ``evaluate``). Columns: test accuracy, training wall time, simulated time per inference and
-mean spikes per inference (an energy proxy).
+``evaluate --readout vote,logistic,online``: STDP alone and the hybrids STDP layer + supervised
+readout), a conversion run (``brainlearn convert train`` + ``evaluate``) and a surrogate-gradient
+run (``brainlearn surrogate train`` + ``evaluate``: the trainer's forward pass and the same
+network in Brian2). Columns: test accuracy, training wall time, inference steps and simulated
+time per inference, mean spikes per inference (an energy proxy), learned parameters, and
+whether learning is local and online.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ import pandas as pd
 
 __all__ = ["comparison_table", "write_comparison"]
 
-COLUMNS = ["method", "accuracy", "train_seconds", "sim_ms_per_inference",
-           "spikes_per_inference", "test_examples", "source"]
+COLUMNS = ["method", "accuracy", "train_seconds", "inference_steps", "sim_ms_per_inference",
+           "spikes_per_inference", "parameters", "local_online_learning", "test_examples",
+           "source"]
+
+#: Diehl & Cook defaults when the run's config.json does not say (350 ms input, dt 0.5 ms)
+DC_INPUT_MS, DC_DT_MS = 350.0, 0.5
 
 
 def _json(path: Path) -> dict:
@@ -26,13 +33,36 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _ms(text, default: float) -> float:
+    """Milliseconds from a config string such as ``"0.35 s"`` or ``"150. ms"``."""
+    try:
+        value, unit = str(text).split()
+        return float(value) * {"s": 1000.0, "ms": 1.0, "us": 1e-3}[unit]
+    except (ValueError, KeyError):
+        return default
+
+
+def _mlp_parameters(sizes) -> int:
+    return int(sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
+
+
 def _diehl_cook_rows(run_dir: Path) -> list[dict]:
     metrics = _json(run_dir / "metrics.json")
     if "accuracy" not in metrics:
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn mnist evaluate {run_dir}")
     n = metrics["neurons"]
+    params = {}
+    if (run_dir / "config.json").exists():
+        params = _json(run_dir / "config.json").get("params", {})
+    t_input = _ms(params.get("t_input"), DC_INPUT_MS)
+    dt = _ms(params.get("dt"), DC_DT_MS)
+    stdp_parameters = 784 * n + n  # input weights and adaptive thresholds (theta)
     names = {"vote": "vote (label assignment)", "logistic": "+ logistic readout",
              "online": "+ online delta-rule readout"}
+    readout_parameters = {"vote": n, "logistic": 10 * n + 10, "online": 10 * n + 10}
+    local = {"vote": "STDP yes; labels assigned offline",
+             "logistic": "STDP yes; readout no (batch fit)",
+             "online": "yes (STDP + delta rule)"}
     rows = []
     for key, label in names.items():
         acc = metrics.get(f"accuracy_{key}")
@@ -42,8 +72,11 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
             "method": f"Diehl & Cook STDP, N={n}, {label}",
             "accuracy": acc,
             "train_seconds": metrics.get("train_seconds", np.nan),
+            "inference_steps": round(t_input / dt),
             # the input window; an image that evokes < 5 spikes is shown again (+500 ms)
-            "sim_ms_per_inference": 350.0,
+            "sim_ms_per_inference": t_input,
+            "parameters": stdp_parameters + readout_parameters[key],
+            "local_online_learning": local[key],
             "spikes_per_inference": metrics.get("test_spikes_per_example", np.nan),
             "test_examples": metrics.get("test_examples"),
             "source": str(run_dir),
@@ -60,34 +93,81 @@ def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     best = results[(results["input"] == "analog") & (results["norm"].astype(str) == "99.9")
                    & (results["reset"] == "subtract")].sort_values("steps")
     hidden = "-".join(str(h) for h in config.get("hidden", []))
+    parameters = _mlp_parameters((784, *config.get("hidden", []), 10))
+    local = "no (backprop on the ANN, offline)"
     rows = [{
         "method": f"ANN (ReLU MLP 784-{hidden}-10)",
         "accuracy": config.get("test_accuracy", results["ann_accuracy"].iloc[0]),
         "train_seconds": config.get("train_seconds", np.nan),
-        "sim_ms_per_inference": np.nan, "spikes_per_inference": np.nan,
+        "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
+        "spikes_per_inference": np.nan, "parameters": parameters, "local_online_learning": local,
         "test_examples": int(results["n_examples"].max()), "source": str(run_dir),
     }]
     for _, r in best.iterrows():
         rows.append({
             "method": f"converted SNN, T={int(r['steps'])} (analog, 99.9 %, subtract)",
             "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
-            "sim_ms_per_inference": r["steps"] * dt_ms,
+            "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
             "spikes_per_inference": r["spikes_per_example"],
+            "parameters": parameters, "local_online_learning": local,
+            "test_examples": int(r["n_examples"]), "source": str(run_dir),
+        })
+    return rows
+
+
+def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
+    config = _json(run_dir / "config.json")
+    path = run_dir / "results.csv"
+    if not path.exists():
+        raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn surrogate evaluate {run_dir}")
+    results = pd.read_csv(path)
+    hidden = config.get("hidden", [])
+    net = f"784-{'-'.join(str(h) for h in hidden)}-10"
+    names = {"trainer": "trainer forward pass (PyTorch)", "brian2": "same network in Brian2"}
+    rows = []
+    for _, r in results.iterrows():
+        rows.append({
+            "method": f"surrogate-gradient SNN {net} (BPTT, {config.get('surrogate', 'atan')}), "
+                      f"{names.get(r['implementation'], r['implementation'])}",
+            "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
+            "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
+            "spikes_per_inference": r["spikes_per_inference"],
+            "parameters": config.get("parameters", _mlp_parameters((784, *hidden, 10))),
+            "local_online_learning": "no (BPTT through time and layers, offline)",
             "test_examples": int(r["n_examples"]), "source": str(run_dir),
         })
     return rows
 
 
 def comparison_table(mnist_run: str | Path | None = None,
-                     convert_run: str | Path | None = None) -> pd.DataFrame:
-    """Collect the comparison rows of the given run directories into one DataFrame."""
+                     convert_run: str | Path | None = None,
+                     surrogate_run: str | Path | None = None) -> pd.DataFrame:
+    """Collect the comparison rows of the given run directories into one DataFrame.
+
+    Parameters
+    ----------
+    mnist_run : path, optional
+        An evaluated Diehl & Cook run (STDP; with logistic/online readouts: the hybrids).
+    convert_run : path, optional
+        An evaluated conversion run (ANN and converted SNN rows).
+    surrogate_run : path, optional
+        An evaluated surrogate-gradient run (trainer and Brian2 rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, columns :data:`COLUMNS`.
+    """
     rows: list[dict] = []
     if mnist_run is not None:
         rows += _diehl_cook_rows(Path(mnist_run))
     if convert_run is not None:
         rows += _conversion_rows(Path(convert_run))
+    if surrogate_run is not None:
+        rows += _surrogate_rows(Path(surrogate_run))
     if not rows:
-        raise ValueError("give at least one run directory (--mnist-run, --convert-run)")
+        raise ValueError("give at least one run directory (--mnist-run, --convert-run, "
+                         "--surrogate-run)")
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -105,16 +185,19 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     shown["accuracy"] = (100 * shown["accuracy"]).round(2)
     shown["train_seconds"] = shown["train_seconds"].round(0)
     shown["spikes_per_inference"] = shown["spikes_per_inference"].round(1)
+    for column in ("train_seconds", "inference_steps", "sim_ms_per_inference", "parameters"):
+        shown[column] = [f"{v:g}" if pd.notna(v) else "" for v in shown[column]]
     md = out / "comparison.md"
     md.write_text(shown.rename(columns={"accuracy": "accuracy (%)"}).to_markdown(index=False) + "\n")
     fig = _figure(6.5, 4)
     ax = fig.add_subplot()
-    for method, group in (("Diehl & Cook", table[table["method"].str.startswith("Diehl")]),
-                          ("converted SNN", table[table["method"].str.startswith("converted")])):
+    for method, group, style in (
+            ("Diehl & Cook", table[table["method"].str.startswith("Diehl")], "s"),
+            ("converted SNN", table[table["method"].str.startswith("converted")], "o-"),
+            ("surrogate gradient", table[table["method"].str.startswith("surrogate")], "^")):
         ok = group.dropna(subset=["spikes_per_inference"])
         if len(ok):
-            ax.plot(ok["spikes_per_inference"], 100 * ok["accuracy"], "o-" if
-                    method.startswith("conv") else "s", label=method)
+            ax.plot(ok["spikes_per_inference"], 100 * ok["accuracy"], style, label=method)
     ann = table[table["method"].str.startswith("ANN")]
     if len(ann):
         ax.axhline(100 * ann["accuracy"].iloc[0], color="k", ls="--", label="ANN")

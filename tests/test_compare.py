@@ -31,6 +31,19 @@ def runs(tmp_path):
     return mnist, conv
 
 
+@pytest.fixture
+def surrogate_run(tmp_path):
+    run = tmp_path / "sg"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(
+        {"hidden": [1000], "steps": 25, "surrogate": "atan", "train_seconds": 200.0}))
+    pd.DataFrame({
+        "implementation": ["trainer", "brian2"], "accuracy": [0.94, 0.941],
+        "spikes_per_inference": [3000.0, 3000.0], "steps": 25, "n_examples": [10000, 10000],
+    }).to_csv(run / "results.csv", index=False)
+    return run
+
+
 def test_table_has_one_row_per_method_and_readout(runs):
     mnist, conv = runs
     table = comparison_table(mnist, conv)
@@ -57,3 +70,26 @@ def test_unevaluated_run_gives_a_clear_error(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"neurons": 10}))
     with pytest.raises(ValueError, match="not evaluated"):
         comparison_table(tmp_path, None)
+
+
+def test_surrogate_rows_trainer_and_brian2(runs, surrogate_run):
+    mnist, conv = runs
+    table = comparison_table(mnist, conv, surrogate_run)
+    sg = table[table["method"].str.startswith("surrogate")]
+    assert len(sg) == 2
+    assert set(sg["inference_steps"]) == {25}
+    # 784-1000-10 with biases
+    assert set(sg["parameters"]) == {784 * 1000 + 1000 + 1000 * 10 + 10}
+    assert sg["local_online_learning"].str.startswith("no").all()
+    assert len(table) == 7  # the earlier rows are still there
+
+
+def test_learning_locality_and_steps_per_method(runs):
+    mnist, conv = runs
+    table = comparison_table(mnist, conv).set_index("method")
+    dc = table[table.index.str.startswith("Diehl")]
+    assert (dc["inference_steps"] == 700).all()  # 350 ms at dt = 0.5 ms
+    assert dc["local_online_learning"].str.contains("STDP yes").all()
+    conv_row = table.loc["converted SNN, T=8 (analog, 99.9 %, subtract)"]
+    assert conv_row["inference_steps"] == 8
+    assert conv_row["parameters"] == 784 * 500 + 500 + 500 * 10 + 10

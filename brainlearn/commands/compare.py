@@ -1,4 +1,4 @@
-"""``brainlearn compare``: STDP + readouts, converted SNN and ANN on one MNIST test set."""
+"""``brainlearn compare``: STDP + readouts, converted SNN, ANN and surrogate-gradient SNN."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ import argparse
 EPILOG = """example:
   brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
   brainlearn convert evaluate runs/mlp500 --steps 8,16,32,64,128,256
-  brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 --out runs/compare
+  brainlearn surrogate evaluate runs/sg1000
+  brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 \
+      --surrogate-run runs/sg1000 --out runs/compare
 """
 
 
 def register(subparsers) -> None:
     """Add the ``compare`` command."""
     parser = subparsers.add_parser(
-        "compare", help="one table: Diehl & Cook + readouts, converted SNN, ANN",
+        "compare", help="one table: Diehl & Cook + readouts, converted SNN, ANN, surrogate SNN",
         description="Collect the evaluated runs into comparison.csv, comparison.md and a figure "
-        "of accuracy against spikes per inference.",
+        "of accuracy against spikes per inference. Columns: accuracy, training wall time, "
+        "inference steps, simulated ms and spikes per inference, learned parameters, and "
+        "whether learning is local and online.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--mnist-run", help="an evaluated Diehl & Cook run directory")
     parser.add_argument("--convert-run", help="an evaluated conversion run directory")
+    parser.add_argument("--surrogate-run",
+                        help="an evaluated surrogate-gradient run directory")
     parser.add_argument("--out", required=True, help="output directory")
     parser.set_defaults(func=_compare)
 
@@ -28,7 +34,7 @@ def register(subparsers) -> None:
 def _compare(args) -> int:
     from brainlearn.compare import comparison_table, write_comparison
 
-    table = comparison_table(args.mnist_run, args.convert_run)
+    table = comparison_table(args.mnist_run, args.convert_run, args.surrogate_run)
     paths = write_comparison(table, args.out)
     print((paths[1]).read_text())
     print("written:", ", ".join(str(p) for p in paths))
