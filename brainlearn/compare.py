@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlearn.atomic import atomic_path
+
 __all__ = ["comparison_table", "write_comparison"]
 
 COLUMNS = ["method", "accuracy", "train_seconds", "inference_steps", "sim_ms_per_inference",
@@ -178,9 +180,8 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "comparison.csv"
-    tmp = csv.with_name(".comparison.csv.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(csv)
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False)
     shown = table.drop(columns=["source"]).copy()
     shown["accuracy"] = (100 * shown["accuracy"]).round(2)
     shown["train_seconds"] = shown["train_seconds"].round(0)
@@ -188,7 +189,9 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     for column in ("train_seconds", "inference_steps", "sim_ms_per_inference", "parameters"):
         shown[column] = [f"{v:g}" if pd.notna(v) else "" for v in shown[column]]
     md = out / "comparison.md"
-    md.write_text(shown.rename(columns={"accuracy": "accuracy (%)"}).to_markdown(index=False) + "\n")
+    with atomic_path(md) as tmp:
+        tmp.write_text(shown.rename(columns={"accuracy": "accuracy (%)"}).to_markdown(index=False)
+                       + "\n")
     fig = _figure(6.5, 4)
     ax = fig.add_subplot()
     for method, group, style in (

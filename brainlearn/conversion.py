@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from brainlearn.atomic import atomic_path
 
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
@@ -118,14 +119,8 @@ class MLP:
         arrays.update({f"b{k}": b for k, b in enumerate(self.biases)})
         for column in self.history.columns:
             arrays[f"history_{column}"] = self.history[column].to_numpy()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         return path
 
     @classmethod

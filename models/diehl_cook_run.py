@@ -30,13 +30,13 @@ from brainlearn.models.diehl_cook_2015 import (
     DiehlCookParams,
     build_network,
 )
+from brainlearn.readout import VoteReadout
 
 __all__ = [
     "TrainConfig",
     "train",
     "evaluate",
-    "assign_labels",
-    "vote",
+    "READOUTS",
     "load_config",
     "write_json",
     "save_npz",
@@ -266,30 +266,6 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
     return sim
 
 
-def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """Diehl & Cook label assignment: each neuron gets the class of its highest mean count.
-
-    ``assignment[j] = argmax_c mean_{k: label_k = c} counts[k, j]`` (classes without examples
-    score -1, neurons that never fire get class 0 as in the original code).
-    """
-    means = np.full((n_classes, counts.shape[1]), -1.0)
-    for c in range(n_classes):
-        rows = labels == c
-        if rows.any():
-            means[c] = counts[rows].mean(axis=0)
-    return means.argmax(axis=0)
-
-
-def vote(counts: np.ndarray, assignments: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """Diehl & Cook vote: the class whose assigned neurons have the highest mean count."""
-    scores = np.zeros((counts.shape[0], n_classes))
-    for c in range(n_classes):
-        members = assignments == c
-        if members.any():
-            scores[:, c] = counts[:, members].sum(axis=1) / members.sum()
-    return scores.argmax(axis=1)
-
-
 class _Interrupt:
     """Turn SIGTERM into KeyboardInterrupt so a kill between chunks leaves a clean state."""
 
@@ -371,8 +347,8 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
                 )
                 chunk_labels = labels[np.arange(position, position + done) % len(images)]
                 if prev_counts is not None and done:
-                    assignments = assign_labels(prev_counts, prev_labels)
-                    acc = float((vote(counts, assignments) == chunk_labels).mean())
+                    readout = VoteReadout().fit(prev_counts, prev_labels)
+                    acc = readout.score(counts, chunk_labels)
                     meta["training_accuracy"].append([position + done, acc])
                 if done:
                     prev_counts, prev_labels = counts, chunk_labels
@@ -521,6 +497,9 @@ def _frozen_state(config: dict, params, weights: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+READOUTS = ("vote", "logistic", "online")
+
+
 def evaluate(
     run_dir: str | Path,
     assign_examples: int | None = None,
@@ -528,6 +507,7 @@ def evaluate(
     progress: bool = True,
     device: str | None = None,
     reset_state_per_chunk: bool = False,
+    readouts: tuple[str, ...] = ("vote",),
 ) -> dict:
     """Label assignment on training images, then accuracy on test images (theta frozen).
 
@@ -543,6 +523,10 @@ def evaluate(
         Show progress bars.
     device : str, optional
         Override the run's device.
+    readouts : tuple of str
+        Readouts fitted on the assignment counts and scored on the test counts: ``vote``
+        (Diehl & Cook), ``logistic`` (multinomial logistic regression) and ``online`` (the
+        delta-rule readout layer, replayed over the recorded counts of the compiled run).
     reset_state_per_chunk : bool
         Start every chunk (and the test pass) from the rest state instead of the previous
         chunk's end state: chunks become independent, and the sharded evaluation
@@ -567,8 +551,10 @@ def evaluate(
     n_test = len(test_images) if test_examples is None else min(int(test_examples), len(test_images))
     if n_assign < 1 or n_test < 1:
         raise ValueError("assign and test examples must be positive")
+    unknown = [r for r in readouts if r not in READOUTS]
+    if unknown:
+        raise ValueError(f"unknown readout(s) {unknown}; choose from {READOUTS}")
 
-    n = config["neurons"]
     state = _frozen_state(config, params, weights)
     start = time.perf_counter()
     sim = _make_sim(config, params, run_dir, False, weights["delays"])
@@ -592,22 +578,51 @@ def evaluate(
 
             reset_device()
     eval_seconds = time.perf_counter() - start
-    assignments = assign_labels(assign_counts, train_labels[:n_assign])
-    predictions = vote(test_counts, assignments)
-    accuracy = float((predictions == test_labels[:n_test]).mean())
-    save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
-             assign_labels=train_labels[:n_assign], test_counts=test_counts.astype(np.int32),
-             test_labels=test_labels[:n_test], assignments=assignments, predictions=predictions)
-    _write_spikes(run_dir, test_spikes, test_labels[:n_test], n, params)
-    metrics = _read_metrics(run_dir)
-    metrics.update(
-        neurons=n, assign_examples=n_assign, test_examples=n_test, accuracy=accuracy,
-        accuracy_vote=accuracy, eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
+    return finish_evaluation(
+        run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
+        test_labels[:n_test], test_spikes,
+        eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
         eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / (n_assign + n_test),
         reset_state_per_chunk=bool(reset_state_per_chunk),
     )
+
+
+def finish_evaluation(run_dir: Path, config: dict, readouts, assign_counts, assign_labels,
+                      test_counts, test_labels, test_spikes, **extra) -> dict:
+    """Fit the readouts on the assignment counts, score them on the test counts and write
+    ``eval_counts.npz``, ``spikes.parquet`` and ``metrics.json`` (serial and sharded runs)."""
+    vote = VoteReadout().fit(assign_counts, assign_labels)
+    predictions = vote.predict(test_counts)
+    accuracy = float((predictions == test_labels).mean())
+    save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
+             assign_labels=assign_labels, test_counts=test_counts.astype(np.int32),
+             test_labels=test_labels, assignments=vote.assignments_, predictions=predictions)
+    _write_spikes(run_dir, test_spikes, test_labels, config["neurons"], _params(config))
+    metrics = _read_metrics(run_dir)
+    metrics.update(_readout_scores(readouts, assign_counts, assign_labels, test_counts,
+                                   test_labels, config["seed"]))
+    metrics.update(
+        neurons=config["neurons"], assign_examples=len(assign_labels),
+        test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,
+        test_spikes_per_example=float(test_counts.sum(axis=1).mean()), **extra,
+    )
     write_json(run_dir / "metrics.json", metrics)
     return metrics
+
+
+def _readout_scores(readouts, train_counts, train_labels, test_counts, test_labels, seed) -> dict:
+    from brainlearn.readout import LogisticReadout, OnlineReadout
+
+    scores = {}
+    for name in readouts:
+        if name == "logistic":
+            model = LogisticReadout(seed=seed).fit(train_counts, train_labels)
+        elif name == "online":
+            model = OnlineReadout(seed=seed).fit(train_counts, train_labels)
+        else:
+            model = VoteReadout().fit(train_counts, train_labels)
+        scores[f"accuracy_{name}"] = model.score(test_counts, test_labels)
+    return scores
 
 
 def _write_spikes(run_dir: Path, spikes: pd.DataFrame, labels: np.ndarray, n_neurons: int,

@@ -150,13 +150,9 @@ def evaluate_sharded(
     from brainlearn.models.diehl_cook_run import (
         _load_images,
         _merge_chunks,
-        _read_metrics,
-        _write_spikes,
+        finish_evaluation,
         load_config,
-        save_npz,
-        write_json,
     )
-    from brainlearn.models.diehl_cook_run import _params as run_params
     from brainlearn.sweep import _connect
 
     run_dir = Path(run_dir)
@@ -207,50 +203,14 @@ def evaluate_sharded(
         merged[stage] = _merge_chunks(parts)
     assign_counts, _ = merged["assign"]
     test_counts, test_spikes = merged["test"]
-    assignments, predictions = _vote(assign_counts, train_labels[:n_assign], test_counts)
-    accuracy = float((predictions == test_labels[:n_test]).mean())
-    save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
-             assign_labels=train_labels[:n_assign], test_counts=test_counts.astype(np.int32),
-             test_labels=test_labels[:n_test], assignments=assignments, predictions=predictions)
-    params = run_params(config)
-    _write_spikes(run_dir, test_spikes, test_labels[:n_test], config["neurons"], params)
-    compile_seconds = max((r["compile_seconds"] for r in results), default=0.0)
-    metrics = _read_metrics(run_dir)
-    metrics.update(_other_readouts(readouts, assign_counts, train_labels[:n_assign], test_counts,
-                                   test_labels[:n_test], config["seed"]))
-    metrics.update(
-        neurons=config["neurons"], assign_examples=n_assign, test_examples=n_test,
-        accuracy=accuracy, accuracy_vote=accuracy, eval_seconds=eval_seconds,
-        test_spikes_per_example=float(test_counts.sum(axis=1).mean()),
-        eval_compile_seconds=compile_seconds,
+    return finish_evaluation(
+        run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
+        test_labels[:n_test], test_spikes,
+        eval_seconds=eval_seconds,
+        eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
         eval_ms_per_example=1000 * eval_seconds / (n_assign + n_test),
         reset_state_per_chunk=True, shards=len(shards),
         workers=sorted({r["worker"] for r in results}),
     )
-    write_json(run_dir / "metrics.json", metrics)
-    return metrics
 
 
-def _other_readouts(readouts, train_counts, train_labels, test_counts, test_labels, seed) -> dict:
-    """``accuracy_NAME`` of further readouts, scored as ``evaluate`` scores them."""
-    if tuple(readouts) == ("vote",):
-        return {}
-    from brainlearn.models import diehl_cook_run
-
-    score = getattr(diehl_cook_run, "_readout_scores", None)
-    if score is None:
-        raise ValueError("this version of diehl_cook_run has no readouts other than the vote")
-    return score(readouts, train_counts, train_labels, test_counts, test_labels, seed)
-
-
-def _vote(assign_counts, assign_labels, test_counts):
-    """Assignments and predictions of the Diehl & Cook vote, computed as ``evaluate`` does."""
-    from brainlearn.models import diehl_cook_run
-
-    if hasattr(diehl_cook_run, "assign_labels"):  # before the readouts moved to brainlearn.readout
-        assignments = diehl_cook_run.assign_labels(assign_counts, assign_labels)
-        return assignments, diehl_cook_run.vote(test_counts, assignments)
-    from brainlearn.readout import VoteReadout
-
-    vote = VoteReadout().fit(assign_counts, assign_labels)
-    return vote.assignments_, vote.predict(test_counts)

@@ -25,9 +25,7 @@ from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
 from brainlearn.models.diehl_cook_run import (
     _initial_state,
     _present_chunk,
-    assign_labels,
     load_npz,
-    vote,
 )
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
@@ -132,22 +130,6 @@ def test_blank_image_triggers_retries_and_stops_at_the_cap():
     assert intensity[shown == 1][0] == 2
 
 
-def test_vote_assigns_a_neuron_that_fires_for_one_class_to_that_class():
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(10), 5)
-    counts = rng.poisson(0.2, size=(50, 12)).astype(float)
-    counts[labels == 7, 3] += 20  # neuron 3 fires only for sevens
-    counts[:, 3][labels != 7] = 0
-    assignments = assign_labels(counts, labels)
-    assert assignments[3] == 7
-    test = np.zeros((2, 12))
-    test[0, 3] = 5
-    test[1, assignments == 2] = 3
-    predictions = vote(test, assignments)
-    assert predictions[0] == 7
-    assert predictions[1] == 2
-
-
 def test_standalone_and_runtime_agree_statistically(tmp_path):
     """Same seed and model: the two modes draw different random numbers, so compare
     statistics: mean spikes per image and mean weight change within 25 % (measured
@@ -219,7 +201,8 @@ def killed_and_resumed_run(tmp_path_factory):
     assert resumed.returncode == 0, resumed.stderr
     evaluated = subprocess.run(
         [sys.executable, "-m", "brainlearn.cli", "mnist", "evaluate", str(run_dir),
-         "--assign-examples", "1000", "--test-examples", "500", "--no-progress"],
+         "--assign-examples", "1000", "--test-examples", "500", "--no-progress",
+         "--readout", "vote,logistic,online"],
         capture_output=True, text=True,
     )
     assert evaluated.returncode == 0, evaluated.stderr
@@ -251,6 +234,10 @@ def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run
     assert metrics["test_examples"] == 500
     # chance is 10 %; 600 training images with 50 neurons reach about 50-60 %
     assert metrics["accuracy"] > 0.35
+    assert metrics["accuracy_vote"] == metrics["accuracy"]
+    # supervised readouts of the same counts do at least about as well as the vote
+    assert metrics["accuracy_logistic"] > 0.35
+    assert metrics["accuracy_online"] > 0.35
     assert (run_dir / "spikes.parquet").exists()
 
 

@@ -126,7 +126,8 @@ def _evaluate(args) -> int:
 
         metrics = evaluate_sharded(args.run_dir, args.assign_examples, args.test_examples,
                                    workers=args.workers, client=args.scheduler,
-                                   progress=not args.no_progress, device=args.device)
+                                   progress=not args.no_progress, device=args.device,
+                                   readouts=readouts)
     else:
         from brainlearn.models.diehl_cook_run import evaluate
 
