@@ -19,8 +19,10 @@ EXTRAS = {
     "nwb": ["pynwb>=2.8"],
     "neo": ["neo>=0.13", "elephant>=1.1", "quantities"],
     "torch": ["torch==2.13.0"],
-    # brian2cuda 1.0b1 works with brian2 2.9.x; it needs nvcc and a GPU at run time.
-    "cuda": ["brian2cuda==1.0b1"],
+    # brian2cuda pins brian2 exactly (1.0b1: brian2==2.10.1, Python>=3.12; 1.0a7: brian2==2.8.0);
+    # none pairs with the core's brian2==2.9.0, so this extra does not resolve yet. Without it,
+    # --device cuda_standalone says which extra is missing.
+    "cuda": ["brian2cuda>=1.0a7"],
     "dev": ["pytest>=8", "ruff>=0.6"],
 }
 EXTRAS["all"] = EXTRAS["nwb"] + EXTRAS["neo"] + EXTRAS["torch"]
