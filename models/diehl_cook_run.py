@@ -418,24 +418,10 @@ def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar,
         parts = _frozen_chunks(sim, params, images, state, n_examples, stage, seed,
                                range(n_chunks), bar)
         return (state, *_merge_chunks(parts))
-    position, chunk_index = 0, 0
-    all_counts, all_spikes = [], []
-    time_offset = 0.0
-    while position < n_examples:
-        chunk_seed = _chunk_seed(seed, stage, chunk_index)
-        state, done, counts, spikes, info = _present_chunk(
-            sim, params, images, state, position, n_examples, chunk_seed, plastic=False
-        )
-        spikes = spikes[spikes["example"] < done].copy()
-        spikes["example"] += position
-        spikes["t"] += time_offset
-        time_offset += info["end_time"]
-        all_counts.append(counts)
-        all_spikes.append(spikes)
-        position += done
-        chunk_index += 1
-        bar.update(done)
-    return state, np.concatenate(all_counts), pd.concat(all_spikes, ignore_index=True)
+    # one chunk spanning the whole pass: the state is carried from run to run
+    (part,) = _frozen_chunks(sim, params, images, state, n_examples, stage, seed, [0], bar,
+                             span=n_examples)
+    return part["state"], part["counts"], part["spikes"]
 
 
 # --- reset-per-chunk frozen pass (issue 7: sharded evaluation) -----------------------------
@@ -445,13 +431,16 @@ def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar,
 # of whole chunks on different workers give exactly the serial result. A chunk whose run ends
 # before its last image (retries used up the run's time) continues from where it stopped, with
 # its state carried, in further runs seeded _chunk_seed(seed, stage, k, part).
-def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, bar=None):
-    """Run whole chunks (indices ``chunks``) of a reset-per-chunk frozen pass.
+def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, bar=None,
+                   span=None):
+    """Run whole chunks (indices ``chunks``, ``span`` images each, default the table size) of
+    a frozen pass, each from ``state``.
 
     Returns one dict per chunk: ``index``, ``counts`` (its images' spike counts), ``spikes``
-    (``example`` global, ``t`` from the chunk's start) and ``end_time`` (seconds simulated).
+    (``example`` global, ``t`` from the chunk's start), ``end_time`` (seconds simulated) and
+    ``state`` (the network state at its end).
     """
-    size = sim_table_size(sim)
+    size = span or sim_table_size(sim)
     parts = []
     for k in chunks:
         position, end = k * size, min((k + 1) * size, n_examples)
@@ -473,7 +462,8 @@ def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, 
             if bar is not None:
                 bar.update(done)
         parts.append({"index": k, "counts": np.concatenate(counts),
-                      "spikes": pd.concat(spikes, ignore_index=True), "end_time": t0})
+                      "spikes": pd.concat(spikes, ignore_index=True), "end_time": t0,
+                      "state": run_state})
     return parts
 
 
