@@ -221,11 +221,11 @@ def build_network(
     inp.example = linked_var(ctl, "example", index=zeros)
     inp.intensity = linked_var(ctl, "intensity", index=zeros)
     inp.t_off = linked_var(ctl, "t_off", index=zeros)
-    inp.run_regularly(START_PRESENTATION, dt=p.period, when="before_thresholds", order=3)
+    inp.run_regularly(START_PRESENTATION, dt=p.period, when="before_thresholds", order=4)
 
     exc_extra, exc_reset, exc_boundary = "", "", [FLUSH.format(v="ge"), FLUSH.format(v="gi")]
     if plastic:
-        exc_extra = "post1 : 1\npost2 : 1\nwsum : 1\n"
+        exc_extra = "post1 : 1\npost2 : 1\nwsum : 1\nnorm_factor : 1\n"
         exc_reset = "post1 = 1\npost2 = 1"
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2"),
                          "wsum = norm_total * int(wsum > 0)"]
@@ -234,7 +234,10 @@ def build_network(
         namespace={"norm_total": p.norm_total},
     )
     exc.theta_on = 1.0 if plastic else 0.0
-    exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=2)
+    if plastic:  # one division per neuron; the synapses then multiply (order 2)
+        exc.run_regularly("norm_factor = norm_total / (wsum + 1e-300)",
+                          dt=p.period, when="before_thresholds", order=1)
+    exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
     if plastic:
         exc.namespace.update(
             decay1=float(np.exp(-dt / rule.tau_post1)), decay2=float(np.exp(-dt / rule.tau_post2))
@@ -244,7 +247,7 @@ def build_network(
     inh = p.inh.group(n_neurons, name="inh", dt=dt)
     inh.run_regularly(
         FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi"),
-        dt=p.period, when="before_thresholds", order=2,
+        dt=p.period, when="before_thresholds", order=3,
     )
 
     if plastic:
@@ -263,7 +266,7 @@ def build_network(
             w = clip(w + nu_post * exp((tpre - t) / tau_pre) * post2_post, w_min, w_max)
             wsum_post += w - w_old
             """,
-            namespace={**rule.namespace(), "norm_total": p.norm_total},
+            namespace=rule.namespace(),
         )
     else:
         syn = Synapses(inp, exc, name="syn", dt=dt, model="w : 1", on_pre="ge_post += w")
@@ -291,8 +294,7 @@ def build_network(
     )
     if plastic:
         objects["normalise"] = syn.run_regularly(
-            "w = w * norm_total / (wsum_post + 1e-300)",
-            dt=p.period, when="before_thresholds", order=1,
+            "w *= norm_factor_post", dt=p.period, when="before_thresholds", order=2,
         )
     network = Network(*objects.values())
     objects.update(network=network, table=table)

@@ -68,9 +68,9 @@ def test_weights_of_each_neuron_sum_to_78_at_every_presentation_start():
     n = 6
 
     def monitors(objs):
-        # right after the normalisation (order 1) at every presentation start
+        # right after the normalisation (orders 1-2) at every presentation start
         return {"wmon": StateMonitor(objs["syn"], "w", record=True, dt=params.period,
-                                     when="before_thresholds", order=2)}
+                                     when="before_thresholds", order=5)}
 
     objs, before, after, done, counts, _, info = _run(params, n, _images(6), monitors=monitors)
     assert done == 6
