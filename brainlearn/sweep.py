@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlearn.atomic import atomic_path
+
 __all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client",
            "Task"]
 
@@ -288,18 +290,15 @@ def _connect(client, workers):
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _write_table(frame: pd.DataFrame, out: Path) -> None:
-    tmp = out / f".results.parquet.tmp{os.getpid()}"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "results.parquet")
-    tmp = out / f".results.csv.tmp{os.getpid()}"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out / "results.csv")
+    with atomic_path(out / "results.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+    with atomic_path(out / "results.csv") as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def _load_records(out: Path) -> dict[str, dict]:

@@ -11,7 +11,6 @@ seeds derive from the run seed and the chunk index.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from dataclasses import asdict
@@ -22,6 +21,7 @@ import pandas as pd
 from brian2 import second
 from tqdm.auto import tqdm
 
+from brainlearn.atomic import atomic_path
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import DEVICES
 from brainlearn.models.diehl_cook_2015 import (
@@ -47,10 +47,8 @@ DEFAULT_CHUNK = 1000
 
 def write_json(path: Path, data: dict) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
 
 
 def _json_default(obj):
@@ -61,10 +59,8 @@ def _json_default(obj):
 
 def save_npz(path: Path, **arrays) -> None:
     """Save arrays to ``path`` atomically (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_npz(path: Path) -> dict:
