@@ -16,7 +16,8 @@ normalisation is one multiply per synapse, and the controller stops the run itse
 Implementation choices that keep the paper's model and make it fast:
 
 * The post-synaptic STDP traces live on the excitatory cells (they are the same for all 784
-  synapses of a cell) and decay exactly (``x *= exp(-dt/tau)`` every step); the pre-synaptic
+  synapses of a cell) and decay exactly (``x *= exp(-dt/tau)`` every step, written as an
+  Euler step with an adjusted time constant, so it is part of the state update); the pre-synaptic
   trace, delayed per synapse, is stored as the time of the last pre spike ``tpre`` and read as
   ``exp(-(t - tpre)/tau_pre)`` only on post spikes (it is set to 1 on every pre spike, so this
   is exactly the original nearest-spike trace).
@@ -225,24 +226,26 @@ def build_network(
 
     exc_extra, exc_reset, exc_boundary = "", "", [FLUSH.format(v="ge"), FLUSH.format(v="gi")]
     if plastic:
-        exc_extra = "post1 : 1\npost2 : 1\nwsum : 1\nnorm_factor : 1\n"
+        # Exact exponential decay of the post traces inside the (Euler) state update: Euler
+        # with tau_eff = dt / (1 - exp(-dt / tau)) multiplies by exp(-dt / tau) every step.
+        exc_extra = ("dpost1/dt = -post1 / tau_eff1 : 1\ndpost2/dt = -post2 / tau_eff2 : 1\n"
+                     "wsum : 1\nnorm_factor : 1\n")
         exc_reset = "post1 = 1\npost2 = 1"
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2"),
                          "wsum = norm_total * int(wsum > 0)"]
     exc = p.exc_cell().group(
         n_neurons, name="exc", dt=dt, extra_equations=exc_extra, extra_reset=exc_reset,
-        namespace={"norm_total": p.norm_total},
+        namespace={
+            "norm_total": p.norm_total,
+            "tau_eff1": dt / (1 - np.exp(-float(dt / rule.tau_post1))),
+            "tau_eff2": dt / (1 - np.exp(-float(dt / rule.tau_post2))),
+        },
     )
     exc.theta_on = 1.0 if plastic else 0.0
     if plastic:  # one division per neuron; the synapses then multiply (order 2)
         exc.run_regularly("norm_factor = norm_total / (wsum + 1e-300)",
                           dt=p.period, when="before_thresholds", order=1)
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
-    if plastic:
-        exc.namespace.update(
-            decay1=float(np.exp(-dt / rule.tau_post1)), decay2=float(np.exp(-dt / rule.tau_post2))
-        )
-        exc.run_regularly("post1 *= decay1\npost2 *= decay2", when="groups", order=-1)
 
     inh = p.inh.group(n_neurons, name="inh", dt=dt)
     inh.run_regularly(
