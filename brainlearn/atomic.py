@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "save_npz"]
 
 
 @contextlib.contextmanager
@@ -33,3 +33,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Save ``arrays`` to the ``.npz`` file ``path`` atomically and return the path."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
+    return Path(path)

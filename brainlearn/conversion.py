@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainlearn.atomic import atomic_path
+from brainlearn.atomic import save_npz
 
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
+    "layer_arrays",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -59,6 +60,14 @@ def preprocess(images) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() > 1):
         raise ValueError("float images must lie in [0, 1]; pass uint8 images for 0-255 pixels")
     return x
+
+
+def layer_arrays(weights, biases, history: pd.DataFrame) -> dict:
+    """Arrays ``w0, b0, w1, ...`` and ``history_<column>`` of a layered network, for ``.npz``."""
+    arrays = {f"w{k}": w for k, w in enumerate(weights)}
+    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
+    arrays.update({f"history_{c}": history[c].to_numpy() for c in history.columns})
+    return arrays
 
 
 @dataclass
@@ -113,15 +122,7 @@ class MLP:
 
     def save(self, path) -> Path:
         """Write the weights (and training curve) to an ``.npz`` file, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f"w{k}": w for k, w in enumerate(self.weights)}
-        arrays.update({f"b{k}": b for k, b in enumerate(self.biases)})
-        for column in self.history.columns:
-            arrays[f"history_{column}"] = self.history[column].to_numpy()
-        with atomic_path(path) as tmp:
-            np.savez(tmp, **arrays)
-        return path
+        return save_npz(path, **layer_arrays(self.weights, self.biases, self.history))
 
     @classmethod
     def load(cls, path) -> MLP:

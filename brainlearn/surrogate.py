@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainlearn.atomic import atomic_path
+from brainlearn.atomic import save_npz
 from brainlearn.conversion import preprocess
 from brainlearn.neurons import DiscreteLIF
 
@@ -195,19 +195,13 @@ class SpikingMLP:
 
     def save(self, path) -> Path:
         """Write weights, settings and training curve to an ``.npz`` file, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f"w{k}": w for k, w in enumerate(self.weights)}
-        arrays.update({f"b{k}": b for k, b in enumerate(self.biases)})
+        from brainlearn.conversion import layer_arrays
+
         meta = {"beta": self.beta, "threshold": self.threshold, "steps": self.steps,
                 "surrogate": self.surrogate.name, "surrogate_scale": self.surrogate.scale,
                 "config": self.config}
-        arrays["meta"] = np.array(json.dumps(meta))
-        for column in self.history.columns:
-            arrays[f"history_{column}"] = self.history[column].to_numpy()
-        with atomic_path(path) as tmp:
-            np.savez(tmp, **arrays)
-        return path
+        arrays = layer_arrays(self.weights, self.biases, self.history)
+        return save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, path) -> SpikingMLP:

@@ -21,7 +21,7 @@ import pandas as pd
 from brian2 import second
 from tqdm.auto import tqdm
 
-from brainlearn.atomic import atomic_path
+from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import DEVICES
 from brainlearn.models.diehl_cook_2015 import (
@@ -55,12 +55,6 @@ def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     return str(obj)
-
-
-def save_npz(path: Path, **arrays) -> None:
-    """Save arrays to ``path`` atomically (temp file, then rename)."""
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
 
 
 def load_npz(path: Path) -> dict:
