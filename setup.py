@@ -19,10 +19,10 @@ EXTRAS = {
     "nwb": ["pynwb>=2.8"],
     "neo": ["neo>=0.13", "elephant>=1.1", "quantities"],
     "torch": ["torch==2.13.0"],
-    # brian2cuda pins brian2 exactly (1.0b1: brian2==2.10.1, Python>=3.12; 1.0a7: brian2==2.8.0);
-    # none pairs with the core's brian2==2.9.0, so this extra does not resolve yet. Without it,
-    # --device cuda_standalone says which extra is missing.
-    "cuda": ["brian2cuda>=1.0a7"],
+    # brian2cuda pins brian2 exactly (1.0a7: brian2==2.8.0; 1.0b1: brian2==2.10.1, which does
+    # not install here). The core accepts 2.8.0 and 2.9.0 (the in-network stop has a 2.8 code
+    # path), so with this extra pip resolves brian2 2.8.0; without it, 2.9.0.
+    "cuda": ["brian2cuda==1.0a7"],
     "dev": ["pytest>=8", "ruff>=0.6"],
 }
 EXTRAS["all"] = EXTRAS["nwb"] + EXTRAS["neo"] + EXTRAS["torch"]
@@ -42,7 +42,9 @@ setup(
     },
     include_package_data=True,
     install_requires=[
-        "brian2==2.9.0",
+        # 2.9.0 is the newest that installs here (needs numpy<2.4); 2.8.0 is brian2cuda's pin
+        "brian2>=2.8.0,<=2.9.0",
+        "packaging>=21",
         "numpy>=1.24,<2.4",
         "scipy>=1.10",
         "matplotlib>=3.7",

@@ -111,8 +111,8 @@ def run_baseline(n: int, k: int, images: np.ndarray, warmup: int = 2) -> dict:
     while examples < k + warmup:
         if examples == warmup and start is None:
             start, presentations = time.perf_counter(), 0
-        w = np.asarray(stdp.w_[:]).reshape(784, n)
-        stdp.w_[:] = (w * (78.0 / w.sum(axis=0))).ravel()  # normalisation in numpy
+        weights = np.asarray(stdp.w_[:]).reshape(784, n)
+        stdp.w_[:] = (weights * (78.0 / weights.sum(axis=0))).ravel()  # normalisation in numpy
         inp.rates = images[j % len(images)] / 8.0 * intensity * Hz
         net.run(p.t_input)
         count = mon.num_spikes - previous

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity, device, second, seed
 
-from brainlearn.devices import select_device
+from brainlearn.devices import reset_device, select_device
 
 __all__ = ["ChunkedSimulation"]
 
@@ -68,19 +68,25 @@ class ChunkedSimulation:
     def _compile(self) -> None:
         start = time.perf_counter()
         select_device(self.device_name, self.directory / "build", self.threads)
-        self.objects = self.build()
-        device.apply_run_args()
-        seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
-        n_gen = max(int(self.threads or 0), 1)
-        device.insert_code(
-            "main",
-            f"for (int _i = 0; _i < {n_gen}; _i++) "
-            f"brian::_random_generators[_i].seed((unsigned long)(brian::{seed_array}[0]) + _i);",
-        )
-        self.objects["network"].run(self.duration, report=None)
-        device.build(
-            directory=str(self.directory / "build"), compile=True, run=False, with_output=False
-        )
+        try:
+            self.objects = self.build()
+            device.apply_run_args()
+            seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
+            n_gen = max(int(self.threads or 0), 1)
+            device.insert_code(
+                "main",
+                f"for (int _i = 0; _i < {n_gen}; _i++) brian::_random_generators[_i]"
+                f".seed((unsigned long)(brian::{seed_array}[0]) + _i);",
+            )
+            self.objects["network"].run(self.duration, report=None)
+            device.build(
+                directory=str(self.directory / "build"), compile=True, run=False,
+                with_output=False,
+            )
+        except BaseException:
+            # a failed build must not leave the standalone device active for the caller
+            reset_device()
+            raise
         self.compile_seconds = time.perf_counter() - start
 
     def run(self, state: dict[str, np.ndarray], table: np.ndarray, seed_value: int) -> dict:

@@ -52,7 +52,7 @@ import pandas as pd
 
 from brainlearn.atomic import atomic_path
 
-__all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client",
+__all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client", "WORKER_CONFIG",
            "Task"]
 
 #: columns every result row has, before the parameters and the results
@@ -263,15 +263,31 @@ def run_task(fn, params: dict, seed: int, workdir: str | Path, cache_dir: str | 
 
 
 # --------------------------------------------------------------------- the sweep
+#: Dask settings for workers that run one CPU-bound Python task at a time. Dask's defaults
+#: wake the worker's event loop every 20 ms and sample the task's stack every 10 ms; each wake
+#: takes the GIL from the task. Measured here on protocol tasks: 25-30 % slower inside a
+#: default worker than in a plain process, within 5 % with these settings.
+WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
 def local_client(workers: int | None = None, **kwargs):
-    """A Client on a new LocalCluster: ``workers`` single-threaded processes (default: cores)."""
+    """A Client on a new LocalCluster: ``workers`` single-threaded processes (default: cores).
+
+    The workers get :data:`WORKER_CONFIG` (no statistical profiler, a quiet event loop).
+    """
+    import dask
     from dask.distributed import Client, LocalCluster
 
     n = int(workers or os.cpu_count() or 1)
     if n < 1:
         raise ValueError(f"workers must be positive, got {workers}")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, **kwargs)
+    with dask.config.set(WORKER_CONFIG):  # the nannies hand this config to their workers
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, **kwargs)
     return Client(cluster)
 
 

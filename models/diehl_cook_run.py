@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.chunked import ChunkedSimulation
-from brainlearn.devices import DEVICES
+from brainlearn.devices import DEVICES, require_brian2cuda
 from brainlearn.models.diehl_cook_2015 import (
     N_INPUTS,
     TIMER_READINGS,
@@ -242,6 +242,13 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
               build_name: str | None = None):
     n = config["neurons"]
     size = config["chunk"]
+    if config["device"] == "cuda_standalone":
+        require_brian2cuda()  # a missing extra is named first
+        raise RuntimeError(
+            "Diehl & Cook cannot run under cuda_standalone yet: its chunks end themselves with "
+            "stop_network, which has C++ implementations only, and brian2cuda 1.0a7 offers "
+            "generated CUDA code no way to end a run. Use --device cpp_standalone."
+        )
 
     def build():
         return build_network(params, n, size, delays, plastic=plastic)

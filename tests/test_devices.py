@@ -1,0 +1,73 @@
+"""In-network stop: a standalone run ends itself at the step its condition first holds.
+
+Both C++ mechanisms are checked on the installed Brian2: the ``flag`` one (Brian2 >= 2.9) and
+the ``clocks`` one that also works with Brian2 2.8 (the version brian2cuda 1.0a7 pins).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, StateMonitor, device, ms
+
+from brainlearn.devices import _brian2_has_stop_flag, make_stop_network, reset_device, select_device
+
+STOP_AT = 7  # steps
+STEPS = 100
+
+
+def _counting_network(stop):
+    group = NeuronGroup(1, "n : 1\nstopped : 1", dt=0.1 * ms, namespace={"stop_network": stop})
+    group.run_regularly(f"n += 1\nstopped = stop_network(n >= {STOP_AT})", dt=0.1 * ms)
+    mon = StateMonitor(group, "n", record=0, dt=0.1 * ms, when="end")
+    return group, mon, Network(group, mon)
+
+
+@pytest.mark.parametrize("method", ["flag", "clocks"])
+def test_standalone_run_stops_itself(method, tmp_path):
+    if method == "flag" and not _brian2_has_stop_flag():
+        pytest.skip("Brian2 < 2.9 (the cuda extra's pin) has no Network::_globally_stopped; "
+                    "the 'clocks' case covers this version")
+    try:
+        select_device("cpp_standalone", tmp_path / "build")
+        group, mon, net = _counting_network(make_stop_network(method))
+        net.run(STEPS * 0.1 * ms)
+        device.build(directory=str(tmp_path / "build"), compile=True, run=True,
+                     with_output=False)
+        # the step in which the condition held ran to its end, and no step after it
+        assert group.n_[0] == STOP_AT
+        np.testing.assert_array_equal(mon.n_[0], np.arange(1, STOP_AT + 1))
+    finally:
+        reset_device()
+
+
+def test_runtime_run_stops_itself():
+    select_device("runtime")  # numpy target: the Python implementation calls brian2.stop()
+    group, mon, net = _counting_network(make_stop_network())
+    net.run(STEPS * 0.1 * ms)
+    assert group.n_[0] == STOP_AT
+    np.testing.assert_array_equal(mon.n_[0], np.arange(1, STOP_AT + 1))
+
+
+def test_unknown_stop_method_is_refused():
+    with pytest.raises(ValueError, match="method must be"):
+        make_stop_network("signal")
+
+
+def test_diehl_cook_on_cuda_says_why_it_cannot_run(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+    from brainlearn.models.diehl_cook_run import _make_sim
+
+    config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
+    delays = np.zeros((784, 4))
+    # with brian2cuda present (a stand-in module here) the model's own limit is named
+    monkeypatch.setitem(sys.modules, "brian2cuda", types.ModuleType("brian2cuda"))
+    with pytest.raises(RuntimeError, match="stop_network"):
+        _make_sim(config, DiehlCookParams(), tmp_path, True, delays)
+    # without it, the missing extra is named first
+    monkeypatch.setitem(sys.modules, "brian2cuda", None)
+    with pytest.raises(RuntimeError, match=r"brainlearn\[cuda\]"):
+        _make_sim(config, DiehlCookParams(), tmp_path, True, delays)
