@@ -113,8 +113,8 @@ def poisson_input_group(
     group = NeuronGroup(
         int(n_inputs),
         eqs,
-        threshold="t >= next_t and t < t_off",
-        reset="next_t += -log(rand()) / (rate + 1e-30 * Hz)",
+        threshold="t >= next_t",
+        reset="next_t += -log(rand()) / (rate + 1e-30 * Hz)\n" + _SILENT_AFTER_T_OFF,
         namespace={"pixels": table, "pixel_scale": scale, "table_dt": TABLE_DT},
         name=name,
         **kwargs,
@@ -123,10 +123,14 @@ def poisson_input_group(
     return group
 
 
+#: A next spike that would fall on or after ``t_off`` (the first step at or after ``next_t``
+#: is then ``t_off`` or later) is moved out of reach, so the threshold needs no ``t_off`` test.
+_SILENT_AFTER_T_OFF = "next_t += 1e9 * second * int(next_t > t_off - dt)"
+
 #: Code run on the input group at the start of every presentation.
 START_PRESENTATION = (
     "rate = pixels(example * table_dt, i) * intensity * pixel_scale\n"
-    "next_t = t - log(rand()) / (rate + 1e-30 * Hz)"
+    "next_t = t - log(rand()) / (rate + 1e-30 * Hz)\n" + _SILENT_AFTER_T_OFF
 )
 
 
