@@ -29,6 +29,7 @@ from brainlearn.models.diehl_cook_2015 import (
     TIMER_READINGS,
     DiehlCookParams,
     build_network,
+    synapse_order,
 )
 from brainlearn.readout import VoteReadout
 
@@ -163,6 +164,8 @@ def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
 TRAIN_VARS = ("syn.w", "syn.tpre", "exc.v", "exc.ge", "exc.gi", "exc.theta", "exc.post1",
               "exc.post2", "inh.v", "inh.ge", "inh.gi")
 TEST_VARS = ("syn.w", "exc.theta", "exc.v", "exc.ge", "exc.gi", "inh.v", "inh.ge", "inh.gi")
+#: per-synapse state, kept in row order ``i * n + j`` outside the network
+SYNAPSE_VARS = ("syn.w", "syn.tpre")
 CONTROL_VARS = ("controller.intensity", "controller.pending", "controller.nspk",
                 "controller.retries")
 
@@ -187,6 +190,10 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
     if plastic:
         w = state["syn.w"].reshape(N_INPUTS, -1)
         run_state["exc.wsum"] = w.sum(axis=0)
+    order = sim.synapse_order  # row order (i * n + j) <-> the network's synapse order
+    for key in SYNAPSE_VARS:
+        if key in run_state:
+            run_state[key] = np.asarray(run_state[key])[order]
     out = sim.run(run_state, _table(images, position, size, end), seed)
 
     ctl = out["controller"]
@@ -198,6 +205,8 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
         if key in state:
             name, var = key.split(".")
             new_state[key] = np.array(getattr(out[name], var + "_")[:], dtype=float)
+            if key in SYNAPSE_VARS:
+                new_state[key][order] = new_state[key].copy()
     end_time = out["end_time"]
     if plastic:
         new_state["syn.tpre"] = new_state["syn.tpre"] - end_time
@@ -260,6 +269,7 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
         run_dir / (build_name or ("build_train" if plastic else "build_eval")), config.get("threads"),
     )
     sim.table_size = size
+    sim.synapse_order = synapse_order(delays, params.dt)
     return sim
 
 

@@ -21,7 +21,7 @@ from brian2 import StateMonitor, ms, second, volt
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.data import load_embedded
 from brainlearn.devices import reset_device
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
+from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
 from brainlearn.models.diehl_cook_run import (
     _initial_state,
     _present_chunk,
@@ -47,6 +47,7 @@ def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors):
 
     sim = ChunkedSimulation(build, 8 * n_table * params.period, "runtime")
     sim.table_size = n_table
+    sim.synapse_order = synapse_order(delays, params.dt)
     return sim
 
 
@@ -76,7 +77,9 @@ def test_weights_of_each_neuron_sum_to_78_at_every_presentation_start():
     assert done == 6
     w = np.asarray(objs["wmon"].w_)  # (synapses, presentations)
     assert w.shape[1] >= 6
-    sums = w.reshape(784, n, -1).sum(axis=0)  # synapse index is i * n + j
+    post = np.asarray(objs["syn"].j[:])
+    sums = np.stack([w[post == j].sum(axis=0) for j in range(n)])
+    assert np.all(np.bincount(post) == 784)
     np.testing.assert_allclose(sums, 78.0, rtol=1e-9)
     # and STDP changed the weights between presentations (so the check is not trivial)
     assert np.abs(np.diff(w, axis=1)).max() > 1e-4
@@ -246,3 +249,21 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     path.write_bytes(b"PK\x03\x04 definitely not a zip archive")
     with pytest.raises(ValueError, match="corrupt"):
         load_npz(path)
+
+
+def test_state_stays_in_row_order_while_the_network_groups_synapses_by_delay():
+    params = DiehlCookParams(**SHORT)
+    n = 5
+    objs, before, after, done, _, _, _ = _run(params, n, _images(3))
+    syn = objs["syn"]
+    i, j = np.asarray(syn.i[:]), np.asarray(syn.j[:])
+    delays = before["delays"].reshape(784, n)
+    # the network holds each input cell's synapses together, sorted by delay (in steps)
+    steps = np.round(np.asarray(syn.delay_[:]) / float(params.dt / second)).astype(int)
+    assert np.all(np.diff(i) >= 0)
+    assert np.all((np.diff(steps) >= 0) | (np.diff(i) > 0))
+    np.testing.assert_allclose(np.asarray(syn.delay_[:]), delays[i, j], atol=1e-12)
+    # the returned state is the (784, n) row-order matrix of the network's weights
+    np.testing.assert_array_equal(after["syn.w"].reshape(784, n)[i, j], np.asarray(syn.w_[:]))
+    order = synapse_order(delays, params.dt)
+    np.testing.assert_array_equal(np.sort(order), np.arange(784 * n))
