@@ -10,7 +10,7 @@ import numpy as np
 from brian2 import Quantity, Unit, get_dimensions, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS, have_same_dimensions
 
-__all__ = ["check_quantity", "check_number", "qfield", "NUMBER", "CheckedParams"]
+__all__ = ["check_quantity", "check_number", "parse_quantity", "qfield", "NUMBER", "CheckedParams"]
 
 
 def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quantity:
@@ -57,6 +57,44 @@ def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quan
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be a finite quantity in {expected}, got {value!r}")
     return value
+
+
+def parse_quantity(name: str, text: str, unit) -> Quantity:
+    """Read a quantity written as ``"<number> <unit>"`` (e.g. ``"0.025 mV"``, ``"25 uvolt"``).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, used in the error message.
+    text : str
+        The number and a Brian2 unit name (``mV``, ``uvolt``, ``ms``, ``Hz``, ...).
+    unit : Unit
+        A unit with the expected dimensions.
+
+    Returns
+    -------
+    Quantity
+        The checked quantity (see :func:`check_quantity`).
+    """
+    import re
+
+    from brian2 import units
+    from brian2.units import allunits
+
+    expected = unit if isinstance(unit, Unit) else get_unit(get_dimensions(unit))
+    match = re.fullmatch(r"\s*([-+0-9.eE]+)\s*\*?\s*([A-Za-z]+)\s*", str(text))
+    found = None
+    if match is not None:
+        found = getattr(units, match.group(2), None) or getattr(allunits, match.group(2), None)
+    known = isinstance(found, Unit)
+    if not known:
+        raise ValueError(f"{name} must be a number and a unit such as '1.5 {expected}', "
+                         f"got {text!r}")
+    try:
+        number = float(match.group(1))
+    except ValueError:
+        raise ValueError(f"{name}: {match.group(1)!r} is not a number") from None
+    return check_quantity(name, number * found, unit)
 
 
 def check_number(name: str, value) -> float:

@@ -48,7 +48,7 @@ from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, START_PRESENTATION, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
 from brainlearn.plasticity import DiehlCookSTDP
-from brainlearn.units import NUMBER, CheckedParams, qfield
+from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "build_network", "synapse_order", "N_INPUTS",
            "CITATION"]
@@ -127,6 +127,34 @@ class DiehlCookParams(CheckedParams):
     def period(self) -> Quantity:
         """Length of one presentation (input + rest)."""
         return self.t_input + self.t_rest
+
+    def spike_budget(self, n_neurons: int, mean_theta: Quantity) -> float:
+        """Excitatory spikes per presentation that the adaptive threshold sustains.
+
+        In equilibrium each cell's theta gains ``theta_plus`` per spike as fast as it decays,
+        so it fires ``theta / (theta_plus * tau_theta)`` spikes per second; the layer fires
+
+            n_neurons * mean_theta * (t_input + t_rest) / (theta_plus * tau_theta)
+
+        per presentation. The retry rule asks for ``min_spikes`` (5) per image: with the
+        paper's parameters and N=100 the budget is about 4 at theta near 40 mV, so after a
+        few thousand images most images are shown two or three times at raised intensity
+        (theta settles within ``tau_theta`` = 20,000 presentations).
+
+        Parameters
+        ----------
+        n_neurons : int
+            Excitatory cells N.
+        mean_theta : Quantity
+            Mean adaptive threshold (volts).
+
+        Returns
+        -------
+        float
+        """
+        check_quantity("mean_theta", mean_theta, mV)
+        exc = self.exc
+        return float(int(n_neurons) * mean_theta * self.period / (exc.theta_plus * exc.tau_theta))
 
     def exc_cell(self) -> ConductanceLIF:
         """The excitatory cell with the chosen ``timer`` reading."""

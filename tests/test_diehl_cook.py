@@ -267,3 +267,28 @@ def test_state_stays_in_row_order_while_the_network_groups_synapses_by_delay():
     np.testing.assert_array_equal(after["syn.w"].reshape(784, n)[i, j], np.asarray(syn.w_[:]))
     order = synapse_order(delays, params.dt)
     np.testing.assert_array_equal(np.sort(order), np.arange(784 * n))
+
+
+def test_theta_plus_option_is_checked_recorded_and_used():
+    from brian2 import mV, uvolt
+
+    from brainlearn.models.diehl_cook_run import TrainConfig, _params
+
+    config = TrainConfig.create(neurons=10, examples=5, theta_plus=12.5 * uvolt)
+    assert _params(config).exc.theta_plus == 12.5 * uvolt
+    assert _params(TrainConfig.create(neurons=10, examples=5)).exc.theta_plus == 0.05 * mV
+    with pytest.raises(ValueError, match="theta_plus must be a quantity in mV"):
+        TrainConfig.create(neurons=10, theta_plus=0.0125)
+    with pytest.raises(ValueError, match="theta_plus must be positive"):
+        TrainConfig.create(neurons=10, theta_plus=-1 * mV)
+
+
+def test_spike_budget_is_the_equilibrium_of_theta():
+    from brian2 import mV
+
+    p = DiehlCookParams()
+    # 100 cells at theta = 40 mV: 100 * 0.04 V * 0.5 s / (5e-5 V * 1e4 s) = 4 spikes
+    assert p.spike_budget(100, 40 * mV) == pytest.approx(4.0)
+    assert p.spike_budget(400, 40 * mV) == pytest.approx(16.0)
+    smaller = p.replace(exc=p.exc.replace(theta_plus=0.0125 * mV))
+    assert smaller.spike_budget(100, 40 * mV) == pytest.approx(16.0)

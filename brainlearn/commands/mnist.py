@@ -43,6 +43,10 @@ def register(subparsers) -> None:
                        help="full MNIST from the cache, or the embedded 1000/500 subset")
     train.add_argument("--timer", default="brian1", choices=["brian1", "brian2"],
                        help="reading of the original threshold timer (see docs; default brian1)")
+    train.add_argument("--theta-plus", metavar="QUANTITY",
+                       help="threshold increment per spike, e.g. '0.0125 mV' (default: the "
+                       "paper's 0.05 mV; smaller values raise the spike budget of small "
+                       "networks, see the README)")
     train.add_argument("--chunk", type=int, default=1000,
                        help="images per compiled run between checkpoints (default 1000)")
     train.add_argument("--out", help="run directory (new run)")
@@ -106,10 +110,17 @@ def _train(args) -> int:
 
         if (Path(args.out) / "config.json").exists():
             raise ValueError(f"{args.out} already holds a run: use --resume {args.out}")
+        theta_plus = None
+        if args.theta_plus is not None:
+            from brian2 import mV
+
+            from brainlearn.units import parse_quantity
+
+            theta_plus = parse_quantity("--theta-plus", args.theta_plus, mV)
         config = TrainConfig.create(
             neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
             device=args.device, threads=args.threads, data=args.data, timer=args.timer,
-            chunk=args.chunk,
+            chunk=args.chunk, theta_plus=theta_plus,
         )
         metrics = train(args.out, config, progress=not args.no_progress)
         run_dir = args.out
