@@ -19,7 +19,7 @@ import pandas as pd
 
 from brainlearn.atomic import atomic_path
 
-__all__ = ["comparison_table", "write_comparison"]
+__all__ = ["comparison_table", "write_comparison", "pixel_baseline_row"]
 
 COLUMNS = ["method", "accuracy", "train_seconds", "inference_steps", "sim_ms_per_inference",
            "spikes_per_inference", "parameters", "local_online_learning", "test_examples",
@@ -141,9 +141,49 @@ def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     return rows
 
 
+def pixel_baseline_row(data: str = "full", seed: int = 0) -> dict:
+    """Logistic regression on raw pixels: the reference a readout on spike counts must beat.
+
+    The same estimator as the spike-count readout (:class:`brainlearn.readout.LogisticReadout`:
+    standardised features, multinomial, L2 with C = 1), fitted on the 784 pixels of the
+    training images and scored on the test images.
+
+    Parameters
+    ----------
+    data : str
+        ``"full"`` (MNIST from the cache) or ``"embedded"`` (the shipped subset).
+    seed : int
+        Random state of the solver.
+
+    Returns
+    -------
+    dict
+        One row with the columns :data:`COLUMNS`.
+    """
+    import time
+
+    from brainlearn.data import load_mnist
+    from brainlearn.readout import LogisticReadout
+
+    x, y = load_mnist("train", source=data)
+    xt, yt = load_mnist("test", source=data)
+    start = time.perf_counter()
+    model = LogisticReadout(seed=seed).fit(x.reshape(len(x), -1) / 255.0, y)
+    seconds = time.perf_counter() - start
+    return {
+        "method": "logistic regression on raw pixels (no spikes)",
+        "accuracy": model.score(xt.reshape(len(xt), -1) / 255.0, yt),
+        "train_seconds": seconds, "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
+        "spikes_per_inference": np.nan, "parameters": 785 * 10,
+        "local_online_learning": "no (batch fit)", "test_examples": len(yt),
+        "source": f"MNIST ({data})",
+    }
+
+
 def comparison_table(mnist_run: str | Path | None = None,
                      convert_run: str | Path | None = None,
-                     surrogate_run: str | Path | None = None) -> pd.DataFrame:
+                     surrogate_run: str | Path | None = None,
+                     pixel_baseline: str | None = None) -> pd.DataFrame:
     """Collect the comparison rows of the given run directories into one DataFrame.
 
     Parameters
@@ -154,6 +194,8 @@ def comparison_table(mnist_run: str | Path | None = None,
         An evaluated conversion run (ANN and converted SNN rows).
     surrogate_run : path, optional
         An evaluated surrogate-gradient run (trainer and Brian2 rows).
+    pixel_baseline : str, optional
+        ``"full"`` or ``"embedded"``: add :func:`pixel_baseline_row` on that MNIST.
 
     Returns
     -------
@@ -167,6 +209,8 @@ def comparison_table(mnist_run: str | Path | None = None,
         rows += _conversion_rows(Path(convert_run))
     if surrogate_run is not None:
         rows += _surrogate_rows(Path(surrogate_run))
+    if pixel_baseline is not None:
+        rows.append(pixel_baseline_row(pixel_baseline))
     if not rows:
         raise ValueError("give at least one run directory (--mnist-run, --convert-run, "
                          "--surrogate-run)")

@@ -93,3 +93,13 @@ def test_learning_locality_and_steps_per_method(runs):
     conv_row = table.loc["converted SNN, T=8 (analog, 99.9 %, subtract)"]
     assert conv_row["inference_steps"] == 8
     assert conv_row["parameters"] == 784 * 500 + 500 + 500 * 10 + 10
+
+
+def test_pixel_baseline_row_is_a_fitted_logistic_regression():
+    from brainlearn.compare import COLUMNS, pixel_baseline_row
+
+    row = pixel_baseline_row("embedded")
+    assert set(row) == set(COLUMNS)
+    # 1000 training images, 500 test images: far above chance, below a perfect fit
+    assert 0.7 < row["accuracy"] < 1.0
+    assert row["test_examples"] == 500 and row["parameters"] == 7850

@@ -9,7 +9,7 @@ EPILOG = """example:
   brainlearn convert evaluate runs/mlp500 --steps 8,16,32,64,128,256
   brainlearn surrogate evaluate runs/sg1000
   brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 \
-      --surrogate-run runs/sg1000 --out runs/compare
+      --surrogate-run runs/sg1000 --pixel-baseline full --out runs/compare
 """
 
 
@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--convert-run", help="an evaluated conversion run directory")
     parser.add_argument("--surrogate-run",
                         help="an evaluated surrogate-gradient run directory")
+    parser.add_argument("--pixel-baseline", choices=["full", "embedded"],
+                        help="add logistic regression on raw pixels of this MNIST (the "
+                        "reference for the readouts; about a minute on the full set)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.set_defaults(func=_compare)
 
@@ -34,7 +37,8 @@ def register(subparsers) -> None:
 def _compare(args) -> int:
     from brainlearn.compare import comparison_table, write_comparison
 
-    table = comparison_table(args.mnist_run, args.convert_run, args.surrogate_run)
+    table = comparison_table(args.mnist_run, args.convert_run, args.surrogate_run,
+                             pixel_baseline=args.pixel_baseline)
     paths = write_comparison(table, args.out)
     print((paths[1]).read_text())
     print("written:", ", ".join(str(p) for p in paths))
