@@ -21,25 +21,10 @@ import numpy as np
 
 
 def make_run(run_dir: Path, neurons: int, chunk: int, device: str, seed: int = 0) -> Path:
-    from brainlearn.models.diehl_cook_run import (
-        N_INPUTS,
-        TrainConfig,
-        _describe,
-        _initial_state,
-        _params,
-        save_npz,
-        write_json,
-    )
+    from brainlearn.models.diehl_cook_run import TrainConfig, write_untrained_run
 
-    run_dir.mkdir(parents=True)
-    config = dict(TrainConfig.create(neurons=neurons, examples=1, seed=seed, device=device,
-                                     data="embedded", chunk=chunk))
-    params = _params(config)
-    write_json(run_dir / "config.json", {**config, "params": _describe(params)})
-    state = _initial_state(params, neurons, seed)
-    save_npz(run_dir / "weights.npz", weights=state["syn.w"].reshape(N_INPUTS, -1),
-             theta=state["exc.theta"], delays=state["delays"].reshape(N_INPUTS, -1))
-    return run_dir
+    return write_untrained_run(run_dir, TrainConfig.create(
+        neurons=neurons, examples=1, seed=seed, device=device, data="embedded", chunk=chunk))
 
 
 def main() -> int:

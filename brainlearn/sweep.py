@@ -305,6 +305,15 @@ def _connect(client, workers):
     return client, False
 
 
+def _disconnect(client, owned: bool) -> None:
+    """Close a client from :func:`_connect` (and its LocalCluster) if it was opened there."""
+    if owned:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _write_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -520,11 +529,7 @@ def _run_dask(fn, name, todo, out, finish, client, workers) -> None:
             if not finish(task, record, attempt):
                 queue.add(submit(task, attempt + 1))
     finally:
-        if owned:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        _disconnect(client, owned)
 
 
 def _dask_task(fn, name, params, seed, out):

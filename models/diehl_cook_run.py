@@ -42,6 +42,7 @@ __all__ = [
     "load_config",
     "write_json",
     "save_npz",
+    "write_untrained_run",
 ]
 
 DEFAULT_CHUNK = 1000
@@ -149,6 +150,33 @@ def _params(config: dict) -> DiehlCookParams:
     if config.get("theta_plus") is not None:  # volts; None: the paper's 0.05 mV
         params = params.replace(exc=params.exc.replace(theta_plus=config["theta_plus"] * volt))
     return params
+
+
+def write_untrained_run(run_dir: str | Path, config: dict) -> Path:
+    """Create a run directory holding the network's initial (untrained) weights and theta.
+
+    For benchmarks and tests of evaluation: ``evaluate`` reads it like a trained run.
+
+    Parameters
+    ----------
+    run_dir : path
+        New directory (must not exist).
+    config : dict
+        A :class:`TrainConfig`.
+
+    Returns
+    -------
+    Path
+        ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True)
+    params = _params(config)
+    write_json(run_dir / "config.json", {**config, "params": _describe(params)})
+    state = _initial_state(params, config["neurons"], config["seed"])
+    save_npz(run_dir / "weights.npz", weights=state["syn.w"].reshape(N_INPUTS, -1),
+             theta=state["exc.theta"], delays=state["delays"].reshape(N_INPUTS, -1))
+    return run_dir
 
 
 def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:

@@ -153,7 +153,7 @@ def evaluate_sharded(
         finish_evaluation,
         load_config,
     )
-    from brainlearn.sweep import _connect
+    from brainlearn.sweep import _connect, _disconnect
 
     run_dir = Path(run_dir)
     config = load_config(run_dir)
@@ -190,11 +190,7 @@ def evaluate_sharded(
                 results.append(fut.result())  # a failed shard raises here with its traceback
                 bar.update(futures[fut])
     finally:
-        if owned:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        _disconnect(client, owned)
     eval_seconds = time.perf_counter() - start
 
     merged = {}

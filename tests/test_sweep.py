@@ -133,25 +133,10 @@ def test_cuda_device_without_brian2cuda_names_the_extra(tmp_path):
 
 def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -> Path:
     """A run directory with the network's initial (untrained) weights, on the runtime device."""
-    from brainlearn.models.diehl_cook_run import (
-        N_INPUTS,
-        TrainConfig,
-        _describe,
-        _initial_state,
-        _params,
-        save_npz,
-        write_json,
-    )
+    from brainlearn.models.diehl_cook_run import TrainConfig, write_untrained_run
 
-    run_dir.mkdir(parents=True)
-    config = dict(TrainConfig.create(neurons=neurons, examples=1, seed=seed, device="runtime",
-                                     data="embedded", chunk=chunk))
-    params = _params(config)
-    write_json(run_dir / "config.json", {**config, "params": _describe(params)})
-    state = _initial_state(params, neurons, seed)
-    save_npz(run_dir / "weights.npz", weights=state["syn.w"].reshape(N_INPUTS, -1),
-             theta=state["exc.theta"], delays=state["delays"].reshape(N_INPUTS, -1))
-    return run_dir
+    return write_untrained_run(run_dir, TrainConfig.create(
+        neurons=neurons, examples=1, seed=seed, device="runtime", data="embedded", chunk=chunk))
 
 
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
