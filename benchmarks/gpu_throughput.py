@@ -4,7 +4,10 @@ Trains a fresh network on the embedded MNIST subset (no download) for ``--images
 one chunk (one compiled binary, one run) and prints the training time per image without the
 compile time. ``--device auto`` uses ``cuda_standalone`` when brian2cuda imports and ``nvcc``
 is found (the ``cuda`` extra and the CUDA toolkit), ``cpp_standalone`` with every core
-otherwise. ``--json PATH`` also writes the numbers.
+otherwise. ``--json PATH`` also writes the numbers. Under ``cuda_standalone`` a run lasts
+exactly ``--images`` presentations (a GPU kernel cannot stop it), so images that needed a
+retry are finished in a second run that then idles: the time per image includes that idle
+tail, an upper bound.
 
     python benchmarks/gpu_throughput.py                        # N=6400, 300 images, auto
     python benchmarks/gpu_throughput.py --device cpp_standalone --images 50 --neurons 400

@@ -72,12 +72,7 @@ class ChunkedSimulation:
             self.objects = self.build()
             device.apply_run_args()
             seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
-            n_gen = max(int(self.threads or 0), 1)
-            device.insert_code(
-                "main",
-                f"for (int _i = 0; _i < {n_gen}; _i++) brian::_random_generators[_i]"
-                f".seed((unsigned long)(brian::{seed_array}[0]) + _i);",
-            )
+            device.insert_code("main", self._seed_code(f"brian::{seed_array}[0]"))
             self.objects["network"].run(self.duration, report=None)
             device.build(
                 directory=str(self.directory / "build"), compile=True, run=False,
@@ -88,6 +83,15 @@ class ChunkedSimulation:
             reset_device()
             raise
         self.compile_seconds = time.perf_counter() - start
+
+    def _seed_code(self, value: str) -> str:
+        # C++ that seeds the device's random numbers from ``value`` (read after run_args)
+        if self.device_name == "cuda_standalone":
+            # brian2cuda: one seed for cuRAND's host and device APIs
+            return f"random_number_buffer.set_seed((unsigned long long)({value}));"
+        n_gen = max(int(self.threads or 0), 1)
+        return (f"for (int _i = 0; _i < {n_gen}; _i++) brian::_random_generators[_i]"
+                f".seed((unsigned long)({value}) + _i);")
 
     def run(self, state: dict[str, np.ndarray], table: np.ndarray, seed_value: int) -> dict:
         """Run one chunk.

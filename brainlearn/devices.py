@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 from brian2 import Function, device, prefs, set_device
 
 __all__ = ["DEVICES", "select_device", "reset_device", "stop_network", "make_stop_network",
-           "require_brian2cuda"]
+           "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
 
 DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
 
@@ -46,6 +49,7 @@ def select_device(
     Path(directory).mkdir(parents=True, exist_ok=True)
     if name == "cuda_standalone":
         require_brian2cuda()
+        _cuda_dialect()
     prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
     # Brian2's default is an unbounded `make -j`: dozens of compilers at once exhaust memory
     prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}"]
@@ -61,6 +65,32 @@ def require_brian2cuda() -> None:
             "--device cuda_standalone needs brian2cuda: pip install 'brainlearn[cuda]' "
             "(and an NVIDIA GPU with the CUDA toolkit)"
         ) from None
+
+
+def nvcc_version() -> tuple[int, int] | None:
+    """Version of the CUDA compiler brian2cuda will use (``nvcc`` on PATH or in
+    ``$CUDA_PATH/bin``), or ``None`` when there is none."""
+    cuda_path = os.environ.get("CUDA_PATH")
+    nvcc = shutil.which("nvcc") or (str(Path(cuda_path) / "bin" / "nvcc") if cuda_path else None)
+    if nvcc is None or not Path(nvcc).exists():
+        return None
+    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=False)
+    match = re.search(r"release (\d+)\.(\d+)", out.stdout)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _cuda_dialect() -> None:
+    # brian2cuda 1.0a7 compiles as C++11; CUDA 13's CUB/Thrust (CCCL) need C++17
+    version = nvcc_version()
+    if version is None or version[0] < 13:
+        return
+    backend = prefs.devices.cuda_standalone.cuda_backend
+    if "-std=c++17" not in backend.extra_compile_args_nvcc:
+        backend.extra_compile_args_nvcc = [*backend.extra_compile_args_nvcc, "-std=c++17"]
+    prefs.codegen.cpp.extra_compile_args_gcc = [
+        "-std=c++17" if arg == "-std=c++11" else arg
+        for arg in prefs.codegen.cpp.extra_compile_args_gcc
+    ]
 
 
 def reset_device() -> None:
@@ -86,6 +116,20 @@ static inline double stop_network(bool cond)
     return 0.0;
 }
 """
+
+
+# brian2cuda runs the controller's code as a GPU kernel, which has no way to end the host's
+# run loop: under cuda_standalone the function does nothing, and callers give each run a fixed
+# length (see ``STOPS_ITSELF``).
+_STOP_CUDA = """
+__host__ __device__ static inline double stop_network(bool cond)
+{
+    return 0.0;
+}
+"""
+
+#: whether ``stop_network`` ends a run on each device (cuda_standalone: runs go to their end)
+STOPS_ITSELF = {"cpp_standalone": True, "runtime": True, "cuda_standalone": False}
 
 
 def _stop_clocks_code(owner) -> str:
@@ -118,7 +162,9 @@ def make_stop_network(method: str = "auto") -> Function:
 
     It ends the current run at the end of the time step in which ``cond`` holds: in-network
     control, so a compiled standalone run stops itself. In runtime mode it calls
-    ``brian2.stop()``.
+    ``brian2.stop()``. Under ``cuda_standalone`` it does nothing (brian2cuda runs the calling
+    code on the GPU, which cannot end the host's loop; see ``STOPS_ITSELF``): a run there
+    lasts its full duration, and callers must choose durations that need no stop.
 
     Parameters
     ----------
@@ -148,6 +194,7 @@ def make_stop_network(method: str = "auto") -> Function:
             "cpp", _stop_clocks_code, namespace=lambda owner: {}, name="stop_network",
             compiler_kwds={"headers": ['"objects.h"']},
         )
+    func.implementations.add_implementation("cuda", _STOP_CUDA, name="stop_network")
     return func
 
 

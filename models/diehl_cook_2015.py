@@ -11,7 +11,8 @@ one-cell ``controller`` group decides, at the start of every 500 ms presentation
 last image evoked enough spikes (advance to the next image) or not (raise the intensity and
 show it again), the plastic synapses keep each cell's weight sum up to date so the
 normalisation is one multiply per synapse, and the controller stops the run itself
-(``stop_network``) once its chunk of images is done. Nothing in Python runs per image.
+(``stop_network``) once its chunk of images is done (under ``cuda_standalone``, which cannot
+stop a run, it stops deciding and the input stays silent). Nothing in Python runs per image.
 
 Implementation choices that keep the paper's model and make it fast:
 
@@ -192,7 +193,7 @@ capped += adv * int(nspk < min_spikes)
 example += adv
 intensity = adv * intensity_start + (1 - adv) * (intensity + pending * intensity_step)
 retries = (1 - adv) * (retries + pending)
-pending = 1
+pending = int(example < limit)
 nspk = 0
 t_off = t + t_input * int(example < limit)
 t_start = t
@@ -231,6 +232,17 @@ def synapse_order(delays: np.ndarray, dt: Quantity) -> np.ndarray:
     return np.lexsort((flat % n, steps, flat // n))
 
 
+def _object_dt(dt: Quantity) -> Quantity | None:
+    # brian2cuda 1.0a7's synapse template reads ``defaultclock`` whatever the synapses' clock:
+    # under cuda_standalone every object runs on the default clock, set to ``dt``
+    from brian2 import defaultclock, get_device
+
+    if type(get_device()).__name__ == "CUDAStandaloneDevice":
+        defaultclock.dt = dt
+        return None
+    return dt
+
+
 def build_network(
     params: DiehlCookParams, n_neurons: int, n_table: int, delays: np.ndarray, *, plastic: bool
 ) -> dict:
@@ -259,11 +271,12 @@ def build_network(
 
     p = params
     dt = p.dt
+    odt = _object_dt(dt)
     rule = p.stdp
     table = pixel_table(np.zeros((n_table, N_INPUTS)), name="pixels")
 
     ctl = NeuronGroup(
-        1, CONTROLLER_EQS, name="controller", dt=dt,
+        1, CONTROLLER_EQS, name="controller", dt=odt,
         events={"presentation": "abs(t - t_start) < 0.5 * dt"},
         namespace={
             "min_spikes": p.min_spikes, "max_retries": p.max_retries,
@@ -275,7 +288,7 @@ def build_network(
     ctl.intensity = p.intensity_start
     ctl.t_start = -1 * second
 
-    inp = poisson_input_group(N_INPUTS, table, scale=PIXEL_RATE, name="input", dt=dt)
+    inp = poisson_input_group(N_INPUTS, table, scale=PIXEL_RATE, name="input", dt=odt)
     zeros = np.zeros(N_INPUTS, dtype=int)
     inp.example = linked_var(ctl, "example", index=zeros)
     inp.intensity = linked_var(ctl, "intensity", index=zeros)
@@ -292,7 +305,7 @@ def build_network(
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2"),
                          "wsum = norm_total * int(wsum > 0)"]
     exc = p.exc_cell().group(
-        n_neurons, name="exc", dt=dt, extra_equations=exc_extra, extra_reset=exc_reset,
+        n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
         namespace={
             "norm_total": p.norm_total,
             "tau_eff1": dt / (1 - np.exp(-float(dt / rule.tau_post1))),
@@ -305,7 +318,7 @@ def build_network(
                           dt=p.period, when="before_thresholds", order=1)
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
 
-    inh = p.inh.group(n_neurons, name="inh", dt=dt)
+    inh = p.inh.group(n_neurons, name="inh", dt=odt)
     inh.run_regularly(
         FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi"),
         dt=p.period, when="before_thresholds", order=3,
@@ -313,7 +326,7 @@ def build_network(
 
     if plastic:
         syn = Synapses(
-            inp, exc, name="syn", dt=dt,
+            inp, exc, name="syn", dt=odt,
             model="w : 1\ntpre : second",
             on_pre="""
             ge_post += w
@@ -330,19 +343,19 @@ def build_network(
             namespace=rule.namespace(),
         )
     else:
-        syn = Synapses(inp, exc, name="syn", dt=dt, model="w : 1", on_pre="ge_post += w")
+        syn = Synapses(inp, exc, name="syn", dt=odt, model="w : 1", on_pre="ge_post += w")
     order = synapse_order(delays, dt)
     syn.connect(i=order // n_neurons, j=order % n_neurons)
     syn.delay = np.asarray(delays, dtype=float).ravel()[order] * second
     if plastic:
         syn.tpre = -1e9 * second
-    exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", dt=dt,
+    exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", dt=odt,
                        namespace={"w_ei": p.w_exc_inh})
     exc_inh.connect(j="i")
-    inh_exc = Synapses(inh, exc, on_pre="gi_post += w_ie", name="inh_exc", dt=dt,
+    inh_exc = Synapses(inh, exc, on_pre="gi_post += w_ie", name="inh_exc", dt=odt,
                        namespace={"w_ie": p.w_inh_exc})
     inh_exc.connect(condition="i != j")
-    counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0 * (t < t_off_post)", name="counter", dt=dt)
+    counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0 * (t < t_off_post)", name="counter", dt=odt)
     counter.connect()
 
     spikes = SpikeMonitor(exc, name="exc_spikes")

@@ -6,6 +6,12 @@ theta), the evaluation spike counts and spikes, and the figures. ``train`` conti
 the checkpoint when there is one, so ``--resume`` (or simply running again) after Ctrl-C or a
 kill ends with the same examples seen and the same result as an uninterrupted run: chunk
 seeds derive from the run seed and the chunk index.
+
+Under ``cpp_standalone`` (and runtime) a chunk's run stops itself after its images. Under
+``cuda_standalone`` it cannot (see ``brainlearn.devices.STOPS_ITSELF``): every run is ``chunk``
+presentations long, may end with its last presentation undecided (the controller's state and
+that presentation's spike counts carry over), and the last run of a pass idles after its last
+image, with theta's decay over the idle time undone on the host.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from tqdm.auto import tqdm
 
 from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.chunked import ChunkedSimulation
-from brainlearn.devices import DEVICES, require_brian2cuda
+from brainlearn.devices import DEVICES, STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook_2015 import (
     N_INPUTS,
     TIMER_READINGS,
@@ -208,6 +214,8 @@ TEST_VARS = ("syn.w", "exc.theta", "exc.v", "exc.ge", "exc.gi", "inh.v", "inh.ge
 SYNAPSE_VARS = ("syn.w", "syn.tpre")
 CONTROL_VARS = ("controller.intensity", "controller.pending", "controller.nspk",
                 "controller.retries")
+#: spike counts of a run's undecided last presentation, carried to the next run
+PENDING_COUNTS = "pending.counts"
 
 
 def _table(images: np.ndarray, position: int, size: int, end: int) -> np.ndarray:
@@ -247,9 +255,19 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
             new_state[key] = np.array(getattr(out[name], var + "_")[:], dtype=float)
             if key in SYNAPSE_VARS:
                 new_state[key][order] = new_state[key].copy()
-    end_time = out["end_time"]
-    if plastic:
-        new_state["syn.tpre"] = new_state["syn.tpre"] - end_time
+    end_time = t_ref = out["end_time"]
+    if plastic and stopped and not getattr(sim, "stops_itself", True):
+        # A run that cannot stop itself (cuda_standalone) idles after its last image, without
+        # input or spikes, to its fixed end; undo theta's decay over that idle time so the
+        # state equals that of a run that stopped (one step after the last image's end).
+        pres_t = np.asarray(out["presentations"].t_[:])
+        past = np.asarray(out["presentations"].example_[:]).round() >= limit
+        idle_steps = round((end_time - pres_t[past].min()) / float(params.dt / second)) - 1
+        keep = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step of the decay
+        new_state["exc.theta"] = new_state["exc.theta"] * keep ** (-idle_steps)
+        t_ref = end_time - idle_steps * float(params.dt / second)
+    if plastic:  # pre-spike times relative to the next run's start
+        new_state["syn.tpre"] = new_state["syn.tpre"] - t_ref
     new_state["controller.pending"] = np.array([0.0 if stopped else 1.0])
 
     # spike counts of the last presentation of every example of the chunk
@@ -271,6 +289,17 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
     keep = in_window & (shown[p] < limit)
     keep &= last[np.clip(shown[p], 0, limit - 1)] == p
     np.add.at(counts, (shown[p[keep]], i[keep]), 1)
+    # A run that ends before its last image (out of time, or a fixed-length cuda run) leaves
+    # its last presentation undecided: the next run's controller decides on it at its first
+    # step. Carry that presentation's counts, so an image accepted there keeps them.
+    carried = state.get(PENDING_COUNTS)
+    if carried is not None and len(shown) and shown[0] >= 1:
+        counts[0] = carried
+    new_state.pop(PENDING_COUNTS, None)
+    if not stopped and len(shown):
+        pending = np.zeros(n, dtype=np.int32)
+        np.add.at(pending, i[in_window & (p == len(shown) - 1)], 1)
+        new_state[PENDING_COUNTS] = pending
     spikes = pd.DataFrame({"neuron": i, "t": t, "presentation": p, "example": shown[p]})
     info = {
         "presentations": int(valid.sum()),
@@ -278,6 +307,7 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
         "wall_seconds": out["wall_seconds"],
         "end_time": end_time,
         "mean_intensity": float(intensities[valid].mean()) if valid.any() else 0.0,
+        "pending": not stopped,
     }
     return new_state, done, counts[:done], spikes, info
 
@@ -293,23 +323,25 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
     size = config["chunk"]
     if config["device"] == "cuda_standalone":
         require_brian2cuda()  # a missing extra is named first
-        raise RuntimeError(
-            "Diehl & Cook cannot run under cuda_standalone yet: its chunks end themselves with "
-            "stop_network, which has C++ implementations only, and brian2cuda 1.0a7 offers "
-            "generated CUDA code no way to end a run. Use --device cpp_standalone."
-        )
 
     def build():
         return build_network(params, n, size, delays, plastic=plastic)
 
-    # the network stops itself after ``size`` images; the duration leaves room for retries
-    duration = 2 * size * params.period
+    if STOPS_ITSELF[config["device"]]:
+        # the network stops itself after ``size`` images; the duration leaves room for retries
+        duration = 2 * size * params.period
+    else:
+        # no in-network stop (cuda_standalone): every run is ``size`` presentations, so it
+        # shows at most ``size`` images, and ends at a presentation boundary whose decision
+        # the next run takes (the controller's state is carried)
+        duration = size * params.period
     sim = ChunkedSimulation(
         build, duration, config["device"],
         run_dir / (build_name or ("build_train" if plastic else "build_eval")), config.get("threads"),
     )
     sim.table_size = size
     sim.synapse_order = synapse_order(delays, params.dt)
+    sim.stops_itself = STOPS_ITSELF[config["device"]]
     return sim
 
 
@@ -499,7 +531,8 @@ def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, 
                 sim, params, images, run_state, position, end, _chunk_seed(seed, stage, k, run),
                 plastic=False,
             )
-            s = s[s["example"] < done].copy()
+            # an undecided last presentation's spikes belong to image ``done``
+            s = s[s["example"] < done + int(info["pending"])].copy()
             s["example"] += position
             s["t"] += t0
             t0 += info["end_time"]

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, StateMonitor, device, ms
 
-from brainlearn.devices import _brian2_has_stop_flag, make_stop_network, reset_device, select_device
+from brainlearn.devices import (
+    _brian2_has_stop_flag,
+    make_stop_network,
+    reset_device,
+    select_device,
+    stop_network,
+)
 
 STOP_AT = 7  # steps
 STEPS = 100
@@ -54,20 +60,42 @@ def test_unknown_stop_method_is_refused():
         make_stop_network("signal")
 
 
-def test_diehl_cook_on_cuda_says_why_it_cannot_run(tmp_path, monkeypatch):
+def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itself(
+    tmp_path, monkeypatch
+):
     import sys
     import types
+
+    from brainlearn.models import diehl_cook_run
+    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+
+    made = {}
+
+    class Recorder:  # stands in for the compiled simulation: records what it was given
+        def __init__(self, build, duration, device_name, directory, threads):
+            made[device_name] = duration
+
+    monkeypatch.setattr(diehl_cook_run, "ChunkedSimulation", Recorder)
+    # a stand-in brian2cuda module: the duration is chosen before any code is generated
+    monkeypatch.setitem(sys.modules, "brian2cuda", types.ModuleType("brian2cuda"))
+    params, delays = DiehlCookParams(), np.zeros((784, 4))
+    for name in ("cpp_standalone", "cuda_standalone"):
+        config = {"neurons": 4, "chunk": 10, "device": name}
+        diehl_cook_run._make_sim(config, params, tmp_path, True, delays)
+    # C++ runs stop themselves after their images, with room for retries; cuda runs (whose
+    # stop_network does nothing) show exactly ``chunk`` presentations
+    assert made["cpp_standalone"] == 2 * 10 * params.period
+    assert made["cuda_standalone"] == 10 * params.period
+    assert "cuda" in [getattr(k, "class_name", k) for k in stop_network.implementations]
+
+
+def test_diehl_cook_on_cuda_without_brian2cuda_names_the_extra(tmp_path, monkeypatch):
+    import sys
 
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams
     from brainlearn.models.diehl_cook_run import _make_sim
 
     config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
-    delays = np.zeros((784, 4))
-    # with brian2cuda present (a stand-in module here) the model's own limit is named
-    monkeypatch.setitem(sys.modules, "brian2cuda", types.ModuleType("brian2cuda"))
-    with pytest.raises(RuntimeError, match="stop_network"):
-        _make_sim(config, DiehlCookParams(), tmp_path, True, delays)
-    # without it, the missing extra is named first
     monkeypatch.setitem(sys.modules, "brian2cuda", None)
     with pytest.raises(RuntimeError, match=r"brainlearn\[cuda\]"):
-        _make_sim(config, DiehlCookParams(), tmp_path, True, delays)
+        _make_sim(config, DiehlCookParams(), tmp_path, True, np.zeros((784, 4)))

@@ -292,3 +292,77 @@ def test_spike_budget_is_the_equilibrium_of_theta():
     assert p.spike_budget(400, 40 * mV) == pytest.approx(16.0)
     smaller = p.replace(exc=p.exc.replace(theta_plus=0.0125 * mV))
     assert smaller.spike_budget(100, 40 * mV) == pytest.approx(16.0)
+
+
+def test_runs_that_end_mid_image_keep_each_image_last_presentation_counts():
+    """Runs of a fixed length (as under cuda_standalone, which cannot stop a run itself) end
+    at presentation boundaries whose accept-or-retry decision the next run takes. Every image
+    must still be counted from its own last presentation, recomputed here from the spikes."""
+    from brainlearn.models.diehl_cook_run import _frozen_chunks
+
+    params = DiehlCookParams(**SHORT)
+    n, k, per_run = 6, 10, 3
+    images = _images(k)
+    state = _initial_state(params, n, 5)
+    sim = _runtime_sim(params, n, 4, state["delays"].reshape(784, n), False, lambda objs: {})
+    sim.duration = per_run * params.period  # every run: three presentations, no self-stop
+    try:
+        (part,) = _frozen_chunks(sim, params, images, state, k, "test", 9, [0], span=k)
+    finally:
+        reset_device()
+    counts, spikes = part["counts"], part["spikes"]
+    assert counts.shape == (k, n)
+    period, t_input = float(params.period / second), float(params.t_input / second)
+    pres = np.floor(spikes["t"].to_numpy() / period + 1e-9).astype(int)
+    in_window = spikes["t"].to_numpy() - pres * period < t_input - 1e-9
+    last = {e: pres[spikes["example"].to_numpy() == e].max() for e in range(k)}
+    for e in range(k):
+        sel = (spikes["example"].to_numpy() == e) & (pres == last[e]) & in_window
+        expected = np.bincount(spikes["neuron"].to_numpy()[sel], minlength=n)
+        np.testing.assert_array_equal(counts[e], expected, err_msg=f"image {e}")
+    # every image was accepted with enough spikes (none lost at a run boundary) ...
+    assert np.all(counts.sum(axis=1) >= params.min_spikes)
+    # ... and some were accepted in the first step of the run after the one that showed them
+    assert any((last[e] + 1) % per_run == 0 for e in range(k - 1))
+
+
+def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeypatch):
+    """Under cuda_standalone ``stop_network`` does nothing: the run idles (no input, no
+    decisions) to its fixed end after the last image. Replayed here in runtime mode with the
+    same seed, its results and state must equal those of a run that stopped itself."""
+    from brian2 import Function
+
+    from brainlearn.models import diehl_cook_2015
+    from brainlearn.models.diehl_cook_run import CONTROL_VARS
+
+    params = DiehlCookParams(**SHORT)
+    n, k = 6, 5
+    images = _images(k)
+    state = _initial_state(params, n, 4)
+    delays = state["delays"].reshape(784, n)
+    results = {}
+    for mode in ("stops", "idles"):
+        if mode == "idles":
+            noop = Function(lambda cond: np.zeros(np.shape(cond)), arg_units=[1], return_unit=1,
+                            arg_types=["boolean"], return_type="float")
+            monkeypatch.setattr(diehl_cook_2015, "stop_network", noop)
+        sim = _runtime_sim(params, n, k, delays, True, lambda objs: {})
+        if mode == "idles":
+            sim.duration = 30 * params.period  # ends long after the last image
+            sim.stops_itself = False
+        try:
+            results[mode] = _present_chunk(sim, params, images, state, 0, k, 21, plastic=True)
+        finally:
+            reset_device()
+    (a, done_a, counts_a, spikes_a, info_a), (b, done_b, counts_b, spikes_b, info_b) = (
+        results["stops"], results["idles"])
+    assert info_b["end_time"] > info_a["end_time"] + 5 * float(params.period / second)
+    assert done_a == done_b == k
+    np.testing.assert_array_equal(counts_a, counts_b)
+    assert len(spikes_a) == len(spikes_b) > 0
+    assert info_a["capped"] == info_b["capped"]  # idle presentations are not retries
+    np.testing.assert_array_equal(a["syn.w"], b["syn.w"])
+    np.testing.assert_allclose(b["exc.theta"], a["exc.theta"], rtol=1e-12)
+    np.testing.assert_allclose(b["syn.tpre"], a["syn.tpre"], rtol=0, atol=1e-12)
+    for key in CONTROL_VARS:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
