@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity, device, second, seed
 
-from brainlearn.devices import reset_device, select_device
+from brainlearn.devices import STOPS_ITSELF, reset_device, select_device
 
 __all__ = ["ChunkedSimulation"]
 
@@ -56,6 +56,8 @@ class ChunkedSimulation:
         self.directory = Path(directory) if directory is not None else None
         self.threads = threads
         self.objects: dict | None = None
+        #: whether a run can end itself before ``duration`` (see ``devices.STOPS_ITSELF``)
+        self.stops_itself = STOPS_ITSELF[device_name]
         self.compile_seconds = 0.0
         if self.standalone:
             self._compile()

@@ -236,8 +236,9 @@ def _object_dt(dt: Quantity) -> Quantity | None:
     # brian2cuda 1.0a7's synapse template reads ``defaultclock`` whatever the synapses' clock:
     # under cuda_standalone every object runs on the default clock, set to ``dt``
     from brian2 import defaultclock, get_device
+    from brian2.devices.device import all_devices
 
-    if type(get_device()).__name__ == "CUDAStandaloneDevice":
+    if get_device() is all_devices.get("cuda_standalone"):
         defaultclock.dt = dt
         return None
     return dt

@@ -255,26 +255,28 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
             new_state[key] = np.array(getattr(out[name], var + "_")[:], dtype=float)
             if key in SYNAPSE_VARS:
                 new_state[key][order] = new_state[key].copy()
+    # presentation starts in time order: the image shown and its intensity
+    mon, pres = out["spikes"], out["presentations"]
+    by_time = np.argsort(np.asarray(pres.t_[:]), kind="stable")
+    starts = np.asarray(pres.t_[:])[by_time]
+    shown = np.asarray(pres.example_[:])[by_time].round().astype(np.int64)
+    intensities = np.asarray(pres.intensity_[:])[by_time]
+
     end_time = t_ref = out["end_time"]
-    if plastic and stopped and not getattr(sim, "stops_itself", True):
+    if plastic and stopped and not sim.stops_itself:
         # A run that cannot stop itself (cuda_standalone) idles after its last image, without
         # input or spikes, to its fixed end; undo theta's decay over that idle time so the
         # state equals that of a run that stopped (one step after the last image's end).
-        pres_t = np.asarray(out["presentations"].t_[:])
-        past = np.asarray(out["presentations"].example_[:]).round() >= limit
-        idle_steps = round((end_time - pres_t[past].min()) / float(params.dt / second)) - 1
-        keep = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step of the decay
-        new_state["exc.theta"] = new_state["exc.theta"] * keep ** (-idle_steps)
-        t_ref = end_time - idle_steps * float(params.dt / second)
+        step = float(params.dt / second)
+        idle_steps = round((end_time - starts[shown >= limit][0]) / step) - 1
+        decay_per_step = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step
+        new_state["exc.theta"] = new_state["exc.theta"] * decay_per_step ** (-idle_steps)
+        t_ref = end_time - idle_steps * step
     if plastic:  # pre-spike times relative to the next run's start
         new_state["syn.tpre"] = new_state["syn.tpre"] - t_ref
     new_state["controller.pending"] = np.array([0.0 if stopped else 1.0])
 
     # spike counts of the last presentation of every example of the chunk
-    mon, pres = out["spikes"], out["presentations"]
-    order = np.argsort(np.asarray(pres.t_[:]), kind="stable")
-    shown = np.asarray(pres.example_[:])[order].round().astype(np.int64)
-    intensities = np.asarray(pres.intensity_[:])[order]
     period = float(params.period / second)
     t_input = float(params.t_input / second)
     i = np.asarray(mon.i_[:], dtype=np.int64)
@@ -341,7 +343,6 @@ def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.nda
     )
     sim.table_size = size
     sim.synapse_order = synapse_order(delays, params.dt)
-    sim.stops_itself = STOPS_ITSELF[config["device"]]
     return sim
 
 
