@@ -37,6 +37,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
+        "brainlearn": ["cpp/*.h"],
         "brainlearn.data": ["embedded/*.npz", "embedded/*.md"],
         "brainlearn.protocols": ["data/*.csv"],
     },
