@@ -14,7 +14,7 @@ use and check this convention).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -38,12 +38,27 @@ SCHEMES = ("all-to-all", "nearest")
 @dataclass(frozen=True)
 class SynapseCode:
     """Rendered Brian2 code of a rule: pass ``model``, ``on_pre``, ``on_post``, ``namespace``
-    to ``brian2.Synapses``."""
+    to ``brian2.Synapses``.
+
+    A rule may keep state on the post-synaptic group instead of every synapse (traces that
+    are the same for all synapses of a cell): ``post_model`` holds those equations (to add to
+    the group's, integrated with ``post_method``), ``post_reset`` the statements its reset
+    runs on a spike (after the synapses' ``on_post``, so ``on_post`` reads the traces from
+    before the spike), ``post_namespace`` their constants. Empty for rules that keep all
+    their state on the synapses. ``initial`` gives synaptic variables whose initial value
+    is not zero (e.g. the time of a last pre spike that has not happened).
+    """
 
     model: str
     on_pre: str
     on_post: str
     namespace: dict
+    post_model: str = ""
+    post_reset: str = ""
+    post_namespace: dict = field(default_factory=dict)
+    post_method: str = "euler"
+    #: initial values of synaptic variables other than zero (set them after ``connect``)
+    initial: dict = field(default_factory=dict)
 
     def kwargs(self) -> dict:
         """Keyword arguments for ``brian2.Synapses``."""
@@ -88,8 +103,12 @@ class PlasticityRule(CheckedParams):
     def _trace(self, name: str) -> str:
         return f"{name} += 1" if getattr(self, "scheme", "nearest") == "all-to-all" else f"{name} = 1"
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:  # pragma: no cover - abstract
-        """Render the Synapses code; ``on_pre_effect`` (e.g. ``"ge_post += w"``) runs first."""
+    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:  # pragma: no cover - abstract
+        """Render the Synapses code; ``on_pre_effect`` (e.g. ``"ge_post += w"``) runs first.
+
+        ``dt`` is the simulation time step, for rules whose rendering depends on it (state
+        on the post-synaptic group that decays step by step); the others ignore it.
+        """
         raise NotImplementedError
 
 
@@ -139,7 +158,7 @@ class PairSTDP(PlasticityRule):
             return f" * ({base})"
         return f" * ({base}) ** mu"
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:
+    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
         f_plus = self._factor("1 - w / w_max", self.mu_plus).replace("** mu", "** mu_plus")
         f_minus = self._factor("w / w_max", self.mu_minus).replace("** mu", "** mu_minus")
         model = _join(
@@ -226,7 +245,7 @@ class TripletSTDP(PlasticityRule):
             raise ValueError(f"unknown triplet preset {name!r}; choose from {sorted(TRIPLET_PRESETS)}")
         return cls(**{**TRIPLET_PRESETS[name], **overrides})
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:
+    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
         has_r2 = self.tau_x is not None
         model = _join(
             "w : 1",
@@ -254,10 +273,19 @@ class TripletSTDP(PlasticityRule):
 class DiehlCookSTDP(PlasticityRule):
     """The STDP rule of Diehl & Cook (2015), from their original code.
 
-    On a pre spike ``w = clip(w - nu_pre * post1, 0, w_max)`` and ``pre = 1``; on a post spike
-    ``w = clip(w + nu_post * pre * post2_before, 0, w_max)`` then ``post1 = post2 = 1``.
-    Traces: ``pre`` (``tau_pre``), ``post1`` (``tau_post1``), ``post2`` (``tau_post2``).
-    The original sets traces to 1 (``scheme="nearest"``); ``"all-to-all"`` adds 1 instead.
+    On a pre spike ``w = clip(w - nu_pre * post1, w_min, w_max)`` and ``pre = 1``; on a post
+    spike ``w = clip(w + nu_post * pre * post2_before, w_min, w_max)`` then
+    ``post1 = post2 = 1``. Traces: ``pre`` (``tau_pre``), ``post1`` (``tau_post1``),
+    ``post2`` (``tau_post2``). The original sets traces to 1 (``scheme="nearest"``);
+    ``"all-to-all"`` adds 1 instead.
+
+    :meth:`render` gives the form the Diehl & Cook network trains with (and ``replay``
+    runs): the post traces live on the post-synaptic cells (they are the same for all its
+    input synapses) and decay by ``exp(-dt / tau)`` every step inside the cells' Euler state
+    update (written with ``tau_eff = dt / (1 - exp(-dt / tau))``, so it needs ``dt``); the
+    pre trace, delayed per synapse, is stored as the time ``tpre`` of the last pre spike's
+    arrival and read as ``exp(-(t - tpre) / tau_pre)`` (times the trace's value at ``tpre``
+    for ``"all-to-all"``). Both are exact exponentials, as in the original.
     """
 
     nu_pre: float = 1e-4
@@ -274,18 +302,59 @@ class DiehlCookSTDP(PlasticityRule):
         "w_min": NUMBER, "w_max": NUMBER,
     }
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:
-        model = _join(
-            "w : 1",
-            "dpre/dt = -pre / tau_pre : 1 (event-driven)",
-            "dpost1/dt = -post1 / tau_post1 : 1 (event-driven)",
-            "dpost2/dt = -post2 / tau_post2 : 1 (event-driven)",
+    def render(
+        self, on_pre_effect: str = "", dt: Quantity | None = None, weight_sum: str | None = None
+    ) -> SynapseCode:
+        """Render the rule with its traces as the network keeps them.
+
+        Parameters
+        ----------
+        on_pre_effect : str
+            Code run first on a pre spike (e.g. ``"ge_post += w"``).
+        dt : Quantity
+            Time step of the post-synaptic group (the post traces decay once per step).
+        weight_sum : str, optional
+            Name of a post-synaptic variable that every weight change keeps equal to the
+            sum of the cell's input weights (for normalisation; added to ``post_model``).
+
+        Returns
+        -------
+        SynapseCode
+        """
+        if dt is None:
+            raise ValueError("DiehlCookSTDP.render needs the time step dt (e.g. dt=0.5*ms): "
+                             "its post traces decay once per step on the post-synaptic group")
+        check_quantity("dt", dt, ms)
+        all_to_all = self.scheme == "all-to-all"
+        decay = "exp((tpre - t) / tau_pre)"
+        pre_now = f"pre * {decay}" if all_to_all else decay
+        track = weight_sum is not None
+        before, after = ("w_old = w", f"{weight_sum}_post += w - w_old") if track else ("", "")
+        model = _join("w : 1", "tpre : second", "pre : 1" if all_to_all else "")
+        on_pre = _join(
+            on_pre_effect,
+            f"pre = {pre_now} + 1" if all_to_all else "",
+            "tpre = t",
+            before,
+            self._clip("w - nu_pre * post1_post"),
+            after,
         )
-        on_pre = _join(on_pre_effect, self._trace("pre"), self._clip("w - nu_pre * post1"))
-        on_post = _join(
-            self._clip("w + nu_post * pre * post2"), self._trace("post1"), self._trace("post2")
+        on_post = _join(before, self._clip(f"w + nu_post * {pre_now} * post2_post"), after)
+        post_model = _join(
+            "dpost1/dt = -post1 / tau_eff1 : 1",
+            "dpost2/dt = -post2 / tau_eff2 : 1",
+            f"{weight_sum} : 1" if track else "",
         )
-        return SynapseCode(model, on_pre, on_post, self.namespace())
+        step = "+= 1" if all_to_all else "= 1"
+        post_namespace = {
+            "tau_eff1": dt / (1 - np.exp(-float(dt / self.tau_post1))),
+            "tau_eff2": dt / (1 - np.exp(-float(dt / self.tau_post2))),
+        }
+        return SynapseCode(
+            model, on_pre, on_post, self.namespace(), post_model=post_model,
+            post_reset=f"post1 {step}\npost2 {step}", post_namespace=post_namespace,
+            post_method="euler", initial={"tpre": -1e9 * second},  # no pre spike yet
+        )
 
 
 def _spike_steps(name: str, times, dt) -> np.ndarray:
@@ -304,8 +373,29 @@ def _spike_steps(name: str, times, dt) -> np.ndarray:
     return np.sort(steps)
 
 
+def _post_group(code: SynapseCode, post_steps: np.ndarray, n_steps: int, dt):
+    """The post-synaptic side of ``replay``: spikes at ``post_steps``, with the rule's
+    post-synaptic state (``code.post_model``) where it has any."""
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, TimedArray
+
+    if not code.post_model:
+        return SpikeGeneratorGroup(1, np.zeros(post_steps.size, int), post_steps * dt, dt=dt)
+    train = np.zeros(n_steps + 1)
+    train[post_steps] = 1.0
+    return NeuronGroup(
+        1, code.post_model, threshold="post_train(t) > 0.5", reset=code.post_reset,
+        method=code.post_method, dt=dt,
+        namespace={**code.post_namespace, "post_train": TimedArray(train, dt=dt)},
+    )
+
+
 def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 * ms) -> pd.DataFrame:
     """Drive one synapse with given pre and post spike times and record its weight.
+
+    The synapse runs the code the rule renders (``rule.render(dt=dt)``); a rule that keeps
+    state on the post-synaptic cell (``SynapseCode.post_model``, e.g. Diehl & Cook's post
+    traces) gets a post-synaptic group with that state, its reset and its integration
+    method, made to spike at ``post_times``.
 
     Parameters
     ----------
@@ -345,12 +435,12 @@ def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 
     post_steps = _spike_steps("post_times", post_times, dt)
     n_steps = int(max(pre_steps.max(initial=0), post_steps.max(initial=0))) + 2
 
-    code = rule.render()
+    code = rule.render(dt=dt)
     old_target = prefs.codegen.target
     prefs.codegen.target = "numpy"
     try:
         pre = SpikeGeneratorGroup(1, np.zeros(pre_steps.size, int), pre_steps * dt, dt=dt)
-        post = SpikeGeneratorGroup(1, np.zeros(post_steps.size, int), post_steps * dt, dt=dt)
+        post = _post_group(code, post_steps, n_steps, dt)
         syn = Synapses(
             pre,
             post,
@@ -362,6 +452,8 @@ def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 
         )
         syn.connect()
         syn.w = w0
+        for name, value in code.initial.items():
+            setattr(syn, name, value)
         mon = StateMonitor(syn, ["w_at_pre_event", "w_at_post_event"], record=0, when="end", dt=dt)
         Network(pre, post, syn, mon).run(n_steps * dt)
         w_pre = np.asarray(mon.w_at_pre_event[0])

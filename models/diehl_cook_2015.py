@@ -16,12 +16,13 @@ stop a run, it stops deciding and the input stays silent). Nothing in Python run
 
 Implementation choices that keep the paper's model and make it fast:
 
-* The post-synaptic STDP traces live on the excitatory cells (they are the same for all 784
-  synapses of a cell) and decay exactly (``x *= exp(-dt/tau)`` every step, written as an
-  Euler step with an adjusted time constant, so it is part of the state update); the pre-synaptic
-  trace, delayed per synapse, is stored as the time of the last pre spike ``tpre`` and read as
-  ``exp(-(t - tpre)/tau_pre)`` only on post spikes (it is set to 1 on every pre spike, so this
-  is exactly the original nearest-spike trace).
+* The plastic synapses run the rule's own rendering (``DiehlCookSTDP.render``, the code
+  ``replay`` and the protocol bench verify; :func:`stdp_code`): the post-synaptic traces live
+  on the excitatory cells (they are the same for all 784 synapses of a cell) and decay
+  exactly inside the cells' state update; the pre-synaptic trace, delayed per synapse, is
+  stored as the time of the last pre spike's arrival ``tpre``. ``tests/test_diehl_cook_stdp.py``
+  replays the network's own input synapses (:func:`connect_input`) against an event-by-event
+  reference.
 * Poisson input cells draw exponential inter-spike intervals (one random number per spike).
 * Decaying state that would turn subnormal during long silences is flushed to zero below
   1e-30 at presentation starts (no measurable effect; avoids many-fold slow arithmetic).
@@ -48,11 +49,11 @@ from brian2 import (
 from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, START_PRESENTATION, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
-from brainlearn.plasticity import DiehlCookSTDP
+from brainlearn.plasticity import DiehlCookSTDP, SynapseCode
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
-__all__ = ["DiehlCookParams", "TIMER_READINGS", "build_network", "synapse_order", "N_INPUTS",
-           "CITATION"]
+__all__ = ["DiehlCookParams", "TIMER_READINGS", "PARAM_SETS", "build_network", "connect_input", "stdp_code",
+           "synapse_order", "N_INPUTS", "CITATION"]
 
 CITATION = (
     "P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition using "
@@ -62,6 +63,8 @@ N_INPUTS = 784
 
 #: Readings of the original code's ``timer`` threshold condition (see ``DiehlCookParams``).
 TIMER_READINGS = ("brian1", "brian2")
+#: Named parameter sets: the paper's, and ``sized`` (see ``DiehlCookParams.sized``).
+PARAM_SETS = ("paper", "sized")
 
 
 def _exc_cell() -> ConductanceLIF:
@@ -156,6 +159,31 @@ class DiehlCookParams(CheckedParams):
         check_quantity("mean_theta", mean_theta, mV)
         exc = self.exc
         return float(int(n_neurons) * mean_theta * self.period / (exc.theta_plus * exc.tau_theta))
+
+    def sized(self, n_neurons: int, reference_neurons: int = 400) -> DiehlCookParams:
+        """The ``sized`` parameter set: ``theta_plus`` scaled so that ``n_neurons`` cells have
+        the spike budget of the paper's ``reference_neurons`` (400).
+
+        The budget (:meth:`spike_budget`) is ``N * mean_theta * period / (theta_plus *
+        tau_theta)``: at equal mean theta it is the same for N cells as for 400 when
+        ``theta_plus = theta_plus_paper * N / 400``. Networks of 400 cells or more keep the
+        paper's value (their budget already clears the retry rule's 5 spikes with N=400's
+        margin, 16.8 at theta near 42 mV). Derived from the training dynamics alone: no test
+        image is involved. At N=100 this gives 0.0125 mV.
+
+        Parameters
+        ----------
+        n_neurons : int
+            Excitatory cells N.
+        reference_neurons : int
+            Network size whose budget margin is kept.
+
+        Returns
+        -------
+        DiehlCookParams
+        """
+        scale = min(1.0, int(n_neurons) / int(reference_neurons))
+        return self.replace(exc=self.exc.replace(theta_plus=self.exc.theta_plus * scale))
 
     def exc_cell(self) -> ConductanceLIF:
         """The excitatory cell with the chosen ``timer`` reading."""
@@ -273,7 +301,6 @@ def build_network(
     p = params
     dt = p.dt
     odt = _object_dt(dt)
-    rule = p.stdp
     table = pixel_table(np.zeros((n_table, N_INPUTS)), name="pixels")
 
     ctl = NeuronGroup(
@@ -296,27 +323,19 @@ def build_network(
     inp.t_off = linked_var(ctl, "t_off", index=zeros)
     inp.run_regularly(START_PRESENTATION, dt=p.period, when="before_thresholds", order=4)
 
-    exc_extra, exc_reset, exc_boundary = "", "", [FLUSH.format(v="ge"), FLUSH.format(v="gi")]
+    code = stdp_code(p) if plastic else None
+    exc_boundary = [FLUSH.format(v="ge"), FLUSH.format(v="gi")]
+    exc_extra, exc_reset, exc_namespace = "", "", {}
     if plastic:
-        # Exact exponential decay of the post traces inside the (Euler) state update: Euler
-        # with tau_eff = dt / (1 - exp(-dt / tau)) multiplies by exp(-dt / tau) every step.
-        exc_extra = ("dpost1/dt = -post1 / tau_eff1 : 1\ndpost2/dt = -post2 / tau_eff2 : 1\n"
-                     "wsum : 1\nnorm_factor : 1\n")
-        exc_reset = "post1 = 1\npost2 = 1"
-        exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2"),
-                         "wsum = norm_total * int(wsum > 0)"]
+        exc_extra = code.post_model + "\nnorm_factor : 1\n"
+        exc_reset = code.post_reset
+        exc_namespace = dict(code.post_namespace)
+        exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2")]
     exc = p.exc_cell().group(
         n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
-        namespace={
-            "norm_total": p.norm_total,
-            "tau_eff1": dt / (1 - np.exp(-float(dt / rule.tau_post1))),
-            "tau_eff2": dt / (1 - np.exp(-float(dt / rule.tau_post2))),
-        },
+        namespace=exc_namespace,
     )
     exc.theta_on = 1.0 if plastic else 0.0
-    if plastic:  # one division per neuron; the synapses then multiply (order 2)
-        exc.run_regularly("norm_factor = norm_total / (wsum + 1e-300)",
-                          dt=p.period, when="before_thresholds", order=1)
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
 
     inh = p.inh.group(n_neurons, name="inh", dt=odt)
@@ -325,31 +344,7 @@ def build_network(
         dt=p.period, when="before_thresholds", order=3,
     )
 
-    if plastic:
-        syn = Synapses(
-            inp, exc, name="syn", dt=odt,
-            model="w : 1\ntpre : second",
-            on_pre="""
-            ge_post += w
-            tpre = t
-            w_old = w
-            w = clip(w - nu_pre * post1_post, w_min, w_max)
-            wsum_post += w - w_old
-            """,
-            on_post="""
-            w_old = w
-            w = clip(w + nu_post * exp((tpre - t) / tau_pre) * post2_post, w_min, w_max)
-            wsum_post += w - w_old
-            """,
-            namespace=rule.namespace(),
-        )
-    else:
-        syn = Synapses(inp, exc, name="syn", dt=odt, model="w : 1", on_pre="ge_post += w")
-    order = synapse_order(delays, dt)
-    syn.connect(i=order // n_neurons, j=order % n_neurons)
-    syn.delay = np.asarray(delays, dtype=float).ravel()[order] * second
-    if plastic:
-        syn.tpre = -1e9 * second
+    input_objects = connect_input(p, inp, exc, delays, plastic=plastic, dt=odt, code=code)
     exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", dt=odt,
                        namespace={"w_ei": p.w_exc_inh})
     exc_inh.connect(j="i")
@@ -365,13 +360,93 @@ def build_network(
         ctl, "presentation", variables=["example", "intensity"], name="presentations"
     )
     objects = dict(
-        controller=ctl, input=inp, exc=exc, inh=inh, syn=syn, exc_inh=exc_inh,
+        controller=ctl, input=inp, exc=exc, inh=inh, exc_inh=exc_inh,
         inh_exc=inh_exc, counter=counter, spikes=spikes, presentations=presentations,
     )
+    objects.update(input_objects)
+    order = objects.pop("synapse_order")
+    network = Network(*objects.values())
+    objects.update(network=network, table=table, synapse_order=order)
+    return objects
+
+
+def stdp_code(params: DiehlCookParams) -> SynapseCode:
+    """The plastic input synapses' code: ``params.stdp`` rendered as the network runs it.
+
+    Every field of the rule acts (amplitudes, time constants, bounds, trace scheme): the
+    rule's own rendering (:meth:`DiehlCookSTDP.render`, the code ``replay`` and the protocol
+    bench run) with the conductance effect ``ge_post += w`` and the weight-sum upkeep
+    ``wsum`` that makes the normalisation one multiply per synapse.
+    """
+    return params.stdp.render(on_pre_effect="ge_post += w", dt=params.dt, weight_sum="wsum")
+
+
+def connect_input(
+    params: DiehlCookParams,
+    source,
+    target,
+    delays: np.ndarray,
+    *,
+    plastic: bool,
+    dt: Quantity | None = None,
+    code: SynapseCode | None = None,
+) -> dict:
+    """Connect ``source`` (784 cells) to ``target`` all-to-all, as the network does.
+
+    The synapses are stored by input cell, then delay (:func:`synapse_order`). When plastic
+    they run :func:`stdp_code` and, at the start of every presentation (every
+    ``params.period`` from t=0), normalise each target cell's input weights to
+    ``norm_total``: ``norm_factor = norm_total / wsum`` on the cell, ``w *= norm_factor``
+    on its synapses, then ``wsum = norm_total``. ``target`` must hold the rule's
+    post-synaptic state (``code.post_model``), ``norm_factor`` and ``ge``; its reset must
+    run ``code.post_reset``.
+
+    Parameters
+    ----------
+    params : DiehlCookParams
+        Model parameters.
+    source, target : brian2.NeuronGroup
+        Input cells and excitatory cells.
+    delays : ndarray
+        Delays in seconds, shape ``(784, n_target)``.
+    plastic : bool
+        STDP and normalisation, or fixed weights.
+    dt : Quantity, optional
+        Time step of the synapses (default: Brian2's default clock).
+    code : SynapseCode, optional
+        ``stdp_code(params)``, if already rendered.
+
+    Returns
+    -------
+    dict
+        ``syn`` (the Synapses), ``synapse_order`` and, when plastic, the ``normalise`` and
+        ``norm_factor`` operations.
+    """
+    p = params
+    kwargs = {"dt": dt} if dt is not None else {}
     if plastic:
+        code = code or stdp_code(p)
+        syn = Synapses(source, target, name="syn", **code.kwargs(), **kwargs)
+    else:
+        syn = Synapses(source, target, name="syn", model="w : 1", on_pre="ge_post += w", **kwargs)
+    order = synapse_order(delays, p.dt)
+    n = np.asarray(delays).shape[1]
+    syn.connect(i=order // n, j=order % n)
+    syn.delay = np.asarray(delays, dtype=float).ravel()[order] * second
+    objects = {"syn": syn, "synapse_order": order}
+    if plastic:
+        for name, value in code.initial.items():
+            setattr(syn, name, value)
+        # one division per neuron (order 1); the synapses then multiply (order 2)
+        total = repr(float(p.norm_total))
+        objects["norm_factor"] = target.run_regularly(
+            f"norm_factor = {total} / (wsum + 1e-300)", dt=p.period, when="before_thresholds",
+            order=1,
+        )
         objects["normalise"] = syn.run_regularly(
             "w *= norm_factor_post", dt=p.period, when="before_thresholds", order=2,
         )
-    network = Network(*objects.values())
-    objects.update(network=network, table=table, synapse_order=order)
+        objects["weight_sum"] = target.run_regularly(
+            f"wsum = {total} * int(wsum > 0)", dt=p.period, when="before_thresholds", order=3,
+        )
     return objects

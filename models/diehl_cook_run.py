@@ -32,6 +32,7 @@ from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import DEVICES, STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook_2015 import (
     N_INPUTS,
+    PARAM_SETS,
     TIMER_READINGS,
     DiehlCookParams,
     build_network,
@@ -112,13 +113,21 @@ class TrainConfig(dict):
         timer: str = "brian1",
         chunk: int = DEFAULT_CHUNK,
         theta_plus: Quantity | None = None,
+        params: str = "paper",
     ) -> TrainConfig:
         """Validate the options and return a config.
 
         Exactly one of ``examples`` and ``epochs`` may be given (default: one epoch).
         ``theta_plus`` replaces the paper's threshold increment of 0.05 mV (a deviation from
         the paper, recorded in ``config.json``; see ``DiehlCookParams.spike_budget``).
+        ``params`` names the parameter set: ``"paper"`` or ``"sized"`` (theta_plus scaled to
+        the network size, ``DiehlCookParams.sized``; recorded the same way).
         """
+        if params not in PARAM_SETS:
+            raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}")
+        if params != "paper" and theta_plus is not None:
+            raise ValueError(f"theta_plus is set by the {params!r} parameter set; give one of "
+                             "the two")
         if theta_plus is not None:
             check_quantity("theta_plus", theta_plus, mV)
             if not float(theta_plus / volt) > 0:
@@ -141,6 +150,7 @@ class TrainConfig(dict):
             threads=None if threads is None else int(threads), data=data, timer=timer,
             chunk=int(chunk),
             theta_plus=None if theta_plus is None else float(theta_plus / volt),
+            param_set=params,
         )
 
 
@@ -153,6 +163,8 @@ def _load_images(data: str, split: str):
 
 def _params(config: dict) -> DiehlCookParams:
     params = DiehlCookParams(timer=config.get("timer", "brian1"))
+    if config.get("param_set", "paper") == "sized":
+        params = params.sized(config["neurons"])
     if config.get("theta_plus") is not None:  # volts; None: the paper's 0.05 mV
         params = params.replace(exc=params.exc.replace(theta_plus=config["theta_plus"] * volt))
     return params
@@ -190,7 +202,7 @@ def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
     w = params.initial_weights(n, rng)
     delays = params.initial_delays(n, rng)
     exc, inh = params.exc, params.inh
-    return {
+    state = {
         "syn.w": w.ravel(),
         "syn.tpre": np.full(N_INPUTS * n, -1e9),
         "delays": delays.ravel(),
@@ -204,14 +216,17 @@ def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
         "controller.pending": np.array([0.0]), "controller.nspk": np.array([0.0]),
         "controller.retries": np.array([0.0]),
     }
+    if params.stdp.scheme == "all-to-all":  # the pre trace's value at its last spike
+        state["syn.pre"] = np.zeros(N_INPUTS * n)
+    return state
 
 
 #: state variables carried from chunk to chunk (besides the controller's)
-TRAIN_VARS = ("syn.w", "syn.tpre", "exc.v", "exc.ge", "exc.gi", "exc.theta", "exc.post1",
+TRAIN_VARS = ("syn.w", "syn.tpre", "syn.pre", "exc.v", "exc.ge", "exc.gi", "exc.theta", "exc.post1",
               "exc.post2", "inh.v", "inh.ge", "inh.gi")
 TEST_VARS = ("syn.w", "exc.theta", "exc.v", "exc.ge", "exc.gi", "inh.v", "inh.ge", "inh.gi")
 #: per-synapse state, kept in row order ``i * n + j`` outside the network
-SYNAPSE_VARS = ("syn.w", "syn.tpre")
+SYNAPSE_VARS = ("syn.w", "syn.tpre", "syn.pre")
 CONTROL_VARS = ("controller.intensity", "controller.pending", "controller.nspk",
                 "controller.retries")
 #: spike counts of a run's undecided last presentation, carried to the next run
@@ -466,7 +481,7 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         ms_per_example=1000 * meta["train_seconds"] / max(position, 1),
         capped_images=meta["capped"], training_accuracy=meta["training_accuracy"],
         device=config["device"], timer=config["timer"], data=config["data"],
-        theta_plus_mV=float(params.exc.theta_plus / mV),
+        theta_plus_mV=float(params.exc.theta_plus / mV), param_set=config.get("param_set", "paper"),
     )
     write_json(run_dir / "metrics.json", metrics)
     return metrics

@@ -11,6 +11,7 @@ of all spike times (e.g. 5 ms for the Sjostrom sweep), which keeps long protocol
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -232,21 +233,26 @@ class _Built:
 
 def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: dict, w0, dt, drive, neuron):
     """Create the Brian2 objects: ``n_sets * len(protocols)`` synapses, set-major order."""
-    from brian2 import SpikeGeneratorGroup, SpikeMonitor, Synapses
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, Synapses
 
-    code = rule.render()
+    code = rule.render(dt=dt)
     namespace = dict(code.namespace)
     model = code.model
+    synapse_code = "\n".join((code.model, code.on_pre, code.on_post))
+    used = {name for name in namespace if re.search(rf"\b{name}\b", synapse_code)}
     for name in free:
-        if name not in namespace:
-            raise ValueError(f"{name!r} is not a parameter of {type(rule).__name__} that can be varied; "
-                             f"choose from {sorted(namespace)}")
+        if name not in used:
+            raise ValueError(f"{name!r} is not a parameter of {type(rule).__name__} that can be varied "
+                             f"per synapse; choose from {sorted(used)}")
         namespace.pop(name)
         model += f"\n{name} : {_unit_string(rule.params()[name])} (constant)"
     n_p = len(protocols)
     n = n_sets * n_p
     dt_s = float(dt / second)
-    offset = 1 if drive == "neuron" else 0  # neuron mode: drivers fire one step early
+    # drivers fire one step early: a model neuron (neuron mode), or a relay group holding
+    # the rule's post-synaptic state (imposed spikes, rules with ``post_model``)
+    relay = drive == "imposed" and bool(code.post_model)
+    offset = 1 if drive == "neuron" or relay else 0
     pre_i, pre_t, post_i, post_t = [], [], [], []
     for k, p in enumerate(protocols):
         pre, post = p.spike_times()
@@ -262,12 +268,26 @@ def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: d
     pre_group = SpikeGeneratorGroup(n, pre_i, pre_t * dt, dt=dt, name="protocol_pre*")
     objects = [pre_group]
     post_mon = None
-    if drive == "imposed":
+    if drive == "imposed" and not relay:
         post_group = SpikeGeneratorGroup(n, post_i, post_t * dt, dt=dt, name="protocol_post*")
         objects.append(post_group)
+    elif relay:
+        driver = SpikeGeneratorGroup(n, post_i, (post_t - 1) * dt, dt=dt, name="protocol_driver*")
+        post_group = NeuronGroup(
+            n, code.post_model + "\nfire : 1", threshold="fire > 0.5",
+            reset="fire = 0\n" + code.post_reset, method=code.post_method,
+            namespace=dict(code.post_namespace), dt=dt, name="protocol_post*",
+        )
+        kick = Synapses(driver, post_group, on_pre="fire_post = 1", dt=dt, name="protocol_kick*")
+        kick.pre.when = "after_resets"  # after the reset that clears a spike of this step
+        kick.connect(j="i")
+        objects += [driver, post_group, kick]
     else:
         driver = SpikeGeneratorGroup(n, post_i, (post_t - 1) * dt, dt=dt, name="protocol_driver*")
-        post_group = neuron.group(n, dt=dt, name="protocol_neuron*")
+        # a rule's post-synaptic state joins the neuron's equations, integrated its way
+        extra = dict(extra_equations=code.post_model, extra_reset=code.post_reset,
+                     namespace=dict(code.post_namespace), method=code.post_method) if code.post_model else {}
+        post_group = neuron.group(n, dt=dt, name="protocol_neuron*", **extra)
         kick = Synapses(driver, post_group, on_pre="v_post += kick", namespace={"kick": neuron_kick(neuron)},
                         dt=dt, name="protocol_kick*")
         kick.connect(j="i")
@@ -277,6 +297,8 @@ def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: d
                    namespace=namespace, dt=dt, name="protocol_syn*")
     syn.connect(j="i")
     syn.w = w0
+    for name, value in code.initial.items():
+        setattr(syn, name, value)
     for name, values in free.items():
         unit = second if _unit_string(rule.params()[name]) == "second" else 1
         setattr(syn, name, np.repeat(np.asarray(values, dtype=float), n_p) * unit)

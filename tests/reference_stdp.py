@@ -20,7 +20,7 @@ from brian2 import second
 
 from brainlearn.plasticity import DiehlCookSTDP, PairSTDP, TripletSTDP
 
-__all__ = ["Trace", "events_from_steps", "reference_replay"]
+__all__ = ["Trace", "events_from_steps", "handlers", "reference_replay"]
 
 
 class Trace:
@@ -136,6 +136,18 @@ def _diehl_cook_handlers(rule: DiehlCookSTDP):
     return on_pre, on_post
 
 
+def handlers(rule):
+    """``(on_pre, on_post)`` of one synapse under ``rule``: each takes the weight and the
+    event time in seconds and returns the new weight, keeping the synapse's traces."""
+    if isinstance(rule, PairSTDP):
+        return _pair_handlers(rule)
+    if isinstance(rule, TripletSTDP):
+        return _triplet_handlers(rule)
+    if isinstance(rule, DiehlCookSTDP):
+        return _diehl_cook_handlers(rule)
+    raise TypeError(f"no reference for {type(rule).__name__}")  # pragma: no cover
+
+
 def reference_replay(rule, pre_steps, post_steps, w0: float, dt_s: float) -> list[tuple]:
     """Weights after every event of one synapse, computed event by event.
 
@@ -156,14 +168,7 @@ def reference_replay(rule, pre_steps, post_steps, w0: float, dt_s: float) -> lis
         One tuple per event in processing order: time in seconds, ``"pre"``/``"post"``
         and the weight right after the event.
     """
-    if isinstance(rule, PairSTDP):
-        on_pre, on_post = _pair_handlers(rule)
-    elif isinstance(rule, TripletSTDP):
-        on_pre, on_post = _triplet_handlers(rule)
-    elif isinstance(rule, DiehlCookSTDP):
-        on_pre, on_post = _diehl_cook_handlers(rule)
-    else:  # pragma: no cover - test helper
-        raise TypeError(f"no reference for {type(rule).__name__}")
+    on_pre, on_post = handlers(rule)
     w = float(w0)
     out = []
     for step, kind in events_from_steps(pre_steps, post_steps):

@@ -13,6 +13,8 @@ EPILOG = """examples:
   brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
   brainlearn mnist evaluate runs/n100 --workers 8          # sharded on a local Dask cluster
   brainlearn mnist plot runs/n100
+  brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1
+  brainlearn mnist reproduce --rows 100 --params sized --seeds 0,1,2 --out runs/table1
 """
 
 
@@ -47,6 +49,9 @@ def register(subparsers) -> None:
                        help="threshold increment per spike, e.g. '0.0125 mV' (default: the "
                        "paper's 0.05 mV; smaller values raise the spike budget of small "
                        "networks, see the README)")
+    train.add_argument("--params", default="paper", choices=["paper", "sized"],
+                       help="parameter set: the paper's, or 'sized' (theta_plus scaled with N "
+                       "below 400 so small networks keep N=400's spike budget; default paper)")
     train.add_argument("--chunk", type=int, default=1000,
                        help="images per compiled run between checkpoints (default 1000)")
     train.add_argument("--out", help="run directory (new run)")
@@ -86,6 +91,32 @@ def register(subparsers) -> None:
                     help="serial: start every chunk from rest (what a sharded evaluation does)")
     ev.set_defaults(func=_evaluate)
 
+    rep = sub.add_parser(
+        "reproduce", help="the paper's Table 1: train, evaluate and plot each row, then tabulate",
+        epilog="examples:\n  brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1\n"
+        "  brainlearn mnist reproduce --rows 100 --params sized --seeds 0,1,2 --out runs/table1\n"
+        "  brainlearn mnist reproduce --rows 100 --data embedded --examples 200 "
+        "--assign-examples 500 --test-examples 200 --out runs/quick\n"
+        "\nEach row trains for the paper's passes (N=100: 1, 400: 3, 1600: 7, 6400: 15) in its\n"
+        "own run directory (n400, n100_sized_s1, ...), is evaluated (vote, logistic, online)\n"
+        "and plotted; table.csv and table.md are rewritten after every row. Running the same\n"
+        "command again resumes the unfinished row from its checkpoint and skips finished ones.\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rep.add_argument("--rows", default="100,400,1600",
+                     help="comma-separated network sizes of the paper's table (default 100,400,1600)")
+    rep.add_argument("--params", default="paper", choices=["paper", "sized"])
+    rep.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    rep.add_argument("--data", default="full", choices=["full", "embedded"])
+    rep.add_argument("--examples", type=int, default=None,
+                     help="training images per row instead of the paper's passes (quick checks)")
+    rep.add_argument("--assign-examples", type=int, default=None)
+    rep.add_argument("--test-examples", type=int, default=None)
+    rep.add_argument("--chunk", type=int, default=1000)
+    rep.add_argument("--out", required=True, help="directory of the reproduction")
+    rep.add_argument("--no-progress", action="store_true")
+    rep.set_defaults(func=_reproduce)
+
     plot = sub.add_parser(
         "plot", help="receptive fields, accuracy, confusion matrix, theta histogram (PNG)",
         epilog="example:\n  brainlearn mnist plot runs/n400\n",
@@ -120,7 +151,7 @@ def _train(args) -> int:
         config = TrainConfig.create(
             neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
             device=args.device, threads=args.threads, data=args.data, timer=args.timer,
-            chunk=args.chunk, theta_plus=theta_plus,
+            chunk=args.chunk, theta_plus=theta_plus, params=args.params,
         )
         metrics = train(args.out, config, progress=not args.no_progress)
         run_dir = args.out
@@ -159,4 +190,25 @@ def _plot(args) -> int:
 
     for path in plot_run(args.run_dir):
         print(path)
+    return 0
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated integers, got {text!r}") from None
+
+
+def _reproduce(args) -> int:
+    from brainlearn.models.diehl_cook_reproduce import reproduce
+
+    table = reproduce(
+        args.out, _int_list("--rows", args.rows), param_set=args.params,
+        seeds=_int_list("--seeds", args.seeds), data=args.data, examples=args.examples,
+        assign_examples=args.assign_examples, test_examples=args.test_examples,
+        chunk=args.chunk, progress=not args.no_progress,
+    )
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    print(f"table: {args.out}/table.csv, {args.out}/table.md")
     return 0
