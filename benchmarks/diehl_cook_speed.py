@@ -12,11 +12,14 @@ Prints ms per presentation (500 ms of simulated network time, the unit of work b
 per training example, and their ratio. Compilation is reported separately.
 
     python benchmarks/diehl_cook_speed.py --neurons 400 --examples 1000 --baseline-examples 20
+    python benchmarks/diehl_cook_speed.py --neurons 400,1600,6400 --examples 300 \
+        --baseline-examples 5 --brian2-queue
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -25,12 +28,17 @@ from pathlib import Path
 import numpy as np
 
 
-def run_brainlearn(n: int, k: int, data: str, workdir: Path) -> dict:
+def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool = False) -> dict:
     from brainlearn.models.diehl_cook_run import TrainConfig, train
 
-    run_dir = workdir / "brainlearn"
+    run_dir = workdir / f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}"
     config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0)
-    metrics = train(run_dir, config, progress=False)
+    if brian2_queue:  # Brian2's own spike queue (see brainlearn.devices.use_fast_spike_queue)
+        os.environ["BRAINLEARN_BRIAN2_SPIKE_QUEUE"] = "1"
+    try:
+        metrics = train(run_dir, config, progress=False)
+    finally:
+        os.environ.pop("BRAINLEARN_BRIAN2_SPIKE_QUEUE", None)
     return {
         "seconds": metrics["train_seconds"],
         "compile_seconds": metrics["compile_seconds"],
@@ -141,34 +149,48 @@ def _has_cython() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--neurons", type=int, default=400)
+    parser.add_argument("--neurons", default="400",
+                        help="comma-separated network sizes, e.g. 400,1600,6400 (default 400)")
     parser.add_argument("--examples", type=int, default=1000, help="brainlearn training images")
     parser.add_argument("--baseline-examples", type=int, default=20)
+    parser.add_argument("--brian2-queue", action="store_true",
+                        help="also time brainlearn with Brian2's own spike queue (what "
+                        "brainlearn's queue buys)")
     parser.add_argument("--data", default="full", choices=["full", "embedded"])
     args = parser.parse_args()
+    sizes = [int(v) for v in args.neurons.split(",") if v.strip()]
 
     from brainlearn.data import load_mnist
 
     images, _ = load_mnist("train", source=args.data)
     images = images.reshape(len(images), -1).astype(float)
     workdir = Path(tempfile.mkdtemp(prefix="bl_speed_"))
+    rows = []
     try:
-        base = run_baseline(args.neurons, args.baseline_examples, images)
-        ours = run_brainlearn(args.neurons, args.examples, args.data, workdir)
+        for n in sizes:
+            base = run_baseline(n, args.baseline_examples, images)
+            rows.append((n, f"baseline (official example structure, {base['target']})", base))
+            if args.brian2_queue:
+                rows.append((n, "brainlearn, Brian2's spike queue",
+                             run_brainlearn(n, args.examples, args.data, workdir, True)))
+            rows.append((n, "brainlearn (cpp_standalone, in-network loop)",
+                         run_brainlearn(n, args.examples, args.data, workdir)))
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = []
-    for name, r in (("baseline (official example structure, runtime)", base),
-                    ("brainlearn (cpp_standalone, in-network loop)", ours)):
-        rows.append((name, 1000 * r["seconds"] / r["presentations"],
-                     1000 * r["seconds"] / r["examples"], r["examples"], r["presentations"]))
-    print(f"\nDiehl & Cook training speed, N={args.neurons}, dt 0.5 ms, {args.data} MNIST")
-    print(f"{'':52s} {'ms/presentation':>16s} {'ms/example':>11s} {'examples':>9s} {'presentations':>14s}")
-    for name, per_pres, per_ex, n_ex, n_pres in rows:
-        print(f"{name:52s} {per_pres:16.2f} {per_ex:11.2f} {n_ex:9d} {n_pres:14d}")
-    ratio = rows[0][1] / rows[1][1]
-    print(f"\nspeed-up per presentation: {ratio:.1f}x  (baseline target: {base['target']}; "
-          f"brainlearn compile time {ours['compile_seconds']:.1f} s, not included)")
+    print(f"\nDiehl & Cook training speed, dt 0.5 ms, {args.data} MNIST "
+          "(ms per presentation of 500 ms network time; ratio: baseline / row, same run)")
+    print(f"{'N':>5s} {'':46s} {'ms/presentation':>16s} {'ms/example':>11s} {'examples':>9s} "
+          f"{'presentations':>14s} {'x baseline':>11s}")
+    baseline_ms = {}
+    for n, name, r in rows:
+        per_pres = 1000 * r["seconds"] / r["presentations"]
+        baseline_ms.setdefault(n, per_pres)
+        print(f"{n:5d} {name:46s} {per_pres:16.2f} {1000 * r['seconds'] / r['examples']:11.2f} "
+              f"{r['examples']:9d} {r['presentations']:14d} {baseline_ms[n] / per_pres:10.1f}x")
+    compile_s = [r["compile_seconds"] for _, _, r in rows if "compile_seconds" in r]
+    print(f"\nbrainlearn compile times (not included): {', '.join(f'{c:.1f} s' for c in compile_s)}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def select_device(
     prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}"]
     set_device(name, directory=str(directory), build_on_run=False)
     if name == "cpp_standalone":
-        use_fast_spike_queue()
+        use_fast_spike_queue(not os.environ.get("BRAINLEARN_BRIAN2_SPIKE_QUEUE"))
 
 
 def require_brian2cuda() -> None:
@@ -218,7 +218,9 @@ def use_fast_spike_queue(enabled: bool = True) -> None:
     (so simulations are bit-identical), but precomputes each cell's runs of equal delay and
     appends a run with one bulk insert. With synapses stored by delay within each source cell
     (as Diehl & Cook's input synapses are) a spike costs one insert per distinct delay.
-    :func:`select_device` turns it on for ``cpp_standalone``.
+    :func:`select_device` turns it on for ``cpp_standalone`` unless the environment variable
+    ``BRAINLEARN_BRIAN2_SPIKE_QUEUE`` is set (to measure against Brian2's queue,
+    ``benchmarks/diehl_cook_speed.py --brian2-queue``).
 
     The file replaces ``brianlib/spikequeue.h`` in the build directory whenever Brian2 writes
     its project; an unchanged file keeps its time stamp, so ``make`` recompiles nothing.
