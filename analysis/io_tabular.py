@@ -19,23 +19,14 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import atomic_path
+from brainlearn.rundir import SPIKE_META_KEY, spike_schema
 
 from .spikes import SPIKE_COLUMNS, canonical_order, check_spike_table, population_dtype
 from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, stream_table, table_from_arrays
 
 __all__ = ["write_parquet", "read_parquet", "iter_parquet", "write_csv", "read_csv"]
 
-_META_KEY = b"brainlearn"
 _CSV_PREFIX = "# brainlearn-spikes "
-
-
-def _schema(meta: dict):
-    import pyarrow as pa
-
-    types = {"neuron": pa.int64(), "t": pa.float64(), "example": pa.int64(), "label": pa.int64()}
-    fields = [pa.field("population", pa.dictionary(pa.int32(), pa.string()))]
-    fields += [pa.field(c, types[c]) for c in meta["columns"][1:]]
-    return pa.schema(fields, metadata={_META_KEY: json.dumps(meta).encode()})
 
 
 def write_parquet(stream: SpikeStream, path: str | os.PathLike) -> None:
@@ -44,7 +35,7 @@ def write_parquet(stream: SpikeStream, path: str | os.PathLike) -> None:
     import pyarrow.parquet as pq
 
     meta = stream.meta
-    schema = _schema(meta)
+    schema = spike_schema(meta)
     dictionary = pa.array(meta["populations"], pa.string())
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -65,7 +56,7 @@ def _open_parquet(path):
         raise FileNotFoundError(f"no such spike file: {path}") from None
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
-    raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
+    raw = (pf.schema_arrow.metadata or {}).get(SPIKE_META_KEY)
     if raw is None and {"population", "neuron", "t"} <= set(pf.schema_arrow.names):
         return pf, None  # a plain table (e.g. DataFrame.to_parquet): see _plain_frame
     try:

@@ -1,48 +1,44 @@
 """Run directories: read the spikes, configuration and states a run wrote; export them.
 
-A run directory holds ``config.json``, ``metrics.json``, ``spikes.parquet`` (written
-with :func:`brainlearn.analysis.write_spikes`) and optionally ``states.h5`` or
-``states.parquet``. ``config.json`` keys ``neurons`` and ``example_duration_s`` fill
-in the table's ``n_neurons`` / ``example_duration`` when the spike file lacks them.
+What a run directory holds, and how its files are named and read, is defined once in
+:mod:`brainlearn.rundir`; this module reads through it. ``config.json`` keys ``neurons`` and
+``example_duration_s`` fill in the table's ``n_neurons`` / ``example_duration`` when the
+spike file lacks them, and a run whose examples (``examples.parquet``) all lasted equally
+long gets that ``example_duration``. Runs whose examples vary in length (Diehl & Cook
+retries) carry their durations in :func:`load_run_examples`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from brainlearn import rundir
+
 from .formats import FORMATS, write_spikes
 from .states import read_states
 from .stream import DEFAULT_CHUNK, SpikeStream, collect
 
-__all__ = ["load_run_config", "load_run_spikes", "load_run_states", "export_run", "SPIKES_FILE"]
+__all__ = [
+    "load_run_config", "load_run_spikes", "load_run_examples", "load_run_states", "export_run",
+    "SPIKES_FILE",
+]
 
-SPIKES_FILE = "spikes.parquet"
-
-
-def _run_dir(run_dir: str | os.PathLike) -> Path:
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run directory {path} does not exist")
-    return path
+SPIKES_FILE = rundir.SPIKES
 
 
 def load_run_config(run_dir: str | os.PathLike) -> dict:
     """``config.json`` of a run as a dict (empty when the file is absent)."""
-    path = _run_dir(run_dir) / "config.json"
-    if not path.exists():
-        return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
-    return config
+    return rundir.read_config(run_dir)
+
+
+def load_run_examples(run_dir: str | os.PathLike) -> pd.DataFrame | None:
+    """The presented examples of a run (``example``, ``start``, ``duration`` in s, ``label``),
+    or None when the run recorded none; see :func:`brainlearn.rundir.examples_table`."""
+    return rundir.read_examples(run_dir)
 
 
 def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
@@ -57,20 +53,24 @@ def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
     pops = stream.meta["populations"]
     if "n_neurons" not in attrs and "neurons" in config and len(pops) == 1:
         attrs["n_neurons"] = {pops[0]: int(config["neurons"])}
-    if "example_duration" not in attrs and "example_duration_s" in config and "example" in stream.meta["columns"]:
-        attrs["example_duration"] = float(config["example_duration_s"])
+    if "example_duration" not in attrs and "example" in stream.meta["columns"]:
+        examples = rundir.read_examples(run_dir)
+        if examples is not None and len(examples) and examples["duration"].nunique() == 1:
+            attrs["example_duration"] = float(examples["duration"].iloc[0])
+        elif examples is None and "example_duration_s" in config:
+            attrs["example_duration"] = float(config["example_duration_s"])
     return stream
 
 
 def load_run_spikes(run_dir: str | os.PathLike) -> pd.DataFrame:
     """The evaluation spikes of a run directory as a spike table."""
-    return collect(_stream_run(_run_dir(run_dir), DEFAULT_CHUNK))
+    return collect(_stream_run(rundir.open_run(run_dir), DEFAULT_CHUNK))
 
 
 def load_run_states(run_dir: str | os.PathLike) -> dict:
     """The state snapshots of a run (``states.h5`` or ``states.parquet``; {} if none)."""
-    root = _run_dir(run_dir)
-    for name in ("states.h5", "states.parquet"):
+    root = rundir.open_run(run_dir)
+    for name in rundir.STATES:
         if (root / name).exists():
             return read_states(root / name)
     return {}
@@ -104,7 +104,7 @@ def export_run(
     Path
         The written file.
     """
-    root = _run_dir(run_dir)
+    root = rundir.open_run(run_dir)
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
     target = Path(out) if out is not None else root / "export" / f"spikes{FORMATS[format][0]}"
