@@ -219,7 +219,7 @@ def comparison_table(mnist_run: str | Path | None = None,
 
 def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     """Write ``comparison.csv``, ``comparison.md`` and ``accuracy_vs_spikes.png`` to ``out``."""
-    from brainlearn.analysis.plots import _figure, save_figure
+    from brainlearn.analysis.plots import new_figure, save_figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +236,7 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     with atomic_path(md) as tmp:
         tmp.write_text(shown.rename(columns={"accuracy": "accuracy (%)"}).to_markdown(index=False)
                        + "\n")
-    fig = _figure(6.5, 4)
+    fig = new_figure(6.5, 4)
     ax = fig.add_subplot()
     for method, group, style in (
             ("Diehl & Cook", table[table["method"].str.startswith("Diehl")], "s"),

@@ -81,7 +81,7 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
     params, delays = DiehlCookParams(), np.zeros((784, 4))
     for name in ("cpp_standalone", "cuda_standalone"):
         config = {"neurons": 4, "chunk": 10, "device": name}
-        diehl_cook_run._make_sim(config, params, tmp_path, True, delays)
+        diehl_cook_run.make_sim(config, params, tmp_path, True, delays)
     # C++ runs stop themselves after their images, with room for retries; cuda runs (whose
     # stop_network does nothing) show exactly ``chunk`` presentations
     assert made["cpp_standalone"] == 2 * 10 * params.period
@@ -93,9 +93,9 @@ def test_diehl_cook_on_cuda_without_brian2cuda_names_the_extra(tmp_path, monkeyp
     import sys
 
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams
-    from brainlearn.models.diehl_cook_run import _make_sim
+    from brainlearn.models.diehl_cook_run import make_sim
 
     config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
     monkeypatch.setitem(sys.modules, "brian2cuda", None)
     with pytest.raises(RuntimeError, match=r"brainlearn\[cuda\]"):
-        _make_sim(config, DiehlCookParams(), tmp_path, True, np.zeros((784, 4)))
+        make_sim(config, DiehlCookParams(), tmp_path, True, np.zeros((784, 4)))

@@ -23,8 +23,8 @@ from brainlearn.data import load_embedded
 from brainlearn.devices import reset_device
 from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
 from brainlearn.models.diehl_cook_run import (
-    _initial_state,
     _present_chunk,
+    initial_state,
     load_npz,
 )
 
@@ -52,7 +52,7 @@ def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors):
 
 
 def _run(params, n_neurons, images, *, plastic=True, monitors=lambda objs: {}, seed=3, state=None):
-    state = state or _initial_state(params, n_neurons, seed)
+    state = state or initial_state(params, n_neurons, seed)
     delays = state["delays"].reshape(784, n_neurons)
     sim = _runtime_sim(params, n_neurons, len(images), delays, plastic, monitors)
     try:
@@ -140,10 +140,10 @@ def test_standalone_and_runtime_agree_statistically(tmp_path):
     params = DiehlCookParams(**SHORT)
     n, k = 10, 30
     images = _images(k)
-    state = _initial_state(params, n, 7)
+    state = initial_state(params, n, 7)
     delays = state["delays"].reshape(784, n)
 
-    from brainlearn.models.diehl_cook_run import _make_sim
+    from brainlearn.models.diehl_cook_run import make_sim
 
     config = {"neurons": n, "chunk": k, "device": "cpp_standalone", "threads": None}
     stats = {}
@@ -151,7 +151,7 @@ def test_standalone_and_runtime_agree_statistically(tmp_path):
         if mode == "runtime":
             sim = _runtime_sim(params, n, k, delays, True, lambda objs: {})
         else:
-            sim = _make_sim(config, params, tmp_path, True, delays)
+            sim = make_sim(config, params, tmp_path, True, delays)
         try:
             new_state, done, counts, spikes, info = _present_chunk(
                 sim, params, images, state, 0, k, 11, plastic=True
@@ -272,11 +272,11 @@ def test_state_stays_in_row_order_while_the_network_groups_synapses_by_delay():
 def test_theta_plus_option_is_checked_recorded_and_used():
     from brian2 import mV, uvolt
 
-    from brainlearn.models.diehl_cook_run import TrainConfig, _params
+    from brainlearn.models.diehl_cook_run import TrainConfig, run_params
 
     config = TrainConfig.create(neurons=10, examples=5, theta_plus=12.5 * uvolt)
-    assert _params(config).exc.theta_plus == 12.5 * uvolt
-    assert _params(TrainConfig.create(neurons=10, examples=5)).exc.theta_plus == 0.05 * mV
+    assert run_params(config).exc.theta_plus == 12.5 * uvolt
+    assert run_params(TrainConfig.create(neurons=10, examples=5)).exc.theta_plus == 0.05 * mV
     with pytest.raises(ValueError, match="theta_plus must be a quantity in mV"):
         TrainConfig.create(neurons=10, theta_plus=0.0125)
     with pytest.raises(ValueError, match="theta_plus must be positive"):
@@ -298,16 +298,16 @@ def test_runs_that_end_mid_image_keep_each_image_last_presentation_counts():
     """Runs of a fixed length (as under cuda_standalone, which cannot stop a run itself) end
     at presentation boundaries whose accept-or-retry decision the next run takes. Every image
     must still be counted from its own last presentation, recomputed here from the spikes."""
-    from brainlearn.models.diehl_cook_run import _frozen_chunks
+    from brainlearn.models.diehl_cook_run import frozen_chunks
 
     params = DiehlCookParams(**SHORT)
     n, k, per_run = 6, 10, 3
     images = _images(k)
-    state = _initial_state(params, n, 5)
+    state = initial_state(params, n, 5)
     sim = _runtime_sim(params, n, 4, state["delays"].reshape(784, n), False, lambda objs: {})
     sim.duration = per_run * params.period  # every run: three presentations, no self-stop
     try:
-        (part,) = _frozen_chunks(sim, params, images, state, k, "test", 9, [0], span=k)
+        (part,) = frozen_chunks(sim, params, images, state, k, "test", 9, [0], span=k)
     finally:
         reset_device()
     counts, spikes = part["counts"], part["spikes"]
@@ -338,7 +338,7 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     params = DiehlCookParams(**SHORT)
     n, k = 6, 5
     images = _images(k)
-    state = _initial_state(params, n, 4)
+    state = initial_state(params, n, 4)
     delays = state["delays"].reshape(784, n)
     results = {}
     for mode in ("stops", "idles"):
