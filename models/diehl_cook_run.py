@@ -56,6 +56,7 @@ __all__ = [
     "frozen_state",
     "merge_chunks",
     "finish_evaluation",
+    "present_chunk",
     "write_untrained_run",
 ]
 
@@ -214,7 +215,7 @@ def _table(images: np.ndarray, position: int, size: int, end: int) -> np.ndarray
     return table
 
 
-def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end, seed, plastic):
+def present_chunk(sim: ChunkedSimulation, params, images, state, position, end, seed, plastic):
     """Run one chunk from ``position``; return (new_state, done, counts, spikes, result)."""
     size = sim_table_size(sim)
     limit = min(size, end - position)
@@ -413,7 +414,7 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
                     sim = make_sim(config, params, run_dir, True, state["delays"].reshape(N_INPUTS, -1))
                     meta["compile_seconds"] += sim.compile_seconds
                 seed = _chunk_seed(config["seed"], "train", meta["chunk_index"])
-                state, done, counts, _, info = _present_chunk(
+                state, done, counts, _, info = present_chunk(
                     sim, params, images, state, position, total, seed, plastic=True
                 )
                 chunk_labels = labels[np.arange(position, position + done) % len(images)]
@@ -438,10 +439,8 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
                                f"{int(params.min_spikes)} spikes")
     finally:
         bar.close()
-        if sim is not None and sim.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
+        if sim is not None:
+            sim.close()
     w = state["syn.w"].reshape(N_INPUTS, -1)
     save_npz(run_dir / "weights.npz", weights=w, theta=state["exc.theta"],
              delays=state["delays"].reshape(N_INPUTS, -1))
@@ -511,7 +510,7 @@ def frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, b
         run_state, run, t0 = state, 0, 0.0
         counts, spikes, shows = [], [], []
         while position < end:
-            run_state, done, c, s, info = _present_chunk(
+            run_state, done, c, s, info = present_chunk(
                 sim, params, images, run_state, position, end, _chunk_seed(seed, stage, k, run),
                 plastic=False,
             )
@@ -632,10 +631,7 @@ def evaluate(
             )
     finally:
         bar.close()
-        if sim.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
+        sim.close()
     eval_seconds = time.perf_counter() - start
     return finish_evaluation(
         run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,

@@ -50,10 +50,8 @@ def _worker_sim(run_dir: Path, config: dict, params, weights: dict):
            (run_dir / "weights.npz").stat().st_mtime_ns)
     if _WORKER.get("key") != key:
         old = _WORKER.pop("sim", None)
-        if old is not None and old.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
+        if old is not None:
+            old.close()
         _WORKER["sim"] = make_sim(config, params, run_dir, False, weights["delays"],
                                    build_name=f"build_eval_{worker_name()}")
         _WORKER["key"] = key

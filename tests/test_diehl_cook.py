@@ -20,12 +20,11 @@ from brian2 import StateMonitor, ms, second, volt
 
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.data import load_embedded
-from brainlearn.devices import reset_device
 from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
 from brainlearn.models.diehl_cook_run import (
-    _present_chunk,
     initial_state,
     load_npz,
+    present_chunk,
 )
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
@@ -56,11 +55,11 @@ def _run(params, n_neurons, images, *, plastic=True, monitors=lambda objs: {}, s
     delays = state["delays"].reshape(784, n_neurons)
     sim = _runtime_sim(params, n_neurons, len(images), delays, plastic, monitors)
     try:
-        new_state, done, counts, spikes, info = _present_chunk(
+        new_state, done, counts, spikes, info = present_chunk(
             sim, params, images, state, 0, len(images), seed, plastic=plastic
         )
     finally:
-        reset_device()
+        sim.close()
     return sim.objects, state, new_state, done, counts, spikes, info
 
 
@@ -153,11 +152,11 @@ def test_standalone_and_runtime_agree_statistically(tmp_path):
         else:
             sim = make_sim(config, params, tmp_path, True, delays)
         try:
-            new_state, done, counts, spikes, info = _present_chunk(
+            new_state, done, counts, spikes, info = present_chunk(
                 sim, params, images, state, 0, k, 11, plastic=True
             )
         finally:
-            reset_device()
+            sim.close()
         assert done == k
         stats[mode] = (
             counts.sum(axis=1).mean(),
@@ -309,7 +308,7 @@ def test_runs_that_end_mid_image_keep_each_image_last_presentation_counts():
     try:
         (part,) = frozen_chunks(sim, params, images, state, k, "test", 9, [0], span=k)
     finally:
-        reset_device()
+        sim.close()
     counts, spikes = part["counts"], part["spikes"]
     assert counts.shape == (k, n)
     period, t_input = float(params.period / second), float(params.t_input / second)
@@ -351,9 +350,9 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
             sim.duration = 30 * params.period  # ends long after the last image
             sim.stops_itself = False
         try:
-            results[mode] = _present_chunk(sim, params, images, state, 0, k, 21, plastic=True)
+            results[mode] = present_chunk(sim, params, images, state, 0, k, 21, plastic=True)
         finally:
-            reset_device()
+            sim.close()
     (a, done_a, counts_a, spikes_a, info_a), (b, done_b, counts_b, spikes_b, info_b) = (
         results["stops"], results["idles"])
     assert info_b["end_time"] > info_a["end_time"] + 5 * float(params.period / second)
