@@ -470,9 +470,10 @@ def forward(net: SpikingMLP, images, *, batch_size: int = 1000, dtype: str = "fl
 # Brian2
 # --------------------------------------------------------------------------------------------
 def _lanes(sizes, n, max_synapses, lanes=None) -> int:
+    from brainlearn.lanes import lane_count
+
     per_lane = sum(a * b for a, b in zip(sizes[1:-1], sizes[2:], strict=True)) + sum(sizes[1:])
-    limit = max(1, int(max_synapses // max(per_lane, 1)))
-    return max(1, min(n, limit if lanes is None else int(lanes)))
+    return lane_count(per_lane, n, max_synapses, lanes)
 
 
 def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses: float = 4e6,
@@ -508,7 +509,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
     """
     from brian2 import Network, NeuronGroup, StateMonitor, Synapses, TimedArray
 
-    from brainlearn.conversion import _connect_lanes, _device, _read
+    from brainlearn.lanes import connect_lanes, lane_runner, read_lanes
 
     x = preprocess(images).astype(np.float64)
     n = len(x)
@@ -530,7 +531,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
     # example e runs in lane e % lanes, slot e // lanes: row = slot, column = lane * size + unit
     current = (xp @ weights[0] + biases[0]).reshape(n_slots, n_lanes * sizes[1])
     read = dict(lanes=n_lanes, n=n, n_slots=n_slots, t_max=T, record_every=T, steps=(T,))
-    with _device(device, directory) as run:
+    with lane_runner(device, directory) as run:
         network = Network()
         layers, tallies = [], []
         depth = len(weights)
@@ -550,7 +551,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
                 group.run_regularly("v += bias", when="before_thresholds")
                 # after the synapses from layer k - 1 of the same step (zero delay)
                 group.set_event_schedule("spike", when="synapses", order=2 * k)
-                syn = _connect_lanes(network, Synapses, layers[-1], group, weights[k], n_lanes,
+                syn = connect_lanes(network, layers[-1], group, weights[k], n_lanes,
                                      step)
                 syn.pre.order = 2 * k - 1
             if last:
@@ -573,9 +574,9 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
         network.add(out)
         # one extra step so the monitors see the state after the last example's final step
         run(network, (n_slots * T + 1) * step)
-        counts = _read(out, "count", sizes[-1], **read)[0]
-        membrane = _read(out, "vsum", sizes[-1], **read)[0]
-        spikes = sum(_read(mon, "n", 1, **read)[0, :, 0] for mon in tallies)
+        counts = read_lanes(out, "count", sizes[-1], **read)[0]
+        membrane = read_lanes(out, "vsum", sizes[-1], **read)[0]
+        spikes = sum(read_lanes(mon, "n", 1, **read)[0, :, 0] for mon in tallies)
     return Activity(counts, membrane, np.asarray(spikes, dtype=np.float64))
 
 
