@@ -11,12 +11,12 @@ whether learning is local and online.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from brainlearn import rundir
 from brainlearn.atomic import atomic_path
 
 __all__ = ["comparison_table", "write_comparison", "pixel_baseline_row"]
@@ -32,7 +32,13 @@ DC_INPUT_MS, DC_DT_MS = 350.0, 0.5
 def _json(path: Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found")
-    return json.loads(path.read_text())
+    return rundir.read_json(path)
+
+
+def _run_info(run_dir: Path) -> dict:
+    """config.json with metrics.json over it (runs written before metrics.json held the
+    training results kept them in config.json)."""
+    return {**_json(run_dir / rundir.CONFIG), **rundir.read_metrics(run_dir)}
 
 
 def _ms(text, default: float) -> float:
@@ -87,7 +93,7 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
 
 
 def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
-    config = _json(run_dir / "config.json")
+    config = _run_info(run_dir)
     path = run_dir / "results.csv"
     if not path.exists():
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn convert evaluate {run_dir}")
@@ -118,7 +124,7 @@ def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
 
 
 def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
-    config = _json(run_dir / "config.json")
+    config = _run_info(run_dir)
     path = run_dir / "results.csv"
     if not path.exists():
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn surrogate evaluate {run_dir}")

@@ -36,7 +36,7 @@ from brainlearn.lanes import connect_lanes, lane_count, lane_runner, read_lanes
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
-    "layer_arrays",
+    "layer_arrays", "train_run", "evaluate_run", "plot_accuracy",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -746,3 +746,121 @@ def evaluate(mlp: MLP, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256
                 "n_examples": len(labels),
             })
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------------------------
+def train_run(out, *, hidden=(500,), epochs: int = 20, seed: int = 0, batch_size: int = 128,
+              lr: float = 1e-3, dropout: float = 0.2, source: str = "full",
+              train_examples: int | None = None, progress: bool = True) -> dict:
+    """Train an MLP on MNIST and write a run directory (see :mod:`brainlearn.rundir`).
+
+    Writes ``mlp.npz``, ``weights.npz`` (the first layer, ``(784, hidden)``: receptive fields
+    for ``brainlearn analyze``), ``train_metrics.csv`` (training curve), ``config.json``
+    (``kind`` ``"conversion"``) and ``metrics.json``. The data are loaded before anything is
+    written, and a failed run leaves no directory behind.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_seconds``, ``sizes``, ``test_examples``.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    x_train, y_train = load_mnist("train", n=train_examples, source=source)
+    x_test, y_test = load_mnist("test", source=source)
+    with rundir.new_run(out) as run:
+        start = time.perf_counter()
+        mlp = train_mlp(preprocess(x_train), y_train, hidden=hidden, epochs=epochs,
+                        batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
+                        progress=progress)
+        wall = time.perf_counter() - start
+        test_accuracy = mlp.score(preprocess(x_test), y_test)
+        mlp.save(run / "mlp.npz")
+        rundir.write_weights(run, mlp.weights[0])
+        history = mlp.history.copy()
+        history["test_accuracy"] = float("nan")
+        history.loc[history.index[-1], "test_accuracy"] = test_accuracy
+        with atomic_path(run / "train_metrics.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        rundir.write_config(run, {
+            "hidden": list(hidden), "epochs": epochs, "seed": seed, "batch_size": batch_size,
+            "lr": lr, "dropout": dropout, "source": source, "train_examples": len(x_train),
+        }, kind="conversion")
+        metrics = {"test_accuracy": test_accuracy, "train_seconds": round(wall, 1),
+                   "sizes": list(mlp.sizes), "test_examples": len(x_test)}
+        rundir.update_metrics(run, metrics)
+    return metrics
+
+
+def plot_accuracy(results: pd.DataFrame):
+    """Accuracy versus time steps, one line per (input, norm, reset), the ANN dashed.
+
+    ``results`` is a table of :func:`evaluate`; returns a matplotlib ``Figure``.
+    """
+    from brainlearn.analysis.plots import new_figure
+
+    fig = new_figure(6, 4)
+    ax = fig.add_subplot()
+    for (inp, norm, reset), part in results.groupby(["input", "norm", "reset"]):
+        part = part.sort_values("steps")
+        ax.plot(part["steps"], 100 * part["accuracy"], marker="o",
+                label=f"{inp}, norm {norm}, reset {reset}")
+    ann = results["ann_accuracy"].iloc[0]
+    ax.axhline(100 * ann, color="k", ls="--", lw=1, label=f"ANN {100 * ann:.2f} %")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(max(0, 100 * results["accuracy"].min() - 2), 100)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def evaluate_run(run_dir, *, steps=(8, 16, 32, 64, 128, 256), inputs=("analog",),
+                 norms=("99.9",), resets=("subtract",), test_examples: int | None = None,
+                 norm_examples: int = 10000, device: str = "cpp_standalone",
+                 lanes: int | None = None, seed: int = 0, source: str = "full") -> pd.DataFrame:
+    """Evaluate the MLP of a :func:`train_run` directory converted to IF neurons.
+
+    Runs :func:`evaluate` and writes ``results.csv`` (rows replace earlier rows of the same
+    ``steps``, ``input``, ``norm``, ``reset``), ``accuracy_vs_steps.png`` and the best
+    accuracy into ``metrics.json``. Returns the whole merged table.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.analysis.plots import save_figure
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    root = rundir.open_run(run_dir)
+    mlp = MLP.load(root / "mlp.npz")
+    for norm in norms:
+        parse_norm(norm)
+    x_test, y_test = load_mnist("test", n=test_examples, source=source)
+    x_norm, _ = load_mnist("train", n=norm_examples, seed=seed, source=source)
+    start = time.perf_counter()
+    table = evaluate(mlp, x_test, y_test, x_norm, steps=steps, inputs=inputs, norms=norms,
+                     resets=resets, device=device, lanes=lanes, seed=seed)
+    table["wall_seconds"] = round(time.perf_counter() - start, 1)
+    table["device"] = device
+    path = root / "results.csv"
+    if path.exists():
+        old = pd.read_csv(path, dtype={"norm": str})
+        key = ["steps", "input", "norm", "reset"]
+        merged = old.merge(table[key], on=key, how="left", indicator=True)
+        table = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], table],
+                          ignore_index=True)
+    table = table.sort_values(["input", "norm", "reset", "steps"]).reset_index(drop=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    save_figure(plot_accuracy(table), root / "accuracy_vs_steps.png")
+    rundir.update_metrics(root, {"snn_best_accuracy": float(table["accuracy"].max()),
+                                 "ann_accuracy": float(table["ann_accuracy"].iloc[0])})
+    return table

@@ -41,7 +41,7 @@ from brainlearn.neurons import DiscreteLIF
 
 __all__ = [
     "SURROGATES", "LOSSES", "Surrogate", "SpikingMLP", "Activity", "train", "forward",
-    "decode", "simulate", "evaluate", "require_torch",
+    "decode", "simulate", "evaluate", "require_torch", "train_run", "evaluate_run",
 ]
 
 SURROGATES = ("atan", "fast_sigmoid", "rectangular")
@@ -642,4 +642,85 @@ def evaluate(net: SpikingMLP, images, labels, *, brian2: bool = True,
         rows.append(row("brian2", act, time.perf_counter() - start))
     table = pd.DataFrame(rows)
     table["dtype"] = dtype
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------------------------
+def train_run(out, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1.0,
+              steps: int = 25, surrogate: str = "atan", surrogate_scale: float | None = None,
+              loss: str = "membrane_ce", lr: float = 5e-4, batch_size: int = 128,
+              epochs: int = 1, seed: int = 0, threads: int | None = 2, torch_device: str = "cpu",
+              source: str = "full", train_examples: int | None = None,
+              progress: bool = True) -> dict:
+    """Train with surrogate gradients and write a run directory (see :mod:`brainlearn.rundir`).
+
+    Writes ``snn.npz``, ``weights.npz`` (the first layer, ``(784, hidden)``),
+    ``train_metrics.csv``, ``config.json`` (``kind`` ``"surrogate"``) and ``metrics.json``.
+    PyTorch and the data are checked before anything is written, and a failed run leaves no
+    directory behind.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_seconds``, ``seconds_per_epoch``, ``sizes``, ``test_examples``.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    require_torch()
+    rule = Surrogate(surrogate, surrogate_scale)
+    x_train, y_train = load_mnist("train", n=train_examples, source=source)
+    x_test, y_test = load_mnist("test", source=source)
+    with rundir.new_run(out) as run:
+        start = time.perf_counter()
+        net = train(x_train, y_train, hidden=hidden, beta=beta, threshold=threshold,
+                    steps=steps, surrogate=rule, loss=loss, lr=lr, batch_size=batch_size,
+                    epochs=epochs, seed=seed, threads=threads, device=torch_device,
+                    progress=progress)
+        wall = time.perf_counter() - start
+        act = forward(net, x_test, threads=threads)
+        test_accuracy = float((decode(act.counts, act.membrane) == y_test).mean())
+        net.save(run / "snn.npz")
+        rundir.write_weights(run, np.asarray(net.weights[0]))
+        history = net.history.copy()
+        history["test_accuracy"] = float("nan")
+        history.loc[history.index[-1], "test_accuracy"] = test_accuracy
+        with atomic_path(run / "train_metrics.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        rundir.write_config(run, {**net.config, "source": source, "threads": threads,
+                                  "torch_device": torch_device,
+                                  "train_examples": len(x_train)}, kind="surrogate")
+        metrics = {"test_accuracy": test_accuracy, "parameters": net.n_parameters,
+                   "test_examples": len(x_test), "train_seconds": round(wall, 1),
+                   "seconds_per_epoch": round(float(net.history["seconds"].mean()), 3),
+                   "sizes": list(net.sizes)}
+        rundir.update_metrics(run, metrics)
+    return metrics
+
+
+def evaluate_run(run_dir, *, test_examples: int | None = None, brian2: bool = True,
+                 brian2_examples: int | None = None, dtype: str = "float32",
+                 device: str = "runtime", lanes: int | None = None,
+                 source: str = "full") -> pd.DataFrame:
+    """Evaluate the network of a :func:`train_run` directory (:func:`evaluate`); write
+    ``results.csv`` and the accuracies into ``metrics.json``; return the table."""
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    root = rundir.open_run(run_dir)
+    net = SpikingMLP.load(root / "snn.npz")
+    x_test, y_test = load_mnist("test", n=test_examples, source=source)
+    table = evaluate(net, x_test, y_test, brian2=brian2, brian2_examples=brian2_examples,
+                     dtype=dtype, device=device, lanes=lanes)
+    table["device"] = device
+    with atomic_path(root / "results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    rundir.update_metrics(root, {f"accuracy_{row.implementation}": float(row.accuracy)
+                                 for row in table.itertuples()})
     return table

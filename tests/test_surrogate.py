@@ -225,8 +225,10 @@ def test_cli_train_evaluate_and_compare(tmp_path):
     assert main(["surrogate", "train", "--hidden", "16", "--steps", "5", "--train-examples",
                  "300", "--source", "embedded", "--lr", "2e-3", "--out", str(run)]) == 0
     config = json.loads((run / "config.json").read_text())
-    assert config["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
-    assert config["seconds_per_epoch"] >= 0 and config["epochs"] == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert config["kind"] == "surrogate" and config["epochs"] == 1
+    assert metrics["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
+    assert metrics["seconds_per_epoch"] >= 0
     assert main(["surrogate", "evaluate", str(run), "--source", "embedded",
                  "--test-examples", "60", "--lanes", "20"]) == 0
     out = tmp_path / "cmp"
