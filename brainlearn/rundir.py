@@ -269,26 +269,27 @@ def write_spikes(
     neuron,
     t,
     *,
-    population: str,
-    n_neurons: int,
+    population,
+    n_neurons,
     example=None,
     examples: pd.DataFrame | None = None,
     duration: float | None = None,
 ) -> Path:
-    """Write a run's recorded spikes (one population) and, with ``example``, its examples.
+    """Write a run's recorded spikes and, with ``example``, its examples.
 
     Parameters
     ----------
     run_dir : path
         The run directory.
     neuron : array of int
-        Neuron index of every spike.
+        Neuron index of every spike (within its population).
     t : array of float
         Spike times in seconds.
-    population : str
-        Name of the population.
-    n_neurons : int
-        Its size (silent neurons count in rates).
+    population : str or array of str
+        Name of the population (one for all spikes, or one per spike).
+    n_neurons : int or dict
+        Population size (silent neurons count in rates); a dict ``{name: size}`` for several
+        populations, in the order they are listed.
     example : array of int, optional
         The example each spike belongs to; needs ``examples``.
     examples : DataFrame, optional
@@ -304,8 +305,21 @@ def write_spikes(
     t = np.asarray(t, dtype=np.float64).ravel()
     if neuron.shape != t.shape:
         raise ValueError(f"{neuron.size} neuron indices but {t.size} spike times")
-    if neuron.size and (neuron.min() < 0 or neuron.max() >= int(n_neurons)):
-        raise ValueError(f"neuron indices must lie in [0, {n_neurons}), got {neuron.min()}..{neuron.max()}")
+    sizes = ({str(k): int(v) for k, v in n_neurons.items()} if isinstance(n_neurons, Mapping)
+             else {str(population): int(n_neurons)})
+    names = list(sizes)
+    if isinstance(population, str):
+        if population not in sizes:
+            raise ValueError(f"population {population!r} has no size in n_neurons")
+        codes = np.full(neuron.size, names.index(population), dtype=np.int32)
+    else:
+        codes = pd.Categorical(np.asarray(population).ravel(), categories=names).codes
+        if codes.shape != neuron.shape or np.any(codes < 0):
+            raise ValueError(f"every spike needs a population among {names}")
+        codes = codes.astype(np.int32)
+    limit = np.array([sizes[p] for p in names])[codes] if neuron.size else neuron
+    if neuron.size and (neuron.min() < 0 or np.any(neuron >= limit)):
+        raise ValueError(f"neuron indices must lie within their population's size {sizes}")
     columns = {"neuron": neuron, "t": t}
     if example is not None:
         if examples is None:
@@ -318,15 +332,14 @@ def write_spikes(
             columns["label"] = examples["label"].to_numpy(np.int64)[columns["example"]]
     if duration is None and examples is not None and len(examples):
         duration = float((examples["start"] + examples["duration"]).max())
-    attrs: dict = {"n_neurons": {str(population): int(n_neurons)}}
+    attrs: dict = {"n_neurons": sizes}
     if duration is not None:
         attrs["duration"] = float(duration)
-    meta = {"format": "brainlearn-spikes", "version": 1, "populations": [str(population)],
+    meta = {"format": "brainlearn-spikes", "version": 1, "populations": names,
             "columns": ["population", *columns], "attrs": attrs}
-    order = np.lexsort((neuron, t))
+    order = np.lexsort((neuron, t, codes))  # canonical order: population, time, neuron
     schema = spike_schema(meta)
-    codes = pa.array(np.zeros(neuron.size, dtype=np.int32))
-    arrays = [pa.DictionaryArray.from_arrays(codes, pa.array([str(population)], pa.string()))]
+    arrays = [pa.DictionaryArray.from_arrays(pa.array(codes[order]), pa.array(names, pa.string()))]
     arrays += [pa.array(values[order]) for values in columns.values()]
     if examples is not None:
         write_examples(run_dir, examples)

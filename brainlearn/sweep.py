@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlearn import rundir
 from brainlearn.atomic import atomic_path
 
 __all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client", "WORKER_CONFIG",
@@ -453,8 +454,8 @@ def sweep(
     (out / "tasks").mkdir(exist_ok=True)
     records = _load_records(out)
     if records and not resume:
-        raise ValueError(f"{out} already holds results of a sweep: pass resume=True (--resume) "
-                         "to skip its finished tasks, or choose another directory")
+        raise ValueError(f"{out} already holds results of a sweep: resume it to skip its "
+                         "finished tasks, or choose another directory")
     previous = json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").exists() else None
     known = {k: (p, s) for k, p, s in (previous or {}).get("tasks", [])}
     known.update({t.key: (t.params, t.seed) for t in tasks})
@@ -462,6 +463,8 @@ def sweep(
         "experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
         "tasks": [[k, p, s] for k, (p, s) in known.items()],
     }, indent=1, default=str))
+    rundir.write_config(out, {"experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
+                              "retries": int(retries)}, kind="sweep")
     todo = [t for t in tasks if records.get(t.key, {}).get("status") != "ok"]
 
     from tqdm.auto import tqdm
@@ -495,6 +498,8 @@ def sweep(
         frame = _frame(tasks, records)
         if len(frame):
             _write_table(frame, out)
+        rundir.update_metrics(out, {"tasks": len(tasks), "failed": counts["failed"],
+                                    "finished": sum(r.get("status") == "ok" for r in records.values())})
     return frame
 
 
