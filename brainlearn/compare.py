@@ -174,7 +174,7 @@ def pixel_baseline_row(data: str = "full", seed: int = 0) -> dict:
     x, y = load_mnist("train", source=data)
     xt, yt = load_mnist("test", source=data)
     start = time.perf_counter()
-    model = LogisticReadout(seed=seed).fit(x.reshape(len(x), -1) / 255.0, y)
+    model = LogisticReadout(random_state=seed).fit(x.reshape(len(x), -1) / 255.0, y)
     seconds = time.perf_counter() - start
     return {
         "method": "logistic regression on raw pixels (no spikes)",

@@ -683,12 +683,13 @@ def _readout_scores(readouts, train_counts, train_labels, test_counts, test_labe
     scores = {}
     for name in readouts:
         if name == "logistic":
-            model = LogisticReadout(seed=seed).fit(train_counts, train_labels)
+            model = LogisticReadout(random_state=seed).fit(train_counts, train_labels)
         elif name == "online":
             # schedule chosen on a 50k/10k split of the N=400 run's training counts (not the
             # test set): the rate halves after one pass, three passes
-            model = OnlineReadout(lr=0.5, lr_decay=float(len(train_counts)), seed=seed)
-            model.fit(train_counts, train_labels, epochs=ONLINE_EPOCHS)
+            model = OnlineReadout(lr=0.5, lr_decay=float(len(train_counts)),
+                                  epochs=ONLINE_EPOCHS, random_state=seed)
+            model.fit(train_counts, train_labels)
         else:
             model = VoteReadout().fit(train_counts, train_labels)
         scores[f"accuracy_{name}"] = model.score(test_counts, test_labels)
