@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `brainlearn data info | head`
         sys.stderr.close()
         return 0
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"brainlearn: error: {exc}", file=sys.stderr)
         return 2
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from analysis_helpers import EXAMPLE, N_EXAMPLES, assert_identical, labelled_table, make_run_dir
@@ -89,3 +92,31 @@ def test_a_plain_pandas_spike_file_is_accepted_and_sorted(tmp_path):
     for fmt in FORMATS:
         assert main(["export", str(run), "--format", fmt]) == 0
         assert_identical(spikes, read_spikes(run / "export" / f"spikes{FORMATS[fmt]}"))
+
+
+def _unwritable_dir(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root writes anyway: use a read-only file system
+        locked = Path("/sys/brainlearn-test")
+        if not Path("/sys").is_dir():
+            pytest.skip("no read-only folder available to this user")
+    return locked
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sonata", "parquet"])
+def test_export_to_a_path_that_cannot_be_written_is_one_line_naming_it(fmt, tmp_path, run_dir, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    targets = {
+        "read-only folder": _unwritable_dir(tmp_path) / f"spikes{FORMATS[fmt]}",
+        "through a file": tmp_path / "a_file" / f"spikes{FORMATS[fmt]}",
+        "a directory": tmp_path,
+    }
+    for what, target in targets.items():
+        capsys.readouterr()
+        assert main(["export", str(run_dir), "--format", fmt, "--out", str(target)]) == 2, what
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, (what, err)
+        assert str(target) in err and "Traceback" not in err and ".tmp" not in err, (what, err)
+    assert not list(tmp_path.rglob(".*tmp*"))
