@@ -109,7 +109,7 @@ def export_run(
         raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
     target = Path(out) if out is not None else root / "export" / f"spikes{FORMATS[format][0]}"
     if target.resolve() == (root / SPIKES_FILE).resolve():
-        raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another --out")
+        raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another output file")
     stream = _stream_run(root, chunk_size)
     options = {}
     if format == "nwb":

@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except (ValueError, OSError, RuntimeError) as exc:
-        print(f"brainlearn: error: {exc}", file=sys.stderr)
+        from brainlearn.data.mnist import MNISTNotCached
+
+        hint = " (or add --data embedded for the shipped subset)" if (
+            isinstance(exc, MNISTNotCached) and (hasattr(args, "data") or hasattr(args, "source"))) else ""
+        print(f"brainlearn: error: {exc}{hint}", file=sys.stderr)
         return 2
 
 

@@ -218,8 +218,8 @@ def comparison_table(mnist_run: str | Path | None = None,
     if pixel_baseline is not None:
         rows.append(pixel_baseline_row(pixel_baseline))
     if not rows:
-        raise ValueError("give at least one run directory (--mnist-run, --convert-run, "
-                         "--surrogate-run)")
+        raise ValueError("give at least one run directory (a Diehl & Cook, conversion or "
+                         "surrogate run)")
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -110,15 +110,15 @@ class TrainConfig(dict):
             if not float(theta_plus / volt) > 0:
                 raise ValueError(f"theta_plus must be positive, got {theta_plus!r}")
         if device not in DEVICES:
-            raise ValueError(f"--device must be one of {DEVICES}, got {device!r}")
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         if timer not in TIMER_READINGS:
-            raise ValueError(f"--timer must be one of {TIMER_READINGS}, got {timer!r}")
+            raise ValueError(f"timer must be one of {TIMER_READINGS}, got {timer!r}")
         if data not in ("full", "embedded"):
-            raise ValueError(f"--data must be 'full' or 'embedded', got {data!r}")
+            raise ValueError(f"data must be 'full' or 'embedded', got {data!r}")
         if int(neurons) < 1:
-            raise ValueError(f"--neurons must be positive, got {neurons}")
+            raise ValueError(f"neurons must be positive, got {neurons}")
         if examples is not None and epochs is not None:
-            raise ValueError("give --epochs or --examples, not both")
+            raise ValueError("give epochs or examples, not both")
         if int(chunk) < 1:
             raise ValueError(f"chunk must be positive, got {chunk}")
         return cls(

@@ -27,7 +27,7 @@ from brainlearn.data import (
     read_idx,
     write_idx,
 )
-from brainlearn.data.cache import SHA256, SPLIT_FILES
+from brainlearn.data.cache import MNIST_FILES, SHA256, SPLIT_FILES
 from brainlearn.data.mnist import subset_indices
 
 N_TRAIN, N_TEST = 40, 20
@@ -42,7 +42,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def small_mnist(tmp_path, monkeypatch):
-    """A directory of four small MNIST-shaped files, with SHA256 swapped for theirs."""
+    """A directory of four small MNIST-shaped files, with SHA256 and sizes swapped for theirs."""
     rng = np.random.default_rng(0)
     source = tmp_path / "source"
     for split, n in (("train", N_TRAIN), ("test", N_TEST)):
@@ -54,6 +54,8 @@ def small_mnist(tmp_path, monkeypatch):
         monkeypatch.setitem(SHA256, image_name, _sha(source / image_name))
         plain = gzip.decompress((source / f"{label_name}.gz").read_bytes())
         monkeypatch.setitem(SHA256, label_name, hashlib.sha256(plain).hexdigest())
+        monkeypatch.setitem(MNIST_FILES, image_name, (source / image_name).stat().st_size)
+        monkeypatch.setitem(MNIST_FILES, label_name, len(plain))
     return source
 
 
@@ -209,7 +211,7 @@ def test_fetch_with_nothing_available_lists_what_was_tried(cache, tmp_path):
     with pytest.raises(RuntimeError) as info:
         fetch_mnist(source_dir=empty, use_network=False, quiet=True)
     message = str(info.value)
-    assert "cache" in message and f"--from {empty}" in message and "not found" in message
+    assert "cache" in message and f"folder {empty}" in message and "not found" in message
     assert "--no-network" in message
 
 

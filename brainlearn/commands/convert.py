@@ -84,7 +84,8 @@ def register(subparsers) -> None:
     train.add_argument("--dropout", type=float, default=0.2)
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
-    train.add_argument("--source", choices=("full", "embedded"), default="full")
+    train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.set_defaults(func=handle_train)
 
     ev = sub.add_parser("evaluate", help="evaluate the converted SNN", epilog=EVALUATE_EPILOG,
@@ -103,5 +104,6 @@ def register(subparsers) -> None:
     ev.add_argument("--lanes", type=int, default=None,
                     help="parallel network copies (default: from a synapse budget)")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--source", choices=("full", "embedded"), default="full")
+    ev.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     ev.set_defaults(func=handle_evaluate)

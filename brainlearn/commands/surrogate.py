@@ -104,7 +104,8 @@ def register(subparsers) -> None:
                        help="PyTorch device for training (default cpu; cuda on a GPU machine)")
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
-    train.add_argument("--source", choices=("full", "embedded"), default="full")
+    train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.add_argument("--out", required=True, help="run directory to write")
     train.set_defaults(func=handle_train)
 
@@ -124,5 +125,6 @@ def register(subparsers) -> None:
                     help="Brian2 code generation target in runtime mode (default numpy)")
     ev.add_argument("--lanes", type=int, default=None,
                     help="parallel network copies (default: from a synapse budget)")
-    ev.add_argument("--source", choices=("full", "embedded"), default="full")
+    ev.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     ev.set_defaults(func=handle_evaluate)
