@@ -82,11 +82,14 @@ def export_run(
     out: str | os.PathLike | None = None,
     *,
     chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = True,
 ) -> Path:
     """Export a run's spikes to ``format``.
 
     Parquet, CSV and SONATA stream ``spikes.parquet`` chunk by chunk (the whole table
-    is never in memory); NWB and Neo regroup spikes per neuron, so they load it.
+    is never in memory); NWB and Neo regroup spikes per neuron, so they load it. Neo gets
+    the run's examples (``examples.parquet``) as its ``examples`` epoch. An export that takes
+    more than two seconds shows a progress bar (spikes read).
 
     Parameters
     ----------
@@ -98,12 +101,17 @@ def export_run(
         Output file (default ``RUN_DIR/export/spikes<suffix>``).
     chunk_size : int
         Rows per chunk when streaming.
+    progress : bool
+        Show the progress bar.
 
     Returns
     -------
     Path
         The written file.
     """
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
     root = rundir.open_run(run_dir)
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
@@ -112,6 +120,8 @@ def export_run(
         raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another output file")
     stream = _stream_run(root, chunk_size)
     options = {}
+    if format == "neo":
+        options = {"examples": load_run_examples(root)}
     if format == "nwb":
         config = load_run_config(root)
         stamp = (root / "config.json").stat().st_mtime if (root / "config.json").exists() else None
@@ -121,7 +131,19 @@ def export_run(
             "session_start_time": datetime.fromtimestamp(stamp, timezone.utc) if stamp else None,
             "config": config,
         }
-    return write_spikes(stream, target, format, chunk_size=chunk_size, **options)
+    bar = tqdm(total=pq.ParquetFile(root / SPIKES_FILE).metadata.num_rows, unit="spike",
+               unit_scale=True, desc=f"export {format}", delay=2.0, disable=not progress)
+
+    def counted(chunks):
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
+
+    stream.chunks = counted(stream.chunks)
+    try:
+        return write_spikes(stream, target, format, chunk_size=chunk_size, **options)
+    finally:
+        bar.close()
 
 
 def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
