@@ -41,7 +41,7 @@ from brainlearn.neurons import DiscreteLIF
 
 __all__ = [
     "SURROGATES", "LOSSES", "Surrogate", "SpikingMLP", "Activity", "train", "forward",
-    "decode", "simulate", "evaluate", "require_torch", "train_run", "evaluate_run",
+    "decode", "simulate", "evaluate", "require_torch", "train_run", "evaluate_run", "run_steps",
 ]
 
 SURROGATES = ("atan", "fast_sigmoid", "rectangular")
@@ -271,9 +271,30 @@ def _layers(torch, net: SpikingMLP, dtype):
     return layers
 
 
-def _run(torch, layers, x, *, beta: float, threshold: float, steps: int, surrogate: Surrogate):
-    """Simulate ``steps`` steps; return output membranes and spikes ``(steps, batch, classes)``
-    and the total spikes per example of all layers."""
+def run_steps(torch, layers, x, *, beta: float, threshold: float, steps: int, surrogate: Surrogate):
+    """Simulate the LIF layers (the trainer's forward pass) for ``steps`` steps.
+
+    Parameters
+    ----------
+    torch : module
+        The ``torch`` module (from :func:`require_torch`).
+    layers : torch.nn.ModuleList
+        The ``Linear`` layers.
+    x : torch.Tensor
+        Images ``(batch, pixels)``, the same input current at every step.
+    beta, threshold : float
+        Membrane decay per step and firing threshold.
+    steps : int
+        Time steps.
+    surrogate : Surrogate
+        Gradient of the spike function.
+
+    Returns
+    -------
+    tuple
+        Output membranes and spikes ``(steps, batch, classes)`` and the total spikes per
+        example of all layers.
+    """
     batch = x.shape[0]
     static = layers[0](x)  # the image is the same input current at every step
     mem = [torch.zeros(batch, layer.out_features, dtype=x.dtype, device=x.device)
@@ -388,7 +409,7 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                out_mem, out_spk, _ = _run(torch, layers, xt[idx], beta=beta,
+                out_mem, out_spk, _ = run_steps(torch, layers, xt[idx], beta=beta,
                                            threshold=threshold, steps=steps,
                                            surrogate=surrogate)
                 value = _loss(torch, loss, out_mem, out_spk, yt[idx])
@@ -450,7 +471,7 @@ def forward(net: SpikingMLP, images, *, batch_size: int = 1000, dtype: str = "fl
         layers = _layers(torch, net, tdtype)
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
-                out_mem, out_spk, total = _run(torch, layers, x[i:i + batch_size], beta=net.beta,
+                out_mem, out_spk, total = run_steps(torch, layers, x[i:i + batch_size], beta=net.beta,
                                                threshold=net.threshold, steps=net.steps,
                                                surrogate=net.surrogate)
                 counts.append(out_spk.sum(0).numpy())
