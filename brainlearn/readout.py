@@ -358,10 +358,8 @@ class OnlineReadout(_Readout):
 
         Parameters
         ----------
-        X : array_like, shape (n_examples, n_neurons)
-            Spike counts per example.
-        y : array_like, shape (n_examples,)
-            Classes.
+        X, y : array_like
+            Spike counts ``(n_examples, n_neurons)`` of the new examples and their classes.
         classes : array_like, optional
             All classes, needed on the first call unless ``n_classes`` is set.
         """
