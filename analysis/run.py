@@ -188,7 +188,11 @@ def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None
     weights = weights.get("weights") if weights is not None else load_run_states(root).get("weights")
     has_spikes = (root / SPIKES_FILE).exists()
     if not has_spikes and weights is None:
-        raise FileNotFoundError(f"{run_dir} holds neither {SPIKES_FILE} nor {rundir.WEIGHTS}: nothing to analyse")
+        kind = rundir.read_config(root).get("kind")
+        what = f"{run_dir} (a {kind} run directory)" if kind else str(run_dir)
+        hint = "; analyse the run directories of its tasks (work/KEY)" if kind == "sweep" else ""
+        raise FileNotFoundError(f"{what} holds neither {SPIKES_FILE} nor {rundir.WEIGHTS}: "
+                                f"nothing to analyse{hint}")
     tables, figures = {}, {}
     if has_spikes:
         spikes = load_run_spikes(root)
