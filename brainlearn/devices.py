@@ -87,8 +87,11 @@ def build(directory: str | os.PathLike, run: bool = False, what: str = "network"
     Prints ``compiling <what> ...`` to stderr first: a first build takes a minute or more,
     later builds in the same directory only recompile what changed.
     """
-    print(f"compiling the {what} with Brian2 in {directory} (a first build takes a minute) ...",
-          file=sys.stderr, flush=True)
+    from tqdm.auto import tqdm
+
+    # tqdm.write keeps the line apart from a progress bar that is being drawn
+    tqdm.write(f"compiling the {what} with Brian2 in {directory} (a first build takes a minute) ...",
+               file=sys.stderr)
     device.build(directory=str(directory), compile=True, run=run, with_output=False)
 
 
