@@ -170,18 +170,18 @@ def _brian_isolation(workdir: Path, cache_dir: Path) -> Iterator[None]:
     with signals_from_any_thread():
         from brian2 import defaultclock, prefs
 
-        from brainlearn.devices import reset_device
-    saved = {"codegen.target": prefs.codegen.target,
-             "codegen.runtime.cython.cache_dir": prefs.codegen.runtime.cython.cache_dir}
+        from brainlearn.devices import use_device
+    saved_cache = prefs.codegen.runtime.cython.cache_dir
     saved_dt = defaultclock.dt
     cache_dir.mkdir(parents=True, exist_ok=True)
     prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
     try:
-        yield
+        # the task starts in runtime mode with the worker's code generation target, and
+        # whatever device it selects is reset when it ends (use_device restores the target)
+        with use_device("runtime", runtime_target=prefs.codegen.target):
+            yield
     finally:
-        reset_device()
-        for name, value in saved.items():
-            prefs[name] = value
+        prefs.codegen.runtime.cython.cache_dir = saved_cache
         defaultclock.dt = saved_dt
 
 
