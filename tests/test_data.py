@@ -347,3 +347,40 @@ def test_cli_fetch_from_directory(cache, small_mnist, capsys):
 def test_cli_fetch_failure_exits_2(cache, tmp_path, capsys):
     assert cli.main(["data", "fetch", "mnist", "--from", str(tmp_path), "--no-network"]) == 2
     assert "brainlearn: error: could not get MNIST" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_is_caught_on_load_and_by_verify(tmp_path, monkeypatch, capsys):
+    from brainlearn.data import MNISTNotCached, load_mnist
+    from brainlearn.data.cache import ENV_VAR
+
+    cache = tmp_path / "mnist"
+    cache.mkdir()
+    for name in MNIST_FILES:  # a download cut short: right names, right header, too short
+        (cache / name).write_bytes(b"\x00\x00\x08\x03" + bytes(60))
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    with pytest.raises(MNISTNotCached, match=r"train-images-idx3-ubyte: 64 bytes, expected 47040016"):
+        load_mnist("train")
+    assert cli.main(["data", "verify"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("wrong size") == 4
+    assert "4 of 4 files missing or damaged" in captured.err
+
+
+def test_a_failed_start_on_missing_data_leaves_no_run_and_names_the_cli_option(tmp_path, monkeypatch, capsys):
+    from brainlearn.data.cache import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty-cache"))
+    out = tmp_path / "mlp"
+    command = ["convert", "train", "--hidden", "8", "--epochs", "1", "--train-examples", "100",
+               "--out", str(out)]
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert "--data embedded" in err and "source=" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert cli.main([*command, "--data", "embedded"]) == 0
+    assert (out / "mlp.npz").exists()
+    # Diehl & Cook too: the data are loaded before the run directory is created
+    dc = tmp_path / "dc"
+    assert cli.main(["mnist", "train", "--neurons", "4", "--examples", "10", "--out", str(dc)]) == 2
+    err = capsys.readouterr().err
+    assert "--data embedded" in err and not dc.exists()
