@@ -142,7 +142,7 @@ def require_brian2cuda() -> None:
         import brian2cuda  # noqa: F401
     except ImportError:
         raise RuntimeError(
-            "--device cuda_standalone needs brian2cuda: pip install 'brainlearn[cuda]' "
+            "the cuda_standalone device needs brian2cuda: pip install 'brainlearn[cuda]' "
             "(and an NVIDIA GPU with the CUDA toolkit)"
         ) from None
 

@@ -250,7 +250,7 @@ def fetch_mnist(
             tried.append(f"{label} ({'; '.join(problems)})")
             _log(quiet, f"  {label}: {'; '.join(problems)}")
     if not use_network:
-        tried.append("network sources skipped (--no-network)")
+        tried.append("network sources skipped (network use turned off)")
     if missing:
         raise RuntimeError(
             f"could not get MNIST file(s) {', '.join(missing)}; tried: {' | '.join(tried)}. "
