@@ -1,4 +1,5 @@
-"""Shared test setup: make the helper modules in ``tests/`` importable (no ``__init__.py``)."""
+"""Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``), and
+Brian2's runtime code generation target fixed to numpy for every test."""
 
 from __future__ import annotations
 
