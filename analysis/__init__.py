@@ -8,7 +8,14 @@ Statistics live in :mod:`brainlearn.analysis.stats`, figures in
 
 from .formats import FORMATS, format_of, read_spikes, write_spikes
 from .io_neo import from_neo, to_neo
-from .run import export_run, load_run_config, load_run_spikes, load_run_states
+from .run import (
+    analyze_run,
+    export_run,
+    load_run_config,
+    load_run_examples,
+    load_run_spikes,
+    load_run_states,
+)
 from .spikes import (
     META_KEYS,
     SPIKE_COLUMNS,
@@ -25,6 +32,7 @@ from .stream import SpikeStream, stream_table
 __all__ = [
     "FORMATS",
     "META_KEYS",
+    "analyze_run",
     "SPIKE_COLUMNS",
     "SpikeStream",
     "canonical_order",
@@ -34,6 +42,7 @@ __all__ = [
     "format_of",
     "from_neo",
     "load_run_config",
+    "load_run_examples",
     "load_run_spikes",
     "load_run_states",
     "read_spikes",

@@ -1,18 +1,22 @@
 """Spike tables as Neo objects (for Elephant) and Neo files (``NeoMatlabIO``, ``.mat``).
 
-:func:`to_neo` builds a :class:`neo.Block` with one :class:`neo.Segment` per example
-(a single segment when the table has no examples) and, in every segment, one
-:class:`neo.SpikeTrain` per neuron (silent neurons too), times in seconds as float64.
-Segments are annotated with ``example`` and ``label``, spike trains with
-``population`` and ``neuron``; the table description is the block annotation
-``brainlearn``. These are the objects Elephant's functions take::
+:func:`to_neo` builds the layout Neo and Elephant expect for one recording: a
+:class:`neo.Block` with **one** :class:`neo.Segment` holding **one** :class:`neo.SpikeTrain`
+per neuron (silent neurons too; times in seconds as float64, annotated with ``population``
+and ``neuron``), and the presented examples as a :class:`neo.Epoch` named ``examples``
+(epoch ``k`` is example ``k``: its start, its duration and its label as the epoch label).
+Each spike train also carries the example of each of its spikes (annotation ``example``), so
+the table comes back exactly; the table description is the block annotation ``brainlearn``::
 
     from elephant.statistics import mean_firing_rate
     block = to_neo(spikes)
-    rates = [mean_firing_rate(st) for st in block.segments[0].spiketrains]
+    trains = block.segments[0].spiketrains            # one per neuron, whole recording
+    rates = [mean_firing_rate(st) for st in trains]
+    examples = block.segments[0].epochs[0]            # start, duration, label of each example
+    first = [st.time_slice(examples.times[0], examples.times[0] + examples.durations[0])
+             for st in trains]
 
-Files are written with Neo's ``NeoMatlabIO`` (a Neo IO that writes and reads back
-every object and annotation used here; it needs only scipy). Exactness: the float64
+Files are written with Neo's ``NeoMatlabIO`` (it needs only scipy). Exactness: the float64
 seconds are stored unchanged and the reader puts the spikes back in canonical order.
 """
 
@@ -41,68 +45,82 @@ def _require_neo():
     return neo, pq
 
 
-def _segment_window(t: np.ndarray, attrs: dict, example: int | None) -> tuple[float, float]:
-    """Segment bounds: the example's window (or the recording) widened to hold every spike."""
-    offset = attrs.get("t_offset", 0.0)
-    if example is not None and "example_duration" in attrs:
-        start = offset + example * attrs["example_duration"]
-        stop = start + attrs["example_duration"]
-    else:
-        start = offset
-        stop = offset + attrs["duration"] if "duration" in attrs else start
-    if t.size:
-        start, stop = min(start, float(t.min())), max(stop, float(t.max()))
-    return start, stop
+def _example_epochs(df: pd.DataFrame, examples: pd.DataFrame | None):
+    """Start, duration (s) and label text of examples ``0 .. n-1``."""
+    ex = df["example"].to_numpy()
+    n = int(ex.max()) + 1 if ex.size else 0
+    if examples is not None:
+        n = max(n, int(examples["example"].max()) + 1 if len(examples) else 0)
+    labels = np.full(n, "", dtype=object)
+    if "label" in df.columns and ex.size:
+        shown, first = np.unique(ex, return_index=True)
+        labels[shown] = df["label"].to_numpy()[first].astype(str)
+    if examples is not None:
+        table = examples.set_index("example").reindex(range(n))
+        start = table["start"].to_numpy(np.float64)
+        duration = table["duration"].to_numpy(np.float64)
+        if "label" in table.columns:
+            known = table["label"].notna().to_numpy()
+            labels[known] = table["label"].to_numpy()[known].astype(np.int64).astype(str)
+    elif "example_duration" in df.attrs:
+        period = df.attrs["example_duration"]
+        start = df.attrs.get("t_offset", 0.0) + np.arange(n) * period
+        duration = np.full(n, period)
+    else:  # the span of each example's spikes
+        t = df["t"].to_numpy()
+        start, stop = np.full(n, np.nan), np.full(n, np.nan)
+        np.fmin.at(start, ex, t)
+        np.fmax.at(stop, ex, t)
+        duration = stop - start
+    return np.nan_to_num(start), np.nan_to_num(duration), labels.astype(str)
 
 
-def to_neo(df: pd.DataFrame):
+def to_neo(df: pd.DataFrame, examples: pd.DataFrame | None = None):
     """Convert a spike table to a :class:`neo.Block` (see the module docstring).
 
     Parameters
     ----------
     df : DataFrame
         The spike table.
+    examples : DataFrame, optional
+        The presented examples (``example``, ``start``, ``duration`` in s, ``label``) for the
+        ``examples`` epoch; default: from ``attrs["example_duration"]``, else the span of each
+        example's spikes.
 
     Returns
     -------
     neo.Block
-        One Segment per example (or one in all), one SpikeTrain per neuron in each.
+        One Segment, one SpikeTrain per neuron, the examples as an Epoch.
     """
     neo, pq = _require_neo()
     meta = table_meta(df)
     block = neo.Block(name="brainlearn spikes")
     block.annotate(brainlearn=json.dumps(meta))
-    neurons = neuron_ids(df)  # the same spike trains in every segment
+    t = df["t"].to_numpy()
+    start = df.attrs.get("t_offset", 0.0)
+    stop = start + df.attrs.get("duration", 0.0)
+    segment = neo.Segment(name="recording")
     if "example" in df.columns:
-        by_example = np.argsort(df["example"].to_numpy(), kind="stable")
-        sorted_ex = df["example"].to_numpy()[by_example]
-        examples = np.unique(sorted_ex)
-        starts = np.searchsorted(sorted_ex, examples, side="left")
-        stops = np.searchsorted(sorted_ex, examples, side="right")
-    else:
-        examples = [None]
-    for j, k in enumerate(examples):
-        part = df if k is None else df.iloc[by_example[starts[j] : stops[j]]]
-        start, stop = _segment_window(part["t"].to_numpy(), df.attrs, k)
-        segment = neo.Segment(name="all spikes" if k is None else f"example {k}")
-        if k is not None:
-            segment.index = int(k)
-            segment.annotate(example=int(k))
-            if "label" in df.columns:
-                labels = np.unique(part["label"].to_numpy())
-                if labels.size != 1:
-                    raise ValueError(f"example {k} has several labels {labels.tolist()}")
-                segment.annotate(label=int(labels[0]))
-        order, groups = group_by_neuron(part, neurons)
-        times = part["t"].to_numpy()[order]
-        for pop, neuron, rows in groups:
-            train = neo.SpikeTrain(
-                times[rows], units=pq.s, t_start=start * pq.s, t_stop=stop * pq.s,
-                dtype=np.float64, name=f"{pop}:{neuron}",
-            )
-            train.annotate(population=pop, neuron=neuron)
-            segment.spiketrains.append(train)
-        block.segments.append(segment)
+        ex_start, ex_duration, labels = _example_epochs(df, examples)
+        epoch = neo.Epoch(times=ex_start * pq.s, durations=ex_duration * pq.s,
+                          labels=labels, name="examples")
+        segment.epochs.append(epoch)
+        if ex_start.size:
+            start = min(start, float(ex_start.min()))
+            stop = max(stop, float((ex_start + ex_duration).max()))
+    if t.size:
+        start, stop = min(start, float(t.min())), max(stop, float(t.max()))
+    order, groups = group_by_neuron(df, neuron_ids(df))
+    times = t[order]
+    example = df["example"].to_numpy()[order] if "example" in df.columns else None
+    for pop, neuron, rows in groups:
+        train = neo.SpikeTrain(times[rows], units=pq.s, t_start=start * pq.s, t_stop=stop * pq.s,
+                               dtype=np.float64, name=f"{pop}:{neuron}")
+        train.annotate(population=pop, neuron=neuron)
+        if example is not None:
+            train.annotate(example=np.asarray(example[rows], dtype=np.int64))
+        segment.spiketrains.append(train)
+    block.segments.append(segment)
     return block
 
 
@@ -115,17 +133,23 @@ def from_neo(block) -> pd.DataFrame:
         meta = None
     meta = check_meta(meta, f"Neo block {block.name!r}")
     extras = meta["columns"][3:]
-    pops, neurons, times, cols = [], [], [], {c: [] for c in extras}
+    pops, neurons, times, examples = [], [], [], []
+    labels = None
     for segment in block.segments:
+        for epoch in segment.epochs:
+            if epoch.name == "examples":
+                labels = np.array([int(x) if str(x) else -1 for x in np.asarray(epoch.labels)],
+                                  dtype=np.int64)
         for train in segment.spiketrains:
             n = len(train)
             try:
                 pops.append(np.full(n, train.annotations["population"], dtype=object))
                 neurons.append(np.full(n, train.annotations["neuron"], dtype=np.int64))
-                for c in extras:
-                    cols[c].append(np.full(n, segment.annotations[c], dtype=np.int64))
+                if "example" in extras:
+                    examples.append(np.atleast_1d(np.asarray(train.annotations["example"],
+                                                             dtype=np.int64)))
             except KeyError as exc:
-                raise ValueError(f"Neo block: spike train or segment lacks annotation {exc}") from None
+                raise ValueError(f"Neo block: spike train lacks annotation {exc}") from None
             times.append(np.asarray(train.rescale("s").magnitude, dtype=np.float64))
 
     def cat(parts, dtype):
@@ -133,16 +157,23 @@ def from_neo(block) -> pd.DataFrame:
 
     codes = pd.Categorical(cat(pops, object), categories=meta["populations"]).codes
     arrays = {"neuron": cat(neurons, np.int64), "t": cat(times, np.float64)}
-    arrays.update({c: cat(v, np.int64) for c, v in cols.items()})
+    if "example" in extras:
+        arrays["example"] = cat(examples, np.int64)
+    if "label" in extras:
+        if labels is None:
+            raise ValueError("Neo block: labelled spikes but no 'examples' epoch")
+        arrays["label"] = labels[arrays["example"]]
     return canonical_order(table_from_arrays(meta, codes, arrays))
 
 
-def write_neo(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a spike table as a Neo file with ``NeoMatlabIO`` (``.mat``, atomic)."""
+def write_neo(df: pd.DataFrame, path: str | os.PathLike,
+              examples: pd.DataFrame | None = None) -> None:
+    """Write a spike table as a Neo file with ``NeoMatlabIO`` (``.mat``, atomic); see
+    :func:`to_neo` for ``examples``."""
     neo, _ = _require_neo()
     if not str(path).endswith(".mat"):
         raise ValueError(f"Neo files are written with NeoMatlabIO and must end in .mat, got {path}")
-    block = to_neo(df)
+    block = to_neo(df, examples)
     with atomic_path(path) as tmp:
         neo.io.NeoMatlabIO(str(tmp)).write_block(block)
 

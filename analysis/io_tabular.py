@@ -5,9 +5,11 @@ Parquet: the columns of the spike table (``population`` as a dictionary column, 
 the schema metadata under ``brainlearn``. float64 and int64 are stored as such, so
 the round trip is exact.
 
-CSV: a first line ``# brainlearn-spikes {json}`` then an ordinary CSV. pandas writes
-floats with Python's shortest round-trip ``repr`` and the reader parses them with
-``float_precision="round_trip"``, so times come back bit for bit.
+CSV: an ordinary CSV that a plain ``pandas.read_csv(path)`` reads, with the table
+description beside it in ``<path>.json`` (:func:`csv_meta_path`). pandas writes floats with
+Python's shortest round-trip ``repr`` and the reader parses them with
+``float_precision="round_trip"``, so times come back bit for bit. (Files of earlier
+versions, with the description as a first line ``# brainlearn-spikes {json}``, still read.)
 """
 
 from __future__ import annotations
@@ -19,23 +21,14 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import atomic_path
+from brainlearn.rundir import SPIKE_META_KEY, spike_schema
 
 from .spikes import SPIKE_COLUMNS, canonical_order, check_spike_table, population_dtype
 from .stream import DEFAULT_CHUNK, SpikeStream, check_meta, stream_table, table_from_arrays
 
-__all__ = ["write_parquet", "read_parquet", "iter_parquet", "write_csv", "read_csv"]
+__all__ = ["write_parquet", "read_parquet", "iter_parquet", "write_csv", "read_csv", "csv_meta_path"]
 
-_META_KEY = b"brainlearn"
 _CSV_PREFIX = "# brainlearn-spikes "
-
-
-def _schema(meta: dict):
-    import pyarrow as pa
-
-    types = {"neuron": pa.int64(), "t": pa.float64(), "example": pa.int64(), "label": pa.int64()}
-    fields = [pa.field("population", pa.dictionary(pa.int32(), pa.string()))]
-    fields += [pa.field(c, types[c]) for c in meta["columns"][1:]]
-    return pa.schema(fields, metadata={_META_KEY: json.dumps(meta).encode()})
 
 
 def write_parquet(stream: SpikeStream, path: str | os.PathLike) -> None:
@@ -44,7 +37,7 @@ def write_parquet(stream: SpikeStream, path: str | os.PathLike) -> None:
     import pyarrow.parquet as pq
 
     meta = stream.meta
-    schema = _schema(meta)
+    schema = spike_schema(meta)
     dictionary = pa.array(meta["populations"], pa.string())
     with atomic_path(path) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -65,7 +58,7 @@ def _open_parquet(path):
         raise FileNotFoundError(f"no such spike file: {path}") from None
     except (pa.ArrowException, OSError) as exc:
         raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
-    raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
+    raw = (pf.schema_arrow.metadata or {}).get(SPIKE_META_KEY)
     if raw is None and {"population", "neuron", "t"} <= set(pf.schema_arrow.names):
         return pf, None  # a plain table (e.g. DataFrame.to_parquet): see _plain_frame
     try:
@@ -174,14 +167,22 @@ def _empty(meta: dict) -> dict[str, np.ndarray]:
     return {c: np.zeros(0) for c in meta["columns"][1:]}
 
 
+def csv_meta_path(path: str | os.PathLike) -> str:
+    """The file beside a spike CSV that holds its description (``spikes.csv.json``)."""
+    return f"{os.fspath(path)}.json"
+
+
 def write_csv(stream: SpikeStream, path: str | os.PathLike) -> None:
-    """Write a spike stream as CSV with a ``# brainlearn-spikes`` header line (atomic)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(_CSV_PREFIX + json.dumps(stream.meta) + "\n")
-        first = True
-        for chunk in stream.chunks:
-            chunk.to_csv(fh, header=first, index=False, lineterminator="\n")
-            first = False
+    """Write a spike stream as a plain CSV and its description beside it (both atomic; the
+    description is written once the CSV is complete, just before the CSV takes its name)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            first = True
+            for chunk in stream.chunks:
+                chunk.to_csv(fh, header=first, index=False, lineterminator="\n")
+                first = False
+        with atomic_path(csv_meta_path(path)) as side:
+            side.write_text(json.dumps(stream.meta, indent=1) + "\n", encoding="utf-8")
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -196,12 +197,21 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
         except UnicodeDecodeError:
             first = ""
         meta = None
-        if first.startswith(_CSV_PREFIX):
+        if first.startswith(_CSV_PREFIX):  # the earlier layout: description in line 1
             try:
                 meta = json.loads(first[len(_CSV_PREFIX) :])
             except json.JSONDecodeError:
                 pass
-        meta = check_meta(meta, str(path))
+        else:
+            fh.seek(0)
+            side = csv_meta_path(path)
+            if os.path.exists(side):
+                try:
+                    with open(side, encoding="utf-8") as meta_fh:
+                        meta = json.load(meta_fh)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    pass
+        meta = check_meta(meta, f"{path} (description {csv_meta_path(path)})")
         dtypes = {"population": object, "neuron": "int64", "t": "float64"}
         dtypes.update({c: "int64" for c in meta["columns"][3:]})
         try:

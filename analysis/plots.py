@@ -17,16 +17,17 @@ from brainlearn.atomic import atomic_path
 
 from .stats import firing_rates, psth
 
-__all__ = ["raster", "psth_figure", "rate_histogram", "receptive_fields", "weight_histogram", "save_figure"]
+__all__ = ["new_figure", "raster", "psth_figure", "rate_histogram", "receptive_fields", "weight_histogram", "save_figure"]
 
 
-def _figure(width: float = 7.0, height: float = 4.0):
+def new_figure(width: float = 7.0, height: float = 4.0):
+    """A matplotlib ``Figure`` (no pyplot state, constrained layout) of ``width`` x ``height`` inches."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def raster(spikes: pd.DataFrame, max_examples: int | None = 10):
+def raster(spikes: pd.DataFrame, max_examples: int | None = 10, examples: pd.DataFrame | None = None):
     """Raster plot: one dot per spike, one row per neuron, populations stacked.
 
     Parameters
@@ -35,11 +36,13 @@ def raster(spikes: pd.DataFrame, max_examples: int | None = 10):
         A spike table.
     max_examples : int, optional
         Show only the first examples (keeps huge runs readable); None shows all.
+    examples : DataFrame, optional
+        The presented examples (``example``, ``start`` in s, ...): a line marks each start.
     """
     if max_examples is not None and "example" in spikes.columns and len(spikes):
         first = np.sort(np.unique(spikes["example"]))[:max_examples]
         spikes = spikes[spikes["example"].isin(first)]
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     base = 0
     sizes = spikes.attrs.get("n_neurons", {})
@@ -47,10 +50,15 @@ def raster(spikes: pd.DataFrame, max_examples: int | None = 10):
         part = spikes[spikes["population"] == pop]
         ax.scatter(part["t"], part["neuron"] + base, s=2, marker="|", label=pop, rasterized=True)
         base += sizes.get(pop, int(part["neuron"].max()) + 1 if len(part) else 0)
-    if "example" in spikes.columns and "example_duration" in spikes.attrs and len(spikes):
-        offset, period = spikes.attrs.get("t_offset", 0.0), spikes.attrs["example_duration"]
-        for k in np.unique(spikes["example"]):
-            ax.axvline(offset + k * period, color="0.85", lw=0.5, zorder=0)
+    if "example" in spikes.columns and len(spikes):
+        shown = np.unique(spikes["example"])
+        starts = None
+        if examples is not None:
+            starts = examples.set_index("example")["start"].reindex(shown).to_numpy()
+        elif "example_duration" in spikes.attrs:
+            starts = spikes.attrs.get("t_offset", 0.0) + shown * spikes.attrs["example_duration"]
+        for start in [] if starts is None else starts:
+            ax.axvline(start, color="0.85", lw=0.5, zorder=0)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("neuron")
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -60,10 +68,10 @@ def raster(spikes: pd.DataFrame, max_examples: int | None = 10):
     return fig
 
 
-def psth_figure(spikes: pd.DataFrame, bin_size):
+def psth_figure(spikes: pd.DataFrame, bin_size, examples: pd.DataFrame | None = None):
     """Population PSTH (rate per neuron, Hz) over the example window; see :func:`psth`."""
-    table = psth(spikes, bin_size)
-    fig = _figure()
+    table = psth(spikes, bin_size, examples=examples)
+    fig = new_figure()
     ax = fig.add_subplot()
     width = float(np.asarray(bin_size))
     for pop, part in table.groupby("population", sort=False):
@@ -79,7 +87,7 @@ def psth_figure(spikes: pd.DataFrame, bin_size):
 def rate_histogram(spikes: pd.DataFrame, duration=None, bins: int = 30):
     """Histogram of the neurons' mean firing rates, per population."""
     rates = firing_rates(spikes, duration)
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for pop, part in rates.groupby("population", sort=False):
         ax.hist(part["rate"], bins=bins, alpha=0.6, label=str(pop))
@@ -113,7 +121,7 @@ def receptive_fields(weights: np.ndarray, shape: tuple[int, int] = (28, 28), max
     for k in range(n):
         r, c = divmod(k, cols)
         grid[r * h : r * h + shape[0], c * v : c * v + shape[1]] = w[:, k].reshape(shape)
-    fig = _figure(6, 6)
+    fig = new_figure(6, 6)
     ax = fig.add_subplot()
     from matplotlib import colormaps
 
@@ -128,7 +136,7 @@ def receptive_fields(weights: np.ndarray, shape: tuple[int, int] = (28, 28), max
 
 def weight_histogram(weights: np.ndarray, bins: int = 50):
     """Histogram of all weights (e.g. to see STDP drive them to the bounds)."""
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.hist(np.asarray(weights, dtype=np.float64).ravel(), bins=bins)
     ax.set_xlabel("weight")

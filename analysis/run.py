@@ -1,48 +1,44 @@
 """Run directories: read the spikes, configuration and states a run wrote; export them.
 
-A run directory holds ``config.json``, ``metrics.json``, ``spikes.parquet`` (written
-with :func:`brainlearn.analysis.write_spikes`) and optionally ``states.h5`` or
-``states.parquet``. ``config.json`` keys ``neurons`` and ``example_duration_s`` fill
-in the table's ``n_neurons`` / ``example_duration`` when the spike file lacks them.
+What a run directory holds, and how its files are named and read, is defined once in
+:mod:`brainlearn.rundir`; this module reads through it. ``config.json`` keys ``neurons`` and
+``example_duration_s`` fill in the table's ``n_neurons`` / ``example_duration`` when the
+spike file lacks them, and a run whose examples (``examples.parquet``) all lasted equally
+long gets that ``example_duration``. Runs whose examples vary in length (Diehl & Cook
+retries) carry their durations in :func:`load_run_examples`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from brainlearn import rundir
+
 from .formats import FORMATS, write_spikes
 from .states import read_states
 from .stream import DEFAULT_CHUNK, SpikeStream, collect
 
-__all__ = ["load_run_config", "load_run_spikes", "load_run_states", "export_run", "SPIKES_FILE"]
+__all__ = [
+    "load_run_config", "load_run_spikes", "load_run_examples", "load_run_states", "export_run",
+    "analyze_run", "SPIKES_FILE",
+]
 
-SPIKES_FILE = "spikes.parquet"
-
-
-def _run_dir(run_dir: str | os.PathLike) -> Path:
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run directory {path} does not exist")
-    return path
+SPIKES_FILE = rundir.SPIKES
 
 
 def load_run_config(run_dir: str | os.PathLike) -> dict:
     """``config.json`` of a run as a dict (empty when the file is absent)."""
-    path = _run_dir(run_dir) / "config.json"
-    if not path.exists():
-        return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
-    return config
+    return rundir.read_config(run_dir)
+
+
+def load_run_examples(run_dir: str | os.PathLike) -> pd.DataFrame | None:
+    """The presented examples of a run (``example``, ``start``, ``duration`` in s, ``label``),
+    or None when the run recorded none; see :func:`brainlearn.rundir.examples_table`."""
+    return rundir.read_examples(run_dir)
 
 
 def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
@@ -57,20 +53,24 @@ def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
     pops = stream.meta["populations"]
     if "n_neurons" not in attrs and "neurons" in config and len(pops) == 1:
         attrs["n_neurons"] = {pops[0]: int(config["neurons"])}
-    if "example_duration" not in attrs and "example_duration_s" in config and "example" in stream.meta["columns"]:
-        attrs["example_duration"] = float(config["example_duration_s"])
+    if "example_duration" not in attrs and "example" in stream.meta["columns"]:
+        examples = rundir.read_examples(run_dir)
+        if examples is not None and len(examples) and examples["duration"].nunique() == 1:
+            attrs["example_duration"] = float(examples["duration"].iloc[0])
+        elif examples is None and "example_duration_s" in config:
+            attrs["example_duration"] = float(config["example_duration_s"])
     return stream
 
 
 def load_run_spikes(run_dir: str | os.PathLike) -> pd.DataFrame:
     """The evaluation spikes of a run directory as a spike table."""
-    return collect(_stream_run(_run_dir(run_dir), DEFAULT_CHUNK))
+    return collect(_stream_run(rundir.open_run(run_dir), DEFAULT_CHUNK))
 
 
 def load_run_states(run_dir: str | os.PathLike) -> dict:
     """The state snapshots of a run (``states.h5`` or ``states.parquet``; {} if none)."""
-    root = _run_dir(run_dir)
-    for name in ("states.h5", "states.parquet"):
+    root = rundir.open_run(run_dir)
+    for name in rundir.STATES:
         if (root / name).exists():
             return read_states(root / name)
     return {}
@@ -82,11 +82,14 @@ def export_run(
     out: str | os.PathLike | None = None,
     *,
     chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = True,
 ) -> Path:
     """Export a run's spikes to ``format``.
 
     Parquet, CSV and SONATA stream ``spikes.parquet`` chunk by chunk (the whole table
-    is never in memory); NWB and Neo regroup spikes per neuron, so they load it.
+    is never in memory); NWB and Neo regroup spikes per neuron, so they load it. Neo gets
+    the run's examples (``examples.parquet``) as its ``examples`` epoch. An export that takes
+    more than two seconds shows a progress bar (spikes read).
 
     Parameters
     ----------
@@ -98,20 +101,27 @@ def export_run(
         Output file (default ``RUN_DIR/export/spikes<suffix>``).
     chunk_size : int
         Rows per chunk when streaming.
+    progress : bool
+        Show the progress bar.
 
     Returns
     -------
     Path
         The written file.
     """
-    root = _run_dir(run_dir)
+    import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
+
+    root = rundir.open_run(run_dir)
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
     target = Path(out) if out is not None else root / "export" / f"spikes{FORMATS[format][0]}"
     if target.resolve() == (root / SPIKES_FILE).resolve():
-        raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another --out")
+        raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another output file")
     stream = _stream_run(root, chunk_size)
     options = {}
+    if format == "neo":
+        options = {"examples": load_run_examples(root)}
     if format == "nwb":
         config = load_run_config(root)
         stamp = (root / "config.json").stat().st_mtime if (root / "config.json").exists() else None
@@ -121,4 +131,97 @@ def export_run(
             "session_start_time": datetime.fromtimestamp(stamp, timezone.utc) if stamp else None,
             "config": config,
         }
-    return write_spikes(stream, target, format, chunk_size=chunk_size, **options)
+    bar = tqdm(total=pq.ParquetFile(root / SPIKES_FILE).metadata.num_rows, unit="spike",
+               unit_scale=True, desc=f"export {format}", delay=2.0, disable=not progress)
+
+    def counted(chunks):
+        for chunk in chunks:
+            bar.update(len(chunk))
+            yield chunk
+
+    stream.chunks = counted(stream.chunks)
+    try:
+        return write_spikes(stream, target, format, chunk_size=chunk_size, **options)
+    finally:
+        bar.close()
+
+
+def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
+                bin_size=None, progress: bool = True) -> list[Path]:
+    """Write the analysis tables and figures of a run directory; return the written paths.
+
+    Tables: ``rates.csv``, ``cv.csv``, ``fano.csv`` (with examples) and ``class_rates.csv``
+    (with labels); figures: ``raster.png``, ``psth.png``, ``rates.png`` and, from the weights
+    the run saved (``weights.npz``, or ``weights`` in its states), ``weights.png`` and
+    ``receptive_fields.png`` (784 inputs). Per-example durations come from the run's
+    ``examples.parquet`` (the presentations actually shown), so runs whose images were shown
+    again are analysed correctly. A run that recorded no spikes gets the weight figures only.
+    Everything is read and computed before the first file is written.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory of any brainlearn producer.
+    out : path, optional
+        Output folder (default ``RUN_DIR/analysis``).
+    bin_size : Quantity, optional
+        PSTH bin width (default 25 ms).
+    progress : bool
+        Show a progress bar while writing.
+
+    Returns
+    -------
+    list of Path
+        The written files.
+    """
+    from brian2 import ms
+    from tqdm.auto import tqdm
+
+    from brainlearn.atomic import atomic_path
+
+    from . import plots, stats
+
+    root = rundir.open_run(run_dir)
+    bin_size = 25 * ms if bin_size is None else bin_size
+    target = Path(out) if out is not None else root / "analysis"
+    weights = rundir.read_weights(root)
+    weights = weights.get("weights") if weights is not None else load_run_states(root).get("weights")
+    has_spikes = (root / SPIKES_FILE).exists()
+    if not has_spikes and weights is None:
+        kind = rundir.read_config(root).get("kind")
+        what = f"{run_dir} (a {kind} run directory)" if kind else str(run_dir)
+        hint = "; analyse the run directories of its tasks (work/KEY)" if kind == "sweep" else ""
+        raise FileNotFoundError(f"{what} holds neither {SPIKES_FILE} nor {rundir.WEIGHTS}: "
+                                f"nothing to analyse{hint}")
+    tables, figures = {}, {}
+    if has_spikes:
+        spikes = load_run_spikes(root)
+        examples = load_run_examples(root) if "example" in spikes.columns else None
+        if "duration" not in spikes.attrs:
+            spikes.attrs["duration"] = float(spikes["t"].max() - spikes.attrs.get("t_offset", 0.0)) if len(spikes) else 1.0
+        timed = examples is not None or "example_duration" in spikes.attrs
+        tables["rates.csv"] = stats.firing_rates(spikes)
+        tables["cv.csv"] = stats.cv(spikes)
+        if "example" in spikes.columns:
+            tables["fano.csv"] = stats.fano_factor(spikes, None if examples is None else len(examples))
+        if "label" in spikes.columns and timed:
+            tables["class_rates.csv"] = stats.class_rates(spikes, examples=examples)
+        figures["raster.png"] = plots.raster(spikes, examples=examples)
+        if timed or "example" not in spikes.columns:
+            figures["psth.png"] = plots.psth_figure(spikes, bin_size, examples=examples)
+        figures["rates.png"] = plots.rate_histogram(spikes)
+    if weights is not None:
+        figures["weights.png"] = plots.weight_histogram(weights)
+        if weights.ndim == 2 and weights.shape[0] == 784:
+            figures["receptive_fields.png"] = plots.receptive_fields(weights)
+    written = []
+    outputs = [*tables.items(), *figures.items()]
+    for name, made in tqdm(outputs, desc="analyze", unit="output", disable=not progress):
+        path = target / name
+        if name.endswith(".csv"):
+            with atomic_path(path) as tmp:
+                made.to_csv(tmp, index=False)
+        else:
+            plots.save_figure(made, path)
+        written.append(path)
+    return written

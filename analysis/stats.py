@@ -67,13 +67,22 @@ def firing_rates(spikes: pd.DataFrame, duration=None) -> pd.DataFrame:
     return out
 
 
-def class_rates(spikes: pd.DataFrame, labels=None) -> pd.DataFrame:
+def _check_examples(examples: pd.DataFrame) -> pd.DataFrame:
+    missing = {"example", "start", "duration"} - set(examples.columns)
+    if missing:
+        raise ValueError(f"examples must have the columns example, start, duration; missing {sorted(missing)}")
+    return examples.set_index("example").sort_index()
+
+
+def class_rates(spikes: pd.DataFrame, labels=None, examples: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean firing rate of every neuron for each class of examples.
 
     ``rate[n, c] = N[n, c] / (E_c * D)`` with ``N[n, c]`` the spikes of neuron ``n``
     during examples of class ``c``, ``E_c`` the number of examples of that class and
     ``D`` the example duration: the quantity Diehl & Cook (2015) use to assign a class
-    to each excitatory neuron.
+    to each excitatory neuron. With ``examples`` (whose durations may differ, e.g. images
+    shown again after too few spikes), ``E_c * D`` becomes the summed duration of the
+    class's examples.
 
     Parameters
     ----------
@@ -83,6 +92,10 @@ def class_rates(spikes: pd.DataFrame, labels=None) -> pd.DataFrame:
     labels : array of int, optional
         Label of every presented example. Without it ``E_c`` counts only the examples
         that drew at least one spike.
+    examples : DataFrame, optional
+        The presented examples (``example``, ``start``, ``duration`` in s, ``label``), as
+        :func:`brainlearn.analysis.load_run_examples` returns them; replaces ``labels``
+        and ``attrs["example_duration"]``.
 
     Returns
     -------
@@ -92,11 +105,17 @@ def class_rates(spikes: pd.DataFrame, labels=None) -> pd.DataFrame:
     check_spike_table(spikes)
     if "label" not in spikes.columns:
         raise ValueError("class_rates needs a spike table with example and label columns")
-    period = _seconds_attr(spikes, None, "example_duration", "example_duration")
-    if labels is None:
-        per_class = spikes.drop_duplicates("example")["label"].value_counts()
+    if examples is not None:
+        table = _check_examples(examples)
+        if "label" not in table.columns:
+            raise ValueError("class_rates needs examples with a label column")
+        per_class, period = table.groupby("label")["duration"].sum(), 1.0  # exposure (s)
     else:
-        per_class = pd.Series(np.asarray(labels, dtype=np.int64)).value_counts()
+        period = _seconds_attr(spikes, None, "example_duration", "example_duration")
+        if labels is None:
+            per_class = spikes.drop_duplicates("example")["label"].value_counts()
+        else:
+            per_class = pd.Series(np.asarray(labels, dtype=np.int64)).value_counts()
     classes = np.sort(per_class.index.to_numpy())
     neurons = _neuron_index(spikes)
     full = pd.MultiIndex.from_tuples(
@@ -183,7 +202,7 @@ def fano_factor(spikes: pd.DataFrame, n_examples: int | None = None) -> pd.DataF
     return pd.DataFrame({"population": neurons.get_level_values(0), "neuron": neurons.get_level_values(1), "fano": fano})
 
 
-def psth(spikes: pd.DataFrame, bin_size, window=None) -> pd.DataFrame:
+def psth(spikes: pd.DataFrame, bin_size, window=None, examples: pd.DataFrame | None = None) -> pd.DataFrame:
     """Peri-stimulus time histogram of every population.
 
     With examples, spike times are taken from the start of their example
@@ -191,7 +210,10 @@ def psth(spikes: pd.DataFrame, bin_size, window=None) -> pd.DataFrame:
     without, the histogram runs over the recording from ``t_offset``.
     ``rate[b] = N[b] / (K * M * bin_size)`` with ``N[b]`` the spikes in bin ``b``,
     ``K`` the number of neurons and ``M`` the number of examples (1 without), as
-    ``elephant.statistics.time_histogram(..., output="rate")``.
+    ``elephant.statistics.time_histogram(..., output="rate")``. With an ``examples``
+    table, times are taken from each example's recorded ``start``, and ``M`` of a bin
+    counts the examples that lasted past the bin's start (examples differ in length when
+    images are shown again).
 
     Parameters
     ----------
@@ -200,7 +222,11 @@ def psth(spikes: pd.DataFrame, bin_size, window=None) -> pd.DataFrame:
     bin_size : Quantity
         Bin width.
     window : Quantity, optional
-        Histogram length; default the example duration (or the recorded duration).
+        Histogram length; default the example duration (or the recorded duration; with
+        ``examples``, the longest example).
+    examples : DataFrame, optional
+        The presented examples (``example``, ``start``, ``duration`` in s), as
+        :func:`brainlearn.analysis.load_run_examples` returns them.
 
     Returns
     -------
@@ -217,7 +243,16 @@ def psth(spikes: pd.DataFrame, bin_size, window=None) -> pd.DataFrame:
         raise ValueError(f"bin_size must be positive, got {bin_size!r}")
     offset = float(spikes.attrs.get("t_offset", 0.0))
     t = spikes["t"].to_numpy() - offset
-    if "example" in spikes.columns:
+    trials = None
+    if examples is not None:
+        if "example" not in spikes.columns:
+            raise ValueError("psth with examples needs a spike table with an example column")
+        table = _check_examples(examples)
+        t = spikes["t"].to_numpy() - table["start"].reindex(spikes["example"].to_numpy()).to_numpy()
+        durations = table["duration"].to_numpy()
+        n_trials, default = max(len(table), 1), float(durations.max()) if len(durations) else None
+        trials = durations
+    elif "example" in spikes.columns:
         period = _seconds_attr(spikes, None, "example_duration", "example_duration")
         t = t - spikes["example"].to_numpy() * period
         n_trials = max(int(np.unique(spikes["example"]).size), 1)
@@ -229,6 +264,8 @@ def psth(spikes: pd.DataFrame, bin_size, window=None) -> pd.DataFrame:
         raise ValueError("the spike table has no attrs['duration']; pass window=... (a time)")
     n_bins = max(int(round(length / width)), 1)
     edges = np.arange(n_bins + 1) * width
+    if trials is not None:  # examples still running at each bin's start
+        n_trials = np.maximum((trials[None, :] > edges[:-1, None]).sum(axis=1), 1)
     codes = spikes["population"].cat.codes.to_numpy()
     sizes = {p: len(ids) for p, ids in neuron_ids(spikes).items()}
     frames = []

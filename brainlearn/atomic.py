@@ -18,6 +18,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary name keeps the suffix of ``path`` (some writers insist on it) and
     is hidden (leading dot). If the block raises, the temporary file is removed and
     ``path`` is left as it was, so no half-written file ever sits under the final name.
+    A destination that cannot be written (read-only folder, a path through a file, a
+    directory) raises an ``OSError`` naming ``path`` before the block runs.
 
     Examples
     --------
@@ -25,8 +27,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ...     df.to_csv(tmp)
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory; give a file name")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"cannot write {path}: a part of the path is a file, "
+                                 "not a folder") from None
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
+    try:  # fail here, naming the user's path, rather than in a writer naming the temp file
+        tmp.touch()
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         yield tmp
         os.replace(tmp, final)

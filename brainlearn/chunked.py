@@ -6,10 +6,16 @@ Brian2's ``run_args`` (weights, thresholds, the chunk's pixel table, the random 
 long job checkpoints between chunks without recompiling. In runtime mode the network is
 rebuilt for every chunk and the same values are set directly: both modes see the same
 sequence of states.
+
+A standalone simulation holds Brian2's device from its construction until :meth:`close`
+(or the end of its ``with`` block), through :func:`brainlearn.devices.use_device`, so the
+caller never resets the device itself: a failed build, or any error while it is open,
+leaves Brian2 in runtime mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Quantity, device, second, seed
 
-from brainlearn.devices import STOPS_ITSELF, reset_device, select_device
+from brainlearn.devices import STOPS_ITSELF, build, use_device
 
 __all__ = ["ChunkedSimulation"]
 
@@ -40,6 +46,11 @@ class ChunkedSimulation:
         Build directory (standalone devices).
     threads : int, optional
         OpenMP threads (``cpp_standalone``).
+
+    Examples
+    --------
+    >>> with ChunkedSimulation(build, 10 * second, "cpp_standalone", "build") as sim:  # doctest: +SKIP
+    ...     out = sim.run(state, table, seed_value=1)
     """
 
     def __init__(
@@ -59,8 +70,19 @@ class ChunkedSimulation:
         #: whether a run can end itself before ``duration`` (see ``devices.STOPS_ITSELF``)
         self.stops_itself = STOPS_ITSELF[device_name]
         self.compile_seconds = 0.0
+        self._device = contextlib.ExitStack()
         if self.standalone:
             self._compile()
+
+    def close(self) -> None:
+        """Give Brian2's device back (runtime mode, preferences restored)."""
+        self._device.close()
+
+    def __enter__(self) -> ChunkedSimulation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def standalone(self) -> bool:
@@ -69,20 +91,19 @@ class ChunkedSimulation:
 
     def _compile(self) -> None:
         start = time.perf_counter()
-        select_device(self.device_name, self.directory / "build", self.threads)
+        self._device.enter_context(
+            use_device(self.device_name, self.directory / "build", self.threads)
+        )
         try:
             self.objects = self.build()
             device.apply_run_args()
             seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
             device.insert_code("main", self._seed_code(f"brian::{seed_array}[0]"))
             self.objects["network"].run(self.duration, report=None)
-            device.build(
-                directory=str(self.directory / "build"), compile=True, run=False,
-                with_output=False,
-            )
+            build(self.directory / "build", run=False)
         except BaseException:
             # a failed build must not leave the standalone device active for the caller
-            reset_device()
+            self.close()
             raise
         self.compile_seconds = time.perf_counter() - start
 
@@ -125,7 +146,8 @@ class ChunkedSimulation:
                 directory=str(self.directory / "build"), with_output=False, run_args=run_args
             )
         else:
-            select_device("runtime")
+            self.close()  # a fresh runtime device for every chunk, reset by close()
+            self._device.enter_context(use_device("runtime"))
             objs = self.objects = self.build()
             objs["table"].values[:] = np.asarray(table, dtype=float)
             for key, value in state.items():

@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `brainlearn data info | head`
         sys.stderr.close()
         return 0
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"brainlearn: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as exc:
+        from brainlearn.data.mnist import MNISTNotCached
+
+        hint = " (or add --data embedded for the shipped subset)" if (
+            isinstance(exc, MNISTNotCached) and (hasattr(args, "data") or hasattr(args, "source"))) else ""
+        print(f"brainlearn: error: {exc}{hint}", file=sys.stderr)
         return 2
 
 

@@ -11,12 +11,12 @@ whether learning is local and online.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from brainlearn import rundir
 from brainlearn.atomic import atomic_path
 
 __all__ = ["comparison_table", "write_comparison", "pixel_baseline_row"]
@@ -32,7 +32,13 @@ DC_INPUT_MS, DC_DT_MS = 350.0, 0.5
 def _json(path: Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found")
-    return json.loads(path.read_text())
+    return rundir.read_json(path)
+
+
+def _run_info(run_dir: Path) -> dict:
+    """config.json with metrics.json over it (runs written before metrics.json held the
+    training results kept them in config.json)."""
+    return {**_json(run_dir / rundir.CONFIG), **rundir.read_metrics(run_dir)}
 
 
 def _ms(text, default: float) -> float:
@@ -87,7 +93,7 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
 
 
 def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
-    config = _json(run_dir / "config.json")
+    config = _run_info(run_dir)
     path = run_dir / "results.csv"
     if not path.exists():
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn convert evaluate {run_dir}")
@@ -118,7 +124,7 @@ def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
 
 
 def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
-    config = _json(run_dir / "config.json")
+    config = _run_info(run_dir)
     path = run_dir / "results.csv"
     if not path.exists():
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn surrogate evaluate {run_dir}")
@@ -168,7 +174,7 @@ def pixel_baseline_row(data: str = "full", seed: int = 0) -> dict:
     x, y = load_mnist("train", source=data)
     xt, yt = load_mnist("test", source=data)
     start = time.perf_counter()
-    model = LogisticReadout(seed=seed).fit(x.reshape(len(x), -1) / 255.0, y)
+    model = LogisticReadout(random_state=seed).fit(x.reshape(len(x), -1) / 255.0, y)
     seconds = time.perf_counter() - start
     return {
         "method": "logistic regression on raw pixels (no spikes)",
@@ -212,14 +218,14 @@ def comparison_table(mnist_run: str | Path | None = None,
     if pixel_baseline is not None:
         rows.append(pixel_baseline_row(pixel_baseline))
     if not rows:
-        raise ValueError("give at least one run directory (--mnist-run, --convert-run, "
-                         "--surrogate-run)")
+        raise ValueError("give at least one run directory (a Diehl & Cook, conversion or "
+                         "surrogate run)")
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     """Write ``comparison.csv``, ``comparison.md`` and ``accuracy_vs_spikes.png`` to ``out``."""
-    from brainlearn.analysis.plots import _figure, save_figure
+    from brainlearn.analysis.plots import new_figure, save_figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +242,7 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     with atomic_path(md) as tmp:
         tmp.write_text(shown.rename(columns={"accuracy": "accuracy (%)"}).to_markdown(index=False)
                        + "\n")
-    fig = _figure(6.5, 4)
+    fig = new_figure(6.5, 4)
     ax = fig.add_subplot()
     for method, group, style in (
             ("Diehl & Cook", table[table["method"].str.startswith("Diehl")], "s"),

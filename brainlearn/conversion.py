@@ -23,9 +23,7 @@ spiking network approaches.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import save_npz
+from brainlearn.lanes import connect_lanes, lane_count, lane_runner, read_lanes
 
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
-    "layer_arrays",
+    "layer_arrays", "train_run", "evaluate_run", "plot_accuracy",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -343,48 +342,6 @@ def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedN
 
 
 # --------------------------------------------------------------------------------------------
-# Brian2 devices
-# --------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _device(device: str, directory=None):
-    """Yield a function that builds/runs the network on ``device`` and restores the device."""
-    from brian2 import device as current_device
-    from brian2 import get_device
-    from brian2.devices.device import reset_device
-
-    if device == "runtime":
-        if type(get_device()).__name__ != "RuntimeDevice":
-            raise RuntimeError("device='runtime' needs Brian2's runtime device to be active")
-
-        def run(net, duration):
-            net.run(duration)
-
-        yield run
-        return
-    if device != "cpp_standalone":
-        raise ValueError(f"device must be 'runtime' or 'cpp_standalone', got {device!r}")
-    tmp = None
-    if directory is None:
-        tmp = tempfile.TemporaryDirectory(prefix="brainlearn_convert_")
-        directory = tmp.name
-    from brainlearn.devices import select_device
-
-    select_device("cpp_standalone", directory)  # bounds `make -j` by the cores
-    try:
-        def run(net, duration):
-            net.run(duration)
-            current_device.build(directory=str(directory), compile=True, run=True,
-                                 with_output=False)
-
-        yield run
-    finally:
-        get_device().reinit()
-        reset_device()
-        if tmp is not None:
-            tmp.cleanup()
-
-
-# --------------------------------------------------------------------------------------------
 # Spiking simulation
 # --------------------------------------------------------------------------------------------
 @dataclass
@@ -440,8 +397,7 @@ def _lanes_for(sizes, input_mode, n, max_synapses, lanes=None) -> int:
     if input_mode == "poisson":
         per_lane += sizes[0] * sizes[1]
     per_lane += 2 * sum(sizes[1:]) + sizes[-2] * sizes[-1]  # tallies + output copy
-    limit = max(1, int(max_synapses // max(per_lane, 1)))
-    return max(1, min(n, limit if lanes is None else int(lanes)))
+    return lane_count(per_lane, n, max_synapses, lanes)
 
 
 def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots, t_max,
@@ -490,7 +446,7 @@ def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots,
             group.run_regularly("v = 0\ncount = 0", dt=period, when="start", order=1)
         net.add(group)
         if pre is not None:
-            _connect_lanes(net, Synapses, pre, group, conv.weights[k], lanes, step)
+            connect_lanes(net, pre, group, conv.weights[k], lanes, step)
         layers.append(group)
         tallies.append((f"layer{k + 1}", group, size))
         pre = group
@@ -500,7 +456,7 @@ def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots,
     twin.bias = np.tile(conv.biases[-1], lanes)
     twin.run_regularly("v = 0", dt=period, when="start", order=1)
     net.add(twin)
-    _connect_lanes(net, Synapses, layers[-2], twin, conv.weights[-1], lanes, step)
+    connect_lanes(net, layers[-2], twin, conv.weights[-1], lanes, step)
     # per-lane spike tallies (spikes of each layer during the current example)
     tally_monitors = []
     for label, group, size in tallies:
@@ -523,32 +479,6 @@ def _build_config(net, conv: ConvertedNet, x, input_mode, reset, lanes, n_slots,
                                            order=-1) for g in layers]
         net.add(*monitors["layers"])
     return monitors
-
-
-def _connect_lanes(net, Synapses, source, target, weights, lanes, step):
-    """Block-diagonal synapses ``source -> target``: lane by lane, ``v_post += w`` (returned)."""
-    n_in, n_out = weights.shape
-    syn = Synapses(source, target, "w : 1", on_pre="v_post += w", dt=step)
-    a, b = np.meshgrid(np.arange(n_in), np.arange(n_out), indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    lane = np.repeat(np.arange(lanes), a.size)
-    syn.connect(i=lane * n_in + np.tile(a, lanes), j=lane * n_out + np.tile(b, lanes))
-    syn.w = np.tile(weights[a, b], lanes)
-    net.add(syn)
-    return syn
-
-
-def _read(monitor, var, size, lanes, n, n_slots, t_max, record_every, steps):
-    """Values of ``var`` at every checkpoint of every example: ``(n_steps, n, size)``."""
-    values = np.asarray(getattr(monitor, var))  # (lanes * size, n_records)
-    out = np.empty((len(steps), n, size))
-    slots = np.arange(n_slots)
-    for s, T in enumerate(steps):
-        cols = (slots * t_max + T) // record_every
-        block = values[:, cols]  # (lanes * size, n_slots)
-        block = block.reshape(lanes, size, n_slots).transpose(2, 0, 1).reshape(-1, size)
-        out[s] = block[:n]
-    return out
 
 
 def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("analog",),
@@ -620,7 +550,7 @@ def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("ana
     n_slots = math.ceil(n / n_lanes)
     model_step = 1 * ms
     results = []
-    with _device(device, directory) as run:
+    with lane_runner(device, directory) as run:
         if seed is not None:
             brian_seed(seed)
         net = Network()
@@ -636,19 +566,19 @@ def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("ana
         for conv, mode, reset, mons in configs:
             read = dict(lanes=n_lanes, n=n, n_slots=n_slots, t_max=t_max,
                         record_every=record_every, steps=steps)
-            out_counts = _read(mons["out"], "count", sizes[-1], **read)
-            potential = _read(mons["twin"], "v", sizes[-1], **read)
+            out_counts = read_lanes(mons["out"], "count", sizes[-1], **read)
+            potential = read_lanes(mons["twin"], "v", sizes[-1], **read)
             spikes = np.zeros((len(steps), n))
             input_spikes = None
             for label, mon in mons["tallies"]:
-                tally = _read(mon, "n", 1, **read)[:, :, 0]
+                tally = read_lanes(mon, "n", 1, **read)[:, :, 0]
                 if label == "input":
                     input_spikes = tally
                 else:
                     spikes += tally
             layer_counts = None
             if record_counts:
-                layer_counts = [_read(m, "count", size, **read)
+                layer_counts = [read_lanes(m, "count", size, **read)
                                 for m, size in zip(mons["layers"], sizes[1:], strict=True)]
             results.append(SimulationResult(steps, mode, reset, conv.norm, out_counts,
                                             potential, spikes, input_spikes, layer_counts))
@@ -729,7 +659,7 @@ def rate_model(converted: ConvertedNet, images, n_steps: int | None = None) -> l
             if k == depth - 1:
                 z_out.z[:] = z.ravel()
 
-    with _device("runtime") as run:
+    with lane_runner("runtime") as run:
         run(Network(*groups, z_out, update), n_steps * step)
     rates = [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes[1:], strict=True)]
     rates.append(np.asarray(z_out.z[:]).reshape(n, sizes[-1]))
@@ -816,3 +746,121 @@ def evaluate(mlp: MLP, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256
                 "n_examples": len(labels),
             })
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------------------------
+def train_run(out, *, hidden=(500,), epochs: int = 20, seed: int = 0, batch_size: int = 128,
+              lr: float = 1e-3, dropout: float = 0.2, source: str = "full",
+              train_examples: int | None = None, progress: bool = True) -> dict:
+    """Train an MLP on MNIST and write a run directory (see :mod:`brainlearn.rundir`).
+
+    Writes ``mlp.npz``, ``weights.npz`` (the first layer, ``(784, hidden)``: receptive fields
+    for ``brainlearn analyze``), ``train_metrics.csv`` (training curve), ``config.json``
+    (``kind`` ``"conversion"``) and ``metrics.json``. The data are loaded before anything is
+    written, and a failed run leaves no directory behind.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_seconds``, ``sizes``, ``test_examples``.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    x_train, y_train = load_mnist("train", n=train_examples, source=source)
+    x_test, y_test = load_mnist("test", source=source)
+    with rundir.new_run(out) as run:
+        start = time.perf_counter()
+        mlp = train_mlp(preprocess(x_train), y_train, hidden=hidden, epochs=epochs,
+                        batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
+                        progress=progress)
+        wall = time.perf_counter() - start
+        test_accuracy = mlp.score(preprocess(x_test), y_test)
+        mlp.save(run / "mlp.npz")
+        rundir.write_weights(run, mlp.weights[0])
+        history = mlp.history.copy()
+        history["test_accuracy"] = float("nan")
+        history.loc[history.index[-1], "test_accuracy"] = test_accuracy
+        with atomic_path(run / "train_metrics.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        rundir.write_config(run, {
+            "hidden": list(hidden), "epochs": epochs, "seed": seed, "batch_size": batch_size,
+            "lr": lr, "dropout": dropout, "source": source, "train_examples": len(x_train),
+        }, kind="conversion")
+        metrics = {"test_accuracy": test_accuracy, "train_seconds": round(wall, 1),
+                   "sizes": list(mlp.sizes), "test_examples": len(x_test)}
+        rundir.update_metrics(run, metrics)
+    return metrics
+
+
+def plot_accuracy(results: pd.DataFrame):
+    """Accuracy versus time steps, one line per (input, norm, reset), the ANN dashed.
+
+    ``results`` is a table of :func:`evaluate`; returns a matplotlib ``Figure``.
+    """
+    from brainlearn.analysis.plots import new_figure
+
+    fig = new_figure(6, 4)
+    ax = fig.add_subplot()
+    for (inp, norm, reset), part in results.groupby(["input", "norm", "reset"]):
+        part = part.sort_values("steps")
+        ax.plot(part["steps"], 100 * part["accuracy"], marker="o",
+                label=f"{inp}, norm {norm}, reset {reset}")
+    ann = results["ann_accuracy"].iloc[0]
+    ax.axhline(100 * ann, color="k", ls="--", lw=1, label=f"ANN {100 * ann:.2f} %")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(max(0, 100 * results["accuracy"].min() - 2), 100)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def evaluate_run(run_dir, *, steps=(8, 16, 32, 64, 128, 256), inputs=("analog",),
+                 norms=("99.9",), resets=("subtract",), test_examples: int | None = None,
+                 norm_examples: int = 10000, device: str = "cpp_standalone",
+                 lanes: int | None = None, seed: int = 0, source: str = "full") -> pd.DataFrame:
+    """Evaluate the MLP of a :func:`train_run` directory converted to IF neurons.
+
+    Runs :func:`evaluate` and writes ``results.csv`` (rows replace earlier rows of the same
+    ``steps``, ``input``, ``norm``, ``reset``), ``accuracy_vs_steps.png`` and the best
+    accuracy into ``metrics.json``. Returns the whole merged table.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.analysis.plots import save_figure
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    root = rundir.open_run(run_dir)
+    mlp = MLP.load(root / "mlp.npz")
+    for norm in norms:
+        parse_norm(norm)
+    x_test, y_test = load_mnist("test", n=test_examples, source=source)
+    x_norm, _ = load_mnist("train", n=norm_examples, seed=seed, source=source)
+    start = time.perf_counter()
+    table = evaluate(mlp, x_test, y_test, x_norm, steps=steps, inputs=inputs, norms=norms,
+                     resets=resets, device=device, lanes=lanes, seed=seed)
+    table["wall_seconds"] = round(time.perf_counter() - start, 1)
+    table["device"] = device
+    path = root / "results.csv"
+    if path.exists():
+        old = pd.read_csv(path, dtype={"norm": str})
+        key = ["steps", "input", "norm", "reset"]
+        merged = old.merge(table[key], on=key, how="left", indicator=True)
+        table = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], table],
+                          ignore_index=True)
+    table = table.sort_values(["input", "norm", "reset", "steps"]).reset_index(drop=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    save_figure(plot_accuracy(table), root / "accuracy_vs_steps.png")
+    rundir.update_metrics(root, {"snn_best_accuracy": float(table["accuracy"].max()),
+                                 "ann_accuracy": float(table["ann_accuracy"].iloc[0])})
+    return table

@@ -1,20 +1,99 @@
-"""Brian2 device selection (runtime, cpp_standalone, cuda_standalone) and in-network control."""
+"""Brian2 device selection (runtime, cpp_standalone, cuda_standalone) and in-network control.
+
+Brian2's device is global state. :func:`use_device` is the one way brainlearn switches it:
+a context manager that selects the device (build directory, OpenMP threads, a bounded
+``make -j``), and on exit, also when the block raises, forgets the standalone project,
+returns to runtime mode and restores the preferences it changed. :func:`build` compiles
+(and optionally runs) the current standalone project and says so first, since a first build
+takes a minute.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from brian2 import Function, device, get_device, prefs, set_device
 
-__all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "select_device", "reset_device", "stop_network", "make_stop_network",
-           "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
+__all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
+           "select_device", "reset_device", "stop_network", "make_stop_network",
+           "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
 
 DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
+
+#: preferences :func:`use_device` sets and restores
+_PREFS = ("codegen.target", "devices.cpp_standalone.openmp_threads",
+          "devices.cpp_standalone.extra_make_args_unix", "codegen.cpp.extra_compile_args_gcc")
+
+
+@contextlib.contextmanager
+def use_device(
+    name: str = "runtime",
+    directory: str | os.PathLike | None = None,
+    threads: int | None = None,
+    runtime_target: str = "numpy",
+) -> Iterator:
+    """Select Brian2's device for the ``with`` block; reset it on exit and on error.
+
+    Parameters
+    ----------
+    name : str
+        ``"runtime"``, ``"cpp_standalone"`` or ``"cuda_standalone"`` (the ``cuda`` extra).
+    directory : path, optional
+        Build directory of a standalone device (default: a temporary one, removed on exit).
+    threads : int, optional
+        OpenMP threads of ``cpp_standalone`` (default single-threaded).
+    runtime_target : str
+        Code generation target in runtime mode (``"numpy"`` or ``"cython"``).
+
+    Yields
+    ------
+    brian2.devices.Device
+        The active device.
+
+    Examples
+    --------
+    >>> with use_device("cpp_standalone", "build/net") as dev:   # doctest: +SKIP
+    ...     Network(group).run(1 * second)
+    ...     build(dev, "build/net", run=True)
+    """
+    saved = {key: prefs[key] for key in _PREFS}
+    tmp = None
+    if name != "runtime" and directory is None:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix=f"brainlearn_{name}_")
+        directory = tmp.name
+    try:
+        select_device(name, directory, threads, runtime_target)
+        yield get_device()
+    finally:
+        reset_device()
+        for key, value in saved.items():
+            prefs[key] = value
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def build(directory: str | os.PathLike, run: bool = False, what: str = "network") -> None:
+    """Compile the current standalone project in ``directory`` (and run it if ``run``).
+
+    Prints ``compiling <what> ...`` to stderr first: a first build takes a minute or more,
+    later builds in the same directory only recompile what changed.
+    """
+    from tqdm.auto import tqdm
+
+    # tqdm.write keeps the line apart from a progress bar that is being drawn
+    tqdm.write(f"compiling the {what} with Brian2 in {directory} (a first build takes a minute) ...",
+               file=sys.stderr)
+    device.build(directory=str(directory), compile=True, run=run, with_output=False)
 
 
 def select_device(
@@ -24,6 +103,8 @@ def select_device(
     runtime_target: str = "numpy",
 ) -> None:
     """Make ``name`` the current Brian2 device, starting from a clean state.
+
+    Prefer :func:`use_device`, which also resets the device when its block ends.
 
     Parameters
     ----------
@@ -64,7 +145,7 @@ def require_brian2cuda() -> None:
         import brian2cuda  # noqa: F401
     except ImportError:
         raise RuntimeError(
-            "--device cuda_standalone needs brian2cuda: pip install 'brainlearn[cuda]' "
+            "the cuda_standalone device needs brian2cuda: pip install 'brainlearn[cuda]' "
             "(and an NVIDIA GPU with the CUDA toolkit)"
         ) from None
 
@@ -152,7 +233,8 @@ def _stop_clocks_code(owner) -> str:
     )
 
 
-def _brian2_has_stop_flag() -> bool:
+def brian2_has_stop_flag() -> bool:
+    """Whether the installed Brian2 has ``Network::_globally_stopped`` (2.9 and later)."""
     from brian2 import __version__
     from packaging.version import Version
 
@@ -181,7 +263,7 @@ def make_stop_network(method: str = "auto") -> Function:
     brian2.Function
     """
     if method == "auto":
-        method = "flag" if _brian2_has_stop_flag() else "clocks"
+        method = "flag" if brian2_has_stop_flag() else "clocks"
     if method not in ("flag", "clocks"):
         raise ValueError(f"method must be 'auto', 'flag' or 'clocks', got {method!r}")
     func = Function(

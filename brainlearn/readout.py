@@ -18,62 +18,52 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 __all__ = ["VoteReadout", "LogisticReadout", "OnlineReadout"]
 
 
-def _check_counts(counts, n_features: int | None = None) -> np.ndarray:
-    counts = np.asarray(counts, dtype=float)
-    if counts.ndim != 2:
-        raise ValueError(
-            f"counts must be a 2-D array (n_examples, n_neurons), got shape {counts.shape}"
-        )
-    if not np.all(np.isfinite(counts)):
-        raise ValueError("counts must be finite (no NaN or inf)")
-    if n_features is not None and counts.shape[1] != n_features:
-        raise ValueError(
-            f"counts has {counts.shape[1]} neurons but the readout was fitted on {n_features}"
-        )
-    return counts
+def _check_n_classes(n_classes) -> None:
+    if n_classes is not None and (int(n_classes) != n_classes or n_classes < 2):
+        raise ValueError(f"n_classes must be an integer of at least 2 (or None), got {n_classes!r}")
 
 
-def _check_labels(labels, n_examples: int, n_classes: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n_examples,):
-        raise ValueError(f"labels must have shape ({n_examples},), got {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(
-            f"labels must lie in 0..{n_classes - 1} (n_classes={n_classes}), "
-            f"got {labels.min()}..{labels.max()}"
-        )
-    return labels.astype(np.int64)
+class _Readout(ClassifierMixin, BaseEstimator):
+    """Shared parts of the readouts: label encoding and input checks (scikit-learn API).
 
+    ``fit`` sets ``classes_`` (``0 .. n_classes - 1`` when ``n_classes`` is given, else the
+    sorted labels seen) and ``n_features_in_``; ``score`` is the accuracy
+    (``ClassifierMixin``).
+    """
 
-class _Readout:
-    """Shared ``score`` and fitted-state guard."""
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # spike counts
+        return tags
 
-    n_classes: int
+    def _fit_data(self, counts, labels):
+        """Validate ``counts`` and ``labels`` and set ``classes_``; return counts and codes."""
+        _check_n_classes(self.n_classes)
+        counts, labels = validate_data(self, counts, labels, dtype=np.float64)
+        check_non_negative(counts, f"{type(self).__name__}.fit (spike counts)")
+        check_classification_targets(labels)
+        if self.n_classes is None:
+            self.classes_ = np.unique(labels)
+        else:
+            self.classes_ = np.arange(int(self.n_classes))
+            if not np.all(np.isin(labels, self.classes_)):
+                bad = sorted(set(np.asarray(labels).tolist()) - set(self.classes_.tolist()))[:5]
+                raise ValueError(f"labels must lie in 0..{self.n_classes - 1} "
+                                 f"(n_classes={self.n_classes}), got {bad}")
+        return counts, np.searchsorted(self.classes_, labels)
 
-    def _require_fit(self, attr: str) -> None:
-        if getattr(self, attr, None) is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(counts, labels)")
-
-    def predict(self, counts) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def score(self, counts, labels) -> float:
-        """Fraction of examples whose predicted class equals the label.
-
-        Parameters
-        ----------
-        counts : array_like, shape (n_examples, n_neurons)
-            Spike counts.
-        labels : array_like, shape (n_examples,)
-            True classes.
-        """
-        prediction = self.predict(counts)
-        labels = _check_labels(labels, len(prediction), self.n_classes)
-        return float(np.mean(prediction == labels)) if len(labels) else float("nan")
+    def _counts(self, counts) -> np.ndarray:
+        check_is_fitted(self)
+        counts = validate_data(self, counts, dtype=np.float64, reset=False)
+        check_non_negative(counts, f"{type(self).__name__} (spike counts)")
+        return counts
 
 
 class VoteReadout(_Readout):
@@ -82,45 +72,44 @@ class VoteReadout(_Readout):
     ``fit`` labels each neuron with the class for which its mean count is highest (neurons that
     never respond to any class stay unassigned, ``-1``, as in the original code). ``predict``
     picks the class whose assigned neurons have the highest mean count; a class without any
-    assigned neuron is never predicted (unless no class has a neuron, then class 0). Ties go to
-    the lowest class index.
+    assigned neuron is never predicted (unless no class has a neuron, then the first class).
+    Ties go to the first class.
 
     Parameters
     ----------
-    n_classes : int
-        Number of classes (labels ``0 .. n_classes - 1``).
+    n_classes : int, optional
+        Number of classes (labels ``0 .. n_classes - 1``); default: the labels seen in ``fit``.
 
     Attributes
     ----------
+    classes_ : numpy.ndarray
+        The class labels.
+    n_features_in_ : int
+        Neurons seen in ``fit``.
     assignments_ : numpy.ndarray
-        Class of each neuron (``-1``: unassigned), set by ``fit``.
+        Index into ``classes_`` of each neuron's class (``-1``: unassigned).
     class_means_ : numpy.ndarray
         ``(n_classes, n_neurons)`` mean count per class (NaN for a class absent from ``fit``).
     """
 
-    def __init__(self, n_classes: int = 10) -> None:
-        if int(n_classes) < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes!r}")
-        self.n_classes = int(n_classes)
-        self.assignments_: np.ndarray | None = None
-        self.class_means_: np.ndarray | None = None
+    def __init__(self, n_classes: int | None = None) -> None:
+        self.n_classes = n_classes
 
-    def fit(self, counts, labels) -> VoteReadout:
+    def fit(self, X, y) -> VoteReadout:
         """Assign every neuron to the class with its highest mean count.
 
         Parameters
         ----------
-        counts : array_like, shape (n_examples, n_neurons)
+        X : array_like, shape (n_examples, n_neurons)
             Spike counts on the assignment examples (training data, never the test set).
-        labels : array_like, shape (n_examples,)
+        y : array_like, shape (n_examples,)
             Their classes.
         """
-        counts = _check_counts(counts)
-        labels = _check_labels(labels, len(counts), self.n_classes)
-        means = np.full((self.n_classes, counts.shape[1]), np.nan)
-        for c in range(self.n_classes):
-            if np.any(labels == c):
-                means[c] = counts[labels == c].mean(axis=0)
+        counts, codes = self._fit_data(X, y)
+        means = np.full((len(self.classes_), counts.shape[1]), np.nan)
+        for c in range(len(self.classes_)):
+            if np.any(codes == c):
+                means[c] = counts[codes == c].mean(axis=0)
         filled = np.where(np.isnan(means), -np.inf, means)
         assignments = np.argmax(filled, axis=0)
         assignments[~(filled.max(axis=0) > 0)] = -1  # never responded: no vote
@@ -133,10 +122,9 @@ class VoteReadout(_Readout):
 
         A class without assigned neurons scores ``-inf``.
         """
-        self._require_fit("assignments_")
-        counts = _check_counts(counts, len(self.assignments_))
-        scores = np.full((len(counts), self.n_classes), -np.inf)
-        for c in range(self.n_classes):
+        counts = self._counts(counts)
+        scores = np.full((len(counts), len(self.classes_)), -np.inf)
+        for c in range(len(self.classes_)):
             members = self.assignments_ == c
             if members.any():
                 scores[:, c] = counts[:, members].mean(axis=1)
@@ -144,7 +132,8 @@ class VoteReadout(_Readout):
 
     def predict(self, counts) -> np.ndarray:
         """Class with the highest mean count of its assigned neurons, per example."""
-        return np.argmax(self.class_scores(counts), axis=1)
+        best = np.argmax(self.class_scores(counts), axis=1)
+        return self.classes_[best]
 
 
 class LogisticReadout(_Readout):
@@ -154,60 +143,60 @@ class LogisticReadout(_Readout):
 
     Parameters
     ----------
-    n_classes : int
-        Number of classes.
+    n_classes : int, optional
+        Number of classes (default: the labels seen in ``fit``).
     C : float
         Inverse L2 regularisation strength.
     max_iter : int
         Iterations of the L-BFGS solver.
-    seed : int, optional
+    random_state : int, optional
         Random state passed to scikit-learn.
+
+    Attributes
+    ----------
+    classes_, n_features_in_
+        As every readout.
+    model_ : sklearn.pipeline.Pipeline
+        The fitted scaler and regression.
     """
 
-    def __init__(self, n_classes: int = 10, C: float = 1.0, max_iter: int = 1000,
-                 seed: int | None = 0) -> None:
-        if int(n_classes) < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes!r}")
-        if not C > 0:
-            raise ValueError(f"C must be positive, got {C!r}")
-        self.n_classes = int(n_classes)
-        self.C = float(C)
-        self.max_iter = int(max_iter)
-        self.seed = seed
-        self.model_ = None
-        self._n_features: int | None = None
+    def __init__(self, n_classes: int | None = None, C: float = 1.0, max_iter: int = 1000,
+                 random_state: int | None = 0) -> None:
+        self.n_classes = n_classes
+        self.C = C
+        self.max_iter = max_iter
+        self.random_state = random_state
 
-    def fit(self, counts, labels) -> LogisticReadout:
-        """Fit the regression on ``counts`` and ``labels``."""
+    def fit(self, X, y) -> LogisticReadout:
+        """Fit the regression on spike counts ``X`` ``(n_examples, n_neurons)`` and labels ``y``."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        counts = _check_counts(counts)
-        labels = _check_labels(labels, len(counts), self.n_classes)
-        if len(np.unique(labels)) < 2:
-            raise ValueError("LogisticReadout needs examples of at least two classes")
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, got {self.C!r}")
+        counts, codes = self._fit_data(X, y)
+        if len(np.unique(codes)) < 2:
+            raise ValueError("LogisticReadout needs examples of at least two classes, got one class")
         self.model_ = make_pipeline(
             StandardScaler(),
-            LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed),
+            LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state),
         )
-        self.model_.fit(counts, labels)
-        self._n_features = counts.shape[1]
+        self.model_.fit(counts, codes)
+        self.n_iter_ = self.model_[-1].n_iter_
         return self
 
     def predict_proba(self, counts) -> np.ndarray:
         """Class probabilities ``(n_examples, n_classes)`` (zero for classes unseen in ``fit``)."""
-        self._require_fit("model_")
-        counts = _check_counts(counts, self._n_features)
-        proba = np.zeros((len(counts), self.n_classes))
+        counts = self._counts(counts)
+        proba = np.zeros((len(counts), len(self.classes_)))
         proba[:, self.model_.classes_] = self.model_.predict_proba(counts)
         return proba
 
     def predict(self, counts) -> np.ndarray:
         """Most probable class per example."""
-        self._require_fit("model_")
-        counts = _check_counts(counts, self._n_features)
-        return np.asarray(self.model_.predict(counts), dtype=np.int64)
+        best = np.argmax(self.predict_proba(counts), axis=1)
+        return self.classes_[best]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -231,21 +220,28 @@ class OnlineReadout(_Readout):
     network, where ``n_classes`` output units are driven by the layer's spikes through
     ``Synapses`` and a ``network_operation`` applies the update at the end of every example.
 
+    ``fit`` starts afresh (weights at zero); :meth:`partial_fit` continues learning.
+
     Parameters
     ----------
-    n_classes : int
-        Number of output units / classes.
+    n_classes : int, optional
+        Number of output units / classes (labels ``0 .. n_classes - 1``); default: the labels
+        seen in ``fit``. Needed by :meth:`attach` on an unfitted readout.
     lr : float
         Initial learning rate.
     lr_decay : float or None
         Examples after which the learning rate has halved (``lr / (1 + k / lr_decay)``).
     schedule : callable, optional
         ``schedule(k) -> lr`` overriding ``lr`` and ``lr_decay``.
-    seed : int, optional
+    epochs : int
+        Passes over the examples in :meth:`fit`, each in a fresh order.
+    random_state : int, optional
         Seed of the example order in :meth:`fit` (weights start at zero).
 
     Attributes
     ----------
+    classes_, n_features_in_
+        As every readout.
     weights_ : numpy.ndarray
         ``(n_neurons, n_classes)`` weights.
     bias_ : numpy.ndarray
@@ -254,29 +250,29 @@ class OnlineReadout(_Readout):
         Examples used for learning so far (drives the schedule).
     """
 
-    def __init__(self, n_classes: int = 10, lr: float = 0.5, lr_decay: float | None = 1000.0,
-                 schedule: Callable[[int], float] | None = None, seed: int | None = 0) -> None:
-        if int(n_classes) < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes!r}")
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
-        if lr_decay is not None and not lr_decay > 0:
-            raise ValueError(f"lr_decay must be positive or None, got {lr_decay!r}")
-        self.n_classes = int(n_classes)
-        self.lr = float(lr)
+    def __init__(self, n_classes: int | None = None, lr: float = 0.5,
+                 lr_decay: float | None = 1000.0, schedule: Callable[[int], float] | None = None,
+                 epochs: int = 1, random_state: int | None = 0) -> None:
+        self.n_classes = n_classes
+        self.lr = lr
         self.lr_decay = lr_decay
         self.schedule = schedule
-        self.seed = seed
-        self.weights_: np.ndarray | None = None
-        self.bias_: np.ndarray | None = None
-        self.n_seen_ = 0
-        self._records: list[dict] = []
-        self._online: dict | None = None
+        self.epochs = epochs
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        _check_n_classes(self.n_classes)
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.lr_decay is not None and not self.lr_decay > 0:
+            raise ValueError(f"lr_decay must be positive or None, got {self.lr_decay!r}")
+        if int(self.epochs) != self.epochs or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
 
     # -- the rule ---------------------------------------------------------------------------
     def learning_rate(self, k: int | None = None) -> float:
         """Learning rate after ``k`` learned examples (default: ``n_seen_``)."""
-        k = self.n_seen_ if k is None else int(k)
+        k = getattr(self, "n_seen_", 0) if k is None else int(k)
         if self.schedule is not None:
             return float(self.schedule(k))
         if self.lr_decay is None:
@@ -290,10 +286,23 @@ class OnlineReadout(_Readout):
         top = np.maximum(counts.max(axis=-1, keepdims=True), 1.0)
         return counts / top
 
+    def _reset(self, n_features: int) -> None:
+        """Fresh learning state: zero weights and bias, no examples seen."""
+        self.n_features_in_ = int(n_features)
+        self.weights_ = np.zeros((n_features, len(self.classes_)))
+        self.bias_ = np.zeros(len(self.classes_))
+        self.n_seen_ = 0
+        self._records = []
+
     def _init(self, n_features: int) -> None:
-        if self.weights_ is None:
-            self.weights_ = np.zeros((n_features, self.n_classes))
-            self.bias_ = np.zeros(self.n_classes)
+        """Learning state for a layer of ``n_features`` (kept when it is already there)."""
+        if not hasattr(self, "weights_"):
+            self._check_params()
+            if not hasattr(self, "classes_"):
+                if self.n_classes is None:
+                    raise ValueError("an unfitted OnlineReadout needs n_classes to attach")
+                self.classes_ = np.arange(int(self.n_classes))
+            self._reset(n_features)
         elif self.weights_.shape[0] != n_features:
             raise ValueError(
                 f"the readout has {self.weights_.shape[0]} inputs, got a layer of {n_features}"
@@ -311,6 +320,7 @@ class OnlineReadout(_Readout):
         return dw
 
     def _record(self, label, prediction, learned: bool) -> None:
+        self._records = getattr(self, "_records", [])
         self._records.append(
             {"example": len(self._records), "label": -1 if label is None else int(label),
              "prediction": int(prediction), "learned": learned,
@@ -318,39 +328,74 @@ class OnlineReadout(_Readout):
         )
 
     # -- offline ----------------------------------------------------------------------------
-    def fit(self, counts, labels, epochs: int = 1) -> OnlineReadout:
-        """Run the delta rule over recorded counts, one example at a time.
-
-        Parameters
-        ----------
-        counts : array_like, shape (n_examples, n_neurons)
-            Spike counts per example.
-        labels : array_like, shape (n_examples,)
-            Classes.
-        epochs : int
-            Passes over the examples, each in a fresh order drawn from ``seed``.
-        """
-        counts = _check_counts(counts)
-        labels = _check_labels(labels, len(counts), self.n_classes)
-        self._init(counts.shape[1])
+    def _learn(self, counts: np.ndarray, codes: np.ndarray, epochs: int) -> None:
         x_all = self.scale(counts)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         for _ in range(int(epochs)):
             for k in rng.permutation(len(counts)):
                 x = x_all[k]
                 logits = x @ self.weights_ + self.bias_
-                self.weights_ += self._update(x, logits, labels[k])
+                self.weights_ += self._update(x, logits, codes[k])
+
+    def fit(self, X, y) -> OnlineReadout:
+        """Run the delta rule over recorded counts, one example at a time, from zero weights.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_examples, n_neurons)
+            Spike counts per example.
+        y : array_like, shape (n_examples,)
+            Classes.
+        """
+        self._check_params()
+        counts, codes = self._fit_data(X, y)
+        self._reset(counts.shape[1])
+        self._learn(counts, codes, self.epochs)
         return self
 
+    def partial_fit(self, X, y, classes=None) -> OnlineReadout:
+        """One pass of the delta rule over ``X``, continuing from the current weights.
+
+        Parameters
+        ----------
+        X, y : array_like
+            Spike counts ``(n_examples, n_neurons)`` of the new examples and their classes.
+        classes : array_like, optional
+            All classes, needed on the first call unless ``n_classes`` is set.
+        """
+        if not hasattr(self, "weights_"):
+            self._check_params()
+            if classes is not None:
+                self.classes_ = np.unique(classes)
+            elif self.n_classes is not None:
+                self.classes_ = np.arange(int(self.n_classes))
+            else:
+                raise ValueError("the first partial_fit needs classes= (all class labels)")
+            counts = validate_data(self, X, dtype=np.float64)
+            check_non_negative(counts, "OnlineReadout.partial_fit (spike counts)")
+            self._reset(counts.shape[1])
+        counts = self._counts(X)
+        labels = np.asarray(y)
+        if labels.shape != (len(counts),):
+            raise ValueError(f"labels must have shape ({len(counts)},), got {labels.shape}")
+        if not np.all(np.isin(labels, self.classes_)):
+            raise ValueError(f"labels must be among the classes {self.classes_.tolist()}")
+        self._learn(counts, np.searchsorted(self.classes_, labels), 1)
+        return self
+
+    def _logits(self, counts) -> np.ndarray:
+        return self.scale(self._counts(counts)) @ self.weights_ + self.bias_
+
     def decision_function(self, counts) -> np.ndarray:
-        """Logits ``x W + b`` per example, ``(n_examples, n_classes)``."""
-        self._require_fit("weights_")
-        counts = _check_counts(counts, self.weights_.shape[0])
-        return self.scale(counts) @ self.weights_ + self.bias_
+        """Logits ``x W + b`` per example, ``(n_examples, n_classes)``; with two classes, as
+        scikit-learn's classifiers, the difference ``logit_1 - logit_0`` ``(n_examples,)``."""
+        logits = self._logits(counts)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict(self, counts) -> np.ndarray:
         """Class with the highest logit per example."""
-        return np.argmax(self.decision_function(counts), axis=1)
+        best = np.argmax(self._logits(counts), axis=1)
+        return self.classes_[best]
 
     # -- inside a Brian2 run ----------------------------------------------------------------
     def attach(self, layer, example_duration, labels=None, *, learn: bool = True,
@@ -396,7 +441,7 @@ class OnlineReadout(_Readout):
             )
         n = len(layer)
         self._init(n)
-        out = NeuronGroup(self.n_classes, "a : 1\nb : 1", dt=dt, name=f"{name}_units")
+        out = NeuronGroup(len(self.classes_), "a : 1\nb : 1", dt=dt, name=f"{name}_units")
         out.b = self.bias_
         syn = Synapses(layer, out, "w : 1", on_pre="a_post += w", dt=dt,
                        name=f"{name}_synapses")
@@ -422,13 +467,14 @@ class OnlineReadout(_Readout):
             state["last"] = total.copy()
             top = max(counts.max(), 1.0)
             logits = np.asarray(out.a[:]) / top + np.asarray(out.b[:])
-            prediction = int(np.argmax(logits))
+            prediction = self.classes_[int(np.argmax(logits))]
             label = state["labels"][state["pos"]] if state["pos"] < len(state["labels"]) else None
             state["pos"] += 1
             learned = bool(state["learn"] and label is not None)
             self._record(label, prediction, learned)
             if learned:
-                dw = self._update(counts / top, logits, int(label))
+                dw = self._update(counts / top, logits,
+                                  int(np.searchsorted(self.classes_, label)))
                 syn.w[:] = np.asarray(syn.w[:]) + dw[syn.i[:], syn.j[:]]
                 out.b[:] = self.bias_
                 self.weights_ += dw
@@ -442,9 +488,11 @@ class OnlineReadout(_Readout):
         Call between ``run``\\ s, e.g. ``present(train_labels)`` then ``present(test_labels,
         learn=False)``; examples beyond the given labels are predicted without learning.
         """
-        if self._online is None:
+        if getattr(self, "_online", None) is None:
             raise RuntimeError("present() needs a readout attached to a layer; call attach()")
-        labels = _check_labels(labels, len(np.asarray(labels)), self.n_classes)
+        labels = np.asarray(labels)
+        if not np.all(np.isin(labels, self.classes_)):
+            raise ValueError(f"labels must be among the classes {self.classes_.tolist()}")
         self._online["labels"] = list(labels)
         self._online["pos"] = 0
         self._online["learn"] = bool(learn)
@@ -452,4 +500,4 @@ class OnlineReadout(_Readout):
     def history(self) -> pd.DataFrame:
         """One row per example seen online: ``example, label, prediction, learned, lr``."""
         columns = ["example", "label", "prediction", "learned", "lr"]
-        return pd.DataFrame(self._records, columns=columns)
+        return pd.DataFrame(getattr(self, "_records", []), columns=columns)

@@ -41,7 +41,7 @@ from brainlearn.neurons import DiscreteLIF
 
 __all__ = [
     "SURROGATES", "LOSSES", "Surrogate", "SpikingMLP", "Activity", "train", "forward",
-    "decode", "simulate", "evaluate", "require_torch",
+    "decode", "simulate", "evaluate", "require_torch", "train_run", "evaluate_run", "run_steps",
 ]
 
 SURROGATES = ("atan", "fast_sigmoid", "rectangular")
@@ -271,9 +271,30 @@ def _layers(torch, net: SpikingMLP, dtype):
     return layers
 
 
-def _run(torch, layers, x, *, beta: float, threshold: float, steps: int, surrogate: Surrogate):
-    """Simulate ``steps`` steps; return output membranes and spikes ``(steps, batch, classes)``
-    and the total spikes per example of all layers."""
+def run_steps(torch, layers, x, *, beta: float, threshold: float, steps: int, surrogate: Surrogate):
+    """Simulate the LIF layers (the trainer's forward pass) for ``steps`` steps.
+
+    Parameters
+    ----------
+    torch : module
+        The ``torch`` module (from :func:`require_torch`).
+    layers : torch.nn.ModuleList
+        The ``Linear`` layers.
+    x : torch.Tensor
+        Images ``(batch, pixels)``, the same input current at every step.
+    beta, threshold : float
+        Membrane decay per step and firing threshold.
+    steps : int
+        Time steps.
+    surrogate : Surrogate
+        Gradient of the spike function.
+
+    Returns
+    -------
+    tuple
+        Output membranes and spikes ``(steps, batch, classes)`` and the total spikes per
+        example of all layers.
+    """
     batch = x.shape[0]
     static = layers[0](x)  # the image is the same input current at every step
     mem = [torch.zeros(batch, layer.out_features, dtype=x.dtype, device=x.device)
@@ -388,7 +409,7 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                out_mem, out_spk, _ = _run(torch, layers, xt[idx], beta=beta,
+                out_mem, out_spk, _ = run_steps(torch, layers, xt[idx], beta=beta,
                                            threshold=threshold, steps=steps,
                                            surrogate=surrogate)
                 value = _loss(torch, loss, out_mem, out_spk, yt[idx])
@@ -450,7 +471,7 @@ def forward(net: SpikingMLP, images, *, batch_size: int = 1000, dtype: str = "fl
         layers = _layers(torch, net, tdtype)
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
-                out_mem, out_spk, total = _run(torch, layers, x[i:i + batch_size], beta=net.beta,
+                out_mem, out_spk, total = run_steps(torch, layers, x[i:i + batch_size], beta=net.beta,
                                                threshold=net.threshold, steps=net.steps,
                                                surrogate=net.surrogate)
                 counts.append(out_spk.sum(0).numpy())
@@ -470,9 +491,10 @@ def forward(net: SpikingMLP, images, *, batch_size: int = 1000, dtype: str = "fl
 # Brian2
 # --------------------------------------------------------------------------------------------
 def _lanes(sizes, n, max_synapses, lanes=None) -> int:
+    from brainlearn.lanes import lane_count
+
     per_lane = sum(a * b for a, b in zip(sizes[1:-1], sizes[2:], strict=True)) + sum(sizes[1:])
-    limit = max(1, int(max_synapses // max(per_lane, 1)))
-    return max(1, min(n, limit if lanes is None else int(lanes)))
+    return lane_count(per_lane, n, max_synapses, lanes)
 
 
 def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses: float = 4e6,
@@ -508,7 +530,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
     """
     from brian2 import Network, NeuronGroup, StateMonitor, Synapses, TimedArray
 
-    from brainlearn.conversion import _connect_lanes, _device, _read
+    from brainlearn.lanes import connect_lanes, lane_runner, read_lanes
 
     x = preprocess(images).astype(np.float64)
     n = len(x)
@@ -530,7 +552,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
     # example e runs in lane e % lanes, slot e // lanes: row = slot, column = lane * size + unit
     current = (xp @ weights[0] + biases[0]).reshape(n_slots, n_lanes * sizes[1])
     read = dict(lanes=n_lanes, n=n, n_slots=n_slots, t_max=T, record_every=T, steps=(T,))
-    with _device(device, directory) as run:
+    with lane_runner(device, directory) as run:
         network = Network()
         layers, tallies = [], []
         depth = len(weights)
@@ -550,7 +572,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
                 group.run_regularly("v += bias", when="before_thresholds")
                 # after the synapses from layer k - 1 of the same step (zero delay)
                 group.set_event_schedule("spike", when="synapses", order=2 * k)
-                syn = _connect_lanes(network, Synapses, layers[-1], group, weights[k], n_lanes,
+                syn = connect_lanes(network, layers[-1], group, weights[k], n_lanes,
                                      step)
                 syn.pre.order = 2 * k - 1
             if last:
@@ -573,9 +595,9 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
         network.add(out)
         # one extra step so the monitors see the state after the last example's final step
         run(network, (n_slots * T + 1) * step)
-        counts = _read(out, "count", sizes[-1], **read)[0]
-        membrane = _read(out, "vsum", sizes[-1], **read)[0]
-        spikes = sum(_read(mon, "n", 1, **read)[0, :, 0] for mon in tallies)
+        counts = read_lanes(out, "count", sizes[-1], **read)[0]
+        membrane = read_lanes(out, "vsum", sizes[-1], **read)[0]
+        spikes = sum(read_lanes(mon, "n", 1, **read)[0, :, 0] for mon in tallies)
     return Activity(counts, membrane, np.asarray(spikes, dtype=np.float64))
 
 
@@ -641,4 +663,85 @@ def evaluate(net: SpikingMLP, images, labels, *, brian2: bool = True,
         rows.append(row("brian2", act, time.perf_counter() - start))
     table = pd.DataFrame(rows)
     table["dtype"] = dtype
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------------------------
+def train_run(out, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1.0,
+              steps: int = 25, surrogate: str = "atan", surrogate_scale: float | None = None,
+              loss: str = "membrane_ce", lr: float = 5e-4, batch_size: int = 128,
+              epochs: int = 1, seed: int = 0, threads: int | None = 2, torch_device: str = "cpu",
+              source: str = "full", train_examples: int | None = None,
+              progress: bool = True) -> dict:
+    """Train with surrogate gradients and write a run directory (see :mod:`brainlearn.rundir`).
+
+    Writes ``snn.npz``, ``weights.npz`` (the first layer, ``(784, hidden)``),
+    ``train_metrics.csv``, ``config.json`` (``kind`` ``"surrogate"``) and ``metrics.json``.
+    PyTorch and the data are checked before anything is written, and a failed run leaves no
+    directory behind.
+
+    Returns
+    -------
+    dict
+        ``test_accuracy``, ``train_seconds``, ``seconds_per_epoch``, ``sizes``, ``test_examples``.
+    """
+    import time
+
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    require_torch()
+    rule = Surrogate(surrogate, surrogate_scale)
+    x_train, y_train = load_mnist("train", n=train_examples, source=source)
+    x_test, y_test = load_mnist("test", source=source)
+    with rundir.new_run(out) as run:
+        start = time.perf_counter()
+        net = train(x_train, y_train, hidden=hidden, beta=beta, threshold=threshold,
+                    steps=steps, surrogate=rule, loss=loss, lr=lr, batch_size=batch_size,
+                    epochs=epochs, seed=seed, threads=threads, device=torch_device,
+                    progress=progress)
+        wall = time.perf_counter() - start
+        act = forward(net, x_test, threads=threads)
+        test_accuracy = float((decode(act.counts, act.membrane) == y_test).mean())
+        net.save(run / "snn.npz")
+        rundir.write_weights(run, np.asarray(net.weights[0]))
+        history = net.history.copy()
+        history["test_accuracy"] = float("nan")
+        history.loc[history.index[-1], "test_accuracy"] = test_accuracy
+        with atomic_path(run / "train_metrics.csv") as tmp:
+            history.to_csv(tmp, index=False)
+        rundir.write_config(run, {**net.config, "source": source, "threads": threads,
+                                  "torch_device": torch_device,
+                                  "train_examples": len(x_train)}, kind="surrogate")
+        metrics = {"test_accuracy": test_accuracy, "parameters": net.n_parameters,
+                   "test_examples": len(x_test), "train_seconds": round(wall, 1),
+                   "seconds_per_epoch": round(float(net.history["seconds"].mean()), 3),
+                   "sizes": list(net.sizes)}
+        rundir.update_metrics(run, metrics)
+    return metrics
+
+
+def evaluate_run(run_dir, *, test_examples: int | None = None, brian2: bool = True,
+                 brian2_examples: int | None = None, dtype: str = "float32",
+                 device: str = "runtime", lanes: int | None = None,
+                 source: str = "full") -> pd.DataFrame:
+    """Evaluate the network of a :func:`train_run` directory (:func:`evaluate`); write
+    ``results.csv`` and the accuracies into ``metrics.json``; return the table."""
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data import load_mnist
+
+    root = rundir.open_run(run_dir)
+    net = SpikingMLP.load(root / "snn.npz")
+    x_test, y_test = load_mnist("test", n=test_examples, source=source)
+    table = evaluate(net, x_test, y_test, brian2=brian2, brian2_examples=brian2_examples,
+                     dtype=dtype, device=device, lanes=lanes)
+    table["device"] = device
+    with atomic_path(root / "results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    rundir.update_metrics(root, {f"accuracy_{row.implementation}": float(row.accuracy)
+                                 for row in table.itertuples()})
     return table

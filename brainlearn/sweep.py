@@ -50,10 +50,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlearn import rundir
 from brainlearn.atomic import atomic_path
 
 __all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client", "WORKER_CONFIG",
-           "Task"]
+           "Task", "connect_client", "close_client", "worker_name", "signals_from_any_thread"]
 
 #: columns every result row has, before the parameters and the results
 META = ("key", "experiment", "seed", "status", "attempts", "error", "traceback",
@@ -141,7 +142,7 @@ def task_key(experiment: str, params: dict, seed: int) -> str:
 
 # ----------------------------------------------------------------------- one task
 @contextlib.contextmanager
-def _signals_from_any_thread() -> Iterator[None]:
+def signals_from_any_thread() -> Iterator[None]:
     """Let code that installs signal handlers (Brian2's import, ``train``'s SIGTERM guard) run
     in a Dask worker's task thread: there ``signal.signal`` raises ValueError, so for the
     task's duration it leaves the handler as it is instead (one task thread per worker)."""
@@ -166,25 +167,26 @@ def _signals_from_any_thread() -> Iterator[None]:
 @contextlib.contextmanager
 def _brian_isolation(workdir: Path, cache_dir: Path) -> Iterator[None]:
     """Own cython cache and working directory for one task; reset Brian2 afterwards."""
-    with _signals_from_any_thread():
+    with signals_from_any_thread():
         from brian2 import defaultclock, prefs
 
-        from brainlearn.devices import reset_device
-    saved = {"codegen.target": prefs.codegen.target,
-             "codegen.runtime.cython.cache_dir": prefs.codegen.runtime.cython.cache_dir}
+        from brainlearn.devices import use_device
+    saved_cache = prefs.codegen.runtime.cython.cache_dir
     saved_dt = defaultclock.dt
     cache_dir.mkdir(parents=True, exist_ok=True)
     prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
     try:
-        yield
+        # the task starts in runtime mode with the worker's code generation target, and
+        # whatever device it selects is reset when it ends (use_device restores the target)
+        with use_device("runtime", runtime_target=prefs.codegen.target):
+            yield
     finally:
-        reset_device()
-        for name, value in saved.items():
-            prefs[name] = value
+        prefs.codegen.runtime.cython.cache_dir = saved_cache
         defaultclock.dt = saved_dt
 
 
-def _worker_name() -> str:
+def worker_name() -> str:
+    """A file-name-safe name of the Dask worker running this code (``local`` outside Dask)."""
     try:
         from dask.distributed import get_worker
 
@@ -245,7 +247,7 @@ def run_task(fn, params: dict, seed: int, workdir: str | Path, cache_dir: str | 
     cache_dir = Path(cache_dir) if cache_dir is not None else workdir / "cython_cache"
     record = {"key": task_key(name, params, seed), "experiment": name, "seed": int(seed),
               "params": _plain(params), "status": "ok", "result": {}, "error": None,
-              "traceback": None, "worker": _worker_name()}
+              "traceback": None, "worker": worker_name()}
     start = time.perf_counter()
     try:
         call = fn
@@ -253,7 +255,7 @@ def run_task(fn, params: dict, seed: int, workdir: str | Path, cache_dir: str | 
             from brainlearn.experiments import get_experiment
 
             call = get_experiment(fn)
-        with _brian_isolation(workdir, cache_dir), _signals_from_any_thread():
+        with _brian_isolation(workdir, cache_dir), signals_from_any_thread():
             record["result"] = _flatten(call(dict(params), int(seed), workdir))
     except Exception as exc:  # the sweep reports it and goes on
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
@@ -291,8 +293,22 @@ def local_client(workers: int | None = None, **kwargs):
     return Client(cluster)
 
 
-def _connect(client, workers):
-    """(client, owned): a Client from None / an address / a Client; ``owned`` means close it."""
+def connect_client(client, workers: int | None = None):
+    """A Dask client for ``client`` and whether this call opened it.
+
+    Parameters
+    ----------
+    client : None, str or distributed.Client
+        None: a new :func:`local_client` of ``workers`` processes; a scheduler address: a
+        client connected to it; a Client: used as it is.
+    workers : int, optional
+        Worker processes of a new local cluster.
+
+    Returns
+    -------
+    (Client, bool)
+        The client and ``owned``: pass both to :func:`close_client` when done.
+    """
     if client is None:
         return local_client(workers), True
     if isinstance(client, str):
@@ -305,8 +321,8 @@ def _connect(client, workers):
     return client, False
 
 
-def _disconnect(client, owned: bool) -> None:
-    """Close a client from :func:`_connect` (and its LocalCluster) if it was opened there."""
+def close_client(client, owned: bool) -> None:
+    """Close a client from :func:`connect_client` (and its LocalCluster) if it opened it."""
     if owned:
         cluster = getattr(client, "cluster", None)
         client.close()
@@ -438,8 +454,8 @@ def sweep(
     (out / "tasks").mkdir(exist_ok=True)
     records = _load_records(out)
     if records and not resume:
-        raise ValueError(f"{out} already holds results of a sweep: pass resume=True (--resume) "
-                         "to skip its finished tasks, or choose another directory")
+        raise ValueError(f"{out} already holds results of a sweep: resume it to skip its "
+                         "finished tasks, or choose another directory")
     previous = json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").exists() else None
     known = {k: (p, s) for k, p, s in (previous or {}).get("tasks", [])}
     known.update({t.key: (t.params, t.seed) for t in tasks})
@@ -447,6 +463,8 @@ def sweep(
         "experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
         "tasks": [[k, p, s] for k, (p, s) in known.items()],
     }, indent=1, default=str))
+    rundir.write_config(out, {"experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
+                              "retries": int(retries)}, kind="sweep")
     todo = [t for t in tasks if records.get(t.key, {}).get("status") != "ok"]
 
     from tqdm.auto import tqdm
@@ -480,6 +498,8 @@ def sweep(
         frame = _frame(tasks, records)
         if len(frame):
             _write_table(frame, out)
+        rundir.update_metrics(out, {"tasks": len(tasks), "failed": counts["failed"],
+                                    "finished": sum(r.get("status") == "ok" for r in records.values())})
     return frame
 
 
@@ -501,7 +521,7 @@ def _run_serial(fn, name, todo, out, finish) -> None:
 def _run_dask(fn, name, todo, out, finish, client, workers) -> None:
     from dask.distributed import as_completed
 
-    client, owned = _connect(client, workers)
+    client, owned = connect_client(client, workers)
     try:
         def submit(task: Task, attempt: int):
             fut = client.submit(_dask_task, fn, name, task.params, task.seed, str(out),
@@ -529,14 +549,14 @@ def _run_dask(fn, name, todo, out, finish, client, workers) -> None:
             if not finish(task, record, attempt):
                 queue.add(submit(task, attempt + 1))
     finally:
-        _disconnect(client, owned)
+        close_client(client, owned)
 
 
 def _dask_task(fn, name, params, seed, out):
     """The function a Dask worker runs: one task in its own workdir and worker cache."""
     out = Path(out)
     key = task_key(name, params, seed)
-    return run_task(fn, params, seed, _workdir(out, key), out / "cache" / _worker_name(),
+    return run_task(fn, params, seed, _workdir(out, key), out / "cache" / worker_name(),
                     experiment=name)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from brainlearn.analysis.plots import _figure, receptive_fields, save_figure
+from brainlearn import rundir
+from brainlearn.analysis.plots import new_figure, receptive_fields, save_figure
 
 __all__ = ["plot_run"]
 
@@ -20,22 +20,19 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     assigned from the previous chunk), ``confusion.png`` (test set, needs ``evaluate``) and
     ``theta.png`` (histogram of the adaptive thresholds).
     """
-    run_dir = Path(run_dir)
-    weights_path = run_dir / "weights.npz"
-    if not weights_path.exists():
-        raise FileNotFoundError(f"{run_dir} has no weights.npz: train first")
-    with np.load(weights_path) as data:
-        weights, theta = data["weights"], data["theta"]
+    run_dir = rundir.open_run(run_dir)
+    saved = rundir.read_weights(run_dir)
+    if saved is None:
+        raise FileNotFoundError(f"{run_dir} has no {rundir.WEIGHTS}: train first")
+    weights, theta = saved["weights"], saved["theta"]
     written = []
     n = weights.shape[1]
     fig = receptive_fields(weights, max_neurons=n)
     written.append(save_figure(fig, run_dir / "receptive_fields.png"))
 
-    metrics = {}
-    if (run_dir / "metrics.json").exists():
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = rundir.read_metrics(run_dir)
     history = np.asarray(metrics.get("training_accuracy") or [], dtype=float).reshape(-1, 2)
-    fig = _figure(6, 3.5)
+    fig = new_figure(6, 3.5)
     ax = fig.add_subplot()
     if len(history):
         ax.plot(history[:, 0], 100 * history[:, 1], marker="o", ms=3)
@@ -53,7 +50,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
             truth, pred = data["test_labels"], data["predictions"]
         confusion = np.zeros((10, 10), dtype=int)
         np.add.at(confusion, (truth, pred), 1)
-        fig = _figure(5, 4.5)
+        fig = new_figure(5, 4.5)
         ax = fig.add_subplot()
         image = ax.imshow(confusion, cmap="Blues")
         for (r, c), value in np.ndenumerate(confusion):
@@ -64,7 +61,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         fig.colorbar(image, ax=ax, shrink=0.8)
         written.append(save_figure(fig, run_dir / "confusion.png"))
 
-    fig = _figure(5, 3.5)
+    fig = new_figure(5, 3.5)
     ax = fig.add_subplot()
     ax.hist(theta * 1e3, bins=30, color="tab:orange")
     ax.set(xlabel="theta (mV)", ylabel="neurons", title="adaptive thresholds after training")

@@ -27,7 +27,8 @@ import pandas as pd
 from brian2 import Quantity, mV, second, volt
 from tqdm.auto import tqdm
 
-from brainlearn.atomic import atomic_path, save_npz
+from brainlearn import rundir
+from brainlearn.atomic import save_npz
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import DEVICES, STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook_2015 import (
@@ -46,25 +47,21 @@ __all__ = [
     "train",
     "evaluate",
     "READOUTS",
-    "load_config",
-    "write_json",
     "save_npz",
+    "load_npz",
+    "load_images",
+    "run_params",
+    "initial_state",
+    "make_sim",
+    "frozen_chunks",
+    "frozen_state",
+    "merge_chunks",
+    "finish_evaluation",
+    "present_chunk",
     "write_untrained_run",
 ]
 
 DEFAULT_CHUNK = 1000
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file, then rename)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
 
 
 def load_npz(path: Path) -> dict:
@@ -77,17 +74,6 @@ def load_npz(path: Path) -> dict:
             return {k: data[k] for k in data.files}
     except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
         raise ValueError(f"{path}: corrupt or unreadable checkpoint ({exc})") from None
-
-
-def load_config(run_dir: Path) -> dict:
-    """Read ``config.json`` of a run directory."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: corrupt JSON ({exc})") from None
 
 
 def _chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
@@ -133,15 +119,15 @@ class TrainConfig(dict):
             if not float(theta_plus / volt) > 0:
                 raise ValueError(f"theta_plus must be positive, got {theta_plus!r}")
         if device not in DEVICES:
-            raise ValueError(f"--device must be one of {DEVICES}, got {device!r}")
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         if timer not in TIMER_READINGS:
-            raise ValueError(f"--timer must be one of {TIMER_READINGS}, got {timer!r}")
+            raise ValueError(f"timer must be one of {TIMER_READINGS}, got {timer!r}")
         if data not in ("full", "embedded"):
-            raise ValueError(f"--data must be 'full' or 'embedded', got {data!r}")
+            raise ValueError(f"data must be 'full' or 'embedded', got {data!r}")
         if int(neurons) < 1:
-            raise ValueError(f"--neurons must be positive, got {neurons}")
+            raise ValueError(f"neurons must be positive, got {neurons}")
         if examples is not None and epochs is not None:
-            raise ValueError("give --epochs or --examples, not both")
+            raise ValueError("give epochs or examples, not both")
         if int(chunk) < 1:
             raise ValueError(f"chunk must be positive, got {chunk}")
         return cls(
@@ -154,14 +140,16 @@ class TrainConfig(dict):
         )
 
 
-def _load_images(data: str, split: str):
+def load_images(data: str, split: str):
+    """MNIST ``split`` of ``data`` (``full`` or ``embedded``): float64 pixel rows and int64 labels."""
     from brainlearn.data import load_mnist
 
     images, labels = load_mnist(split, source=data)
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
 
 
-def _params(config: dict) -> DiehlCookParams:
+def run_params(config: dict) -> DiehlCookParams:
+    """The network parameters of a run's config (paper values, ``timer``, ``theta_plus``)."""
     params = DiehlCookParams(timer=config.get("timer", "brian1"))
     if config.get("param_set", "paper") == "sized":
         params = params.sized(config["neurons"])
@@ -189,15 +177,16 @@ def write_untrained_run(run_dir: str | Path, config: dict) -> Path:
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True)
-    params = _params(config)
-    write_json(run_dir / "config.json", {**config, "params": _describe(params)})
-    state = _initial_state(params, config["neurons"], config["seed"])
+    params = run_params(config)
+    rundir.write_config(run_dir, {**config, "params": _describe(params)}, kind="diehl_cook")
+    state = initial_state(params, config["neurons"], config["seed"])
     save_npz(run_dir / "weights.npz", weights=state["syn.w"].reshape(N_INPUTS, -1),
              theta=state["exc.theta"], delays=state["delays"].reshape(N_INPUTS, -1))
     return run_dir
 
 
-def _initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
+def initial_state(params: DiehlCookParams, n: int, seed: int) -> dict:
+    """The untrained network's state (``"object.variable"`` -> values) for ``n`` neurons."""
     rng = np.random.default_rng(seed)
     w = params.initial_weights(n, rng)
     delays = params.initial_delays(n, rng)
@@ -241,7 +230,7 @@ def _table(images: np.ndarray, position: int, size: int, end: int) -> np.ndarray
     return table
 
 
-def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end, seed, plastic):
+def present_chunk(sim: ChunkedSimulation, params, images, state, position, end, seed, plastic):
     """Run one chunk from ``position``; return (new_state, done, counts, spikes, result)."""
     size = sim_table_size(sim)
     limit = min(size, end - position)
@@ -330,6 +319,7 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
         "end_time": end_time,
         "mean_intensity": float(intensities[valid].mean()) if valid.any() else 0.0,
         "pending": not stopped,
+        "shown": pd.DataFrame({"example": shown, "start": starts}),
     }
     return new_state, done, counts[:done], spikes, info
 
@@ -339,8 +329,9 @@ def sim_table_size(sim: ChunkedSimulation) -> int:
     return sim.table_size
 
 
-def _make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.ndarray,
+def make_sim(config: dict, params, run_dir: Path, plastic: bool, delays: np.ndarray,
               build_name: str | None = None):
+    """The run's compiled network (a :class:`ChunkedSimulation`; close it when done)."""
     n = config["neurons"]
     size = config["chunk"]
     if config["device"] == "cuda_standalone":
@@ -401,23 +392,24 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
     """
     run_dir = Path(run_dir)
     ckpt_path = run_dir / "checkpoint.npz"
-    if (run_dir / "config.json").exists():
-        config = load_config(run_dir)
+    new = not (run_dir / rundir.CONFIG).exists()
+    if not new:
+        config = rundir.read_config(run_dir, required=True)
     elif config is None:
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json) to resume")
     else:
+        config = {**config, "kind": "diehl_cook", "params": _describe(run_params(config))}
+    params = run_params(config)
+    # the data is loaded before anything is written: a failed start leaves no run directory
+    images, labels = load_images(config["data"], "train")
+    if new:
         run_dir.mkdir(parents=True, exist_ok=True)
-        config = dict(config)
-        params = _params(config)
-        config["params"] = _describe(params)
-        write_json(run_dir / "config.json", config)
-    params = _params(config)
-    images, labels = _load_images(config["data"], "train")
+        rundir.write_config(run_dir, config)
     total = config["examples"]
     if total is None:
         total = int(round((config["epochs"] or 1.0) * len(images)))
         config["examples"] = total
-        write_json(run_dir / "config.json", config)
+        rundir.write_config(run_dir, config)
 
     ckpt: dict = {}
     if ckpt_path.exists():
@@ -425,7 +417,7 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         state = {k: v for k, v in ckpt.items() if "." in k or k == "delays"}
         meta = json.loads(str(ckpt["meta"]))
     else:
-        state = _initial_state(params, config["neurons"], config["seed"])
+        state = initial_state(params, config["neurons"], config["seed"])
         meta = {"position": 0, "chunk_index": 0, "presentations": 0, "capped": 0,
                 "train_seconds": 0.0, "compile_seconds": 0.0, "training_accuracy": []}
         _checkpoint(ckpt_path, state, meta)
@@ -439,10 +431,10 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         with _Interrupt():
             while position < total:
                 if sim is None:
-                    sim = _make_sim(config, params, run_dir, True, state["delays"].reshape(N_INPUTS, -1))
+                    sim = make_sim(config, params, run_dir, True, state["delays"].reshape(N_INPUTS, -1))
                     meta["compile_seconds"] += sim.compile_seconds
                 seed = _chunk_seed(config["seed"], "train", meta["chunk_index"])
-                state, done, counts, _, info = _present_chunk(
+                state, done, counts, _, info = present_chunk(
                     sim, params, images, state, position, total, seed, plastic=True
                 )
                 chunk_labels = labels[np.arange(position, position + done) % len(images)]
@@ -467,14 +459,12 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
                                f"{int(params.min_spikes)} spikes")
     finally:
         bar.close()
-        if sim is not None and sim.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
+        if sim is not None:
+            sim.close()
     w = state["syn.w"].reshape(N_INPUTS, -1)
     save_npz(run_dir / "weights.npz", weights=w, theta=state["exc.theta"],
              delays=state["delays"].reshape(N_INPUTS, -1))
-    metrics = _read_metrics(run_dir)
+    metrics = rundir.read_metrics(run_dir)
     metrics.update(
         neurons=config["neurons"], train_examples=position, presentations=meta["presentations"],
         train_seconds=meta["train_seconds"], compile_seconds=meta["compile_seconds"],
@@ -483,7 +473,7 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         device=config["device"], timer=config["timer"], data=config["data"],
         theta_plus_mV=float(params.exc.theta_plus / mV), param_set=config.get("param_set", "paper"),
     )
-    write_json(run_dir / "metrics.json", metrics)
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
     return metrics
 
 
@@ -498,31 +488,22 @@ def _checkpoint(path, state, meta, prev_counts=None, prev_labels=None):
     save_npz(path, meta=np.array(json.dumps(meta)), **state, **extra)
 
 
-def _read_metrics(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
-    if path.exists():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
-            return {}
-    return {}
-
-
 def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar,
                  reset_state_per_chunk=False):
-    """Present ``n_examples`` images to the frozen network; return counts and spikes.
+    """Present ``n_examples`` images to the frozen network; return the state at its end,
+    counts, spikes and presentations.
 
-    With ``reset_state_per_chunk`` every chunk starts from ``state`` (see :func:`_frozen_chunks`).
+    With ``reset_state_per_chunk`` every chunk starts from ``state`` (see :func:`frozen_chunks`).
     """
     if reset_state_per_chunk:
         n_chunks = -(-n_examples // sim_table_size(sim))
-        parts = _frozen_chunks(sim, params, images, state, n_examples, stage, seed,
+        parts = frozen_chunks(sim, params, images, state, n_examples, stage, seed,
                                range(n_chunks), bar)
-        return (state, *_merge_chunks(parts))
+        return (state, *merge_chunks(parts))
     # one chunk spanning the whole pass: the state is carried from run to run
-    (part,) = _frozen_chunks(sim, params, images, state, n_examples, stage, seed, [0], bar,
+    (part,) = frozen_chunks(sim, params, images, state, n_examples, stage, seed, [0], bar,
                              span=n_examples)
-    return part["state"], part["counts"], part["spikes"]
+    return part["state"], part["counts"], part["spikes"], part["presentations"]
 
 
 # --- reset-per-chunk frozen pass (issue 7: sharded evaluation) -----------------------------
@@ -532,23 +513,24 @@ def _frozen_pass(sim, params, images, state, n_examples, stage, seed, bar,
 # of whole chunks on different workers give exactly the serial result. A chunk whose run ends
 # before its last image (retries used up the run's time) continues from where it stopped, with
 # its state carried, in further runs seeded _chunk_seed(seed, stage, k, part).
-def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, bar=None,
+def frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, bar=None,
                    span=None):
     """Run whole chunks (indices ``chunks``, ``span`` images each, default the table size) of
     a frozen pass, each from ``state``.
 
     Returns one dict per chunk: ``index``, ``counts`` (its images' spike counts), ``spikes``
-    (``example`` global, ``t`` from the chunk's start), ``end_time`` (seconds simulated) and
-    ``state`` (the network state at its end).
+    (``example`` global, ``t`` from the chunk's start), ``presentations`` (``example`` global,
+    ``start`` from the chunk's start: every presentation shown, retries included),
+    ``end_time`` (seconds simulated) and ``state`` (the network state at its end).
     """
     size = span or sim_table_size(sim)
     parts = []
     for k in chunks:
         position, end = k * size, min((k + 1) * size, n_examples)
         run_state, run, t0 = state, 0, 0.0
-        counts, spikes = [], []
+        counts, spikes, shows = [], [], []
         while position < end:
-            run_state, done, c, s, info = _present_chunk(
+            run_state, done, c, s, info = present_chunk(
                 sim, params, images, run_state, position, end, _chunk_seed(seed, stage, k, run),
                 plastic=False,
             )
@@ -556,6 +538,9 @@ def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, 
             s = s[s["example"] < done + int(info["pending"])].copy()
             s["example"] += position
             s["t"] += t0
+            shown = info["shown"]
+            shown = shown[shown["example"] < done + int(info["pending"])].copy()
+            shows.append(shown.assign(example=shown["example"] + position, start=shown["start"] + t0))
             t0 += info["end_time"]
             counts.append(c)
             spikes.append(s)
@@ -565,25 +550,26 @@ def _frozen_chunks(sim, params, images, state, n_examples, stage, seed, chunks, 
                 bar.update(done)
         parts.append({"index": k, "counts": np.concatenate(counts),
                       "spikes": pd.concat(spikes, ignore_index=True), "end_time": t0,
-                      "state": run_state})
+                      "presentations": pd.concat(shows, ignore_index=True), "state": run_state})
     return parts
 
 
-def _merge_chunks(parts):
-    """Counts and spikes of a pass from its chunks (any order; ``t`` made continuous)."""
+def merge_chunks(parts):
+    """Counts, spikes and presentations of a pass from its chunks (any order; times made
+    continuous)."""
     parts = sorted(parts, key=lambda p: p["index"])
-    offset, spikes = 0.0, []
+    offset, spikes, shows = 0.0, [], []
     for p in parts:
-        s = p["spikes"].copy()
-        s["t"] += offset
+        spikes.append(p["spikes"].assign(t=p["spikes"]["t"] + offset))
+        shows.append(p["presentations"].assign(start=p["presentations"]["start"] + offset))
         offset += p["end_time"]
-        spikes.append(s)
-    return np.concatenate([p["counts"] for p in parts]), pd.concat(spikes, ignore_index=True)
+    return (np.concatenate([p["counts"] for p in parts]), pd.concat(spikes, ignore_index=True),
+            pd.concat(shows, ignore_index=True))
 
 
-def _frozen_state(config: dict, params, weights: dict) -> dict:
+def frozen_state(config: dict, params, weights: dict) -> dict:
     """Initial state of the frozen network: trained weights and theta, rest values."""
-    state = _initial_state(params, config["neurons"], config["seed"])
+    state = initial_state(params, config["neurons"], config["seed"])
     state.update({"syn.w": weights["weights"].ravel(), "exc.theta": weights["theta"]})
     return {k: v for k, v in state.items() if k in TEST_VARS + CONTROL_VARS}
 # --------------------------------------------------------------------------------------------
@@ -630,15 +616,15 @@ def evaluate(
         The metrics (also merged into ``metrics.json``).
     """
     run_dir = Path(run_dir)
-    config = load_config(run_dir)
+    config = rundir.read_config(run_dir, required=True)
     if device is not None:
         config = {**config, "device": device}
-    params = _params(config)
+    params = run_params(config)
     weights = load_npz(run_dir / "weights.npz") if (run_dir / "weights.npz").exists() else None
     if weights is None:
         raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
-    train_images, train_labels = _load_images(config["data"], "train")
-    test_images, test_labels = _load_images(config["data"], "test")
+    train_images, train_labels = load_images(config["data"], "train")
+    test_images, test_labels = load_images(config["data"], "test")
     n_assign = len(train_images) if assign_examples is None else min(int(assign_examples), len(train_images))
     n_test = len(test_images) if test_examples is None else min(int(test_examples), len(test_images))
     if n_assign < 1 or n_test < 1:
@@ -647,32 +633,29 @@ def evaluate(
     if unknown:
         raise ValueError(f"unknown readout(s) {unknown}; choose from {READOUTS}")
 
-    state = _frozen_state(config, params, weights)
+    state = frozen_state(config, params, weights)
     start = time.perf_counter()
-    sim = _make_sim(config, params, run_dir, False, weights["delays"])
+    sim = make_sim(config, params, run_dir, False, weights["delays"])
     compile_seconds = sim.compile_seconds
     bar = tqdm(total=n_assign + n_test, unit="img", desc="evaluate", disable=not progress,
                dynamic_ncols=True)
     try:
         with _Interrupt():
-            state_a, assign_counts, _ = _frozen_pass(
+            state_a, assign_counts, _, _ = _frozen_pass(
                 sim, params, train_images, state, n_assign, "assign", config["seed"], bar,
                 reset_state_per_chunk,
             )
-            _, test_counts, test_spikes = _frozen_pass(
+            _, test_counts, test_spikes, test_shown = _frozen_pass(
                 sim, params, test_images, state if reset_state_per_chunk else state_a, n_test,
                 "test", config["seed"], bar, reset_state_per_chunk,
             )
     finally:
         bar.close()
-        if sim.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
+        sim.close()
     eval_seconds = time.perf_counter() - start
     return finish_evaluation(
         run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
-        test_labels[:n_test], test_spikes,
+        test_labels[:n_test], test_spikes, test_shown,
         eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
         eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / (n_assign + n_test),
         reset_state_per_chunk=bool(reset_state_per_chunk),
@@ -680,17 +663,25 @@ def evaluate(
 
 
 def finish_evaluation(run_dir: Path, config: dict, readouts, assign_counts, assign_labels,
-                      test_counts, test_labels, test_spikes, **extra) -> dict:
+                      test_counts, test_labels, test_spikes, test_presentations, **extra) -> dict:
     """Fit the readouts on the assignment counts, score them on the test counts and write
-    ``eval_counts.npz``, ``spikes.parquet`` and ``metrics.json`` (serial and sharded runs)."""
+    ``eval_counts.npz``, the test pass's spikes and examples (``spikes.parquet``,
+    ``examples.parquet``: each example's start and the duration of its presentations) and
+    ``metrics.json`` (serial and sharded runs)."""
     vote = VoteReadout().fit(assign_counts, assign_labels)
     predictions = vote.predict(test_counts)
     accuracy = float((predictions == test_labels).mean())
     save_npz(run_dir / "eval_counts.npz", assign_counts=assign_counts.astype(np.int32),
              assign_labels=assign_labels, test_counts=test_counts.astype(np.int32),
              test_labels=test_labels, assignments=vote.assignments_, predictions=predictions)
-    _write_spikes(run_dir, test_spikes, test_labels, config["neurons"], _params(config))
-    metrics = _read_metrics(run_dir)
+    examples = rundir.examples_from_presentations(
+        test_presentations["example"], test_presentations["start"],
+        float(run_params(config).period / second), labels=test_labels,
+    )
+    rundir.write_spikes(run_dir, test_spikes["neuron"], test_spikes["t"], population="exc",
+                        n_neurons=config["neurons"], example=test_spikes["example"],
+                        examples=examples)
+    metrics = rundir.read_metrics(run_dir)
     metrics.update(_readout_scores(readouts, assign_counts, assign_labels, test_counts,
                                    test_labels, config["seed"]))
     metrics.update(
@@ -698,7 +689,7 @@ def finish_evaluation(run_dir: Path, config: dict, readouts, assign_counts, assi
         test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,
         test_spikes_per_example=float(test_counts.sum(axis=1).mean()), **extra,
     )
-    write_json(run_dir / "metrics.json", metrics)
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
     return metrics
 
 
@@ -712,32 +703,14 @@ def _readout_scores(readouts, train_counts, train_labels, test_counts, test_labe
     scores = {}
     for name in readouts:
         if name == "logistic":
-            model = LogisticReadout(seed=seed).fit(train_counts, train_labels)
+            model = LogisticReadout(random_state=seed).fit(train_counts, train_labels)
         elif name == "online":
             # schedule chosen on a 50k/10k split of the N=400 run's training counts (not the
             # test set): the rate halves after one pass, three passes
-            model = OnlineReadout(lr=0.5, lr_decay=float(len(train_counts)), seed=seed)
-            model.fit(train_counts, train_labels, epochs=ONLINE_EPOCHS)
+            model = OnlineReadout(lr=0.5, lr_decay=float(len(train_counts)),
+                                  epochs=ONLINE_EPOCHS, random_state=seed)
+            model.fit(train_counts, train_labels)
         else:
             model = VoteReadout().fit(train_counts, train_labels)
         scores[f"accuracy_{name}"] = model.score(test_counts, test_labels)
     return scores
-
-
-def _write_spikes(run_dir: Path, spikes: pd.DataFrame, labels: np.ndarray, n_neurons: int,
-                  params: DiehlCookParams) -> None:
-    """Write the test-pass spikes as the run's spike table (``spikes.parquet``)."""
-    from brainlearn.analysis import write_spikes
-    from brainlearn.analysis.spikes import population_dtype
-
-    table = pd.DataFrame({
-        "population": pd.Categorical(["exc"] * len(spikes), dtype=population_dtype(["exc"])),
-        "neuron": spikes["neuron"].to_numpy(np.int64),
-        "t": spikes["t"].to_numpy(np.float64),
-        "example": spikes["example"].to_numpy(np.int64),
-        "label": labels[spikes["example"].to_numpy(np.int64)].astype(np.int64),
-    })
-    # examples can be shown more than once (the retry rule): the example column, not a fixed
-    # example duration, says which image each spike belongs to
-    table.attrs.update(n_neurons={"exc": int(n_neurons)})
-    write_spikes(table, run_dir / "spikes.parquet")

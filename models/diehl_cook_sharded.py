@@ -2,7 +2,7 @@
 
 The evaluation's chunks are made independent (``reset_state_per_chunk``: every chunk starts
 from the rest state with a seed derived from the run seed, the stage and the chunk index, see
-``diehl_cook_run._frozen_chunks``), so a shard is a contiguous range of whole chunks, run on
+``diehl_cook_run.frozen_chunks``), so a shard is a contiguous range of whole chunks, run on
 any worker: the merged counts, the label assignment, the predictions and the accuracy equal
 ``evaluate(run_dir, ..., reset_state_per_chunk=True)`` exactly, for any number of workers.
 
@@ -43,19 +43,17 @@ def plan_shards(n_chunks: dict[str, int], n_shards: int) -> list[tuple[str, int,
 
 def _worker_sim(run_dir: Path, config: dict, params, weights: dict):
     """The worker's frozen network for ``run_dir`` (built on first use, then reused)."""
-    from brainlearn.models.diehl_cook_run import _make_sim
-    from brainlearn.sweep import _worker_name
+    from brainlearn.models.diehl_cook_run import make_sim
+    from brainlearn.sweep import worker_name
 
     key = (str(run_dir.resolve()), config["device"], config.get("threads"), config["chunk"],
            (run_dir / "weights.npz").stat().st_mtime_ns)
     if _WORKER.get("key") != key:
         old = _WORKER.pop("sim", None)
-        if old is not None and old.standalone:
-            from brainlearn.devices import reset_device
-
-            reset_device()
-        _WORKER["sim"] = _make_sim(config, params, run_dir, False, weights["delays"],
-                                   build_name=f"build_eval_{_worker_name()}")
+        if old is not None:
+            old.close()
+        _WORKER["sim"] = make_sim(config, params, run_dir, False, weights["delays"],
+                                   build_name=f"build_eval_{worker_name()}")
         _WORKER["key"] = key
         _WORKER["compile_seconds"] = _WORKER["sim"].compile_seconds
     else:
@@ -64,43 +62,38 @@ def _worker_sim(run_dir: Path, config: dict, params, weights: dict):
 
 
 def _worker_images(data: str, split: str) -> np.ndarray:
-    from brainlearn.models.diehl_cook_run import _load_images
+    from brainlearn.models.diehl_cook_run import load_images
 
     key = ("images", data, split)
     if key not in _WORKER:
-        _WORKER[key] = _load_images(data, split)[0]
+        _WORKER[key] = load_images(data, split)[0]
     return _WORKER[key]
 
 
 def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: int,
                n_examples: int, keep_spikes: bool) -> dict:
     """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts."""
-    from brainlearn.sweep import _signals_from_any_thread, _worker_name
+    from brainlearn.sweep import signals_from_any_thread, worker_name
 
     run_dir = Path(run_dir)
     start = time.perf_counter()
-    with _signals_from_any_thread():  # Brian2's import installs a signal handler
-        from brainlearn.models.diehl_cook_run import (
-            _frozen_chunks,
-            _frozen_state,
-            _params,
-            load_config,
-            load_npz,
-        )
+    with signals_from_any_thread():  # Brian2's import installs a signal handler
+        from brainlearn import rundir
+        from brainlearn.models.diehl_cook_run import frozen_chunks, frozen_state, run_params
 
-        config = load_config(run_dir)
+        config = rundir.read_config(run_dir, required=True)
         if device is not None:
             config = {**config, "device": device}
-        params = _params(config)
-        weights = load_npz(run_dir / "weights.npz")
+        params = run_params(config)
+        weights = rundir.read_weights(run_dir)
         sim = _worker_sim(run_dir, config, params, weights)
         images = _worker_images(config["data"], "train" if stage == "assign" else "test")
-        parts = _frozen_chunks(sim, params, images, _frozen_state(config, params, weights),
+        parts = frozen_chunks(sim, params, images, frozen_state(config, params, weights),
                                n_examples, stage, config["seed"], range(first, stop))
     if not keep_spikes:
         for p in parts:
             p["spikes"] = p["spikes"].iloc[:0]
-    return {"stage": stage, "parts": parts, "worker": _worker_name(),
+    return {"stage": stage, "parts": parts, "worker": worker_name(),
             "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
 
 
@@ -147,22 +140,18 @@ def evaluate_sharded(
     """
     from tqdm.auto import tqdm
 
-    from brainlearn.models.diehl_cook_run import (
-        _load_images,
-        _merge_chunks,
-        finish_evaluation,
-        load_config,
-    )
-    from brainlearn.sweep import _connect, _disconnect
+    from brainlearn import rundir
+    from brainlearn.models.diehl_cook_run import finish_evaluation, load_images, merge_chunks
+    from brainlearn.sweep import close_client, connect_client
 
     run_dir = Path(run_dir)
-    config = load_config(run_dir)
+    config = rundir.read_config(run_dir, required=True)
     if not (run_dir / "weights.npz").exists():
         raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
     if int(shards_per_worker) < 1:
         raise ValueError(f"shards_per_worker must be positive, got {shards_per_worker}")
-    train_labels = _load_images(config["data"], "train")[1]
-    test_labels = _load_images(config["data"], "test")[1]
+    train_labels = load_images(config["data"], "train")[1]
+    test_labels = load_images(config["data"], "test")[1]
     n_assign = len(train_labels) if assign_examples is None else min(int(assign_examples), len(train_labels))
     n_test = len(test_labels) if test_examples is None else min(int(test_examples), len(test_labels))
     if n_assign < 1 or n_test < 1:
@@ -172,7 +161,7 @@ def evaluate_sharded(
     n_examples = {"assign": n_assign, "test": n_test}
 
     start = time.perf_counter()
-    client, owned = _connect(client, workers)
+    client, owned = connect_client(client, workers)
     try:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         shards = plan_shards(n_chunks, n_workers * int(shards_per_worker))
@@ -190,18 +179,18 @@ def evaluate_sharded(
                 results.append(fut.result())  # a failed shard raises here with its traceback
                 bar.update(futures[fut])
     finally:
-        _disconnect(client, owned)
+        close_client(client, owned)
     eval_seconds = time.perf_counter() - start
 
     merged = {}
     for stage in ("assign", "test"):
         parts = [p for r in results if r["stage"] == stage for p in r["parts"]]
-        merged[stage] = _merge_chunks(parts)
-    assign_counts, _ = merged["assign"]
-    test_counts, test_spikes = merged["test"]
+        merged[stage] = merge_chunks(parts)
+    assign_counts, _, _ = merged["assign"]
+    test_counts, test_spikes, test_shown = merged["test"]
     return finish_evaluation(
         run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
-        test_labels[:n_test], test_spikes,
+        test_labels[:n_test], test_spikes, test_shown,
         eval_seconds=eval_seconds,
         eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
         eval_ms_per_example=1000 * eval_seconds / (n_assign + n_test),

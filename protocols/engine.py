@@ -10,6 +10,7 @@ of all spike times (e.g. 5 ms for the Sjostrom sweep), which keeps long protocol
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -460,6 +461,7 @@ class PopulationRun:
             raise ValueError(f"device must be 'runtime' or 'cpp_standalone', got {device!r}")
         self.device, self.target, self.directory = device, target, directory
         self._built = None
+        self._device = contextlib.ExitStack()  # holds Brian2's standalone device until close()
         params = rule.params()
         for name in self.free:
             if name not in params or params[name] is None:
@@ -490,18 +492,19 @@ class PopulationRun:
 
         from brian2 import Network, device
 
-        from brainlearn.devices import select_device
+        from brainlearn.devices import build, use_device
 
         n_p = len(self.protocols)
         if self._built is None:
-            directory = self.directory or tempfile.mkdtemp(prefix="brainlearn_protocols_")
-            select_device("cpp_standalone", directory)  # bounded `make -j`, clean device
+            directory = self.directory or self._device.enter_context(
+                tempfile.TemporaryDirectory(prefix="brainlearn_protocols_"))
+            self._device.enter_context(use_device("cpp_standalone", directory))
             try:
                 built = _build(self.rule, self.protocols, self.n_sets, free, self.w0, self.dt, "imposed", None)
                 Network(*built.objects).run(built.n_steps * self.dt)
-                device.build(run=False, directory=directory)
-            except Exception:
-                _back_to_runtime()
+                build(directory, run=False, what="protocol network")
+            except BaseException:
+                self._device.close()
                 raise
             self._built = built
         syn = self._built.syn
@@ -515,13 +518,11 @@ class PopulationRun:
 
     def close(self) -> None:
         """Give the Brian2 device back to runtime mode."""
-        if self._built is not None and self.device == "cpp_standalone":
-            _back_to_runtime()
+        self._device.close()
         self._built = None
 
+    def __enter__(self) -> PopulationRun:
+        return self
 
-def _back_to_runtime():
-    from brian2 import device, set_device
-
-    device.reinit()
-    set_device("runtime")
+    def __exit__(self, *exc) -> None:
+        self.close()

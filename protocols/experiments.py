@@ -189,12 +189,10 @@ def song(
         SpikeMonitor,
         Synapses,
         defaultclock,
-        prefs,
-        set_device,
     )
-    from brian2 import device as bdevice
     from brian2 import seed as brian_seed
 
+    from brainlearn.devices import build, use_device
     from brainlearn.neurons import ConductanceLIF
 
     scalar = np.ndim(ratio) == 0
@@ -211,13 +209,9 @@ def song(
     rule = PairSTDP(A_plus=amplitude, A_minus=amplitude, tau_plus=20 * ms, tau_minus=20 * ms,
                     w_min=0.0, w_max=1.0)
     # -------------------------------------------------------------------------------------
-    old_target = prefs.codegen.target
     if device == "cpp_standalone":
         directory = directory or tempfile.mkdtemp(prefix="brainlearn_song_")
-        set_device("cpp_standalone", directory=directory, build_on_run=False)
-    else:
-        prefs.codegen.target = target
-    try:
+    with use_device(device, directory, runtime_target=target):
         defaultclock.dt = 0.1 * ms
         brian_seed(seed)
         inputs = PoissonGroup(int(n_inputs), rates=rate)
@@ -233,15 +227,9 @@ def song(
         spikes = SpikeMonitor(post)
         Network(inputs, post, syn, spikes).run(duration)
         if device == "cpp_standalone":
-            bdevice.build(run=True, directory=directory)
+            build(directory, run=True, what="Song et al. network")
         weights = np.asarray(syn.w[:], dtype=float).reshape(int(n_inputs), len(ratios))
         n_out = np.bincount(np.asarray(spikes.i[:]), minlength=len(ratios))
-    finally:
-        prefs.codegen.target = old_target
-        if device == "cpp_standalone":
-            bdevice.reinit()
-            set_device("runtime")
-        defaultclock.dt = 0.1 * ms
     results = [
         SongResult(
             weights=weights[:, k],

@@ -34,7 +34,7 @@ def make_rule(name: str, preset: str | None = None) -> PlasticityRule:
         Triplet parameter set (default ``visual-aa-minimal``); only for ``triplet``.
     """
     if preset is not None and name != "triplet":
-        raise ValueError(f"--preset only applies to --rule triplet, not {name!r}")
+        raise ValueError(f"a preset only applies to the triplet rule, not {name!r}")
     if name == "pair":
         return PairSTDP(w_max=None)
     if name == "pair-nearest":

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pandas as pd
 import pytest
+from brian2 import ms
 
 from brainlearn.cli import main
 from brainlearn.compare import comparison_table
+from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+
+#: the Diehl & Cook run of the fixture: a shorter input window than the paper's 350 ms, so the
+#: steps per inference must come from the run's own parameters
+DC_PARAMS = DiehlCookParams(t_input=200 * ms)
 
 
 @pytest.fixture
 def runs(tmp_path):
     mnist = tmp_path / "dc"
     mnist.mkdir()
+    (mnist / "config.json").write_text(json.dumps(
+        {"kind": "diehl_cook", "params": {k: str(v) for k, v in asdict(DC_PARAMS).items()}}))
     (mnist / "metrics.json").write_text(json.dumps({
         "neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_logistic": 0.9,
         "train_seconds": 600.0, "test_spikes_per_example": 20.0, "test_examples": 10000,
@@ -88,7 +97,9 @@ def test_learning_locality_and_steps_per_method(runs):
     mnist, conv = runs
     table = comparison_table(mnist, conv).set_index("method")
     dc = table[table.index.str.startswith("Diehl")]
-    assert (dc["inference_steps"] == 700).all()  # 350 ms at dt = 0.5 ms
+    assert (dc["inference_steps"] == round(float(DC_PARAMS.t_input / DC_PARAMS.dt))).all()
+    assert (dc["inference_steps"] == 400).all()  # 200 ms at dt = 0.5 ms
+    assert (dc["sim_ms_per_inference"] == 200.0).all()
     assert dc["local_online_learning"].str.contains("STDP yes").all()
     conv_row = table.loc["converted SNN, T=8 (analog, 99.9 %, subtract)"]
     assert conv_row["inference_steps"] == 8

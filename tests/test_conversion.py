@@ -179,8 +179,11 @@ def test_cli_train_and_evaluate_write_results(tmp_path, capsys):
                  "--norm-examples", "100", "--device", "runtime"]) == 0
     table = pd.read_csv(out / "results.csv", dtype={"norm": str})
     assert len(table) == 6
+    capsys.readouterr()
     assert main(["convert", "evaluate", str(tmp_path / "nothing")]) == 2
-    assert "convert train" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(tmp_path / "nothing") in err and "does not exist" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

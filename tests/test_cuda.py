@@ -41,9 +41,8 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
     from brian2 import prefs
 
     from brainlearn.chunked import ChunkedSimulation
-    from brainlearn.devices import reset_device
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
-    from brainlearn.models.diehl_cook_run import _initial_state
+    from brainlearn.models.diehl_cook_run import initial_state
 
     backend = prefs.devices.cuda_standalone.cuda_backend
     if shutil.which("nvidia-smi") is None:
@@ -55,12 +54,10 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
         backend.extra_compile_args_nvcc = [*backend.extra_compile_args_nvcc, f"-I{extra}/include"]
         prefs.codegen.cpp.library_dirs = [*prefs.codegen.cpp.library_dirs, f"{extra}/lib"]
     params, n = DiehlCookParams(), 10
-    delays = _initial_state(params, n, 0)["delays"].reshape(784, n)
-    try:
-        sim = ChunkedSimulation(lambda: build_network(params, n, 5, delays, plastic=True),
-                                5 * params.period, "cuda_standalone", tmp_path)
-    finally:
-        reset_device()
+    delays = initial_state(params, n, 0)["delays"].reshape(784, n)
+    with ChunkedSimulation(lambda: build_network(params, n, 5, delays, plastic=True),
+                           5 * params.period, "cuda_standalone", tmp_path) as sim:
+        pass
     assert sim.compile_seconds > 0
     assert (tmp_path / "build" / "main").exists()
     main = (tmp_path / "build" / "main.cu").read_text()
@@ -89,9 +86,9 @@ def test_diehl_cook_trains_and_evaluates_on_cuda(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["device"] == "cuda_standalone"
     assert metrics["train_examples"] == 600 and metrics["test_examples"] == 500
-    from brainlearn.models.diehl_cook_run import load_npz
+    from brainlearn.rundir import read_weights
 
-    w = load_npz(run_dir / "weights.npz")["weights"]
+    w = read_weights(run_dir)["weights"]
     assert w.shape == (784, 50) and np.all(np.isfinite(w)) and w.min() >= 0
     np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
     # the floor of the cpp_standalone end-to-end test (chance is 10 %)

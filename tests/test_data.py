@@ -27,7 +27,7 @@ from brainlearn.data import (
     read_idx,
     write_idx,
 )
-from brainlearn.data.cache import SHA256, SPLIT_FILES
+from brainlearn.data.cache import MNIST_FILES, SHA256, SPLIT_FILES
 from brainlearn.data.mnist import subset_indices
 
 N_TRAIN, N_TEST = 40, 20
@@ -42,7 +42,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def small_mnist(tmp_path, monkeypatch):
-    """A directory of four small MNIST-shaped files, with SHA256 swapped for theirs."""
+    """A directory of four small MNIST-shaped files, with SHA256 and sizes swapped for theirs."""
     rng = np.random.default_rng(0)
     source = tmp_path / "source"
     for split, n in (("train", N_TRAIN), ("test", N_TEST)):
@@ -54,6 +54,8 @@ def small_mnist(tmp_path, monkeypatch):
         monkeypatch.setitem(SHA256, image_name, _sha(source / image_name))
         plain = gzip.decompress((source / f"{label_name}.gz").read_bytes())
         monkeypatch.setitem(SHA256, label_name, hashlib.sha256(plain).hexdigest())
+        monkeypatch.setitem(MNIST_FILES, image_name, (source / image_name).stat().st_size)
+        monkeypatch.setitem(MNIST_FILES, label_name, len(plain))
     return source
 
 
@@ -209,8 +211,8 @@ def test_fetch_with_nothing_available_lists_what_was_tried(cache, tmp_path):
     with pytest.raises(RuntimeError) as info:
         fetch_mnist(source_dir=empty, use_network=False, quiet=True)
     message = str(info.value)
-    assert "cache" in message and f"--from {empty}" in message and "not found" in message
-    assert "--no-network" in message
+    assert "cache" in message and f"folder {empty}" in message and "not found" in message
+    assert "network sources skipped" in message and "--no-network" not in message
 
 
 def test_fetch_from_a_missing_directory_is_a_clear_error(cache, tmp_path):
@@ -345,3 +347,40 @@ def test_cli_fetch_from_directory(cache, small_mnist, capsys):
 def test_cli_fetch_failure_exits_2(cache, tmp_path, capsys):
     assert cli.main(["data", "fetch", "mnist", "--from", str(tmp_path), "--no-network"]) == 2
     assert "brainlearn: error: could not get MNIST" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_is_caught_on_load_and_by_verify(tmp_path, monkeypatch, capsys):
+    from brainlearn.data import MNISTNotCached, load_mnist
+    from brainlearn.data.cache import ENV_VAR
+
+    cache = tmp_path / "mnist"
+    cache.mkdir()
+    for name in MNIST_FILES:  # a download cut short: right names, right header, too short
+        (cache / name).write_bytes(b"\x00\x00\x08\x03" + bytes(60))
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    with pytest.raises(MNISTNotCached, match=r"train-images-idx3-ubyte: 64 bytes, expected 47040016"):
+        load_mnist("train")
+    assert cli.main(["data", "verify"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("wrong size") == 4
+    assert "4 of 4 files missing or damaged" in captured.err
+
+
+def test_a_failed_start_on_missing_data_leaves_no_run_and_names_the_cli_option(tmp_path, monkeypatch, capsys):
+    from brainlearn.data.cache import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty-cache"))
+    out = tmp_path / "mlp"
+    command = ["convert", "train", "--hidden", "8", "--epochs", "1", "--train-examples", "100",
+               "--out", str(out)]
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert "--data embedded" in err and "source=" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert cli.main([*command, "--data", "embedded"]) == 0
+    assert (out / "mlp.npz").exists()
+    # Diehl & Cook too: the data are loaded before the run directory is created
+    dc = tmp_path / "dc"
+    assert cli.main(["mnist", "train", "--neurons", "4", "--examples", "10", "--out", str(dc)]) == 2
+    err = capsys.readouterr().err
+    assert "--data embedded" in err and not dc.exists()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from brian2 import Network, NeuronGroup, StateMonitor, device, ms
+from brian2 import Network, NeuronGroup, StateMonitor, get_device, ms, prefs
 
+from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import (
-    _brian2_has_stop_flag,
+    brian2_has_stop_flag,
+    build,
     make_stop_network,
-    reset_device,
-    select_device,
     stop_network,
+    use_device,
 )
 
 STOP_AT = 7  # steps
@@ -31,26 +32,22 @@ def _counting_network(stop):
 
 @pytest.mark.parametrize("method", ["flag", "clocks"])
 def test_standalone_run_stops_itself(method, tmp_path):
-    if method == "flag" and not _brian2_has_stop_flag():
+    if method == "flag" and not brian2_has_stop_flag():
         pytest.skip("Brian2 < 2.9 (the cuda extra's pin) has no Network::_globally_stopped; "
                     "the 'clocks' case covers this version")
-    try:
-        select_device("cpp_standalone", tmp_path / "build")
+    with use_device("cpp_standalone", tmp_path / "build"):
         group, mon, net = _counting_network(make_stop_network(method))
         net.run(STEPS * 0.1 * ms)
-        device.build(directory=str(tmp_path / "build"), compile=True, run=True,
-                     with_output=False)
+        build(tmp_path / "build", run=True)
         # the step in which the condition held ran to its end, and no step after it
         assert group.n_[0] == STOP_AT
         np.testing.assert_array_equal(mon.n_[0], np.arange(1, STOP_AT + 1))
-    finally:
-        reset_device()
 
 
 def test_runtime_run_stops_itself():
-    select_device("runtime")  # numpy target: the Python implementation calls brian2.stop()
-    group, mon, net = _counting_network(make_stop_network())
-    net.run(STEPS * 0.1 * ms)
+    with use_device("runtime"):  # numpy target: the Python implementation calls brian2.stop()
+        group, mon, net = _counting_network(make_stop_network())
+        net.run(STEPS * 0.1 * ms)
     assert group.n_[0] == STOP_AT
     np.testing.assert_array_equal(mon.n_[0], np.arange(1, STOP_AT + 1))
 
@@ -81,7 +78,7 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
     params, delays = DiehlCookParams(), np.zeros((784, 4))
     for name in ("cpp_standalone", "cuda_standalone"):
         config = {"neurons": 4, "chunk": 10, "device": name}
-        diehl_cook_run._make_sim(config, params, tmp_path, True, delays)
+        diehl_cook_run.make_sim(config, params, tmp_path, True, delays)
     # C++ runs stop themselves after their images, with room for retries; cuda runs (whose
     # stop_network does nothing) show exactly ``chunk`` presentations
     assert made["cpp_standalone"] == 2 * 10 * params.period
@@ -93,9 +90,54 @@ def test_diehl_cook_on_cuda_without_brian2cuda_names_the_extra(tmp_path, monkeyp
     import sys
 
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams
-    from brainlearn.models.diehl_cook_run import _make_sim
+    from brainlearn.models.diehl_cook_run import make_sim
 
     config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
     monkeypatch.setitem(sys.modules, "brian2cuda", None)
     with pytest.raises(RuntimeError, match=r"brainlearn\[cuda\]"):
-        _make_sim(config, DiehlCookParams(), tmp_path, True, np.zeros((784, 4)))
+        make_sim(config, DiehlCookParams(), tmp_path, True, np.zeros((784, 4)))
+
+
+def _device_state() -> tuple:
+    """What a caller of a failed simulation would notice: device kind, preferences, project."""
+    dev = get_device()
+    return (type(dev).__name__, prefs.codegen.target,
+            prefs.devices.cpp_standalone.openmp_threads,
+            list(prefs.devices.cpp_standalone.extra_make_args_unix),
+            len(getattr(dev, "code_objects", {})))
+
+
+def _failing_build():
+    NeuronGroup(1, "v : 1")
+    raise RuntimeError("network construction failed")
+
+
+def test_no_device_state_leaks_from_calls_that_fail(tmp_path):
+    before = _device_state()
+    assert before[0] == "RuntimeDevice"
+    # an error inside the block, with threads and a build directory set
+    with pytest.raises(RuntimeError, match="inside"):
+        with use_device("cpp_standalone", tmp_path / "a", threads=2):
+            assert type(get_device()).__name__ == "CPPStandaloneDevice"
+            assert prefs.devices.cpp_standalone.openmp_threads == 2
+            assert prefs.devices.cpp_standalone.extra_make_args_unix != before[3]
+            raise RuntimeError("inside")
+    assert _device_state() == before
+    # a compiled simulation whose network cannot be built, twice in a row
+    for attempt in range(2):
+        with pytest.raises(RuntimeError, match="construction failed"):
+            ChunkedSimulation(_failing_build, 1 * ms, "cpp_standalone", tmp_path / f"b{attempt}")
+        assert _device_state() == before
+    # a runtime simulation whose build fails leaves runtime mode with the original target
+    sim = ChunkedSimulation(_failing_build, 1 * ms, "runtime")
+    with pytest.raises(RuntimeError, match="construction failed"):
+        sim.run({}, np.zeros((1, 1)), 0)
+    sim.close()
+    assert _device_state()[:4] == before[:4]
+    # and a standalone run still works afterwards
+    with use_device("cpp_standalone", tmp_path / "c"):
+        group, mon, net = _counting_network(make_stop_network())
+        net.run(STEPS * 0.1 * ms)
+        build(tmp_path / "c", run=True)
+        assert group.n_[0] == STOP_AT
+    assert _device_state() == before

@@ -52,29 +52,29 @@ def test_poisson_input_group_fires_at_its_rate_only_before_t_off():
     and never at or after ``t_off`` (the last spike may fall in the step just before it)."""
     from brian2 import Network, NeuronGroup, SpikeMonitor, linked_var, seed
 
-    from brainlearn.devices import select_device
+    from brainlearn.devices import use_device
     from brainlearn.encoding import START_PRESENTATION, pixel_table, poisson_input_group
 
-    select_device("runtime")
-    seed(3)
-    n, dt, t_input = 2000, 0.5 * ms, 100 * ms
-    table = pixel_table(np.full((1, n), 255.0), name="pixels_test")
-    ctl = NeuronGroup(1, "example : 1\nintensity : 1\nt_off : second", dt=dt)
-    ctl.intensity = 2.0
-    ctl.t_off = t_input
-    inp = poisson_input_group(n, table, dt=dt, name="input_test")
-    zeros = np.zeros(n, dtype=int)
-    inp.example = linked_var(ctl, "example", index=zeros)
-    inp.intensity = linked_var(ctl, "intensity", index=zeros)
-    inp.t_off = linked_var(ctl, "t_off", index=zeros)
-    inp.run_regularly(START_PRESENTATION, dt=1 * second, when="before_thresholds")
-    mon = SpikeMonitor(inp)
-    Network(ctl, inp, mon).run(t_input + 50 * ms)
+    with use_device("runtime"):
+        seed(3)
+        n, dt, t_input = 2000, 0.5 * ms, 100 * ms
+        table = pixel_table(np.full((1, n), 255.0), name="pixels_test")
+        ctl = NeuronGroup(1, "example : 1\nintensity : 1\nt_off : second", dt=dt)
+        ctl.intensity = 2.0
+        ctl.t_off = t_input
+        inp = poisson_input_group(n, table, dt=dt, name="input_test")
+        zeros = np.zeros(n, dtype=int)
+        inp.example = linked_var(ctl, "example", index=zeros)
+        inp.intensity = linked_var(ctl, "intensity", index=zeros)
+        inp.t_off = linked_var(ctl, "t_off", index=zeros)
+        inp.run_regularly(START_PRESENTATION, dt=1 * second, when="before_thresholds")
+        mon = SpikeMonitor(inp)
+        Network(ctl, inp, mon).run(t_input + 50 * ms)
 
-    steps = np.round(np.asarray(mon.t_) / float(dt)).astype(int)
-    last_step = int(round(float(t_input / dt))) - 1
-    assert steps.max() == last_step  # the window runs to the step before t_off, no further
-    expected = 255 / 8 * 2.0 * float(t_input / second) * n  # 6375 spikes
-    assert abs(len(steps) - expected) < 4 * np.sqrt(expected)
-    # at most one spike per cell and step
-    assert len(set(zip(np.asarray(mon.i_), steps, strict=True))) == len(steps)
+        steps = np.round(np.asarray(mon.t_) / float(dt)).astype(int)
+        last_step = int(round(float(t_input / dt))) - 1
+        assert steps.max() == last_step  # the window runs to the step before t_off, no further
+        expected = 255 / 8 * 2.0 * float(t_input / second) * n  # 6375 spikes
+        assert abs(len(steps) - expected) < 4 * np.sqrt(expected)
+        # at most one spike per cell and step
+        assert len(set(zip(np.asarray(mon.i_), steps, strict=True))) == len(steps)

@@ -8,10 +8,12 @@ from brian2 import second
 
 from brainlearn.protocols import (
     bi_poo,
+    dataset_protocols,
     fit_error,
     list_datasets,
     load_dataset,
     make_rule,
+    run_protocol,
     score,
     sjostrom,
     song,
@@ -93,5 +95,10 @@ def test_cli_run_writes_results(tmp_path):
 
 
 def test_score_matches_run_of_same_rule():
-    result = score(make_rule("triplet", "visual-nn-full"), "nevian2006")
-    assert np.isfinite(result.E) and len(result.points) == 6
+    """score() is run_protocol on the dataset's protocols, then E of the formula."""
+    rule = make_rule("triplet", "visual-nn-full")
+    result = score(rule, "nevian2006")
+    run = run_protocol(rule, dataset_protocols("nevian2006"), w0=1.0)
+    np.testing.assert_allclose(result.points["dw_model"], run["dw"], rtol=1e-12)
+    z = (result.points["dw_exp"] - run["dw"].to_numpy()) / result.points["sem"]
+    assert result.E == pytest.approx(float(np.mean(z**2)))

@@ -4,8 +4,68 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import check_estimator
 
 from brainlearn.readout import LogisticReadout, OnlineReadout, VoteReadout
+
+READOUTS = [VoteReadout(), LogisticReadout(), OnlineReadout(epochs=3)]
+
+
+#: checks that do not apply, and why
+NOT_APPLICABLE = {
+    "VoteReadout": {
+        "check_classifiers_train": "needs 83 % on 2-feature blobs of 3 classes; a vote gives "
+        "each neuron one class, so 2 neurons can never predict 3 classes",
+    },
+    "OnlineReadout": {
+        "check_classifiers_train": "scales each example by its largest count (c / max c), "
+        "which keeps the spike pattern but not the magnitude the 2-feature blobs differ in",
+    },
+}
+
+
+@pytest.mark.parametrize("readout", READOUTS, ids=lambda r: type(r).__name__)
+def test_readouts_pass_scikit_learn_estimator_checks(readout):
+    # every check of scikit-learn's estimator suite that applies to a classifier
+    expected = NOT_APPLICABLE.get(type(readout).__name__, {})
+    rows = check_estimator(readout, on_fail=None, expected_failed_checks=expected)
+    failed = [str(row["check_name"]) for row in rows if row["status"] == "failed"]
+    assert failed == []
+    assert sum(row["status"] == "passed" for row in rows) > 40
+
+
+@pytest.mark.parametrize("readout", READOUTS, ids=lambda r: type(r).__name__)
+def test_clone_keeps_parameters_and_a_second_fit_starts_afresh(readout):
+    x, y = _blocks(120, seed=4)
+    other_x, other_y = _blocks(60, n_classes=3, per_class=3, seed=5)
+    copy = clone(readout)
+    assert copy.get_params() == readout.get_params()
+    fitted = clone(readout).fit(other_x, other_y).fit(x, y)
+    fresh = clone(readout).fit(x, y)
+    assert fitted.n_features_in_ == fresh.n_features_in_ == 20
+    np.testing.assert_array_equal(fitted.classes_, [0, 1, 2, 3])
+    np.testing.assert_array_equal(fitted.predict(x), fresh.predict(x))
+
+
+def test_labels_of_any_kind_come_back_as_given():
+    x, y = _blocks(120, seed=6)
+    names = np.array(["zero", "one", "two", "three"])
+    for readout in READOUTS:
+        fitted = clone(readout).fit(x, names[y])
+        assert set(fitted.predict(x)) <= set(names)
+        assert fitted.score(x, names[y]) > 0.9
+
+
+def test_partial_fit_continues_where_fit_starts_over():
+    x, y = _blocks(80, seed=7)
+    once = OnlineReadout(random_state=1).partial_fit(x, y, classes=[0, 1, 2, 3])
+    twice = clone(once).partial_fit(x, y, classes=[0, 1, 2, 3]).partial_fit(x, y)
+    assert twice.n_seen_ == 2 * once.n_seen_ == 160
+    refit = OnlineReadout(random_state=1).fit(x, y).fit(x, y)
+    assert refit.n_seen_ == 80
+    np.testing.assert_array_equal(refit.weights_, once.weights_)
 
 
 def test_vote_assignment_matches_hand_computation():
@@ -34,11 +94,13 @@ def test_vote_assignment_matches_hand_computation():
 def test_vote_rejects_bad_input():
     with pytest.raises(ValueError, match="labels must lie"):
         VoteReadout(n_classes=2).fit(np.ones((2, 3)), [0, 5])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         VoteReadout().predict(np.ones((1, 3)))
     ro = VoteReadout(n_classes=2).fit(np.eye(2), [0, 1])
-    with pytest.raises(ValueError, match="fitted on 2"):
+    with pytest.raises(ValueError, match="3 features.*expecting 2"):
         ro.predict(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        VoteReadout().fit(np.array([[1.0, np.nan], [0.0, 1.0]]), [0, 1])
 
 
 def _blocks(n_examples, n_classes=4, per_class=5, seed=0, high=8.0, low=0.5):
@@ -55,16 +117,18 @@ def test_logistic_and_offline_online_readouts_learn_separable_counts():
     x, y = _blocks(200, seed=1)
     xt, yt = _blocks(100, seed=2)
     assert LogisticReadout(n_classes=4).fit(x, y).score(xt, yt) == 1.0
-    online = OnlineReadout(n_classes=4, seed=0).fit(x, y)
+    online = OnlineReadout(n_classes=4, random_state=0).fit(x, y)
     assert online.score(xt, yt) == 1.0
     assert online.n_seen_ == 200
 
 
 def test_online_fit_is_seeded():
     x, y = _blocks(50, seed=3)
-    a = OnlineReadout(n_classes=4, seed=5).fit(x, y).weights_
-    b = OnlineReadout(n_classes=4, seed=5).fit(x, y).weights_
+    a = OnlineReadout(n_classes=4, random_state=5).fit(x, y).weights_
+    b = OnlineReadout(n_classes=4, random_state=5).fit(x, y).weights_
     np.testing.assert_array_equal(a, b)
+    c = OnlineReadout(n_classes=4, random_state=6).fit(x, y).weights_
+    assert not np.array_equal(a, c)  # the seed sets the example order
 
 
 def test_online_readout_learns_toy_task_inside_brian2_run():

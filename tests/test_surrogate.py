@@ -8,20 +8,22 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from brian2 import Network, StateMonitor, prefs, start_scope
 
-from brainlearn.cli import main
-from brainlearn.neurons import DiscreteLIF
-from brainlearn.surrogate import (
+torch = pytest.importorskip("torch", reason="surrogate training needs the torch extra")
+
+from brian2 import Network, StateMonitor, prefs, start_scope  # noqa: E402
+
+from brainlearn.cli import main  # noqa: E402
+from brainlearn.neurons import DiscreteLIF  # noqa: E402
+from brainlearn.surrogate import (  # noqa: E402
     SURROGATES,
     SpikingMLP,
     Surrogate,
-    _run,
     decode,
     evaluate,
     forward,
     require_torch,
+    run_steps,
     simulate,
     train,
 )
@@ -76,7 +78,7 @@ def test_reset_by_subtraction_is_detached_from_the_graph():
     with torch.no_grad():
         layer.weight.fill_(1.5)
     x = torch.tensor([[1.0]], dtype=torch.float64)
-    out_mem, out_spk, _ = _run(torch, torch.nn.ModuleList([layer]), x, beta=0.9, threshold=1.0,
+    out_mem, out_spk, _ = run_steps(torch, torch.nn.ModuleList([layer]), x, beta=0.9, threshold=1.0,
                                steps=2, surrogate=Surrogate("atan"))
     assert out_spk[0].item() == 1.0  # U0 = 1.5 > 1: the neuron spikes and is reset
     assert out_mem[1].item() == pytest.approx(0.9 * 1.5 + 1.5 - 1.0)
@@ -225,8 +227,10 @@ def test_cli_train_evaluate_and_compare(tmp_path):
     assert main(["surrogate", "train", "--hidden", "16", "--steps", "5", "--train-examples",
                  "300", "--source", "embedded", "--lr", "2e-3", "--out", str(run)]) == 0
     config = json.loads((run / "config.json").read_text())
-    assert config["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
-    assert config["seconds_per_epoch"] >= 0 and config["epochs"] == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert config["kind"] == "surrogate" and config["epochs"] == 1
+    assert metrics["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
+    assert metrics["seconds_per_epoch"] >= 0
     assert main(["surrogate", "evaluate", str(run), "--source", "embedded",
                  "--test-examples", "60", "--lanes", "20"]) == 0
     out = tmp_path / "cmp"

@@ -54,6 +54,8 @@ def test_local_cluster_sweep_equals_serial_results_exactly(client, tmp_path):
     pd.testing.assert_frame_equal(disk[cols], parallel[cols], check_exact=True)
     # every task had its own working directory and each worker its own cython cache
     assert sorted(p.name for p in (tmp_path / "dask" / "work").iterdir()) == sorted(parallel["key"])
+    caches = sorted(p.name for p in (tmp_path / "dask" / "cache").iterdir())
+    assert caches == sorted(set(parallel["worker"]))
 
 
 def test_a_raising_task_is_reported_with_its_parameters_and_retried_not_fatal(client, tmp_path, capsys):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from brainlearn.commands import int_list, str_list
+
 __all__ = ["register", "handle_train", "handle_evaluate"]
 
 EPILOG = """examples:
@@ -33,131 +35,31 @@ examples:
 """
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def _str_list(choices):
-    def parse(text: str) -> tuple[str, ...]:
-        values = tuple(v.strip() for v in text.split(",") if v.strip())
-        bad = [v for v in values if choices and v not in choices]
-        if not values or bad:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list of {', '.join(choices)}, got {text!r}")
-        return values
-    return parse
-
-
-def _write_atomic(path, write) -> None:
-    from brainlearn.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert train``."""
-    import json
-    import time
-    from pathlib import Path
+    from brainlearn.conversion import train_run
 
-    from brainlearn.conversion import preprocess, train_mlp
-    from brainlearn.data import load_mnist
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    x_train, y_train = load_mnist("train", n=args.train_examples, source=args.source)
-    x_test, y_test = load_mnist("test", source=args.source)
-    start = time.perf_counter()
-    mlp = train_mlp(preprocess(x_train), y_train, hidden=args.hidden, epochs=args.epochs,
-                    batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
-                    seed=args.seed, progress=True)
-    wall = time.perf_counter() - start
-    test_accuracy = mlp.score(preprocess(x_test), y_test)
-    mlp.save(out / "mlp.npz")
-    metrics = mlp.history.copy()
-    metrics["test_accuracy"] = float("nan")
-    metrics.loc[metrics.index[-1], "test_accuracy"] = test_accuracy
-    _write_atomic(out / "train_metrics.csv", lambda p: metrics.to_csv(p, index=False))
-    config = {"hidden": list(args.hidden), "epochs": args.epochs, "seed": args.seed,
-              "batch_size": args.batch_size, "lr": args.lr, "dropout": args.dropout,
-              "source": args.source, "train_examples": len(x_train),
-              "test_accuracy": test_accuracy, "train_seconds": round(wall, 1)}
-    _write_atomic(out / "config.json",
-                  lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
-    print(f"MLP {'-'.join(map(str, mlp.sizes))}: test accuracy {test_accuracy:.4f} "
-          f"({len(x_test)} images), trained in {wall:.0f} s -> {out / 'mlp.npz'}")
+    metrics = train_run(args.out, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
+                        batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
+                        source=args.source, train_examples=args.train_examples)
+    print(f"MLP {'-'.join(map(str, metrics['sizes']))}: test accuracy "
+          f"{metrics['test_accuracy']:.4f} ({metrics['test_examples']} images), trained in "
+          f"{metrics['train_seconds']:.0f} s -> {args.out}")
     return 0
-
-
-def plot_accuracy(results, path) -> None:
-    """Accuracy versus time steps, one line per (input, norm, reset), ANN as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (inp, norm, reset), part in results.groupby(["input", "norm", "reset"]):
-        part = part.sort_values("steps")
-        ax.plot(part["steps"], 100 * part["accuracy"], marker="o",
-                label=f"{inp}, norm {norm}, reset {reset}")
-    ann = results["ann_accuracy"].iloc[0]
-    ax.axhline(100 * ann, color="k", ls="--", lw=1, label=f"ANN {100 * ann:.2f} %")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(max(0, 100 * results["accuracy"].min() - 2), 100)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    _write_atomic(path, lambda p: fig.savefig(p, dpi=120, format="png"))
-    plt.close(fig)
 
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert evaluate``."""
-    import time
-    from pathlib import Path
+    from brainlearn.conversion import evaluate_run
 
-    import pandas as pd
-
-    from brainlearn.conversion import MLP, evaluate, parse_norm
-    from brainlearn.data import load_mnist
-
-    run_dir = Path(args.dir)
-    mlp = MLP.load(run_dir / "mlp.npz")
-    for norm in args.norm:
-        parse_norm(norm)
-    x_test, y_test = load_mnist("test", n=args.test_examples, source=args.source)
-    x_norm, _ = load_mnist("train", n=args.norm_examples, seed=args.seed, source=args.source)
-    start = time.perf_counter()
-    table = evaluate(mlp, x_test, y_test, x_norm, steps=args.steps, inputs=args.input,
-                     norms=args.norm, resets=args.reset, device=args.device, lanes=args.lanes,
-                     seed=args.seed)
-    wall = time.perf_counter() - start
-    table["wall_seconds"] = round(wall, 1)
-    table["device"] = args.device
-    path = run_dir / "results.csv"
-    if path.exists():
-        old = pd.read_csv(path, dtype={"norm": str})
-        key = ["steps", "input", "norm", "reset"]
-        merged = old.merge(table[key], on=key, how="left", indicator=True)
-        old = old[(merged["_merge"] == "left_only").to_numpy()]
-        table = pd.concat([old, table], ignore_index=True)
-    table = table.sort_values(["input", "norm", "reset", "steps"]).reset_index(drop=True)
-    _write_atomic(path, lambda p: table.to_csv(p, index=False))
-    plot_accuracy(table, run_dir / "accuracy_vs_steps.png")
+    table = evaluate_run(args.dir, steps=args.steps, inputs=args.input, norms=args.norm,
+                         resets=args.reset, test_examples=args.test_examples,
+                         norm_examples=args.norm_examples, device=args.device,
+                         lanes=args.lanes, seed=args.seed, source=args.source)
     shown = table[["steps", "input", "norm", "reset", "accuracy", "ann_accuracy",
                    "spikes_per_example", "n_examples"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"evaluated in {wall:.0f} s -> {path}")
+    print(f"-> {args.dir}/results.csv, {args.dir}/accuracy_vs_steps.png")
     return 0
 
 
@@ -172,7 +74,7 @@ def register(subparsers) -> None:
 
     train = sub.add_parser("train", help="train the MLP (numpy)", epilog=TRAIN_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_argument("--hidden", type=_int_list, default=(500,),
+    train.add_argument("--hidden", type=int_list, default=(500,),
                        help="hidden sizes, comma-separated (default 500)")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--seed", type=int, default=0)
@@ -182,17 +84,18 @@ def register(subparsers) -> None:
     train.add_argument("--dropout", type=float, default=0.2)
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
-    train.add_argument("--source", choices=("full", "embedded"), default="full")
+    train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.set_defaults(func=handle_train)
 
     ev = sub.add_parser("evaluate", help="evaluate the converted SNN", epilog=EVALUATE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("dir", help="run directory written by `convert train`")
-    ev.add_argument("--steps", type=_int_list, default=(8, 16, 32, 64, 128, 256))
-    ev.add_argument("--input", type=_str_list(("analog", "poisson")), default=("analog",))
-    ev.add_argument("--norm", type=_str_list(()), default=("99.9",),
+    ev.add_argument("--steps", type=int_list, default=(8, 16, 32, 64, 128, 256))
+    ev.add_argument("--input", type=str_list(("analog", "poisson")), default=("analog",))
+    ev.add_argument("--norm", type=str_list(()), default=("99.9",),
                     help="'max' or percentiles, comma-separated (default 99.9)")
-    ev.add_argument("--reset", type=_str_list(("subtract", "zero")), default=("subtract",))
+    ev.add_argument("--reset", type=str_list(("subtract", "zero")), default=("subtract",))
     ev.add_argument("--test-examples", type=int, default=None,
                     help="first K test images (default: all)")
     ev.add_argument("--norm-examples", type=int, default=10000,
@@ -201,5 +104,6 @@ def register(subparsers) -> None:
     ev.add_argument("--lanes", type=int, default=None,
                     help="parallel network copies (default: from a synapse budget)")
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--source", choices=("full", "embedded"), default="full")
+    ev.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     ev.set_defaults(func=handle_evaluate)

@@ -41,22 +41,19 @@ def handle_info(args: argparse.Namespace) -> int:
     """Run ``brainlearn data info``."""
     import numpy as np
 
-    from brainlearn.data.cache import ENV_VAR, SHA256, SPLIT_FILES, data_dir, sha256_file
+    from brainlearn.data.cache import ENV_VAR, SPLIT_FILES, data_dir, verify_mnist
     from brainlearn.data.idx import read_idx
     from brainlearn.data.mnist import EMBEDDED_PATH, load_embedded
 
     directory = data_dir("mnist")
     print(f"MNIST cache: {directory}  (set {ENV_VAR} to move it)")
     verified = {}
-    for name, digest in SHA256.items():
-        path = directory / name
-        if not path.is_file():
-            state = "missing"
-        elif sha256_file(path) == digest:
-            state = f"verified ({path.stat().st_size} bytes)"
-        else:
-            state = "WRONG sha256 (run `brainlearn data fetch mnist` to replace it)"
-        verified[name] = state.startswith("verified")
+    for name, state in verify_mnist(directory).items():
+        verified[name] = state == "ok"
+        if state == "ok":
+            state = f"verified ({(directory / name).stat().st_size} bytes)"
+        elif state != "missing":
+            state = f"WRONG: {state} (run `brainlearn data fetch mnist` to replace it)"
         print(f"  {name:<26} {state}")
     for split, (_, label_name) in SPLIT_FILES.items():
         if verified[label_name]:
@@ -71,6 +68,22 @@ def handle_info(args: argparse.Namespace) -> int:
         _, labels = load_embedded(split)
         counts = np.bincount(labels, minlength=10)
         print(f"  {split:<5} {len(labels):>6} examples, per class: {' '.join(map(str, counts))}")
+    return 0
+
+
+def handle_verify(args: argparse.Namespace) -> int:
+    """Run ``brainlearn data verify``: sha256 of every cached MNIST file."""
+    from brainlearn.data.cache import data_dir, verify_mnist
+
+    directory = data_dir("mnist")
+    states = verify_mnist(directory)
+    for name, state in states.items():
+        print(f"  {name:<26} {state}")
+    bad = [name for name, state in states.items() if state != "ok"]
+    if bad:
+        raise ValueError(f"MNIST cache {directory}: {len(bad)} of {len(states)} files missing or "
+                         "damaged; run `brainlearn data fetch mnist` to replace them")
+    print(f"MNIST cache {directory}: all {len(states)} files verified (sha256)")
     return 0
 
 
@@ -116,3 +129,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     info.set_defaults(func=handle_info)
+
+    verify = sub.add_parser(
+        "verify",
+        help="check every cached MNIST file against its sha256",
+        description="Check every cached MNIST file against its published sha256 (every load "
+        "already checks sizes and headers). Exit status 2 when a file is missing or damaged.",
+        epilog="examples:\n  brainlearn data verify\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.set_defaults(func=handle_verify)

@@ -31,21 +31,6 @@ examples:
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
 """
 
-EXPERIMENTS = ("bi_poo", "song")
-
-
-def _atomic_text(path, text: str) -> None:
-    from brainlearn.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def _atomic_csv(frame, path) -> None:
-    from brainlearn.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
 
 
 def handle_list(args: argparse.Namespace) -> int:
@@ -66,91 +51,24 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_run(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol run``."""
-    import os
-
     from brian2 import second
 
-    from brainlearn.protocols import DATASETS, bi_poo, make_rule, score, sjostrom_facts, song
-    from brainlearn.protocols.plots import plot_score, plot_song, plot_window, save_figure
+    from brainlearn.protocols.runs import run_experiment
 
-    name = args.name
-    if name not in DATASETS + EXPERIMENTS:
-        raise ValueError(f"unknown protocol {name!r}; run `brainlearn protocol list`")
-    os.makedirs(args.out, exist_ok=True)
-    if name == "song":
-        results = song(ratio=[1.05, 1.0], duration=args.duration * second, seed=args.seed,
-                       device=args.device)
-        frame = __import__("pandas").concat([r.to_frame() for r in results], ignore_index=True)
-        _atomic_csv(frame, os.path.join(args.out, "results.csv"))
-        save_figure(plot_song(results), os.path.join(args.out, "figure.png"))
-        line = "; ".join(
-            f"A-/A+={r.ratio:g}: low {r.frac_low:.2f}, high {r.frac_high:.2f}, "
-            f"{r.output_rate_hz:.1f} Hz, {'bimodal' if r.bimodal else 'not bimodal'}" for r in results)
-    else:
-        rule = make_rule(args.rule, args.preset)
-        label = args.rule + (f":{args.preset}" if args.preset else "")
-        if name == "bi_poo":
-            result = bi_poo(rule)
-            _atomic_csv(result.frame, os.path.join(args.out, "results.csv"))
-            save_figure(plot_window(result, f"{label}: 60 pairs at 1 Hz"), os.path.join(args.out, "figure.png"))
-            p = result.params
-            line = (f"{label} bi_poo fit: A+={p['A_plus']:.4g} tau+={p['tau_plus_ms']:.2f} ms "
-                    f"A-={p['A_minus']:.4g} tau-={p['tau_minus_ms']:.2f} ms")
-        else:
-            result = score(rule, name, structure=args.structure)
-            _atomic_csv(result.points, os.path.join(args.out, "results.csv"))
-            save_figure(plot_score(result, f"{label} on {name} ({args.structure}): E = {result.E:.2f}"),
-                        os.path.join(args.out, "figure.png"))
-            line = f"{label} on {name} ({args.structure}): E = {result.E:.3f}"
-            if name.startswith("sjostrom"):
-                facts = sjostrom_facts(result.points)
-                line += " facts " + " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in facts.items())
-    _atomic_text(os.path.join(args.out, "score.txt"), line + "\n")
-    print(line)
+    print(run_experiment(args.name, args.out, rule=args.rule, preset=args.preset,
+                         structure=args.structure, duration=args.duration * second,
+                         seed=args.seed, device=args.device))
     return 0
 
 
 def handle_table(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol table``."""
-    import os
+    from brainlearn.protocols.runs import rule_table
 
-    import pandas as pd
-    from tqdm import tqdm
-
-    from brainlearn.protocols import DATASETS, all_rules, fit_rule, score
-    from brainlearn.protocols.rules import amplitude_names
-
-    os.makedirs(args.out, exist_ok=True)
-    columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
-    rules = all_rules()
-    rows, points = [], []
-    jobs = [(label, rule, d, s) for label, rule in rules.items() for d, s in columns]
-    for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=args.quiet):
-        col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
-        result = score(rule, dataset, structure=structure)
-        rows.append({"rule": label, "dataset": col, "E": result.E})
-        points.append(result.points.assign(rule=label, structure=structure))
-        if args.fit:
-            device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
-            fit = fit_rule(rule, dataset, amplitude_names(rule), structure=structure, device=device,
-                           maxiter=args.maxiter)
-            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fit.E})
-    long = pd.DataFrame(rows)
-    table = long.pivot(index="rule", columns="dataset", values="E")
-    order = [c if s == "bursts" else f"{c} (60 pairs)" for c, s in columns]
-    table = table[order].reindex(long["rule"].drop_duplicates())
-    table = table.reset_index()
-    _atomic_csv(table, os.path.join(args.out, "table.csv"))
-    _atomic_csv(pd.concat(points, ignore_index=True), os.path.join(args.out, "points.csv"))
-    md = _markdown(table)
-    _atomic_text(os.path.join(args.out, "table.md"), md)
-    print(md)
+    device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
+    print(rule_table(args.out, fit=args.fit, device=device, maxiter=args.maxiter,
+                     progress=not args.quiet))
     return 0
-
-
-def _markdown(table) -> str:
-    note = "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way."
-    return note + "\n\n" + table.to_markdown(index=False, floatfmt=".2f") + "\n"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -172,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=handle_list)
 
     run = sub.add_parser("run", help="run one dataset or experiment with one rule",
-                         description="Run one protocol: writes results.csv, figure.png and score.txt.",
+                         description="Run one protocol into a run directory: results.csv, figure.png, score.txt, config.json, metrics.json and the imposed spikes (or, for song, the final weights) for `brainlearn analyze`.",
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("name", help="dataset or experiment (see `brainlearn protocol list`)")
     run.add_argument("--rule", default="pair",

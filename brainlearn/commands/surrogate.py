@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from brainlearn.commands.convert import _int_list, _write_atomic
+from brainlearn.commands import int_list
 
 __all__ = ["register", "handle_train", "handle_evaluate"]
 
@@ -39,69 +39,35 @@ examples:
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn surrogate train``."""
-    import json
-    import time
-    from pathlib import Path
+    from brainlearn.surrogate import train_run
 
-    from brainlearn.data import load_mnist
-    from brainlearn.surrogate import Surrogate, decode, forward, require_torch, train
-
-    require_torch()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    surrogate = Surrogate(args.surrogate, args.surrogate_scale)
-    x_train, y_train = load_mnist("train", n=args.train_examples, source=args.source)
-    x_test, y_test = load_mnist("test", source=args.source)
-    start = time.perf_counter()
-    net = train(x_train, y_train, hidden=args.hidden, beta=args.beta, threshold=args.threshold,
-                steps=args.steps, surrogate=surrogate, loss=args.loss, lr=args.lr,
-                batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                threads=args.threads, device=args.torch_device, progress=True)
-    wall = time.perf_counter() - start
-    act = forward(net, x_test, threads=args.threads)
-    test_accuracy = float((decode(act.counts, act.membrane) == y_test).mean())
-    net.save(out / "snn.npz")
-    metrics = net.history.copy()
-    metrics["test_accuracy"] = float("nan")
-    metrics.loc[metrics.index[-1], "test_accuracy"] = test_accuracy
-    _write_atomic(out / "train_metrics.csv", lambda p: metrics.to_csv(p, index=False))
-    config = {**net.config, "source": args.source, "threads": args.threads,
-              "torch_device": args.torch_device,
-              "parameters": net.n_parameters, "test_accuracy": test_accuracy,
-              "test_examples": len(x_test), "train_seconds": round(wall, 1),
-              "seconds_per_epoch": round(float(net.history["seconds"].mean()), 3)}
-    _write_atomic(out / "config.json",
-                  lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
-    print(f"SNN {'-'.join(map(str, net.sizes))}: test accuracy {test_accuracy:.4f} "
-          f"({len(x_test)} images), {config['seconds_per_epoch']:.0f} s per epoch "
-          f"-> {out / 'snn.npz'}")
+    metrics = train_run(args.out, hidden=args.hidden, beta=args.beta, threshold=args.threshold,
+                        steps=args.steps, surrogate=args.surrogate,
+                        surrogate_scale=args.surrogate_scale, loss=args.loss, lr=args.lr,
+                        batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                        threads=args.threads, torch_device=args.torch_device,
+                        source=args.source, train_examples=args.train_examples)
+    print(f"SNN {'-'.join(map(str, metrics['sizes']))}: test accuracy "
+          f"{metrics['test_accuracy']:.4f} ({metrics['test_examples']} images), "
+          f"{metrics['seconds_per_epoch']:.0f} s per epoch -> {args.out}")
     return 0
 
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn surrogate evaluate``."""
-    from pathlib import Path
+    from brainlearn.surrogate import evaluate_run
 
-    from brainlearn.data import load_mnist
-    from brainlearn.surrogate import SpikingMLP, evaluate
-
-    run_dir = Path(args.dir)
-    net = SpikingMLP.load(run_dir / "snn.npz")
-    x_test, y_test = load_mnist("test", n=args.test_examples, source=args.source)
     if args.device == "runtime" and args.codegen:
         from brian2 import prefs
 
         prefs.codegen.target = args.codegen
-    table = evaluate(net, x_test, y_test, brian2=not args.no_brian2,
-                     brian2_examples=args.brian2_examples, dtype=args.dtype,
-                     device=args.device, lanes=args.lanes)
-    table["device"] = args.device
-    path = run_dir / "results.csv"
-    _write_atomic(path, lambda p: table.to_csv(p, index=False))
+    table = evaluate_run(args.dir, test_examples=args.test_examples, brian2=not args.no_brian2,
+                         brian2_examples=args.brian2_examples, dtype=args.dtype,
+                         device=args.device, lanes=args.lanes, source=args.source)
     shown = table[["implementation", "accuracy", "accuracy_membrane", "agreement",
                    "spikes_per_inference", "n_examples", "wall_seconds"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"-> {path}")
+    print(f"-> {args.dir}/results.csv")
     return 0
 
 
@@ -118,7 +84,7 @@ def register(subparsers) -> None:
     train = sub.add_parser("train", help="train with surrogate gradients (PyTorch)",
                            epilog=TRAIN_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    train.add_argument("--hidden", type=_int_list, default=(1000,),
+    train.add_argument("--hidden", type=int_list, default=(1000,),
                        help="hidden sizes, comma-separated (default 1000)")
     train.add_argument("--beta", type=float, default=0.95, help="membrane decay per step")
     train.add_argument("--threshold", type=float, default=1.0)
@@ -138,7 +104,8 @@ def register(subparsers) -> None:
                        help="PyTorch device for training (default cpu; cuda on a GPU machine)")
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
-    train.add_argument("--source", choices=("full", "embedded"), default="full")
+    train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.add_argument("--out", required=True, help="run directory to write")
     train.set_defaults(func=handle_train)
 
@@ -158,5 +125,6 @@ def register(subparsers) -> None:
                     help="Brian2 code generation target in runtime mode (default numpy)")
     ev.add_argument("--lanes", type=int, default=None,
                     help="parallel network copies (default: from a synapse budget)")
-    ev.add_argument("--source", choices=("full", "embedded"), default="full")
+    ev.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
+                    help="full MNIST from the cache, or the embedded 1,000/500 subset")
     ev.set_defaults(func=handle_evaluate)

@@ -8,9 +8,10 @@ The full MNIST is fetched once with ``brainlearn data fetch mnist`` (or
 ``platformdirs.user_cache_dir("brainlearn")/mnist``).
 """
 
-from brainlearn.data.cache import data_dir
+from brainlearn.data.cache import data_dir, verify_mnist
 from brainlearn.data.fetch import fetch_mnist
 from brainlearn.data.idx import read_idx, write_idx
-from brainlearn.data.mnist import load_embedded, load_mnist
+from brainlearn.data.mnist import MNISTNotCached, load_embedded, load_mnist
 
-__all__ = ["data_dir", "fetch_mnist", "load_embedded", "load_mnist", "read_idx", "write_idx"]
+__all__ = ["MNISTNotCached", "data_dir", "fetch_mnist", "load_embedded", "load_mnist", "read_idx",
+           "verify_mnist", "write_idx"]

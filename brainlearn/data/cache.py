@@ -22,6 +22,7 @@ __all__ = [
     "data_dir",
     "sha256_file",
     "is_verified",
+    "verify_mnist",
 ]
 
 #: Environment variable naming the root of brainlearn's data cache.
@@ -97,3 +98,29 @@ def is_verified(path: str | os.PathLike, name: str | None = None) -> bool:
     path = Path(path)
     expected = SHA256.get(name or path.name)
     return expected is not None and path.is_file() and sha256_file(path) == expected
+
+
+def verify_mnist(directory: str | os.PathLike | None = None) -> dict[str, str]:
+    """Check every cached MNIST file against its sha256.
+
+    Parameters
+    ----------
+    directory : path, optional
+        The cache directory (default :func:`data_dir` ``("mnist")``).
+
+    Returns
+    -------
+    dict
+        File name -> ``"ok"``, ``"missing"``, ``"wrong size"`` or ``"wrong sha256"``.
+    """
+    directory = Path(directory) if directory is not None else data_dir("mnist")
+    states = {}
+    for name, size in MNIST_FILES.items():
+        path = directory / name
+        if not path.is_file():
+            states[name] = "missing"
+        elif path.stat().st_size != size:
+            states[name] = "wrong size"
+        else:
+            states[name] = "ok" if sha256_file(path) == SHA256[name] else "wrong sha256"
+    return states

@@ -234,8 +234,8 @@ def fetch_mnist(
     if source_dir is not None:
         directory = Path(source_dir).expanduser()
         if not directory.is_dir():
-            raise FileNotFoundError(f"--from {directory}: not a directory")
-        sources.append((f"--from {directory}", lambda: _from_dir(directory, missing, dest, quiet)))
+            raise FileNotFoundError(f"source folder {directory}: not a directory")
+        sources.append((f"folder {directory}", lambda: _from_dir(directory, missing, dest, quiet)))
     if use_network:
         for base in MIRRORS:
             sources.append((base, lambda base=base: _from_mirror(base, missing, dest, quiet)))
@@ -250,7 +250,7 @@ def fetch_mnist(
             tried.append(f"{label} ({'; '.join(problems)})")
             _log(quiet, f"  {label}: {'; '.join(problems)}")
     if not use_network:
-        tried.append("network sources skipped (--no-network)")
+        tried.append("network sources skipped (network use turned off)")
     if missing:
         raise RuntimeError(
             f"could not get MNIST file(s) {', '.join(missing)}; tried: {' | '.join(tried)}. "

@@ -14,10 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from brainlearn.data.cache import SPLIT_FILES, data_dir
+from brainlearn.data.cache import MNIST_FILES, SPLIT_FILES, data_dir
 from brainlearn.data.idx import read_idx
 
-__all__ = ["EMBEDDED_PATH", "load_mnist", "load_embedded", "subset_indices"]
+__all__ = ["EMBEDDED_PATH", "MNISTNotCached", "load_mnist", "load_embedded", "subset_indices"]
+
+
+class MNISTNotCached(FileNotFoundError):
+    """The full MNIST is not (completely, or not intact) in the cache.
+
+    The command line adds how to use the embedded subset instead (``--data embedded``).
+    """
 
 #: The shipped class-balanced subset (1,000 train / 500 test).
 EMBEDDED_PATH = Path(__file__).resolve().parent / "embedded" / "mnist_subset.npz"
@@ -99,10 +106,17 @@ def _load_full(split: str) -> tuple[np.ndarray, np.ndarray]:
     image_name, label_name = SPLIT_FILES[split]
     missing = [n for n in (image_name, label_name) if not (directory / n).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MNISTNotCached(
             f"MNIST {split} files not in the cache {directory} (missing {', '.join(missing)}); "
-            "run `brainlearn data fetch mnist` (or use source='embedded' for the small subset)"
+            "fetch them with `brainlearn data fetch mnist`, or use the embedded subset"
         )
+    for name in (image_name, label_name):  # a partial or damaged file, before parsing it
+        size = (directory / name).stat().st_size
+        if size != MNIST_FILES[name]:
+            raise MNISTNotCached(
+                f"{directory / name}: {size} bytes, expected {MNIST_FILES[name]} (a partial or "
+                "damaged file); replace it with `brainlearn data fetch mnist`"
+            )
     images = read_idx(directory / image_name, ndim=3)
     labels = read_idx(directory / label_name, ndim=1)
     if images.shape[1:] != (28, 28) or images.dtype != np.uint8 or labels.dtype != np.uint8:

@@ -1,0 +1,366 @@
+"""The run directory: what a brainlearn run writes, and how anything reads it back.
+
+Every producer (Diehl & Cook train and evaluate, the demo, conversion, surrogate training,
+protocols, sweeps) writes its run directory through this module, and
+:mod:`brainlearn.analysis` reads it through this module. A run directory holds:
+
+====================  =================================================================
+``config.json``       the options the run was started with; ``kind`` names the producer
+``metrics.json``      results, merged by every stage (:func:`update_metrics`)
+``spikes.parquet``    recorded spikes, one row each: ``population``, ``neuron``, ``t`` (s),
+                      optionally ``example`` and ``label`` (:func:`write_spikes`)
+``examples.parquet``  one row per presented example: ``example``, ``start`` (s),
+                      ``duration`` (s), optionally ``label`` (:func:`write_examples`).
+                      Durations are those of the presentations actually shown: a Diehl &
+                      Cook image shown again after too few spikes lasts longer.
+``weights.npz``       learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
+``states.h5``         optional state snapshots (``brainlearn.analysis.write_states``)
+``*.png``             figures
+====================  =================================================================
+
+Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
+:func:`new_run` removes a directory it created when the run fails before its first result,
+so the same command works again once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainlearn.atomic import atomic_path, save_npz
+
+__all__ = [
+    "CONFIG",
+    "METRICS",
+    "SPIKES",
+    "EXAMPLES",
+    "WEIGHTS",
+    "STATES",
+    "SPIKE_META_KEY",
+    "open_run",
+    "new_run",
+    "write_json",
+    "read_json",
+    "write_config",
+    "read_config",
+    "read_metrics",
+    "update_metrics",
+    "examples_table",
+    "examples_from_presentations",
+    "write_examples",
+    "read_examples",
+    "spike_schema",
+    "write_spikes",
+    "write_weights",
+    "read_weights",
+]
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+SPIKES = "spikes.parquet"
+EXAMPLES = "examples.parquet"
+WEIGHTS = "weights.npz"
+STATES = ("states.h5", "states.parquet")
+#: key of the spike table's description in the Parquet schema metadata
+SPIKE_META_KEY = b"brainlearn"
+
+
+def open_run(run_dir: str | os.PathLike) -> Path:
+    """The path of an existing run directory; a missing one raises one clear error."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        what = "is a file, not a run directory" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"run directory {run_dir} {what}")
+    return path
+
+
+@contextlib.contextmanager
+def new_run(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """Create ``run_dir`` for a run; remove it again if the block fails.
+
+    Only a directory this call created is removed (an existing one is left as it was), so a
+    failed start (missing data, a bad cache, a wrong option) leaves nothing behind and the
+    same command works once the cause is fixed.
+
+    Examples
+    --------
+    >>> with new_run("runs/n100") as run:          # doctest: +SKIP
+    ...     write_config(run, {"kind": "diehl_cook", "neurons": 100})
+    """
+    path = Path(run_dir)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{run_dir} is a file, not a run directory")
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror}") from None
+    try:
+        yield path
+    except BaseException:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def write_json(path: str | os.PathLike, data: Mapping) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(dict(data), indent=2, sort_keys=True, default=_json_default) + "\n",
+                       encoding="utf-8")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object from ``path`` ({} when absent); a damaged file raises one clear error."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def write_config(run_dir: str | os.PathLike, config: Mapping, kind: str | None = None) -> Path:
+    """Write ``config.json``; ``kind`` (the producer's name) is stored with it."""
+    data = dict(config)
+    if kind is not None:
+        data["kind"] = kind
+    return write_json(Path(run_dir) / CONFIG, data)
+
+
+def read_config(run_dir: str | os.PathLike, required: bool = False) -> dict:
+    """``config.json`` of a run ({} when absent, unless ``required``)."""
+    root = open_run(run_dir)
+    if required and not (root / CONFIG).exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no {CONFIG})")
+    return read_json(root / CONFIG)
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict:
+    """``metrics.json`` of a run ({} when absent)."""
+    return read_json(open_run(run_dir) / METRICS)
+
+
+def update_metrics(run_dir: str | os.PathLike, metrics: Mapping) -> dict:
+    """Merge ``metrics`` into ``metrics.json`` (atomically) and return the merged dict."""
+    merged = {**read_metrics(run_dir), **dict(metrics)}
+    write_json(Path(run_dir) / METRICS, merged)
+    return merged
+
+
+def examples_table(start, duration, labels=None) -> pd.DataFrame:
+    """The table of presented examples: ``example``, ``start`` (s), ``duration`` (s), ``label``.
+
+    Parameters
+    ----------
+    start : array of float
+        Start time of every example in seconds (example ``k`` is row ``k``).
+    duration : array of float or float
+        How long each example was shown, in seconds (one value: the same for all).
+    labels : array of int, optional
+        Class of every example.
+    """
+    start = np.asarray(start, dtype=np.float64).ravel()
+    duration = np.broadcast_to(np.asarray(duration, dtype=np.float64), start.shape).copy()
+    if start.size and (not np.all(np.isfinite(duration)) or duration.min() <= 0):
+        raise ValueError("example durations must be positive and finite")
+    frame = pd.DataFrame({"example": np.arange(start.size, dtype=np.int64), "start": start,
+                          "duration": duration})
+    if labels is not None:
+        labels = np.asarray(labels).astype(np.int64).ravel()
+        if labels.shape != start.shape:
+            raise ValueError(f"{start.size} examples but {labels.size} labels")
+        frame["label"] = labels
+    return frame
+
+
+def examples_from_presentations(example, start, period: float, labels=None) -> pd.DataFrame:
+    """Examples from the presentations actually shown (an example may be shown repeatedly).
+
+    Example ``k`` starts at its first presentation and lasts ``period`` per presentation.
+
+    Parameters
+    ----------
+    example : array of int
+        The example each presentation showed (0 .. n-1, every example at least once).
+    start : array of float
+        Start time of each presentation in seconds.
+    period : float
+        Length of one presentation in seconds.
+    labels : array of int, optional
+        Class of every example.
+    """
+    example = np.asarray(example, dtype=np.int64).ravel()
+    start = np.asarray(start, dtype=np.float64).ravel()
+    if example.shape != start.shape:
+        raise ValueError(f"{example.size} presentation examples but {start.size} start times")
+    n = int(example.max()) + 1 if example.size else 0
+    shown = np.bincount(example, minlength=n)
+    if np.any(shown == 0):
+        raise ValueError(f"examples {np.nonzero(shown == 0)[0][:5].tolist()} were never presented")
+    first = np.full(n, np.inf)
+    np.minimum.at(first, example, start)
+    return examples_table(first, shown * float(period), None if labels is None else np.asarray(labels)[:n])
+
+
+def write_examples(run_dir: str | os.PathLike, examples: pd.DataFrame) -> Path:
+    """Write the table of presented examples (see :func:`examples_table`) atomically."""
+    missing = {"example", "start", "duration"} - set(examples.columns)
+    if missing:
+        raise ValueError(f"an examples table needs the columns {sorted(missing)}")
+    with atomic_path(Path(run_dir) / EXAMPLES) as tmp:
+        examples.to_parquet(tmp, index=False)
+    return Path(run_dir) / EXAMPLES
+
+
+def read_examples(run_dir: str | os.PathLike) -> pd.DataFrame | None:
+    """The run's table of presented examples, or None when it recorded none."""
+    path = open_run(run_dir) / EXAMPLES
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow.ArrowInvalid, OSError
+        raise ValueError(f"{path}: not a readable examples table ({exc})") from None
+    if not {"example", "start", "duration"} <= set(frame.columns):
+        raise ValueError(f"{path}: not an examples table (columns {list(frame.columns)})")
+    return frame
+
+
+def spike_schema(meta: Mapping):
+    """The pyarrow schema of a Parquet spike file with its description ``meta``.
+
+    ``population`` is a dictionary column (pandas reads it as a categorical), ``neuron``,
+    ``example`` and ``label`` int64, ``t`` float64 seconds (exact), and ``meta`` (populations,
+    columns, attrs; see ``brainlearn.analysis.spikes.table_meta``) is stored as JSON under
+    :data:`SPIKE_META_KEY`.
+    """
+    import pyarrow as pa
+
+    types = {"neuron": pa.int64(), "t": pa.float64(), "example": pa.int64(), "label": pa.int64()}
+    fields = [pa.field("population", pa.dictionary(pa.int32(), pa.string()))]
+    fields += [pa.field(c, types[c]) for c in meta["columns"][1:]]
+    return pa.schema(fields, metadata={SPIKE_META_KEY: json.dumps(dict(meta)).encode()})
+
+
+def write_spikes(
+    run_dir: str | os.PathLike,
+    neuron,
+    t,
+    *,
+    population,
+    n_neurons,
+    example=None,
+    examples: pd.DataFrame | None = None,
+    duration: float | None = None,
+) -> Path:
+    """Write a run's recorded spikes and, with ``example``, its examples.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    neuron : array of int
+        Neuron index of every spike (within its population).
+    t : array of float
+        Spike times in seconds.
+    population : str or array of str
+        Name of the population (one for all spikes, or one per spike).
+    n_neurons : int or dict
+        Population size (silent neurons count in rates); a dict ``{name: size}`` for several
+        populations, in the order they are listed.
+    example : array of int, optional
+        The example each spike belongs to; needs ``examples``.
+    examples : DataFrame, optional
+        The presented examples (:func:`examples_table`); labels of the spikes come from its
+        ``label`` column. Written to ``examples.parquet``.
+    duration : float, optional
+        Recorded time in seconds (default: the end of the last example, if any).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    neuron = np.asarray(neuron, dtype=np.int64).ravel()
+    t = np.asarray(t, dtype=np.float64).ravel()
+    if neuron.shape != t.shape:
+        raise ValueError(f"{neuron.size} neuron indices but {t.size} spike times")
+    sizes = ({str(k): int(v) for k, v in n_neurons.items()} if isinstance(n_neurons, Mapping)
+             else {str(population): int(n_neurons)})
+    names = list(sizes)
+    if isinstance(population, str):
+        if population not in sizes:
+            raise ValueError(f"population {population!r} has no size in n_neurons")
+        codes = np.full(neuron.size, names.index(population), dtype=np.int32)
+    else:
+        codes = pd.Categorical(np.asarray(population).ravel(), categories=names).codes
+        if codes.shape != neuron.shape or np.any(codes < 0):
+            raise ValueError(f"every spike needs a population among {names}")
+        codes = codes.astype(np.int32)
+    limit = np.array([sizes[p] for p in names])[codes] if neuron.size else neuron
+    if neuron.size and (neuron.min() < 0 or np.any(neuron >= limit)):
+        raise ValueError(f"neuron indices must lie within their population's size {sizes}")
+    columns = {"neuron": neuron, "t": t}
+    if example is not None:
+        if examples is None:
+            raise ValueError("spikes with an example column need the examples table")
+        columns["example"] = np.asarray(example, dtype=np.int64).ravel()
+        if columns["example"].size and columns["example"].max() >= len(examples):
+            raise ValueError(f"spikes name example {columns['example'].max()}, "
+                             f"but only {len(examples)} examples were presented")
+        if "label" in examples.columns:
+            columns["label"] = examples["label"].to_numpy(np.int64)[columns["example"]]
+    if duration is None and examples is not None and len(examples):
+        duration = float((examples["start"] + examples["duration"]).max())
+    attrs: dict = {"n_neurons": sizes}
+    if duration is not None:
+        attrs["duration"] = float(duration)
+    meta = {"format": "brainlearn-spikes", "version": 1, "populations": names,
+            "columns": ["population", *columns], "attrs": attrs}
+    order = np.lexsort((neuron, t, codes))  # canonical order: population, time, neuron
+    schema = spike_schema(meta)
+    arrays = [pa.DictionaryArray.from_arrays(pa.array(codes[order]), pa.array(names, pa.string()))]
+    arrays += [pa.array(values[order]) for values in columns.values()]
+    if examples is not None:
+        write_examples(run_dir, examples)
+    path = Path(run_dir) / SPIKES
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp)
+    return path
+
+
+def write_weights(run_dir: str | os.PathLike, weights: np.ndarray, **arrays) -> Path:
+    """Write ``weights.npz``: ``weights`` an ``(n_inputs, n_neurons)`` matrix, plus ``arrays``."""
+    return save_npz(Path(run_dir) / WEIGHTS, weights=np.asarray(weights), **arrays)
+
+
+def read_weights(run_dir: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of ``weights.npz`` (None when the run saved none)."""
+    path = open_run(run_dir) / WEIGHTS
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
+        raise ValueError(f"{path}: corrupt or unreadable ({exc})") from None
