@@ -69,7 +69,7 @@ setup(
         "brainlearn.data": ["embedded/*.npz", "embedded/*.md"],
         "brainlearn.protocols": ["data/*.csv"],
     },
-    include_package_data=True,
+    include_package_data=False,  # package_data above is the complete list (no MANIFEST.in data)
     install_requires=[
         # 2.9.0 is the newest that installs here (needs numpy<2.4); 2.8.0 is brian2cuda's pin
         "brian2>=2.8.0,<=2.9.0",

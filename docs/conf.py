@@ -87,7 +87,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py|/_",
     "within_subsection_order": "FileNameSortKey",
-    "image_scrapers": ("matplotlib", "gallery_scraper.figure_objects"),
+    "image_scrapers": ("gallery_scraper.figure_objects", "matplotlib"),
     "download_all_examples": False,
     "abort_on_example_error": True,
     "remove_config_comments": True,
