@@ -27,8 +27,9 @@ fig = plot_window(pair, title="additive pair STDP, Bi & Poo protocol")
 # The window of three rules against the shape of the fits to the data
 # --------------------------------------------------------------------
 # Each window is divided by its largest change, so that the shapes can be compared with the
-# fitted exponentials (dashed). The nearest-spike triplet rule has almost no pair term for
-# potentiation (A2+ ~ 0): with isolated pairs at 1 Hz it only depresses.
+# fitted exponentials (dashed and dotted). The triplet rule (pair term A2+ ~ 0) and the
+# Diehl & Cook rule potentiate only when a post spike follows another one closely (their
+# potentiation is gated by a slow post trace): with isolated pairs at 1 Hz they only depress.
 
 rules = {
     "pair (additive)": make_rule("pair"),
