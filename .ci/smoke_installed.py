@@ -2,8 +2,8 @@
 
 Usage: python smoke_installed.py SOURCE_TREE DEMO_RUN_DIR
 
-Fails when brainlearn is imported from the source tree, when the installed version differs
-from ``brainlearn.__version__``, when a module does not import (modules that need an
+Fails when brainlearn is imported from the source tree, when the installed version or the
+one in ``CITATION.cff`` differs from ``brainlearn.__version__``, when a module does not import (modules that need an
 optional extra that is not installed are reported, not failed), when package data is missing
 (embedded MNIST, plasticity data) or when the demo's run directory is incomplete.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 import sys
 from importlib import metadata, resources
 from pathlib import Path
@@ -27,6 +28,9 @@ def main(source: Path, demo: Path) -> None:
     assert not where.is_relative_to(source), f"brainlearn imported from the source tree: {where}"
     assert metadata.version("brainlearn") == brainlearn.__version__, (
         metadata.version("brainlearn"), brainlearn.__version__)
+    cited = re.findall(r"^\s*version: (\S+)$", (source / "CITATION.cff").read_text(), re.MULTILINE)
+    assert cited and set(cited) == {brainlearn.__version__}, (
+        f"CITATION.cff says version {cited}, brainlearn.__version__ is {brainlearn.__version__}")
     print(f"brainlearn {brainlearn.__version__} from {where.parent}")
 
     imported, optional = [], []
