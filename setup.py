@@ -66,6 +66,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
+        "brainlearn": ["cpp/*.h"],
         "brainlearn.data": ["embedded/*.npz", "embedded/*.md"],
         "brainlearn.protocols": ["data/*.csv"],
     },

@@ -262,18 +262,23 @@ def _present_chunk(sim: ChunkedSimulation, params, images, state, position, end,
     shown = np.asarray(pres.example_[:])[by_time].round().astype(np.int64)
     intensities = np.asarray(pres.intensity_[:])[by_time]
 
-    end_time = t_ref = out["end_time"]
-    if plastic and stopped and not sim.stops_itself:
-        # A run that cannot stop itself (cuda_standalone) idles after its last image, without
-        # input or spikes, to its fixed end; undo theta's decay over that idle time so the
-        # state equals that of a run that stopped (one step after the last image's end).
+    end_time = out["end_time"]
+    if stopped:
+        # The controller stops the run at the start of the presentation after the last image;
+        # the run ends with that time step. Under cpp_standalone ``network.t`` reads the
+        # compiled end time, not the stop time, so the stop time comes from the presentations.
         step = float(params.dt / second)
-        idle_steps = round((end_time - starts[shown >= limit][0]) / step) - 1
-        decay_per_step = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step
-        new_state["exc.theta"] = new_state["exc.theta"] * decay_per_step ** (-idle_steps)
-        t_ref = end_time - idle_steps * step
+        stop_time = float(starts[shown >= limit][0]) + step
+        if plastic and not sim.stops_itself:
+            # A run that cannot stop itself (cuda_standalone) idles after its last image,
+            # without input or spikes, to its fixed end; undo theta's decay over that idle
+            # time so the state equals that of a run that stopped.
+            idle_steps = round((end_time - stop_time) / step)
+            decay_per_step = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step
+            new_state["exc.theta"] = new_state["exc.theta"] * decay_per_step ** (-idle_steps)
+        end_time = stop_time
     if plastic:  # pre-spike times relative to the next run's start
-        new_state["syn.tpre"] = new_state["syn.tpre"] - t_ref
+        new_state["syn.tpre"] = new_state["syn.tpre"] - end_time
     new_state["controller.pending"] = np.array([0.0 if stopped else 1.0])
 
     # spike counts of the last presentation of every example of the chunk

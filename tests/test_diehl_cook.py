@@ -227,6 +227,20 @@ def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
     assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
 
 
+def test_a_self_stopped_chunk_carries_pre_spike_times_from_its_true_stop(killed_and_resumed_run):
+    """A compiled chunk stops itself one step into the presentation after its last image;
+    the pre-spike times carried to the next chunk are relative to that stop. The last input
+    spike falls near the end of the last image's 350 ms window and arrives up to 10 ms later,
+    then 150 ms of rest pass: the latest carried arrival lies 140-150.5 ms before the stop
+    (reading the compiled end time instead put it tens of seconds back)."""
+    run_dir, _ = killed_and_resumed_run
+    p = DiehlCookParams()
+    latest = float(load_npz(run_dir / "checkpoint.npz")["syn.tpre"].max())
+    lower = -float((p.t_rest + p.dt) / second) - 1e-9
+    upper = -float((p.t_rest - p.max_delay) / second) + 1e-9
+    assert lower <= latest <= upper, latest
+
+
 def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run):
     run_dir, _ = killed_and_resumed_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -340,7 +354,7 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     images = _images(k)
     state = _initial_state(params, n, 4)
     delays = state["delays"].reshape(784, n)
-    results = {}
+    results, simulated = {}, {}
     for mode in ("stops", "idles"):
         if mode == "idles":
             noop = Function(lambda cond: np.zeros(np.shape(cond)), arg_units=[1], return_unit=1,
@@ -352,11 +366,15 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
             sim.stops_itself = False
         try:
             results[mode] = _present_chunk(sim, params, images, state, 0, k, 21, plastic=True)
+            simulated[mode] = float(sim.objects["network"].t / second)
         finally:
             reset_device()
     (a, done_a, counts_a, spikes_a, info_a), (b, done_b, counts_b, spikes_b, info_b) = (
         results["stops"], results["idles"])
-    assert info_b["end_time"] > info_a["end_time"] + 5 * float(params.period / second)
+    assert simulated["idles"] > simulated["stops"] + 5 * float(params.period / second)
+    # both report the time the run stopped deciding (one step into the next presentation)
+    assert info_a["end_time"] == pytest.approx(simulated["stops"], abs=1e-12)
+    assert info_b["end_time"] == pytest.approx(info_a["end_time"], abs=1e-12)
     assert done_a == done_b == k
     np.testing.assert_array_equal(counts_a, counts_b)
     assert len(spikes_a) == len(spikes_b) > 0
