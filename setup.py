@@ -4,7 +4,22 @@ The top-level folders ``models/``, ``protocols/`` and ``analysis/`` install as
 ``brainlearn.models``, ``brainlearn.protocols`` and ``brainlearn.analysis``.
 """
 
+import re
+from pathlib import Path
+
 from setuptools import setup
+
+HERE = Path(__file__).resolve().parent
+
+
+def read_version() -> str:
+    """``__version__`` from ``brainlearn/__init__.py`` (the one place it is set), without importing."""
+    text = (HERE / "brainlearn" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("brainlearn/__init__.py has no line __version__ = \"...\"")
+    return match.group(1)
+
 
 PACKAGES = {
     "brainlearn": "brainlearn",
@@ -24,16 +39,30 @@ EXTRAS = {
     # path), so with this extra pip resolves brian2 2.8.0; without it, 2.9.0.
     "cuda": ["brian2cuda==1.0a7"],
     "dev": ["pytest>=8", "ruff>=0.6"],
+    # the documentation site and its executed example gallery (docs/, examples/)
+    "docs": ["sphinx>=7.2", "sphinx-gallery>=0.16", "furo>=2024.1", "myst-parser>=2"],
+    # release artefacts: `python -m build` (sdist + wheel)
+    "release": ["build>=1.0"],
 }
 EXTRAS["all"] = EXTRAS["nwb"] + EXTRAS["neo"] + EXTRAS["torch"]
 
 setup(
     name="brainlearn",
-    version="0.1.0",
+    version=read_version(),
     description="Learning in spiking neural networks on Brian2",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    license_files=["LICENSE", "NOTICE"],
     python_requires=">=3.10",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Bio-Informatics",
+        "Operating System :: POSIX :: Linux",
+    ],
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
@@ -41,7 +70,7 @@ setup(
         "brainlearn.data": ["embedded/*.npz", "embedded/*.md"],
         "brainlearn.protocols": ["data/*.csv"],
     },
-    include_package_data=True,
+    include_package_data=False,  # package_data above is the complete list (no MANIFEST.in data)
     install_requires=[
         # 2.9.0 is the newest that installs here (needs numpy<2.4); 2.8.0 is brian2cuda's pin
         "brian2>=2.8.0,<=2.9.0",

@@ -9,6 +9,7 @@ its own worker process slot, gives it its own directories and resets the device 
 
 Registered here:
 
+==============  ===========================================================================
 ``protocol``    a rule scored on a bundled plasticity dataset (E of Pfister & Gerstner 2006)
 ``bi_poo``      the STDP window of a rule and its exponential fit
 ``song``        Song, Miller & Abbott (2000) competitive learning (bimodality of the weights)
@@ -16,6 +17,7 @@ Registered here:
 ``conversion``  an ANN-to-SNN conversion evaluated on the embedded MNIST subset
 ``selftest``    pure Python, no Brian2: a seeded number (and an optional failure), to check a
                 cluster or the sweep machinery in a second
+==============  ===========================================================================
 
 Register more with the :func:`register` decorator (the function must be importable on the
 workers, e.g. defined in an installed module).

@@ -16,6 +16,7 @@ digitized (``same`` repeats the row above). :func:`dataset_protocols` turns the 
 - ``nevian2006`` (Nevian & Sakmann 2006, approximate digitization): a pre spike 10 ms before a
   burst of 3 post spikes at rho, or 3 post spikes at rho and the pre spike 10 ms after the
   last; 60 times at 0.1 Hz.
+
 The assumed timings are marked here because the digitized points carry no protocol detail.
 """
 
