@@ -303,7 +303,8 @@ class DiehlCookSTDP(PlasticityRule):
     }
 
     def render(
-        self, on_pre_effect: str = "", dt: Quantity | None = None, weight_sum: str | None = None
+        self, on_pre_effect: str = "", dt: Quantity | None = None, weight_sum: str | None = None,
+        method: str = "euler",
     ) -> SynapseCode:
         """Render the rule with its traces as the network keeps them.
 
@@ -316,6 +317,11 @@ class DiehlCookSTDP(PlasticityRule):
         weight_sum : str, optional
             Name of a post-synaptic variable that every weight change keeps equal to the
             sum of the cell's input weights (for normalisation; added to ``post_model``).
+        method : str
+            Integration method of the post-synaptic group: ``"euler"`` (the traces' time
+            constants become ``tau_eff``) or ``"exponential_euler"`` (exact for the traces'
+            linear decay as written). Either way a trace is multiplied by ``exp(-dt / tau)``
+            every step.
 
         Returns
         -------
@@ -346,14 +352,19 @@ class DiehlCookSTDP(PlasticityRule):
             f"{weight_sum} : 1" if track else "",
         )
         step = "+= 1" if all_to_all else "= 1"
-        post_namespace = {
-            "tau_eff1": dt / (1 - np.exp(-float(dt / self.tau_post1))),
-            "tau_eff2": dt / (1 - np.exp(-float(dt / self.tau_post2))),
-        }
+        if method == "euler":
+            post_namespace = {
+                "tau_eff1": dt / (1 - np.exp(-float(dt / self.tau_post1))),
+                "tau_eff2": dt / (1 - np.exp(-float(dt / self.tau_post2))),
+            }
+        elif method == "exponential_euler":
+            post_namespace = {"tau_eff1": self.tau_post1, "tau_eff2": self.tau_post2}
+        else:
+            raise ValueError(f"method must be 'euler' or 'exponential_euler', got {method!r}")
         return SynapseCode(
             model, on_pre, on_post, self.namespace(), post_model=post_model,
             post_reset=f"post1 {step}\npost2 {step}", post_namespace=post_namespace,
-            post_method="euler", initial={"tpre": -1e9 * second},  # no pre spike yet
+            post_method=method, initial={"tpre": -1e9 * second},  # no pre spike yet
         )
 
 

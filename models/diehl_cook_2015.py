@@ -52,7 +52,7 @@ from brainlearn.neurons import ConductanceLIF
 from brainlearn.plasticity import DiehlCookSTDP, SynapseCode
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
-__all__ = ["DiehlCookParams", "TIMER_READINGS", "PARAM_SETS", "build_network", "connect_input", "stdp_code",
+__all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "build_network", "connect_input", "stdp_code",
            "synapse_order", "N_INPUTS", "CITATION"]
 
 CITATION = (
@@ -63,6 +63,8 @@ N_INPUTS = 784
 
 #: Readings of the original code's ``timer`` threshold condition (see ``DiehlCookParams``).
 TIMER_READINGS = ("brian1", "brian2")
+#: Integration methods of the cells (see ``DiehlCookParams``).
+INTEGRATIONS = ("euler", "exponential_euler")
 #: Named parameter sets: the paper's, and ``sized`` (see ``DiehlCookParams.sized``).
 PARAM_SETS = ("paper", "sized")
 
@@ -90,6 +92,15 @@ def _inh_cell() -> ConductanceLIF:
 class DiehlCookParams(CheckedParams):
     """Every parameter of the paper's network and protocol, in one place.
 
+    ``integration`` is the cells' integration method. ``"euler"`` is the original's forward
+    Euler step; it is unstable when ``(1 + ge + gi) * dt / tau_m > 2`` (at dt 0.5 ms and
+    tau_m 100 ms: ge + gi above about 400, i.e. more than 23 inhibitory cells firing in one
+    step, each adding 17 to gi): the membrane then oscillates past threshold and every cell
+    fires at the refractory limit, which keeps the inhibition up, for good. A network of 1600
+    cells falls into that state after about 1,200 training images (seed 0).
+    ``"exponential_euler"`` integrates the same equations stably (the membrane equation is
+    linear in v for given conductances, so the step is exact for them).
+
     ``timer`` settles the original threshold's ``timer > refrac_e`` condition
     (``dtimer/dt = 100.0 : ms``): ``"brian1"`` reads it as Brian 1 executed it (it blocks one
     step, so only the 5 ms refractory period acts); ``"brian2"`` reads it as the official
@@ -111,6 +122,8 @@ class DiehlCookParams(CheckedParams):
     w_exc_inh: float = 10.4
     w_inh_exc: float = 17.0
     timer: str = "brian1"
+    # integration of the cells: the original's forward Euler, or exponential Euler (stable)
+    integration: str = "euler"
     exc: ConductanceLIF = field(default_factory=_exc_cell)
     inh: ConductanceLIF = field(default_factory=_inh_cell)
     stdp: DiehlCookSTDP = field(default_factory=DiehlCookSTDP)
@@ -126,6 +139,8 @@ class DiehlCookParams(CheckedParams):
         super().__post_init__()
         if self.timer not in TIMER_READINGS:
             raise ValueError(f"timer must be one of {TIMER_READINGS}, got {self.timer!r}")
+        if self.integration not in INTEGRATIONS:
+            raise ValueError(f"integration must be one of {INTEGRATIONS}, got {self.integration!r}")
 
     @property
     def period(self) -> Quantity:
@@ -333,12 +348,12 @@ def build_network(
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2")]
     exc = p.exc_cell().group(
         n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
-        namespace=exc_namespace,
+        namespace=exc_namespace, method=p.integration,
     )
     exc.theta_on = 1.0 if plastic else 0.0
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
 
-    inh = p.inh.group(n_neurons, name="inh", dt=odt)
+    inh = p.inh.group(n_neurons, name="inh", dt=odt, method=p.integration)
     inh.run_regularly(
         FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi"),
         dt=p.period, when="before_thresholds", order=3,
@@ -378,7 +393,8 @@ def stdp_code(params: DiehlCookParams) -> SynapseCode:
     bench run) with the conductance effect ``ge_post += w`` and the weight-sum upkeep
     ``wsum`` that makes the normalisation one multiply per synapse.
     """
-    return params.stdp.render(on_pre_effect="ge_post += w", dt=params.dt, weight_sum="wsum")
+    return params.stdp.render(on_pre_effect="ge_post += w", dt=params.dt, weight_sum="wsum",
+                              method=params.integration)
 
 
 def connect_input(

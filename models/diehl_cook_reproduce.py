@@ -75,6 +75,7 @@ def row_summary(run_dir: str | Path) -> dict:
         "accuracy_logistic": 100 * metrics.get("accuracy_logistic", float("nan")),
         "accuracy_online": 100 * metrics.get("accuracy_online", float("nan")),
         "theta_plus_mV": metrics.get("theta_plus_mV"),
+        "integration": config.get("integration", "euler"),
         "train_seconds": metrics["train_seconds"],
         "eval_seconds": metrics["eval_seconds"],
         "presentations_per_image": metrics["presentations"] / max(examples, 1),
@@ -100,6 +101,7 @@ def reproduce(
     rows: list[int] | tuple[int, ...] = (100, 400, 1600),
     *,
     param_set: str = "paper",
+    integration: str = "euler",
     seeds: list[int] | tuple[int, ...] = (0,),
     data: str = "full",
     examples: int | None = None,
@@ -119,6 +121,8 @@ def reproduce(
         Network sizes, each a row of the paper's Table 1 (100, 400, 1600, 6400).
     param_set : str
         ``"paper"`` or ``"sized"`` (``DiehlCookParams.sized``).
+    integration : str
+        ``"euler"`` (the original's) or ``"exponential_euler"`` (``DiehlCookParams``).
     seeds : sequence of int
         Seeds; each row is run once per seed.
     data : str
@@ -156,7 +160,7 @@ def reproduce(
             epochs = None if examples is not None else PAPER_ROWS[int(n)][0]
             config = TrainConfig.create(neurons=int(n), epochs=epochs, examples=examples,
                                         seed=int(seed), data=data, chunk=chunk,
-                                        params=param_set)
+                                        params=param_set, integration=integration)
             plan.append((row_directory(out, n, param_set, seed), config))
     out.mkdir(parents=True, exist_ok=True)
     for run_dir, config in plan:

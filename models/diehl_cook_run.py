@@ -32,6 +32,7 @@ from brainlearn.atomic import save_npz
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import DEVICES, STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook_2015 import (
+    INTEGRATIONS,
     N_INPUTS,
     PARAM_SETS,
     TIMER_READINGS,
@@ -100,6 +101,7 @@ class TrainConfig(dict):
         chunk: int = DEFAULT_CHUNK,
         theta_plus: Quantity | None = None,
         params: str = "paper",
+        integration: str = "euler",
     ) -> TrainConfig:
         """Validate the options and return a config.
 
@@ -109,6 +111,8 @@ class TrainConfig(dict):
         ``params`` names the parameter set: ``"paper"`` or ``"sized"`` (theta_plus scaled to
         the network size, ``DiehlCookParams.sized``; recorded the same way).
         """
+        if integration not in INTEGRATIONS:
+            raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")
         if params not in PARAM_SETS:
             raise ValueError(f"params must be one of {PARAM_SETS}, got {params!r}")
         if params != "paper" and theta_plus is not None:
@@ -136,7 +140,7 @@ class TrainConfig(dict):
             threads=None if threads is None else int(threads), data=data, timer=timer,
             chunk=int(chunk),
             theta_plus=None if theta_plus is None else float(theta_plus / volt),
-            param_set=params,
+            param_set=params, integration=integration,
         )
 
 
@@ -150,7 +154,8 @@ def load_images(data: str, split: str):
 
 def run_params(config: dict) -> DiehlCookParams:
     """The network parameters of a run's config (paper values, ``timer``, ``theta_plus``)."""
-    params = DiehlCookParams(timer=config.get("timer", "brian1"))
+    params = DiehlCookParams(timer=config.get("timer", "brian1"),
+                             integration=config.get("integration", "euler"))
     if config.get("param_set", "paper") == "sized":
         params = params.sized(config["neurons"])
     if config.get("theta_plus") is not None:  # volts; None: the paper's 0.05 mV
@@ -278,7 +283,8 @@ def present_chunk(sim: ChunkedSimulation, params, images, state, position, end, 
             # without input or spikes, to its fixed end; undo theta's decay over that idle
             # time so the state equals that of a run that stopped.
             idle_steps = round((end_time - stop_time) / step)
-            decay_per_step = 1.0 - float(params.dt / params.exc.tau_theta)  # one Euler step
+            x = float(params.dt / params.exc.tau_theta)  # one step of theta's decay
+            decay_per_step = 1.0 - x if params.integration == "euler" else float(np.exp(-x))
             new_state["exc.theta"] = new_state["exc.theta"] * decay_per_step ** (-idle_steps)
         end_time = stop_time
     if plastic:  # pre-spike times relative to the next run's start
@@ -472,6 +478,7 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         capped_images=meta["capped"], training_accuracy=meta["training_accuracy"],
         device=config["device"], timer=config["timer"], data=config["data"],
         theta_plus_mV=float(params.exc.theta_plus / mV), param_set=config.get("param_set", "paper"),
+        integration=params.integration,
     )
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     return metrics

@@ -18,7 +18,7 @@ from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Time
 from numpy.testing import assert_allclose
 from reference_stdp import handlers
 
-from brainlearn.devices import reset_device, select_device
+from brainlearn.devices import use_device
 from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams, connect_input, stdp_code
 from brainlearn.plasticity import DiehlCookSTDP
 
@@ -56,8 +56,7 @@ def _network_weights(params, code, w0, delays, pre, post):
     dt = params.dt
     train = np.zeros((STEPS + 1, N))
     train[post[:, 1], post[:, 0]] = 1.0
-    select_device("runtime")
-    try:
+    with use_device("runtime"):
         source = SpikeGeneratorGroup(N_INPUTS, pre[:, 0], pre[:, 1] * dt, dt=dt)
         target = NeuronGroup(
             N, code.post_model + "\nnorm_factor : 1\nge : 1", threshold="post_train(t, i) > 0.5",
@@ -75,8 +74,6 @@ def _network_weights(params, code, w0, delays, pre, post):
         net.run(STEPS * dt)
         assert syn.pre.order < after_pre.order < syn.post.order
         return order, np.asarray(after_pre.w[:]), np.asarray(after_post.w[:])
-    finally:
-        reset_device()
 
 
 def _reference_weights(params, rule, w0, delays, pre, post):
@@ -108,10 +105,11 @@ def _reference_weights(params, rule, w0, delays, pre, post):
     return np.array(after_pre), np.array(after_post)
 
 
-@pytest.mark.parametrize("name", list(RULES))
-def test_network_input_synapses_match_the_event_by_event_reference(name):
+@pytest.mark.parametrize(("name", "integration"), [("paper", "euler"), ("every-field", "euler"),
+                                                  ("paper", "exponential_euler")])
+def test_network_input_synapses_match_the_event_by_event_reference(name, integration):
     rule = RULES[name]
-    params = DiehlCookParams(t_input=100 * ms, t_rest=50 * ms, stdp=rule)
+    params = DiehlCookParams(t_input=100 * ms, t_rest=50 * ms, stdp=rule, integration=integration)
     rng = np.random.default_rng(13)
     w0 = params.initial_weights(N, rng)
     delays = np.round(params.initial_delays(N, rng) / 5e-4) * 5e-4

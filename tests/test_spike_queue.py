@@ -8,9 +8,9 @@ the result. Both builds run the same network with the same seed.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Synapses, ms
+from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Synapses, device, ms
 
-from brainlearn.devices import SPIKE_QUEUE, reset_device, select_device, use_fast_spike_queue
+from brainlearn.devices import SPIKE_QUEUE, use_device, use_fast_spike_queue
 
 
 def _run(directory, fast: bool) -> np.ndarray:
@@ -19,28 +19,26 @@ def _run(directory, fast: bool) -> np.ndarray:
     times = rng.choice(steps, size=300)
     indices = rng.integers(0, n_in, size=300)
     keep = np.unique(np.c_[indices, times], axis=0)
-    try:
-        select_device("cpp_standalone", directory)
+    with use_device("cpp_standalone", directory):
         use_fast_spike_queue(fast)
-        source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
-        target = NeuronGroup(n_out, "x : 1", dt=0.1 * ms)
-        syn = Synapses(source, target, "w : 1", on_pre="x_post = 0.9 * x_post + w", dt=0.1 * ms)
-        pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
-        syn.connect(i=pre, j=post)
-        # shuffled delays of 0-3 ms: runs of equal delay of every length, in any order
-        syn.delay = rng.integers(0, 31, size=pre.size) * 0.1 * ms
-        syn.w = rng.random(pre.size)
-        mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
-        Network(source, target, syn, mon).run((steps + 40) * 0.1 * ms)
-        from brian2 import device
-
-        device.build(directory=str(directory), compile=True, run=True, with_output=False)
-        queue = (directory / "brianlib" / "spikequeue.h").read_bytes()
-        assert (queue == SPIKE_QUEUE.read_bytes()) == fast
-        return np.asarray(mon.x[:])
-    finally:
-        use_fast_spike_queue(True)
-        reset_device()
+        try:
+            source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
+            target = NeuronGroup(n_out, "x : 1", dt=0.1 * ms)
+            syn = Synapses(source, target, "w : 1", on_pre="x_post = 0.9 * x_post + w",
+                           dt=0.1 * ms)
+            pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
+            syn.connect(i=pre, j=post)
+            # shuffled delays of 0-3 ms: runs of equal delay of every length, in any order
+            syn.delay = rng.integers(0, 31, size=pre.size) * 0.1 * ms
+            syn.w = rng.random(pre.size)
+            mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
+            Network(source, target, syn, mon).run((steps + 40) * 0.1 * ms)
+            device.build(directory=str(directory), compile=True, run=True, with_output=False)
+            queue = (directory / "brianlib" / "spikequeue.h").read_bytes()
+            assert (queue == SPIKE_QUEUE.read_bytes()) == fast
+            return np.asarray(mon.x[:])
+        finally:
+            use_fast_spike_queue(True)
 
 
 def test_fast_queue_delivers_every_event_in_brian2s_order(tmp_path):

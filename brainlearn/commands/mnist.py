@@ -52,6 +52,10 @@ def register(subparsers) -> None:
     train.add_argument("--params", default="paper", choices=["paper", "sized"],
                        help="parameter set: the paper's, or 'sized' (theta_plus scaled with N "
                        "below 400 so small networks keep N=400's spike budget; default paper)")
+    train.add_argument("--integration", default="euler", choices=["euler", "exponential_euler"],
+                       help="integration of the cells: the original's forward Euler (default), or "
+                       "exponential Euler, stable under strong inhibition (needed from N=1600 on, "
+                       "see the README)")
     train.add_argument("--chunk", type=int, default=1000,
                        help="images per compiled run between checkpoints (default 1000)")
     train.add_argument("--out", help="run directory (new run)")
@@ -106,6 +110,7 @@ def register(subparsers) -> None:
     rep.add_argument("--rows", default="100,400,1600",
                      help="comma-separated network sizes of the paper's table (default 100,400,1600)")
     rep.add_argument("--params", default="paper", choices=["paper", "sized"])
+    rep.add_argument("--integration", default="euler", choices=["euler", "exponential_euler"])
     rep.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     rep.add_argument("--data", default="full", choices=["full", "embedded"])
     rep.add_argument("--examples", type=int, default=None,
@@ -152,6 +157,7 @@ def _train(args) -> int:
             neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
             device=args.device, threads=args.threads, data=args.data, timer=args.timer,
             chunk=args.chunk, theta_plus=theta_plus, params=args.params,
+            integration=args.integration,
         )
         metrics = train(args.out, config, progress=not args.no_progress)
         run_dir = args.out
@@ -205,6 +211,7 @@ def _reproduce(args) -> int:
 
     table = reproduce(
         args.out, _int_list("--rows", args.rows), param_set=args.params,
+        integration=args.integration,
         seeds=_int_list("--seeds", args.seeds), data=args.data, examples=args.examples,
         assign_examples=args.assign_examples, test_examples=args.test_examples,
         chunk=args.chunk, progress=not args.no_progress,
