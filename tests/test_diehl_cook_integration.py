@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from brian2 import Network, SpikeMonitor, StateMonitor, mV, ms
+from brian2 import Network, SpikeMonitor, StateMonitor, ms, mV
 
 from brainlearn.devices import use_device
 from brainlearn.models.diehl_cook_2015 import DiehlCookParams
