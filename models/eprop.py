@@ -734,6 +734,8 @@ class EpropSimulation:
                              f"{p.n_out}), got {stim.shape} and {target.shape}")
         if p.optimizer == "adam" and not weights.adam:
             weights = initial_optimizer_state(weights)
+        if self.device_name != "runtime" and self.objects is None:
+            self._compile(weights)
         start = time.perf_counter()
         if self.device_name == "runtime":
             reset_device()
@@ -743,8 +745,6 @@ class EpropSimulation:
                                                 record_states=self.record_states)
             objs["network"].run(objs["duration"], report=None, namespace={})
         else:
-            if self.objects is None:
-                self._compile(weights)
             objs = self.objects
             stim_tab = np.zeros((steps + 1, p.n_in))
             stim_tab[:steps] = stim

@@ -18,7 +18,7 @@ from brian2 import ms
 
 from brainlearn.models.eprop import EpropParams, EpropWeights
 
-__all__ = ["Task", "sine_waves", "evidence_accumulation", "NEST_LOSSES", "TF_LOSSES",
+__all__ = ["Task", "nest_comparison", "sine_waves", "evidence_accumulation", "NEST_LOSSES", "TF_LOSSES",
            "sine_waves_params", "evidence_accumulation_params", "TASKS"]
 
 #: losses per iteration asserted by NEST's test suite (nest-simulator,
@@ -193,3 +193,46 @@ def evidence_accumulation(n_iter: int = 5, batch_size: int = 1, seed: int = 1,
 
 #: the tasks of ``brainlearn eprop train --task``
 TASKS = {"sine-waves": sine_waves, "evidence-accumulation": evidence_accumulation}
+
+
+def nest_comparison(device_name: str = "runtime", directory=None,
+                    protocols: tuple[str, ...] = tuple(NEST_LOSSES)):
+    """Run NEST's e-prop test protocols in Brian2; loss per iteration beside NEST's.
+
+    Parameters
+    ----------
+    device_name : str
+        ``"runtime"`` or ``"cpp_standalone"``.
+    directory : path, optional
+        Parent of the standalone build directories (one per protocol).
+    protocols : tuple of str
+        Keys of :data:`NEST_LOSSES`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``protocol, iteration, brian2, nest, tensorflow, rel_diff_nest`` (relative difference
+        ``brian2 / nest - 1``) and ``wall_seconds`` (the protocol's simulation).
+    """
+    import pandas as pd
+
+    from brainlearn.models.eprop import run_sequences
+
+    rows = []
+    for name in protocols:
+        n_iter = len(NEST_LOSSES[name])
+        if name == "sine-waves":
+            task = sine_waves(n_iter)
+        else:
+            task = evidence_accumulation(n_iter, batch_size=2 if name.endswith("batch2") else 1)
+        build = None if directory is None else f"{directory}/{name}"
+        result = run_sequences(task.params, task.weights, task.stim, task.target,
+                               device_name=device_name, directory=build, record=False)
+        loss = result.loss.reshape(n_iter, -1).mean(axis=1)
+        tf = TF_LOSSES.get(name, [np.nan] * n_iter)
+        for k in range(n_iter):
+            rows.append({"protocol": name, "iteration": k, "brian2": loss[k],
+                         "nest": NEST_LOSSES[name][k], "tensorflow": tf[k],
+                         "rel_diff_nest": loss[k] / NEST_LOSSES[name][k] - 1,
+                         "wall_seconds": round(result.wall_seconds, 2)})
+    return pd.DataFrame(rows)
