@@ -85,6 +85,7 @@ __all__ = [
     "build_network",
     "run_sequences",
     "initial_optimizer_state",
+    "optimizer_code",
 ]
 
 #: order of the operations inside one time step (slot, order): Brian2 runs ``groups`` before
@@ -436,7 +437,19 @@ gacc = (1 - upd)*gacc
 }
 
 
-def _optimizer_code(params: EpropParams, seq0: str) -> str:
+def optimizer_code(params: EpropParams, seq0: str) -> str:
+    """The end-of-sequence optimizer code of a synapse group.
+
+    ``upd`` is 1 after the last sequence of a batch (sequence count ``timestep // steps`` plus
+    the sequences of earlier runs, the shared variable ``seq0``), else 0, and every update is
+    written ``upd * new + (1 - upd) * old``, which is exact for 0 and 1.
+
+    Parameters
+    ----------
+    params : EpropParams
+    seq0 : str
+        The name of the ``seq0`` variable as the synapses see it (``seq0_pre``/``seq0_post``).
+    """
     seq = _SEQ.format(seq0=seq0)
     upd = f"int(timestep(t, dt) > 0 and {seq} % batch == 0)"
     nupd = f"clip({seq}//batch, 1, {seq}//batch + 1)"   # the Adam step (>= 1)
@@ -508,7 +521,7 @@ def build_network(params: EpropParams, weights: EpropWeights, n_sequences: int,
     inp_summed = "I_in_post = w*x_pre : 1 (summed)"
     rec_summed = "I_rec_post = w*z_pre : 1 (summed)"
     out_summed = "L_pre = w*err_post : 1 (summed)" if p.feedback == "symmetric" else ""
-    optimizer = _optimizer_code(p, "seq0_post")
+    optimizer = optimizer_code(p, "seq0_post")
     syn = {}
     for key, pre, summed, w, autapses in (("s_in", inp, inp_summed, weights.w_in, True),
                                            ("s_rec", rec, rec_summed, weights.w_rec, False)):
@@ -535,7 +548,7 @@ def build_network(params: EpropParams, weights: EpropWeights, n_sequences: int,
         s_out.m = weights.adam["m_out"][j, i]
         s_out.vv = weights.adam["v_out"][j, i]
     op(s_out, READOUT_SYN_ACCUMULATE, "accumulate")
-    op(s_out, READOUT_SYN_CLOSE + _optimizer_code(p, "seq0_pre"), "close_synapses", period)
+    op(s_out, READOUT_SYN_CLOSE + optimizer_code(p, "seq0_pre"), "close_synapses", period)
     objects.append(s_out)
     syn["s_out"] = s_out
     if p.feedback == "random":

@@ -156,6 +156,21 @@ def test_sine_wave_losses_match_nest_all_iterations_standalone(tmp_path):
     np.testing.assert_allclose(result.loss, NEST_LOSSES["sine-waves"], rtol=1e-10)
 
 
+def test_cli_trains_sine_waves_and_its_first_loss_is_nests(tmp_path):
+    from brainlearn.cli import main
+
+    out = tmp_path / "sine"
+    assert main(["eprop", "train", "--task", "sine-waves", "--iterations", "1", "--chunk", "1",
+                 "--device", "runtime", "--quiet", "--out", str(out)]) == 0
+    import pandas as pd
+
+    history = pd.read_csv(out / "loss.csv")
+    np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:1], rtol=1e-10)
+    assert (out / "figure.png").stat().st_size > 10_000
+    assert (out / "checkpoint.npz").exists()
+
+
+@pytest.mark.slow
 def test_cli_trains_sine_waves_with_nest_losses_and_resumes(tmp_path):
     from brainlearn.cli import main
 
@@ -180,3 +195,53 @@ def test_parameters_without_units_are_rejected_with_a_hint():
         EpropParams(tau_m=20)
     with pytest.raises(ValueError, match="optimizer"):
         EpropParams(optimizer="sgd")
+
+
+def test_counts_become_evenly_spaced_spike_trains():
+    from brainlearn.models.eprop_readout import counts_to_spike_trains
+
+    trains = counts_to_spike_trains(np.array([[0, 1, 4], [2, 0, 0]]), steps=8)
+    assert trains.shape == (16, 3)
+    np.testing.assert_array_equal(trains[:8].sum(axis=0), [0, 1, 4])
+    np.testing.assert_array_equal(np.nonzero(trains[:8, 2])[0], [1, 3, 5, 7])
+    np.testing.assert_array_equal(np.nonzero(trains[8:, 0])[0], [2, 6])
+
+
+def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
+    from brainlearn.models.eprop_readout import EpropReadout, counts_to_spike_trains
+
+    # one image: the update equals -eta/|window| sum_t (pi - pi*) zbar (paper eq. 28)
+    model = EpropReadout(n_classes=3, steps=12, window=6, tau_out=5 * ms, eta=0.3)
+    counts = np.array([[3, 0, 5, 1]])
+    w0 = np.zeros((3, 4))
+    w1, _ = model._run(w0, counts_to_spike_trains(counts, 12), np.array([2]), 0.3)
+    kappa = np.exp(-1 / 5)
+    z = counts_to_spike_trains(counts, 12)
+    zbar = np.zeros(4)
+    grad = np.zeros((3, 4))
+    for t in range(12):
+        zbar = kappa * zbar + (1 - kappa) * z[t]
+        if t >= 6:
+            grad += (np.full(3, 1 / 3) - np.eye(3)[2])[:, None] * zbar[None]   # w = 0: uniform
+    np.testing.assert_allclose(w1 - w0, -0.3 * grad / 6, rtol=1e-12)
+    # and it learns: two classes told apart by which neurons fire
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 40)
+    counts = rng.poisson(np.where(labels[:, None] == 0, [4, 4, 0, 0], [0, 0, 4, 4]))
+    fitted = EpropReadout(n_classes=2, steps=8, window=4, eta=1.0).fit(counts, labels)
+    assert fitted.score(counts, labels) >= 0.95
+
+
+def test_compare_table_has_the_eprop_readout_row(tmp_path):
+    from brainlearn.compare import comparison_table
+
+    run = tmp_path / "dc"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({
+        "neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
+        "test_examples": 500}))
+    table = comparison_table(run)
+    row = table[table["method"].str.contains("e-prop")].iloc[0]
+    assert row["accuracy"] == 0.75
+    assert row["local_online_learning"].startswith("yes")
+    assert row["parameters"] == 784 * 100 + 100 + 10 * 100

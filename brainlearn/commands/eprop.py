@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "handle_train", "handle_nest"]
+__all__ = ["register", "handle_train", "handle_nest", "handle_mnist_readout"]
 
 EPILOG = """examples:
   brainlearn eprop train --task sine-waves --out runs/eprop_sine
   brainlearn eprop train --task evidence-accumulation --out runs/eprop_ea
   brainlearn eprop train --resume runs/eprop_ea            # after Ctrl-C or a kill
   brainlearn eprop nest                                    # NEST's test protocols, loss table
+  brainlearn eprop mnist-readout runs/n100                 # e-prop readout on a Diehl & Cook run
+"""
+
+READOUT_EPILOG = """Trains a softmax readout of the Diehl & Cook spikes online with e-prop (one update per
+image, Brian2) on the run's label-assignment counts (eval_counts.npz, each count spread evenly
+over the image's steps), scores the test images and adds accuracy_eprop to the run's
+metrics.json: `brainlearn compare --mnist-run DIR` shows it as a row.
+
+examples:
+  brainlearn mnist evaluate runs/n100 --readout vote,logistic,online
+  brainlearn eprop mnist-readout runs/n100
 """
 
 TRAIN_EPILOG = """Trains the task with e-prop in Brian2 generated code (cpp_standalone: one compiled
@@ -81,6 +92,20 @@ def handle_nest(args: argparse.Namespace) -> int:
     return 0
 
 
+def handle_mnist_readout(args: argparse.Namespace) -> int:
+    """Run ``brainlearn eprop mnist-readout``."""
+    from pathlib import Path
+
+    from brainlearn.models.eprop_readout import evaluate_run
+
+    metrics = evaluate_run(args.dir, steps=args.steps, window=args.window, eta=args.eta,
+                           epochs=args.epochs, seed=args.seed, device=args.device,
+                           directory=Path(args.dir) / "build_eprop_readout")
+    print(f"e-prop readout: test accuracy {metrics['accuracy_eprop']:.4f} "
+          f"({metrics['eprop_readout_seconds']:.1f} s training) -> {args.dir}/metrics.json")
+    return 0
+
+
 def register(subparsers) -> None:
     """Add ``brainlearn eprop`` with ``train`` and ``nest``."""
     parser = subparsers.add_parser(
@@ -117,3 +142,16 @@ def register(subparsers) -> None:
     nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime")
     nest.add_argument("--out", help="directory for the table (and the standalone builds)")
     nest.set_defaults(func=handle_nest)
+
+    ro = sub.add_parser("mnist-readout", help="e-prop readout on an evaluated Diehl & Cook run",
+                        epilog=READOUT_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ro.add_argument("dir", help="an evaluated `brainlearn mnist` run directory")
+    ro.add_argument("--steps", type=int, default=50, help="time steps (1 ms) per image")
+    ro.add_argument("--window", type=int, default=25, help="steps in which the error counts")
+    ro.add_argument("--eta", type=float, default=0.05, help="learning rate")
+    ro.add_argument("--epochs", type=int, default=1, help="passes over the training images")
+    ro.add_argument("--seed", type=int, default=0, help="seed of the image order")
+    ro.add_argument("--device", choices=("cpp_standalone", "runtime"),
+                    default="cpp_standalone")
+    ro.set_defaults(func=handle_mnist_readout)
