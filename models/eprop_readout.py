@@ -145,8 +145,10 @@ class EpropReadout:
                           order=1)
         syn = Synapses(src, out, READOUT_SYN_EQUATIONS.format(summed=""),
                        on_pre="I_out_post += w", namespace=ns, dt=p.dt)
-        syn.connect()
-        syn.w = w[syn.j[:], syn.i[:]]
+        pre, post = (a.ravel() for a in np.meshgrid(np.arange(p.n_in), np.arange(p.n_out),
+                                                    indexing="ij"))
+        syn.connect(i=pre, j=post)
+        syn.w = w[post, pre]
         norm = Synapses(out, out, "norm_post = exp(y_pre) : 1 (summed)", namespace=ns, dt=p.dt)
         norm.connect()
         period = p.sequence
@@ -175,7 +177,7 @@ class EpropReadout:
                 device.build(directory=str(Path(self.directory) / f"build_{n_seq}"),
                              compile=True, run=True, with_output=False)
             new = w.copy()
-            new[np.asarray(syn.j[:]), np.asarray(syn.i[:])] = np.asarray(syn.w_[:])
+            new[post, pre] = np.asarray(syn.w_[:])
             return new, np.asarray(mon.pi_seq_[:])[:, 1:n_seq + 1].T
         finally:
             if standalone:
