@@ -66,11 +66,14 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
     dt = _ms(params.get("dt"), DC_DT_MS)
     stdp_parameters = 784 * n + n  # input weights and adaptive thresholds (theta)
     names = {"vote": "vote (label assignment)", "logistic": "+ logistic readout",
-             "online": "+ online delta-rule readout"}
-    readout_parameters = {"vote": n, "logistic": 10 * n + 10, "online": 10 * n + 10}
+             "online": "+ online delta-rule readout",
+             "eprop": "+ e-prop readout (Brian2)"}
+    readout_parameters = {"vote": n, "logistic": 10 * n + 10, "online": 10 * n + 10,
+                          "eprop": 10 * n}
     local = {"vote": "STDP yes; labels assigned offline",
              "logistic": "STDP yes; readout no (batch fit)",
-             "online": "yes (STDP + delta rule)"}
+             "online": "yes (STDP + delta rule)",
+             "eprop": "yes (STDP + e-prop readout, local & online)"}
     rows = []
     for key, label in names.items():
         acc = metrics.get(f"accuracy_{key}")

@@ -1,0 +1,241 @@
+"""An e-prop readout trained online on the spikes of a finished network (Diehl & Cook MNIST).
+
+The readout part of e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, eq. 28 and Methods):
+leaky readout neurons ``y_k[t] = kappa y_k[t-1] + (1 - kappa) sum_j W_kj z_j[t]``, softmax
+output, and for every image (one sequence, batch size 1) the update
+
+    dW_kj = -eta / |window| * sum_{t in window} (pi_k[t] - pi*_k[t]) zbar_j[t]
+
+with ``zbar_j`` the presynaptic spikes filtered with ``kappa``: local (presynaptic trace times
+the readout neuron's own error) and online (one update after each image). It runs the same
+Brian2 equation strings and optimizer code as :mod:`brainlearn.models.eprop`.
+
+A Diehl & Cook run keeps spike *counts* of its label-assignment (training) images
+(``eval_counts.npz``), so every image becomes a spike train with the recorded count of each
+neuron spread evenly over the sequence (spike ``k`` of ``c`` at step ``floor((k + 1/2) T / c)``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from brian2 import (
+    Network,
+    NeuronGroup,
+    StateMonitor,
+    Synapses,
+    TimedArray,
+    defaultclock,
+    device,
+    ms,
+)
+
+from brainlearn.atomic import atomic_path
+from brainlearn.devices import reset_device, select_device
+from brainlearn.models.eprop import (
+    READOUT_CLOSE,
+    READOUT_EQUATIONS,
+    READOUT_ERROR,
+    READOUT_LOSS,
+    READOUT_PI,
+    READOUT_RESET_SEQ,
+    READOUT_STEP,
+    READOUT_SYN_ACCUMULATE,
+    READOUT_SYN_CLOSE,
+    READOUT_SYN_EQUATIONS,
+    SCHEDULE,
+    EpropParams,
+    optimizer_code,
+)
+
+__all__ = ["counts_to_spike_trains", "EpropReadout", "evaluate_run"]
+
+
+def counts_to_spike_trains(counts: np.ndarray, steps: int) -> np.ndarray:
+    """Spike trains (images * steps, neurons) with each count spread evenly over ``steps``.
+
+    Parameters
+    ----------
+    counts : ndarray (images, neurons)
+        Spike counts per image (more than ``steps`` is clipped to one spike per step).
+    steps : int
+        Time steps per image.
+    """
+    counts = np.minimum(np.asarray(counts, dtype=int), steps)
+    n_img, n = counts.shape
+    out = np.zeros((n_img, steps, n))
+    img, neuron = np.nonzero(counts)
+    for a, j in zip(img, neuron, strict=True):
+        c = counts[a, j]
+        out[a, ((np.arange(c) + 0.5) * steps / c).astype(int), j] = 1
+    return out.reshape(n_img * steps, n)
+
+
+class EpropReadout:
+    """Softmax readout of spike trains trained online with e-prop, in Brian2.
+
+    Parameters
+    ----------
+    n_classes : int
+        Readout neurons.
+    steps : int
+        Time steps per image (1 ms each).
+    window : int
+        Last steps of each image in which the error counts.
+    tau_out : Quantity
+        Readout membrane time constant.
+    eta : float
+        Learning rate (gradient descent, one update per image).
+    epochs : int
+        Passes over the training images.
+    seed : int
+        Seed of the order of the training images.
+    device : str
+        ``"runtime"`` or ``"cpp_standalone"`` (one build per data size under ``directory``).
+    directory : path, optional
+        Parent of the standalone builds.
+    """
+
+    def __init__(self, n_classes: int = 10, steps: int = 50, window: int = 25,
+                 tau_out=20 * ms, eta: float = 0.05, epochs: int = 1, seed: int = 0,
+                 device: str = "runtime", directory: str | Path | None = None) -> None:
+        if device not in ("runtime", "cpp_standalone"):
+            raise ValueError(f"device must be 'runtime' or 'cpp_standalone', got {device!r}")
+        if device == "cpp_standalone" and directory is None:
+            raise ValueError("cpp_standalone needs a build directory")
+        self.device = device
+        self.directory = directory
+        self.n_classes = n_classes
+        self.steps = steps
+        self.window = window
+        self.tau_out = tau_out
+        self.eta = eta
+        self.epochs = epochs
+        self.seed = seed
+
+    def _params(self, n_in: int, eta: float) -> EpropParams:
+        return EpropParams(n_in=n_in, n_rec=n_in, n_out=self.n_classes, n_adaptive=0,
+                           sequence=self.steps * ms, learning_window=self.window * ms,
+                           tau_out=self.tau_out, loss="cross_entropy",
+                           optimizer="gradient_descent", eta=eta, batch_size=1,
+                           average_gradient=True, w_min=-1e6, w_max=1e6)
+
+    def _run(self, w: np.ndarray, stim: np.ndarray, labels: np.ndarray, eta: float):
+        p = self._params(stim.shape[1], eta)
+        c = p.constants()
+        n_seq = len(labels)
+        steps = n_seq * p.steps
+        stim_tab = np.zeros((steps + 1, p.n_in))
+        stim_tab[:steps] = stim
+        target_tab = np.zeros((steps + 1, p.n_out))
+        target_tab[1:] = np.repeat(np.eye(p.n_out)[labels], p.steps, axis=0)
+        standalone = self.device == "cpp_standalone"
+        if standalone:
+            select_device("cpp_standalone", Path(self.directory) / f"build_{n_seq}")
+        else:
+            reset_device()
+        defaultclock.dt = p.dt
+        ns = dict(c, stim=TimedArray(stim_tab, dt=p.dt), target=TimedArray(target_tab, dt=p.dt))
+        src = NeuronGroup(p.n_in, "x = stim(t, i) : 1\nz : 1\nseq0 : integer (shared)",
+                          threshold="x > 0.5", reset="", namespace=ns, dt=p.dt)
+        out = NeuronGroup(p.n_out, READOUT_EQUATIONS + "norm : 1\n", namespace=ns, dt=p.dt,
+                          order=1)
+        syn = Synapses(src, out, READOUT_SYN_EQUATIONS.format(summed=""),
+                       on_pre="I_out_post += w", namespace=ns, dt=p.dt)
+        pre, post = (a.ravel() for a in np.meshgrid(np.arange(p.n_in), np.arange(p.n_out),
+                                                    indexing="ij"))
+        syn.connect(i=pre, j=post)
+        syn.w = w[post, pre]
+        norm = Synapses(out, out, "norm_post = exp(y_pre) : 1 (summed)", namespace=ns, dt=p.dt)
+        norm.connect()
+        period = p.sequence
+        objects = [src, out, syn, norm]
+
+        def op(group, code, key, every=None):
+            when, order = SCHEDULE[key]
+            kw = {"dt": every} if every is not None else {}
+            objects.append(group.run_regularly(code, when=when, order=order, **kw))
+
+        op(syn, READOUT_SYN_ACCUMULATE, "accumulate")
+        op(syn, READOUT_SYN_CLOSE + optimizer_code(p, "seq0_pre"), "close_synapses", period)
+        op(out, "\n".join([READOUT_PI[p.loss], READOUT_LOSS[p.loss], READOUT_ERROR]),
+           "readout_error")
+        op(out, READOUT_CLOSE, "close_neurons", period)
+        op(out, READOUT_RESET_SEQ, "reset", period)
+        op(out, READOUT_STEP, "readout")
+        # the presynaptic spike of step t, read by the accumulation of step t+1
+        objects.append(src.run_regularly("z = x", when="end", order=1))
+        mon = StateMonitor(out, "pi_seq", record=True, dt=period, when="groups",
+                           order=SCHEDULE["reset"][1])
+        objects.append(mon)
+        try:
+            Network(objects).run((steps + 1) * p.dt, namespace={})
+            if standalone:
+                device.build(directory=str(Path(self.directory) / f"build_{n_seq}"),
+                             compile=True, run=True, with_output=False)
+            new = w.copy()
+            new[post, pre] = np.asarray(syn.w_[:])
+            return new, np.asarray(mon.pi_seq_[:])[:, 1:n_seq + 1].T
+        finally:
+            if standalone:
+                reset_device()
+
+    def fit(self, counts: np.ndarray, labels: np.ndarray) -> EpropReadout:
+        """Train online, one update per image, ``epochs`` passes in a seeded order."""
+        counts = np.asarray(counts)
+        labels = np.asarray(labels, dtype=int)
+        rng = np.random.default_rng(self.seed)
+        w = np.zeros((self.n_classes, counts.shape[1]))
+        start = time.perf_counter()
+        for _ in range(self.epochs):
+            order = rng.permutation(len(labels))
+            stim = counts_to_spike_trains(counts[order], self.steps)
+            w, _ = self._run(w, stim, labels[order], self.eta)
+        self.coef_ = w
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def predict(self, counts: np.ndarray) -> np.ndarray:
+        """Class with the highest softmax output averaged over the window (no learning)."""
+        counts = np.asarray(counts)
+        labels = np.zeros(len(counts), dtype=int)
+        _, out = self._run(self.coef_, counts_to_spike_trains(counts, self.steps), labels, 0.0)
+        return np.argmax(out, axis=1)
+
+    def score(self, counts: np.ndarray, labels: np.ndarray) -> float:
+        """Fraction of correctly classified images."""
+        return float((self.predict(counts) == np.asarray(labels)).mean())
+
+
+def evaluate_run(run_dir: str | Path, **kwargs) -> dict:
+    """Train an :class:`EpropReadout` on an evaluated Diehl & Cook run, score the test images.
+
+    Reads ``eval_counts.npz`` (assignment counts = training images, test counts), and merges
+    ``accuracy_eprop`` and ``eprop_readout_seconds`` into the run's ``metrics.json`` (the
+    ``brainlearn compare`` table shows it beside the vote, logistic and delta-rule readouts).
+
+    Parameters
+    ----------
+    run_dir : path
+        An evaluated Diehl & Cook run directory.
+    **kwargs
+        Passed to :class:`EpropReadout`.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "eval_counts.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run brainlearn mnist evaluate {run_dir}")
+    with np.load(path) as f:
+        train_x, train_y = f["assign_counts"], f["assign_labels"]
+        test_x, test_y = f["test_counts"], f["test_labels"]
+    model = EpropReadout(**kwargs).fit(train_x, train_y)
+    accuracy = model.score(test_x, test_y)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics.update(accuracy_eprop=accuracy, eprop_readout_seconds=round(model.fit_seconds_, 2))
+    with atomic_path(metrics_path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

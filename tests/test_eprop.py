@@ -1,0 +1,247 @@
+"""e-prop in Brian2: one sequence's update against an independent numpy reference, NEST's losses.
+
+The reference (``eprop_reference_update``) takes what the Brian2 run recorded (membrane
+potentials, spikes, inputs) and applies the formulas of Bellec et al. (2020), Nat. Commun.
+11:3625, Methods ("e-prop for LIF/ALIF neurons", eqs. 22-27 and the readout): pseudo-derivative,
+eligibility vectors and traces, learning signal through the feedback weights, firing-rate
+regularisation and the optimizer. NEST's numbers come from its test suite
+(testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from brainlearn.models.eprop import EpropParams, EpropWeights, run_sequences
+from brainlearn.models.eprop_tasks import NEST_LOSSES, evidence_accumulation, sine_waves
+
+
+def eprop_reference_update(p: EpropParams, w: EpropWeights, stim, target, rec) -> dict:
+    """Weight change after one sequence, from the recorded v and spikes (numpy, paper's formulas)."""
+    T, n = p.steps, p.n_rec
+    alpha, kappa = np.exp(-1 / float(p.tau_m / p.dt)), np.exp(-1 / float(p.tau_out / p.dt))
+    rho = np.exp(-1 / float(p.tau_adapt / p.dt))
+    f_in = 1.0 if p.regular_spike_arrival else 1 - alpha
+    f_out = 1.0 if p.readout_regular_arrival else 1 - kappa
+    beta = np.r_[np.zeros(n - p.n_adaptive), np.full(p.n_adaptive, p.adapt_beta)]
+    z = np.zeros((T, n))
+    z[rec["rec_t"], rec["rec_i"]] = 1
+    v = rec["v"]
+    # threshold A from the spikes: a[t] = rho a[t-1] + z[t-1]
+    a = np.zeros((T, n))
+    for t in range(1, T):
+        a[t] = rho * a[t - 1] + z[t - 1]
+    A = p.v_th + beta * a
+    # refractory: a spike at t blocks t+1 .. t+n_ref-1
+    refractory = np.zeros((T, n), dtype=bool)
+    for t, j in zip(*np.nonzero(z), strict=True):
+        refractory[t + 1:t + p.ref_steps, j] = True
+    psi = p.gamma / p.v_th * np.maximum(0, 1 - np.abs(v - A) / p.v_th) * ~refractory
+    # presynaptic traces: inputs reach v[t] at t, recurrent spikes one step later
+    pre_rec = np.vstack([np.zeros(n), z[:-1]])
+
+    def filtered(s, decay, gain):
+        out, acc = np.zeros_like(s), np.zeros(s.shape[1])
+        for t in range(len(s)):
+            acc = decay * acc + gain * s[t]
+            out[t] = acc
+        return out
+
+    zbar = {"in": filtered(stim, alpha, f_in), "rec": filtered(pre_rec, alpha, f_in)}
+    # readout, output, error in the learning window, learning signal
+    y = filtered(z @ w.w_out.T, kappa, f_out)
+    if p.loss == "mse":
+        yhat = y
+    else:
+        yhat = np.exp(y) / np.exp(y).sum(axis=1, keepdims=True)
+    err = yhat - target
+    err[: T - p.window_steps] = 0
+    B = w.w_out.T if p.feedback == "symmetric" else w.feedback
+    L = err @ B.T
+    reg = p.c_reg * (z.sum(axis=0) / T - float(p.f_target * p.dt)) / T
+    grads = {}
+    for name in ("in", "rec"):
+        zb = zbar[name]
+        eps = np.zeros((n, zb.shape[1]))
+        ebar = np.zeros_like(eps)
+        g = np.zeros_like(eps)
+        sum_e = np.zeros_like(eps)
+        for t in range(T):
+            e = psi[t][:, None] * (zb[t][None, :] - beta[:, None] * eps)
+            eps = rho * eps + e
+            ebar = kappa * ebar + (1 - kappa) * e
+            g += L[t][:, None] * ebar
+            sum_e += e
+        grads[name] = g + reg[:, None] * sum_e
+    np.fill_diagonal(grads["rec"], 0)
+    grads["out"] = err.T @ filtered(z, kappa, f_out)
+    norm = p.window_steps if p.average_gradient else 1.0
+    delta = {}
+    for name, g in grads.items():
+        g = g / norm
+        if p.optimizer == "gradient_descent":
+            delta[name] = -p.eta * g
+        else:
+            m, vv = (1 - p.adam_beta1) * g, (1 - p.adam_beta2) * g ** 2
+            step = p.eta * np.sqrt(1 - p.adam_beta2) / (1 - p.adam_beta1)
+            delta[name] = -step * m / (np.sqrt(vv) + p.adam_epsilon)
+    return {"delta": delta, "A": A, "y": y}
+
+
+def _small_problem(**changes):
+    rng = np.random.default_rng(7)
+    base = dict(n_in=5, n_rec=7, n_out=2, n_adaptive=3, sequence=80 * ms,
+                learning_window=30 * ms, tau_m=10 * ms, tau_out=15 * ms, tau_adapt=40 * ms,
+                v_th=0.6, adapt_beta=0.5, t_ref=3 * ms, optimizer="gradient_descent", eta=0.5,
+                c_reg=30.0)
+    base.update(changes)
+    p = EpropParams(**base)
+    w = EpropWeights(rng.normal(0.9, 0.5, (p.n_rec, p.n_in)),
+                     rng.normal(0, 0.4, (p.n_rec, p.n_rec)),
+                     rng.normal(0, 1.0, (p.n_out, p.n_rec)),
+                     rng.normal(0, 1.0, (p.n_rec, p.n_out)))
+    np.fill_diagonal(w.w_rec, 0)
+    stim = (rng.random((p.steps, p.n_in)) < 0.3).astype(float)
+    target = np.zeros((p.steps, p.n_out))
+    if p.loss == "mse":
+        target[:] = np.sin(np.arange(p.steps) / 9.0)[:, None] * [1.0, -0.5]
+    else:
+        target[:, 1] = 1
+    return p, w, stim, target
+
+
+@pytest.mark.parametrize("changes", [
+    {},                                                             # ALIF+LIF, softmax, GD
+    {"loss": "mse", "feedback": "symmetric", "n_adaptive": 0, "optimizer": "adam",
+     "regular_spike_arrival": False, "readout_regular_arrival": True, "eta": 0.01,
+     "average_gradient": False, "t_ref": 0 * ms},
+], ids=["alif_softmax_random_gd", "lif_mse_symmetric_adam"])
+def test_update_after_one_sequence_equals_numpy_reference(changes):
+    p, w, stim, target = _small_problem(**changes)
+    result = run_sequences(p, w, stim, target, record_states=True)
+    rec = result.records
+    ref = eprop_reference_update(p, w, stim, target, rec)
+    # the run was a real test: spikes, adaptation, refractoriness and a learning signal
+    assert len(rec["rec_t"]) > 10
+    assert np.any(ref["A"] > p.v_th + 1e-6) == (p.n_adaptive > 0)
+    np.testing.assert_allclose(rec["A"], ref["A"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rec["y"], ref["y"], rtol=1e-12, atol=1e-12)
+    for name in ("in", "rec", "out"):
+        got = getattr(result.weights, f"w_{name}") - getattr(w, f"w_{name}")
+        want = ref["delta"][name]
+        assert np.abs(want).max() > 1e-4, name
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_evidence_accumulation_losses_match_nest(batch_size):
+    key = "evidence-accumulation" + ("-batch2" if batch_size == 2 else "")
+    task = evidence_accumulation(n_iter=5, batch_size=batch_size)
+    result = run_sequences(task.params, task.weights, task.stim, task.target, record=False)
+    loss = result.loss.reshape(5, batch_size).mean(axis=1)
+    np.testing.assert_allclose(loss, NEST_LOSSES[key], rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_sine_wave_losses_match_nest_all_iterations_standalone(tmp_path):
+    task = sine_waves(n_iter=5)
+    result = run_sequences(task.params, task.weights, task.stim, task.target,
+                           device_name="cpp_standalone", directory=tmp_path / "build",
+                           record=False)
+    np.testing.assert_allclose(result.loss, NEST_LOSSES["sine-waves"], rtol=1e-10)
+
+
+def test_cli_trains_sine_waves_and_its_first_loss_is_nests(tmp_path):
+    from brainlearn.cli import main
+
+    out = tmp_path / "sine"
+    assert main(["eprop", "train", "--task", "sine-waves", "--iterations", "1", "--chunk", "1",
+                 "--device", "runtime", "--quiet", "--out", str(out)]) == 0
+    import pandas as pd
+
+    history = pd.read_csv(out / "loss.csv")
+    np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:1], rtol=1e-10)
+    assert (out / "figure.png").stat().st_size > 10_000
+    assert (out / "checkpoint.npz").exists()
+
+
+@pytest.mark.slow
+def test_cli_trains_sine_waves_with_nest_losses_and_resumes(tmp_path):
+    from brainlearn.cli import main
+
+    out = tmp_path / "sine"
+    assert main(["eprop", "train", "--task", "sine-waves", "--iterations", "1", "--chunk", "1",
+                 "--device", "runtime", "--quiet", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    config["iterations"] = 2
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["eprop", "train", "--resume", str(out), "--quiet"]) == 0
+    import pandas as pd
+
+    history = pd.read_csv(out / "loss.csv")
+    # the resumed run continues where the checkpoint left it: NEST's first two losses
+    np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:2], rtol=1e-10)
+    assert (out / "figure.png").stat().st_size > 10_000
+    assert json.loads((out / "metrics.json").read_text())["iterations"] == 2
+
+
+def test_parameters_without_units_are_rejected_with_a_hint():
+    with pytest.raises(ValueError, match="did you mean 20"):
+        EpropParams(tau_m=20)
+    with pytest.raises(ValueError, match="optimizer"):
+        EpropParams(optimizer="sgd")
+
+
+def test_counts_become_evenly_spaced_spike_trains():
+    from brainlearn.models.eprop_readout import counts_to_spike_trains
+
+    trains = counts_to_spike_trains(np.array([[0, 1, 4], [2, 0, 0]]), steps=8)
+    assert trains.shape == (16, 3)
+    np.testing.assert_array_equal(trains[:8].sum(axis=0), [0, 1, 4])
+    np.testing.assert_array_equal(np.nonzero(trains[:8, 2])[0], [1, 3, 5, 7])
+    np.testing.assert_array_equal(np.nonzero(trains[8:, 0])[0], [2, 6])
+
+
+def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
+    from brainlearn.models.eprop_readout import EpropReadout, counts_to_spike_trains
+
+    # one image: the update equals -eta/|window| sum_t (pi - pi*) zbar (paper eq. 28)
+    model = EpropReadout(n_classes=3, steps=12, window=6, tau_out=5 * ms, eta=0.3)
+    counts = np.array([[3, 0, 5, 1]])
+    w0 = np.zeros((3, 4))
+    w1, _ = model._run(w0, counts_to_spike_trains(counts, 12), np.array([2]), 0.3)
+    kappa = np.exp(-1 / 5)
+    z = counts_to_spike_trains(counts, 12)
+    zbar = np.zeros(4)
+    grad = np.zeros((3, 4))
+    for t in range(12):
+        zbar = kappa * zbar + (1 - kappa) * z[t]
+        if t >= 6:
+            grad += (np.full(3, 1 / 3) - np.eye(3)[2])[:, None] * zbar[None]   # w = 0: uniform
+    np.testing.assert_allclose(w1 - w0, -0.3 * grad / 6, rtol=1e-12)
+    # and it learns: two classes told apart by which neurons fire
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 40)
+    counts = rng.poisson(np.where(labels[:, None] == 0, [4, 4, 0, 0], [0, 0, 4, 4]))
+    fitted = EpropReadout(n_classes=2, steps=8, window=4, eta=1.0).fit(counts, labels)
+    assert fitted.score(counts, labels) >= 0.95
+
+
+def test_compare_table_has_the_eprop_readout_row(tmp_path):
+    from brainlearn.compare import comparison_table
+
+    run = tmp_path / "dc"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({
+        "neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
+        "test_examples": 500}))
+    table = comparison_table(run)
+    row = table[table["method"].str.contains("e-prop")].iloc[0]
+    assert row["accuracy"] == 0.75
+    assert row["local_online_learning"].startswith("yes")
+    assert row["parameters"] == 784 * 100 + 100 + 10 * 100
