@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from brian2 import Hz, amp, farad, mV, ms, second, siemens, volt
+from brian2 import amp, farad, mV, second, siemens, volt
 
 __all__ = ["clopath_reference"]
 
@@ -91,5 +91,4 @@ def clopath_reference(rule, neuron, pre_steps, kick_steps, w0: float, dt_s: floa
         for key, value in (("v", v), ("u_minus", um), ("u_plus", up), ("xbar", xbar), ("w", w)):
             out[key].append(value)
     out["spikes"] = spikes
-    out["xbar_unit"] = Hz
     return out

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from brian2 import Hz, mV, ms, pA, second
+from brian2 import Hz, ms, mV, pA, second
 from numpy.testing import assert_allclose
 from reference_clopath import clopath_reference
 
 from brainlearn.neurons import ClopathAdEx
-from brainlearn.plasticity_voltage import ClopathSTDP, normalised_weight, run_voltage_protocol, voltage_clamp
+from brainlearn.plasticity_voltage import (
+    ClopathSTDP,
+    normalised_weight,
+    run_voltage_protocol,
+    voltage_clamp,
+)
 from brainlearn.protocols import Protocol
 
 DT = 0.1 * ms
