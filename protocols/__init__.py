@@ -12,6 +12,8 @@ from brainlearn.protocols.experiments import (
     SongResult,
     WindowResult,
     bi_poo,
+    clopath_clamp,
+    clopath_frequency,
     fit_window,
     sjostrom,
     sjostrom_facts,
@@ -25,5 +27,6 @@ __all__ = [
     "DATASETS", "load_dataset", "dataset_protocols", "list_datasets",
     "Score", "Fit", "fit_error", "score", "fit_rule",
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
+    "clopath_frequency", "clopath_clamp",
     "RULE_NAMES", "make_rule", "all_rules",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_window", "plot_score", "plot_song", "save_figure"]
+__all__ = ["plot_window", "plot_score", "plot_song", "plot_clopath_frequency", "plot_clopath_clamp", "save_figure"]
 
 
 def _plt():
@@ -82,4 +82,37 @@ def plot_song(results, title: str = "Song, Miller & Abbott 2000: final weights")
         ax.set_xlabel("w / g_max")
     axes[0][0].set_ylabel("synapses")
     fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_clopath_frequency(frame, data=None, title: str = "Clopath et al. 2010 Fig. 2b: pairing frequency"):
+    """Normalised weight against pairing frequency (``clopath_frequency`` frame); ``data``: a
+    Sjostrom dataset (``load_dataset``) drawn as ``100 (1 + dw)`` with SEM bars."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.axhline(100, color="0.7", lw=0.8)
+    for k, (dt, g) in enumerate(frame.groupby("dt_ms", sort=False)):
+        g = g.sort_values("rho_hz")
+        label = "pre-post" if dt > 0 else "post-pre"
+        ax.plot(g["rho_hz"], g["normalised"], "-o", color=f"C{k}", lw=2, label=f"model {label} ({dt:+g} ms)")
+        if data is not None:
+            d = data[(data["protocol"] == "pairing_freq") & (data["dt_ms"] == dt)].sort_values("rho_hz")
+            ax.errorbar(d["rho_hz"], 100 * (1 + d["dw_mean"]), yerr=100 * d["dw_sem"], fmt="s", mfc="none",
+                        color=f"C{k}", capsize=3, label=f"Sjostrom 2001 {label}")
+    ax.set_xlabel("pairing frequency rho (Hz)")
+    ax.set_ylabel("normalised weight (%)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_clopath_clamp(frame, title: str = "Clopath et al. 2010: voltage clamp"):
+    """Weight change against the clamped potential (``clopath_clamp`` frame)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.plot(frame["v_mV"], 100 * frame["dw"], "-o", ms=3)
+    ax.set_xlabel("clamped postsynaptic potential (mV)")
+    ax.set_ylabel("weight change (%)")
+    ax.set_title(title, fontsize=10)
     return fig

@@ -15,12 +15,15 @@ EPILOG = """examples:
 RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) or an experiment:
   bi_poo   the STDP window, 60 pairs at 1 Hz, dt -100..+100 ms, exponential fit
   song     Song, Miller & Abbott 2000 (1000 Poisson inputs, 100 s; --duration to shorten)
+  clopath_frequency  Clopath et al. 2010 Fig. 2b: 5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron
+  clopath_clamp      Clopath et al. 2010 voltage clamp: dw against the clamped potential
 
 examples:
   brainlearn protocol run sjostrom2001 --rule pair --out runs/sj_pair
   brainlearn protocol run sjostrom2001 --rule triplet --preset visual-aa-minimal --structure pfister --out runs/sj_aa
   brainlearn protocol run bi_poo --rule pair --out runs/window
   brainlearn protocol run song --duration 20 --out runs/song
+  brainlearn protocol run clopath_frequency --out runs/clopath_freq
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
@@ -31,7 +34,7 @@ examples:
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
 """
 
-EXPERIMENTS = ("bi_poo", "song")
+EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp")
 
 
 def _atomic_text(path, text: str) -> None:
@@ -60,6 +63,8 @@ def handle_list(args: argparse.Namespace) -> int:
     print("experiments:")
     print("  bi_poo             STDP window, 60 pairs at 1 Hz, exponential fit of A+/A-/tau+/tau-")
     print("  song               Song, Miller & Abbott 2000 competitive learning (bimodal weights)")
+    print("  clopath_frequency  Clopath et al. 2010 Fig. 2b (5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron)")
+    print("  clopath_clamp      Clopath et al. 2010 voltage clamp (dw against the clamped potential)")
     print(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
     return 0
 
@@ -77,7 +82,9 @@ def handle_run(args: argparse.Namespace) -> int:
     if name not in DATASETS + EXPERIMENTS:
         raise ValueError(f"unknown protocol {name!r}; run `brainlearn protocol list`")
     os.makedirs(args.out, exist_ok=True)
-    if name == "song":
+    if name in ("clopath_frequency", "clopath_clamp"):
+        line = _run_clopath(name, args.out)
+    elif name == "song":
         results = song(ratio=[1.05, 1.0], duration=args.duration * second, seed=args.seed,
                        device=args.device)
         frame = __import__("pandas").concat([r.to_frame() for r in results], ignore_index=True)
@@ -108,6 +115,28 @@ def handle_run(args: argparse.Namespace) -> int:
     _atomic_text(os.path.join(args.out, "score.txt"), line + "\n")
     print(line)
     return 0
+
+
+def _run_clopath(name: str, out: str) -> str:
+    import os
+
+    from brainlearn.protocols import clopath_clamp, clopath_frequency, load_dataset
+    from brainlearn.protocols.plots import plot_clopath_clamp, plot_clopath_frequency, save_figure
+
+    if name == "clopath_frequency":
+        frame = clopath_frequency()
+        save_figure(plot_clopath_frequency(frame, load_dataset("sjostrom2001")), os.path.join(out, "figure.png"))
+        cells = [f"{r.dt_ms:+g}ms@{r.rho_hz:g}Hz={r.normalised:.0f}%" for r in frame.itertuples()]
+        line = "clopath_frequency (normalised weight): " + " ".join(cells)
+    else:
+        frame = clopath_clamp()
+        save_figure(plot_clopath_clamp(frame), os.path.join(out, "figure.png"))
+        ltd = frame[frame["dw"] < 0]["v_mV"]
+        ltp = frame[frame["dw"] > 0]["v_mV"]
+        line = (f"clopath_clamp: LTD for {ltd.min():g}..{ltd.max():g} mV, "
+                f"LTP from {ltp.min():g} mV, min dw {frame['dw'].min():.3f}, max dw {frame['dw'].max():.3f}")
+    _atomic_csv(frame, os.path.join(out, "results.csv"))
+    return line
 
 
 def handle_table(args: argparse.Namespace) -> int:
