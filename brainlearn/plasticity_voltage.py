@@ -73,7 +73,7 @@ class ClopathSTDP(PlasticityRule):
         Delay of the filtered potentials (4 ms, as NEST's reproduction of the paper's figure;
         NEST's default is 5 ms; 0 ms: none). It is in the authors' code, not in the paper, and
         it matters: without it the 2 ms spike lifts ``u_plus`` while ``v`` is still high and
-        +10 ms pairs at 0.1 Hz potentiate strongly (184 % instead of 93 % on the paper's
+        +10 ms pairs at 0.1 Hz potentiate strongly (184 % instead of 101 % on the paper's
         scale), against the data. Must be a multiple of the simulation step.
     w_min, w_max : float
         Hard bounds (``w_max=None``: none above).

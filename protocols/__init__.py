@@ -15,6 +15,8 @@ from brainlearn.protocols.experiments import (
     clopath_clamp,
     clopath_frequency,
     fit_window,
+    gb_frequency,
+    gb_stdp_curve,
     sjostrom,
     sjostrom_facts,
     song,
@@ -27,6 +29,6 @@ __all__ = [
     "DATASETS", "load_dataset", "dataset_protocols", "list_datasets",
     "Score", "Fit", "fit_error", "score", "fit_rule",
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
-    "clopath_frequency", "clopath_clamp",
+    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
     "RULE_NAMES", "make_rule", "all_rules",
 ]

@@ -20,7 +20,7 @@ from brainlearn.units import check_number, check_quantity
 
 __all__ = [
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
-    "clopath_frequency", "clopath_clamp",
+    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
 ]
 
 
@@ -313,3 +313,59 @@ def clopath_clamp(rule=None, voltages=None, n_pre: int = 50, rate=10 * Hz) -> pd
     if voltages is None:
         voltages = np.arange(-80.0, -29.0, 1.0) * mV
     return voltage_clamp(rule, voltages, n_pre=n_pre, rate=rate)
+
+
+# --------------------------------------------------------- Graupner & Brunel 2012
+def gb_stdp_curve(rule=None, dts=None, n_pairs: int = 60, frequency=1 * Hz, repetitions: int = 150,
+                  seed: int = 0, target: str = "cython") -> pd.DataFrame:
+    """Graupner & Brunel (2012) Fig. 2: strength ratio after ``n_pairs`` pairs at ``frequency``.
+
+    Every dt is run on ``repetitions`` synapses started DOWN and as many started UP, all lanes
+    of one Brian2 run (:func:`brainlearn.plasticity_calcium.run_calcium_protocol`).
+
+    Parameters
+    ----------
+    rule : GraupnerBrunelSTDP, optional
+        Default: the DP parameter set.
+    dts : Quantity, optional
+        ``t_post - t_pre`` (default -100..100 ms in 10 ms steps).
+    n_pairs, frequency
+        60 pairs at 1 Hz (the paper).
+    repetitions, seed : int
+        Synapses per start state and the noise seed.
+    target : str
+        Code generation target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dt_ms``, ``U``, ``D``, ``ratio``, ``dw``.
+    """
+    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+
+    rule = rule if rule is not None else GraupnerBrunelSTDP()
+    if dts is None:
+        dts = np.arange(-100, 101, 10) * ms
+    dt_ms = np.asarray(check_quantity("dts", dts, ms, allow_array=True) / ms, dtype=float)
+    protocols = [Protocol.pairing(d * ms, n_pairs, frequency, name=f"dt={d:+g}ms") for d in dt_ms]
+    frame = run_calcium_protocol(rule, protocols, repetitions=repetitions, seed=seed, target=target)
+    frame.insert(0, "dt_ms", dt_ms)
+    return frame
+
+
+def gb_frequency(rule=None, rhos=(1, 5, 10, 20, 30, 40, 50), lag=10 * ms, n_pairs: int = 60,
+                 repetitions: int = 150, seed: int = 0, target: str = "cython") -> pd.DataFrame:
+    """Graupner & Brunel (2012) frequency dependence: ``n_pairs`` pairs at +/- ``lag`` and rho.
+
+    Returns ``dt_ms``, ``rho_hz``, ``U``, ``D``, ``ratio``, ``dw`` (one Brian2 run).
+    """
+    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+
+    rule = rule if rule is not None else GraupnerBrunelSTDP()
+    lag_ms = float(check_quantity("lag", lag, ms) / ms)
+    rows = [(sign * lag_ms, float(r)) for sign in (1, -1) for r in rhos]
+    protocols = [Protocol.pairing(d * ms, n_pairs, r * Hz, name=f"dt={d:+g}ms rho={r:g}Hz") for d, r in rows]
+    frame = run_calcium_protocol(rule, protocols, repetitions=repetitions, seed=seed, target=target)
+    frame.insert(0, "rho_hz", [r for _, r in rows])
+    frame.insert(0, "dt_ms", [d for d, _ in rows])
+    return frame

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_window", "plot_score", "plot_song", "plot_clopath_frequency", "plot_clopath_clamp", "save_figure"]
+__all__ = ["plot_window", "plot_score", "plot_song", "plot_clopath_frequency", "plot_clopath_clamp",
+           "plot_gb_curve", "plot_gb_frequency", "save_figure"]
 
 
 def _plt():
@@ -115,4 +116,41 @@ def plot_clopath_clamp(frame, title: str = "Clopath et al. 2010: voltage clamp")
     ax.set_xlabel("clamped postsynaptic potential (mV)")
     ax.set_ylabel("weight change (%)")
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_gb_curve(frame, title: str = "Graupner & Brunel 2012 (DP): 60 pairs at 1 Hz"):
+    """Strength ratio against dt (``gb_stdp_curve`` frame) with the transition probabilities."""
+    plt = _plt()
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, height_ratios=[2, 1])
+    ax.axhline(1, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.plot(frame["dt_ms"], frame["ratio"], "-o", ms=4, color="k")
+    ax.set_ylabel("change in synaptic strength (after / before)")
+    ax.set_title(title, fontsize=10)
+    ax2.plot(frame["dt_ms"], frame["U"], "-", color="C3", label="U: DOWN -> UP")
+    ax2.plot(frame["dt_ms"], frame["D"], "-", color="C0", label="D: UP -> DOWN")
+    ax2.set_xlabel("dt = t_post - t_pre (ms)")
+    ax2.set_ylabel("probability")
+    ax2.legend(fontsize=7)
+    return fig
+
+
+def plot_gb_frequency(frame, data=None, title: str = "Graupner & Brunel 2012 (DP): pairing frequency"):
+    """Strength ratio against rho for +/- dt (``gb_frequency`` frame); ``data`` as in
+    :func:`plot_clopath_frequency`, drawn as ``1 + dw``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.axhline(1, color="0.7", lw=0.8)
+    for k, (dt, g) in enumerate(frame.groupby("dt_ms", sort=False)):
+        g = g.sort_values("rho_hz")
+        ax.plot(g["rho_hz"], g["ratio"], "-o", color=f"C{k}", lw=2, label=f"model dt={dt:+g} ms")
+        if data is not None:
+            d = data[(data["protocol"] == "pairing_freq") & (data["dt_ms"] == dt)].sort_values("rho_hz")
+            ax.errorbar(d["rho_hz"], 1 + d["dw_mean"], yerr=d["dw_sem"], fmt="s", mfc="none", color=f"C{k}",
+                        capsize=3, label=f"Sjostrom 2001 dt={dt:+g} ms")
+    ax.set_xlabel("pairing frequency rho (Hz)")
+    ax.set_ylabel("change in synaptic strength")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     return fig

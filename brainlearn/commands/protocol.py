@@ -17,6 +17,8 @@ RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) o
   song     Song, Miller & Abbott 2000 (1000 Poisson inputs, 100 s; --duration to shorten)
   clopath_frequency  Clopath et al. 2010 Fig. 2b: 5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron
   clopath_clamp      Clopath et al. 2010 voltage clamp: dw against the clamped potential
+  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz, noise lanes)
+  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs, 1-50 Hz)
 
 examples:
   brainlearn protocol run sjostrom2001 --rule pair --out runs/sj_pair
@@ -34,7 +36,7 @@ examples:
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
 """
 
-EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp")
+EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency")
 
 
 def _atomic_text(path, text: str) -> None:
@@ -65,6 +67,8 @@ def handle_list(args: argparse.Namespace) -> int:
     print("  song               Song, Miller & Abbott 2000 competitive learning (bimodal weights)")
     print("  clopath_frequency  Clopath et al. 2010 Fig. 2b (5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron)")
     print("  clopath_clamp      Clopath et al. 2010 voltage clamp (dw against the clamped potential)")
+    print("  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz)")
+    print("  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs)")
     print(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
     return 0
 
@@ -84,6 +88,8 @@ def handle_run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     if name in ("clopath_frequency", "clopath_clamp"):
         line = _run_clopath(name, args.out)
+    elif name in ("gb_stdp", "gb_frequency"):
+        line = _run_gb(name, args.out, args.seed)
     elif name == "song":
         results = song(ratio=[1.05, 1.0], duration=args.duration * second, seed=args.seed,
                        device=args.device)
@@ -135,6 +141,26 @@ def _run_clopath(name: str, out: str) -> str:
         ltp = frame[frame["dw"] > 0]["v_mV"]
         line = (f"clopath_clamp: LTD for {ltd.min():g}..{ltd.max():g} mV, "
                 f"LTP from {ltp.min():g} mV, min dw {frame['dw'].min():.3f}, max dw {frame['dw'].max():.3f}")
+    _atomic_csv(frame, os.path.join(out, "results.csv"))
+    return line
+
+
+def _run_gb(name: str, out: str, seed: int) -> str:
+    import os
+
+    from brainlearn.protocols import gb_frequency, gb_stdp_curve, load_dataset
+    from brainlearn.protocols.plots import plot_gb_curve, plot_gb_frequency, save_figure
+
+    if name == "gb_stdp":
+        frame = gb_stdp_curve(seed=seed)
+        save_figure(plot_gb_curve(frame), os.path.join(out, "figure.png"))
+        cells = [f"{r.dt_ms:+g}ms={r.ratio:.2f}" for r in frame.itertuples()]
+        line = "gb_stdp (strength ratio, DP set, 60 pairs at 1 Hz): " + " ".join(cells)
+    else:
+        frame = gb_frequency(seed=seed)
+        save_figure(plot_gb_frequency(frame, load_dataset("sjostrom2001")), os.path.join(out, "figure.png"))
+        cells = [f"{r.dt_ms:+g}ms@{r.rho_hz:g}Hz={r.ratio:.2f}" for r in frame.itertuples()]
+        line = "gb_frequency (strength ratio, DP set, 60 pairs): " + " ".join(cells)
     _atomic_csv(frame, os.path.join(out, "results.csv"))
     return line
 
@@ -210,7 +236,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--structure", choices=["bursts", "pfister"], default="bursts",
                      help="Sjostrom structure: the paper's bursts or Pfister's 60 pairs (default bursts)")
     run.add_argument("--duration", type=float, default=100.0, help="song: simulated seconds (default 100)")
-    run.add_argument("--seed", type=int, default=0, help="song: random seed (default 0)")
+    run.add_argument("--seed", type=int, default=0, help="song, gb_*: random seed (default 0)")
     run.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
                      help="song: Brian2 device (default cpp_standalone)")
     run.add_argument("--out", required=True, help="output directory")
