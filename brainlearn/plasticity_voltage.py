@@ -177,6 +177,14 @@ class ClopathSTDP(PlasticityRule):
         return SynapseCode(model, on_pre, "", self.namespace())
 
 
+def _si_unit(value):
+    from brian2.units.fundamentalunits import get_unit
+
+    if isinstance(value, Quantity) and not value.is_dimensionless:
+        return get_unit(value.dim)
+    return 1
+
+
 def normalised_weight(w, w0) -> np.ndarray:
     """Clopath et al. (2010) Fig. 2 scale: ``100 + 100 * 15 * (w - w0) / w0`` (percent).
 
@@ -227,6 +235,7 @@ def run_voltage_protocol(
     tail=10 * ms,
     record: bool = False,
     target: str = "numpy",
+    params: dict | None = None,
 ) -> VoltageRun:
     """Run every protocol on its own synapse onto its own neuron, all in one Brian2 run.
 
@@ -255,6 +264,10 @@ def run_voltage_protocol(
         Also return the traces of every lane at every step.
     target : str
         Brian2 code generation target (``numpy`` or ``cython``).
+    params : dict, optional
+        ``{name: K values in SI units}``: synapse parameters of the rule (``A_LTD``, ``A_LTP``,
+        ``theta_minus``, ``theta_plus``, ``tau_x``) varied side by side; the lanes are then
+        ``K * len(protocols)`` (set-major) and the frame has a ``set`` column.
 
     Returns
     -------
@@ -280,13 +293,19 @@ def run_voltage_protocol(
     start = int(round(float(settle / second) / dt_s))
     if start < 1:
         raise ValueError(f"settle must be at least one step (dt={dt}), got {settle!r}")
-    n = len(protocols)
+    free = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (params or {}).items()}
+    n_sets = len(next(iter(free.values()))) if free else 1
+    if any(v.size != n_sets for v in free.values()):
+        raise ValueError("every entry of params needs the same number of values")
+    n_p = len(protocols)
+    n = n_sets * n_p
     pre_i, pre_t, post_i, post_t = [], [], [], []
-    for k, p in enumerate(protocols):
-        pre, post = p.spike_times()
-        for arr, idx, out in ((pre, pre_i, pre_t), (post, post_i, post_t)):
-            idx.append(np.full(arr.size, k))
-            out.append(np.round(arr / dt_s).astype(np.int64) + start)
+    for s in range(n_sets):
+        for k, p in enumerate(protocols):
+            pre, post = p.spike_times()
+            for arr, idx, out in ((pre, pre_i, pre_t), (post, post_i, post_t)):
+                idx.append(np.full(arr.size, s * n_p + k))
+                out.append(np.round(arr / dt_s).astype(np.int64) + start)
     pre_i, pre_t = np.concatenate(pre_i).astype(int), np.concatenate(pre_t)
     post_i, post_t = np.concatenate(post_i).astype(int), np.concatenate(post_t)
     last = int(max(pre_t.max(initial=0), post_t.max(initial=0)))
@@ -309,9 +328,19 @@ def run_voltage_protocol(
         kicks.connect(j="i")
         code = rule.render(on_pre_effect="v_post += w * epsp", dt=dt)
         ns = dict(code.namespace, epsp=epsp)
-        syn = Synapses(pre_group, post, model=code.model + "\nw_after_spike : 1", on_pre=code.on_pre + "\nw_after_spike = w",
+        model = code.model + "\nw_after_spike : 1"
+        units = {}
+        for name in free:
+            if name not in ns or name in ("w_min", "w_max", "delay", "tau_minus", "tau_plus"):
+                raise ValueError(f"{name!r} cannot be varied per synapse; choose from A_LTD, A_LTP, "
+                                 "theta_minus, theta_plus, tau_x")
+            units[name] = _si_unit(ns.pop(name))
+            model += f"\n{name} : {repr(units[name]) if isinstance(units[name], Quantity) else '1'} (constant)"
+        syn = Synapses(pre_group, post, model=model, on_pre=code.on_pre + "\nw_after_spike = w",
                        namespace=ns, method="exact", dt=dt, name="voltage_syn*", order=0)
         syn.connect(j="i")
+        for name, values in free.items():
+            setattr(syn, name, np.repeat(values, n_p) * units[name])
         syn.w = w0
         syn.w_after_spike = w0
         ltp = syn.run_regularly(rule.ltp_code(dt), when="end", order=0, name="voltage_ltp*")
@@ -340,16 +369,17 @@ def run_voltage_protocol(
     finally:
         prefs.codegen.target = old
     frame = pd.DataFrame({
-        "name": [p.name for p in protocols],
+        "set": np.repeat(np.arange(n_sets), n_p),
+        "name": [p.name for p in protocols] * n_sets,
         "w_before": np.full(n, w0),
         "w_after": w,
         "dw": w / w0 - 1.0,
         "w_last_pre": w_last_pre,
-        "n_pre": [p.repetitions * len(p.pre) for p in protocols],
-        "n_post": [p.repetitions * len(p.post) for p in protocols],
+        "n_pre": [p.repetitions * len(p.pre) for p in protocols] * n_sets,
+        "n_post": [p.repetitions * len(p.post) for p in protocols] * n_sets,
         "n_post_fired": fired,
     })
-    return VoltageRun(frame, traces)
+    return VoltageRun(frame if free else frame.drop(columns="set"), traces)
 
 
 def voltage_clamp(rule: ClopathSTDP, voltages, n_pre: int = 50, rate=10 * Hz, w0: float = 0.5,
