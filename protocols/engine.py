@@ -412,7 +412,10 @@ def _run_own_runner(rule, protocols, w0, params, target):
     """Rules that need more than imposed spikes: a voltage-reading rule runs on its neuron
     (``brainlearn.plasticity_voltage``, dt 0.1 ms), a calcium rule on noise lanes
     (``brainlearn.plasticity_calcium``: 100 synapses per start state, seed 0, strength ratio
-    of the paper's Eq. 4 as ``w_after / w_before``)."""
+    of the paper's Eq. 4 as ``w_after / w_before``). Both use the cython target when
+    ``target`` is the default numpy: their runs last seconds of biological time at 0.1 ms."""
+    if target == "numpy":
+        target = "cython"
     if getattr(rule, "needs_voltage", False):
         from brainlearn.plasticity_voltage import run_voltage_protocol
 

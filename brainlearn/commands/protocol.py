@@ -29,11 +29,16 @@ examples:
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
-Gerstner's 60-pair structure. Writes table.csv, table.md and points.csv.
+Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run time per cell)
+and points.csv. Clopath and Graupner-Brunel run on the Sjostrom and Wittenberg-Wang datasets.
+With --data FILE: every rule on your own per-protocol table (columns frequency_train,
+dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
+optionally sample_size, reference, notes); skipped rows go to skipped.csv with the reason.
 
 examples:
   brainlearn protocol table --out runs/table
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
+  brainlearn protocol table --data my_protocols.csv --rules pair,triplet --out runs/mine
 """
 
 EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency")
@@ -165,36 +170,103 @@ def _run_gb(name: str, out: str, seed: int) -> str:
     return line
 
 
+#: datasets the slow rules (Clopath, Graupner-Brunel) are run on in the bench table; the
+#: others take 300-600 s of biological time per protocol at dt 0.1 ms (left out, marked)
+SLOW_RULE_DATASETS = ("sjostrom2001", "sjostrom2001_alt", "wittenberg_wang2006")
+
+
+def _select_rules(spec: str | None):
+    from brainlearn.protocols import all_rules
+
+    rules = all_rules()
+    if not spec:
+        return rules
+    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    chosen = {label: rule for label, rule in rules.items()
+              if label in wanted or label.split(":")[0] in wanted}
+    unknown = [w for w in wanted if not any(label == w or label.split(":")[0] == w for label in rules)]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {unknown}; choose from {sorted(rules)}")
+    return chosen
+
+
 def handle_table(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol table``."""
     import os
+    import time
 
     import pandas as pd
     from tqdm import tqdm
 
-    from brainlearn.protocols import DATASETS, all_rules, fit_rule, score
-    from brainlearn.protocols.rules import amplitude_names
+    from brainlearn.protocols import DATASETS, fit_rule, score
+    from brainlearn.protocols.rules import SLOW_RULES, amplitude_names
 
     os.makedirs(args.out, exist_ok=True)
+    rules = _select_rules(args.rules)
+    if args.data:
+        return _table_from_file(args, rules)
     columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
-    rules = all_rules()
     rows, points = [], []
     jobs = [(label, rule, d, s) for label, rule in rules.items() for d, s in columns]
     for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=args.quiet):
         col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
+        if label.split(":")[0] in SLOW_RULES and (dataset not in SLOW_RULE_DATASETS or structure != "bursts"):
+            rows.append({"rule": label, "dataset": col, "E": float("nan"), "seconds": float("nan"),
+                         "note": "not run: long protocol for a 0.1 ms neuron/noise simulation"})
+            continue
+        start = time.perf_counter()
         result = score(rule, dataset, structure=structure)
-        rows.append({"rule": label, "dataset": col, "E": result.E})
+        rows.append({"rule": label, "dataset": col, "E": result.E, "seconds": time.perf_counter() - start,
+                     "note": ""})
         points.append(result.points.assign(rule=label, structure=structure))
-        if args.fit:
+        names = amplitude_names(rule)
+        if args.fit and names:
             device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
-            fit = fit_rule(rule, dataset, amplitude_names(rule), structure=structure, device=device,
-                           maxiter=args.maxiter)
-            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fit.E})
+            if getattr(rule, "needs_voltage", False):
+                device = "runtime"
+            fit = fit_rule(rule, dataset, names, structure=structure, device=device, maxiter=args.maxiter)
+            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fit.E,
+                         "seconds": float("nan"), "note": ""})
     long = pd.DataFrame(rows)
     table = long.pivot(index="rule", columns="dataset", values="E")
     order = [c if s == "bursts" else f"{c} (60 pairs)" for c, s in columns]
     table = table[order].reindex(long["rule"].drop_duplicates())
     table = table.reset_index()
+    _atomic_csv(table, os.path.join(args.out, "table.csv"))
+    _atomic_csv(long, os.path.join(args.out, "cells.csv"))
+    if points:
+        _atomic_csv(pd.concat(points, ignore_index=True), os.path.join(args.out, "points.csv"))
+    md = _markdown(table)
+    _atomic_text(os.path.join(args.out, "table.md"), md)
+    print(md)
+    return 0
+
+
+def _table_from_file(args, rules) -> int:
+    """``table --data FILE``: every rule on the user's per-protocol table."""
+    import os
+    import time
+
+    import pandas as pd
+
+    from brainlearn.protocols.user_table import read_protocol_table, score_table
+
+    kept, skipped = read_protocol_table(args.data)
+    _atomic_csv(skipped, os.path.join(args.out, "skipped.csv"))
+    for row in skipped.itertuples():
+        ident = getattr(row, "protocol_id", "") or ""
+        print(f"skipped {ident} (dt {row.dt_train} ms, {row.frequency_train} Hz): {row.reason}")
+    if kept.empty:
+        raise ValueError(f"{args.data}: no row left to score ({len(skipped)} skipped, see skipped.csv)")
+    name = os.path.basename(str(args.data))
+    rows, points = [], []
+    for label, rule in rules.items():
+        start = time.perf_counter()
+        result = score_table(rule, kept, name)
+        rows.append({"rule": label, name: result.E, "points": len(kept), "skipped": len(skipped),
+                     "seconds": time.perf_counter() - start})
+        points.append(result.points.assign(rule=label))
+    table = pd.DataFrame(rows)
     _atomic_csv(table, os.path.join(args.out, "table.csv"))
     _atomic_csv(pd.concat(points, ignore_index=True), os.path.join(args.out, "points.csv"))
     md = _markdown(table)
@@ -251,4 +323,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="device for --fit (default cpp_standalone: compile once, fast generations)")
     table.add_argument("--maxiter", type=int, default=30, help="--fit: differential-evolution generations")
     table.add_argument("--quiet", action="store_true", help="no progress bar")
+    table.add_argument("--data", default=None, metavar="FILE",
+                       help="score on your own per-protocol CSV (plastyfire's paired_recordings.csv format) "
+                            "instead of the bundled datasets; rows with pharmacology are reported and skipped")
+    table.add_argument("--rules", default=None,
+                       help="comma-separated rules or labels (e.g. pair,triplet:visual-nn-full,clopath); "
+                            "default: all")
     table.set_defaults(func=handle_table)
