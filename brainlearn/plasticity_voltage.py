@@ -36,7 +36,7 @@ import pandas as pd
 from brian2 import Hz, Quantity, ms, mV, second
 
 from brainlearn.plasticity import PlasticityRule, SynapseCode
-from brainlearn.units import NUMBER, check_number, check_quantity, qfield
+from brainlearn.units import NUMBER, check_number, check_quantity, qfield, si_unit
 
 __all__ = ["ClopathSTDP", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
            "normalised_weight"]
@@ -175,14 +175,6 @@ class ClopathSTDP(PlasticityRule):
             "xbar += 1 / tau_x",
         ) if line)
         return SynapseCode(model, on_pre, "", self.namespace())
-
-
-def _si_unit(value):
-    from brian2.units.fundamentalunits import get_unit
-
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        return get_unit(value.dim)
-    return 1
 
 
 def normalised_weight(w, w0) -> np.ndarray:
@@ -334,7 +326,7 @@ def run_voltage_protocol(
             if name not in ns or name in ("w_min", "w_max", "delay", "tau_minus", "tau_plus"):
                 raise ValueError(f"{name!r} cannot be varied per synapse; choose from A_LTD, A_LTP, "
                                  "theta_minus, theta_plus, tau_x")
-            units[name] = _si_unit(ns.pop(name))
+            units[name] = si_unit(ns.pop(name))
             model += f"\n{name} : {repr(units[name]) if isinstance(units[name], Quantity) else '1'} (constant)"
         syn = Synapses(pre_group, post, model=model, on_pre=code.on_pre + "\nw_after_spike = w",
                        namespace=ns, method="exact", dt=dt, name="voltage_syn*", order=0)

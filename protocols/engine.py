@@ -19,9 +19,9 @@ import pandas as pd
 from brian2 import Hz, Quantity, ms, second
 
 from brainlearn.plasticity import PlasticityRule
-from brainlearn.units import check_number, check_quantity
+from brainlearn.units import check_number, check_quantity, si_unit
 
-__all__ = ["Protocol", "run_protocol", "auto_dt", "PopulationRun", "si_unit"]
+__all__ = ["Protocol", "run_protocol", "auto_dt", "PopulationRun"]
 
 #: spike times are rounded to this quantum (seconds) before the grid is computed
 _QUANTUM_S = 1e-6
@@ -215,19 +215,6 @@ def auto_dt(protocols: list[Protocol], max_dt=None):
 
 
 # -------------------------------------------------------------- network building
-def si_unit(value):
-    """The SI unit of a rule parameter (``1`` for a plain number), e.g. ``second``, ``volt``.
-
-    Free parameters of :func:`run_protocol` and :func:`~brainlearn.protocols.fit_rule` are
-    passed as SI floats and multiplied by this unit.
-    """
-    from brian2.units.fundamentalunits import get_unit
-
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        return get_unit(value.dim)
-    return 1
-
-
 def _unit_string(value) -> str:
     unit = si_unit(value)
     return repr(unit) if isinstance(unit, Quantity) else "1"

@@ -15,7 +15,8 @@ from brian2 import Quantity, second
 
 from brainlearn.plasticity import PlasticityRule
 from brainlearn.protocols.datasets import dataset_protocols, load_dataset
-from brainlearn.protocols.engine import PopulationRun, run_protocol, si_unit
+from brainlearn.protocols.engine import PopulationRun, run_protocol
+from brainlearn.units import si_unit
 
 __all__ = ["Score", "Fit", "fit_error", "score", "fit_rule"]
 
