@@ -99,3 +99,16 @@ def test_user_table_names_missing_columns(tmp_path):
     path.write_text("dt_train,mean_epsp_ratio\n10,1.2\n")
     with pytest.raises(ValueError, match="frequency_train"):
         read_protocol_table(path)
+
+
+def test_rule_registry_has_the_new_rules():
+    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP
+    from brainlearn.plasticity_voltage import ClopathSTDP
+    from brainlearn.protocols import all_rules, make_rule
+    from brainlearn.protocols.rules import amplitude_names
+
+    assert isinstance(make_rule("clopath"), ClopathSTDP) and make_rule("clopath").w_max is None
+    assert isinstance(make_rule("graupner-brunel"), GraupnerBrunelSTDP)
+    assert {"clopath", "graupner-brunel"} <= set(all_rules())
+    assert not {"clopath", "graupner-brunel"} & set(all_rules(slow=False))
+    assert amplitude_names(make_rule("clopath")) == ["A_LTD", "A_LTP"]
