@@ -20,6 +20,7 @@ from brainlearn.protocols.experiments import (
     sjostrom,
     sjostrom_facts,
     song,
+    wittenberg_wang_facts,
 )
 from brainlearn.protocols.rules import RULE_NAMES, all_rules, make_rule
 from brainlearn.protocols.scoring import Fit, Score, fit_error, fit_rule, score
@@ -30,5 +31,5 @@ __all__ = [
     "Score", "Fit", "fit_error", "score", "fit_rule",
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
     "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
-    "RULE_NAMES", "make_rule", "all_rules",
+    "wittenberg_wang_facts", "RULE_NAMES", "make_rule", "all_rules",
 ]

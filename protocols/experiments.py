@@ -20,7 +20,7 @@ from brainlearn.units import check_number, check_quantity
 
 __all__ = [
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
-    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
+    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency", "wittenberg_wang_facts",
 ]
 
 
@@ -110,6 +110,23 @@ def sjostrom_facts(points: pd.DataFrame, tol: float = 0.05) -> dict[str, bool]:
         "ltd_minus10_upto_20hz": bool((minus[minus["rho_hz"] <= 20]["dw_model"] < 0).all()),
         "ltp_grows_with_rho": bool(np.all(steps > -tol / 10) and dw(10, 50) > dw(10, 10) + tol),
         "both_potentiate_40hz": bool((p[p["rho_hz"] >= 40]["dw_model"] > 0).all()),
+    }
+
+
+def wittenberg_wang_facts(points: pd.DataFrame) -> dict[str, bool]:
+    """The qualitative facts of Wittenberg & Wang (2006) on ``dw_model`` of a Score table.
+
+    1. ``single_ltd_pre_post``: single pairings with dt > 0 depress (mean over the cells' dt).
+    2. ``single_ltd_post_pre``: single pairings with dt < 0 depress.
+    3. ``burst_ltp_10_25ms``: EPSP + two-AP burst with the second AP 10-25 ms after the EPSP
+       potentiates (mean over those cells).
+    """
+    single = points[points["protocol"] == "single_pairing"]
+    burst = points[(points["protocol"] == "burst_pairing") & points["dt_ms"].between(10, 25)]
+    return {
+        "single_ltd_pre_post": bool(single[single["dt_ms"] > 0]["dw_model"].mean() < 0),
+        "single_ltd_post_pre": bool(single[single["dt_ms"] < 0]["dw_model"].mean() < 0),
+        "burst_ltp_10_25ms": bool(burst["dw_model"].mean() > 0),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_window", "plot_score", "plot_song", "plot_clopath_frequency", "plot_clopath_clamp",
-           "plot_gb_curve", "plot_gb_frequency", "save_figure"]
+           "plot_gb_curve", "plot_gb_frequency", "plot_cells", "save_figure"]
 
 
 def _plt():
@@ -153,4 +153,25 @@ def plot_gb_frequency(frame, data=None, title: str = "Graupner & Brunel 2012 (DP
     ax.set_ylabel("change in synaptic strength")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
+    return fig
+
+
+def plot_cells(score, title: str | None = None):
+    """Per-cell data (one point per cell with its SEM) and the model against dt, one panel per
+    protocol (e.g. Wittenberg & Wang 2006 single pairings and bursts)."""
+    plt = _plt()
+    pts = score.points
+    groups = list(pts.groupby("protocol", sort=False))
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.6), squeeze=False, sharey=True)
+    for ax, (protocol, g) in zip(axes[0], groups, strict=True):
+        g = g.sort_values("dt_ms")
+        ax.axhline(0, color="0.7", lw=0.8)
+        ax.axvline(0, color="0.7", lw=0.8)
+        ax.errorbar(g["dt_ms"], g["dw_exp"], yerr=g["sem"], fmt="o", ms=3, color="0.4", capsize=2, label="cells")
+        ax.plot(g["dt_ms"], g["dw_model"], "-", color="C3", lw=2, label="model")
+        ax.set_title(protocol, fontsize=9)
+        ax.set_xlabel("dt (ms)")
+    axes[0][0].set_ylabel("dw (fractional)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title or f"{score.dataset}: E = {score.E:.2f}", fontsize=10)
     return fig

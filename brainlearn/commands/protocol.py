@@ -29,8 +29,9 @@ examples:
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
-Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run time per cell)
-and points.csv. Clopath and Graupner-Brunel run on the Sjostrom and Wittenberg-Wang datasets.
+Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run time per cell),
+points.csv, facts.csv (Sjostrom's and Wittenberg & Wang's qualitative facts per rule) and
+figures/<rule>_<dataset>.png. Clopath and Graupner-Brunel run on the Sjostrom and Wittenberg-Wang datasets.
 With --data FILE: every rule on your own per-protocol table (columns frequency_train,
 dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
 optionally sample_size, reference, notes); skipped rows go to skipped.csv with the reason.
@@ -206,7 +207,7 @@ def handle_table(args: argparse.Namespace) -> int:
     if args.data:
         return _table_from_file(args, rules)
     columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
-    rows, points = [], []
+    rows, points, facts = [], [], []
     jobs = [(label, rule, d, s) for label, rule in rules.items() for d, s in columns]
     for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=args.quiet):
         col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
@@ -219,6 +220,7 @@ def handle_table(args: argparse.Namespace) -> int:
         rows.append({"rule": label, "dataset": col, "E": result.E, "seconds": time.perf_counter() - start,
                      "note": ""})
         points.append(result.points.assign(rule=label, structure=structure))
+        _facts_and_figure(result, label, col, args.out, facts)
         names = amplitude_names(rule)
         if args.fit and names:
             device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
@@ -236,10 +238,33 @@ def handle_table(args: argparse.Namespace) -> int:
     _atomic_csv(long, os.path.join(args.out, "cells.csv"))
     if points:
         _atomic_csv(pd.concat(points, ignore_index=True), os.path.join(args.out, "points.csv"))
+    if facts:
+        _atomic_csv(pd.DataFrame(facts), os.path.join(args.out, "facts.csv"))
     md = _markdown(table)
     _atomic_text(os.path.join(args.out, "table.md"), md)
     print(md)
     return 0
+
+
+def _facts_and_figure(result, label: str, column: str, out: str, facts: list) -> None:
+    """Qualitative facts (Sjostrom, Wittenberg & Wang) and a figure per rule and dataset."""
+    import os
+
+    from brainlearn.protocols import sjostrom_facts, wittenberg_wang_facts
+    from brainlearn.protocols.plots import plot_cells, plot_score, save_figure
+
+    name = result.dataset
+    if name.startswith("sjostrom"):
+        found = sjostrom_facts(result.points)
+    elif name == "wittenberg_wang2006":
+        found = wittenberg_wang_facts(result.points)
+    else:
+        found = {}
+    facts.extend({"rule": label, "dataset": column, "fact": k, "holds": v} for k, v in found.items())
+    stem = f"{label}_{column}".replace(":", "-").replace(" ", "_").replace("(", "").replace(")", "")
+    plot = plot_cells if name == "wittenberg_wang2006" else plot_score
+    save_figure(plot(result, f"{label} on {column}: E = {result.E:.2f}"),
+                os.path.join(out, "figures", f"{stem}.png"))
 
 
 def _table_from_file(args, rules) -> int:
