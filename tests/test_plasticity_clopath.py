@@ -146,11 +146,16 @@ def test_rule_checks_units_and_delay():
 
 
 def test_parameter_sets_side_by_side_equal_separate_runs():
-    """``params`` lanes (what fit_rule uses) give the weights of separate runs with each value."""
+    """``params`` lanes (what fit_rule uses; SI values) give the weights of separate runs with
+    each amplitude and threshold."""
     protocol = Protocol.burst_pairing(10 * ms, 50 * Hz, pairs=3, bursts=1, name="p")
-    a_ltp = np.array([4e-5, 8e-5, 16e-5])  # per mV**2; SI: per V**2
-    frame = run_voltage_protocol(ClopathSTDP(), [protocol], w0=0.5, params={"A_LTP": a_ltp * 1e6}).frame
-    for k, value in enumerate(a_ltp):
-        alone = run_voltage_protocol(ClopathSTDP(A_LTP=value / mV**2), [protocol], w0=0.5).frame
+    a_ltp = np.array([4e-5, 8e-5, 16e-5])  # per mV**2
+    theta_plus = np.array([-45.3, -45.3, -40.0])  # mV
+    frame = run_voltage_protocol(ClopathSTDP(), [protocol], w0=0.5,
+                                 params={"A_LTP": a_ltp * 1e6, "theta_plus": theta_plus * 1e-3}).frame
+    for k in range(3):
+        alone = run_voltage_protocol(ClopathSTDP(A_LTP=a_ltp[k] / mV**2, theta_plus=theta_plus[k] * mV),
+                                     [protocol], w0=0.5).frame
         assert frame["w_after"].iloc[k] == pytest.approx(alone["w_after"].iloc[0], rel=1e-12)
-    assert frame["w_after"].is_monotonic_increasing
+    assert frame["w_after"].iloc[0] < frame["w_after"].iloc[1]
+    assert frame["w_after"].iloc[2] != frame["w_after"].iloc[1]
