@@ -328,7 +328,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("name", help="dataset or experiment (see `brainlearn protocol list`)")
     run.add_argument("--rule", default="pair",
-                     help="pair, pair-nearest, pair-multiplicative, triplet, diehl-cook (default pair)")
+                     help="pair, pair-nearest, pair-multiplicative, triplet, diehl-cook, clopath, "
+                          "graupner-brunel (default pair)")
     run.add_argument("--preset", default=None, help="triplet preset (default visual-aa-minimal)")
     run.add_argument("--structure", choices=["bursts", "pfister"], default="bursts",
                      help="Sjostrom structure: the paper's bursts or Pfister's 60 pairs (default bursts)")
