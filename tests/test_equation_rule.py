@@ -54,7 +54,7 @@ def test_hand_written_rule_scores_like_the_built_in_one():
 
 def test_fit_rule_varies_the_namespace_parameters():
     rule = hand_pair(w_top=np.inf)
-    fit = fit_rule(rule, "sjostrom2001", ["A_plus", "tau_plus"], popsize=4, maxiter=2, seed=1,
+    fit = fit_rule(rule, "sjostrom2001", ["A_plus", "tau_plus"], popsize=2, maxiter=1, seed=1,
                    bounds={"A_plus": (0.0, 0.05), "tau_plus": (0.005, 0.05)})
     assert fit.E <= fit.E_before + 1e-9
     assert isinstance(fit.rule, EquationRule)
