@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from brian2 import NeuronGroup, Quantity, ms, mV
+from brian2 import NeuronGroup, Quantity, ms, mV, nS, pA, pF
 
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
-__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "NeuronModel"]
+__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "ClopathAdEx", "NeuronModel"]
 
 #: times that may be zero; every other time parameter (``tau_*``, ``step``) must be > 0
-NON_NEGATIVE_TIMES = ("refractory", "timer_block")
+NON_NEGATIVE_TIMES = ("refractory", "timer_block", "t_clamp")
 
 
 class NeuronModel(CheckedParams):
@@ -304,4 +304,112 @@ class DiscreteLIF(NeuronModel):
         kwargs.setdefault("dt", self.step)
         group = super().group(n, method=method, **kwargs)
         group.state_updater.when = "end"
+        return group
+
+
+@dataclass(frozen=True)
+class ClopathAdEx(NeuronModel):
+    """Adaptive exponential integrate-and-fire neuron of Clopath et al. (2010, Nat Neurosci 13:344).
+
+    The neuron the voltage-based STDP rule (:class:`brainlearn.plasticity_voltage.ClopathSTDP`)
+    was built for: AdEx (Brette & Gerstner 2005) with a depolarising spike after-potential ``z``
+    and an adaptive threshold ``V_T``::
+
+        C dv/dt      = -g_L (v - E_L) + g_L Delta_T exp((v - V_T) / Delta_T) - w_ad + z + I_ext
+        tau_w dw_ad/dt = a (v - E_L) - w_ad
+        tau_z dz/dt  = -z
+        tau_VT dV_T/dt = V_T_rest - V_T
+
+    When ``v > V_peak`` the neuron spikes: ``v = V_clamp`` for ``t_clamp`` (``v`` and ``w_ad``
+    frozen; the spike has a width, which the rule's filtered potentials see), then
+    ``v = V_reset``; at the spike ``w_ad += b``, ``z = I_sp``, ``V_T = V_T_max``. The clamp and
+    its reset are the authors' MATLAB code (ModelDB 144566) as NEST's
+    ``aeif_psc_delta_clopath`` implements them; the paper does not describe them.
+
+    Defaults: the paper's Table (C 281 pF, g_L 30 nS, E_L -70.6 mV, V_T_rest -50.4 mV,
+    Delta_T 2 mV, tau_w 144 ms, a 4 nS, b 0.0805 nA, I_sp 400 pA, tau_z 40 ms,
+    V_T_max -30.4 mV, tau_VT 50 ms); spike shape as NEST's Clopath example (V_peak = V_clamp
+    = 33 mV, t_clamp 2 ms, V_reset = E_L + 21 mV). NEST's own default ``V_th_max`` is +30.4 mV
+    and its example's ``b`` is 0.0805 pA (a unit slip); pass those to reproduce NEST.
+    ``I_ext`` is a per-neuron input current (a state variable, 0 by default).
+    """
+
+    C: Quantity = qfield(281 * pF)
+    g_L: Quantity = qfield(30 * nS)
+    E_L: Quantity = qfield(-70.6 * mV)
+    V_T_rest: Quantity = qfield(-50.4 * mV)
+    Delta_T: Quantity = qfield(2 * mV)
+    tau_w: Quantity = qfield(144 * ms)
+    a: Quantity = qfield(4 * nS)
+    b: Quantity = qfield(80.5 * pA)
+    I_sp: Quantity = qfield(400 * pA)
+    tau_z: Quantity = qfield(40 * ms)
+    V_T_max: Quantity = qfield(-30.4 * mV)
+    tau_VT: Quantity = qfield(50 * ms)
+    V_peak: Quantity = qfield(33 * mV)
+    V_clamp: Quantity = qfield(33 * mV)
+    t_clamp: Quantity = qfield(2 * ms)
+    V_reset: Quantity = qfield(-49.6 * mV)
+
+    _units = {
+        "C": pF, "g_L": nS, "E_L": mV, "V_T_rest": mV, "Delta_T": mV, "tau_w": ms, "a": nS, "b": pA,
+        "I_sp": pA, "tau_z": ms, "V_T_max": mV, "tau_VT": ms, "V_peak": mV, "V_clamp": mV,
+        "t_clamp": ms, "V_reset": mV,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.Delta_T > 0 * mV:
+            raise ValueError(f"Delta_T must be a positive voltage in mV, got {self.Delta_T!r}")
+        if not self.V_reset < self.V_peak:
+            raise ValueError(f"V_reset must be below V_peak, got V_reset={self.V_reset!r}, "
+                             f"V_peak={self.V_peak!r}")
+
+    @property
+    def v_thresh(self) -> Quantity:
+        """The spike detection threshold (``V_peak``)."""
+        return self.V_peak
+
+    @property
+    def v_rest(self) -> Quantity:
+        """The resting potential (``E_L``)."""
+        return self.E_L
+
+    def equations(self) -> str:
+        return (
+            "dv/dt = (g_L * (E_L - v) + g_L * Delta_T * exp((v - V_T) / Delta_T) - w_ad + z + I_ext) / C"
+            " : volt (unless refractory)\n"
+            "dw_ad/dt = (a * (v - E_L) - w_ad) / tau_w : amp (unless refractory)\n"
+            "dz/dt = -z / tau_z : amp\n"
+            "dV_T/dt = (V_T_rest - V_T) / tau_VT : volt\n"
+            "I_ext : amp\n"
+        )
+
+    def threshold(self) -> str:
+        return "v > V_peak"
+
+    def reset(self) -> str:
+        return "v = V_clamp\nw_ad += b\nz = I_sp\nV_T = V_T_max"
+
+    def refractory_period(self):
+        return self.t_clamp
+
+    def initial_values(self) -> dict:
+        return {"v": self.E_L, "V_T": self.V_T_rest}
+
+    def group(self, n: int, **kwargs) -> NeuronGroup:
+        """Build the group; the end of the clamp (``v = V_reset``) is the custom event ``unclamp``.
+
+        Brian2 lets the state update run again in the step where ``t - lastspike`` reaches
+        the refractory period, so the clamp is ended just before that update (slot
+        ``before_groups``): ``v`` holds ``V_clamp`` at the end of the spike's step and of the
+        ``t_clamp / dt - 1`` steps after it, and the update of the next step starts from
+        ``V_reset``.
+        """
+        events = dict(kwargs.pop("events", {}) or {})
+        events["unclamp"] = "timestep(t - lastspike, dt) == timestep(t_clamp, dt)"
+        group = super().group(n, events=events, **kwargs)
+        group.thresholder["unclamp"].when = "before_groups"
+        group.thresholder["unclamp"].order = 0
+        group.run_on_event("unclamp", "v = V_reset", when="before_groups", order=1)
         return group

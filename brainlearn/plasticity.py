@@ -30,6 +30,7 @@ __all__ = [
     "DiehlCookSTDP",
     "TRIPLET_PRESETS",
     "replay",
+    "render_rule",
 ]
 
 SCHEMES = ("all-to-all", "nearest")
@@ -368,6 +369,31 @@ class DiehlCookSTDP(PlasticityRule):
         )
 
 
+def render_rule(rule: PlasticityRule, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
+    """``rule.render(on_pre_effect, dt=dt)``, or without ``dt`` for a rule whose ``render``
+    does not take it (rules written by users before renderings could depend on the step).
+
+    Parameters
+    ----------
+    rule : PlasticityRule
+        The rule.
+    on_pre_effect : str
+        Code run first on a pre spike.
+    dt : Quantity, optional
+        The simulation time step.
+
+    Returns
+    -------
+    SynapseCode
+    """
+    import inspect
+
+    params = inspect.signature(rule.render).parameters.values()
+    if any(p.name == "dt" or p.kind is p.VAR_KEYWORD for p in params):
+        return rule.render(on_pre_effect, dt=dt)
+    return rule.render(on_pre_effect)
+
+
 def _spike_steps(name: str, times, dt) -> np.ndarray:
     check_quantity(name, times, second, allow_array=True)
     values = np.atleast_1d(np.asarray(times / dt, dtype=float))
@@ -446,7 +472,7 @@ def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 
     post_steps = _spike_steps("post_times", post_times, dt)
     n_steps = int(max(pre_steps.max(initial=0), post_steps.max(initial=0))) + 2
 
-    code = rule.render(dt=dt)
+    code = render_rule(rule, dt=dt)
     old_target = prefs.codegen.target
     prefs.codegen.target = "numpy"
     try:

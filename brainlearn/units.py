@@ -10,7 +10,7 @@ import numpy as np
 from brian2 import Quantity, Unit, get_dimensions, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS, have_same_dimensions
 
-__all__ = ["check_quantity", "check_number", "parse_quantity", "qfield", "NUMBER", "CheckedParams"]
+__all__ = ["check_quantity", "check_number", "parse_quantity", "qfield", "si_unit", "NUMBER", "CheckedParams"]
 
 
 def check_quantity(name: str, value, unit, *, allow_array: bool = False) -> Quantity:
@@ -114,6 +114,17 @@ def check_number(name: str, value) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite dimensionless number, got {value!r}")
     return number
+
+
+def si_unit(value):
+    """The SI unit of a parameter value (``1`` for a plain number), e.g. ``second``, ``volt``.
+
+    Parameters varied per synapse (protocol lanes, fits) travel as SI floats and are
+    multiplied by this unit; ``repr`` of it is a unit string Brian2's equations accept.
+    """
+    if isinstance(value, Quantity) and get_dimensions(value) is not DIMENSIONLESS:
+        return get_unit(get_dimensions(value))
+    return 1
 
 
 def qfield(value):

@@ -12,10 +12,15 @@ from brainlearn.protocols.experiments import (
     SongResult,
     WindowResult,
     bi_poo,
+    clopath_clamp,
+    clopath_frequency,
     fit_window,
+    gb_frequency,
+    gb_stdp_curve,
     sjostrom,
     sjostrom_facts,
     song,
+    wittenberg_wang_facts,
 )
 from brainlearn.protocols.rules import RULE_NAMES, all_rules, make_rule
 from brainlearn.protocols.scoring import Fit, Score, fit_error, fit_rule, score
@@ -25,5 +30,6 @@ __all__ = [
     "DATASETS", "load_dataset", "dataset_protocols", "list_datasets",
     "Score", "Fit", "fit_error", "score", "fit_rule",
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
-    "RULE_NAMES", "make_rule", "all_rules",
+    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
+    "wittenberg_wang_facts", "RULE_NAMES", "make_rule", "all_rules",
 ]

@@ -16,6 +16,13 @@ digitized (``same`` repeats the row above). :func:`dataset_protocols` turns the 
 - ``nevian2006`` (Nevian & Sakmann 2006, approximate digitization): a pre spike 10 ms before a
   burst of 3 post spikes at rho, or 3 post spikes at rho and the pre spike 10 ms after the
   last; 60 times at 0.1 Hz.
+- ``wittenberg_wang2006`` (Wittenberg & Wang 2006, J Neurosci 26:6610, CA3-CA1): the authors'
+  own data release, one point per recorded cell (``data/wittenberg_wang2006.csv``; strength
+  after / before and its SEM; dw = ratio - 1). ``fig1d``: a single EPSP paired with a single
+  AP at ``dt = t_post - t_pre``; ``fig3e`` and ``fig4d``: an EPSP paired with a burst of two APs,
+  ``dt`` from the EPSP to the second AP. ASSUMED (not checked against the paper in this
+  version): 100 pairings at 5 Hz, the two APs of a burst 10 ms apart (100 Hz), presynaptic
+  spike = EPSP onset; fig4d pairs as fig3e.
 
 The assumed timings are marked here because the digitized points carry no protocol detail.
 """
@@ -32,7 +39,12 @@ from brainlearn.protocols.engine import Protocol
 
 __all__ = ["DATASETS", "STRUCTURES", "load_dataset", "dataset_protocols", "list_datasets"]
 
-DATASETS = ("sjostrom2001", "sjostrom2001_alt", "froemke2006", "nevian2006")
+DATASETS = ("sjostrom2001", "sjostrom2001_alt", "froemke2006", "nevian2006", "wittenberg_wang2006")
+
+#: Wittenberg & Wang (2006) pairing protocol -- ASSUMED values, see the module docstring
+WW_PAIRINGS = 100
+WW_RATE_HZ = 5.0
+WW_BURST_ISI_MS = 10.0
 STRUCTURES = ("bursts", "pfister")
 
 _DESCRIPTIONS = {
@@ -40,7 +52,30 @@ _DESCRIPTIONS = {
     "sjostrom2001_alt": "Sjostrom 2001 pairing frequency incl. 0 and +/-25 ms (BlueBrain digitization)",
     "froemke2006": "Froemke 2006 post-pre frequency and post-burst size (approximate)",
     "nevian2006": "Nevian & Sakmann 2006 pre/post with 3-spike post bursts (approximate)",
+    "wittenberg_wang2006": "Wittenberg & Wang 2006 CA3-CA1, one point per cell: single pairings and "
+                           "2-AP bursts (pairing count/rate assumed)",
 }
+
+
+def _read_ww() -> pd.DataFrame:
+    path = resources.files("brainlearn.protocols").joinpath("data/wittenberg_wang2006.csv")
+    with resources.as_file(path) as p:
+        raw = pd.read_csv(p, comment="#")
+    burst = raw["figure"] != "fig1d"
+    return pd.DataFrame({
+        "dataset": "wittenberg_wang2006",
+        "protocol": ["burst_pairing" if b else "single_pairing" for b in burst],
+        "condition": raw["condition"],
+        "x1": [f"figure={f}" for f in raw["figure"]],
+        "dw_mean": raw["strength_ratio"] - 1.0,
+        "dw_sem": raw["sem"],
+        "n": 1,
+        "source": "gayle-wittenberg/WittenbergWang2006 (commit a78ea8b), WittenbergWang2006.mat",
+        "dt_ms": raw["dt_ms"],
+        "rho_hz": WW_RATE_HZ,
+        "n_post": [2.0 if b else 1.0 for b in burst],
+        "figure": raw["figure"],
+    })
 
 
 def _read_csv() -> pd.DataFrame:
@@ -54,7 +89,7 @@ def _read_csv() -> pd.DataFrame:
 
 def list_datasets() -> pd.DataFrame:
     """The bundled datasets: ``name``, ``points``, ``description``, ``source``."""
-    frame = _read_csv()
+    frame = pd.concat([_read_csv(), _read_ww()], ignore_index=True)
     rows = []
     for name in DATASETS:
         part = frame[frame["dataset"] == name]
@@ -80,6 +115,11 @@ def load_dataset(name: str) -> pd.DataFrame:
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    if name == "wittenberg_wang2006":
+        frame = _read_ww()
+        frame["label"] = [f"{f} cell{k} dt={d:+g}ms" for k, (f, d) in enumerate(zip(frame["figure"], frame["dt_ms"],
+                                                                                   strict=True))]
+        return frame.drop(columns="figure")
     frame = _read_csv()
     frame = frame[frame["dataset"] == name].reset_index(drop=True).drop(columns=["x2"])
 
@@ -111,6 +151,14 @@ def _pairing(dt_ms: float, rho_hz: float, structure: str, name: str) -> Protocol
                                   name=name)
 
 
+def _ww_burst(dt_ms: float, name: str) -> Protocol:
+    """An EPSP and two APs ``WW_BURST_ISI_MS`` apart, the second ``dt_ms`` after the EPSP."""
+    second_ap = dt_ms
+    post = [second_ap - WW_BURST_ISI_MS, second_ap]
+    shift = -min(0.0, *post)
+    return Protocol([shift] * ms, [p + shift for p in post] * ms, WW_PAIRINGS, 1 / (WW_RATE_HZ * Hz), name)
+
+
 def dataset_protocols(name: str, structure: str = "bursts") -> list[Protocol]:
     """One :class:`Protocol` per data point of ``name``, in the order of :func:`load_dataset`.
 
@@ -135,6 +183,10 @@ def dataset_protocols(name: str, structure: str = "bursts") -> list[Protocol]:
         elif row.protocol == "burst_prepost_3spikes":
             protocols.append(Protocol.post_burst(3, row.rho_hz * Hz, 10 * ms, repetitions=60,
                                                  frequency=0.1 * Hz, name=row.label))
+        elif row.protocol == "single_pairing":
+            protocols.append(Protocol.pairing(row.dt_ms * ms, WW_PAIRINGS, WW_RATE_HZ * Hz, name=row.label))
+        elif row.protocol == "burst_pairing":
+            protocols.append(_ww_burst(row.dt_ms, row.label))
         elif row.protocol == "burst_postpre_3spikes":
             protocols.append(Protocol.post_burst(3, row.rho_hz * Hz, 10 * ms, repetitions=60,
                                                  frequency=0.1 * Hz, pre_after_last=True, name=row.label))

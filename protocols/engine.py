@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, Quantity, ms, second
 
-from brainlearn.plasticity import PlasticityRule
-from brainlearn.units import check_number, check_quantity
+from brainlearn.plasticity import PlasticityRule, render_rule
+from brainlearn.units import check_number, check_quantity, si_unit
 
 __all__ = ["Protocol", "run_protocol", "auto_dt", "PopulationRun"]
 
@@ -218,9 +218,8 @@ def auto_dt(protocols: list[Protocol], max_dt=None):
 
 # -------------------------------------------------------------- network building
 def _unit_string(value) -> str:
-    if isinstance(value, Quantity) and not value.is_dimensionless:
-        return "second"
-    return "1"
+    unit = si_unit(value)
+    return repr(unit) if isinstance(unit, Quantity) else "1"
 
 
 @dataclass
@@ -236,7 +235,7 @@ def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: d
     """Create the Brian2 objects: ``n_sets * len(protocols)`` synapses, set-major order."""
     from brian2 import NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, Synapses
 
-    code = rule.render(dt=dt)
+    code = render_rule(rule, dt=dt)
     namespace = dict(code.namespace)
     model = code.model
     synapse_code = "\n".join((code.model, code.on_pre, code.on_post))
@@ -301,7 +300,7 @@ def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: d
     for name, value in code.initial.items():
         setattr(syn, name, value)
     for name, values in free.items():
-        unit = second if _unit_string(rule.params()[name]) == "second" else 1
+        unit = si_unit(rule.params()[name])
         setattr(syn, name, np.repeat(np.asarray(values, dtype=float), n_p) * unit)
     objects.append(syn)
     return _Built(objects, syn, n_steps, dt, post_mon)
@@ -398,6 +397,10 @@ def run_protocol(
     protocols, w0 = _check_common(rule, protocols, w0, drive)
     if not isinstance(get_device(), RuntimeDevice):
         raise RuntimeError("run_protocol runs in Brian2 runtime mode; call set_device('runtime') first")
+    if getattr(rule, "needs_voltage", False) or getattr(rule, "stochastic", False):
+        return _run_own_runner(rule, protocols, w0, params, target)
+    if getattr(rule, "neuron", None) is not None and drive == "imposed":
+        drive, neuron = "neuron", rule.neuron
     free, n_sets = _free_params(params)
     neuron = _default_neuron(neuron) if drive == "neuron" else None
     dt = _pick_dt(protocols, dt, drive)
@@ -413,6 +416,32 @@ def run_protocol(
     finally:
         prefs.codegen.target = old
     return _frame(protocols, n_sets, w0, w, counts)
+
+
+def _run_own_runner(rule, protocols, w0, params, target):
+    """Rules that need more than imposed spikes: a voltage-reading rule runs on its neuron
+    (``brainlearn.plasticity_voltage``, dt 0.1 ms), a calcium rule on noise lanes
+    (``brainlearn.plasticity_calcium``: 100 synapses per start state, seed 0, strength ratio
+    of the paper's Eq. 4 as ``w_after / w_before``). Both use the cython target when
+    ``target`` is the default numpy: their runs last seconds of biological time at 0.1 ms."""
+    if target == "numpy":
+        target = "cython"
+    if getattr(rule, "needs_voltage", False):
+        from brainlearn.plasticity_voltage import run_voltage_protocol
+
+        free, n_sets = _free_params(params)
+        frame = run_voltage_protocol(rule, protocols, w0=w0, params=free or None, target=target).frame
+        return frame.drop(columns=["w_last_pre"])
+    from brainlearn.plasticity_calcium import run_calcium_protocol
+
+    if params:
+        raise ValueError(f"{type(rule).__name__} takes no per-synapse parameter sets (params); "
+                         "vary the rule with rule.replace(...)")
+    frame = run_calcium_protocol(rule, protocols, target=target)
+    return pd.DataFrame({
+        "name": frame["name"], "w_before": w0, "w_after": w0 * frame["ratio"], "dw": frame["dw"],
+        "n_pre": frame["n_pre"], "n_post": frame["n_post"],
+    })
 
 
 def _free_params(params):
@@ -511,7 +540,7 @@ class PopulationRun:
         params = self.rule.params()
         run_args = {}
         for name, values in free.items():
-            unit = second if _unit_string(params[name]) == "second" else 1
+            unit = si_unit(params[name])
             run_args[getattr(syn, name)] = np.repeat(values, n_p) * unit
         device.run(run_args=run_args)
         return np.asarray(syn.w[:], dtype=float)

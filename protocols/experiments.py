@@ -1,4 +1,5 @@
-"""The three experiments: Bi & Poo 1998 window, Sjostrom 2001 frequency, Song et al. 2000.
+"""The experiments: Bi & Poo 1998 window, Sjostrom 2001 frequency, Song et al. 2000, and the
+two figures of Clopath et al. 2010 (pairing frequency, voltage clamp).
 
 Each experiment is thin: it builds protocols (or a network) from ``brainlearn`` parts, sets
 the paper's parameters in one visible block and returns a table-like result.
@@ -19,6 +20,7 @@ from brainlearn.units import check_number, check_quantity
 
 __all__ = [
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
+    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency", "wittenberg_wang_facts",
 ]
 
 
@@ -108,6 +110,23 @@ def sjostrom_facts(points: pd.DataFrame, tol: float = 0.05) -> dict[str, bool]:
         "ltd_minus10_upto_20hz": bool((minus[minus["rho_hz"] <= 20]["dw_model"] < 0).all()),
         "ltp_grows_with_rho": bool(np.all(steps > -tol / 10) and dw(10, 50) > dw(10, 10) + tol),
         "both_potentiate_40hz": bool((p[p["rho_hz"] >= 40]["dw_model"] > 0).all()),
+    }
+
+
+def wittenberg_wang_facts(points: pd.DataFrame) -> dict[str, bool]:
+    """The qualitative facts of Wittenberg & Wang (2006) on ``dw_model`` of a Score table.
+
+    1. ``single_ltd_pre_post``: single pairings with dt > 0 depress (mean over the cells' dt).
+    2. ``single_ltd_post_pre``: single pairings with dt < 0 depress.
+    3. ``burst_ltp_10_25ms``: EPSP + two-AP burst with the second AP 10-25 ms after the EPSP
+       potentiates (mean over those cells).
+    """
+    single = points[points["protocol"] == "single_pairing"]
+    burst = points[(points["protocol"] == "burst_pairing") & points["dt_ms"].between(10, 25)]
+    return {
+        "single_ltd_pre_post": bool(single[single["dt_ms"] > 0]["dw_model"].mean() < 0),
+        "single_ltd_post_pre": bool(single[single["dt_ms"] < 0]["dw_model"].mean() < 0),
+        "burst_ltp_10_25ms": bool(burst["dw_model"].mean() > 0),
     }
 
 
@@ -241,3 +260,117 @@ def song(
         for k, r in enumerate(ratios)
     ]
     return results[0] if scalar else results
+
+
+# ------------------------------------------------------------ Clopath et al. 2010
+def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_pairs: int = 5,
+                      lag=10 * ms, w0: float = 0.5, target: str = "cython") -> pd.DataFrame:
+    """Clopath et al. (2010) Fig. 2b: ``n_pairs`` pairs at +/- ``lag`` and frequency rho.
+
+    Every (order, rho) is a lane of one Brian2 run on the paper's AdEx neuron
+    (:func:`brainlearn.plasticity_voltage.run_voltage_protocol`, dt 0.1 ms). The weight is
+    reported as in the paper, ``100 + 100 * 15 * (w - w0) / w0`` percent (15 turns 5 pairings
+    into the 75 of Sjostrom et al. 2001).
+
+    Parameters
+    ----------
+    rule : ClopathSTDP, optional
+        Default: the visual-cortex parameters.
+    neuron : ClopathAdEx, optional
+        Default: ``ClopathAdEx()``.
+    rhos : sequence of float
+        Pairing frequencies in Hz.
+    n_pairs : int
+        Pairs per protocol (5).
+    lag : Quantity
+        |t_post - t_pre| (10 ms).
+    w0 : float
+        Initial weight.
+    target : str
+        Code generation target (``cython``: the 0.1 Hz lanes last 40 s).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dt_ms``, ``rho_hz``, ``w_after``, ``normalised`` (percent), ``n_post_fired``.
+    """
+    from brainlearn.plasticity_voltage import ClopathSTDP, normalised_weight, run_voltage_protocol
+
+    rule = rule if rule is not None else ClopathSTDP()
+    lag_ms = float(check_quantity("lag", lag, ms) / ms)
+    rows = [(sign * lag_ms, float(r)) for sign in (1, -1) for r in rhos]
+    protocols = [Protocol.burst_pairing(d * ms, r * Hz, pairs=n_pairs, bursts=1, name=f"dt={d:+g}ms rho={r:g}Hz")
+                 for d, r in rows]
+    frame = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, target=target).frame
+    return pd.DataFrame({
+        "dt_ms": [d for d, _ in rows], "rho_hz": [r for _, r in rows], "w_after": frame["w_after"],
+        "normalised": normalised_weight(frame["w_after"], w0), "n_post_fired": frame["n_post_fired"],
+    })
+
+
+def clopath_clamp(rule=None, voltages=None, n_pre: int = 50, rate=10 * Hz) -> pd.DataFrame:
+    """Clopath et al. (2010) voltage-clamp figure: dw after ``n_pre`` presynaptic spikes at
+    ``rate`` with the postsynaptic potential clamped (default -80 to -30 mV); see
+    :func:`brainlearn.plasticity_voltage.voltage_clamp`."""
+    from brainlearn.plasticity_voltage import ClopathSTDP, voltage_clamp
+
+    rule = rule if rule is not None else ClopathSTDP(w_max=None)
+    if voltages is None:
+        voltages = np.arange(-80.0, -29.0, 1.0) * mV
+    return voltage_clamp(rule, voltages, n_pre=n_pre, rate=rate)
+
+
+# --------------------------------------------------------- Graupner & Brunel 2012
+def gb_stdp_curve(rule=None, dts=None, n_pairs: int = 60, frequency=1 * Hz, repetitions: int = 150,
+                  seed: int = 0, target: str = "cython") -> pd.DataFrame:
+    """Graupner & Brunel (2012) Fig. 2: strength ratio after ``n_pairs`` pairs at ``frequency``.
+
+    Every dt is run on ``repetitions`` synapses started DOWN and as many started UP, all lanes
+    of one Brian2 run (:func:`brainlearn.plasticity_calcium.run_calcium_protocol`).
+
+    Parameters
+    ----------
+    rule : GraupnerBrunelSTDP, optional
+        Default: the DP parameter set.
+    dts : Quantity, optional
+        ``t_post - t_pre`` (default -100..100 ms in 10 ms steps).
+    n_pairs, frequency
+        60 pairs at 1 Hz (the paper).
+    repetitions, seed : int
+        Synapses per start state and the noise seed.
+    target : str
+        Code generation target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dt_ms``, ``U``, ``D``, ``ratio``, ``dw``.
+    """
+    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+
+    rule = rule if rule is not None else GraupnerBrunelSTDP()
+    if dts is None:
+        dts = np.arange(-100, 101, 10) * ms
+    dt_ms = np.asarray(check_quantity("dts", dts, ms, allow_array=True) / ms, dtype=float)
+    protocols = [Protocol.pairing(d * ms, n_pairs, frequency, name=f"dt={d:+g}ms") for d in dt_ms]
+    frame = run_calcium_protocol(rule, protocols, repetitions=repetitions, seed=seed, target=target)
+    frame.insert(0, "dt_ms", dt_ms)
+    return frame
+
+
+def gb_frequency(rule=None, rhos=(1, 5, 10, 20, 30, 40, 50), lag=10 * ms, n_pairs: int = 60,
+                 repetitions: int = 150, seed: int = 0, target: str = "cython") -> pd.DataFrame:
+    """Graupner & Brunel (2012) frequency dependence: ``n_pairs`` pairs at +/- ``lag`` and rho.
+
+    Returns ``dt_ms``, ``rho_hz``, ``U``, ``D``, ``ratio``, ``dw`` (one Brian2 run).
+    """
+    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+
+    rule = rule if rule is not None else GraupnerBrunelSTDP()
+    lag_ms = float(check_quantity("lag", lag, ms) / ms)
+    rows = [(sign * lag_ms, float(r)) for sign in (1, -1) for r in rhos]
+    protocols = [Protocol.pairing(d * ms, n_pairs, r * Hz, name=f"dt={d:+g}ms rho={r:g}Hz") for d, r in rows]
+    frame = run_calcium_protocol(rule, protocols, repetitions=repetitions, seed=seed, target=target)
+    frame.insert(0, "rho_hz", [r for _, r in rows])
+    frame.insert(0, "dt_ms", [d for d, _ in rows])
+    return frame

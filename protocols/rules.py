@@ -17,9 +17,12 @@ from brainlearn.plasticity import (
     TripletSTDP,
 )
 
-__all__ = ["RULE_NAMES", "TRIPLET_PRESETS", "make_rule", "all_rules", "amplitude_names"]
+__all__ = ["RULE_NAMES", "SLOW_RULES", "TRIPLET_PRESETS", "make_rule", "all_rules", "amplitude_names"]
 
-RULE_NAMES = ("pair", "pair-nearest", "pair-multiplicative", "triplet", "diehl-cook")
+RULE_NAMES = ("pair", "pair-nearest", "pair-multiplicative", "triplet", "diehl-cook", "clopath", "graupner-brunel")
+
+#: rules that run on their own (long) simulations: a neuron at dt 0.1 ms, or noise lanes
+SLOW_RULES = ("clopath", "graupner-brunel")
 
 
 def make_rule(name: str, preset: str | None = None) -> PlasticityRule:
@@ -29,7 +32,9 @@ def make_rule(name: str, preset: str | None = None) -> PlasticityRule:
     ----------
     name : str
         ``pair`` (additive, all-to-all), ``pair-nearest``, ``pair-multiplicative``
-        (weight-dependent, mu = 1), ``triplet`` (with ``preset``) or ``diehl-cook``.
+        (weight-dependent, mu = 1), ``triplet`` (with ``preset``), ``diehl-cook``, ``clopath``
+        (Clopath et al. 2010, visual cortex, on its AdEx neuron) or ``graupner-brunel``
+        (Graupner & Brunel 2012, DP set, 100 noisy synapses per start state, seed 0).
     preset : str, optional
         Triplet parameter set (default ``visual-aa-minimal``); only for ``triplet``.
     """
@@ -45,13 +50,24 @@ def make_rule(name: str, preset: str | None = None) -> PlasticityRule:
         return TripletSTDP.preset(preset or "visual-aa-minimal")
     if name == "diehl-cook":
         return DiehlCookSTDP(w_max=1000.0)
+    if name == "clopath":
+        from brainlearn.plasticity_voltage import ClopathSTDP
+
+        return ClopathSTDP(w_max=None)
+    if name == "graupner-brunel":
+        from brainlearn.plasticity_calcium import GraupnerBrunelSTDP
+
+        return GraupnerBrunelSTDP()
     raise ValueError(f"unknown rule {name!r}; choose from {', '.join(RULE_NAMES)}")
 
 
-def all_rules() -> dict[str, PlasticityRule]:
-    """Every rule configuration by label (``triplet:<preset>`` for each preset)."""
+def all_rules(slow: bool = True) -> dict[str, PlasticityRule]:
+    """Every rule configuration by label (``triplet:<preset>`` for each preset); ``slow=False``
+    leaves out :data:`SLOW_RULES`."""
     rules = {}
     for name in RULE_NAMES:
+        if not slow and name in SLOW_RULES:
+            continue
         if name == "triplet":
             for preset in TRIPLET_PRESETS:
                 rules[f"triplet:{preset}"] = make_rule(name, preset)
@@ -66,5 +82,9 @@ def amplitude_names(rule: PlasticityRule) -> list[str]:
         return ["A_plus", "A_minus"]
     if isinstance(rule, DiehlCookSTDP):
         return ["nu_pre", "nu_post"]
+    if getattr(rule, "needs_voltage", False):
+        return ["A_LTD", "A_LTP"]
+    if getattr(rule, "stochastic", False):
+        return []  # noise lanes: no per-synapse parameter sets
     names = ["A2_plus", "A3_plus", "A2_minus", "A3_minus"]
     return [n for n in names if getattr(rule, n) != 0 and not (n == "A2_plus" and rule.A2_plus < 1e-6)]

@@ -26,10 +26,14 @@ from .plots import plot_score, plot_song, plot_window, save_figure
 from .rules import all_rules, amplitude_names, make_rule
 from .scoring import fit_rule, score
 
-__all__ = ["EXPERIMENTS", "run_experiment", "write_protocol_spikes", "rule_table"]
+__all__ = ["EXPERIMENTS", "SLOW_RULE_DATASETS", "run_experiment", "write_protocol_spikes",
+           "rule_table", "select_rules"]
 
 #: experiments besides the scored datasets
-EXPERIMENTS = ("bi_poo", "song")
+EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency")
+#: datasets the slow rules (Clopath, Graupner-Brunel) are run on in the bench table; the
+#: others take 300-600 s of biological time per protocol at dt 0.1 ms (left out, marked)
+SLOW_RULE_DATASETS = ("sjostrom2001", "sjostrom2001_alt", "wittenberg_wang2006")
 
 
 def write_protocol_spikes(run_dir: str | os.PathLike, protocols: list[Protocol]) -> None:
@@ -89,7 +93,10 @@ def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
         raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(DATASETS + EXPERIMENTS)}")
     config = {"name": name, "rule": rule, "preset": preset, "structure": structure}
     with rundir.new_run(out) as run:
-        if name == "song":
+        if name in ("clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency"):
+            config = {"name": name, "seed": seed}
+            line, metrics = _rule_figure(name, run, seed)
+        elif name == "song":
             config = {"name": name, "duration_s": float(duration / second), "seed": seed,
                       "device": device}
             results = song(ratio=[1.05, 1.0], duration=duration, seed=seed, device=device)
@@ -134,8 +141,117 @@ def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
     return line
 
 
+def _rule_figure(name: str, run, seed: int) -> tuple[str, dict]:
+    """The figures of Clopath et al. (2010) and Graupner & Brunel (2012): results, figure,
+    summary line and metrics."""
+    from .datasets import load_dataset
+    from .experiments import clopath_clamp, clopath_frequency, gb_frequency, gb_stdp_curve
+    from .plots import (
+        plot_clopath_clamp,
+        plot_clopath_frequency,
+        plot_gb_curve,
+        plot_gb_frequency,
+    )
+
+    if name == "clopath_frequency":
+        frame = clopath_frequency()
+        figure = plot_clopath_frequency(frame, load_dataset("sjostrom2001"))
+        cells = [f"{r.dt_ms:+g}ms@{r.rho_hz:g}Hz={r.normalised:.0f}%" for r in frame.itertuples()]
+        line = "clopath_frequency (normalised weight): " + " ".join(cells)
+    elif name == "clopath_clamp":
+        frame = clopath_clamp()
+        figure = plot_clopath_clamp(frame)
+        ltd = frame[frame["dw"] < 0]["v_mV"]
+        ltp = frame[frame["dw"] > 0]["v_mV"]
+        line = (f"clopath_clamp: LTD for {ltd.min():g}..{ltd.max():g} mV, "
+                f"LTP from {ltp.min():g} mV, min dw {frame['dw'].min():.3f}, "
+                f"max dw {frame['dw'].max():.3f}")
+    elif name == "gb_stdp":
+        frame = gb_stdp_curve(seed=seed)
+        figure = plot_gb_curve(frame)
+        cells = [f"{r.dt_ms:+g}ms={r.ratio:.2f}" for r in frame.itertuples()]
+        line = "gb_stdp (strength ratio, DP set, 60 pairs at 1 Hz): " + " ".join(cells)
+    else:
+        frame = gb_frequency(seed=seed)
+        figure = plot_gb_frequency(frame, load_dataset("sjostrom2001"))
+        cells = [f"{r.dt_ms:+g}ms@{r.rho_hz:g}Hz={r.ratio:.2f}" for r in frame.itertuples()]
+        line = "gb_frequency (strength ratio, DP set, 60 pairs): " + " ".join(cells)
+    _csv(frame, run / "results.csv")
+    save_figure(figure, run / "figure.png")
+    return line, {"rows": len(frame)}
+
+
+def select_rules(spec: str | None = None) -> dict:
+    """The bench's rules by label, all of them or those named in ``spec`` (comma-separated
+    labels or rule names, e.g. ``"pair,triplet:visual-nn-minimal"``)."""
+    rules = all_rules()
+    if not spec:
+        return rules
+    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    unknown = [w for w in wanted if not any(label == w or label.split(":")[0] == w for label in rules)]
+    if unknown:
+        raise ValueError(f"unknown rule(s) {unknown}; choose from {sorted(rules)}")
+    return {label: rule for label, rule in rules.items()
+            if label in wanted or label.split(":")[0] in wanted}
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    note = "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way."
+    return note + "\n\n" + table.to_markdown(index=False, floatfmt=".2f") + "\n"
+
+
+def _facts_and_figure(result, label: str, column: str, out: str, facts: list) -> None:
+    """Qualitative facts (Sjostrom, Wittenberg & Wang) and a figure per rule and dataset."""
+    from .experiments import wittenberg_wang_facts
+    from .plots import plot_cells
+
+    name = result.dataset
+    if name.startswith("sjostrom"):
+        found = sjostrom_facts(result.points)
+    elif name == "wittenberg_wang2006":
+        found = wittenberg_wang_facts(result.points)
+    else:
+        found = {}
+    facts.extend({"rule": label, "dataset": column, "fact": k, "holds": v} for k, v in found.items())
+    stem = f"{label}_{column}".replace(":", "-").replace(" ", "_").replace("(", "").replace(")", "")
+    plot = plot_cells if name == "wittenberg_wang2006" else plot_score
+    save_figure(plot(result, f"{label} on {column}: E = {result.E:.2f}"),
+                os.path.join(out, "figures", f"{stem}.png"))
+
+
+def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dict) -> str:
+    """Every rule on the user's per-protocol table (``table --data FILE``)."""
+    import time
+
+    from .user_table import read_protocol_table, score_table
+
+    kept, skipped = read_protocol_table(data)
+    os.makedirs(out, exist_ok=True)
+    _csv(skipped, os.path.join(out, "skipped.csv"))
+    lines = [f"skipped {getattr(row, 'protocol_id', '') or ''} (dt {row.dt_train} ms, "
+             f"{row.frequency_train} Hz): {row.reason}" for row in skipped.itertuples()]
+    if kept.empty:
+        raise ValueError(f"{data}: no row left to score ({len(skipped)} skipped, see skipped.csv)")
+    name = os.path.basename(str(data))
+    rows, points = [], []
+    for label, rule in rules.items():
+        start = time.perf_counter()
+        result = score_table(rule, kept, name)
+        rows.append({"rule": label, name: result.E, "points": len(kept), "skipped": len(skipped),
+                     "seconds": time.perf_counter() - start})
+        points.append(result.points.assign(rule=label))
+    table = pd.DataFrame(rows)
+    _csv(table, os.path.join(out, "table.csv"))
+    _csv(pd.concat(points, ignore_index=True), os.path.join(out, "points.csv"))
+    md = _markdown(table)
+    with atomic_path(os.path.join(out, "table.md")) as tmp:
+        tmp.write_text(md, encoding="utf-8")
+    return "\n".join(lines + [md])
+
+
 def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_standalone",
-               maxiter: int = 30, progress: bool = True) -> str:
+               maxiter: int = 30, progress: bool = True, rules: str | None = None,
+               data: str | os.PathLike | None = None) -> str:
     """Score every rule and preset on every dataset; write ``table.csv``, ``points.csv`` and
     ``table.md`` into ``out`` and return the Markdown table.
 
@@ -151,31 +267,62 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
         Differential-evolution generations of the fits.
     progress : bool
         Show a progress bar.
+    rules : str, optional
+        Comma-separated rules to score (default: all, see :func:`select_rules`).
+    data : path, optional
+        A per-protocol table of the user's (plastyfire's ``paired_recordings.csv`` columns):
+        every rule is scored on it instead of the bundled datasets; rows a rule cannot model
+        are reported and written to ``skipped.csv``.
+
+    Returns
+    -------
+    str
+        The Markdown table (also ``table.md``), after the skipped rows of ``data``.
     """
+    import time
+
     from tqdm.auto import tqdm
 
+    from .rules import SLOW_RULES
+
+    chosen = select_rules(rules)
+    if data is not None:
+        return _table_from_file(out, data, chosen)
+    os.makedirs(out, exist_ok=True)
     columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
-    rules = all_rules()
-    rows, points = [], []
-    jobs = [(label, rule, d, s) for label, rule in rules.items() for d, s in columns]
+    rows, points, facts = [], [], []
+    jobs = [(label, rule, d, s) for label, rule in chosen.items() for d, s in columns]
     for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=not progress):
         col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
+        if label.split(":")[0] in SLOW_RULES and (dataset not in SLOW_RULE_DATASETS
+                                                  or structure != "bursts"):
+            rows.append({"rule": label, "dataset": col, "E": float("nan"), "seconds": float("nan"),
+                         "note": "not run: long protocol for a 0.1 ms neuron/noise simulation"})
+            continue
+        start = time.perf_counter()
         result = score(rule, dataset, structure=structure)
-        rows.append({"rule": label, "dataset": col, "E": result.E})
+        rows.append({"rule": label, "dataset": col, "E": result.E,
+                     "seconds": time.perf_counter() - start, "note": ""})
         points.append(result.points.assign(rule=label, structure=structure))
-        if fit:
-            fitted = fit_rule(rule, dataset, amplitude_names(rule), structure=structure,
-                              device=device, maxiter=maxiter)
-            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fitted.E})
+        _facts_and_figure(result, label, col, out, facts)
+        names = amplitude_names(rule)
+        if fit and names:
+            fit_device = "runtime" if getattr(rule, "needs_voltage", False) else device
+            fitted = fit_rule(rule, dataset, names, structure=structure, device=fit_device,
+                              maxiter=maxiter)
+            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fitted.E,
+                         "seconds": float("nan"), "note": ""})
     long = pd.DataFrame(rows)
     table = long.pivot(index="rule", columns="dataset", values="E")
     order = [c if s == "bursts" else f"{c} (60 pairs)" for c, s in columns]
     table = table[order].reindex(long["rule"].drop_duplicates()).reset_index()
-    note = "E = (1/p) sum(((dw_exp - dw_model) / SEM)^2), w0 = 1, no upper bound in the way."
-    md = note + "\n\n" + table.to_markdown(index=False, floatfmt=".2f") + "\n"
-    os.makedirs(out, exist_ok=True)
+    md = _markdown(table)
     _csv(table, os.path.join(out, "table.csv"))
-    _csv(pd.concat(points, ignore_index=True), os.path.join(out, "points.csv"))
+    _csv(long, os.path.join(out, "cells.csv"))
+    if points:
+        _csv(pd.concat(points, ignore_index=True), os.path.join(out, "points.csv"))
+    if facts:
+        _csv(pd.DataFrame(facts), os.path.join(out, "facts.csv"))
     with atomic_path(os.path.join(out, "table.md")) as tmp:
         tmp.write_text(md, encoding="utf-8")
     return md

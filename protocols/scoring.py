@@ -16,6 +16,7 @@ from brian2 import Quantity, second
 from brainlearn.plasticity import PlasticityRule
 from brainlearn.protocols.datasets import dataset_protocols, load_dataset
 from brainlearn.protocols.engine import PopulationRun, run_protocol
+from brainlearn.units import si_unit
 
 __all__ = ["Score", "Fit", "fit_error", "score", "fit_rule"]
 
@@ -96,9 +97,12 @@ def score(rule: PlasticityRule, dataset: str, *, structure: str = "bursts", targ
 
 def _default_bounds(rule: PlasticityRule, name: str) -> tuple[float, float]:
     value = rule.params()[name]
-    if isinstance(value, Quantity):
+    if isinstance(value, Quantity) and value.dim == second.dim:
         return (1e-3, 0.5)
-    return (0.0, max(5 * abs(float(value)), 0.02))
+    x = float(value / si_unit(value))
+    if isinstance(value, Quantity) and x < 0:  # a threshold below zero (e.g. in volts): +/- 50 %
+        return (1.5 * x, 0.5 * x)
+    return (0.0, max(5 * abs(x), 0.02) if not isinstance(value, Quantity) else 5 * abs(x))
 
 
 def fit_rule(
@@ -122,10 +126,12 @@ def fit_rule(
     dataset : str
         Bundled dataset name.
     free : list of str
-        Parameter names to fit (e.g. ``["A_plus", "A_minus"]``; time constants in seconds).
+        Parameter names to fit (e.g. ``["A_plus", "A_minus"]``; quantities in SI units:
+        seconds, volts, 1/volt ...).
     bounds : dict, optional
         ``{name: (low, high)}`` in SI units; default amplitudes ``[0, max(5 * value, 0.02)]``,
-        times ``[1 ms, 500 ms]``.
+        times ``[1 ms, 500 ms]``, other quantities ``[0, 5 * value]`` (negative ones
+        ``[1.5 * value, 0.5 * value]``).
     structure : {"bursts", "pfister"}
         Sjostrom pairing structure.
     device : {"runtime", "cpp_standalone"}
@@ -150,7 +156,7 @@ def fit_rule(
     n_sets = popsize * len(free)
     runner = PopulationRun(rule, protocols, free, n_sets=n_sets + 1, device=device)
     params = rule.params()
-    start = np.array([[float(params[n] / second) if isinstance(params[n], Quantity) else float(params[n])]
+    start = np.array([[float(params[n] / si_unit(params[n]))]
                       for n in free])
     exp, sem = data["dw_mean"].to_numpy(), data["dw_sem"].to_numpy()
 
@@ -168,5 +174,6 @@ def fit_rule(
         E = float(errors(best[:, None])[0])
     finally:
         runner.close()
-    fitted = {n: (v * second if isinstance(params[n], Quantity) else float(v)) for n, v in zip(free, best, strict=True)}
+    fitted = {n: (v * si_unit(params[n]) if isinstance(params[n], Quantity) else float(v))
+              for n, v in zip(free, best, strict=True)}
     return Fit(rule.replace(**fitted), E, dict(zip(free, best.tolist(), strict=True)), E_before)

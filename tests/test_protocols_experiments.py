@@ -22,7 +22,8 @@ from brainlearn.protocols import (
 
 def test_datasets_bundled_with_sources():
     table = list_datasets()
-    assert set(table["name"]) == {"sjostrom2001", "sjostrom2001_alt", "froemke2006", "nevian2006"}
+    assert set(table["name"]) == {"sjostrom2001", "sjostrom2001_alt", "froemke2006", "nevian2006",
+                                  "wittenberg_wang2006"}
     data = load_dataset("sjostrom2001")
     assert len(data) == 10 and data["source"].str.contains("vhlab").all()
     assert data.loc[(data.dt_ms == -10) & (data.rho_hz == 50), "dw_mean"].item() == pytest.approx(0.75)

@@ -15,20 +15,31 @@ EPILOG = """examples:
 RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) or an experiment:
   bi_poo   the STDP window, 60 pairs at 1 Hz, dt -100..+100 ms, exponential fit
   song     Song, Miller & Abbott 2000 (1000 Poisson inputs, 100 s; --duration to shorten)
+  clopath_frequency  Clopath et al. 2010 Fig. 2b: 5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron
+  clopath_clamp      Clopath et al. 2010 voltage clamp: dw against the clamped potential
+  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz, noise lanes)
+  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs, 1-50 Hz)
 
 examples:
   brainlearn protocol run sjostrom2001 --rule pair --out runs/sj_pair
   brainlearn protocol run sjostrom2001 --rule triplet --preset visual-aa-minimal --structure pfister --out runs/sj_aa
   brainlearn protocol run bi_poo --rule pair --out runs/window
   brainlearn protocol run song --duration 20 --out runs/song
+  brainlearn protocol run clopath_frequency --out runs/clopath_freq
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
-Gerstner's 60-pair structure. Writes table.csv, table.md and points.csv.
+Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run time per cell),
+points.csv, facts.csv (Sjostrom's and Wittenberg & Wang's qualitative facts per rule) and
+figures/<rule>_<dataset>.png. Clopath and Graupner-Brunel run on the Sjostrom and Wittenberg-Wang datasets.
+With --data FILE: every rule on your own per-protocol table (columns frequency_train,
+dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
+optionally sample_size, reference, notes); skipped rows go to skipped.csv with the reason.
 
 examples:
   brainlearn protocol table --out runs/table
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
+  brainlearn protocol table --data my_protocols.csv --rules pair,triplet --out runs/mine
 """
 
 
@@ -45,6 +56,10 @@ def handle_list(args: argparse.Namespace) -> int:
     print("experiments:")
     print("  bi_poo             STDP window, 60 pairs at 1 Hz, exponential fit of A+/A-/tau+/tau-")
     print("  song               Song, Miller & Abbott 2000 competitive learning (bimodal weights)")
+    print("  clopath_frequency  Clopath et al. 2010 Fig. 2b (5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron)")
+    print("  clopath_clamp      Clopath et al. 2010 voltage clamp (dw against the clamped potential)")
+    print("  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz)")
+    print("  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs)")
     print(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
     return 0
 
@@ -67,7 +82,7 @@ def handle_table(args: argparse.Namespace) -> int:
 
     device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
     print(rule_table(args.out, fit=args.fit, device=device, maxiter=args.maxiter,
-                     progress=not args.quiet))
+                     progress=not args.quiet, rules=args.rules, data=args.data))
     return 0
 
 
@@ -94,12 +109,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("name", help="dataset or experiment (see `brainlearn protocol list`)")
     run.add_argument("--rule", default="pair",
-                     help="pair, pair-nearest, pair-multiplicative, triplet, diehl-cook (default pair)")
+                     help="pair, pair-nearest, pair-multiplicative, triplet, diehl-cook, clopath, "
+                          "graupner-brunel (default pair)")
     run.add_argument("--preset", default=None, help="triplet preset (default visual-aa-minimal)")
     run.add_argument("--structure", choices=["bursts", "pfister"], default="bursts",
                      help="Sjostrom structure: the paper's bursts or Pfister's 60 pairs (default bursts)")
     run.add_argument("--duration", type=float, default=100.0, help="song: simulated seconds (default 100)")
-    run.add_argument("--seed", type=int, default=0, help="song: random seed (default 0)")
+    run.add_argument("--seed", type=int, default=0, help="song, gb_*: random seed (default 0)")
     run.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
                      help="song: Brian2 device (default cpp_standalone)")
     run.add_argument("--out", required=True, help="output directory")
@@ -114,4 +130,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="device for --fit (default cpp_standalone: compile once, fast generations)")
     table.add_argument("--maxiter", type=int, default=30, help="--fit: differential-evolution generations")
     table.add_argument("--quiet", action="store_true", help="no progress bar")
+    table.add_argument("--data", default=None, metavar="FILE",
+                       help="score on your own per-protocol CSV (plastyfire's paired_recordings.csv format) "
+                            "instead of the bundled datasets; rows with pharmacology are reported and skipped")
+    table.add_argument("--rules", default=None,
+                       help="comma-separated rules or labels (e.g. pair,triplet:visual-nn-full,clopath); "
+                            "default: all")
     table.set_defaults(func=handle_table)
