@@ -12,6 +12,7 @@ Nothing here needs the network at build time (no intersphinx).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -54,7 +55,13 @@ autosummary_imported_members = False
 autosummary_ignore_module_all = True
 # members are listed by the module template (_templates/autosummary/module.rst) for modules,
 # not for packages, whose __all__ re-exports what their modules already document
-autodoc_default_options = {"show-inheritance": True, "member-order": "bysource"}
+autodoc_default_options = {
+    "show-inheritance": True, "member-order": "bysource",
+    # scikit-learn adds these request setters to every estimator class; their docstrings
+    # refer to scikit-learn's own glossary
+    "exclude-members": "set_fit_request,set_partial_fit_request,set_score_request,"
+                       "set_predict_request,set_transform_request",
+}
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_class_signature = "mixed"
@@ -73,6 +80,14 @@ suppress_warnings = [
     # dataclass fields and re-exported names are documented where they are defined
     "autosummary.import_cycle",
 ]
+
+# -- the README's figures ----------------------------------------------------------------
+# The guide pages include README sections; the README names its figures relative to the
+# repository root (protocols/figures/...), which the including page resolves from guide/.
+_FIGURES = Path(__file__).parent / "guide" / "protocols" / "figures"
+for _png in sorted((ROOT / "protocols" / "figures").glob("*.png")):
+    _FIGURES.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(_png, _FIGURES / _png.name)
 
 # -- MyST (the README and CHANGELOG are Markdown) ----------------------------------------
 myst_heading_anchors = 3

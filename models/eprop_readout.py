@@ -4,7 +4,7 @@ The readout part of e-prop (Bellec et al. 2020, Nat. Commun. 11:3625, eq. 28 and
 leaky readout neurons ``y_k[t] = kappa y_k[t-1] + (1 - kappa) sum_j W_kj z_j[t]``, softmax
 output, and for every image (one sequence, batch size 1) the update
 
-    dW_kj = -eta / |window| * sum_{t in window} (pi_k[t] - pi*_k[t]) zbar_j[t]
+    ``dW_kj = -eta / n_window * sum_{t in window} (pi_k[t] - pi*_k[t]) zbar_j[t]``
 
 with ``zbar_j`` the presynaptic spikes filtered with ``kappa``: local (presynaptic trace times
 the readout neuron's own error) and online (one update after each image). It runs the same

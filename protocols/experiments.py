@@ -283,7 +283,7 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
     n_pairs : int
         Pairs per protocol (5).
     lag : Quantity
-        |t_post - t_pre| (10 ms).
+        ``|t_post - t_pre|`` (10 ms).
     w0 : float
         Initial weight.
     target : str

@@ -3,7 +3,7 @@
 The format is the public one of plasticity-fitting work (BlueBrain ``plastyfire``,
 ``biodata/paired_recordings.csv``): one row per protocol with the columns
 
-=================  ==========================================================
+===================  ==========================================================
 ``frequency_train``  pairing frequency within a train (Hz)
 ``dt_train``         ``t_post - t_pre`` of every pair (ms)
 ``n_stimuli_train``  pairs per train
@@ -14,7 +14,7 @@ The format is the public one of plasticity-fitting work (BlueBrain ``plastyfire`
 ``sample_size``      number of cells (optional)
 ``reference``        where the row comes from (optional)
 ``notes``            free text (optional)
-=================  ==========================================================
+===================  ==========================================================
 
 and any other columns (``protocol_id``, cell types, ...), which are kept. A row is a train of
 ``n_stimuli_train`` pairs at ``frequency_train`` repeated ``n_sweep`` times every
