@@ -60,7 +60,8 @@ autodoc_default_options = {
     # scikit-learn adds these request setters to every estimator class; their docstrings
     # refer to scikit-learn's own glossary
     "exclude-members": "set_fit_request,set_partial_fit_request,set_score_request,"
-                       "set_predict_request,set_transform_request",
+                       "set_predict_request,set_predict_proba_request,"
+                       "set_decision_function_request,set_transform_request",
 }
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
