@@ -14,6 +14,8 @@ per training example, and their ratio. Compilation is reported separately.
     python benchmarks/diehl_cook_speed.py --neurons 400 --examples 1000 --baseline-examples 20
     python benchmarks/diehl_cook_speed.py --neurons 400,1600,6400 --examples 300 \
         --baseline-examples 5 --brian2-queue
+    python benchmarks/diehl_cook_speed.py --neurons 1600 --examples 500 --baseline-examples 5 \
+        --integration euler,exponential_euler,implicit_euler
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from pathlib import Path
 import numpy as np
 
 
-def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool = False) -> dict:
+def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool = False,
+                   integration: str = "euler") -> dict:
     from brainlearn.models.diehl_cook_run import TrainConfig, train
 
-    run_dir = workdir / f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}"
-    config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0)
+    run_dir = workdir / f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}_{integration}"
+    config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0,
+                                integration=integration)
     if brian2_queue:  # Brian2's own spike queue (see brainlearn.devices.use_fast_spike_queue)
         os.environ["BRAINLEARN_BRIAN2_SPIKE_QUEUE"] = "1"
     try:
@@ -157,7 +161,11 @@ def main() -> None:
                         help="also time brainlearn with Brian2's own spike queue (what "
                         "brainlearn's queue buys)")
     parser.add_argument("--data", default="full", choices=["full", "embedded"])
+    parser.add_argument("--integration", default="euler",
+                        help="comma-separated integrations of the cells to time, e.g. "
+                        "euler,exponential_euler,implicit_euler (default euler)")
     args = parser.parse_args()
+    integrations = [v.strip() for v in args.integration.split(",") if v.strip()]
     sizes = [int(v) for v in args.neurons.split(",") if v.strip()]
 
     from brainlearn.data import load_mnist
@@ -170,24 +178,25 @@ def main() -> None:
         for n in sizes:
             base = run_baseline(n, args.baseline_examples, images)
             rows.append((n, f"baseline (official example structure, {base['target']})", base))
-            if args.brian2_queue:
-                rows.append((n, "brainlearn, Brian2's spike queue",
-                             run_brainlearn(n, args.examples, args.data, workdir, True)))
-            rows.append((n, "brainlearn (cpp_standalone, in-network loop)",
-                         run_brainlearn(n, args.examples, args.data, workdir)))
+            for integ in integrations:
+                if args.brian2_queue:
+                    rows.append((n, f"brainlearn, Brian2's spike queue, {integ}",
+                                 run_brainlearn(n, args.examples, args.data, workdir, True, integ)))
+                rows.append((n, f"brainlearn, {integ}",
+                             run_brainlearn(n, args.examples, args.data, workdir, False, integ)))
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nDiehl & Cook training speed, dt 0.5 ms, {args.data} MNIST "
           "(ms per presentation of 500 ms network time; ratio: baseline / row, same run)")
-    print(f"{'N':>5s} {'':46s} {'ms/presentation':>16s} {'ms/example':>11s} {'examples':>9s} "
+    print(f"{'N':>5s} {'':52s} {'ms/presentation':>16s} {'ms/example':>11s} {'examples':>9s} "
           f"{'presentations':>14s} {'x baseline':>11s}")
     baseline_ms = {}
     for n, name, r in rows:
         per_pres = 1000 * r["seconds"] / r["presentations"]
         baseline_ms.setdefault(n, per_pres)
-        print(f"{n:5d} {name:46s} {per_pres:16.2f} {1000 * r['seconds'] / r['examples']:11.2f} "
+        print(f"{n:5d} {name:52s} {per_pres:16.2f} {1000 * r['seconds'] / r['examples']:11.2f} "
               f"{r['examples']:9d} {r['presentations']:14d} {baseline_ms[n] / per_pres:10.1f}x")
     compile_s = [r["compile_seconds"] for _, _, r in rows if "compile_seconds" in r]
     print(f"\nbrainlearn compile times (not included): {', '.join(f'{c:.1f} s' for c in compile_s)}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from brian2 import NeuronGroup, Quantity, ms, mV, nS, pA, pF
 
+import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
 __all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "ClopathAdEx", "NeuronModel"]

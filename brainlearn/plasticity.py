@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from brian2 import Quantity, ms, second
 
+import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
 from brainlearn.units import NUMBER, CheckedParams, check_number, check_quantity, qfield
 
 __all__ = [
@@ -320,8 +321,8 @@ class DiehlCookSTDP(PlasticityRule):
             sum of the cell's input weights (for normalisation; added to ``post_model``).
         method : str
             Integration method of the post-synaptic group: ``"euler"`` (the traces' time
-            constants become ``tau_eff``) or ``"exponential_euler"`` (exact for the traces'
-            linear decay as written). Either way a trace is multiplied by ``exp(-dt / tau)``
+            constants become ``tau_eff``), ``"exponential_euler"`` or ``"implicit_euler"``
+            (both exact for the traces' linear decay as written). Either way a trace is multiplied by ``exp(-dt / tau)``
             every step.
 
         Returns
@@ -358,10 +359,11 @@ class DiehlCookSTDP(PlasticityRule):
                 "tau_eff1": dt / (1 - np.exp(-float(dt / self.tau_post1))),
                 "tau_eff2": dt / (1 - np.exp(-float(dt / self.tau_post2))),
             }
-        elif method == "exponential_euler":
+        elif method in ("exponential_euler", "implicit_euler"):
             post_namespace = {"tau_eff1": self.tau_post1, "tau_eff2": self.tau_post2}
         else:
-            raise ValueError(f"method must be 'euler' or 'exponential_euler', got {method!r}")
+            raise ValueError("method must be 'euler', 'exponential_euler' or 'implicit_euler', "
+                             f"got {method!r}")
         return SynapseCode(
             model, on_pre, on_post, self.namespace(), post_model=post_model,
             post_reset=f"post1 {step}\npost2 {step}", post_namespace=post_namespace,

@@ -4,7 +4,8 @@ With tau_m 100 ms and dt 0.5 ms the Euler step of the excitatory membrane is uns
 (1 + ge + gi) dt / tau_m > 2. In a network of 1600 cells, a burst of more than 23 inhibitory
 spikes in one step (each adds 17 to gi) gets there; the membrane then oscillates past
 threshold, every cell fires at its refractory limit and keeps the inhibition up. Exponential
-Euler integrates the same equation stably: with gi that large the membrane relaxes to
+Euler and implicit Euler (brainlearn.integration) integrate the same equation stably: with gi
+that large the membrane relaxes to
 v_inf = (v_rest + gi * E_inh) / (1 + gi), just above -100 mV, and never fires.
 """
 
@@ -38,8 +39,9 @@ def test_forward_euler_fires_spuriously_under_strong_inhibition():
     assert n_spikes > 0 or np.abs(v).max() > 1.0  # a spike, or a membrane off by volts
 
 
-def test_exponential_euler_relaxes_towards_the_inhibitory_reversal():
-    n_spikes, v = _run("exponential_euler")
+@pytest.mark.parametrize("integration", ["exponential_euler", "implicit_euler"])
+def test_stable_integration_relaxes_towards_the_inhibitory_reversal(integration):
+    n_spikes, v = _run(integration)
     assert n_spikes == 0
     p = DiehlCookParams().exc
     v_inf = float((p.v_rest + GI * p.E_inh) / (1 + GI) / mV) * 1e-3

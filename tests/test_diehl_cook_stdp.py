@@ -106,7 +106,8 @@ def _reference_weights(params, rule, w0, delays, pre, post):
 
 
 @pytest.mark.parametrize(("name", "integration"), [("paper", "euler"), ("every-field", "euler"),
-                                                  ("paper", "exponential_euler")])
+                                                  ("paper", "exponential_euler"),
+                                                  ("paper", "implicit_euler")])
 def test_network_input_synapses_match_the_event_by_event_reference(name, integration):
     rule = RULES[name]
     params = DiehlCookParams(t_input=100 * ms, t_rest=50 * ms, stdp=rule, integration=integration)

@@ -52,7 +52,7 @@ def register(subparsers) -> None:
     train.add_argument("--params", default="paper", choices=["paper", "sized"],
                        help="parameter set: the paper's, or 'sized' (theta_plus scaled with N "
                        "below 400 so small networks keep N=400's spike budget; default paper)")
-    train.add_argument("--integration", default="euler", choices=["euler", "exponential_euler"],
+    train.add_argument("--integration", default="euler", choices=["euler", "exponential_euler", "implicit_euler"],
                        help="integration of the cells: the original's forward Euler (default), or "
                        "exponential Euler, stable under strong inhibition (needed from N=1600 on, "
                        "see the README)")
@@ -110,7 +110,7 @@ def register(subparsers) -> None:
     rep.add_argument("--rows", default="100,400,1600",
                      help="comma-separated network sizes of the paper's table (default 100,400,1600)")
     rep.add_argument("--params", default="paper", choices=["paper", "sized"])
-    rep.add_argument("--integration", default="euler", choices=["euler", "exponential_euler"])
+    rep.add_argument("--integration", default="euler", choices=["euler", "exponential_euler", "implicit_euler"])
     rep.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     rep.add_argument("--data", default="full", choices=["full", "embedded"])
     rep.add_argument("--examples", type=int, default=None,
