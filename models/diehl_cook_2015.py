@@ -102,8 +102,10 @@ class DiehlCookParams(CheckedParams):
     linear in v for given conductances, so the step is exact for them), at the price of one
     ``exp`` per cell and step. ``"implicit_euler"`` (:mod:`brainlearn.integration`) is the
     backward Euler step of the membrane with the conductances of the step's start, one
-    division instead: as stable, within ``O((A dt)^2)`` of exponential Euler, and about as
-    fast as forward Euler.
+    division instead: as stable, within ``O((A dt)^2)`` of exponential Euler, at 1.34x the
+    cost of forward Euler (exponential Euler: 2.2x). It is the default: stable at every size
+    of the paper's table, and at N=400 (3 epochs, seed 0) it reached 89.89 % against forward
+    Euler's 89.21 %.
 
     ``timer`` settles the original threshold's ``timer > refrac_e`` condition
     (``dtimer/dt = 100.0 : ms``): ``"brian1"`` reads it as Brian 1 executed it (it blocks one
@@ -126,8 +128,8 @@ class DiehlCookParams(CheckedParams):
     w_exc_inh: float = 10.4
     w_inh_exc: float = 17.0
     timer: str = "brian1"
-    # integration of the cells: the original's forward Euler, or a stable one (see above)
-    integration: str = "euler"
+    # integration of the cells: stable implicit Euler, or the original's forward Euler (above)
+    integration: str = "implicit_euler"
     exc: ConductanceLIF = field(default_factory=_exc_cell)
     inh: ConductanceLIF = field(default_factory=_inh_cell)
     stdp: DiehlCookSTDP = field(default_factory=DiehlCookSTDP)

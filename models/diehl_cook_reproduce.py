@@ -101,7 +101,7 @@ def reproduce(
     rows: list[int] | tuple[int, ...] = (100, 400, 1600),
     *,
     param_set: str = "paper",
-    integration: str = "euler",
+    integration: str = "implicit_euler",
     seeds: list[int] | tuple[int, ...] = (0,),
     data: str = "full",
     examples: int | None = None,
@@ -122,7 +122,8 @@ def reproduce(
     param_set : str
         ``"paper"`` or ``"sized"`` (``DiehlCookParams.sized``).
     integration : str
-        ``"euler"`` (the original's) or ``"exponential_euler"`` (``DiehlCookParams``).
+        The cells' integration: ``"implicit_euler"`` (default), ``"exponential_euler"`` or
+        ``"euler"`` (the original's; see ``DiehlCookParams``).
     seeds : sequence of int
         Seeds; each row is run once per seed.
     data : str

@@ -101,7 +101,7 @@ class TrainConfig(dict):
         chunk: int = DEFAULT_CHUNK,
         theta_plus: Quantity | None = None,
         params: str = "paper",
-        integration: str = "euler",
+        integration: str = "implicit_euler",
     ) -> TrainConfig:
         """Validate the options and return a config.
 
@@ -109,7 +109,9 @@ class TrainConfig(dict):
         ``theta_plus`` replaces the paper's threshold increment of 0.05 mV (a deviation from
         the paper, recorded in ``config.json``; see ``DiehlCookParams.spike_budget``).
         ``params`` names the parameter set: ``"paper"`` or ``"sized"`` (theta_plus scaled to
-        the network size, ``DiehlCookParams.sized``; recorded the same way).
+        the network size, ``DiehlCookParams.sized``; recorded the same way). ``integration``
+        is the cells' integration (``DiehlCookParams``; a config written before it was
+        recorded reads as the original's ``"euler"``).
         """
         if integration not in INTEGRATIONS:
             raise ValueError(f"integration must be one of {INTEGRATIONS}, got {integration!r}")

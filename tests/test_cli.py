@@ -40,3 +40,12 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("brainlearn: error:") and err.count("\n") == 1
+
+
+def test_cli_offers_every_integration_of_the_model():
+    """The command line's list (kept free of Brian2 imports) is the model's list."""
+    from brainlearn.commands.mnist import INTEGRATIONS as CLI_INTEGRATIONS
+    from brainlearn.models.diehl_cook_2015 import INTEGRATIONS, DiehlCookParams
+
+    assert sorted(CLI_INTEGRATIONS) == sorted(INTEGRATIONS)
+    assert CLI_INTEGRATIONS[0] == DiehlCookParams().integration  # the default, first

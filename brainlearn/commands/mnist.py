@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+#: the cells' integration methods (models.diehl_cook_2015.INTEGRATIONS; kept here so that
+#: parsing the command line does not import Brian2)
+INTEGRATIONS = ["implicit_euler", "exponential_euler", "euler"]
+
 EPILOG = """examples:
   brainlearn mnist train --neurons 100 --epochs 1 --out runs/n100
   brainlearn mnist train --neurons 100 --examples 1000 --data embedded --out runs/demo
@@ -52,10 +56,11 @@ def register(subparsers) -> None:
     train.add_argument("--params", default="paper", choices=["paper", "sized"],
                        help="parameter set: the paper's, or 'sized' (theta_plus scaled with N "
                        "below 400 so small networks keep N=400's spike budget; default paper)")
-    train.add_argument("--integration", default="euler", choices=["euler", "exponential_euler", "implicit_euler"],
-                       help="integration of the cells: the original's forward Euler (default), or "
-                       "exponential Euler, stable under strong inhibition (needed from N=1600 on, "
-                       "see the README)")
+    train.add_argument("--integration", default="implicit_euler", choices=INTEGRATIONS,
+                       help="integration of the cells: implicit Euler (default; stable under "
+                       "strong inhibition, needed from N=1600 on), exponential Euler (stable, "
+                       "2.2x forward Euler's cost), or the original's forward Euler (unstable "
+                       "from N=1600 on; see the README)")
     train.add_argument("--chunk", type=int, default=1000,
                        help="images per compiled run between checkpoints (default 1000)")
     train.add_argument("--out", help="run directory (new run)")
@@ -110,7 +115,8 @@ def register(subparsers) -> None:
     rep.add_argument("--rows", default="100,400,1600",
                      help="comma-separated network sizes of the paper's table (default 100,400,1600)")
     rep.add_argument("--params", default="paper", choices=["paper", "sized"])
-    rep.add_argument("--integration", default="euler", choices=["euler", "exponential_euler", "implicit_euler"])
+    rep.add_argument("--integration", default="implicit_euler", choices=INTEGRATIONS,
+                     help="integration of the cells (default implicit_euler; see train --help)")
     rep.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     rep.add_argument("--data", default="full", choices=["full", "embedded"])
     rep.add_argument("--examples", type=int, default=None,
