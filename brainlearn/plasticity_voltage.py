@@ -35,10 +35,11 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, Quantity, ms, mV, second
 
+from brainlearn.gaps import unit_schedule
 from brainlearn.plasticity import PlasticityRule, SynapseCode
 from brainlearn.units import NUMBER, check_number, check_quantity, qfield, si_unit
 
-__all__ = ["ClopathSTDP", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
+__all__ = ["QUIET_GAP", "ClopathSTDP", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
            "normalised_weight"]
 
 #: Clopath et al. (2010) Table 1: fits to visual cortex (Sjostrom 2001) and hippocampus.
@@ -53,6 +54,10 @@ CLOPATH_PRESETS: dict[str, dict] = {
         tau_x=16 * ms, tau_minus=6 * ms, tau_plus=5 * ms,
     ),
 }
+
+#: silence kept between the units of a protocol by the protocol engine (``brainlearn.gaps``):
+#: about 7 ``tau_w`` of the paper's neuron, the slowest of its time constants
+QUIET_GAP = 1 * second
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,7 @@ def run_voltage_protocol(
     record: bool = False,
     target: str = "numpy",
     params: dict | None = None,
+    quiet_gap=None,
 ) -> VoltageRun:
     """Run every protocol on its own synapse onto its own neuron, all in one Brian2 run.
 
@@ -260,6 +266,12 @@ def run_voltage_protocol(
         ``{name: K values in SI units}``: synapse parameters of the rule (``A_LTD``, ``A_LTP``,
         ``theta_minus``, ``theta_plus``, ``tau_x``) varied side by side; the lanes are then
         ``K * len(protocols)`` (set-major) and the frame has a ``set`` column.
+    quiet_gap : Quantity, optional
+        Shorten the silence between a protocol's units to this (``brainlearn.gaps``): the
+        neuron, filters and trace relax to rest in between, and at rest (``v = E_L =
+        theta_minus`` for the paper's parameters) neither term acts, so the result changes
+        by the relaxation left over, of order ``exp(-quiet_gap / tau_w)`` (1 s: 1e-3 of the
+        adaptation current). ``None`` (default) simulates every protocol as it is.
 
     Returns
     -------
@@ -294,7 +306,8 @@ def run_voltage_protocol(
     pre_i, pre_t, post_i, post_t = [], [], [], []
     for s in range(n_sets):
         for k, p in enumerate(protocols):
-            pre, post = p.spike_times()
+            sched = unit_schedule(p, quiet_gap)
+            pre, post = sched.pre, sched.post
             for arr, idx, out in ((pre, pre_i, pre_t), (post, post_i, post_t)):
                 idx.append(np.full(arr.size, s * n_p + k))
                 out.append(np.round(arr / dt_s).astype(np.int64) + start)

@@ -52,9 +52,12 @@ def test_noise_is_seeded_and_has_the_euler_maruyama_variance():
     a time T); the cubic drift moves it by ~1 % here (T / tau = 0.02). Same seed, same run."""
     rule = GraupnerBrunelSTDP(gamma_d=0.0, gamma_p=0.0, tau=10 * second, sigma=1.0, D=0 * ms)
     protocol = Protocol([] * ms, np.arange(0, 200) * ms, name="hold")
-    a, tr_a = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True)
-    b, tr_b = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True)
-    _, tr_c = run_calcium_protocol(rule, [protocol], repetitions=200, seed=4, target="numpy", record=True)
+    a, tr_a = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True,
+                                     tail=0 * ms)
+    b, tr_b = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True,
+                                     tail=0 * ms)
+    _, tr_c = run_calcium_protocol(rule, [protocol], repetitions=200, seed=4, target="numpy", record=True,
+                                     tail=0 * ms)
     assert np.array_equal(tr_a["rho"], tr_b["rho"]) and a.equals(b)
     assert not np.array_equal(tr_a["rho"], tr_c["rho"])
     rho = tr_a["rho"][:200, -1]  # the lanes started DOWN
