@@ -74,6 +74,11 @@ class GraupnerBrunelSTDP(PlasticityRule):
         Fraction of synapses initially DOWN (0.5).
     b : float
         w_UP / w_DOWN (5).
+    repetitions : int
+        Synapses started DOWN, and as many started UP, per protocol when the protocol engine
+        (``brainlearn.protocols.run_protocol``, ``score``, ``fit_rule``) runs the rule (100).
+    seed : int
+        Seed of the noise in those runs (0).
     """
 
     tau_Ca: Quantity = qfield(20 * ms)
@@ -89,11 +94,13 @@ class GraupnerBrunelSTDP(PlasticityRule):
     sigma: float = 2.8284
     beta: float = 0.5
     b: float = 5.0
+    repetitions: int = 100
+    seed: int = 0
 
     _units = {
         "tau_Ca": ms, "C_pre": NUMBER, "C_post": NUMBER, "D": ms, "theta_d": NUMBER, "theta_p": NUMBER,
         "gamma_d": NUMBER, "gamma_p": NUMBER, "tau": ms, "rho_star": NUMBER, "sigma": NUMBER,
-        "beta": NUMBER, "b": NUMBER,
+        "beta": NUMBER, "b": NUMBER, "repetitions": NUMBER, "seed": NUMBER,
     }
 
     #: the rule is stochastic: runs need repetitions and a seed
@@ -107,6 +114,8 @@ class GraupnerBrunelSTDP(PlasticityRule):
             raise ValueError(f"rho_star must lie between the two states 0 and 1, got {self.rho_star!r}")
         if not 0 <= self.beta <= 1:
             raise ValueError(f"beta is a fraction in [0, 1], got {self.beta!r}")
+        if int(self.repetitions) != self.repetitions or self.repetitions < 1:
+            raise ValueError(f"repetitions must be a positive integer, got {self.repetitions!r}")
         if self.sigma < 0 or self.b <= 0:
             raise ValueError(f"sigma must be >= 0 and b > 0, got sigma={self.sigma!r}, b={self.b!r}")
 
@@ -119,7 +128,7 @@ class GraupnerBrunelSTDP(PlasticityRule):
 
     def namespace(self) -> dict:
         ns = super().namespace()
-        for name in ("beta", "b"):
+        for name in ("beta", "b", "repetitions", "seed"):
             ns.pop(name)
         return ns
 

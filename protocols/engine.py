@@ -421,7 +421,7 @@ def run_protocol(
 def _run_own_runner(rule, protocols, w0, params, target):
     """Rules that need more than imposed spikes: a voltage-reading rule runs on its neuron
     (``brainlearn.plasticity_voltage``, dt 0.1 ms), a calcium rule on noise lanes
-    (``brainlearn.plasticity_calcium``: 100 synapses per start state, seed 0, strength ratio
+    (``brainlearn.plasticity_calcium``: ``rule.repetitions`` synapses per start state, ``rule.seed``, strength ratio
     of the paper's Eq. 4 as ``w_after / w_before``). Both use the cython target when
     ``target`` is the default numpy: their runs last seconds of biological time at 0.1 ms.
     Both shorten the silence between a protocol's units to their ``QUIET_GAP``
@@ -439,7 +439,8 @@ def _run_own_runner(rule, protocols, w0, params, target):
     from brainlearn.plasticity_calcium import QUIET_GAP, run_calcium_protocol
 
     free, n_sets = _free_params(params)
-    frame = run_calcium_protocol(rule, protocols, target=target, params=free or None, quiet_gap=QUIET_GAP)
+    frame = run_calcium_protocol(rule, protocols, repetitions=int(rule.repetitions), seed=int(rule.seed),
+                                 target=target, params=free or None, quiet_gap=QUIET_GAP)
     out = pd.DataFrame({
         "name": frame["name"], "w_before": w0, "w_after": w0 * frame["ratio"], "dw": frame["dw"],
         "n_pre": frame["n_pre"], "n_post": frame["n_post"],

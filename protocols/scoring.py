@@ -139,9 +139,10 @@ def _default_bounds(rule: PlasticityRule, name: str) -> tuple[float, float]:
 
 def fit_rule(
     rule: PlasticityRule,
-    dataset: str,
+    dataset,
     free: list[str],
     *,
+    protocols: list | None = None,
     bounds: dict | None = None,
     structure: str = "bursts",
     device: str = "runtime",
@@ -155,11 +156,14 @@ def fit_rule(
     ----------
     rule : PlasticityRule
         Starting rule (its other parameters stay fixed).
-    dataset : str
-        Bundled dataset name.
+    dataset : str or pandas.DataFrame
+        Bundled dataset name, or a table of the user's with ``dw_mean`` and ``dw_sem`` per
+        row (then ``protocols`` gives the protocol of every row).
     free : list of str
         Parameter names to fit (e.g. ``["A_plus", "A_minus"]``; quantities in SI units:
         seconds, volts, 1/volt ...).
+    protocols : list of Protocol, optional
+        The protocols of a ``dataset`` given as a table (one per row).
     bounds : dict, optional
         ``{name: (low, high)}`` in SI units; default amplitudes ``[0, max(5 * value, 0.02)]``,
         times ``[1 ms, 500 ms]``, other quantities ``[0, 5 * value]`` (negative ones
@@ -183,8 +187,16 @@ def fit_rule(
     free = list(free)
     if not free:
         raise ValueError("free is empty: name at least one parameter to fit")
-    data = load_dataset(dataset)
-    protocols = dataset_protocols(dataset, structure)
+    if isinstance(dataset, pd.DataFrame):
+        if protocols is None or len(protocols) != len(dataset):
+            raise ValueError("a dataset given as a table needs protocols=[one Protocol per row], "
+                             f"got {0 if protocols is None else len(protocols)} for {len(dataset)} rows")
+        data = dataset
+    else:
+        if protocols is not None:
+            raise ValueError(f"protocols is only for a dataset given as a table, not the bundled {dataset!r}")
+        data = load_dataset(dataset)
+        protocols = dataset_protocols(dataset, structure)
     bounds = dict(bounds or {})
     box = [tuple(bounds.get(n, _default_bounds(rule, n))) for n in free]
     n_sets = popsize * len(free)
