@@ -39,7 +39,7 @@ from brainlearn.gaps import unit_schedule
 from brainlearn.plasticity import PlasticityRule, SynapseCode
 from brainlearn.units import NUMBER, check_number, check_quantity, qfield, si_unit
 
-__all__ = ["QUIET_GAP", "ClopathSTDP", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
+__all__ = ["QUIET_GAP", "ClopathSTDP", "replay_voltage", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
            "normalised_weight"]
 
 #: Clopath et al. (2010) Table 1: fits to visual cortex (Sjostrom 2001) and hippocampus.
@@ -370,6 +370,7 @@ def run_voltage_protocol(
                 "xbar": np.asarray(mons[1].xbar / Hz),
                 "w": np.asarray(mons[1].w),
                 "start_step": start,
+                "spike_t": np.asarray(spikes.t / second),
             }
     finally:
         prefs.codegen.target = old
@@ -385,6 +386,59 @@ def run_voltage_protocol(
         "n_post_fired": fired,
     })
     return VoltageRun(frame if free else frame.drop(columns="set"), traces)
+
+
+@dataclass(frozen=True)
+class _Trains:
+    """Spike trains given once (what ``run_voltage_protocol`` reads of a protocol)."""
+
+    pre: Quantity
+    post: Quantity
+    name: str = "replay"
+    repetitions: int = 1
+    period: Quantity = qfield(1 * second)
+
+    def spike_times(self):
+        return np.asarray(self.pre / second, dtype=float), np.asarray(self.post / second, dtype=float)
+
+
+def replay_voltage(rule: ClopathSTDP, pre_times, post_times, w0: float = 0.5, dt=0.1 * ms, *,
+                   neuron=None, epsp=1 * mV, kick=80 * mV, target: str = "numpy") -> pd.DataFrame:
+    """``brainlearn.plasticity.replay`` for a rule that reads the membrane potential.
+
+    The synapse drives its own neuron (default ``ClopathAdEx()``, at rest at ``t = 0``): a
+    presynaptic spike adds ``w * epsp`` to ``v``, a postsynaptic spike is forced by ``kick``
+    one step before each time of ``post_times`` (as :func:`run_voltage_protocol`, which runs
+    it one step later so that a post spike at ``t = 0`` has its kick).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spike event in time order (``pre`` before ``post`` in one step): ``t``
+        (seconds), ``kind``, ``w`` (the weight at the end of the event's time step: the LTP
+        term acts in every step, so there is no weight "right after" a spike as for the pair
+        rules) and ``fired`` (for ``post`` rows: whether the neuron spiked in that step; a
+        kick during the 2 ms spike clamp of an earlier spike is ignored, as in NEST).
+    """
+    check_quantity("dt", dt, ms)
+    pre = np.sort(np.atleast_1d(np.asarray(check_quantity("pre_times", pre_times, second, allow_array=True)
+                                           / second, dtype=float)))
+    post = np.sort(np.atleast_1d(np.asarray(check_quantity("post_times", post_times, second, allow_array=True)
+                                            / second, dtype=float)))
+    dt_s = float(dt / second)
+    run = run_voltage_protocol(rule, [_Trains(pre * second, post * second)], w0=w0, neuron=neuron, dt=dt,
+                               epsp=epsp, kick=kick, settle=dt, record=True, target=target)
+    w = run.traces["w"][0]
+    start = run.traces["start_step"]
+    spikes = np.round(run.traces["spike_t"] / dt_s).astype(np.int64) - start
+    steps = np.r_[np.round(pre / dt_s), np.round(post / dt_s)].astype(np.int64)
+    frame = pd.DataFrame({"step": steps, "order": np.r_[np.zeros(pre.size, int), np.ones(post.size, int)]})
+    frame = frame.sort_values(["step", "order"], kind="stable").reset_index(drop=True)
+    frame["t"] = frame["step"] * dt_s
+    frame["kind"] = np.where(frame["order"] == 0, "pre", "post")
+    frame["w"] = w[frame["step"].to_numpy() + start]
+    frame["fired"] = (frame["order"] == 1) & frame["step"].isin(spikes)
+    return frame[["t", "kind", "w", "fired"]]
 
 
 def voltage_clamp(rule: ClopathSTDP, voltages, n_pre: int = 50, rate=10 * Hz, w0: float = 0.5,
