@@ -48,7 +48,12 @@ CLOPATH_PRESETS: dict[str, dict] = {
         A_LTD=14e-5 / mV, A_LTP=8e-5 / mV**2, theta_minus=-70.6 * mV, theta_plus=-45.3 * mV,
         tau_x=15 * ms, tau_minus=10 * ms, tau_plus=7 * ms,
     ),
-    # Table 1b as recalled for this module; not checked against the paper in this session
+    # Table 1b, hippocampal column. A_LTD, A_LTP, theta_minus, theta_plus as in the voltage-clamp
+    # script of Larisch's ReScience replication (0.00038, 0.00002, -41, -38); A_LTD, the thetas
+    # and tau_x = 16 ms as in Coleman's bain Clopath2010SynapseConfiguration (whose A_LTP column
+    # is 100x the paper's in every row: 8e-3 for the visual 8e-5). tau_minus, tau_plus (6, 5 ms)
+    # are NOT confirmed: bain lists 6/5 ms for the somatosensory column and 1/1 ms for this one;
+    # the voltage clamp (the hippocampal data the set was fitted to) does not depend on them.
     "hippocampal": dict(
         A_LTD=38e-5 / mV, A_LTP=2e-5 / mV**2, theta_minus=-41 * mV, theta_plus=-38 * mV,
         tau_x=16 * ms, tau_minus=6 * ms, tau_plus=5 * ms,
