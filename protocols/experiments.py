@@ -42,7 +42,11 @@ def fit_window(dt_ms, dw) -> dict:
     """Fit ``A_plus exp(-dt / tau_plus)`` (dt >= 0) and ``-A_minus exp(dt / tau_minus)`` (dt < 0).
 
     Returns ``A_plus``, ``tau_plus_ms``, ``A_minus``, ``tau_minus_ms`` (NaN for a side that
-    has no exponential shape, e.g. no change at all).
+    has no exponential shape: no change at all, a window whose largest change of the side's
+    sign is not at the side's smallest ``|dt|``, or a fit whose time constant is not positive
+    or exceeds ten times the widest ``|dt|``), and
+    the largest changes of each sign: ``peak_ltp``, ``peak_ltp_dt_ms``, ``peak_ltd``,
+    ``peak_ltd_dt_ms`` (NaN when there is none).
     """
     from scipy.optimize import curve_fit
 
@@ -53,11 +57,19 @@ def fit_window(dt_ms, dw) -> dict:
         try:
             if mask.sum() < 3 or np.max(np.abs(y)) <= 1e-12:
                 raise RuntimeError("flat")
+            if x[np.argmax(y)] != x.min():  # an exponential window is largest nearest dt = 0
+                raise RuntimeError("peaks away from dt = 0")
             (a, tau), _ = curve_fit(lambda t, a, tau: a * np.exp(-t / tau), x, y,
                                     p0=(y[np.argmin(x)] or 1e-3, 20.0), maxfev=20000)
+            if not (np.isfinite(tau) and 0 < tau <= 10 * x.max()):
+                raise RuntimeError("not an exponential window")
             out[f"A_{side}"], out[f"tau_{side}_ms"] = float(a), float(tau)
         except (RuntimeError, ValueError):
             out[f"A_{side}"], out[f"tau_{side}_ms"] = float("nan"), float("nan")
+    nan = float("nan")
+    k, j = int(np.argmax(dw)), int(np.argmin(dw))
+    out["peak_ltp"], out["peak_ltp_dt_ms"] = (float(dw[k]), float(dt_ms[k])) if dw[k] > 0 else (nan, nan)
+    out["peak_ltd"], out["peak_ltd_dt_ms"] = (float(dw[j]), float(dt_ms[j])) if dw[j] < 0 else (nan, nan)
     return out
 
 

@@ -255,7 +255,7 @@ def _stem(label: str, column: str) -> str:
     return f"{label}_{column}".replace(":", "-").replace(" ", "_").replace("(", "").replace(")", "")
 
 
-def _window_cells(window, label: str, out: str, facts: list) -> dict:
+def _window_cells(window, label: str, out: str, facts: list, windows_points: list) -> dict:
     """Bi & Poo (1998) window of one rule: its figure, facts and the table row's cell."""
     from .experiments import bi_poo_facts
 
@@ -263,9 +263,8 @@ def _window_cells(window, label: str, out: str, facts: list) -> dict:
     facts.extend({"rule": label, "dataset": BI_POO_COLUMN, "fact": k, "holds": v} for k, v in found.items())
     save_figure(plot_window(window, f"{label}: 60 pairs at 1 Hz (Bi & Poo 1998)"),
                 os.path.join(out, "figures", f"{_stem(label, 'bi_poo')}.png"))
-    p = window.params
-    return {"tau_plus_ms": p["tau_plus_ms"], "tau_minus_ms": p["tau_minus_ms"],
-            "A_plus": p["A_plus"], "A_minus": p["A_minus"]}
+    windows_points.append(window.frame.assign(rule=label))
+    return dict(window.params)
 
 
 #: the Bi & Poo window's column: no amplitudes to score against, the fitted time constants
@@ -283,7 +282,8 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
                data: str | os.PathLike | None = None, datasets: str | None = None,
                window: bool = True) -> str:
     """Score every rule and preset on every dataset; write ``table.csv``, ``cells.csv``,
-    ``points.csv``, ``facts.csv``, ``window.csv``, one figure per rule and column in
+    ``points.csv``, ``facts.csv``, ``window.csv`` (the Bi & Poo fit and peaks per rule),
+    ``window_points.csv``, one figure per rule and column in
     ``figures/`` and ``table.md`` into ``out``, and return the Markdown table.
 
     Every rule is run on every column. The slow rules (Clopath's neuron, Graupner & Brunel's
@@ -335,7 +335,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
         return _table_from_file(out, data, chosen)
     os.makedirs(out, exist_ok=True)
     columns = _select_columns(datasets)
-    rows, points, facts, windows = [], [], [], []
+    rows, points, facts, windows, window_points = [], [], [], [], []
     window_protocols = bi_poo_protocols() if window else []
     jobs = [(label, rule) for label, rule in chosen.items()]
     for label, rule in tqdm(jobs, desc="rules", disable=not progress):
@@ -372,13 +372,15 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
                              "seconds": float("nan"), "note": f"fitted {', '.join(names)}"})
         if window:
             windows.append({"rule": label, **_window_cells(window_result(window_protocols, extra), label,
-                                                          out, facts), "note": note})
+                                                          out, facts, window_points), "note": note})
     long = pd.DataFrame(rows)
     table = long.pivot(index="rule", columns="dataset", values="E")
     table = table[[_column(d, s) for d, s in columns]].reindex(long["rule"].drop_duplicates()).reset_index()
     if windows:
         win = pd.DataFrame(windows)
         _csv(win, os.path.join(out, "window.csv"))
+        if window_points:
+            _csv(pd.concat(window_points, ignore_index=True), os.path.join(out, "window_points.csv"))
         for key in ("tau_plus_ms", "tau_minus_ms"):
             if key in win:
                 table[f"{BI_POO_COLUMN} {key.replace('_plus_ms', '+').replace('_minus_ms', '-')} (ms)"] = table["rule"].map(

@@ -10,7 +10,7 @@ from brian2 import ms
 
 from brainlearn.plasticity import PairSTDP
 from brainlearn.plasticity_voltage import ClopathSTDP
-from brainlearn.protocols import bi_poo, bi_poo_protocols, score, score_together
+from brainlearn.protocols import bi_poo, bi_poo_protocols, fit_window, score, score_together
 from brainlearn.protocols import runs as runs_module
 from brainlearn.protocols.runs import rule_table
 
@@ -36,6 +36,9 @@ def test_table_has_the_window_facts_and_a_figure_per_column(tmp_path):
     # the additive pair rule's window is its own exponential: tau+ 16.8 ms, tau- 33.7 ms
     assert table["bi_poo tau+ (ms)"].iloc[0] == pytest.approx(16.8, rel=1e-6)
     assert table["bi_poo tau- (ms)"].iloc[0] == pytest.approx(33.7, rel=1e-6)
+    window = pd.read_csv(out / "window.csv").iloc[0]
+    assert window["peak_ltp_dt_ms"] == 0 and window["peak_ltp"] == pytest.approx(0.6, rel=1e-6)  # 60 x 0.01
+    assert window["peak_ltd_dt_ms"] == -5 and len(pd.read_csv(out / "window_points.csv")) == 41
     facts = pd.read_csv(out / "facts.csv")
     assert set(facts["dataset"]) == {"nevian2006", "froemke2006", "bi_poo"}
     holds = dict(zip(facts["fact"], facts["holds"], strict=True))
@@ -44,6 +47,16 @@ def test_table_has_the_window_facts_and_a_figure_per_column(tmp_path):
     for stem in ("pair_nevian2006", "pair_froemke2006", "pair_bi_poo"):
         assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
     assert "nevian2006" in md
+
+
+def test_window_fit_refuses_a_window_that_is_not_exponential():
+    """A window peaking at +20 ms (as a voltage rule's can) has no exponential time constant:
+    NaN, not a meaningless fit; its peak is reported instead."""
+    dt = np.arange(-100, 101, 5.0)
+    dw = np.where(dt > 0, 0.3 * np.exp(-((dt - 20) / 10) ** 2), -0.2 * np.exp(dt / 30))
+    p = fit_window(dt, dw)
+    assert np.isnan(p["tau_plus_ms"]) and p["peak_ltp_dt_ms"] == 20 and p["peak_ltp"] == pytest.approx(0.3)
+    assert p["tau_minus_ms"] == pytest.approx(30, rel=1e-6) and p["peak_ltd_dt_ms"] == 0
 
 
 def test_a_rule_that_cannot_run_is_named_not_skipped(tmp_path, monkeypatch):
