@@ -386,6 +386,10 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
                 table[f"{BI_POO_COLUMN} {key.replace('_plus_ms', '+').replace('_minus_ms', '-')} (ms)"] = table["rule"].map(
                     dict(zip(win["rule"], win[key], strict=True)))
     md = _markdown(table)
+    if windows:
+        md += ("\nbi_poo: 41 dt from -100 to +100 ms, 60 pairs at 1 Hz; tau = nan where a side of the "
+               "window is not exponential (its largest change away from dt = 0): see the peaks in "
+               "window.csv.\n")
     failed = long[long["note"].str.startswith("not run")].drop_duplicates(["rule", "note"])
     if len(failed):
         md += "\n" + "\n".join(f"- {r.rule}: {r.note}" for r in failed.itertuples()) + "\n"
