@@ -28,11 +28,14 @@ from .spikes import (
 )
 from .states import read_states, write_states
 from .stream import SpikeStream, stream_table
+from .sweeps import analyze_sweep, sweep_summary
 
 __all__ = [
     "FORMATS",
     "META_KEYS",
     "analyze_run",
+    "analyze_sweep",
+    "sweep_summary",
     "SPIKE_COLUMNS",
     "SpikeStream",
     "canonical_order",

@@ -156,6 +156,8 @@ def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None
     ``receptive_fields.png`` (784 inputs). Per-example durations come from the run's
     ``examples.parquet`` (the presentations actually shown), so runs whose images were shown
     again are analysed correctly. A run that recorded no spikes gets the weight figures only.
+    A sweep directory gets the summary across its tasks and every task's analysis
+    (:func:`brainlearn.analysis.sweeps.analyze_sweep`).
     Everything is read and computed before the first file is written.
 
     Parameters
@@ -182,6 +184,10 @@ def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None
     from . import plots, stats
 
     root = rundir.open_run(run_dir)
+    if rundir.read_config(root).get("kind") == "sweep":
+        from .sweeps import analyze_sweep
+
+        return analyze_sweep(root, out, bin_size, progress=progress)
     bin_size = 25 * ms if bin_size is None else bin_size
     target = Path(out) if out is not None else root / "analysis"
     weights = rundir.read_weights(root)
@@ -190,9 +196,8 @@ def analyze_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None
     if not has_spikes and weights is None:
         kind = rundir.read_config(root).get("kind")
         what = f"{run_dir} (a {kind} run directory)" if kind else str(run_dir)
-        hint = "; analyse the run directories of its tasks (work/KEY)" if kind == "sweep" else ""
         raise FileNotFoundError(f"{what} holds neither {SPIKES_FILE} nor {rundir.WEIGHTS}: "
-                                f"nothing to analyse{hint}")
+                                "nothing to analyse")
     tables, figures = {}, {}
     if has_spikes:
         spikes = load_run_spikes(root)

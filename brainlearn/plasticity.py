@@ -452,8 +452,14 @@ def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 
     pandas.DataFrame
         One row per spike event in time order (``pre`` before ``post`` at equal times, the
         order Brian2 processes them): ``t`` (seconds), ``kind`` (``"pre"``/``"post"``),
-        ``w`` (the weight right after that event).
+        ``w`` (the weight right after that event). A rule that reads the membrane potential
+        (``needs_voltage``, Clopath et al. 2010) drives its neuron instead:
+        :func:`brainlearn.plasticity_voltage.replay_voltage`.
     """
+    if getattr(rule, "needs_voltage", False):
+        from brainlearn.plasticity_voltage import replay_voltage
+
+        return replay_voltage(rule, pre_times, post_times, w0=w0, dt=dt)
     from brian2 import (
         Network,
         SpikeGeneratorGroup,

@@ -33,7 +33,7 @@ from brian2 import Quantity, ms, second
 from brainlearn.plasticity import PlasticityRule, SynapseCode
 from brainlearn.units import NUMBER, check_number, check_quantity, qfield
 
-__all__ = ["GraupnerBrunelSTDP", "GB_PRESETS", "run_calcium_protocol", "strength_ratio"]
+__all__ = ["QUIET_GAP", "GraupnerBrunelSTDP", "GB_PRESETS", "CALCIUM_FREE", "run_calcium_protocol", "strength_ratio"]
 
 #: Graupner & Brunel (2012) parameter sets (Table S1): DP, the set of their Fig. 2 STDP curve.
 GB_PRESETS: dict[str, dict] = {
@@ -42,6 +42,10 @@ GB_PRESETS: dict[str, dict] = {
         gamma_p=321.808, tau=150 * second, rho_star=0.5, sigma=2.8284, beta=0.5, b=5.0,
     ),
 }
+
+#: shortened silence (stretched drift) between the units of a protocol used by the protocol
+#: engine (``brainlearn.gaps``, :func:`run_calcium_protocol`)
+QUIET_GAP = 100 * ms
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,11 @@ class GraupnerBrunelSTDP(PlasticityRule):
         Fraction of synapses initially DOWN (0.5).
     b : float
         w_UP / w_DOWN (5).
+    repetitions : int
+        Synapses started DOWN, and as many started UP, per protocol when the protocol engine
+        (``brainlearn.protocols.run_protocol``, ``score``, ``fit_rule``) runs the rule (100).
+    seed : int
+        Seed of the noise in those runs (0).
     """
 
     tau_Ca: Quantity = qfield(20 * ms)
@@ -85,11 +94,13 @@ class GraupnerBrunelSTDP(PlasticityRule):
     sigma: float = 2.8284
     beta: float = 0.5
     b: float = 5.0
+    repetitions: int = 100
+    seed: int = 0
 
     _units = {
         "tau_Ca": ms, "C_pre": NUMBER, "C_post": NUMBER, "D": ms, "theta_d": NUMBER, "theta_p": NUMBER,
         "gamma_d": NUMBER, "gamma_p": NUMBER, "tau": ms, "rho_star": NUMBER, "sigma": NUMBER,
-        "beta": NUMBER, "b": NUMBER,
+        "beta": NUMBER, "b": NUMBER, "repetitions": NUMBER, "seed": NUMBER,
     }
 
     #: the rule is stochastic: runs need repetitions and a seed
@@ -103,6 +114,8 @@ class GraupnerBrunelSTDP(PlasticityRule):
             raise ValueError(f"rho_star must lie between the two states 0 and 1, got {self.rho_star!r}")
         if not 0 <= self.beta <= 1:
             raise ValueError(f"beta is a fraction in [0, 1], got {self.beta!r}")
+        if int(self.repetitions) != self.repetitions or self.repetitions < 1:
+            raise ValueError(f"repetitions must be a positive integer, got {self.repetitions!r}")
         if self.sigma < 0 or self.b <= 0:
             raise ValueError(f"sigma must be >= 0 and b > 0, got sigma={self.sigma!r}, b={self.b!r}")
 
@@ -115,7 +128,7 @@ class GraupnerBrunelSTDP(PlasticityRule):
 
     def namespace(self) -> dict:
         ns = super().namespace()
-        for name in ("beta", "b"):
+        for name in ("beta", "b", "repetitions", "seed"):
             ns.pop(name)
         return ns
 
@@ -147,6 +160,10 @@ def strength_ratio(U, D, beta: float, b: float):
     return after / (beta + (1 - beta) * b)
 
 
+#: rule parameters :func:`run_calcium_protocol` can vary per synapse (``params``)
+CALCIUM_FREE = ("theta_d", "theta_p", "gamma_d", "gamma_p", "C_pre", "C_post", "sigma", "rho_star")
+
+
 def run_calcium_protocol(
     rule: GraupnerBrunelSTDP,
     protocols,
@@ -156,6 +173,9 @@ def run_calcium_protocol(
     dt=0.1 * ms,
     target: str = "cython",
     record: bool = False,
+    params: dict | None = None,
+    quiet_gap=None,
+    tail=None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Run every protocol on ``2 * repetitions`` independent synapses, all in one Brian2 run.
 
@@ -175,6 +195,22 @@ def run_calcium_protocol(
         Code generation target.
     record : bool
         Also return ``c`` and ``rho`` of every lane at every step (end of the step).
+    params : dict, optional
+        ``{name: K values}`` of :data:`CALCIUM_FREE` (thresholds, rates, jumps, noise) varied
+        side by side: every set gets its own ``2 * repetitions`` synapses per protocol
+        (lanes set-major, then protocol-major) and the frame a ``set`` column. One seed for
+        all sets: set ``k`` sees other random numbers than a run of set ``k`` alone.
+    quiet_gap : Quantity, optional
+        Shorten the silence between a protocol's units (``brainlearn.gaps``). The first
+        ``D + 10 tau_Ca`` after a unit's last spike are simulated at full length (the calcium
+        falls below ``exp(-10)`` of its peak, far below ``theta_d``, so the calcium terms and
+        the noise are off); the rest of the silence is replaced by ``quiet_gap`` in which the
+        cubic drift, the only term left, is integrated with a step ``stretch * dt`` (``stretch``
+        = real silence / ``quiet_gap``; 100 ms for a 10 s period: 9.7 ms steps against
+        ``tau = 150 s``). ``None`` (default) simulates every protocol as it is.
+    tail : Quantity, optional
+        Time simulated after the last spike of the longest protocol (default ``D + 10
+        tau_Ca``, so that every lane's calcium has decayed when ``rho`` is read).
 
     Returns
     -------
@@ -186,6 +222,8 @@ def run_calcium_protocol(
     """
     from brian2 import Network, SpikeGeneratorGroup, StateMonitor, Synapses, prefs
     from brian2 import seed as brian_seed
+
+    from brainlearn.gaps import unit_schedule
 
     if not getattr(rule, "stochastic", False):
         raise ValueError(f"{type(rule).__name__} is not a calcium-based rule")
@@ -199,21 +237,44 @@ def run_calcium_protocol(
     d_steps = float(rule.D / dt)
     if abs(d_steps - round(d_steps)) > 1e-6:
         raise ValueError(f"D={rule.D!r} is not a multiple of dt={dt}; pass a dt that divides it")
+    free = {}
+    for name, values in (params or {}).items():
+        if name not in CALCIUM_FREE:
+            raise ValueError(f"{name!r} cannot be varied per synapse; choose from {', '.join(CALCIUM_FREE)}")
+        free[name] = np.atleast_1d(np.asarray(values, dtype=float))
+    n_sets = len(next(iter(free.values()))) if free else 1
+    if any(v.size != n_sets for v in free.values()):
+        raise ValueError("every entry of params needs the same number of values")
+    settle = rule.D + 10 * rule.tau_Ca
+    tail_steps = int(round(float((settle if tail is None else check_quantity("tail", tail, ms)) / dt)))
     dt_s = float(dt / second)
     lanes = 2 * reps
-    n = lanes * len(protocols)
+    n_p = len(protocols)
+    per_set = lanes * n_p
+    n = n_sets * per_set
     pre_i, pre_t, post_i, post_t = [], [], [], []
+    period_steps, active_steps, stretch, last_start = [], [], [], []
     for k, p in enumerate(protocols):
-        pre, post = p.spike_times()
-        idx = k * lanes + np.arange(lanes)
-        pre_i.append(np.repeat(idx, pre.size))
-        pre_t.append(np.tile(np.round(pre / dt_s), lanes))
-        post_i.append(np.repeat(idx, post.size))
-        post_t.append(np.tile(np.round(post / dt_s), lanes))
+        sched = unit_schedule(p, quiet_gap, settle=settle)
+        pre, post = sched.pre, sched.post
+        steps = int(round(sched.period / dt_s))
+        for s in range(n_sets):
+            idx = s * per_set + k * lanes + np.arange(lanes)
+            pre_i.append(np.repeat(idx, pre.size))
+            pre_t.append(np.tile(np.round(pre / dt_s), lanes))
+            post_i.append(np.repeat(idx, post.size))
+            post_t.append(np.tile(np.round(post / dt_s), lanes))
+        period_steps.append(steps)
+        active_steps.append(steps - int(round(sched.kept / dt_s)))
+        stretch.append(sched.stretch)
+        last_start.append((p.repetitions - 1) * steps)
     pre_i, pre_t = np.concatenate(pre_i).astype(int), np.concatenate(pre_t)
     post_i, post_t = np.concatenate(post_i).astype(int), np.concatenate(post_t)
-    n_steps = int(max(pre_t.max(initial=0) + round(d_steps), post_t.max(initial=0))) + 2
-    start_up = np.tile(np.r_[np.zeros(reps), np.ones(reps)], len(protocols))
+    n_steps = int(max(pre_t.max(initial=0) + round(d_steps), post_t.max(initial=0))) + 2 + tail_steps
+    start_up = np.tile(np.r_[np.zeros(reps), np.ones(reps)], n_p * n_sets)
+
+    def per_lane(values):  # one value per protocol -> one per synapse (set-major, protocol-major)
+        return np.tile(np.repeat(np.asarray(values), lanes), n_sets)
 
     old = prefs.codegen.target
     prefs.codegen.target = target
@@ -222,12 +283,33 @@ def run_calcium_protocol(
         pre_g = SpikeGeneratorGroup(n, pre_i, pre_t * dt, dt=dt, name="calcium_pre*")
         post_g = SpikeGeneratorGroup(n, post_i, post_t * dt, dt=dt, name="calcium_post*")
         code = rule.render()
-        syn = Synapses(pre_g, post_g, model=code.model, on_pre=code.on_pre, on_post=code.on_post,
-                       namespace=dict(code.namespace), delay={"pre": rule.D}, method="exact", dt=dt,
+        namespace = dict(code.namespace)
+        model = code.model
+        step_code = rule.step_code()
+        shortened = any(s > 1 for s in stretch)
+        if shortened:
+            model += ("\nperiod_steps : integer (constant)\nactive_steps : integer (constant)"
+                      "\nlast_start : integer (constant)\nstretch : 1 (constant)")
+            step_code = step_code.replace(
+                "rho += dt * ",
+                "rho += (1 + (stretch - 1) * int(timestep(t, dt) % period_steps >= active_steps)"
+                " * int(timestep(t, dt) < last_start)) * dt * ", 1)
+        for name in free:
+            namespace.pop(name)
+            model += f"\n{name} : 1 (constant)"
+        syn = Synapses(pre_g, post_g, model=model, on_pre=code.on_pre, on_post=code.on_post,
+                       namespace=namespace, delay={"pre": rule.D}, method="exact", dt=dt,
                        name="calcium_syn*")
         syn.connect(j="i")
         syn.rho = start_up
-        step = syn.run_regularly(rule.step_code(), when="start", name="calcium_rho*")
+        if shortened:
+            syn.period_steps = per_lane(period_steps)
+            syn.active_steps = per_lane(active_steps)
+            syn.last_start = per_lane(last_start)
+            syn.stretch = per_lane(stretch)
+        for name, values in free.items():
+            setattr(syn, name, np.repeat(values, per_set))
+        step = syn.run_regularly(step_code, when="start", name="calcium_rho*")
         objects = [pre_g, post_g, syn, step]
         mon = None
         if record:
@@ -240,13 +322,20 @@ def run_calcium_protocol(
             traces = {"t": np.asarray(mon.t / second), "c": np.asarray(mon.c), "rho": np.asarray(mon.rho)}
     finally:
         prefs.codegen.target = old
-    up = (rho > rule.rho_star).reshape(len(protocols), lanes)
+    if "rho_star" in free:
+        rho_star = np.repeat(free["rho_star"], per_set)
+    else:
+        rho_star = rule.rho_star
+    up = (rho > rho_star).reshape(n_sets * n_p, lanes)
     U = up[:, :reps].mean(axis=1)
     D = 1.0 - up[:, reps:].mean(axis=1)
     ratio = strength_ratio(U, D, rule.beta, rule.b)
     frame = pd.DataFrame({
-        "name": [p.name for p in protocols], "U": U, "D": D, "ratio": ratio, "dw": ratio - 1.0,
-        "n_pre": [p.repetitions * len(p.pre) for p in protocols],
-        "n_post": [p.repetitions * len(p.post) for p in protocols],
+        "set": np.repeat(np.arange(n_sets), n_p),
+        "name": [p.name for p in protocols] * n_sets, "U": U, "D": D, "ratio": ratio, "dw": ratio - 1.0,
+        "n_pre": [p.repetitions * len(p.pre) for p in protocols] * n_sets,
+        "n_post": [p.repetitions * len(p.post) for p in protocols] * n_sets,
     })
+    if not free:
+        frame = frame.drop(columns="set")
     return (frame, traces) if record else frame

@@ -12,24 +12,29 @@ from brainlearn.protocols.experiments import (
     SongResult,
     WindowResult,
     bi_poo,
+    bi_poo_facts,
+    bi_poo_protocols,
     clopath_clamp,
     clopath_frequency,
     fit_window,
+    froemke_facts,
     gb_frequency,
     gb_stdp_curve,
+    nevian_facts,
     sjostrom,
     sjostrom_facts,
     song,
     wittenberg_wang_facts,
 )
 from brainlearn.protocols.rules import RULE_NAMES, all_rules, make_rule
-from brainlearn.protocols.scoring import Fit, Score, fit_error, fit_rule, score
+from brainlearn.protocols.scoring import Fit, Score, fit_error, fit_rule, score, score_together
 
 __all__ = [
     "Protocol", "run_protocol", "auto_dt", "PopulationRun",
     "DATASETS", "load_dataset", "dataset_protocols", "list_datasets",
-    "Score", "Fit", "fit_error", "score", "fit_rule",
+    "Score", "Fit", "fit_error", "score", "score_together", "fit_rule",
     "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
     "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency",
-    "wittenberg_wang_facts", "RULE_NAMES", "make_rule", "all_rules",
+    "wittenberg_wang_facts", "froemke_facts", "nevian_facts", "bi_poo_facts", "bi_poo_protocols",
+    "RULE_NAMES", "make_rule", "all_rules",
 ]

@@ -19,8 +19,9 @@ from brainlearn.protocols.scoring import Score, score
 from brainlearn.units import check_number, check_quantity
 
 __all__ = [
-    "WindowResult", "bi_poo", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
+    "WindowResult", "bi_poo", "bi_poo_protocols", "bi_poo_facts", "window_result", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
     "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency", "wittenberg_wang_facts",
+    "froemke_facts", "nevian_facts",
 ]
 
 
@@ -41,7 +42,11 @@ def fit_window(dt_ms, dw) -> dict:
     """Fit ``A_plus exp(-dt / tau_plus)`` (dt >= 0) and ``-A_minus exp(dt / tau_minus)`` (dt < 0).
 
     Returns ``A_plus``, ``tau_plus_ms``, ``A_minus``, ``tau_minus_ms`` (NaN for a side that
-    has no exponential shape, e.g. no change at all).
+    has no exponential shape: no change at all, a window whose largest change of the side's
+    sign is not at the side's smallest ``|dt|``, or a fit whose time constant is not positive
+    or exceeds ten times the widest ``|dt|``), and
+    the largest changes of each sign: ``peak_ltp``, ``peak_ltp_dt_ms``, ``peak_ltd``,
+    ``peak_ltd_dt_ms`` (NaN when there is none).
     """
     from scipy.optimize import curve_fit
 
@@ -52,12 +57,38 @@ def fit_window(dt_ms, dw) -> dict:
         try:
             if mask.sum() < 3 or np.max(np.abs(y)) <= 1e-12:
                 raise RuntimeError("flat")
+            if x[np.argmax(y)] != x.min():  # an exponential window is largest nearest dt = 0
+                raise RuntimeError("peaks away from dt = 0")
             (a, tau), _ = curve_fit(lambda t, a, tau: a * np.exp(-t / tau), x, y,
                                     p0=(y[np.argmin(x)] or 1e-3, 20.0), maxfev=20000)
+            if not (np.isfinite(tau) and 0 < tau <= 10 * x.max()):
+                raise RuntimeError("not an exponential window")
             out[f"A_{side}"], out[f"tau_{side}_ms"] = float(a), float(tau)
         except (RuntimeError, ValueError):
             out[f"A_{side}"], out[f"tau_{side}_ms"] = float("nan"), float("nan")
+    nan = float("nan")
+    k, j = int(np.argmax(dw)), int(np.argmin(dw))
+    out["peak_ltp"], out["peak_ltp_dt_ms"] = (float(dw[k]), float(dt_ms[k])) if dw[k] > 0 else (nan, nan)
+    out["peak_ltd"], out["peak_ltd_dt_ms"] = (float(dw[j]), float(dt_ms[j])) if dw[j] < 0 else (nan, nan)
     return out
+
+
+def bi_poo_protocols(dts=None, n_pairs: int = 60, frequency=1 * Hz) -> list[Protocol]:
+    """The protocols of :func:`bi_poo`: ``n_pairs`` pairs at ``frequency`` per dt (default
+    -100 ms to +100 ms in 5 ms steps), named ``dt=<dt>ms``."""
+    if dts is None:
+        dts = np.arange(-100, 101, 5) * ms
+    check_quantity("dts", dts, ms, allow_array=True)
+    dt_ms = np.asarray(dts / ms, dtype=float)
+    return [Protocol.pairing(d * ms, n_pairs, frequency, name=f"dt={d:+g}ms") for d in dt_ms]
+
+
+def window_result(protocols: list[Protocol], frame: pd.DataFrame) -> WindowResult:
+    """The :class:`WindowResult` of the engine's rows ``frame`` for pairing ``protocols``."""
+    dt_ms = np.array([float((p.post[0] - p.pre[0]) / ms) for p in protocols])
+    frame = frame.reset_index(drop=True).copy()
+    frame.insert(0, "dt_ms", dt_ms)
+    return WindowResult(frame, fit_window(dt_ms, frame["dw"]))
 
 
 def bi_poo(rule: PlasticityRule, dts=None, n_pairs: int = 60, frequency=1 * Hz, **run_kwargs) -> WindowResult:
@@ -76,14 +107,25 @@ def bi_poo(rule: PlasticityRule, dts=None, n_pairs: int = 60, frequency=1 * Hz, 
     **run_kwargs
         Passed to :func:`run_protocol` (e.g. ``target``).
     """
-    if dts is None:
-        dts = np.arange(-100, 101, 5) * ms
-    check_quantity("dts", dts, ms, allow_array=True)
-    dt_ms = np.asarray(dts / ms, dtype=float)
-    protocols = [Protocol.pairing(d * ms, n_pairs, frequency, name=f"dt={d:+g}ms") for d in dt_ms]
-    frame = run_protocol(rule, protocols, w0=1.0, **run_kwargs)
-    frame.insert(0, "dt_ms", dt_ms)
-    return WindowResult(frame, fit_window(dt_ms, frame["dw"]))
+    protocols = bi_poo_protocols(dts, n_pairs, frequency)
+    return window_result(protocols, run_protocol(rule, protocols, w0=1.0, **run_kwargs))
+
+
+def bi_poo_facts(frame: pd.DataFrame) -> dict[str, bool]:
+    """The qualitative facts of Bi & Poo (1998) on a window (``dt_ms``, ``dw``).
+
+    1. ``ltp_post_after_pre``: dw > 0 for every 0 < dt <= 20 ms (post within ~20 ms after pre).
+    2. ``ltd_post_before_pre``: dw < 0 for every -20 ms <= dt < 0.
+    3. ``window_decays``: |dw| at +/-100 ms is below a quarter of the largest |dw| within +/-20 ms.
+    """
+    dt, dw = frame["dt_ms"].to_numpy(), frame["dw"].to_numpy()
+    near = np.abs(dw[(np.abs(dt) <= 20) & (dt != 0)])
+    far = np.abs(dw[np.abs(dt) >= 100])
+    return {
+        "ltp_post_after_pre": bool(np.all(dw[(dt > 0) & (dt <= 20)] > 0)),
+        "ltd_post_before_pre": bool(np.all(dw[(dt < 0) & (dt >= -20)] < 0)),
+        "window_decays": bool(near.size and far.size and far.max() < 0.25 * near.max()),
+    }
 
 
 # ---------------------------------------------------------------- Sjostrom 2001
@@ -127,6 +169,39 @@ def wittenberg_wang_facts(points: pd.DataFrame) -> dict[str, bool]:
         "single_ltd_pre_post": bool(single[single["dt_ms"] > 0]["dw_model"].mean() < 0),
         "single_ltd_post_pre": bool(single[single["dt_ms"] < 0]["dw_model"].mean() < 0),
         "burst_ltp_10_25ms": bool(burst["dw_model"].mean() > 0),
+    }
+
+
+def froemke_facts(points: pd.DataFrame) -> dict[str, bool]:
+    """The qualitative facts of Froemke et al. (2006) on ``dw_model`` of a Score table.
+
+    1. ``postpre_ltd_10hz``: post-pre pairs at 10 Hz depress.
+    2. ``postpre_ltp_100hz``: post-pre pairs at 100 Hz potentiate.
+    3. ``more_post_spikes_less_ltd``: dw grows with the number of post spikes (1 to 5) and
+       ends above the single-spike value.
+    """
+    freq = points[points["protocol"] == "postpre_pairing_freq"].set_index("rho_hz")["dw_model"]
+    burst = points[points["protocol"] == "n_post_spikes"].sort_values("n_post")["dw_model"].to_numpy()
+    return {
+        "postpre_ltd_10hz": bool(freq.loc[10] < 0),
+        "postpre_ltp_100hz": bool(freq.loc[100] > 0),
+        "more_post_spikes_less_ltd": bool(np.all(np.diff(burst) >= -1e-3) and burst[-1] > burst[0]),
+    }
+
+
+def nevian_facts(points: pd.DataFrame) -> dict[str, bool]:
+    """The qualitative facts of Nevian & Sakmann (2006) on ``dw_model`` of a Score table.
+
+    1. ``prepost_burst_ltp_50_100hz``: a pre spike before 3 post spikes at 50 and 100 Hz potentiates.
+    2. ``prepost_ltp_grows_with_rate``: that potentiation is larger at 50 Hz than at 20 Hz.
+    3. ``postpre_burst_ltd``: 3 post spikes followed by the pre spike depress at every rate.
+    """
+    pre = points[points["protocol"] == "burst_prepost_3spikes"].set_index("rho_hz")["dw_model"]
+    post = points[points["protocol"] == "burst_postpre_3spikes"]["dw_model"]
+    return {
+        "prepost_burst_ltp_50_100hz": bool(pre.loc[50] > 0 and pre.loc[100] > 0),
+        "prepost_ltp_grows_with_rate": bool(pre.loc[50] > pre.loc[20]),
+        "postpre_burst_ltd": bool((post < 0).all()),
     }
 
 

@@ -85,6 +85,6 @@ def amplitude_names(rule: PlasticityRule) -> list[str]:
     if getattr(rule, "needs_voltage", False):
         return ["A_LTD", "A_LTP"]
     if getattr(rule, "stochastic", False):
-        return []  # noise lanes: no per-synapse parameter sets
+        return ["gamma_p", "gamma_d"]  # Graupner & Brunel: potentiation and depression rates
     names = ["A2_plus", "A3_plus", "A2_minus", "A3_minus"]
     return [n for n in names if getattr(rule, n) != 0 and not (n == "A2_plus" and rule.A2_plus < 1e-6)]

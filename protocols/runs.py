@@ -20,20 +20,17 @@ from brainlearn import rundir
 from brainlearn.atomic import atomic_path
 
 from .datasets import DATASETS, dataset_protocols
-from .engine import Protocol
+from .engine import Protocol, run_protocol
 from .experiments import bi_poo, sjostrom_facts, song
 from .plots import plot_score, plot_song, plot_window, save_figure
 from .rules import all_rules, amplitude_names, make_rule
 from .scoring import fit_rule, score
 
-__all__ = ["EXPERIMENTS", "SLOW_RULE_DATASETS", "run_experiment", "write_protocol_spikes",
+__all__ = ["EXPERIMENTS", "TABLE_COLUMNS", "BI_POO_COLUMN", "run_experiment", "write_protocol_spikes",
            "rule_table", "select_rules"]
 
 #: experiments besides the scored datasets
 EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency")
-#: datasets the slow rules (Clopath, Graupner-Brunel) are run on in the bench table; the
-#: others take 300-600 s of biological time per protocol at dt 0.1 ms (left out, marked)
-SLOW_RULE_DATASETS = ("sjostrom2001", "sjostrom2001_alt", "wittenberg_wang2006")
 
 
 def write_protocol_spikes(run_dir: str | os.PathLike, protocols: list[Protocol]) -> None:
@@ -201,19 +198,20 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def _facts_and_figure(result, label: str, column: str, out: str, facts: list) -> None:
-    """Qualitative facts (Sjostrom, Wittenberg & Wang) and a figure per rule and dataset."""
-    from .experiments import wittenberg_wang_facts
+    """Qualitative facts (Sjostrom, Froemke, Nevian, Wittenberg & Wang) and a figure per rule
+    and dataset."""
+    from .experiments import froemke_facts, nevian_facts, wittenberg_wang_facts
     from .plots import plot_cells
 
     name = result.dataset
+    facts_of = {"wittenberg_wang2006": wittenberg_wang_facts, "froemke2006": froemke_facts,
+                "nevian2006": nevian_facts}
     if name.startswith("sjostrom"):
         found = sjostrom_facts(result.points)
-    elif name == "wittenberg_wang2006":
-        found = wittenberg_wang_facts(result.points)
     else:
-        found = {}
+        found = facts_of[name](result.points) if name in facts_of else {}
     facts.extend({"rule": label, "dataset": column, "fact": k, "holds": v} for k, v in found.items())
-    stem = f"{label}_{column}".replace(":", "-").replace(" ", "_").replace("(", "").replace(")", "")
+    stem = _stem(label, column)
     plot = plot_cells if name == "wittenberg_wang2006" else plot_score
     save_figure(plot(result, f"{label} on {column}: E = {result.E:.2f}"),
                 os.path.join(out, "figures", f"{stem}.png"))
@@ -249,11 +247,50 @@ def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dic
     return "\n".join(lines + [md])
 
 
+def _slow(rule) -> bool:
+    return bool(getattr(rule, "needs_voltage", False) or getattr(rule, "stochastic", False))
+
+
+def _stem(label: str, column: str) -> str:
+    return f"{label}_{column}".replace(":", "-").replace(" ", "_").replace("(", "").replace(")", "")
+
+
+def _window_cells(window, label: str, out: str, facts: list, windows_points: list) -> dict:
+    """Bi & Poo (1998) window of one rule: its figure, facts and the table row's cell."""
+    from .experiments import bi_poo_facts
+
+    found = bi_poo_facts(window.frame)
+    facts.extend({"rule": label, "dataset": BI_POO_COLUMN, "fact": k, "holds": v} for k, v in found.items())
+    save_figure(plot_window(window, f"{label}: 60 pairs at 1 Hz (Bi & Poo 1998)"),
+                os.path.join(out, "figures", f"{_stem(label, 'bi_poo')}.png"))
+    windows_points.append(window.frame.assign(rule=label))
+    return dict(window.params)
+
+
+#: the Bi & Poo window's column: no amplitudes to score against, the fitted time constants
+BI_POO_COLUMN = "bi_poo"
+#: the table's columns: every bundled dataset with the paper's structure, Sjostrom as 60 pairs
+TABLE_COLUMNS = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
+
+
+def _column(dataset: str, structure: str) -> str:
+    return dataset if structure == "bursts" else f"{dataset} (60 pairs)"
+
+
 def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_standalone",
                maxiter: int = 30, progress: bool = True, rules: str | None = None,
-               data: str | os.PathLike | None = None) -> str:
-    """Score every rule and preset on every dataset; write ``table.csv``, ``points.csv`` and
-    ``table.md`` into ``out`` and return the Markdown table.
+               data: str | os.PathLike | None = None, datasets: str | None = None,
+               window: bool = True) -> str:
+    """Score every rule and preset on every dataset; write ``table.csv``, ``cells.csv``,
+    ``points.csv``, ``facts.csv``, ``window.csv`` (the Bi & Poo fit and peaks per rule),
+    ``window_points.csv``, one figure per rule and column in
+    ``figures/`` and ``table.md`` into ``out``, and return the Markdown table.
+
+    Every rule is run on every column. The slow rules (Clopath's neuron, Graupner & Brunel's
+    noise lanes) run all their protocols as lanes of ONE 0.1 ms simulation, with the silences
+    between units shortened (``brainlearn.gaps``); their ``seconds`` in ``cells.csv`` is that
+    run's time. A rule that cannot run a column's protocols gets ``E = nan`` and the reason in
+    the ``note`` of ``cells.csv`` and below the Markdown table, never a silent gap.
 
     Parameters
     ----------
@@ -273,6 +310,13 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
         A per-protocol table of the user's (plastyfire's ``paired_recordings.csv`` columns):
         every rule is scored on it instead of the bundled datasets; rows a rule cannot model
         are reported and written to ``skipped.csv``.
+    datasets : str, optional
+        Comma-separated columns to run (dataset names, ``sjostrom2001 (60 pairs)`` or
+        ``sjostrom2001:pfister``; default all).
+    window : bool
+        Also run the Bi & Poo (1998) window (41 dt, 60 pairs at 1 Hz): no amplitudes exist to
+        score it against, so the table shows its fitted ``tau+``/``tau-`` and ``facts.csv``
+        its three facts (:func:`~brainlearn.protocols.experiments.bi_poo_facts`).
 
     Returns
     -------
@@ -283,40 +327,72 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
 
     from tqdm.auto import tqdm
 
-    from .rules import SLOW_RULES
+    from .experiments import bi_poo_protocols, window_result
+    from .scoring import score_together
 
     chosen = select_rules(rules)
     if data is not None:
         return _table_from_file(out, data, chosen)
     os.makedirs(out, exist_ok=True)
-    columns = [(d, "bursts") for d in DATASETS] + [("sjostrom2001", "pfister")]
-    rows, points, facts = [], [], []
-    jobs = [(label, rule, d, s) for label, rule in chosen.items() for d, s in columns]
-    for label, rule, dataset, structure in tqdm(jobs, desc="rules x datasets", disable=not progress):
-        col = dataset if structure == "bursts" else f"{dataset} (60 pairs)"
-        if label.split(":")[0] in SLOW_RULES and (dataset not in SLOW_RULE_DATASETS
-                                                  or structure != "bursts"):
-            rows.append({"rule": label, "dataset": col, "E": float("nan"), "seconds": float("nan"),
-                         "note": "not run: long protocol for a 0.1 ms neuron/noise simulation"})
-            continue
+    columns = _select_columns(datasets)
+    rows, points, facts, windows, window_points = [], [], [], [], []
+    window_protocols = bi_poo_protocols() if window else []
+    jobs = [(label, rule) for label, rule in chosen.items()]
+    for label, rule in tqdm(jobs, desc="rules", disable=not progress):
         start = time.perf_counter()
-        result = score(rule, dataset, structure=structure)
-        rows.append({"rule": label, "dataset": col, "E": result.E,
-                     "seconds": time.perf_counter() - start, "note": ""})
-        points.append(result.points.assign(rule=label, structure=structure))
-        _facts_and_figure(result, label, col, out, facts)
-        names = amplitude_names(rule)
-        if fit and names:
-            fit_device = "runtime" if getattr(rule, "needs_voltage", False) else device
-            fitted = fit_rule(rule, dataset, names, structure=structure, device=fit_device,
-                              maxiter=maxiter)
-            rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fitted.E,
-                         "seconds": float("nan"), "note": ""})
+        results, extra, failure = [], None, ""
+        try:
+            if _slow(rule):  # one simulation for every column and the window
+                results, extra = score_together(rule, columns, window_protocols)
+            else:
+                results = [score(rule, d, structure=s) for d, s in columns]
+                if window:
+                    extra = run_protocol(rule, window_protocols, w0=1.0)
+        except (ValueError, NotImplementedError) as exc:
+            failure = f"not run: {type(rule).__name__} cannot run these protocols ({exc})"
+        seconds = time.perf_counter() - start
+        note = "one 0.1 ms run for all columns (silences shortened)" if _slow(rule) else ""
+        if failure:
+            for d, s in columns:
+                rows.append({"rule": label, "dataset": _column(d, s), "E": float("nan"),
+                             "seconds": seconds, "note": failure})
+            if window:
+                windows.append({"rule": label, "note": failure})
+            continue
+        for (dataset, structure), result in zip(columns, results, strict=True):
+            col = _column(dataset, structure)
+            rows.append({"rule": label, "dataset": col, "E": result.E, "seconds": seconds, "note": note})
+            points.append(result.points.assign(rule=label, structure=structure))
+            _facts_and_figure(result, label, col, out, facts)
+            names = amplitude_names(rule)
+            if fit and names:
+                fitted = fit_rule(rule, dataset, names, structure=structure, device=device,
+                                  maxiter=maxiter)
+                rows.append({"rule": f"{label} (fitted amplitudes)", "dataset": col, "E": fitted.E,
+                             "seconds": float("nan"), "note": f"fitted {', '.join(names)}"})
+        if window:
+            windows.append({"rule": label, **_window_cells(window_result(window_protocols, extra), label,
+                                                          out, facts, window_points), "note": note})
     long = pd.DataFrame(rows)
     table = long.pivot(index="rule", columns="dataset", values="E")
-    order = [c if s == "bursts" else f"{c} (60 pairs)" for c, s in columns]
-    table = table[order].reindex(long["rule"].drop_duplicates()).reset_index()
+    table = table[[_column(d, s) for d, s in columns]].reindex(long["rule"].drop_duplicates()).reset_index()
+    if windows:
+        win = pd.DataFrame(windows)
+        _csv(win, os.path.join(out, "window.csv"))
+        if window_points:
+            _csv(pd.concat(window_points, ignore_index=True), os.path.join(out, "window_points.csv"))
+        for key in ("tau_plus_ms", "tau_minus_ms"):
+            if key in win:
+                table[f"{BI_POO_COLUMN} {key.replace('_plus_ms', '+').replace('_minus_ms', '-')} (ms)"] = table["rule"].map(
+                    dict(zip(win["rule"], win[key], strict=True)))
     md = _markdown(table)
+    if windows:
+        md += ("\nbi_poo: 41 dt from -100 to +100 ms, 60 pairs at 1 Hz; tau = nan where a side of the "
+               "window is not exponential (its largest change away from dt = 0): see the peaks in "
+               "window.csv.\n")
+    failed = long[long["note"].str.startswith("not run")].drop_duplicates(["rule", "note"])
+    if len(failed):
+        md += "\n" + "\n".join(f"- {r.rule}: {r.note}" for r in failed.itertuples()) + "\n"
     _csv(table, os.path.join(out, "table.csv"))
     _csv(long, os.path.join(out, "cells.csv"))
     if points:
@@ -326,3 +402,18 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     with atomic_path(os.path.join(out, "table.md")) as tmp:
         tmp.write_text(md, encoding="utf-8")
     return md
+
+
+def _select_columns(spec: str | None) -> list[tuple[str, str]]:
+    """The table's columns, all or those named in ``spec``."""
+    if not spec:
+        return list(TABLE_COLUMNS)
+    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    chosen = []
+    for w in wanted:
+        match = [(d, s) for d, s in TABLE_COLUMNS if w in (_column(d, s), f"{d}:{s}")]
+        if not match:
+            names = [_column(d, s) for d, s in TABLE_COLUMNS]
+            raise ValueError(f"unknown column {w!r}; choose from {names} (or sjostrom2001:pfister)")
+        chosen += match
+    return chosen

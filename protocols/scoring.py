@@ -18,7 +18,7 @@ from brainlearn.protocols.datasets import dataset_protocols, load_dataset
 from brainlearn.protocols.engine import PopulationRun, run_protocol
 from brainlearn.units import si_unit
 
-__all__ = ["Score", "Fit", "fit_error", "score", "fit_rule"]
+__all__ = ["Score", "Fit", "fit_error", "score", "score_together", "fit_rule"]
 
 
 def fit_error(dw_exp, dw_model, sem) -> float:
@@ -95,6 +95,38 @@ def score(rule: PlasticityRule, dataset: str, *, structure: str = "bursts", targ
     return Score(dataset, points, fit_error(points["dw_exp"], points["dw_model"], points["sem"]))
 
 
+def score_together(rule: PlasticityRule, columns, extra=(), *, target: str = "numpy"):
+    """Score ``rule`` on several datasets in ONE protocol run (the slow rules: one 0.1 ms
+    simulation for the whole bench instead of one per dataset).
+
+    Parameters
+    ----------
+    rule : PlasticityRule
+        The rule.
+    columns : list of (str, str)
+        ``(dataset, structure)`` pairs.
+    extra : list of Protocol
+        More protocols run alongside (e.g. the Bi & Poo window); their rows come back as is.
+    target : str
+        Brian2 code generation target.
+
+    Returns
+    -------
+    (list of Score, pandas.DataFrame)
+        One :class:`Score` per column, in order, and the engine's rows of ``extra``.
+    """
+    parts = [dataset_protocols(d, s) for d, s in columns]
+    protocols = [p for part in parts for p in part] + list(extra)
+    frame = run_protocol(rule, protocols, w0=1.0, target=target)
+    scores, start = [], 0
+    for (dataset, _), part in zip(columns, parts, strict=True):
+        dw = frame["dw"].iloc[start:start + len(part)].to_numpy()
+        start += len(part)
+        points = _points(load_dataset(dataset), dw, dataset)
+        scores.append(Score(dataset, points, fit_error(points["dw_exp"], points["dw_model"], points["sem"])))
+    return scores, frame.iloc[start:].reset_index(drop=True)
+
+
 def _default_bounds(rule: PlasticityRule, name: str) -> tuple[float, float]:
     value = rule.params()[name]
     if isinstance(value, Quantity) and value.dim == second.dim:
@@ -107,9 +139,10 @@ def _default_bounds(rule: PlasticityRule, name: str) -> tuple[float, float]:
 
 def fit_rule(
     rule: PlasticityRule,
-    dataset: str,
+    dataset,
     free: list[str],
     *,
+    protocols: list | None = None,
     bounds: dict | None = None,
     structure: str = "bursts",
     device: str = "runtime",
@@ -123,11 +156,14 @@ def fit_rule(
     ----------
     rule : PlasticityRule
         Starting rule (its other parameters stay fixed).
-    dataset : str
-        Bundled dataset name.
+    dataset : str or pandas.DataFrame
+        Bundled dataset name, or a table of the user's with ``dw_mean`` and ``dw_sem`` per
+        row (then ``protocols`` gives the protocol of every row).
     free : list of str
         Parameter names to fit (e.g. ``["A_plus", "A_minus"]``; quantities in SI units:
         seconds, volts, 1/volt ...).
+    protocols : list of Protocol, optional
+        The protocols of a ``dataset`` given as a table (one per row).
     bounds : dict, optional
         ``{name: (low, high)}`` in SI units; default amplitudes ``[0, max(5 * value, 0.02)]``,
         times ``[1 ms, 500 ms]``, other quantities ``[0, 5 * value]`` (negative ones
@@ -136,6 +172,8 @@ def fit_rule(
         Sjostrom pairing structure.
     device : {"runtime", "cpp_standalone"}
         ``cpp_standalone`` compiles once (~10 s) then evaluates each generation in ~0.1 s.
+        Rules with their own runner (Clopath's neuron, Graupner & Brunel's noise lanes) run
+        every generation as one runtime run (cython) whatever is asked.
     popsize, maxiter, seed : int
         ``scipy.optimize.differential_evolution`` settings (the seed makes fits repeatable).
 
@@ -149,11 +187,21 @@ def fit_rule(
     free = list(free)
     if not free:
         raise ValueError("free is empty: name at least one parameter to fit")
-    data = load_dataset(dataset)
-    protocols = dataset_protocols(dataset, structure)
+    if isinstance(dataset, pd.DataFrame):
+        if protocols is None or len(protocols) != len(dataset):
+            raise ValueError("a dataset given as a table needs protocols=[one Protocol per row], "
+                             f"got {0 if protocols is None else len(protocols)} for {len(dataset)} rows")
+        data = dataset
+    else:
+        if protocols is not None:
+            raise ValueError(f"protocols is only for a dataset given as a table, not the bundled {dataset!r}")
+        data = load_dataset(dataset)
+        protocols = dataset_protocols(dataset, structure)
     bounds = dict(bounds or {})
     box = [tuple(bounds.get(n, _default_bounds(rule, n))) for n in free]
     n_sets = popsize * len(free)
+    if getattr(rule, "needs_voltage", False) or getattr(rule, "stochastic", False):
+        device = "runtime"
     runner = PopulationRun(rule, protocols, free, n_sets=n_sets + 1, device=device)
     params = rule.params()
     start = np.array([[float(params[n] / si_unit(params[n]))]

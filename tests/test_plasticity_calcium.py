@@ -8,6 +8,7 @@ variance of the Euler-Maruyama scheme; the paper's facts on its DP parameter set
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from brian2 import Hz, ms, second
 from numpy.testing import assert_allclose
@@ -52,9 +53,12 @@ def test_noise_is_seeded_and_has_the_euler_maruyama_variance():
     a time T); the cubic drift moves it by ~1 % here (T / tau = 0.02). Same seed, same run."""
     rule = GraupnerBrunelSTDP(gamma_d=0.0, gamma_p=0.0, tau=10 * second, sigma=1.0, D=0 * ms)
     protocol = Protocol([] * ms, np.arange(0, 200) * ms, name="hold")
-    a, tr_a = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True)
-    b, tr_b = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True)
-    _, tr_c = run_calcium_protocol(rule, [protocol], repetitions=200, seed=4, target="numpy", record=True)
+    a, tr_a = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True,
+                                     tail=0 * ms)
+    b, tr_b = run_calcium_protocol(rule, [protocol], repetitions=200, seed=3, target="numpy", record=True,
+                                     tail=0 * ms)
+    _, tr_c = run_calcium_protocol(rule, [protocol], repetitions=200, seed=4, target="numpy", record=True,
+                                     tail=0 * ms)
     assert np.array_equal(tr_a["rho"], tr_b["rho"]) and a.equals(b)
     assert not np.array_equal(tr_a["rho"], tr_c["rho"])
     rho = tr_a["rho"][:200, -1]  # the lanes started DOWN
@@ -89,3 +93,25 @@ def test_dp_stdp_curve_facts():
     dw = dict(zip(frame["name"], frame["dw"], strict=True))
     assert dw["-20"] < -0.1
     assert dw["20"] > 0.05
+
+
+@pytest.mark.slow
+def test_fit_recovers_the_potentiation_rate_of_a_synthetic_target():
+    """Deterministic rule (sigma = 0, one synapse per start state, tau = 25 s so that 10 pairs
+    at 1 Hz do what 60 do at 150 s): the target is the strength change of gamma_p = 321.808
+    on four pairings; a fit started at gamma_p = 150 (bounds 0..750) finds E = 0 with gamma_p
+    within 10 % of the target's. Each pairing switches its synapses UP or DOWN at its own
+    gamma_p (dt = 0: DOWN->UP from ~330, UP stays UP from ~310), so E = 0 only on a narrow
+    interval around the true value. Slow: 33 s on the loaded 2-core machine."""
+    from brainlearn.protocols import fit_rule, run_protocol
+
+    base = GraupnerBrunelSTDP(sigma=0.0, tau=25 * second, repetitions=1)
+    protocols = [Protocol.pairing(d * ms, 10, 1 * Hz, name=f"{d}") for d in (-10, 0, 10, 20)]
+    truth = run_protocol(base.replace(gamma_p=321.808), protocols)
+    target = pd.DataFrame({"dw_mean": truth["dw"], "dw_sem": 0.1})
+    assert truth["dw"].nunique() > 1  # the four pairings do not all end alike
+    fit = fit_rule(base.replace(gamma_p=150.0), target, ["gamma_p"], protocols=protocols, popsize=40,
+                   maxiter=4, seed=1)
+    assert fit.E_before > 10 and fit.E == 0
+    assert fit.params["gamma_p"] == pytest.approx(321.808, rel=0.1)
+    assert fit.rule.gamma_p == fit.params["gamma_p"]

@@ -159,3 +159,29 @@ def test_parameter_sets_side_by_side_equal_separate_runs():
         assert frame["w_after"].iloc[k] == pytest.approx(alone["w_after"].iloc[0], rel=1e-12)
     assert frame["w_after"].iloc[0] < frame["w_after"].iloc[1]
     assert frame["w_after"].iloc[2] != frame["w_after"].iloc[1]
+
+
+def test_hippocampal_preset_matches_the_papers_set_and_its_clamp_curve():
+    """Clopath et al. (2010) Table 1b, hippocampal column, as two independent transcriptions
+    give it (Larisch's ReScience replication of the voltage clamp: A_LTD 38e-5 /mV, A_LTP
+    2e-5 /mV^2, theta- -41 mV, theta+ -38 mV; Coleman's bain: the same A_LTD and thresholds,
+    tau_x 16 ms). Its clamp curve (Ngezahayo et al. 2000, the data the set was fitted to):
+    no change below theta- = -41 mV, LTD from there up to theta+ + A_LTD / A_LTP = -19 mV,
+    LTP above. tau_minus/tau_plus are not checked (the sources disagree; the clamp does not
+    depend on them)."""
+    rule = ClopathSTDP.preset("hippocampal", w_max=None)
+    assert float(rule.A_LTD * mV) == pytest.approx(38e-5)
+    assert float(rule.A_LTP * mV**2) == pytest.approx(2e-5)
+    assert float(rule.theta_minus / mV) == pytest.approx(-41.0)
+    assert float(rule.theta_plus / mV) == pytest.approx(-38.0)
+    assert float(rule.tau_x / ms) == pytest.approx(16.0)
+    volts = np.array([-60.0, -41.0, -35.0, -25.0, -20.0, -18.0, -10.0])
+    frame = voltage_clamp(rule, volts * mV, n_pre=10, rate=10 * Hz, w0=0.5)
+    dw = frame["w_after"].to_numpy() - 0.5
+    # LTP sums xbar over 0.1 ms steps: (dt / tau_x) / (1 - exp(-dt / tau_x)) = 1.0031 per spike
+    c = (0.1 / 16.0) / (1 - np.exp(-0.1 / 16.0))
+    per_spike = (volts + 41.0) * (c * 2e-5 * np.maximum(volts + 38.0, 0) - 38e-5) * (volts > -41.0)
+    # atol: the LTP tail cut after 10 tau_x (exp(-10) of the LTP sum)
+    assert_allclose(dw, 10 * per_spike, rtol=1e-6, atol=1e-5)
+    assert dw[0] == 0 and dw[1] == 0
+    assert (dw[2:5] < 0).all() and (dw[5:] > 0).all()

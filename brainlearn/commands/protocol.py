@@ -30,8 +30,11 @@ examples:
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
 Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run time per cell),
-points.csv, facts.csv (Sjostrom's and Wittenberg & Wang's qualitative facts per rule) and
-figures/<rule>_<dataset>.png. Clopath and Graupner-Brunel run on the Sjostrom and Wittenberg-Wang datasets.
+points.csv, facts.csv (the qualitative facts of Sjostrom, Wittenberg & Wang and Bi & Poo per
+rule), window.csv (the Bi & Poo window's fitted tau+/tau- per rule, also columns of the table)
+and figures/<rule>_<column>.png. Clopath and Graupner-Brunel run every column in one 0.1 ms
+simulation each, with the silences between protocol units shortened (brainlearn.gaps).
+A rule that cannot run a column gets E = nan and the reason (cells.csv, under table.md).
 With --data FILE: every rule on your own per-protocol table (columns frequency_train,
 dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
 optionally sample_size, reference, notes); skipped rows go to skipped.csv with the reason.
@@ -40,6 +43,7 @@ examples:
   brainlearn protocol table --out runs/table
   brainlearn protocol table --out runs/table --fit     # also E after fitting the amplitudes
   brainlearn protocol table --data my_protocols.csv --rules pair,triplet --out runs/mine
+  brainlearn protocol table --rules clopath,graupner-brunel --datasets nevian2006,froemke2006 --out runs/slow
 """
 
 
@@ -82,7 +86,8 @@ def handle_table(args: argparse.Namespace) -> int:
 
     device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
     print(rule_table(args.out, fit=args.fit, device=device, maxiter=args.maxiter,
-                     progress=not args.quiet, rules=args.rules, data=args.data))
+                     progress=not args.quiet, rules=args.rules, data=args.data,
+                     datasets=args.datasets, window=not args.no_window))
     return 0
 
 
@@ -136,4 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("--rules", default=None,
                        help="comma-separated rules or labels (e.g. pair,triplet:visual-nn-full,clopath); "
                             "default: all")
+    table.add_argument("--datasets", default=None,
+                       help="comma-separated columns (e.g. nevian2006,sjostrom2001:pfister); default: all")
+    table.add_argument("--no-window", action="store_true", help="leave out the Bi & Poo window columns")
     table.set_defaults(func=handle_table)
