@@ -116,7 +116,7 @@ def bi_poo_facts(frame: pd.DataFrame) -> dict[str, bool]:
 
     1. ``ltp_post_after_pre``: dw > 0 for every 0 < dt <= 20 ms (post within ~20 ms after pre).
     2. ``ltd_post_before_pre``: dw < 0 for every -20 ms <= dt < 0.
-    3. ``window_decays``: |dw| at +/-100 ms is below a quarter of the largest |dw| within +/-20 ms.
+    3. ``window_decays``: ``|dw|`` at +/-100 ms is below a quarter of the largest ``|dw|`` within +/-20 ms.
     """
     dt, dw = frame["dt_ms"].to_numpy(), frame["dw"].to_numpy()
     near = np.abs(dw[(np.abs(dt) <= 20) & (dt != 0)])
