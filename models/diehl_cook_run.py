@@ -58,6 +58,8 @@ __all__ = [
     "frozen_state",
     "merge_chunks",
     "finish_evaluation",
+    "window_mask",
+    "window_spikes",
     "present_chunk",
     "write_untrained_run",
 ]
@@ -648,7 +650,7 @@ def evaluate(
                dynamic_ncols=True)
     try:
         with _Interrupt():
-            state_a, assign_counts, _, _ = _frozen_pass(
+            state_a, assign_counts, assign_spikes, assign_shown = _frozen_pass(
                 sim, params, train_images, state, n_assign, "assign", config["seed"], bar,
                 reset_state_per_chunk,
             )
@@ -663,18 +665,72 @@ def evaluate(
     return finish_evaluation(
         run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
         test_labels[:n_test], test_spikes, test_shown,
+        assign_spikes=assign_spikes, assign_presentations=assign_shown,
         eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
         eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / (n_assign + n_test),
         reset_state_per_chunk=bool(reset_state_per_chunk),
     )
 
 
+def _last_starts(presentations: pd.DataFrame) -> np.ndarray:
+    """Start of every example's last presentation (NaN for an example never shown)."""
+    shown = presentations["example"].to_numpy(np.int64)
+    start = presentations["start"].to_numpy(float)
+    last = np.full(int(shown.max()) + 1 if len(shown) else 0, np.nan)
+    by_start = np.argsort(start, kind="stable")
+    last[shown[by_start]] = start[by_start]  # later presentations overwrite earlier ones
+    return last
+
+
+def window_mask(spikes: pd.DataFrame, presentations: pd.DataFrame, t_input: float) -> np.ndarray:
+    """Which spikes of a pass its spike counts were taken from.
+
+    An image's counts are those of the input window of its last presentation (an image that
+    evoked too few spikes is shown again, and the new presentation replaces the old).
+
+    Parameters
+    ----------
+    spikes : DataFrame
+        The pass's spikes: ``example``, ``t`` (s).
+    presentations : DataFrame
+        Every presentation shown in the pass: ``example``, ``start`` (s), on the spikes' clock.
+    t_input : float
+        Length of the input window in seconds.
+    """
+    if not len(spikes):
+        return np.zeros(0, dtype=bool)
+    rel = spikes["t"].to_numpy(float) - _last_starts(presentations)[spikes["example"].to_numpy()]
+    # the tolerance of present_chunk's counts (spikes and starts lie on the dt grid)
+    return (rel > -1e-9) & (rel < t_input - 1e-9)
+
+
+def window_spikes(spikes: pd.DataFrame, presentations: pd.DataFrame, params) -> pd.DataFrame:
+    """The spikes a pass's counts were taken from, timed from the start of their window.
+
+    Returns a DataFrame with ``neuron``, ``t`` (s from the start of the example's last
+    presentation, on the ``dt`` grid) and ``example``: per example, the spike trains whose
+    counts are the pass's counts (see :func:`window_mask`).
+    """
+    kept = spikes[window_mask(spikes, presentations, float(params.t_input / second))]
+    example = kept["example"].to_numpy(np.int64)
+    dt = float(params.dt / second)
+    steps = np.round((kept["t"].to_numpy(float) - _last_starts(presentations)[example]) / dt)
+    return pd.DataFrame({"neuron": kept["neuron"].to_numpy(np.int64), "t": steps * dt,
+                         "example": example})
+
+
 def finish_evaluation(run_dir: Path, config: dict, readouts, assign_counts, assign_labels,
-                      test_counts, test_labels, test_spikes, test_presentations, **extra) -> dict:
+                      test_counts, test_labels, test_spikes, test_presentations, *,
+                      assign_spikes: pd.DataFrame, assign_presentations: pd.DataFrame,
+                      **extra) -> dict:
     """Fit the readouts on the assignment counts, score them on the test counts and write
     ``eval_counts.npz``, the test pass's spikes and examples (``spikes.parquet``,
-    ``examples.parquet``: each example's start and the duration of its presentations) and
-    ``metrics.json`` (serial and sharded runs)."""
+    ``examples.parquet``: each example's start and the duration of its presentations), the
+    spikes the counts of both passes were taken from, timed from each example's window
+    (``assign_spikes.parquet``, ``test_spikes.parquet``: what the e-prop readout trains and
+    is scored on) and ``metrics.json`` (serial and sharded runs).
+
+    ``assign_spikes`` may hold only the assignment spikes :func:`window_mask` keeps."""
     vote = VoteReadout().fit(assign_counts, assign_labels)
     predictions = vote.predict(test_counts)
     accuracy = float((predictions == test_labels).mean())
@@ -688,6 +744,15 @@ def finish_evaluation(run_dir: Path, config: dict, readouts, assign_counts, assi
     rundir.write_spikes(run_dir, test_spikes["neuron"], test_spikes["t"], population="exc",
                         n_neurons=config["neurons"], example=test_spikes["example"],
                         examples=examples)
+    params = run_params(config)
+    for stage, spikes, shown, labels in (
+            ("assign", assign_spikes, assign_presentations, assign_labels),
+            ("test", test_spikes, test_presentations, test_labels)):
+        window = window_spikes(spikes, shown, params)
+        rundir.write_window_spikes(run_dir, stage, window["neuron"], window["t"],
+                                   window["example"], labels, population="exc",
+                                   n_neurons=config["neurons"],
+                                   window=float(params.t_input / second))
     metrics = rundir.read_metrics(run_dir)
     metrics.update(_readout_scores(readouts, assign_counts, assign_labels, test_counts,
                                    test_labels, config["seed"]))

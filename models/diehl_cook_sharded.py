@@ -78,8 +78,15 @@ def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: i
     run_dir = Path(run_dir)
     start = time.perf_counter()
     with signals_from_any_thread():  # Brian2's import installs a signal handler
+        from brian2 import second
+
         from brainlearn import rundir
-        from brainlearn.models.diehl_cook_run import frozen_chunks, frozen_state, run_params
+        from brainlearn.models.diehl_cook_run import (
+            frozen_chunks,
+            frozen_state,
+            run_params,
+            window_mask,
+        )
 
         config = rundir.read_config(run_dir, required=True)
         if device is not None:
@@ -90,9 +97,10 @@ def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: i
         images = _worker_images(config["data"], "train" if stage == "assign" else "test")
         parts = frozen_chunks(sim, params, images, frozen_state(config, params, weights),
                                n_examples, stage, config["seed"], range(first, stop))
-    if not keep_spikes:
+    if not keep_spikes:  # only those the counts were taken from (the readouts' spike trains)
+        t_input = float(params.t_input / second)
         for p in parts:
-            p["spikes"] = p["spikes"].iloc[:0]
+            p["spikes"] = p["spikes"][window_mask(p["spikes"], p["presentations"], t_input)]
     return {"stage": stage, "parts": parts, "worker": worker_name(),
             "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
 
@@ -186,11 +194,12 @@ def evaluate_sharded(
     for stage in ("assign", "test"):
         parts = [p for r in results if r["stage"] == stage for p in r["parts"]]
         merged[stage] = merge_chunks(parts)
-    assign_counts, _, _ = merged["assign"]
+    assign_counts, assign_spikes, assign_shown = merged["assign"]
     test_counts, test_spikes, test_shown = merged["test"]
     return finish_evaluation(
         run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
         test_labels[:n_test], test_spikes, test_shown,
+        assign_spikes=assign_spikes, assign_presentations=assign_shown,
         eval_seconds=eval_seconds,
         eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
         eval_ms_per_example=1000 * eval_seconds / (n_assign + n_test),

@@ -267,6 +267,33 @@ def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run
     assert metrics["accuracy_online"] > 0.35
 
 
+def test_evaluation_records_the_spike_trains_its_counts_were_taken_from(killed_and_resumed_run):
+    """Both passes save, per image, the spikes of the window its counts come from (its last
+    presentation's 350 ms of input), timed from that window's start: the e-prop readout's
+    trains. Replayed at the network's dt they hold exactly the recorded counts."""
+    from brainlearn.models.eprop_readout import recorded_trains
+    from brainlearn.rundir import read_window_spikes
+
+    run_dir, _ = killed_and_resumed_run
+    counts = np.load(run_dir / "eval_counts.npz")
+    steps = round(float(DiehlCookParams().t_input / DiehlCookParams().dt))  # 700
+    for stage, n in (("assign", 1000), ("test", 500)):
+        spikes, attrs = read_window_spikes(run_dir, stage)
+        assert attrs["window"] == pytest.approx(0.35) and attrs["n_examples"] == n
+        t = spikes["t"].to_numpy()
+        assert t.min() >= 0 and t.max() < 0.35
+        np.testing.assert_allclose(t / 0.0005, np.round(t / 0.0005), atol=1e-6)  # dt grid
+        trains, labels = recorded_trains(run_dir, stage, steps)
+        assert trains.shape == (n, steps, 50)
+        np.testing.assert_array_equal(labels, counts[f"{stage}_labels"])
+        np.testing.assert_array_equal(trains.sum(axis=1), counts[f"{stage}_counts"],
+                                      err_msg=stage)
+        assert trains.sum() == len(spikes) > 0
+    # spike timing within the window is not uniform: the first spikes of an image come late
+    first = read_window_spikes(run_dir, "test")[0].groupby("example")["t"].min()
+    assert first.median() > 0.01
+
+
 def test_analyze_reads_the_presentations_actually_shown(killed_and_resumed_run):
     """The evaluation records when each test image started and how long it was shown
     (retries make some last longer); analyze uses those, and the saved weights."""
