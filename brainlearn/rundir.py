@@ -4,27 +4,25 @@ Every producer (Diehl & Cook train and evaluate, the demo, conversion, surrogate
 protocols, sweeps) writes its run directory through this module, and
 :mod:`brainlearn.analysis` reads it through this module. A run directory holds:
 
-====================  =================================================================
-``config.json``       the options the run was started with; ``kind`` names the producer
-``metrics.json``      results, merged by every stage (:func:`update_metrics`)
-``spikes.parquet``    recorded spikes, one row each: ``population``, ``neuron``, ``t`` (s),
-                      optionally ``example`` and ``label`` (:func:`write_spikes`)
-``examples.parquet``  one row per presented example: ``example``, ``start`` (s),
-                      ``duration`` (s), optionally ``label`` (:func:`write_examples`).
-                      Durations are those of the presentations actually shown: a Diehl &
-                      Cook image shown again after too few spikes lasts longer.
-``assign_spikes.parquet``
-                      the spikes a readout sees of every label-assignment (training)
-                      example: those its spike counts were taken from (a Diehl & Cook
-                      image's last presentation's input window), ``t`` (s) from the start
-                      of that window, with ``example`` and ``label``
-                      (:func:`write_window_spikes`, :func:`read_window_spikes`)
-``test_spikes.parquet``
-                      the same for the test examples
-``weights.npz``       learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
-``states.h5``         optional state snapshots (``brainlearn.analysis.write_states``)
-``*.png``             figures
-====================  =================================================================
+=========================  ===============================================================
+``config.json``            the options the run was started with; ``kind`` names the producer
+``metrics.json``           results, merged by every stage (:func:`update_metrics`)
+``spikes.parquet``         recorded spikes, one row each: ``population``, ``neuron``, ``t`` (s),
+                           optionally ``example`` and ``label`` (:func:`write_spikes`)
+``examples.parquet``       one row per presented example: ``example``, ``start`` (s),
+                           ``duration`` (s), optionally ``label`` (:func:`write_examples`).
+                           Durations are those of the presentations actually shown: a Diehl &
+                           Cook image shown again after too few spikes lasts longer.
+``assign_spikes.parquet``  the spikes a readout sees of every label-assignment (training)
+                           example: those its spike counts were taken from (a Diehl &
+                           Cook image's last presentation's input window), ``t`` (s) from
+                           the start of that window, with ``example`` and ``label``
+                           (:func:`write_window_spikes`, :func:`read_window_spikes`)
+``test_spikes.parquet``    the same for the test examples
+``weights.npz``            learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
+``states.h5``              optional state snapshots (``brainlearn.analysis.write_states``)
+``*.png``                  figures
+=========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
 :func:`new_run` removes a directory it created when the run fails before its first result,

@@ -168,7 +168,7 @@ def reproduce(
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
         if "accuracy_vote" not in metrics:
             # a new row starts; an interrupted one resumes from its checkpoint (its own config)
-            train(run_dir, {**config, "code_version": version}, progress=progress)
+            train(run_dir, config.replace(code_version=version), progress=progress)
             evaluate(run_dir, assign_examples, test_examples, progress=progress, readouts=READOUTS)
             if plot:
                 plot_run(run_dir)

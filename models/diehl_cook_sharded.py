@@ -6,9 +6,11 @@ from the rest state with a seed derived from the run seed, the stage and the chu
 any worker: the merged counts, the label assignment, the predictions and the accuracy equal
 ``evaluate(run_dir, ..., reset_state_per_chunk=True)`` exactly, for any number of workers.
 
-Each worker process builds the frozen network once in its own directory
-(``RUN_DIR/build_eval_wNAME``) and reuses the compiled binary for all of its shards, of both
-stages; the training and test images are read once per worker.
+It is built from the same public pieces as the serial evaluation
+(``diehl_cook_run.open_evaluation``, ``Evaluation.network``, ``frozen_chunks``,
+``merge_chunks``, ``finish_evaluation``). Each worker process opens the evaluation (config,
+weights, images) and builds the frozen network once in its own directory
+(``RUN_DIR/build_eval_wNAME``), and reuses both for all of its shards, of both stages.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 __all__ = ["evaluate_sharded", "plan_shards"]
 
-#: per worker process: the frozen network last built (reused across shards) and images
+#: per worker process: the evaluation and frozen network last opened (reused across shards)
 _WORKER: dict = {}
 
 
@@ -41,66 +43,50 @@ def plan_shards(n_chunks: dict[str, int], n_shards: int) -> list[tuple[str, int,
     return shards
 
 
-def _worker_sim(run_dir: Path, config: dict, params, weights: dict):
-    """The worker's frozen network for ``run_dir`` (built on first use, then reused)."""
-    from brainlearn.models.diehl_cook_run import make_sim
+def _worker_network(run_dir: Path, device: str | None):
+    """The worker's evaluation of ``run_dir`` and its frozen network (opened and built on
+    first use, then reused while the run's weights stay the same)."""
+    from brainlearn.models.diehl_cook_run import open_evaluation
     from brainlearn.sweep import worker_name
 
-    key = (str(run_dir.resolve()), config["device"], config.get("threads"), config["chunk"],
-           (run_dir / "weights.npz").stat().st_mtime_ns)
+    key = (str(run_dir.resolve()), device, (run_dir / "weights.npz").stat().st_mtime_ns,
+           (run_dir / "config.json").stat().st_mtime_ns)
     if _WORKER.get("key") != key:
-        old = _WORKER.pop("sim", None)
+        old = _WORKER.pop("network", None)
         if old is not None:
             old.close()
-        _WORKER["sim"] = make_sim(config, params, run_dir, False, weights["delays"],
-                                   build_name=f"build_eval_{worker_name()}")
-        _WORKER["key"] = key
-        _WORKER["compile_seconds"] = _WORKER["sim"].compile_seconds
+        ev = open_evaluation(run_dir, device=device)
+        _WORKER.update(key=key, evaluation=ev,
+                       network=ev.network(build_name=f"build_eval_{worker_name()}"))
+        _WORKER["compile_seconds"] = _WORKER["network"].compile_seconds
     else:
         _WORKER["compile_seconds"] = 0.0
-    return _WORKER["sim"]
-
-
-def _worker_images(data: str, split: str) -> np.ndarray:
-    from brainlearn.models.diehl_cook_run import load_images
-
-    key = ("images", data, split)
-    if key not in _WORKER:
-        _WORKER[key] = load_images(data, split)[0]
-    return _WORKER[key]
+    return _WORKER["evaluation"], _WORKER["network"]
 
 
 def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: int,
-               n_examples: int, keep_spikes: bool) -> dict:
-    """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts."""
+               n_examples: int) -> dict:
+    """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts.
+
+    The assignment pass keeps only the spikes its counts were taken from (the readouts'
+    spike trains, :func:`~brainlearn.models.diehl_cook_run.window_mask`), the test pass all.
+    """
     from brainlearn.sweep import signals_from_any_thread, worker_name
 
-    run_dir = Path(run_dir)
     start = time.perf_counter()
     with signals_from_any_thread():  # Brian2's import installs a signal handler
         from brian2 import second
 
-        from brainlearn import rundir
-        from brainlearn.models.diehl_cook_run import (
-            frozen_chunks,
-            frozen_state,
-            run_params,
-            window_mask,
-        )
+        from brainlearn.models.diehl_cook_run import frozen_chunks, window_mask
 
-        config = rundir.read_config(run_dir, required=True)
-        if device is not None:
-            config = {**config, "device": device}
-        params = run_params(config)
-        weights = rundir.read_weights(run_dir)
-        sim = _worker_sim(run_dir, config, params, weights)
-        images = _worker_images(config["data"], "train" if stage == "assign" else "test")
-        parts = frozen_chunks(sim, params, images, frozen_state(config, params, weights),
-                               n_examples, stage, config["seed"], range(first, stop))
-    if not keep_spikes:  # only those the counts were taken from (the readouts' spike trains)
-        t_input = float(params.t_input / second)
+        ev, net = _worker_network(Path(run_dir), device)
+        parts = frozen_chunks(net, ev.images[stage], ev.initial_state(), n_examples, stage,
+                              ev.config.seed, range(first, stop))
+    if stage == "assign":
+        t_input = float(ev.params.t_input / second)
         for p in parts:
-            p["spikes"] = p["spikes"][window_mask(p["spikes"], p["presentations"], t_input)]
+            r = p.record
+            r.spikes = r.spikes[window_mask(r.spikes, r.presentations, t_input)]
     return {"stage": stage, "parts": parts, "worker": worker_name(),
             "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
 
@@ -148,25 +134,21 @@ def evaluate_sharded(
     """
     from tqdm.auto import tqdm
 
-    from brainlearn import rundir
-    from brainlearn.models.diehl_cook_run import finish_evaluation, load_images, merge_chunks
+    from brainlearn.models.diehl_cook_run import (
+        check_readouts,
+        finish_evaluation,
+        merge_chunks,
+        open_evaluation,
+    )
     from brainlearn.sweep import close_client, connect_client
 
-    run_dir = Path(run_dir)
-    config = rundir.read_config(run_dir, required=True)
-    if not (run_dir / "weights.npz").exists():
-        raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
     if int(shards_per_worker) < 1:
         raise ValueError(f"shards_per_worker must be positive, got {shards_per_worker}")
-    train_labels = load_images(config["data"], "train")[1]
-    test_labels = load_images(config["data"], "test")[1]
-    n_assign = len(train_labels) if assign_examples is None else min(int(assign_examples), len(train_labels))
-    n_test = len(test_labels) if test_examples is None else min(int(test_examples), len(test_labels))
-    if n_assign < 1 or n_test < 1:
-        raise ValueError("assign and test examples must be positive")
-    size = int(config["chunk"])
-    n_chunks = {"assign": -(-n_assign // size), "test": -(-n_test // size)}
-    n_examples = {"assign": n_assign, "test": n_test}
+    check_readouts(readouts)
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device, images=False)
+    n_examples = ev.n_examples
+    size = ev.config.chunk
+    n_chunks = {stage: -(-n // size) for stage, n in n_examples.items()}
 
     start = time.perf_counter()
     client, owned = connect_client(client, workers)
@@ -176,12 +158,12 @@ def evaluate_sharded(
         futures = {}
         for stage, first, stop in shards:
             fut = client.submit(_run_shard, str(run_dir), device, stage, first, stop,
-                                n_examples[stage], stage == "test", pure=False)
+                                n_examples[stage], pure=False)
             futures[fut] = min(stop * size, n_examples[stage]) - first * size
         from dask.distributed import as_completed
 
         results = []
-        with tqdm(total=n_assign + n_test, unit="img", desc="evaluate", disable=not progress,
+        with tqdm(total=sum(n_examples.values()), unit="img", desc="evaluate", disable=not progress,
                   dynamic_ncols=True) as bar:
             for fut in as_completed(list(futures)):
                 results.append(fut.result())  # a failed shard raises here with its traceback
@@ -190,21 +172,13 @@ def evaluate_sharded(
         close_client(client, owned)
     eval_seconds = time.perf_counter() - start
 
-    merged = {}
-    for stage in ("assign", "test"):
-        parts = [p for r in results if r["stage"] == stage for p in r["parts"]]
-        merged[stage] = merge_chunks(parts)
-    assign_counts, assign_spikes, assign_shown = merged["assign"]
-    test_counts, test_spikes, test_shown = merged["test"]
+    merged = {stage: merge_chunks([p for r in results if r["stage"] == stage for p in r["parts"]])
+              for stage in ("assign", "test")}
     return finish_evaluation(
-        run_dir, config, readouts, assign_counts, train_labels[:n_assign], test_counts,
-        test_labels[:n_test], test_spikes, test_shown,
-        assign_spikes=assign_spikes, assign_presentations=assign_shown,
+        ev, readouts, merged["assign"], merged["test"],
         eval_seconds=eval_seconds,
         eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
-        eval_ms_per_example=1000 * eval_seconds / (n_assign + n_test),
+        eval_ms_per_example=1000 * eval_seconds / sum(n_examples.values()),
         reset_state_per_chunk=True, shards=len(shards),
         workers=sorted({r["worker"] for r in results}),
     )
-
-
