@@ -143,8 +143,8 @@ def reproduce(
     pandas.DataFrame
         The table of the rows finished so far in ``out`` (this call's and earlier ones').
     """
+    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
     from brainlearn.models.diehl_cook_plots import plot_run
-    from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
 
     unknown = [n for n in rows if int(n) not in PAPER_ROWS]
     if unknown:

@@ -41,8 +41,8 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
     from brian2 import prefs
 
     from brainlearn.chunked import ChunkedSimulation
+    from brainlearn.models.diehl_cook import initial_state
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
-    from brainlearn.models.diehl_cook_run import initial_state
 
     backend = prefs.devices.cuda_standalone.cuda_backend
     if shutil.which("nvidia-smi") is None:

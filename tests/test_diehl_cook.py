@@ -21,13 +21,13 @@ from brian2 import StateMonitor, ms, second, volt
 
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.data import load_embedded
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
-from brainlearn.models.diehl_cook_run import (
+from brainlearn.models.diehl_cook import (
     CompiledNetwork,
     initial_state,
     load_npz,
     present_chunk,
 )
+from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
 SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
@@ -143,7 +143,7 @@ def test_standalone_and_runtime_agree_statistically(tmp_path):
     state = initial_state(params, n, 7)
     delays = _delays(state, n)
 
-    from brainlearn.models.diehl_cook_run import make_sim
+    from brainlearn.models.diehl_cook import make_sim
 
     config = {"neurons": n, "chunk": k, "device": "cpp_standalone", "threads": None}
     stats = {}
@@ -356,7 +356,7 @@ def test_state_stays_in_row_order_while_the_network_groups_synapses_by_delay():
 def test_theta_plus_option_is_checked_recorded_and_used():
     from brian2 import mV, uvolt
 
-    from brainlearn.models.diehl_cook_run import TrainConfig, run_params
+    from brainlearn.models.diehl_cook import TrainConfig, run_params
 
     config = TrainConfig.create(neurons=10, examples=5, theta_plus=12.5 * uvolt)
     assert run_params(config).exc.theta_plus == 12.5 * uvolt
@@ -375,7 +375,7 @@ def test_config_and_checkpoint_of_an_older_run_still_load(tmp_path):
     """A config.json written before integration, param_set and theta_plus were options (plus
     the keys a run adds: kind, params, code_version) and a checkpoint keyed by
     ``object.variable`` load as typed config and state, and save back to the same keys."""
-    from brainlearn.models.diehl_cook_run import Checkpoint, TrainConfig, TrainProgress
+    from brainlearn.models.diehl_cook import Checkpoint, TrainConfig, TrainProgress
 
     old = {"chunk": 1000, "code_version": "32304a3", "data": "full", "device": "cpp_standalone",
            "epochs": 7.0, "examples": 420000, "kind": "diehl_cook", "neurons": 1600,
@@ -423,7 +423,7 @@ def test_runs_that_end_mid_image_keep_each_image_last_presentation_counts():
     """Runs of a fixed length (as under cuda_standalone, which cannot stop a run itself) end
     at presentation boundaries whose accept-or-retry decision the next run takes. Every image
     must still be counted from its own last presentation, recomputed here from the spikes."""
-    from brainlearn.models.diehl_cook_run import frozen_chunks
+    from brainlearn.models.diehl_cook import frozen_chunks
 
     params = DiehlCookParams(**SHORT)
     n, k, per_run = 6, 10, 3

@@ -135,15 +135,15 @@ def test_cuda_device_without_brian2cuda_names_the_extra(tmp_path):
 
 def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -> Path:
     """A run directory with the network's initial (untrained) weights, on the runtime device."""
-    from brainlearn.models.diehl_cook_run import TrainConfig, write_untrained_run
+    from brainlearn.models.diehl_cook import TrainConfig, write_untrained_run
 
     return write_untrained_run(run_dir, TrainConfig.create(
         neurons=neurons, examples=1, seed=seed, device="runtime", data="embedded", chunk=chunk))
 
 
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
-    from brainlearn.models.diehl_cook_run import evaluate
-    from brainlearn.models.diehl_cook_sharded import evaluate_sharded, plan_shards
+    from brainlearn.models.diehl_cook import evaluate
+    from brainlearn.models.diehl_cook.sharded import evaluate_sharded, plan_shards
 
     run_dir = _fake_run(tmp_path / "run")
     serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True)
