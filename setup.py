@@ -26,6 +26,7 @@ PACKAGES = {
     "brainlearn.data": "brainlearn/data",
     "brainlearn.commands": "brainlearn/commands",
     "brainlearn.models": "models",
+    "brainlearn.models.diehl_cook": "models/diehl_cook",
     "brainlearn.protocols": "protocols",
     "brainlearn.analysis": "analysis",
 }

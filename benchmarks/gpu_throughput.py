@@ -64,7 +64,7 @@ def main() -> int:
         device = "cuda_standalone" if ok else "cpp_standalone"
     threads = args.threads if args.threads is not None else (os.cpu_count() if device == "cpp_standalone" else None)
 
-    from brainlearn.models.diehl_cook_run import TrainConfig, train
+    from brainlearn.models.diehl_cook import TrainConfig, train
 
     run_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gpu_throughput_")) / "run"
     config = TrainConfig.create(neurons=args.neurons, examples=args.images, seed=0, device=device,

@@ -21,7 +21,7 @@ import numpy as np
 
 
 def make_run(run_dir: Path, neurons: int, chunk: int, device: str, seed: int = 0) -> Path:
-    from brainlearn.models.diehl_cook_run import TrainConfig, write_untrained_run
+    from brainlearn.models.diehl_cook import TrainConfig, write_untrained_run
 
     return write_untrained_run(run_dir, TrainConfig.create(
         neurons=neurons, examples=1, seed=seed, device=device, data="embedded", chunk=chunk))
@@ -39,8 +39,8 @@ def main() -> int:
 
     from sweep_speed import parallel_capacity
 
-    from brainlearn.models.diehl_cook_run import evaluate
-    from brainlearn.models.diehl_cook_sharded import evaluate_sharded
+    from brainlearn.models.diehl_cook import evaluate
+    from brainlearn.models.diehl_cook.sharded import evaluate_sharded
 
     capacity = parallel_capacity(args.workers)
     with tempfile.TemporaryDirectory(prefix="bench_shard_") as tmp:

@@ -74,6 +74,10 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
              "logistic": "STDP yes; readout no (batch fit)",
              "online": "yes (STDP + delta rule)",
              "eprop": "yes (STDP + e-prop readout, local & online)"}
+    if "eprop_input" in metrics:  # what the e-prop readout was trained and scored on
+        names["eprop"] = f"+ e-prop readout (Brian2, {metrics['eprop_input']})"
+    else:  # runs from before spike timing was recorded: counts spread evenly
+        names["eprop"] = "+ e-prop readout (Brian2, counts spread evenly)"
     rows = []
     for key, label in names.items():
         acc = metrics.get(f"accuracy_{key}")

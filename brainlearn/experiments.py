@@ -189,7 +189,7 @@ def _song(params: dict, seed: int, workdir: Path) -> dict:
            "timer": "brian1 | brian2", "threads": "OpenMP threads",
            "assign_examples": "1000 (0: no evaluation)", "test_examples": "500"})
 def _mnist(params: dict, seed: int, workdir: Path) -> dict:
-    from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
 
     config = TrainConfig.create(
         neurons=int(params.get("neurons", 100)), examples=int(params.get("examples", 1000)),

@@ -4,19 +4,25 @@ Every producer (Diehl & Cook train and evaluate, the demo, conversion, surrogate
 protocols, sweeps) writes its run directory through this module, and
 :mod:`brainlearn.analysis` reads it through this module. A run directory holds:
 
-====================  =================================================================
-``config.json``       the options the run was started with; ``kind`` names the producer
-``metrics.json``      results, merged by every stage (:func:`update_metrics`)
-``spikes.parquet``    recorded spikes, one row each: ``population``, ``neuron``, ``t`` (s),
-                      optionally ``example`` and ``label`` (:func:`write_spikes`)
-``examples.parquet``  one row per presented example: ``example``, ``start`` (s),
-                      ``duration`` (s), optionally ``label`` (:func:`write_examples`).
-                      Durations are those of the presentations actually shown: a Diehl &
-                      Cook image shown again after too few spikes lasts longer.
-``weights.npz``       learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
-``states.h5``         optional state snapshots (``brainlearn.analysis.write_states``)
-``*.png``             figures
-====================  =================================================================
+=========================  ===============================================================
+``config.json``            the options the run was started with; ``kind`` names the producer
+``metrics.json``           results, merged by every stage (:func:`update_metrics`)
+``spikes.parquet``         recorded spikes, one row each: ``population``, ``neuron``, ``t`` (s),
+                           optionally ``example`` and ``label`` (:func:`write_spikes`)
+``examples.parquet``       one row per presented example: ``example``, ``start`` (s),
+                           ``duration`` (s), optionally ``label`` (:func:`write_examples`).
+                           Durations are those of the presentations actually shown: a Diehl &
+                           Cook image shown again after too few spikes lasts longer.
+``assign_spikes.parquet``  the spikes a readout sees of every label-assignment (training)
+                           example: those its spike counts were taken from (a Diehl &
+                           Cook image's last presentation's input window), ``t`` (s) from
+                           the start of that window, with ``example`` and ``label``
+                           (:func:`write_window_spikes`, :func:`read_window_spikes`)
+``test_spikes.parquet``    the same for the test examples
+``weights.npz``            learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
+``states.h5``              optional state snapshots (``brainlearn.analysis.write_states``)
+``*.png``                  figures
+=========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
 :func:`new_run` removes a directory it created when the run fails before its first result,
@@ -59,6 +65,9 @@ __all__ = [
     "read_examples",
     "spike_schema",
     "write_spikes",
+    "WINDOW_SPIKES",
+    "write_window_spikes",
+    "read_window_spikes",
     "write_weights",
     "read_weights",
 ]
@@ -69,6 +78,8 @@ SPIKES = "spikes.parquet"
 EXAMPLES = "examples.parquet"
 WEIGHTS = "weights.npz"
 STATES = ("states.h5", "states.parquet")
+#: per stage, the file of the spikes a readout sees (:func:`write_window_spikes`)
+WINDOW_SPIKES = {"assign": "assign_spikes.parquet", "test": "test_spikes.parquet"}
 #: key of the spike table's description in the Parquet schema metadata
 SPIKE_META_KEY = b"brainlearn"
 
@@ -298,9 +309,6 @@ def write_spikes(
     duration : float, optional
         Recorded time in seconds (default: the end of the last example, if any).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     neuron = np.asarray(neuron, dtype=np.int64).ravel()
     t = np.asarray(t, dtype=np.float64).ravel()
     if neuron.shape != t.shape:
@@ -335,18 +343,111 @@ def write_spikes(
     attrs: dict = {"n_neurons": sizes}
     if duration is not None:
         attrs["duration"] = float(duration)
-    meta = {"format": "brainlearn-spikes", "version": 1, "populations": names,
-            "columns": ["population", *columns], "attrs": attrs}
-    order = np.lexsort((neuron, t, codes))  # canonical order: population, time, neuron
-    schema = spike_schema(meta)
-    arrays = [pa.DictionaryArray.from_arrays(pa.array(codes[order]), pa.array(names, pa.string()))]
-    arrays += [pa.array(values[order]) for values in columns.values()]
     if examples is not None:
         write_examples(run_dir, examples)
-    path = Path(run_dir) / SPIKES
+    return _write_spike_file(Path(run_dir) / SPIKES, names, codes, columns, attrs)
+
+
+def _write_spike_file(path: Path, names: list[str], codes: np.ndarray, columns: dict,
+                      attrs: dict) -> Path:
+    """Write a spike table (population ``codes`` into ``names``, then ``columns``) to
+    ``path`` in the canonical order, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {"format": "brainlearn-spikes", "version": 1, "populations": names,
+            "columns": ["population", *columns], "attrs": attrs}
+    order = np.lexsort((columns["neuron"], columns["t"], codes))  # population, time, neuron
+    arrays = [pa.DictionaryArray.from_arrays(pa.array(codes[order]), pa.array(names, pa.string()))]
+    arrays += [pa.array(values[order]) for values in columns.values()]
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp)
+        pq.write_table(pa.Table.from_arrays(arrays, schema=spike_schema(meta)), tmp)
     return path
+
+
+def write_window_spikes(run_dir: str | os.PathLike, stage: str, neuron, t, example, labels, *,
+                        population: str, n_neurons: int, window: float) -> Path:
+    """Write the spikes a readout sees of each example of ``stage``, timed from the example.
+
+    ``t`` runs from the start of the window the example's spike counts were taken from, so
+    ``example`` and ``t`` give every example's spike train. File: ``WINDOW_SPIKES[stage]``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    stage : str
+        ``"assign"`` (the label-assignment, i.e. training, examples) or ``"test"``.
+    neuron, t, example : arrays
+        Neuron index, time in seconds from the example's window start (0 <= t < ``window``)
+        and example index of every spike.
+    labels : array of int
+        Class of every example (their number is the number of examples, silent ones too).
+    population : str
+        Name of the recorded population.
+    n_neurons : int
+        Its size.
+    window : float
+        Length of each example's window in seconds.
+    """
+    if stage not in WINDOW_SPIKES:
+        raise ValueError(f"stage must be one of {sorted(WINDOW_SPIKES)}, got {stage!r}")
+    neuron = np.asarray(neuron, dtype=np.int64).ravel()
+    t = np.asarray(t, dtype=np.float64).ravel()
+    example = np.asarray(example, dtype=np.int64).ravel()
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    if not neuron.shape == t.shape == example.shape:
+        raise ValueError(f"{neuron.size} neuron indices, {t.size} times, {example.size} examples")
+    if neuron.size and (neuron.min() < 0 or neuron.max() >= n_neurons):
+        raise ValueError(f"neuron indices must lie within 0..{n_neurons - 1}")
+    if example.size and (example.min() < 0 or example.max() >= labels.size):
+        raise ValueError(f"spikes name example {example.max()}, but only {labels.size} "
+                         "examples have labels")
+    if t.size and (t.min() < 0 or t.max() >= window):
+        raise ValueError(f"spike times must lie within each example's window [0, {window}) s, "
+                         f"got {t.min()} .. {t.max()}")
+    columns = {"neuron": neuron, "t": t, "example": example, "label": labels[example]}
+    attrs = {"n_neurons": {population: int(n_neurons)}, "time_origin": "example window",
+             "window": float(window), "n_examples": int(labels.size),
+             "labels": labels.tolist()}
+    path = Path(run_dir) / WINDOW_SPIKES[stage]
+    return _write_spike_file(path, [population], np.zeros(neuron.size, np.int32), columns, attrs)
+
+
+def read_window_spikes(run_dir: str | os.PathLike, stage: str) -> tuple[pd.DataFrame, dict]:
+    """The spikes a readout sees of each example of ``stage`` and their description.
+
+    Returns
+    -------
+    spikes : DataFrame
+        ``neuron``, ``t`` (s from the example's window start), ``example``, ``label``.
+    attrs : dict
+        ``window`` (s), ``n_examples``, ``labels`` (one per example), ``n_neurons``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the run recorded none (evaluated before brainlearn recorded them).
+    """
+    import pyarrow.parquet as pq
+
+    if stage not in WINDOW_SPIKES:
+        raise ValueError(f"stage must be one of {sorted(WINDOW_SPIKES)}, got {stage!r}")
+    path = open_run(run_dir) / WINDOW_SPIKES[stage]
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: {run_dir} has no recorded spike timing of its {stage} examples "
+            f"(it was evaluated before brainlearn recorded them); evaluate it again, e.g. "
+            f"brainlearn mnist evaluate {run_dir}")
+    try:
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[SPIKE_META_KEY])
+    except Exception as exc:  # pyarrow.ArrowInvalid, OSError, KeyError
+        raise ValueError(f"{path}: not a readable spike table ({exc})") from None
+    frame = table.to_pandas()[["neuron", "t", "example", "label"]]
+    attrs = meta["attrs"]
+    attrs["labels"] = np.asarray(attrs["labels"], dtype=np.int64)
+    return frame, attrs
 
 
 def write_weights(run_dir: str | os.PathLike, weights: np.ndarray, **arrays) -> Path:

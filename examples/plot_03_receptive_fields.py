@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from brainlearn.analysis.plots import receptive_fields
-from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
+from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
 
 # one run directory shared with the raster example; compiled builds (build_*) are kept
 run_dir = Path(tempfile.gettempdir()) / "brainlearn_gallery" / "diehl_cook_n49"

@@ -21,7 +21,7 @@ from brainlearn.analysis.plots import raster
 
 run_dir = Path(tempfile.gettempdir()) / "brainlearn_gallery" / "diehl_cook_n49"
 if not (run_dir / "spikes.parquet").exists():
-    from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
 
     train(run_dir, TrainConfig.create(neurons=49, examples=400, seed=0, data="embedded",
                                       chunk=400), progress=False)

@@ -144,8 +144,8 @@ def reproduce(
     pandas.DataFrame
         The table of the rows finished so far in ``out`` (this call's and earlier ones').
     """
+    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
     from brainlearn.models.diehl_cook_plots import plot_run
-    from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
 
     unknown = [n for n in rows if int(n) not in PAPER_ROWS]
     if unknown:
@@ -169,7 +169,7 @@ def reproduce(
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
         if "accuracy_vote" not in metrics:
             # a new row starts; an interrupted one resumes from its checkpoint (its own config)
-            train(run_dir, {**config, "code_version": version}, progress=progress)
+            train(run_dir, config.replace(code_version=version), progress=progress)
             evaluate(run_dir, assign_examples, test_examples, progress=progress, readouts=READOUTS)
             if plot:
                 plot_run(run_dir)

@@ -10,18 +10,23 @@ with ``zbar_j`` the presynaptic spikes filtered with ``kappa``: local (presynapt
 the readout neuron's own error) and online (one update after each image). It runs the same
 Brian2 equation strings and optimizer code as :mod:`brainlearn.models.eprop`.
 
-A Diehl & Cook run keeps spike *counts* of its label-assignment (training) images
-(``eval_counts.npz``), so every image becomes a spike train with the recorded count of each
-neuron spread evenly over the sequence (spike ``k`` of ``c`` at step ``floor((k + 1/2) T / c)``).
+A Diehl & Cook run records, for its label-assignment (training) and test images, the spikes
+their counts were taken from, timed from the start of each image's input window
+(``assign_spikes.parquet``, ``test_spikes.parquet``; see :mod:`brainlearn.rundir`). Every
+image becomes a sequence of ``steps`` readout steps: the recorded spike of neuron ``j`` at
+time ``t`` of a window of length ``T_w`` falls on step ``floor(t steps / T_w)`` (the default
+50 steps of 1 ms play the 350 ms window at 7x speed; ``steps`` = 700 replays it step for step
+at the network's 0.5 ms). :func:`counts_to_spike_trains` (counts spread evenly) remains for
+spike counts without timing.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from brian2 import (
     Network,
     NeuronGroup,
@@ -33,7 +38,7 @@ from brian2 import (
     ms,
 )
 
-from brainlearn.atomic import atomic_path
+from brainlearn import rundir
 from brainlearn.devices import reset_device, select_device
 from brainlearn.models.eprop import (
     READOUT_CLOSE,
@@ -51,7 +56,7 @@ from brainlearn.models.eprop import (
     optimizer_code,
 )
 
-__all__ = ["counts_to_spike_trains", "EpropReadout", "evaluate_run"]
+__all__ = ["counts_to_spike_trains", "spike_trains", "EpropReadout", "evaluate_run"]
 
 
 def counts_to_spike_trains(counts: np.ndarray, steps: int) -> np.ndarray:
@@ -72,6 +77,33 @@ def counts_to_spike_trains(counts: np.ndarray, steps: int) -> np.ndarray:
         c = counts[a, j]
         out[a, ((np.arange(c) + 0.5) * steps / c).astype(int), j] = 1
     return out.reshape(n_img * steps, n)
+
+
+def spike_trains(spikes: pd.DataFrame, n_examples: int, n_neurons: int, steps: int,
+                 window: float) -> np.ndarray:
+    """Spike trains (examples, steps, neurons) from recorded spikes timed per example.
+
+    Parameters
+    ----------
+    spikes : DataFrame
+        ``neuron``, ``example`` and ``t``: seconds from the start of the example's window
+        (as :func:`brainlearn.rundir.read_window_spikes` returns them).
+    n_examples, n_neurons : int
+        Shape of the result (silent examples and neurons included).
+    steps : int
+        Steps per example: a spike at ``t`` falls on step ``floor(t * steps / window)``; two
+        spikes of one neuron in one step make one spike (none at the network's own ``dt``).
+    window : float
+        Length of each example's window in seconds.
+    """
+    t = spikes["t"].to_numpy(float)
+    if len(t) and (t.min() < 0 or t.max() >= window):
+        raise ValueError(f"spike times must lie in each example's window [0, {window}) s")
+    # the small tolerance keeps a spike on the step boundary it was recorded at
+    step = np.minimum(np.floor(t * steps / window + 1e-9).astype(np.int64), steps - 1)
+    out = np.zeros((n_examples, steps, n_neurons), dtype=np.uint8)
+    out[spikes["example"].to_numpy(np.int64), step, spikes["neuron"].to_numpy(np.int64)] = 1
+    return out
 
 
 class EpropReadout:
@@ -183,39 +215,75 @@ class EpropReadout:
             if standalone:
                 reset_device()
 
-    def fit(self, counts: np.ndarray, labels: np.ndarray) -> EpropReadout:
-        """Train online, one update per image, ``epochs`` passes in a seeded order."""
-        counts = np.asarray(counts)
+    def _stimulus(self, x: np.ndarray) -> np.ndarray:
+        """The input table (images * steps, neurons) of spike trains or counts ``x``."""
+        if x.ndim == 3:
+            if x.shape[1] != self.steps:
+                raise ValueError(f"spike trains have {x.shape[1]} steps per image, the readout "
+                                 f"{self.steps}: build them with spike_trains(..., steps="
+                                 f"{self.steps}, ...)")
+            return x.reshape(-1, x.shape[2]).astype(float)
+        if x.ndim == 2:
+            return counts_to_spike_trains(x, self.steps)
+        raise ValueError(f"expected spike trains (images, steps, neurons) or counts "
+                         f"(images, neurons), got an array of shape {x.shape}")
+
+    def fit(self, x: np.ndarray, labels: np.ndarray) -> EpropReadout:
+        """Train online, one update per image, ``epochs`` passes in a seeded order.
+
+        Parameters
+        ----------
+        x : ndarray
+            Spike trains ``(images, steps, neurons)`` (:func:`spike_trains`), or spike counts
+            ``(images, neurons)``, spread evenly over the steps (:func:`counts_to_spike_trains`).
+        labels : ndarray of int
+            Class of every image.
+        """
+        x = np.asarray(x)
         labels = np.asarray(labels, dtype=int)
         rng = np.random.default_rng(self.seed)
-        w = np.zeros((self.n_classes, counts.shape[1]))
+        w = np.zeros((self.n_classes, x.shape[-1]))
         start = time.perf_counter()
         for _ in range(self.epochs):
             order = rng.permutation(len(labels))
-            stim = counts_to_spike_trains(counts[order], self.steps)
-            w, _ = self._run(w, stim, labels[order], self.eta)
+            w, _ = self._run(w, self._stimulus(x[order]), labels[order], self.eta)
         self.coef_ = w
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def predict(self, counts: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray) -> np.ndarray:
         """Class with the highest softmax output averaged over the window (no learning)."""
-        counts = np.asarray(counts)
-        labels = np.zeros(len(counts), dtype=int)
-        _, out = self._run(self.coef_, counts_to_spike_trains(counts, self.steps), labels, 0.0)
+        x = np.asarray(x)
+        labels = np.zeros(len(x), dtype=int)
+        _, out = self._run(self.coef_, self._stimulus(x), labels, 0.0)
         return np.argmax(out, axis=1)
 
-    def score(self, counts: np.ndarray, labels: np.ndarray) -> float:
+    def score(self, x: np.ndarray, labels: np.ndarray) -> float:
         """Fraction of correctly classified images."""
-        return float((self.predict(counts) == np.asarray(labels)).mean())
+        return float((self.predict(x) == np.asarray(labels)).mean())
+
+
+def recorded_trains(run_dir: str | Path, stage: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spike trains ``(images, steps, neurons)`` and labels of a run's ``stage`` images.
+
+    From the spikes the run recorded (``assign_spikes.parquet`` or ``test_spikes.parquet``);
+    a run evaluated before they were recorded raises ``FileNotFoundError`` saying so.
+    """
+    spikes, attrs = rundir.read_window_spikes(run_dir, stage)
+    (n_neurons,) = attrs["n_neurons"].values()
+    trains = spike_trains(spikes, attrs["n_examples"], n_neurons, steps, attrs["window"])
+    return trains, attrs["labels"]
 
 
 def evaluate_run(run_dir: str | Path, **kwargs) -> dict:
     """Train an :class:`EpropReadout` on an evaluated Diehl & Cook run, score the test images.
 
-    Reads ``eval_counts.npz`` (assignment counts = training images, test counts), and merges
-    ``accuracy_eprop`` and ``eprop_readout_seconds`` into the run's ``metrics.json`` (the
-    ``brainlearn compare`` table shows it beside the vote, logistic and delta-rule readouts).
+    The readout trains on the recorded spike trains of the label-assignment (training)
+    images and is scored on those of the test images (:func:`recorded_trains`). Merges
+    ``accuracy_eprop``, ``eprop_readout_seconds``, ``eprop_input`` (``"recorded spike
+    timing"``), ``eprop_steps`` and ``eprop_step_ms`` (recorded time per readout step) into
+    the run's ``metrics.json``; the ``brainlearn compare`` table shows it beside the vote,
+    logistic and delta-rule readouts.
 
     Parameters
     ----------
@@ -224,18 +292,15 @@ def evaluate_run(run_dir: str | Path, **kwargs) -> dict:
     **kwargs
         Passed to :class:`EpropReadout`.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / "eval_counts.npz"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run brainlearn mnist evaluate {run_dir}")
-    with np.load(path) as f:
-        train_x, train_y = f["assign_counts"], f["assign_labels"]
-        test_x, test_y = f["test_counts"], f["test_labels"]
-    model = EpropReadout(**kwargs).fit(train_x, train_y)
+    run_dir = rundir.open_run(run_dir)
+    model = EpropReadout(**kwargs)
+    train_x, train_y = recorded_trains(run_dir, "assign", model.steps)
+    test_x, test_y = recorded_trains(run_dir, "test", model.steps)
+    window = rundir.read_window_spikes(run_dir, "test")[1]["window"]
+    model.fit(train_x, train_y)
     accuracy = model.score(test_x, test_y)
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    metrics.update(accuracy_eprop=accuracy, eprop_readout_seconds=round(model.fit_seconds_, 2))
-    with atomic_path(metrics_path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return rundir.update_metrics(run_dir, {
+        "accuracy_eprop": accuracy, "eprop_readout_seconds": round(model.fit_seconds_, 2),
+        "eprop_input": "recorded spike timing", "eprop_steps": model.steps,
+        "eprop_step_ms": 1000 * window / model.steps,
+    })

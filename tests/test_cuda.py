@@ -41,8 +41,8 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
     from brian2 import prefs
 
     from brainlearn.chunked import ChunkedSimulation
+    from brainlearn.models.diehl_cook import initial_state
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
-    from brainlearn.models.diehl_cook_run import initial_state
 
     backend = prefs.devices.cuda_standalone.cuda_backend
     if shutil.which("nvidia-smi") is None:
@@ -54,7 +54,7 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
         backend.extra_compile_args_nvcc = [*backend.extra_compile_args_nvcc, f"-I{extra}/include"]
         prefs.codegen.cpp.library_dirs = [*prefs.codegen.cpp.library_dirs, f"{extra}/lib"]
     params, n = DiehlCookParams(), 10
-    delays = initial_state(params, n, 0)["delays"].reshape(784, n)
+    delays = np.asarray(initial_state(params, n, 0).delays).reshape(784, n)
     with ChunkedSimulation(lambda: build_network(params, n, 5, delays, plastic=True),
                            5 * params.period, "cuda_standalone", tmp_path) as sim:
         pass

@@ -63,7 +63,7 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
     import sys
     import types
 
-    from brainlearn.models import diehl_cook_run
+    from brainlearn.models.diehl_cook import network
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams
 
     made = {}
@@ -72,13 +72,13 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
         def __init__(self, build, duration, device_name, directory, threads):
             made[device_name] = duration
 
-    monkeypatch.setattr(diehl_cook_run, "ChunkedSimulation", Recorder)
+    monkeypatch.setattr(network, "ChunkedSimulation", Recorder)
     # a stand-in brian2cuda module: the duration is chosen before any code is generated
     monkeypatch.setitem(sys.modules, "brian2cuda", types.ModuleType("brian2cuda"))
     params, delays = DiehlCookParams(), np.zeros((784, 4))
     for name in ("cpp_standalone", "cuda_standalone"):
         config = {"neurons": 4, "chunk": 10, "device": name}
-        diehl_cook_run.make_sim(config, params, tmp_path, True, delays)
+        network.make_sim(config, params, tmp_path, True, delays)
     # C++ runs stop themselves after their images, with room for retries; cuda runs (whose
     # stop_network does nothing) show exactly ``chunk`` presentations
     assert made["cpp_standalone"] == 2 * 10 * params.period
@@ -89,8 +89,8 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
 def test_diehl_cook_on_cuda_without_brian2cuda_names_the_extra(tmp_path, monkeypatch):
     import sys
 
+    from brainlearn.models.diehl_cook import make_sim
     from brainlearn.models.diehl_cook_2015 import DiehlCookParams
-    from brainlearn.models.diehl_cook_run import make_sim
 
     config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
     monkeypatch.setitem(sys.modules, "brian2cuda", None)

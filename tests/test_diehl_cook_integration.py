@@ -51,3 +51,15 @@ def test_stable_integration_relaxes_towards_the_inhibitory_reversal(integration)
 def test_integration_is_checked():
     with pytest.raises(ValueError, match="integration must be one of"):
         DiehlCookParams(integration="rk4")
+
+
+def test_new_runs_default_to_implicit_euler_and_old_configs_read_as_euler():
+    from brainlearn.models.diehl_cook import TrainConfig
+
+    assert TrainConfig.create().integration == "implicit_euler"
+    assert DiehlCookParams().integration == "implicit_euler"
+    # a config.json written before the integration was recorded: the run used forward Euler
+    old = {"neurons": 100, "examples": 1000, "seed": 0, "data": "full", "chunk": 1000}
+    assert TrainConfig.from_json(old).integration == "euler"
+    assert TrainConfig.from_json({**old, "integration": "exponential_euler"}).integration == \
+        "exponential_euler"

@@ -232,16 +232,96 @@ def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
     assert fitted.score(counts, labels) >= 0.95
 
 
-def test_compare_table_has_the_eprop_readout_row(tmp_path):
+def test_compare_table_has_the_eprop_readout_row_and_says_what_it_was_trained_on(tmp_path):
     from brainlearn.compare import comparison_table
 
     run = tmp_path / "dc"
     run.mkdir()
-    (run / "metrics.json").write_text(json.dumps({
-        "neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
-        "test_examples": 500}))
+    metrics = {"neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
+               "test_examples": 500, "eprop_input": "recorded spike timing"}
+    (run / "metrics.json").write_text(json.dumps(metrics))
     table = comparison_table(run)
     row = table[table["method"].str.contains("e-prop")].iloc[0]
     assert row["accuracy"] == 0.75
+    assert "recorded spike timing" in row["method"]
     assert row["local_online_learning"].startswith("yes")
     assert row["parameters"] == 784 * 100 + 100 + 10 * 100
+    # a row measured before timing was recorded says it saw spread-out counts
+    del metrics["eprop_input"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    row = comparison_table(run).query("method.str.contains('e-prop')").iloc[0]
+    assert "counts spread evenly" in row["method"]
+
+
+def _window_run(run_dir, spikes: dict, labels: dict, n_neurons: int, window: float = 0.35):
+    """A run directory holding only the per-example spike tables of both stages."""
+    from brainlearn import rundir
+
+    run_dir.mkdir()
+    for stage, (neuron, t, example) in spikes.items():
+        rundir.write_window_spikes(run_dir, stage, neuron, t, example, labels[stage],
+                                   population="exc", n_neurons=n_neurons, window=window)
+    return run_dir
+
+
+def test_recorded_spikes_become_the_readout_trains_step_for_step(tmp_path):
+    """Trains built from a run's recording hold its spikes: at the network's dt (0.5 ms, 700
+    steps per 350 ms window) every spike on its own step, at 50 steps on step
+    floor(t * 50 / 0.35), an example without spikes silent."""
+    from brainlearn.models.eprop_readout import recorded_trains
+
+    neuron = np.array([0, 2, 2, 1, 0])
+    t = np.array([0.0, 0.0125, 0.3495, 0.1, 0.0065])
+    example = np.array([0, 0, 0, 2, 2])
+    labels = np.array([3, 1, 4])
+    run = _window_run(tmp_path / "run", {"assign": (neuron, t, example),
+                                         "test": (neuron[:1], t[:1], example[:1])},
+                      {"assign": labels, "test": labels[:1]}, n_neurons=3)
+    fine, y = recorded_trains(run, "assign", steps=700)
+    assert fine.shape == (3, 700, 3)
+    np.testing.assert_array_equal(y, labels)
+    expected = np.zeros((3, 700, 3), dtype=np.uint8)
+    expected[example, np.round(t / 0.0005).astype(int), neuron] = 1
+    np.testing.assert_array_equal(fine, expected)
+    assert fine[1].sum() == 0
+    coarse, _ = recorded_trains(run, "assign", steps=50)  # 7 ms per step
+    assert sorted(zip(*np.nonzero(coarse), strict=True)) == [
+        (0, 0, 0), (0, 1, 2), (0, 49, 2), (2, 0, 0), (2, 14, 1)]
+
+
+def test_eprop_readout_tells_apart_images_that_differ_only_in_spike_timing(tmp_path):
+    """Two classes with equal spike counts, one spike of neurons 0 and 1 per image: in
+    class 0 neuron 0 fires early and neuron 1 late, in class 1 the reverse. Counts spread
+    evenly are the same for both (chance); the recorded timing separates them, because the
+    leaky readout remembers the late spike in its learning window."""
+    from brainlearn.models.eprop_readout import EpropReadout, evaluate_run
+
+    rng = np.random.default_rng(5)
+    labels = {stage: rng.integers(0, 2, n) for stage, n in (("assign", 60), ("test", 40))}
+    spikes = {}
+    for stage, y in labels.items():
+        early = rng.uniform(0.0, 0.05, len(y))
+        late = rng.uniform(0.27, 0.31, len(y))
+        first_neuron = y  # class 0: neuron 0 early; class 1: neuron 1 early
+        neuron = np.concatenate([first_neuron, 1 - first_neuron])
+        spikes[stage] = (neuron, np.concatenate([early, late]), np.tile(np.arange(len(y)), 2))
+    run = _window_run(tmp_path / "run", spikes, labels, n_neurons=2)
+    kwargs = dict(n_classes=2, steps=20, window=5, tau_out=3 * ms, eta=2.0, epochs=2)
+    metrics = evaluate_run(run, **kwargs)
+    assert metrics["accuracy_eprop"] >= 0.95
+    assert metrics["eprop_input"] == "recorded spike timing"
+    assert metrics["eprop_step_ms"] == pytest.approx(350 / 20)
+    counts = np.ones((60, 2))
+    as_counts = EpropReadout(**kwargs).fit(counts, labels["assign"])
+    assert as_counts.score(np.ones((40, 2)), labels["test"]) <= 0.75
+
+
+def test_eprop_readout_of_a_run_without_recorded_spike_timing_says_evaluate_again(tmp_path):
+    from brainlearn.models.eprop_readout import evaluate_run
+
+    run = tmp_path / "old"
+    run.mkdir()
+    np.savez(run / "eval_counts.npz", assign_counts=np.ones((4, 3)), assign_labels=np.arange(4),
+             test_counts=np.ones((2, 3)), test_labels=np.arange(2))
+    with pytest.raises(FileNotFoundError, match=r"assign_spikes.parquet.*evaluate it again"):
+        evaluate_run(run)

@@ -135,20 +135,22 @@ def test_cuda_device_without_brian2cuda_names_the_extra(tmp_path):
 
 def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -> Path:
     """A run directory with the network's initial (untrained) weights, on the runtime device."""
-    from brainlearn.models.diehl_cook_run import TrainConfig, write_untrained_run
+    from brainlearn.models.diehl_cook import TrainConfig, write_untrained_run
 
     return write_untrained_run(run_dir, TrainConfig.create(
         neurons=neurons, examples=1, seed=seed, device="runtime", data="embedded", chunk=chunk))
 
 
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
-    from brainlearn.models.diehl_cook_run import evaluate
-    from brainlearn.models.diehl_cook_sharded import evaluate_sharded, plan_shards
+    from brainlearn.models.diehl_cook import evaluate
+    from brainlearn.models.diehl_cook.sharded import evaluate_sharded, plan_shards
 
     run_dir = _fake_run(tmp_path / "run")
     serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True)
     counts = dict(np.load(run_dir / "eval_counts.npz"))
     spikes = pd.read_parquet(run_dir / "spikes.parquet")
+    window = {name: pd.read_parquet(run_dir / name)
+              for name in ("assign_spikes.parquet", "test_spikes.parquet")}
     sharded = evaluate_sharded(run_dir, 20, 10, client=client, progress=False)
     assert sharded["shards"] == 3  # two assignment chunks and one test chunk, each a shard
     assert sharded["accuracy"] == serial["accuracy"]
@@ -157,5 +159,8 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
     assert counts["assign_counts"].sum() > 0  # the comparison is not between empty tables
     pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "spikes.parquet"), spikes,
                                   check_exact=True)
+    for name, frame in window.items():  # the readouts' spike trains, timed per example
+        assert len(frame) > 0, name
+        pd.testing.assert_frame_equal(pd.read_parquet(run_dir / name), frame, check_exact=True)
     assert plan_shards({"assign": 60, "test": 10}, 4) == [
         ("assign", 0, 20), ("assign", 20, 40), ("assign", 40, 60), ("test", 0, 10)]

@@ -30,8 +30,8 @@ def _demo(args) -> int:
     import shutil
     from pathlib import Path
 
+    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
     from brainlearn.models.diehl_cook_plots import plot_run
-    from brainlearn.models.diehl_cook_run import TrainConfig, evaluate, train
 
     run_dir = Path(args.out)
     if (run_dir / "config.json").exists():

@@ -15,9 +15,11 @@ EPILOG = """examples:
 """
 
 READOUT_EPILOG = """Trains a softmax readout of the Diehl & Cook spikes online with e-prop (one update per
-image, Brian2) on the run's label-assignment counts (eval_counts.npz, each count spread evenly
-over the image's steps), scores the test images and adds accuracy_eprop to the run's
-metrics.json: `brainlearn compare --mnist-run DIR` shows it as a row.
+image, Brian2) on the spike trains the run recorded of its label-assignment images
+(assign_spikes.parquet: each image's counted input window, played over --steps steps),
+scores the test images (test_spikes.parquet) and adds accuracy_eprop to the run's
+metrics.json: `brainlearn compare --mnist-run DIR` shows it as a row. A run evaluated before
+these files were recorded needs `brainlearn mnist evaluate DIR` again.
 
 examples:
   brainlearn mnist evaluate runs/n100 --readout vote,logistic,online
@@ -147,7 +149,9 @@ def register(subparsers) -> None:
                         epilog=READOUT_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ro.add_argument("dir", help="an evaluated `brainlearn mnist` run directory")
-    ro.add_argument("--steps", type=int, default=50, help="time steps (1 ms) per image")
+    ro.add_argument("--steps", type=int, default=50,
+                    help="readout steps (1 ms) per image; the 350 ms window is binned into "
+                         "them (50: 7 ms each, 700: the network's 0.5 ms)")
     ro.add_argument("--window", type=int, default=25, help="steps in which the error counts")
     ro.add_argument("--eta", type=float, default=0.05, help="learning rate")
     ro.add_argument("--epochs", type=int, default=1, help="passes over the training images")

@@ -138,7 +138,7 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from brainlearn.models.diehl_cook_run import TrainConfig, train
+    from brainlearn.models.diehl_cook import TrainConfig, train
 
     if args.resume:
         if args.out:
@@ -176,14 +176,14 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     readouts = tuple(r.strip() for r in args.readout.split(",") if r.strip())
     if args.workers is not None or args.scheduler is not None:
-        from brainlearn.models.diehl_cook_sharded import evaluate_sharded
+        from brainlearn.models.diehl_cook.sharded import evaluate_sharded
 
         metrics = evaluate_sharded(args.run_dir, args.assign_examples, args.test_examples,
                                    workers=args.workers, client=args.scheduler,
                                    progress=not args.no_progress, device=args.device,
                                    readouts=readouts)
     else:
-        from brainlearn.models.diehl_cook_run import evaluate
+        from brainlearn.models.diehl_cook import evaluate
 
         metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
                            progress=not args.no_progress, device=args.device,

@@ -1,0 +1,77 @@
+"""Training and evaluation of the Diehl & Cook (2015) network in chunks, with checkpoints.
+
+The network and the paper's parameters are in :mod:`brainlearn.models.diehl_cook_2015`; this
+package runs it. A run directory holds everything of one run: ``config.json``
+(:class:`TrainConfig`), ``checkpoint.npz`` (:class:`Checkpoint`, atomic, written after every
+chunk), ``metrics.json``, ``weights.npz`` (final input weights and theta), the evaluation
+spike counts and spikes, and the figures.
+
+=================  ============================================================================
+module             contents
+=================  ============================================================================
+``config``         :class:`TrainConfig` (``config.json``), images, parameters, chunk seeds
+``state``          :class:`NetworkState` (with units), the state carried from run to run
+``network``        :func:`make_sim` (:class:`CompiledNetwork`) and :func:`present_chunk`
+                   (one run over a chunk of images: :class:`ChunkResult`)
+``training``       :func:`train` (checkpointed and resumable), :func:`write_untrained_run`
+``evaluation``     :func:`evaluate`: frozen passes in chunks and the readouts; the pieces
+                   the sharded evaluation shares (:func:`open_evaluation`,
+                   :func:`frozen_chunks`, :func:`merge_chunks`, :func:`finish_evaluation`)
+``sharded``        :func:`evaluate_sharded` on Dask (imported on use: it needs Dask)
+=================  ============================================================================
+"""
+
+from brainlearn.models.diehl_cook.config import (
+    DEFAULT_CHUNK,
+    TrainConfig,
+    chunk_seed,
+    load_images,
+    load_npz,
+    read_run_config,
+    run_params,
+)
+from brainlearn.models.diehl_cook.evaluation import (
+    ONLINE_EPOCHS,
+    READOUTS,
+    ChunkPart,
+    Evaluation,
+    PassRecord,
+    check_readouts,
+    evaluate,
+    finish_evaluation,
+    frozen_chunks,
+    merge_chunks,
+    open_evaluation,
+    window_mask,
+    window_spikes,
+)
+from brainlearn.models.diehl_cook.network import (
+    ChunkResult,
+    CompiledNetwork,
+    StopOnSigterm,
+    make_sim,
+    present_chunk,
+)
+from brainlearn.models.diehl_cook.state import (
+    PENDING_COUNTS,
+    ControllerState,
+    NetworkState,
+    frozen_state,
+    initial_state,
+)
+from brainlearn.models.diehl_cook.training import (
+    Checkpoint,
+    TrainProgress,
+    train,
+    write_untrained_run,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK", "TrainConfig", "chunk_seed", "load_images", "load_npz", "read_run_config",
+    "run_params", "ONLINE_EPOCHS", "READOUTS", "ChunkPart", "Evaluation", "PassRecord",
+    "check_readouts", "evaluate", "finish_evaluation", "frozen_chunks", "merge_chunks",
+    "open_evaluation", "window_mask", "window_spikes", "ChunkResult", "CompiledNetwork",
+    "StopOnSigterm", "make_sim", "present_chunk", "PENDING_COUNTS", "ControllerState",
+    "NetworkState", "frozen_state", "initial_state", "Checkpoint", "TrainProgress", "train",
+    "write_untrained_run",
+]

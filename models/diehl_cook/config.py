@@ -1,0 +1,173 @@
+"""The configuration of a Diehl & Cook run (``config.json``) and what it names: the
+parameters, the images, the seeds of its chunks."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from brian2 import Quantity, mV, volt
+
+from brainlearn import rundir
+from brainlearn.devices import DEVICES
+from brainlearn.models.diehl_cook_2015 import (
+    INTEGRATIONS,
+    PARAM_SETS,
+    TIMER_READINGS,
+    DiehlCookParams,
+)
+from brainlearn.units import check_quantity
+
+__all__ = ["DEFAULT_CHUNK", "TrainConfig", "read_run_config", "load_images", "run_params",
+           "load_npz", "chunk_seed"]
+
+DEFAULT_CHUNK = 1000
+
+
+def load_npz(path: Path) -> dict:
+    """Load an ``.npz`` written by :func:`save_npz`; a damaged file raises one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
+        raise ValueError(f"{path}: corrupt or unreadable checkpoint ({exc})") from None
+
+
+def chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
+    """The random seed of chunk ``index`` of ``stage`` (``train``, ``assign``, ``test``) of a
+    run seeded ``seed``; ``part`` > 0: continuation runs of one chunk (an evaluation chunk
+    whose run ended before its last image)."""
+    stage_code = {"train": 0, "assign": 1, "test": 2}[stage]
+    entropy = [seed, stage_code, index] + ([part] if part else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The configuration of a run, stored as ``config.json`` (:meth:`to_json`).
+
+    ``theta_plus`` replaces the paper's threshold increment of 0.05 mV (a deviation from the
+    paper, recorded in ``config.json``; see ``DiehlCookParams.spike_budget``). ``param_set``
+    names the parameter set: ``"paper"`` or ``"sized"`` (theta_plus scaled to the network
+    size, ``DiehlCookParams.sized``). ``examples`` (or ``epochs``; default one epoch) is the
+    number of training images; ``code_version`` an optional note of the code that ran it.
+    """
+
+    neurons: int = 100
+    examples: int | None = None
+    epochs: float | None = None
+    seed: int = 0
+    device: str = "cpp_standalone"
+    threads: int | None = None
+    data: str = "full"
+    timer: str = "brian1"
+    chunk: int = DEFAULT_CHUNK
+    theta_plus: Quantity | None = None
+    param_set: str = "paper"
+    integration: str = "implicit_euler"
+    code_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.integration not in INTEGRATIONS:
+            raise ValueError(f"integration must be one of {INTEGRATIONS}, got {self.integration!r}")
+        if self.param_set not in PARAM_SETS:
+            raise ValueError(f"params must be one of {PARAM_SETS}, got {self.param_set!r}")
+        if self.param_set != "paper" and self.theta_plus is not None:
+            raise ValueError(f"theta_plus is set by the {self.param_set!r} parameter set; give "
+                             "one of the two")
+        if self.theta_plus is not None:
+            check_quantity("theta_plus", self.theta_plus, mV)
+            if not float(self.theta_plus / volt) > 0:
+                raise ValueError(f"theta_plus must be positive, got {self.theta_plus!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.timer not in TIMER_READINGS:
+            raise ValueError(f"timer must be one of {TIMER_READINGS}, got {self.timer!r}")
+        if self.data not in ("full", "embedded"):
+            raise ValueError(f"data must be 'full' or 'embedded', got {self.data!r}")
+        if int(self.neurons) < 1:
+            raise ValueError(f"neurons must be positive, got {self.neurons}")
+        if int(self.chunk) < 1:
+            raise ValueError(f"chunk must be positive, got {self.chunk}")
+
+    @classmethod
+    def create(cls, neurons: int = 100, examples: int | None = None,
+               epochs: float | None = None, seed: int = 0, device: str = "cpp_standalone",
+               threads: int | None = None, data: str = "full", timer: str = "brian1",
+               chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | None = None,
+               params: str = "paper", integration: str = "implicit_euler") -> TrainConfig:
+        """Validate the options and return a config (``params``: the parameter set).
+
+        At most one of ``examples`` and ``epochs`` may be given (default: one epoch; a run
+        stores the number of images it works out as ``examples``).
+        """
+        if examples is not None and epochs is not None:
+            raise ValueError("give epochs or examples, not both")
+        return cls(neurons=int(neurons), examples=None if examples is None else int(examples),
+                   epochs=None if epochs is None else float(epochs), seed=int(seed),
+                   device=device, threads=None if threads is None else int(threads), data=data,
+                   timer=timer, chunk=int(chunk), theta_plus=theta_plus, param_set=params,
+                   integration=integration)
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> TrainConfig:
+        """The config of a ``config.json`` (``theta_plus`` in volts; keys that older runs did
+        not write take their defaults, except ``integration``: ``"euler"``, what they ran;
+        keys that are not options are ignored)."""
+        known = {f.name for f in fields(cls)}
+        # runs written before the integration was recorded ran the original's forward Euler
+        values = {"integration": "euler"} | {k: v for k, v in data.items() if k in known}
+        if values.get("theta_plus") is not None:
+            values["theta_plus"] = float(values["theta_plus"]) * volt
+        return cls(**values)
+
+    @classmethod
+    def of(cls, config: TrainConfig | Mapping) -> TrainConfig:
+        """``config`` itself, or the config of a ``config.json`` mapping."""
+        return config if isinstance(config, TrainConfig) else cls.from_json(config)
+
+    def to_json(self) -> dict:
+        """The options as ``config.json`` stores them (``theta_plus`` in volts)."""
+        data = asdict(self)
+        data["theta_plus"] = None if self.theta_plus is None else float(self.theta_plus / volt)
+        if data["code_version"] is None:  # written only when given, as before
+            del data["code_version"]
+        return data
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+    def params(self) -> DiehlCookParams:
+        """The network parameters of the run (paper values, ``timer``, ``theta_plus``)."""
+        params = DiehlCookParams(timer=self.timer, integration=self.integration)
+        if self.param_set == "sized":
+            params = params.sized(self.neurons)
+        if self.theta_plus is not None:
+            params = params.replace(exc=params.exc.replace(theta_plus=self.theta_plus))
+        return params
+
+
+def read_run_config(run_dir: str | Path, device: str | None = None) -> TrainConfig:
+    """The config of a run directory (``device`` overrides the run's)."""
+    config = TrainConfig.from_json(rundir.read_config(run_dir, required=True))
+    return config if device is None else config.replace(device=device)
+
+
+def load_images(data: str, split: str):
+    """MNIST ``split`` of ``data`` (``full`` or ``embedded``): float64 pixel rows and int64 labels."""
+    from brainlearn.data import load_mnist
+
+    images, labels = load_mnist(split, source=data)
+    return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
+
+
+def run_params(config: TrainConfig | Mapping) -> DiehlCookParams:
+    """The network parameters of a run's config (see :meth:`TrainConfig.params`)."""
+    return TrainConfig.of(config).params()

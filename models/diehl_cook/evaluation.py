@@ -1,0 +1,378 @@
+"""Evaluation of a trained Diehl & Cook run: frozen passes over training images (label
+assignment) and test images, in chunks, and the readouts fitted on their spike counts.
+
+The pieces are shared by the serial :func:`evaluate` and the sharded evaluation
+(:mod:`brainlearn.models.diehl_cook.sharded`): :func:`open_evaluation`,
+:meth:`Evaluation.network`, :func:`frozen_chunks`, :func:`merge_chunks`,
+:func:`finish_evaluation`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from brian2 import Quantity, second
+from tqdm.auto import tqdm
+
+from brainlearn import rundir
+from brainlearn.atomic import save_npz
+from brainlearn.models.diehl_cook.config import (
+    TrainConfig,
+    chunk_seed,
+    load_images,
+    load_npz,
+    read_run_config,
+)
+from brainlearn.models.diehl_cook.network import (
+    CompiledNetwork,
+    StopOnSigterm,
+    make_sim,
+    present_chunk,
+)
+from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
+from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+from brainlearn.readout import VoteReadout
+
+__all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluation",
+           "open_evaluation", "READOUTS", "check_readouts", "evaluate", "window_mask",
+           "window_spikes", "finish_evaluation", "ONLINE_EPOCHS"]
+
+
+@dataclass
+class PassRecord:
+    """What a frozen pass over images recorded.
+
+    ``counts`` ``(images, n)``: each image's last presentation's input-window spike counts;
+    ``spikes`` (``neuron``, ``t`` in s, ``example``) and ``presentations`` (``example``,
+    ``start`` in s: every presentation shown, retries included) on the pass's clock.
+    """
+
+    counts: np.ndarray
+    spikes: pd.DataFrame
+    presentations: pd.DataFrame
+
+
+@dataclass
+class ChunkPart:
+    """One chunk of a frozen pass (:func:`frozen_chunks`): its record on a clock from the
+    chunk's start, global example indices, its simulated time and its final state."""
+
+    index: int
+    record: PassRecord
+    end_time: Quantity
+    state: NetworkState
+
+
+# Chunk k holds the images [k * chunk, (k + 1) * chunk) and starts from the pass's initial
+# state (rest values of v, ge, gi, the controller; theta and weights are frozen anyway) with
+# seed chunk_seed(seed, stage, k), so every chunk's counts depend on that chunk alone: shards
+# of whole chunks on different workers give exactly the serial result. A chunk whose run ends
+# before its last image (retries used up the run's time) continues from where it stopped, with
+# its state carried, in further runs seeded chunk_seed(seed, stage, k, part).
+def frozen_chunks(net: CompiledNetwork, images: np.ndarray, state: NetworkState,
+                  n_examples: int, stage: str, seed: int, chunks, bar=None,
+                  span: int | None = None) -> list[ChunkPart]:
+    """Run whole chunks (indices ``chunks``, ``span`` images each, default the table size) of
+    a frozen pass over the first ``n_examples`` of ``images``, each from ``state``.
+
+    ``stage`` (``"assign"`` or ``"test"``) and ``seed`` (the run's) seed the runs.
+    """
+    size = span or net.table_size
+    return [_frozen_chunk(net, images, state, k * size, min((k + 1) * size, n_examples),
+                          lambda run, k=k: chunk_seed(seed, stage, k, run), k, bar)
+            for k in chunks]
+
+
+def _frozen_chunk(net, images, state, position, end, seed_of, index, bar) -> ChunkPart:
+    """Images ``position..end-1`` in as many runs as they take (the state carried)."""
+    run, t0 = 0, 0.0
+    counts, spikes, shows = [], [], []
+    while position < end:
+        res = present_chunk(net, images, state, position, end, seed_of(run))
+        state = res.state
+        last = res.done + int(res.pending)  # an undecided presentation's image is ``done``
+        s = res.spikes[res.spikes["example"] < last]
+        spikes.append(s.assign(example=s["example"] + position, t=s["t"] + t0))
+        p = res.presentations[res.presentations["example"] < last]
+        shows.append(p.assign(example=p["example"] + position, start=p["start"] + t0))
+        t0 += float(res.end_time / second)
+        counts.append(res.counts)
+        position += res.done
+        run += 1
+        if bar is not None:
+            bar.update(res.done)
+    record = PassRecord(np.concatenate(counts), pd.concat(spikes, ignore_index=True),
+                        pd.concat(shows, ignore_index=True))
+    return ChunkPart(index, record, t0 * second, state)
+
+
+def merge_chunks(parts: list[ChunkPart]) -> PassRecord:
+    """The record of a pass from its chunks (any order; times made continuous)."""
+    parts = sorted(parts, key=lambda p: p.index)
+    offset, spikes, shows = 0.0, [], []
+    for p in parts:
+        spikes.append(p.record.spikes.assign(t=p.record.spikes["t"] + offset))
+        shows.append(p.record.presentations.assign(start=p.record.presentations["start"] + offset))
+        offset += float(p.end_time / second)
+    return PassRecord(np.concatenate([p.record.counts for p in parts]),
+                      pd.concat(spikes, ignore_index=True), pd.concat(shows, ignore_index=True))
+
+
+def _frozen_pass(net: CompiledNetwork, images, state: NetworkState, n_examples: int, stage: str,
+                 seed: int, bar, reset_state_per_chunk: bool = False):
+    """Present ``n_examples`` images to the frozen network; return its record and the state
+    at its end.
+
+    With ``reset_state_per_chunk`` every chunk starts from ``state`` (see :func:`frozen_chunks`).
+    """
+    if reset_state_per_chunk:
+        n_chunks = -(-n_examples // net.table_size)
+        parts = frozen_chunks(net, images, state, n_examples, stage, seed, range(n_chunks), bar)
+        return merge_chunks(parts), state
+    # one chunk spanning the whole pass: the state is carried from run to run
+    (part,) = frozen_chunks(net, images, state, n_examples, stage, seed, [0], bar,
+                            span=n_examples)
+    return part.record, part.state
+
+
+@dataclass
+class Evaluation:
+    """What an evaluation of a run needs: its config and parameters, trained weights, and
+    the labelled images of both passes (``assign``: training images, ``test``)."""
+
+    run_dir: Path
+    config: TrainConfig
+    params: DiehlCookParams
+    weights: dict
+    images: dict  # stage -> pixel rows of the pass
+    labels: dict  # stage -> labels of the pass
+
+    @property
+    def n_examples(self) -> dict[str, int]:
+        """Images per pass."""
+        return {stage: len(y) for stage, y in self.labels.items()}
+
+    def network(self, build_name: str | None = None) -> CompiledNetwork:
+        """The frozen network (close it when done)."""
+        return make_sim(self.config, self.params, self.run_dir, False, self.weights["delays"],
+                        build_name)
+
+    def initial_state(self) -> NetworkState:
+        """The state every pass (and, reset per chunk, every chunk) starts from."""
+        return frozen_state(self.config, self.params, self.weights)
+
+
+def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
+                    test_examples: int | None = None, device: str | None = None,
+                    images: bool = True) -> Evaluation:
+    """Read what an evaluation of ``run_dir`` needs (see :func:`evaluate` for the options;
+    ``images=False`` leaves the pixels out)."""
+    run_dir = Path(run_dir)
+    config = read_run_config(run_dir, device)
+    if not (run_dir / "weights.npz").exists():
+        raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
+    weights = load_npz(run_dir / "weights.npz")
+    pixels, labels = {}, {}
+    for stage, split, wanted in (("assign", "train", assign_examples),
+                                 ("test", "test", test_examples)):
+        x, y = load_images(config.data, split)
+        n = len(x) if wanted is None else min(int(wanted), len(x))
+        if n < 1:
+            raise ValueError("assign and test examples must be positive")
+        pixels[stage], labels[stage] = (x if images else None), y[:n]
+    return Evaluation(run_dir, config, config.params(), weights, pixels, labels)
+
+
+READOUTS = ("vote", "logistic", "online")
+
+
+def evaluate(
+    run_dir: str | Path,
+    assign_examples: int | None = None,
+    test_examples: int | None = None,
+    progress: bool = True,
+    device: str | None = None,
+    reset_state_per_chunk: bool = False,
+    readouts: tuple[str, ...] = ("vote",),
+) -> dict:
+    """Label assignment on training images, then accuracy on test images (theta frozen).
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run directory.
+    assign_examples : int, optional
+        Training images used to assign labels (default: all of the data set's training split).
+    test_examples : int, optional
+        Test images (default: all).
+    progress : bool
+        Show progress bars.
+    device : str, optional
+        Override the run's device.
+    readouts : tuple of str
+        Readouts fitted on the assignment counts and scored on the test counts: ``vote``
+        (Diehl & Cook), ``logistic`` (multinomial logistic regression) and ``online`` (the
+        delta-rule readout layer, replayed over the recorded counts of the compiled run).
+    reset_state_per_chunk : bool
+        Start every chunk (and the test pass) from the rest state instead of the previous
+        chunk's end state: chunks become independent, and the sharded evaluation
+        (:mod:`brainlearn.models.diehl_cook.sharded`) gives exactly this result.
+
+    Returns
+    -------
+    dict
+        The metrics (also merged into ``metrics.json``).
+    """
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device)
+    check_readouts(readouts)
+    state = ev.initial_state()
+    start = time.perf_counter()
+    net = ev.network()
+    compile_seconds = net.compile_seconds
+    n = ev.n_examples
+    bar = tqdm(total=sum(n.values()), unit="img", desc="evaluate", disable=not progress,
+               dynamic_ncols=True)
+    records = {}
+    try:
+        with StopOnSigterm():
+            for stage in ("assign", "test"):
+                records[stage], end_state = _frozen_pass(
+                    net, ev.images[stage], state, n[stage], stage, ev.config.seed, bar,
+                    reset_state_per_chunk)
+                if not reset_state_per_chunk:  # the test pass continues from the assignment's
+                    state = end_state
+    finally:
+        bar.close()
+        net.close()
+    eval_seconds = time.perf_counter() - start
+    return finish_evaluation(
+        ev, readouts, records["assign"], records["test"],
+        eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
+        eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / sum(n.values()),
+        reset_state_per_chunk=bool(reset_state_per_chunk),
+    )
+
+
+def check_readouts(readouts) -> None:
+    """Raise if a name in ``readouts`` is not one of :data:`READOUTS`."""
+    unknown = [r for r in readouts if r not in READOUTS]
+    if unknown:
+        raise ValueError(f"unknown readout(s) {unknown}; choose from {READOUTS}")
+
+
+def _last_starts(presentations: pd.DataFrame) -> np.ndarray:
+    """Start of every example's last presentation (NaN for an example never shown)."""
+    shown = presentations["example"].to_numpy(np.int64)
+    start = presentations["start"].to_numpy(float)
+    last = np.full(int(shown.max()) + 1 if len(shown) else 0, np.nan)
+    by_start = np.argsort(start, kind="stable")
+    last[shown[by_start]] = start[by_start]  # later presentations overwrite earlier ones
+    return last
+
+
+def window_mask(spikes: pd.DataFrame, presentations: pd.DataFrame, t_input: float) -> np.ndarray:
+    """Which spikes of a pass its spike counts were taken from.
+
+    An image's counts are those of the input window of its last presentation (an image that
+    evoked too few spikes is shown again, and the new presentation replaces the old).
+
+    Parameters
+    ----------
+    spikes : DataFrame
+        The pass's spikes: ``example``, ``t`` (s).
+    presentations : DataFrame
+        Every presentation shown in the pass: ``example``, ``start`` (s), on the spikes' clock.
+    t_input : float
+        Length of the input window in seconds.
+    """
+    if not len(spikes):
+        return np.zeros(0, dtype=bool)
+    rel = spikes["t"].to_numpy(float) - _last_starts(presentations)[spikes["example"].to_numpy()]
+    # the tolerance of present_chunk's counts (spikes and starts lie on the dt grid)
+    return (rel > -1e-9) & (rel < t_input - 1e-9)
+
+
+def window_spikes(spikes: pd.DataFrame, presentations: pd.DataFrame, params) -> pd.DataFrame:
+    """The spikes a pass's counts were taken from, timed from the start of their window.
+
+    Returns a DataFrame with ``neuron``, ``t`` (s from the start of the example's last
+    presentation, on the ``dt`` grid) and ``example``: per example, the spike trains whose
+    counts are the pass's counts (see :func:`window_mask`).
+    """
+    kept = spikes[window_mask(spikes, presentations, float(params.t_input / second))]
+    example = kept["example"].to_numpy(np.int64)
+    dt = float(params.dt / second)
+    steps = np.round((kept["t"].to_numpy(float) - _last_starts(presentations)[example]) / dt)
+    return pd.DataFrame({"neuron": kept["neuron"].to_numpy(np.int64), "t": steps * dt,
+                         "example": example})
+
+
+def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRecord,
+                      **extra) -> dict:
+    """Fit the readouts on the assignment counts, score them on the test counts and write
+    the results (serial and sharded evaluations).
+
+    Writes ``eval_counts.npz``, the test pass's spikes and examples (``spikes.parquet``,
+    ``examples.parquet``: each example's start and the duration of its presentations), the
+    spikes the counts of both passes were taken from, timed from each example's window
+    (``assign_spikes.parquet``, ``test_spikes.parquet``: what the e-prop readout trains and
+    is scored on) and ``metrics.json`` (with ``extra``). ``assign.spikes`` may hold only the
+    spikes :func:`window_mask` keeps.
+    """
+    run_dir, config, params = ev.run_dir, ev.config, ev.params
+    assign_labels, test_labels = ev.labels["assign"], ev.labels["test"]
+    vote = VoteReadout().fit(assign.counts, assign_labels)
+    predictions = vote.predict(test.counts)
+    accuracy = float((predictions == test_labels).mean())
+    save_npz(run_dir / "eval_counts.npz", assign_counts=assign.counts.astype(np.int32),
+             assign_labels=assign_labels, test_counts=test.counts.astype(np.int32),
+             test_labels=test_labels, assignments=vote.assignments_, predictions=predictions)
+    examples = rundir.examples_from_presentations(
+        test.presentations["example"], test.presentations["start"],
+        float(params.period / second), labels=test_labels)
+    rundir.write_spikes(run_dir, test.spikes["neuron"], test.spikes["t"], population="exc",
+                        n_neurons=config.neurons, example=test.spikes["example"],
+                        examples=examples)
+    for stage, record in (("assign", assign), ("test", test)):
+        window = window_spikes(record.spikes, record.presentations, params)
+        rundir.write_window_spikes(run_dir, stage, window["neuron"], window["t"],
+                                   window["example"], ev.labels[stage], population="exc",
+                                   n_neurons=config.neurons,
+                                   window=float(params.t_input / second))
+    metrics = rundir.read_metrics(run_dir)
+    metrics.update(_readout_scores(readouts, assign.counts, assign_labels, test.counts,
+                                   test_labels, config.seed))
+    metrics.update(
+        neurons=config.neurons, assign_examples=len(assign_labels),
+        test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,
+        test_spikes_per_example=float(test.counts.sum(axis=1).mean()), **extra,
+    )
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
+    return metrics
+
+
+#: passes of the online readout over the assignment counts
+ONLINE_EPOCHS = 3
+
+
+def _readout_scores(readouts, train_counts, train_labels, test_counts, test_labels, seed) -> dict:
+    from brainlearn.readout import LogisticReadout, OnlineReadout
+
+    scores = {}
+    for name in readouts:
+        if name == "logistic":
+            model = LogisticReadout(random_state=seed).fit(train_counts, train_labels)
+        elif name == "online":
+            # schedule chosen on a 50k/10k split of the N=400 run's training counts (not the
+            # test set): the rate halves after one pass, three passes
+            model = OnlineReadout(lr=0.5, lr_decay=float(len(train_counts)),
+                                  epochs=ONLINE_EPOCHS, random_state=seed)
+            model.fit(train_counts, train_labels)
+        else:
+            model = VoteReadout().fit(train_counts, train_labels)
+        scores[f"accuracy_{name}"] = model.score(test_counts, test_labels)
+    return scores

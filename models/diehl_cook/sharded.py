@@ -1,0 +1,184 @@
+"""Sharded evaluation of a Diehl & Cook run on Dask: assignment and test images split by chunk.
+
+The evaluation's chunks are made independent (``reset_state_per_chunk``: every chunk starts
+from the rest state with a seed derived from the run seed, the stage and the chunk index, see
+``diehl_cook.evaluation.frozen_chunks``), so a shard is a contiguous range of whole chunks, run on
+any worker: the merged counts, the label assignment, the predictions and the accuracy equal
+``evaluate(run_dir, ..., reset_state_per_chunk=True)`` exactly, for any number of workers.
+
+It is built from the same public pieces as the serial evaluation
+(``diehl_cook.evaluation.open_evaluation``, ``Evaluation.network``, ``frozen_chunks``,
+``merge_chunks``, ``finish_evaluation``). Each worker process opens the evaluation (config,
+weights, images) and builds the frozen network once in its own directory
+(``RUN_DIR/build_eval_wNAME``), and reuses both for all of its shards, of both stages.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["evaluate_sharded", "plan_shards"]
+
+#: per worker process: the evaluation and frozen network last opened (reused across shards)
+_WORKER: dict = {}
+
+
+def plan_shards(n_chunks: dict[str, int], n_shards: int) -> list[tuple[str, int, int]]:
+    """Split the chunks of each stage into contiguous shards ``(stage, first, stop)``.
+
+    ``n_shards`` is shared among the stages in proportion to their chunks (at least one each,
+    never more shards than chunks).
+    """
+    total = sum(n_chunks.values())
+    shards = []
+    for stage, n in n_chunks.items():
+        if n == 0:
+            continue
+        k = min(n, max(1, round(n_shards * n / total)))
+        edges = np.linspace(0, n, k + 1).round().astype(int)
+        shards += [(stage, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    return shards
+
+
+def _worker_network(run_dir: Path, device: str | None):
+    """The worker's evaluation of ``run_dir`` and its frozen network (opened and built on
+    first use, then reused while the run's weights stay the same)."""
+    from brainlearn.models.diehl_cook.evaluation import open_evaluation
+    from brainlearn.sweep import worker_name
+
+    key = (str(run_dir.resolve()), device, (run_dir / "weights.npz").stat().st_mtime_ns,
+           (run_dir / "config.json").stat().st_mtime_ns)
+    if _WORKER.get("key") != key:
+        old = _WORKER.pop("network", None)
+        if old is not None:
+            old.close()
+        ev = open_evaluation(run_dir, device=device)
+        _WORKER.update(key=key, evaluation=ev,
+                       network=ev.network(build_name=f"build_eval_{worker_name()}"))
+        _WORKER["compile_seconds"] = _WORKER["network"].compile_seconds
+    else:
+        _WORKER["compile_seconds"] = 0.0
+    return _WORKER["evaluation"], _WORKER["network"]
+
+
+def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: int,
+               n_examples: int) -> dict:
+    """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts.
+
+    The assignment pass keeps only the spikes its counts were taken from (the readouts'
+    spike trains, :func:`~brainlearn.models.diehl_cook.evaluation.window_mask`), the test pass all.
+    """
+    from brainlearn.sweep import signals_from_any_thread, worker_name
+
+    start = time.perf_counter()
+    with signals_from_any_thread():  # Brian2's import installs a signal handler
+        from brian2 import second
+
+        from brainlearn.models.diehl_cook.evaluation import frozen_chunks, window_mask
+
+        ev, net = _worker_network(Path(run_dir), device)
+        parts = frozen_chunks(net, ev.images[stage], ev.initial_state(), n_examples, stage,
+                              ev.config.seed, range(first, stop))
+    if stage == "assign":
+        t_input = float(ev.params.t_input / second)
+        for p in parts:
+            r = p.record
+            r.spikes = r.spikes[window_mask(r.spikes, r.presentations, t_input)]
+    return {"stage": stage, "parts": parts, "worker": worker_name(),
+            "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
+
+
+def evaluate_sharded(
+    run_dir: str | Path,
+    assign_examples: int | None = None,
+    test_examples: int | None = None,
+    *,
+    workers: int | None = None,
+    client=None,
+    shards_per_worker: int = 2,
+    progress: bool = True,
+    device: str | None = None,
+    readouts: tuple[str, ...] = ("vote",),
+) -> dict:
+    """Evaluate a trained run with its chunks spread over Dask workers.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run directory.
+    assign_examples, test_examples : int, optional
+        As in :func:`~brainlearn.models.diehl_cook.evaluation.evaluate` (default: all).
+    workers : int, optional
+        Size of the LocalCluster started when no ``client`` is given (default: cores).
+    client : dask.distributed.Client or str, optional
+        An existing cluster (a Client or a scheduler address ``tcp://HOST:PORT``); the run
+        directory must be on a file system its workers share.
+    shards_per_worker : int
+        Shards per worker (more balance the load, each costs one result transfer).
+    progress : bool
+        Show a progress bar (images done).
+    device : str, optional
+        Override the run's device.
+    readouts : tuple of str
+        Readouts fitted on the assignment counts and scored on the test counts (as in
+        ``evaluate``; ``vote`` always gives ``accuracy``).
+
+    Returns
+    -------
+    dict
+        The metrics, as ``evaluate`` writes them (``metrics.json``, ``eval_counts.npz``,
+        ``spikes.parquet``), plus ``shards`` and ``workers``.
+    """
+    from tqdm.auto import tqdm
+
+    from brainlearn.models.diehl_cook.evaluation import (
+        check_readouts,
+        finish_evaluation,
+        merge_chunks,
+        open_evaluation,
+    )
+    from brainlearn.sweep import close_client, connect_client
+
+    if int(shards_per_worker) < 1:
+        raise ValueError(f"shards_per_worker must be positive, got {shards_per_worker}")
+    check_readouts(readouts)
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device, images=False)
+    n_examples = ev.n_examples
+    size = ev.config.chunk
+    n_chunks = {stage: -(-n // size) for stage, n in n_examples.items()}
+
+    start = time.perf_counter()
+    client, owned = connect_client(client, workers)
+    try:
+        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        shards = plan_shards(n_chunks, n_workers * int(shards_per_worker))
+        futures = {}
+        for stage, first, stop in shards:
+            fut = client.submit(_run_shard, str(run_dir), device, stage, first, stop,
+                                n_examples[stage], pure=False)
+            futures[fut] = min(stop * size, n_examples[stage]) - first * size
+        from dask.distributed import as_completed
+
+        results = []
+        with tqdm(total=sum(n_examples.values()), unit="img", desc="evaluate", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            for fut in as_completed(list(futures)):
+                results.append(fut.result())  # a failed shard raises here with its traceback
+                bar.update(futures[fut])
+    finally:
+        close_client(client, owned)
+    eval_seconds = time.perf_counter() - start
+
+    merged = {stage: merge_chunks([p for r in results if r["stage"] == stage for p in r["parts"]])
+              for stage in ("assign", "test")}
+    return finish_evaluation(
+        ev, readouts, merged["assign"], merged["test"],
+        eval_seconds=eval_seconds,
+        eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
+        eval_ms_per_example=1000 * eval_seconds / sum(n_examples.values()),
+        reset_state_per_chunk=True, shards=len(shards),
+        workers=sorted({r["worker"] for r in results}),
+    )
