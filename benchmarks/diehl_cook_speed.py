@@ -32,7 +32,7 @@ import numpy as np
 
 def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool = False,
                    integration: str = "euler") -> dict:
-    from brainlearn.models.diehl_cook_run import TrainConfig, train
+    from brainlearn.models.diehl_cook import TrainConfig, train
 
     run_dir = workdir / f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}_{integration}"
     config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0,
