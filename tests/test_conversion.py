@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlearn.conversion import MLP, convert, parse_norm, rate_model, simulate, train_mlp
+from brainlearn.models.conversion import MLP, convert, parse_norm, rate_model, simulate, train_mlp
 
 
 @pytest.fixture(autouse=True)
@@ -202,8 +202,9 @@ def test_cpp_standalone_matches_runtime(tiny, tmp_path):
 def test_full_mnist_mlp_converts_within_half_a_point_at_64_steps(tmp_path):
     """Issue 5 goal on 1,000 test images: 784-500-10 ANN >= 98 %, analog input, 99.9th
     percentile, reset by subtraction: within 0.5 point at T = 64 and 2 points at T = 32."""
-    from brainlearn.conversion import evaluate, preprocess
     from brainlearn.data import load_mnist
+    from brainlearn.lanes import preprocess
+    from brainlearn.models.conversion import evaluate
 
     x, y = load_mnist("train")
     xt, yt = load_mnist("test")

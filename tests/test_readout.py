@@ -175,7 +175,7 @@ def test_online_readout_attaches_to_converted_hidden_layer():
     """The same network_operation readout on the hidden IF layer of a converted MLP."""
     from brian2 import ms, prefs
 
-    from brainlearn.conversion import build_network, convert, train_mlp
+    from brainlearn.models.conversion import build_network, convert, train_mlp
 
     old_target, prefs.codegen.target = prefs.codegen.target, "numpy"
     rng = np.random.default_rng(0)

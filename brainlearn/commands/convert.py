@@ -37,7 +37,7 @@ examples:
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert train``."""
-    from brainlearn.conversion import train_run
+    from brainlearn.models.conversion import train_run
 
     metrics = train_run(args.out, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
                         batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
@@ -50,7 +50,7 @@ def handle_train(args: argparse.Namespace) -> int:
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert evaluate``."""
-    from brainlearn.conversion import evaluate_run
+    from brainlearn.models.conversion import evaluate_run
 
     table = evaluate_run(args.dir, steps=args.steps, inputs=args.input, norms=args.norm,
                          resets=args.reset, test_examples=args.test_examples,

@@ -7,7 +7,7 @@ for the 100th, Diehl et al. 2015), biases as constant input currents, non-leaky 
 ablation), and analog (constant current) or Poisson input. The output is decoded by spike count
 (or by the membrane potential of a non-spiking copy of the output layer).
 
->>> from brainlearn.conversion import train_mlp, evaluate
+>>> from brainlearn.models.conversion import train_mlp, evaluate
 >>> mlp = train_mlp(x_train, y_train, hidden=(500,), epochs=20, seed=0)
 >>> table = evaluate(mlp, x_test, y_test, x_norm=x_train[:10000], steps=(8, 16, 32, 64))
 
@@ -31,12 +31,19 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import save_npz
-from brainlearn.lanes import connect_lanes, lane_count, lane_runner, read_lanes
+from brainlearn.lanes import (
+    connect_lanes,
+    lane_count,
+    lane_runner,
+    layer_arrays,
+    preprocess,
+    read_lanes,
+)
 
 __all__ = [
-    "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
+    "MLP", "ConvertedNet", "train_mlp", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
-    "layer_arrays", "train_run", "evaluate_run", "plot_accuracy",
+    "train_run", "evaluate_run", "plot_accuracy",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -46,29 +53,6 @@ RESETS = ("subtract", "zero")
 # --------------------------------------------------------------------------------------------
 # The ANN
 # --------------------------------------------------------------------------------------------
-def preprocess(images) -> np.ndarray:
-    """Flatten images and scale pixels to ``[0, 1]`` (float32, shape ``(n, n_pixels)``).
-
-    uint8 images are divided by 255; float images must already lie in ``[0, 1]``.
-    """
-    images = np.asarray(images)
-    x = images.reshape(len(images), -1)
-    if images.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    x = x.astype(np.float32)
-    if x.size and (x.min() < 0 or x.max() > 1):
-        raise ValueError("float images must lie in [0, 1]; pass uint8 images for 0-255 pixels")
-    return x
-
-
-def layer_arrays(weights, biases, history: pd.DataFrame) -> dict:
-    """Arrays ``w0, b0, w1, ...`` and ``history_<column>`` of a layered network, for ``.npz``."""
-    arrays = {f"w{k}": w for k, w in enumerate(weights)}
-    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
-    arrays.update({f"history_{c}": history[c].to_numpy() for c in history.columns})
-    return arrays
-
-
 @dataclass
 class MLP:
     """A ReLU multilayer perceptron with a linear output layer.
