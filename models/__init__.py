@@ -74,7 +74,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     ),
     ModelInfo(
         name="converted-mlp",
-        title="784-500-10 ReLU MLP, 99.9th-percentile "
+        title="784-500-10 ReLU MLP (scikit-learn MLPClassifier), 99.9th-percentile "
               "normalisation, IF neurons with reset by subtraction in Brian2",
         family="ANN-to-SNN conversion",
         citation="B. Rueckauer et al. (2017), Conversion of continuous-valued deep networks "

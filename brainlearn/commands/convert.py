@@ -14,7 +14,7 @@ EPILOG = """examples:
       --norm 99.9,max --reset subtract,zero
 """
 
-TRAIN_EPILOG = """Trains a 784-H-10 ReLU MLP (numpy, Adam, cosine learning rate, dropout) and writes
+TRAIN_EPILOG = """Trains a 784-H-10 ReLU MLP (scikit-learn MLPClassifier: Adam, L2 penalty --alpha) and writes
 DIR/mlp.npz, DIR/config.json and DIR/train_metrics.csv (training curve and test accuracy).
 
 examples:
@@ -40,7 +40,7 @@ def handle_train(args: argparse.Namespace) -> int:
     from brainlearn.models.conversion import train_run
 
     metrics = train_run(args.out, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
-                        batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
+                        batch_size=args.batch_size, lr=args.lr, alpha=args.alpha,
                         source=args.source, train_examples=args.train_examples)
     print(f"MLP {'-'.join(map(str, metrics['sizes']))}: test accuracy "
           f"{metrics['test_accuracy']:.4f} ({metrics['test_examples']} images), trained in "
@@ -72,7 +72,7 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="convert_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
 
-    train = sub.add_parser("train", help="train the MLP (numpy)", epilog=TRAIN_EPILOG,
+    train = sub.add_parser("train", help="train the MLP (scikit-learn)", epilog=TRAIN_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--hidden", type=int_list, default=(500,),
                        help="hidden sizes, comma-separated (default 500)")
@@ -81,7 +81,8 @@ def register(subparsers) -> None:
     train.add_argument("--out", required=True, help="run directory to write")
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--dropout", type=float, default=0.2)
+    train.add_argument("--alpha", type=float, default=1e-4,
+                       help="L2 penalty of MLPClassifier (default 1e-4)")
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
     train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
