@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from brainlearn.atomic import save_npz
 from brainlearn.lanes import (
@@ -43,7 +44,7 @@ from brainlearn.lanes import (
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "mlp_classifier", "mlp_from_classifier", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
-    "train_run", "evaluate_run", "plot_accuracy",
+    "train_run", "evaluate_run", "plot_accuracy", "ConvertedMLPClassifier",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -759,6 +760,160 @@ def evaluate(mlp: MLP, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256
                 "n_examples": len(labels),
             })
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The converter as a scikit-learn estimator
+# --------------------------------------------------------------------------------------------
+DECODES = ("count", "potential")
+
+
+class ConvertedMLPClassifier(ClassifierMixin, BaseEstimator):
+    """A ReLU MLP trained by scikit-learn, converted to IF neurons, classifying in Brian2.
+
+    ``fit`` trains :func:`mlp_classifier` on ``X, y`` and normalises it with the same ``X``
+    (:func:`convert`, the ``norm`` percentile of every layer's activations); ``predict`` runs
+    the converted network in Brian2 for ``steps`` time steps per example (:func:`simulate`,
+    many examples side by side in one run) and reads the class from the output layer. The
+    parameters stay as given until ``fit``, which validates them; a second ``fit`` starts
+    afresh.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes (at least one layer: the output needs spiking input).
+    epochs, batch_size, lr, alpha
+        Training of the ANN: passes over the data, minibatch size, Adam learning rate, L2
+        penalty (see :func:`train_mlp`).
+    norm : str or float
+        ``"max"`` or a percentile of the positive activations (default ``"99.9"``).
+    steps : int
+        Simulated time steps (1 ms each) per example.
+    input : {"analog", "poisson"}
+        Analog: the first layer receives ``W x + b`` as a constant current (any real features).
+        Poisson: every feature is a Poisson source firing with probability ``x`` per step
+        (features must lie in ``[0, 1]``).
+    reset : {"subtract", "zero"}
+        IF reset mode.
+    decode : {"count", "potential"}
+        ``"count"``: the output neuron with the most spikes, ties broken by the membrane of a
+        non-spiking copy of the output layer; ``"potential"``: that membrane alone.
+    device : {"runtime", "cpp_standalone"}
+        Brian2 device of ``predict``.
+    lanes : int, optional
+        Network copies per simulation (default: from a budget of 4 million synapses).
+    random_state : int, RandomState or None
+        Seeds the ANN's initialisation and batch order and the Brian2 seed of Poisson input.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        Class labels; output neuron ``k`` stands for ``classes_[k]``.
+    n_features_in_ : int
+        Features seen in ``fit``.
+    ann_ : sklearn.neural_network.MLPClassifier
+        The trained ANN.
+    converted_ : ConvertedNet
+        The normalised weights the IF network runs.
+    seed_ : int
+        Brian2 seed of ``predict`` (drawn from ``random_state`` in ``fit``).
+
+    Examples
+    --------
+    >>> clf = ConvertedMLPClassifier(hidden=(500,), steps=64, random_state=0)
+    >>> clf.fit(images.reshape(len(images), -1) / 255, labels)     # doctest: +SKIP
+    >>> clf.score(test_images.reshape(len(test_images), -1) / 255, test_labels)  # doctest: +SKIP
+    """
+
+    def __init__(self, hidden=(500,), epochs: int = 20, batch_size: int = 128,
+                 lr: float = 1e-3, alpha: float = 1e-4, norm="99.9", steps: int = 64,
+                 input: str = "analog", reset: str = "subtract", decode: str = "count",
+                 device: str = "runtime", lanes: int | None = None, random_state=None):
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.alpha = alpha
+        self.norm = norm
+        self.steps = steps
+        self.input = input
+        self.reset = reset
+        self.decode = decode
+        self.device = device
+        self.lanes = lanes
+        self.random_state = random_state
+
+    def _check_params(self) -> tuple[int, ...]:
+        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden))
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list at least one positive layer size, got "
+                             f"{self.hidden!r}")
+        parse_norm(self.norm)
+        if int(self.steps) != self.steps or self.steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        for name, value, allowed in (("input", self.input, INPUTS),
+                                     ("reset", self.reset, RESETS),
+                                     ("decode", self.decode, DECODES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return hidden
+
+    def _check_range(self, X) -> None:
+        if self.input == "poisson" and X.size and (X.min() < 0 or X.max() > 1):
+            raise ValueError("input='poisson' fires with probability x per step, so features "
+                             f"must lie in [0, 1]; got values in [{X.min():g}, {X.max():g}] "
+                             "(scale them, e.g. X / 255 for 8-bit pixels)")
+
+    def fit(self, X, y) -> ConvertedMLPClassifier:
+        """Train the ANN on ``X, y`` and convert it, normalising with ``X``."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.utils import check_random_state
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        hidden = self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self._check_range(X)
+        rng = check_random_state(self.random_state)
+        ann_seed, self.seed_ = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
+        ann = mlp_classifier(hidden=hidden, epochs=self.epochs,
+                             batch_size=min(int(self.batch_size), len(X)),
+                             lr=self.lr, alpha=self.alpha, random_state=ann_seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # epochs is the budget
+            ann.fit(X, y)
+        self.ann_ = ann
+        self.classes_ = ann.classes_
+        self.converted_ = convert(mlp_from_classifier(ann), X, self.norm,
+                                  silent_factor=1.0)
+        return self
+
+    def _simulate(self, X) -> SimulationResult:
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        self._check_range(X)
+        return simulate(self.converted_, X, steps=(int(self.steps),), inputs=(self.input,),
+                        resets=(self.reset,), device=self.device, lanes=self.lanes,
+                        seed=self.seed_)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """The class of every example, decoded from the spiking output after ``steps``."""
+        result = self._simulate(X)
+        potential = result.out_potential[0]
+        if self.decode == "potential":
+            return self.classes_[np.argmax(potential, axis=1)]
+        # counts are integers: a tie-break term in (-0.5, 0.5) orders only equal counts
+        scale = 2.5 * (np.abs(potential).max(axis=1, keepdims=True) + 1e-12)
+        return self.classes_[np.argmax(result.out_counts[0] + potential / scale, axis=1)]
+
+    def spike_counts(self, X) -> np.ndarray:
+        """Output spike counts ``(n_examples, n_classes)`` after ``steps`` steps."""
+        return self._simulate(X).out_counts[0]
 
 
 # --------------------------------------------------------------------------------------------
