@@ -90,6 +90,20 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
                   "--steps 16,32,64"),
     ),
     ModelInfo(
+        name="converted-cnn",
+        title="MNIST CNN (conv 1->32, avg pool, conv 32->64, avg pool, fc 3136->128, fc "
+              "128->10; PyTorch), 99.9th-percentile normalisation, IF neurons in Brian2 with "
+              "the convolutions unrolled into Synapses",
+        family="ANN-to-SNN conversion",
+        citation="B. Rueckauer et al. (2017), Front. Neurosci. 11:682; P. U. Diehl et al. "
+                 "(2015), IJCNN; SpikingJelly's ANN-to-SNN conversion tutorial (W. Fang et "
+                 "al. 2023, Sci. Adv. 9:eadi1480)",
+        module="brainlearn.models.conversion_cnn",
+        commands=("brainlearn convert cnn --epochs 3 --test-examples 1000 --out runs/cnn",),
+        embedded=("brainlearn convert cnn --data embedded --epochs 15 --test-examples 100 "
+                  "--out runs/cnn_demo",),
+    ),
+    ModelInfo(
         name="surrogate-mlp",
         title="784-1000-10 discrete LIF network (beta 0.95, 25 steps), BPTT with an ATan "
               "surrogate gradient (PyTorch), then the same weights in Brian2",
