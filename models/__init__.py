@@ -64,7 +64,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         citation="P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition "
                  "using spike-timing-dependent plasticity, Front. Comput. Neurosci. 9:99",
         module="brainlearn.models.diehl_cook_2015",
-        commands=("brainlearn mnist train --neurons 400 --epochs 1 --out runs/n400",
+        commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
                   "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online"),
         embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
                   "--out runs/demo",
@@ -127,7 +127,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         citation="G. Bellec et al. (2020), A solution to the learning dilemma for recurrent "
                  "networks of spiking neurons, Nat. Commun. 11:3625",
         module="brainlearn.models.eprop_readout",
-        commands=("brainlearn mnist train --neurons 400 --epochs 1 --out runs/n400",
+        commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
                   "brainlearn mnist evaluate runs/n400",
                   "brainlearn eprop mnist-readout runs/n400"),
         embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
