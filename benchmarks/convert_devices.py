@@ -26,8 +26,9 @@ def main() -> None:
 
     from brian2 import prefs
 
-    from brainlearn.conversion import MLP, convert, preprocess, simulate, train_mlp
     from brainlearn.data import load_mnist
+    from brainlearn.lanes import preprocess
+    from brainlearn.models.conversion import MLP, convert, simulate, train_mlp
 
     source = args.source if args.mlp else "embedded"
     x_train, y_train = load_mnist("train", n=1000, seed=0, source=source)

@@ -2,7 +2,8 @@
 
 Rows come from finished run directories: a Diehl & Cook run (``brainlearn mnist train`` +
 ``evaluate --readout vote,logistic,online``: STDP alone and the hybrids STDP layer + supervised
-readout), a conversion run (``brainlearn convert train`` + ``evaluate``) and a surrogate-gradient
+readout), a conversion run (``brainlearn convert train`` + ``evaluate``), a converted-CNN run
+(``brainlearn convert cnn``) and a surrogate-gradient
 run (``brainlearn surrogate train`` + ``evaluate``: the trainer's forward pass and the same
 network in Brian2). Columns: test accuracy, training wall time, inference steps and simulated
 time per inference, mean spikes per inference (an energy proxy), learned parameters, and
@@ -130,6 +131,38 @@ def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     return rows
 
 
+def _cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
+    """The ANN and the converted SNN at every T of a ``brainlearn convert cnn`` run."""
+    config = _run_info(run_dir)
+    path = run_dir / "results.csv"
+    if not path.exists():
+        raise ValueError(f"{run_dir} has no results.csv: run brainlearn convert cnn again")
+    results = pd.read_csv(path).sort_values("steps")
+    channels = "-".join(str(c) for c in config.get("channels", [32, 64]))
+    local = "no (backprop on the ANN, offline)"
+    parameters = config.get("parameters", np.nan)
+    rows = [{
+        "method": f"ANN (CNN, channels {channels})",
+        "accuracy": results["ann_accuracy"].iloc[0],
+        "train_seconds": config.get("train_seconds", np.nan),
+        "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
+        "spikes_per_inference": np.nan, "parameters": parameters,
+        "local_online_learning": local, "test_examples": int(results["n_examples"].max()),
+        "source": str(run_dir),
+    }]
+    for _, r in results.iterrows():
+        rows.append({
+            "method": f"converted CNN, T={int(r['steps'])} (analog, {r['norm']:g} %, subtract)",
+            "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
+            "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
+            # spikes are counted over the longest T of the run, the same for every row
+            "spikes_per_inference": r["spikes_per_example"], "parameters": parameters,
+            "local_online_learning": local, "test_examples": int(r["n_examples"]),
+            "source": str(run_dir),
+        })
+    return rows
+
+
 def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     config = _run_info(run_dir)
     path = run_dir / "results.csv"
@@ -196,7 +229,8 @@ def pixel_baseline_row(data: str = "full", seed: int = 0) -> dict:
 def comparison_table(mnist_run: str | Path | None = None,
                      convert_run: str | Path | None = None,
                      surrogate_run: str | Path | None = None,
-                     pixel_baseline: str | None = None) -> pd.DataFrame:
+                     pixel_baseline: str | None = None,
+                     cnn_run: str | Path | None = None) -> pd.DataFrame:
     """Collect the comparison rows of the given run directories into one DataFrame.
 
     Parameters
@@ -209,6 +243,8 @@ def comparison_table(mnist_run: str | Path | None = None,
         An evaluated surrogate-gradient run (trainer and Brian2 rows).
     pixel_baseline : str, optional
         ``"full"`` or ``"embedded"``: add :func:`pixel_baseline_row` on that MNIST.
+    cnn_run : path, optional
+        A ``brainlearn convert cnn`` run (the CNN and the converted CNN at every T).
 
     Returns
     -------
@@ -222,6 +258,8 @@ def comparison_table(mnist_run: str | Path | None = None,
         rows += _conversion_rows(Path(convert_run))
     if surrogate_run is not None:
         rows += _surrogate_rows(Path(surrogate_run))
+    if cnn_run is not None:
+        rows += _cnn_rows(Path(cnn_run))
     if pixel_baseline is not None:
         rows.append(pixel_baseline_row(pixel_baseline))
     if not rows:
@@ -253,14 +291,16 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     ax = fig.add_subplot()
     for method, group, style in (
             ("Diehl & Cook", table[table["method"].str.startswith("Diehl")], "s"),
-            ("converted SNN", table[table["method"].str.startswith("converted")], "o-"),
+            ("converted SNN", table[table["method"].str.startswith("converted SNN")], "o-"),
+            ("converted CNN", table[table["method"].str.startswith("converted CNN")], "D-"),
             ("surrogate gradient", table[table["method"].str.startswith("surrogate")], "^")):
         ok = group.dropna(subset=["spikes_per_inference"])
         if len(ok):
             ax.plot(ok["spikes_per_inference"], 100 * ok["accuracy"], style, label=method)
-    ann = table[table["method"].str.startswith("ANN")]
-    if len(ann):
-        ax.axhline(100 * ann["accuracy"].iloc[0], color="k", ls="--", label="ANN")
+    for prefix, ls, label in (("ANN (ReLU MLP", "--", "ANN (MLP)"), ("ANN (CNN", ":", "ANN (CNN)")):
+        ann = table[table["method"].str.startswith(prefix)]
+        if len(ann):
+            ax.axhline(100 * ann["accuracy"].iloc[0], color="k", ls=ls, label=label)
     ax.set(xscale="log", xlabel="spikes per inference", ylabel="test accuracy (%)",
            title="accuracy against spikes per inference")
     ax.legend(loc="lower right")

@@ -215,8 +215,9 @@ def _mnist(params: dict, seed: int, workdir: Path) -> dict:
            "reset": "subtract | zero", "test_examples": "500",
            "device": "runtime | cpp_standalone"})
 def _conversion(params: dict, seed: int, workdir: Path) -> dict:
-    from brainlearn.conversion import evaluate, preprocess, train_mlp
     from brainlearn.data import load_mnist
+    from brainlearn.lanes import preprocess
+    from brainlearn.models.conversion import evaluate, train_mlp
 
     hidden = tuple(int(h) for h in str(params.get("hidden", 500)).split("-"))
     x_train, y_train = load_mnist("train", source="embedded")

@@ -1,12 +1,16 @@
 """Many copies of a feed-forward network in one Brian2 run ("lanes").
 
-ANN-to-SNN conversion (:mod:`brainlearn.conversion`) and surrogate-gradient networks
-(:mod:`brainlearn.surrogate`) evaluate thousands of images with the same layered network.
+ANN-to-SNN conversion (:mod:`brainlearn.models.conversion`) and surrogate-gradient networks
+(:mod:`brainlearn.models.surrogate`) evaluate thousands of images with the same layered network.
 Instead of one run per image, ``lanes`` copies of the network run side by side in one Brian2
 simulation: neuron ``unit`` of layer ``k`` in lane ``l`` is neuron ``l * size_k + unit`` of
 one group, and the synapses between layers are block-diagonal (each lane's neurons connect
 only within the lane). Every lane presents its share of the images one after another, one
 image per ``period``: example ``e`` runs in lane ``e % lanes``, slot ``e // lanes``.
+
+The two helpers both rooms share also live here: :func:`preprocess` (images to ``[0, 1]``
+pixel rows, the input every lane network takes) and :func:`layer_arrays` (the ``.npz`` layout
+``w0, b0, w1, ...`` of a layered network's weights).
 """
 
 from __future__ import annotations
@@ -16,8 +20,32 @@ import os
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["lane_count", "connect_lanes", "read_lanes", "lane_runner"]
+__all__ = ["preprocess", "layer_arrays", "lane_count", "connect_lanes", "read_lanes", "lane_runner"]
+
+
+def preprocess(images) -> np.ndarray:
+    """Flatten images and scale pixels to ``[0, 1]`` (float32, shape ``(n, n_pixels)``).
+
+    uint8 images are divided by 255; float images must already lie in ``[0, 1]``.
+    """
+    images = np.asarray(images)
+    x = images.reshape(len(images), -1)
+    if images.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    x = x.astype(np.float32)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError("float images must lie in [0, 1]; pass uint8 images for 0-255 pixels")
+    return x
+
+
+def layer_arrays(weights, biases, history: pd.DataFrame) -> dict:
+    """Arrays ``w0, b0, w1, ...`` and ``history_<column>`` of a layered network, for ``.npz``."""
+    arrays = {f"w{k}": w for k, w in enumerate(weights)}
+    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
+    arrays.update({f"history_{c}": history[c].to_numpy() for c in history.columns})
+    return arrays
 
 
 def lane_count(per_lane_synapses: int, n_examples: int, max_synapses: float,

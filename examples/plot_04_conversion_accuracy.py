@@ -13,8 +13,9 @@ input (a constant current) converges faster than Poisson spike input.
 import matplotlib.pyplot as plt
 from brian2 import prefs
 
-from brainlearn.conversion import evaluate, preprocess, train_mlp
 from brainlearn.data import load_mnist
+from brainlearn.lanes import preprocess
+from brainlearn.models.conversion import evaluate, train_mlp
 
 train_images, train_labels = load_mnist("train", source="embedded")
 test_images, test_labels = load_mnist("test", source="embedded")

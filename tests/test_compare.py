@@ -114,3 +114,26 @@ def test_pixel_baseline_row_is_a_fitted_logistic_regression():
     # 1000 training images, 500 test images: far above chance, below a perfect fit
     assert 0.7 < row["accuracy"] < 1.0
     assert row["test_examples"] == 500 and row["parameters"] == 7850
+
+
+def test_cnn_rows_ann_and_converted_cnn_per_T(runs, tmp_path):
+    """A `convert cnn` run gives its ANN row and one converted-CNN row per T, with the
+    run's parameter count; the figure gets them as their own series."""
+    _, conv = runs
+    cnn = tmp_path / "cnn"
+    cnn.mkdir()
+    (cnn / "config.json").write_text(json.dumps({"kind": "conversion_cnn", "channels": [32, 64]}))
+    (cnn / "metrics.json").write_text(json.dumps({"train_seconds": 500.0,
+                                                  "parameters": 421642}))
+    pd.DataFrame({"steps": [32, 64], "accuracy": [0.988, 0.991], "ann_accuracy": 0.992,
+                  "spikes_per_example": 2.3e5, "ms_per_image": 100.0, "n_examples": 1000,
+                  "synapses": 3717120, "norm": 99.9}).to_csv(cnn / "results.csv", index=False)
+    table = comparison_table(convert_run=conv, cnn_run=cnn).set_index("method")
+    assert table.loc["ANN (CNN, channels 32-64)", "accuracy"] == 0.992
+    row = table.loc["converted CNN, T=64 (analog, 99.9 %, subtract)"]
+    assert row["accuracy"] == 0.991 and row["inference_steps"] == 64
+    assert row["parameters"] == 421642 and row["test_examples"] == 1000
+    out = tmp_path / "cmp"
+    assert main(["compare", "--convert-run", str(conv), "--cnn-run", str(cnn),
+                 "--out", str(out)]) == 0
+    assert (out / "accuracy_vs_spikes.png").stat().st_size > 0

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlearn.conversion import MLP, convert, parse_norm, rate_model, simulate, train_mlp
+from brainlearn.models.conversion import MLP, convert, parse_norm, rate_model, simulate, train_mlp
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def _blobs(n, n_features=16, n_classes=3, seed=0):
 @pytest.fixture(scope="module")
 def tiny():
     x, y = _blobs(600, seed=1)
-    mlp = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, dropout=0.0, seed=0)
+    mlp = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, seed=0)
     return mlp, x, y
 
 
@@ -40,8 +40,57 @@ def test_train_mlp_learns_and_is_seeded(tiny):
     xt, yt = _blobs(300, seed=2)
     assert mlp.sizes == (16, 12, 3)
     assert mlp.score(xt, yt) > 0.95
-    again = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, dropout=0.0, seed=0)
+    again = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, seed=0)
     np.testing.assert_array_equal(again.weights[0], mlp.weights[0])
+
+
+def test_train_mlp_is_scikit_learns_mlpclassifier(tiny):
+    """The conversion MLP is scikit-learn's MLPClassifier (ReLU, Adam), weights untouched."""
+    from sklearn.neural_network import MLPClassifier
+
+    mlp, x, y = tiny
+    reference = MLPClassifier((12,), activation="relu", solver="adam", alpha=1e-4, batch_size=32,
+                              learning_rate_init=3e-3, max_iter=40, tol=0.0,
+                              n_iter_no_change=41, random_state=0)
+    with pytest.warns(Warning):  # ConvergenceWarning: 40 epochs is the budget, by design
+        reference.fit(x, y)
+    for ours, theirs in zip(mlp.weights + mlp.biases, reference.coefs_ + reference.intercepts_,
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    np.testing.assert_array_equal(mlp.predict(x), reference.predict(x))
+    assert list(mlp.history.columns) == ["epoch", "loss"] and len(mlp.history) == 40
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_two_class_logistic_output_becomes_two_spiking_outputs():
+    """A binary MLPClassifier has one logistic unit z; as outputs (-z/2, z/2) the argmax is
+    its prediction and the softmax its predict_proba."""
+    from sklearn.neural_network import MLPClassifier
+
+    from brainlearn.models.conversion import mlp_from_classifier
+
+    x, y = _blobs(300, n_classes=2, seed=3)
+    clf = MLPClassifier((8,), max_iter=300, random_state=0).fit(x, y)
+    mlp = mlp_from_classifier(clf)
+    assert mlp.sizes == (16, 8, 2)
+    np.testing.assert_array_equal(mlp.predict(x), clf.predict(x))
+    z = mlp.forward(x)
+    softmax = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, clf.predict_proba(x), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_train_mlp_needs_labels_0_to_k_and_relu():
+    from sklearn.neural_network import MLPClassifier
+
+    from brainlearn.models.conversion import mlp_from_classifier
+
+    x, y = _blobs(60, seed=4)
+    with pytest.raises(ValueError, match="0..K-1"):
+        train_mlp(x, 2 * y, hidden=(4,), epochs=1)
+    clf = MLPClassifier((4,), activation="tanh", max_iter=5).fit(x, y)
+    with pytest.raises(ValueError, match="activation='relu'"):
+        mlp_from_classifier(clf)
 
 
 def test_mlp_save_load_round_trip(tiny, tmp_path):
@@ -202,8 +251,9 @@ def test_cpp_standalone_matches_runtime(tiny, tmp_path):
 def test_full_mnist_mlp_converts_within_half_a_point_at_64_steps(tmp_path):
     """Issue 5 goal on 1,000 test images: 784-500-10 ANN >= 98 %, analog input, 99.9th
     percentile, reset by subtraction: within 0.5 point at T = 64 and 2 points at T = 32."""
-    from brainlearn.conversion import evaluate, preprocess
     from brainlearn.data import load_mnist
+    from brainlearn.lanes import preprocess
+    from brainlearn.models.conversion import evaluate
 
     x, y = load_mnist("train")
     xt, yt = load_mnist("test")

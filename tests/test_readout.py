@@ -175,7 +175,7 @@ def test_online_readout_attaches_to_converted_hidden_layer():
     """The same network_operation readout on the hidden IF layer of a converted MLP."""
     from brian2 import ms, prefs
 
-    from brainlearn.conversion import build_network, convert, train_mlp
+    from brainlearn.models.conversion import build_network, convert, train_mlp
 
     old_target, prefs.codegen.target = prefs.codegen.target, "numpy"
     rng = np.random.default_rng(0)
@@ -183,7 +183,7 @@ def test_online_readout_attaches_to_converted_hidden_layer():
     labels = rng.integers(0, 3, 180)
     x = np.clip(protos[labels] + 0.1 * rng.standard_normal((180, 16)), 0, 1)
     mlp = train_mlp(x[:100], labels[:100], hidden=(12,), epochs=20, batch_size=20, lr=3e-3,
-                    dropout=0.0, seed=0)
+                    seed=0)
     train, test = slice(100, 160), slice(160, 180)
     net, layers = build_network(convert(mlp, x[:100], "99.9"), x[100:180], 20)
     readout = OnlineReadout(n_classes=3, lr=0.5)

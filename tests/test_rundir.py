@@ -89,7 +89,7 @@ def _assert_analyzed(run, expected):
 
 
 def test_analyze_runs_on_a_conversion_run_and_draws_its_first_layer(tmp_path):
-    from brainlearn.conversion import MLP, train_run
+    from brainlearn.models.conversion import MLP, train_run
 
     run = tmp_path / "mlp"
     metrics = train_run(run, hidden=(16,), epochs=1, source="embedded", train_examples=200,
@@ -103,7 +103,7 @@ def test_analyze_runs_on_a_conversion_run_and_draws_its_first_layer(tmp_path):
 
 def test_analyze_runs_on_a_surrogate_run(tmp_path):
     pytest.importorskip("torch", reason="the surrogate trainer needs the torch extra")
-    from brainlearn.surrogate import train_run
+    from brainlearn.models.surrogate import train_run
 
     run = tmp_path / "sg"
     train_run(run, hidden=(16,), steps=5, source="embedded", train_examples=200, progress=False)

@@ -14,8 +14,7 @@ torch = pytest.importorskip("torch", reason="surrogate training needs the torch 
 from brian2 import Network, StateMonitor, prefs, start_scope  # noqa: E402
 
 from brainlearn.cli import main  # noqa: E402
-from brainlearn.neurons import DiscreteLIF  # noqa: E402
-from brainlearn.surrogate import (  # noqa: E402
+from brainlearn.models.surrogate import (  # noqa: E402
     SURROGATES,
     SpikingMLP,
     Surrogate,
@@ -27,6 +26,7 @@ from brainlearn.surrogate import (  # noqa: E402
     simulate,
     train,
 )
+from brainlearn.neurons import DiscreteLIF  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ EPILOG = """example:
   brainlearn surrogate evaluate runs/sg1000
   brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 \
       --surrogate-run runs/sg1000 --pixel-baseline full --out runs/compare
+  brainlearn compare --convert-run runs/mlp500 --cnn-run runs/cnn --out runs/compare
 """
 
 
@@ -25,6 +26,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--mnist-run", help="an evaluated Diehl & Cook run directory")
     parser.add_argument("--convert-run", help="an evaluated conversion run directory")
+    parser.add_argument("--cnn-run", help="a `brainlearn convert cnn` run directory")
     parser.add_argument("--surrogate-run",
                         help="an evaluated surrogate-gradient run directory")
     parser.add_argument("--pixel-baseline", choices=["full", "embedded"],
@@ -38,7 +40,7 @@ def _compare(args) -> int:
     from brainlearn.compare import comparison_table, write_comparison
 
     table = comparison_table(args.mnist_run, args.convert_run, args.surrogate_run,
-                             pixel_baseline=args.pixel_baseline)
+                             pixel_baseline=args.pixel_baseline, cnn_run=args.cnn_run)
     paths = write_comparison(table, args.out)
     print((paths[1]).read_text())
     print("written:", ", ".join(str(p) for p in paths))

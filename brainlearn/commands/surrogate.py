@@ -39,7 +39,7 @@ examples:
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn surrogate train``."""
-    from brainlearn.surrogate import train_run
+    from brainlearn.models.surrogate import train_run
 
     metrics = train_run(args.out, hidden=args.hidden, beta=args.beta, threshold=args.threshold,
                         steps=args.steps, surrogate=args.surrogate,
@@ -55,7 +55,7 @@ def handle_train(args: argparse.Namespace) -> int:
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn surrogate evaluate``."""
-    from brainlearn.surrogate import evaluate_run
+    from brainlearn.models.surrogate import evaluate_run
 
     if args.device == "runtime" and args.codegen:
         from brian2 import prefs

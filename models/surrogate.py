@@ -13,13 +13,13 @@ image is the input current of the first layer at every step; the loss is one of
 snnTorch tutorial 5 recipe), ``"count_ce"`` (cross-entropy on output spike counts) or
 ``"rate_mse"`` (mean squared error between output firing rates and the one-hot label).
 
->>> from brainlearn.surrogate import train, evaluate
+>>> from brainlearn.models.surrogate import train, evaluate
 >>> net = train(x_train, y_train, hidden=(1000,), beta=0.95, steps=25, lr=5e-4, epochs=1)
 >>> table = evaluate(net, x_test, y_test)          # trainer and Brian2 rows, agreement
 
 :func:`simulate` runs the trained weights as :class:`~brainlearn.neurons.DiscreteLIF` groups in
 Brian2, many images in one run (``lanes`` copies side by side, a ``TimedArray`` indexed by
-example, the same machinery as :mod:`brainlearn.conversion`). Both sides decode the class by
+example, the same machinery as :mod:`brainlearn.models.conversion`). Both sides decode the class by
 output spike count, ties broken by the summed output membrane (:func:`decode`).
 """
 
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import save_npz
-from brainlearn.conversion import preprocess
+from brainlearn.lanes import layer_arrays, preprocess
 from brainlearn.neurons import DiscreteLIF
 
 __all__ = [
@@ -195,7 +195,6 @@ class SpikingMLP:
 
     def save(self, path) -> Path:
         """Write weights, settings and training curve to an ``.npz`` file, atomically."""
-        from brainlearn.conversion import layer_arrays
 
         meta = {"beta": self.beta, "threshold": self.threshold, "steps": self.steps,
                 "surrogate": self.surrogate.name, "surrogate_scale": self.surrogate.scale,

