@@ -5,39 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conversion_helpers import blobs
 
 from brainlearn.models.conversion import MLP, convert, parse_norm, rate_model, simulate, train_mlp
 
 
-@pytest.fixture(autouse=True)
-def _numpy_target():
-    from brian2 import prefs
-
-    old = prefs.codegen.target
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = old
-
-
-def _blobs(n, n_features=16, n_classes=3, seed=0):
-    """Linearly separable-ish classes: a prototype per class plus noise, clipped to [0, 1]."""
-    rng = np.random.default_rng(seed)
-    protos = np.random.default_rng(99).random((n_classes, n_features))
-    labels = rng.integers(0, n_classes, n)
-    x = np.clip(protos[labels] + 0.15 * rng.standard_normal((n, n_features)), 0, 1)
-    return x.astype(np.float32), labels
-
-
 @pytest.fixture(scope="module")
 def tiny():
-    x, y = _blobs(600, seed=1)
+    x, y = blobs(600, seed=1)
     mlp = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, seed=0)
     return mlp, x, y
 
 
 def test_train_mlp_learns_and_is_seeded(tiny):
     mlp, x, y = tiny
-    xt, yt = _blobs(300, seed=2)
+    xt, yt = blobs(300, seed=2)
     assert mlp.sizes == (16, 12, 3)
     assert mlp.score(xt, yt) > 0.95
     again = train_mlp(x, y, hidden=(12,), epochs=40, batch_size=32, lr=3e-3, seed=0)
@@ -69,7 +51,7 @@ def test_two_class_logistic_output_becomes_two_spiking_outputs():
 
     from brainlearn.models.conversion import mlp_from_classifier
 
-    x, y = _blobs(300, n_classes=2, seed=3)
+    x, y = blobs(300, n_classes=2, seed=3)
     clf = MLPClassifier((8,), max_iter=300, random_state=0).fit(x, y)
     mlp = mlp_from_classifier(clf)
     assert mlp.sizes == (16, 8, 2)
@@ -85,7 +67,7 @@ def test_train_mlp_needs_labels_0_to_k_and_relu():
 
     from brainlearn.models.conversion import mlp_from_classifier
 
-    x, y = _blobs(60, seed=4)
+    x, y = blobs(60, seed=4)
     with pytest.raises(ValueError, match="0..K-1"):
         train_mlp(x, 2 * y, hidden=(4,), epochs=1)
     clf = MLPClassifier((4,), activation="tanh", max_iter=5).fit(x, y)

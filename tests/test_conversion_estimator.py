@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conversion_helpers import blobs
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -11,24 +12,6 @@ from brainlearn.models.conversion import ConvertedMLPClassifier
 
 #: small enough that every check's Brian2 runs take seconds (8 hidden IF neurons, 16 steps)
 SMALL = dict(hidden=(8,), epochs=100, steps=16, random_state=0)
-
-
-@pytest.fixture(autouse=True)
-def _numpy_target():
-    from brian2 import prefs
-
-    old = prefs.codegen.target
-    prefs.codegen.target = "numpy"
-    yield
-    prefs.codegen.target = old
-
-
-def _blobs(n, n_features=16, n_classes=3, seed=0):
-    rng = np.random.default_rng(seed)
-    protos = np.random.default_rng(99).random((n_classes, n_features))
-    labels = rng.integers(0, n_classes, n)
-    x = np.clip(protos[labels] + 0.15 * rng.standard_normal((n, n_features)), 0, 1)
-    return x, labels
 
 
 def test_passes_every_scikit_learn_estimator_check():
@@ -44,7 +27,7 @@ def test_passes_every_scikit_learn_estimator_check():
 
 
 def test_clone_keeps_parameters_and_drops_fitted_state():
-    x, y = _blobs(120)
+    x, y = blobs(120, dtype=np.float64)
     clf = ConvertedMLPClassifier(hidden=(8, 6), norm="max", steps=20, random_state=3)
     assert clf.get_params()["hidden"] == (8, 6) and not hasattr(clf, "classes_")
     clf.fit(x, y)
@@ -55,8 +38,8 @@ def test_clone_keeps_parameters_and_drops_fitted_state():
 
 
 def test_second_fit_starts_afresh():
-    x, y = _blobs(150, seed=1)
-    x2, y2 = _blobs(150, n_features=10, seed=2)
+    x, y = blobs(150, seed=1, dtype=np.float64)
+    x2, y2 = blobs(150, n_features=10, seed=2, dtype=np.float64)
     clf = ConvertedMLPClassifier(**SMALL).fit(x, y).fit(x2, y2)
     fresh = ConvertedMLPClassifier(**SMALL).fit(x2, y2)
     assert clf.n_features_in_ == 10
@@ -68,9 +51,9 @@ def test_second_fit_starts_afresh():
 def test_snn_predictions_follow_the_ann_and_spike_counts_decide():
     """At 32 steps the converted network predicts what its ANN predicts on separable blobs,
     and ``predict`` is the argmax of the recorded output spike counts where they differ."""
-    x, y = _blobs(200, seed=4)
+    x, y = blobs(200, seed=4, dtype=np.float64)
     clf = ConvertedMLPClassifier(hidden=(12,), epochs=100, steps=32, random_state=0).fit(x, y)
-    xt, yt = _blobs(100, seed=5)
+    xt, yt = blobs(100, seed=5, dtype=np.float64)
     ann = clf.ann_.predict(xt)
     snn = clf.predict(xt)
     assert np.mean(ann == yt) > 0.95 and np.mean(snn == ann) >= 0.95
@@ -81,7 +64,7 @@ def test_snn_predictions_follow_the_ann_and_spike_counts_decide():
 
 
 def test_poisson_input_needs_features_in_unit_interval():
-    x, y = _blobs(60)
+    x, y = blobs(60, dtype=np.float64)
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\].*X / 255"):
         ConvertedMLPClassifier(input="poisson", **SMALL).fit(255 * x, y)
     with pytest.raises(ValueError, match="input must be one of analog, poisson"):
