@@ -53,6 +53,7 @@ error reaches the synapses at the start of step ``t+1``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ from brian2 import (
     ms,
 )
 
-from brainlearn.devices import reset_device, select_device
+from brainlearn.devices import use_device
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
 __all__ = [
@@ -708,12 +709,14 @@ class EpropSimulation:
         self.record_states = record_states
         self.objects: dict | None = None
         self.compile_seconds = 0.0
+        # the device this simulation holds: entered by the first run, given back by close()
+        self._device = contextlib.ExitStack()
 
     def _compile(self, weights: EpropWeights) -> None:
         start = time.perf_counter()
         if self.directory is None:
             raise ValueError("cpp_standalone needs a build directory")
-        select_device("cpp_standalone", self.directory)
+        self._device.enter_context(use_device("cpp_standalone", self.directory))
         try:
             defaultclock.dt = self.params.dt
             self.objects = build_network(self.params, initial_optimizer_state(weights),
@@ -723,7 +726,7 @@ class EpropSimulation:
             device.build(directory=str(self.directory), compile=True, run=False,
                          with_output=False)
         except BaseException:
-            reset_device()
+            self.close()  # a failed build must not leave the standalone device active
             raise
         self.compile_seconds = time.perf_counter() - start
 
@@ -751,7 +754,8 @@ class EpropSimulation:
             self._compile(weights)
         start = time.perf_counter()
         if self.device_name == "runtime":
-            reset_device()
+            self.close()  # a fresh runtime device for every run, reset by close()
+            self._device.enter_context(use_device("runtime"))
             defaultclock.dt = p.dt
             objs = self.objects = build_network(p, weights, self.n_sequences, stim, target,
                                                 record=self.record,
@@ -786,8 +790,8 @@ class EpropSimulation:
         return _pairs(*sizes[key])
 
     def close(self) -> None:
-        """Return Brian2 to runtime mode."""
-        reset_device()
+        """Give Brian2's device back (runtime mode, preferences restored)."""
+        self._device.close()
 
 
 def run_sequences(params: EpropParams, weights: EpropWeights, stim: np.ndarray,

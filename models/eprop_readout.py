@@ -39,7 +39,7 @@ from brian2 import (
 )
 
 from brainlearn import rundir
-from brainlearn.devices import reset_device, select_device
+from brainlearn.devices import use_device
 from brainlearn.models.eprop import (
     READOUT_CLOSE,
     READOUT_EQUATIONS,
@@ -157,7 +157,6 @@ class EpropReadout:
 
     def _run(self, w: np.ndarray, stim: np.ndarray, labels: np.ndarray, eta: float):
         p = self._params(stim.shape[1], eta)
-        c = p.constants()
         n_seq = len(labels)
         steps = n_seq * p.steps
         stim_tab = np.zeros((steps + 1, p.n_in))
@@ -165,10 +164,15 @@ class EpropReadout:
         target_tab = np.zeros((steps + 1, p.n_out))
         target_tab[1:] = np.repeat(np.eye(p.n_out)[labels], p.steps, axis=0)
         standalone = self.device == "cpp_standalone"
-        if standalone:
-            select_device("cpp_standalone", Path(self.directory) / f"build_{n_seq}")
-        else:
-            reset_device()
+        build_dir = Path(self.directory) / f"build_{n_seq}" if standalone else None
+        with use_device(self.device, build_dir):
+            return self._simulate(p, stim_tab, target_tab, w, n_seq, build_dir)
+
+    def _simulate(self, p: EpropParams, stim_tab: np.ndarray, target_tab: np.ndarray,
+                  w: np.ndarray, n_seq: int, build_dir: Path | None):
+        """Build and run the readout network on the current device (see ``_run``)."""
+        c = p.constants()
+        steps = n_seq * p.steps
         defaultclock.dt = p.dt
         ns = dict(c, stim=TimedArray(stim_tab, dt=p.dt), target=TimedArray(target_tab, dt=p.dt))
         src = NeuronGroup(p.n_in, "x = stim(t, i) : 1\nz : 1\nseq0 : integer (shared)",
@@ -203,17 +207,13 @@ class EpropReadout:
         mon = StateMonitor(out, "pi_seq", record=True, dt=period, when="groups",
                            order=SCHEDULE["reset"][1])
         objects.append(mon)
-        try:
-            Network(objects).run((steps + 1) * p.dt, namespace={})
-            if standalone:
-                device.build(directory=str(Path(self.directory) / f"build_{n_seq}"),
-                             compile=True, run=True, with_output=False)
-            new = w.copy()
-            new[post, pre] = np.asarray(syn.w_[:])
-            return new, np.asarray(mon.pi_seq_[:])[:, 1:n_seq + 1].T
-        finally:
-            if standalone:
-                reset_device()
+        Network(objects).run((steps + 1) * p.dt, namespace={})
+        if build_dir is not None:
+            device.build(directory=str(build_dir), compile=True, run=True, with_output=False)
+        new = w.copy()
+        new[post, pre] = np.asarray(syn.w_[:])
+        return new, np.asarray(mon.pi_seq_[:])[:, 1:n_seq + 1].T
+
 
     def _stimulus(self, x: np.ndarray) -> np.ndarray:
         """The input table (images * steps, neurons) of spike trains or counts ``x``."""
