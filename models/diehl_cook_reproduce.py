@@ -78,6 +78,7 @@ def row_summary(run_dir: str | Path) -> dict:
         "integration": config.get("integration", "euler"),
         "train_seconds": metrics["train_seconds"],
         "eval_seconds": metrics["eval_seconds"],
+        "eval_shards": metrics.get("shards", 0),
         "presentations_per_image": metrics["presentations"] / max(examples, 1),
         "ms_per_presentation": 1000 * metrics["train_seconds"] / max(metrics["presentations"], 1),
         "code_version": config.get("code_version"),
@@ -110,6 +111,9 @@ def reproduce(
     chunk: int = 1000,
     progress: bool = True,
     plot: bool = True,
+    workers: int | None = None,
+    scheduler=None,
+    device: str = "cpp_standalone",
 ) -> pd.DataFrame:
     """Train, evaluate and plot the paper's rows; write ``table.csv`` and ``table.md``.
 
@@ -138,6 +142,16 @@ def reproduce(
         Progress bars.
     plot : bool
         Write each row's figures.
+    workers, scheduler : optional
+        Shard each row's frozen evaluation over a local Dask cluster of ``workers`` processes
+        or the cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``dask.distributed.Client``), as ``brainlearn mnist evaluate
+        --workers`` does (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`).
+        Every evaluation chunk then starts from the rest state, so the result equals the
+        serial ``evaluate(..., reset_state_per_chunk=True)``; the table records it in
+        ``eval_shards``. Default: serial.
+    device : str
+        Brian2 device of new rows (``"cpp_standalone"``: one compiled binary per chunk;
+        ``"runtime"``, ``"cuda_standalone"``); a resumed row keeps its own.
 
     Returns
     -------
@@ -145,6 +159,7 @@ def reproduce(
         The table of the rows finished so far in ``out`` (this call's and earlier ones').
     """
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook.sharded import evaluate_sharded
     from brainlearn.models.diehl_cook_plots import plot_run
 
     unknown = [n for n in rows if int(n) not in PAPER_ROWS]
@@ -161,7 +176,8 @@ def reproduce(
             epochs = None if examples is not None else PAPER_ROWS[int(n)][0]
             config = TrainConfig.create(neurons=int(n), epochs=epochs, examples=examples,
                                         seed=int(seed), data=data, chunk=chunk,
-                                        params=param_set, integration=integration)
+                                        params=param_set, integration=integration,
+                                        device=device)
             plan.append((row_directory(out, n, param_set, seed), config))
     out.mkdir(parents=True, exist_ok=True)
     for run_dir, config in plan:
@@ -170,7 +186,12 @@ def reproduce(
         if "accuracy_vote" not in metrics:
             # a new row starts; an interrupted one resumes from its checkpoint (its own config)
             train(run_dir, config.replace(code_version=version), progress=progress)
-            evaluate(run_dir, assign_examples, test_examples, progress=progress, readouts=READOUTS)
+            if workers is not None or scheduler is not None:
+                evaluate_sharded(run_dir, assign_examples, test_examples, workers=workers,
+                                 client=scheduler, progress=progress, readouts=READOUTS)
+            else:
+                evaluate(run_dir, assign_examples, test_examples, progress=progress,
+                         readouts=READOUTS)
             if plot:
                 plot_run(run_dir)
         finished = [row_summary(d) for d in sorted(out.iterdir())

@@ -49,3 +49,4 @@ def test_reproduce_rejects_rows_outside_the_paper_table(tmp_path):
     with pytest.raises(ValueError, match="rows must be sizes of the paper's table"):
         reproduce(tmp_path / "x", [300])
     assert not (tmp_path / "x").exists()
+

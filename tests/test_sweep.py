@@ -164,3 +164,24 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(run_dir / name), frame, check_exact=True)
     assert plan_shards({"assign": 60, "test": 10}, 4) == [
         ("assign", 0, 20), ("assign", 20, 40), ("assign", 40, 60), ("test", 0, 10)]
+
+
+def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path):
+    from brainlearn.models.diehl_cook import evaluate
+    from brainlearn.models.diehl_cook_reproduce import reproduce, row_directory
+
+    table = reproduce(tmp_path, [100], param_set="sized", data="embedded", examples=20,
+                      assign_examples=20, test_examples=10, chunk=10, progress=False,
+                      plot=False, scheduler=client, device="runtime")
+    run_dir = row_directory(tmp_path, 100, "sized", 0)
+    sharded = json.loads((run_dir / "metrics.json").read_text())
+    assert sharded["shards"] == 3 and int(table.loc[0, "eval_shards"]) == 3
+    counts = dict(np.load(run_dir / "eval_counts.npz"))
+    # the same row evaluated serially, every chunk from rest: the same counts and accuracy
+    serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True,
+                      readouts=("vote", "logistic", "online"))
+    assert serial["accuracy"] == sharded["accuracy"]
+    assert serial["accuracy_logistic"] == sharded["accuracy_logistic"]
+    for name, values in np.load(run_dir / "eval_counts.npz").items():
+        np.testing.assert_array_equal(values, counts[name], err_msg=name)
+    assert counts["assign_counts"].sum() > 0

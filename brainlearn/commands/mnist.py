@@ -104,6 +104,8 @@ def register(subparsers) -> None:
         "reproduce", help="the paper's Table 1: train, evaluate and plot each row, then tabulate",
         epilog="examples:\n  brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1\n"
         "  brainlearn mnist reproduce --rows 100 --params sized --seeds 0,1,2 --out runs/table1\n"
+        "  brainlearn mnist reproduce --rows 1600 --workers 2 --out runs/table1   "
+        "# evaluation sharded\n"
         "  brainlearn mnist reproduce --rows 100 --data embedded --examples 200 "
         "--assign-examples 500 --test-examples 200 --out runs/quick\n"
         "\nEach row trains for the paper's passes (N=100: 1, 400: 3, 1600: 7, 6400: 15) in its\n"
@@ -124,8 +126,16 @@ def register(subparsers) -> None:
     rep.add_argument("--assign-examples", type=int, default=None)
     rep.add_argument("--test-examples", type=int, default=None)
     rep.add_argument("--chunk", type=int, default=1000)
+    rep.add_argument("--device", default="cpp_standalone", choices=["cpp_standalone", "runtime", "cuda_standalone"],
+                     help="Brian2 device of new rows (default cpp_standalone)")
     rep.add_argument("--out", required=True, help="directory of the reproduction")
     rep.add_argument("--no-progress", action="store_true")
+    rep_shard = rep.add_mutually_exclusive_group()
+    rep_shard.add_argument("--workers", type=int, default=None,
+                           help="shard each row's evaluation over a local Dask cluster of N "
+                           "processes (every chunk from rest, as `evaluate --workers`)")
+    rep_shard.add_argument("--scheduler", metavar="ADDR", default=None,
+                           help="shard each row's evaluation over an existing Dask cluster")
     rep.set_defaults(func=_reproduce)
 
     plot = sub.add_parser(
@@ -220,7 +230,8 @@ def _reproduce(args) -> int:
         integration=args.integration,
         seeds=_int_list("--seeds", args.seeds), data=args.data, examples=args.examples,
         assign_examples=args.assign_examples, test_examples=args.test_examples,
-        chunk=args.chunk, progress=not args.no_progress,
+        chunk=args.chunk, progress=not args.no_progress, workers=args.workers,
+        scheduler=args.scheduler, device=args.device,
     )
     print(table.to_markdown(index=False, floatfmt=".4g"))
     print(f"table: {args.out}/table.csv, {args.out}/table.md")
