@@ -125,10 +125,20 @@ class RecordedSpikes:
         frame = pd.DataFrame({"neuron": sub._neuron, "t": sub._t, "example": sub._example})
         return spike_trains(frame, len(sub), self.n_neurons, steps, self.window)
 
-    def binned(self, examples, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(position in examples, step, neuron)`` of every binned spike (no dense array)."""
-        trains = self.trains(examples, steps)
-        return np.nonzero(trains)
+    def binned(self, examples, steps: int, chunk: int = 1000
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(position in examples, step, neuron)`` of every spike of :meth:`trains`.
+
+        Built ``chunk`` examples at a time, so the dense trains of all examples never exist.
+        """
+        examples = np.asarray(examples, dtype=np.int64)
+        parts = []
+        for first in range(0, len(examples), chunk):
+            pos, step, neuron = np.nonzero(self.trains(examples[first:first + chunk], steps))
+            parts.append((pos + first, step, neuron))
+        if not parts:
+            return tuple(np.zeros(0, np.int64) for _ in range(3))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
 
 @dataclass

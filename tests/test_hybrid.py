@@ -90,6 +90,10 @@ def test_one_ms_bins_keep_every_recorded_spike(spike_run):
     first = frame.iloc[0]
     step = int(np.floor(first["t"] * 1000 + 1e-9))
     assert trains[int(first["example"]), step, int(first["neuron"])] == 1
+    # the sparse form Brian2's spike generator is fed, built in chunks, is the same spikes
+    for got, expected in zip(spikes.binned(np.arange(len(spikes)), 350, chunk=7),
+                             np.nonzero(trains), strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_hybrid_learns_as_well_as_a_logistic_readout_of_the_counts(trained_run):
