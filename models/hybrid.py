@@ -229,8 +229,10 @@ def _batch_current(torch, spikes: RecordedSpikes, examples, steps, w, b, dtype):
     return x @ w + b
 
 
-def _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation):
+def _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation, schedule):
     DiscreteLIF(beta=beta, v_thresh=threshold)  # checks beta and threshold
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("epochs", epochs)):
@@ -242,8 +244,9 @@ def _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation
 
 def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
           threshold: float = 1.0, bias: bool = True, surrogate: str | Surrogate = "atan",
-          loss: str = "membrane_ce", lr: float = 2e-3, batch_size: int = 128, epochs: int = 5,
-          validation: float = 0.0, seed: int = 0, threads: int | None = 2,
+          loss: str = "count_ce", lr: float = 1e-2, batch_size: int = 128, epochs: int = 5,
+          schedule: str = "cosine", validation: float = 0.0, seed: int = 0,
+          threads: int | None = 2,
           progress: bool = False) -> HybridLayer:
     """Train the LIF output layer on recorded hidden spike trains by BPTT (Adam).
 
@@ -263,6 +266,9 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
         See :data:`LOSSES`.
     lr, batch_size, epochs : float, int, int
         Adam learning rate, minibatch size, passes over the training images.
+    schedule : {"cosine", "constant"}
+        ``"cosine"``: the learning rate falls from ``lr`` to 0 along a half cosine over all
+        batches (SGDR without restarts, I. Loshchilov, F. Hutter 2017); ``"constant"``.
     validation : float
         Fraction of the images held out (seeded) and scored after every epoch; the layer is
         trained on the rest.
@@ -276,7 +282,7 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
     """
     torch = require_torch()
     surrogate = surrogate if isinstance(surrogate, Surrogate) else Surrogate(surrogate)
-    _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation)
+    _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation, schedule)
     steps, batch_size, epochs = int(steps), int(batch_size), int(epochs)
     labels = spikes.labels
     if len(labels) < 2:
@@ -297,6 +303,10 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
         yt = torch.from_numpy(labels)
         functional = torch.nn.functional
         n_batches = math.ceil(len(train_idx) / batch_size)
+        scheduler = None
+        if schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                                   epochs * n_batches)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -317,6 +327,8 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
                 optimizer.zero_grad()
                 value.backward()
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 loss_sum += float(value.detach()) * len(idx)
                 pred = decode(spk.detach().sum(0).numpy(), mem.detach().sum(0).numpy())
                 correct += int((pred == labels[idx]).sum())
@@ -342,7 +354,8 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
     b = layer.bias.detach().numpy().copy() if bias else np.zeros(n_classes, np.float32)
     config = {"steps": steps, "beta": beta, "threshold": threshold, "bias": bool(bias),
               "surrogate": surrogate.name, "surrogate_scale": surrogate.scale, "loss": loss,
-              "lr": lr, "batch_size": batch_size, "epochs": epochs, "validation": validation,
+              "lr": lr, "schedule": schedule, "batch_size": batch_size, "epochs": epochs,
+              "validation": validation,
               "seed": seed, "train_examples": len(train_idx), "validation_examples": n_val}
     return HybridLayer(weights, b, float(beta), float(threshold), steps, spikes.window,
                        surrogate, pd.DataFrame(rows), config)

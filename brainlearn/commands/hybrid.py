@@ -46,7 +46,7 @@ def handle_train(args: argparse.Namespace) -> int:
     metrics = train_run(args.dir, steps=args.steps, beta=args.beta, threshold=args.threshold,
                         bias=not args.no_bias, loss=args.loss, lr=args.lr,
                         batch_size=args.batch_size, epochs=args.epochs,
-                        validation=args.validation, seed=args.seed, threads=args.threads,
+                        schedule=args.schedule, validation=args.validation, seed=args.seed, threads=args.threads,
                         progress=not args.no_progress)
     text = (f"hybrid: training accuracy {metrics['train_accuracy']:.4f} "
             f"({metrics['train_examples']} images")
@@ -107,6 +107,9 @@ def register(subparsers) -> None:
     train.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     train.add_argument("--batch-size", type=_positive_int, default=128)
     train.add_argument("--epochs", type=_positive_int, default=5)
+    train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                       help="learning rate: half-cosine decay to 0 over training (default) "
+                            "or constant")
     train.add_argument("--validation", type=float, default=0.0,
                        help="fraction of the training images held out and scored per epoch")
     train.add_argument("--seed", type=int, default=0,
