@@ -243,7 +243,7 @@ def _check_settings(beta, threshold, steps, loss, batch_size, epochs, validation
 
 
 def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
-          threshold: float = 1.0, bias: bool = True, surrogate: str | Surrogate = "atan",
+          threshold: float = 1.0, bias: bool = False, surrogate: str | Surrogate = "atan",
           loss: str = "count_ce", lr: float = 1e-2, batch_size: int = 128, epochs: int = 5,
           schedule: str = "cosine", validation: float = 0.0, seed: int = 0,
           threads: int | None = 2,

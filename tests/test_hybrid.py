@@ -130,6 +130,22 @@ def test_brian2_run_of_the_trained_layer_agrees_with_the_trainer(trained_run):
     np.testing.assert_allclose(act.membrane, ref.membrane, rtol=1e-9, atol=1e-9)
 
 
+def test_brian2_agrees_with_the_trainer_with_a_bias_and_longer_bins(spike_run):
+    """The bias enters as a constant input every step (a ``run_regularly`` before the
+    threshold), and 50 steps of 7 ms merge some spikes: the trainer and Brian2 still see the
+    same input and give the same output spikes."""
+    from brainlearn.models.hybrid import RecordedSpikes, forward, simulate, train
+
+    spikes = RecordedSpikes.from_run(spike_run, "assign").take(np.arange(200))
+    layer = train(spikes, steps=50, bias=True, epochs=3, batch_size=32, threads=1)
+    assert np.any(layer.bias != 0)
+    test = RecordedSpikes.from_run(spike_run, "test").take(np.arange(40))
+    ref, act = forward(layer, test), simulate(layer, test, lanes=8)
+    assert ref.counts.sum() > 0
+    np.testing.assert_array_equal(act.counts, ref.counts)
+    np.testing.assert_array_equal(act.predict(), ref.predict())
+
+
 def test_outputs_go_to_the_hybrid_folder_and_the_run_is_untouched(trained_run):
     run, before = trained_run
     assert _digest(run) == before
@@ -162,7 +178,7 @@ def test_compare_table_shows_the_hybrid_beside_the_vote(trained_run):
     metrics = rundir.read_metrics(run / "hybrid")
     assert row["accuracy"] == metrics["accuracy_brian2"]
     assert row["local_online_learning"].startswith("no")
-    assert row["parameters"] == 784 * N_HIDDEN + N_HIDDEN + 10 * N_HIDDEN + 10
+    assert row["parameters"] == 784 * N_HIDDEN + N_HIDDEN + 10 * N_HIDDEN  # no bias (default)
     assert row["train_seconds"] == pytest.approx(100.0 + metrics["train_seconds"])
     assert row["spikes_per_inference"] > 0
     assert any(table["method"].str.contains("vote"))

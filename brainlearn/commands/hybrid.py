@@ -44,7 +44,7 @@ def handle_train(args: argparse.Namespace) -> int:
     from brainlearn.models.hybrid import train_run
 
     metrics = train_run(args.dir, steps=args.steps, beta=args.beta, threshold=args.threshold,
-                        bias=not args.no_bias, loss=args.loss, lr=args.lr,
+                        bias=args.bias, loss=args.loss, lr=args.lr,
                         batch_size=args.batch_size, epochs=args.epochs,
                         schedule=args.schedule, validation=args.validation, seed=args.seed, threads=args.threads,
                         progress=not args.no_progress)
@@ -100,7 +100,9 @@ def register(subparsers) -> None:
                        help="steps per image: the 350 ms window in 1 ms bins (default 350)")
     train.add_argument("--beta", type=float, default=0.95, help="membrane decay per step")
     train.add_argument("--threshold", type=float, default=1.0)
-    train.add_argument("--no-bias", action="store_true", help="no constant input per neuron")
+    train.add_argument("--bias", action="store_true",
+                       help="train a constant input per output neuron (default none: as "
+                            "accurate on held-out images, about 6x fewer output spikes)")
     train.add_argument("--loss", choices=("count_ce", "membrane_ce"), default="count_ce",
                        help="cross-entropy on output spike counts (default) or on the "
                             "membrane at every step")
