@@ -151,7 +151,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
                  "convolutional neural networks with STDP-based unsupervised pre-training "
                  "followed by supervised fine-tuning, Front. Neurosci. 12:435",
         module="brainlearn.models.hybrid",
-        commands=("brainlearn mnist train --neurons 100 --out runs/n100",
+        commands=("brainlearn mnist train --neurons 100 --params sized --out runs/n100",
                   "brainlearn mnist evaluate runs/n100",
                   "brainlearn hybrid train runs/n100",
                   "brainlearn hybrid evaluate runs/n100 --codegen cython"),

@@ -22,10 +22,21 @@ most spikes, ties broken by the larger summed membrane (:func:`brainlearn.models
 The input current of all steps is one matrix product ``(T, B, N) @ (N, 10)``; only the
 10-neuron scan over ``T`` runs step by step.
 
-Binning: the default is 350 steps of 1 ms for the 350 ms window. The excitatory neurons are
-refractory for 5 ms, so no neuron spikes twice within 1 ms and every recorded spike survives
-the binning (at the e-prop readout's 50 steps of 7 ms two spikes can merge); the timing is kept
-to the millisecond, a step longer than the network's 0.5 ms.
+Defaults, chosen on training images only (the N=100 run's assignment spikes: 10,000 images
+trained, 5,000 others held out, 4 epochs):
+
+- ``steps`` = 350, 1 ms bins of the 350 ms window. The excitatory neurons are refractory for
+  5 ms, so no neuron spikes twice within 1 ms and every recorded spike survives the binning,
+  timed to the millisecond (a step longer than the network's 0.5 ms). The e-prop readout's 50
+  steps of 7 ms, where spikes can merge, held out as well (84.6 % against 84.4 %) in a tenth
+  of the time; ``steps=50`` is the fast option.
+- ``loss`` = ``"count_ce"``: 83.8 % held out against 81.0 % for ``"membrane_ce"`` (Adam,
+  ``lr`` 1e-2; 3e-3 and 3e-2 did worse, batches of 512 too).
+- ``beta`` = 0.95 (0.99: 81.0 %); a half-cosine learning-rate decay steadies the last epochs
+  (constant ``lr`` made the held-out accuracy of the full training swing between 81.7 % and
+  84.3 % from epoch to epoch).
+- no bias: 83.0 % held out against 83.7 % with one, but 9 output spikes per image instead of
+  58; with a bias the output neurons learn to fire tonically.
 
 :func:`simulate` runs the trained layer in Brian2: a ``SpikeGeneratorGroup`` replays the binned
 hidden spikes (the trainer's input, step for step) through ``Synapses`` (``v_post += w``) into
@@ -33,8 +44,8 @@ a :class:`~brainlearn.neurons.DiscreteLIF` ``NeuronGroup``; many images run side
 (:mod:`brainlearn.lanes`). :func:`evaluate` compares its predictions with the trainer's.
 
 >>> from brainlearn.models.hybrid import train_run, evaluate_run      # doctest: +SKIP
->>> train_run("runs/n100")            # writes runs/n100/hybrid/
->>> evaluate_run("runs/n100")         # trainer and Brian2, agreement -> results.csv
+>>> train_run("runs/n100")            # writes runs/n100/hybrid/       # doctest: +SKIP
+>>> evaluate_run("runs/n100")         # trainer, Brian2, agreement     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -55,7 +66,7 @@ from brainlearn.models.surrogate import Activity, Surrogate, decode, require_tor
 from brainlearn.neurons import DiscreteLIF
 
 __all__ = ["LOSSES", "SUBDIR", "RecordedSpikes", "HybridLayer", "train", "forward", "simulate",
-           "evaluate", "train_run", "evaluate_run", "read_results"]
+           "evaluate", "train_run", "evaluate_run"]
 
 #: ``"membrane_ce"``: cross-entropy of the output membrane at every step, averaged over the
 #: steps (snnTorch tutorial 5); ``"count_ce"``: cross-entropy of the output spike counts
@@ -628,10 +639,3 @@ def evaluate_run(run_dir: str | Path, *, brian2: bool = True, examples: int | No
     rundir.update_metrics(out, metrics)
     return table
 
-
-def read_results(run_dir: str | Path) -> dict | None:
-    """The hybrid's ``metrics.json`` and ``config.json`` of a run (None if never evaluated)."""
-    out = Path(run_dir) / SUBDIR
-    if not (out / "results.csv").exists():
-        return None
-    return {"metrics": rundir.read_metrics(out), "config": rundir.read_config(out)}
