@@ -257,7 +257,7 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
           threshold: float = 1.0, bias: bool = False, surrogate: str | Surrogate = "atan",
           loss: str = "count_ce", lr: float = 1e-2, batch_size: int = 128, epochs: int = 5,
           schedule: str = "cosine", validation: float = 0.0, seed: int = 0,
-          threads: int | None = 2,
+          threads: int | None = 1,
           progress: bool = False) -> HybridLayer:
     """Train the LIF output layer on recorded hidden spike trains by BPTT (Adam).
 
@@ -389,7 +389,7 @@ def _forward(torch, spikes, examples, steps, w, b, beta, threshold, surrogate, d
 
 
 def forward(layer: HybridLayer, spikes: RecordedSpikes, examples=None, *,
-            dtype: str = "float64", threads: int | None = 2) -> Activity:
+            dtype: str = "float64", threads: int | None = 1) -> Activity:
     """The trainer's forward pass (PyTorch, no gradient) on recorded hidden spikes.
 
     Parameters
