@@ -207,3 +207,20 @@ def test_bad_settings_are_named(spike_run):
         train(spikes, loss="mse")
     with pytest.raises(ValueError, match="validation.*1.5"):
         train(spikes, validation=1.5)
+
+
+@pytest.mark.slow
+def test_hybrid_on_a_diehl_cook_run_trained_on_the_embedded_subset(tmp_path):
+    """The whole path on a real (small) network: STDP training and evaluation record the
+    hidden spikes, the hybrid trains on them, beats chance by far and Brian2 agrees."""
+    run = str(tmp_path / "dc")
+    assert main(["mnist", "train", "--neurons", "50", "--examples", "600", "--data", "embedded",
+                 "--seed", "1", "--no-progress", "--out", run]) == 0
+    assert main(["mnist", "evaluate", run, "--assign-examples", "1000", "--test-examples", "500",
+                 "--no-progress"]) == 0
+    assert main(["hybrid", "train", run, "--epochs", "20", "--no-progress"]) == 0
+    assert main(["hybrid", "evaluate", run]) == 0
+    metrics = rundir.read_metrics(tmp_path / "dc" / "hybrid")
+    # chance is 10 %; the vote of this network reaches about 50-60 %
+    assert metrics["accuracy_trainer"] > 0.45
+    assert metrics["agreement"] == 1.0 and metrics["n_examples_brian2"] == 500
