@@ -2,7 +2,8 @@
 
 Rows come from finished run directories: a Diehl & Cook run (``brainlearn mnist train`` +
 ``evaluate --readout vote,logistic,online``: STDP alone and the hybrids STDP layer + supervised
-readout), a conversion run (``brainlearn convert train`` + ``evaluate``), a converted-CNN run
+readout; with ``brainlearn hybrid train`` + ``evaluate`` also the STDP + BP hybrid, a LIF output
+layer trained by BPTT on the layer's spikes), a conversion run (``brainlearn convert train`` + ``evaluate``), a converted-CNN run
 (``brainlearn convert cnn``) and a surrogate-gradient
 run (``brainlearn surrogate train`` + ``evaluate``: the trainer's forward pass and the same
 network in Brian2). Columns: test accuracy, training wall time, inference steps and simulated
@@ -97,7 +98,43 @@ def _diehl_cook_rows(run_dir: Path) -> list[dict]:
             "test_examples": metrics.get("test_examples"),
             "source": str(run_dir),
         })
+    hybrid = _hybrid_row(run_dir, n, stdp_parameters, t_input, dt, metrics)
+    if hybrid is not None:
+        rows.append(hybrid)
     return rows
+
+
+def _hybrid_row(run_dir: Path, n: int, stdp_parameters: int, t_input: float, dt: float,
+                metrics: dict) -> dict | None:
+    """The STDP + BP hybrid of a Diehl & Cook run (``brainlearn hybrid train`` + ``evaluate``).
+
+    Read from ``RUN_DIR/hybrid/`` (:data:`brainlearn.models.hybrid.SUBDIR`): the accuracy of
+    the layer in Brian2 (the trainer's where Brian2 did not run), training time of the STDP
+    layer plus the BPTT of the output layer, spikes per inference of both layers.
+    """
+    out = run_dir / "hybrid"
+    if not (out / "results.csv").exists():
+        return None
+    hybrid = rundir.read_metrics(out)
+    config = rundir.read_config(out)
+    where = "Brian2" if "accuracy_brian2" in hybrid else "PyTorch"
+    accuracy = hybrid.get("accuracy_brian2", hybrid.get("accuracy_trainer"))
+    examples = hybrid.get("n_examples_brian2", hybrid.get("n_examples_trainer"))
+    steps = config.get("steps")
+    return {
+        "method": f"Diehl & Cook STDP, N={n}, + BPTT-trained LIF output layer "
+                  f"(STDP + BP hybrid, {steps} steps, {where})",
+        "accuracy": accuracy,
+        "train_seconds": metrics.get("train_seconds", np.nan) + hybrid.get("train_seconds",
+                                                                           np.nan),
+        "inference_steps": round(t_input / dt),
+        "sim_ms_per_inference": t_input,
+        "spikes_per_inference": hybrid.get("spikes_per_inference", np.nan),
+        "parameters": stdp_parameters + hybrid.get("parameters", 10 * n + 10),
+        "local_online_learning": "no (STDP layer local; output layer BPTT, offline)",
+        "test_examples": examples,
+        "source": str(out),
+    }
 
 
 def _conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:

@@ -32,7 +32,8 @@ class ModelInfo:
     title : str
         One line: the network and how it learns.
     family : str
-        ``"STDP"``, ``"ANN-to-SNN conversion"``, ``"surrogate gradient"`` or ``"e-prop"``.
+        ``"STDP"``, ``"ANN-to-SNN conversion"``, ``"surrogate gradient"``, ``"STDP + surrogate
+        gradient"`` or ``"e-prop"``.
     citation : str
         The paper (or tutorial) reproduced, with its reference.
     module : str
@@ -136,6 +137,30 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
                   "--test-examples 500",
                   "brainlearn eprop mnist-readout runs/demo"),
         local_online=True,
+    ),
+    ModelInfo(
+        name="stdp-bp-hybrid",
+        title="the excitatory layer of a finished Diehl & Cook network (STDP, frozen) -> 10 "
+              "discrete LIF output neurons trained by BPTT with an ATan surrogate gradient "
+              "on its recorded spike trains (PyTorch), then the output layer in Brian2",
+        family="STDP + surrogate gradient",
+        citation="P. U. Diehl, M. Cook (2015), Front. Comput. Neurosci. 9:99 (the STDP "
+                 "layer); E. O. Neftci, H. Mostafa, F. Zenke (2019), Surrogate gradient "
+                 "learning in spiking neural networks, IEEE Signal Process. Mag. 36:51; "
+                 "C. Lee, P. Panda, G. Srinivasan, K. Roy (2018), Training deep spiking "
+                 "convolutional neural networks with STDP-based unsupervised pre-training "
+                 "followed by supervised fine-tuning, Front. Neurosci. 12:435",
+        module="brainlearn.models.hybrid",
+        commands=("brainlearn mnist train --neurons 100 --params sized --out runs/n100",
+                  "brainlearn mnist evaluate runs/n100",
+                  "brainlearn hybrid train runs/n100",
+                  "brainlearn hybrid evaluate runs/n100 --codegen cython"),
+        embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
+                  "--out runs/demo",
+                  "brainlearn mnist evaluate runs/demo --assign-examples 1000 "
+                  "--test-examples 500",
+                  "brainlearn hybrid train runs/demo --epochs 20",
+                  "brainlearn hybrid evaluate runs/demo"),
     ),
     ModelInfo(
         name="eprop-rsnn",
