@@ -83,12 +83,15 @@ suppress_warnings = [
 ]
 
 # -- the README's figures ----------------------------------------------------------------
-# The guide pages include README sections; the README names its figures relative to the
-# repository root (protocols/figures/...), which the including page resolves from guide/.
-_FIGURES = Path(__file__).parent / "guide" / "protocols" / "figures"
-for _png in sorted((ROOT / "protocols" / "figures").glob("*.png")):
-    _FIGURES.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(_png, _FIGURES / _png.name)
+# Pages include README sections; the README names its figures relative to the repository
+# root (protocols/figures/..., models/figures/...), which an including page resolves from its
+# own folder (docs/ or docs/guide/): copy the figure trees to both.
+for _tree in ("protocols/figures", "models/figures"):
+    for _png in sorted((ROOT / _tree).rglob("*.png")):
+        for _page_dir in (Path(__file__).parent, Path(__file__).parent / "guide"):
+            _target = _page_dir / _png.relative_to(ROOT)
+            _target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(_png, _target)
 
 # -- MyST (the README and CHANGELOG are Markdown) ----------------------------------------
 myst_heading_anchors = 3
