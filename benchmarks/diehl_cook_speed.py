@@ -16,6 +16,12 @@ per training example, and their ratio. Compilation is reported separately.
         --baseline-examples 5 --brian2-queue
     python benchmarks/diehl_cook_speed.py --neurons 1600 --examples 500 --baseline-examples 5 \
         --integration euler,exponential_euler,implicit_euler
+    python benchmarks/diehl_cook_speed.py --neurons 400,1600,6400 --examples 300 \
+        --baseline-examples 2 --integration implicit_euler --profile
+
+``--profile`` adds, per size, one more brainlearn run of the same images under Brian2's
+profiling (``train(..., profile=True)``; not timed, the profiler's clocks cost time) and prints
+the share of the simulation time of the largest code objects: what bounds the speed.
 """
 
 from __future__ import annotations
@@ -28,19 +34,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool = False,
-                   integration: str = "euler") -> dict:
+                   integration: str = "euler", profile: bool = False) -> dict:
     from brainlearn.models.diehl_cook import TrainConfig, train
 
-    run_dir = workdir / f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}_{integration}"
+    run_dir = workdir / (f"brainlearn_{n}_{'brian2q' if brian2_queue else 'fastq'}_{integration}"
+                         f"{'_profile' if profile else ''}")
     config = TrainConfig.create(neurons=n, examples=k, data=data, chunk=min(k, 1000), seed=0,
                                 integration=integration)
     if brian2_queue:  # Brian2's own spike queue (see brainlearn.devices.use_fast_spike_queue)
         os.environ["BRAINLEARN_BRIAN2_SPIKE_QUEUE"] = "1"
     try:
-        metrics = train(run_dir, config, progress=False)
+        metrics = train(run_dir, config, progress=False, profile=profile)
     finally:
         os.environ.pop("BRAINLEARN_BRIAN2_SPIKE_QUEUE", None)
     return {
@@ -48,6 +56,7 @@ def run_brainlearn(n: int, k: int, data: str, workdir: Path, brian2_queue: bool 
         "compile_seconds": metrics["compile_seconds"],
         "examples": metrics["train_examples"],
         "presentations": metrics["presentations"],
+        "profile": pd.read_csv(run_dir / "profile.csv") if profile else None,
     }
 
 
@@ -164,6 +173,11 @@ def main() -> None:
     parser.add_argument("--integration", default="euler",
                         help="comma-separated integrations of the cells to time, e.g. "
                         "euler,exponential_euler,implicit_euler (default euler)")
+    parser.add_argument("--profile", action="store_true",
+                        help="per size, one more (untimed) run under Brian2's profiling: the "
+                        "share of the time per code object")
+    parser.add_argument("--profile-top", type=int, default=6,
+                        help="code objects shown per profile (default 6)")
     args = parser.parse_args()
     integrations = [v.strip() for v in args.integration.split(",") if v.strip()]
     sizes = [int(v) for v in args.neurons.split(",") if v.strip()]
@@ -174,6 +188,7 @@ def main() -> None:
     images = images.reshape(len(images), -1).astype(float)
     workdir = Path(tempfile.mkdtemp(prefix="bl_speed_"))
     rows = []
+    profiles = {}
     try:
         for n in sizes:
             base = run_baseline(n, args.baseline_examples, images)
@@ -184,6 +199,9 @@ def main() -> None:
                                  run_brainlearn(n, args.examples, args.data, workdir, True, integ)))
                 rows.append((n, f"brainlearn, {integ}",
                              run_brainlearn(n, args.examples, args.data, workdir, False, integ)))
+            if args.profile:
+                profiles[n] = run_brainlearn(n, args.examples, args.data, workdir, False,
+                                             integrations[0], profile=True)["profile"]
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir()
     finally:
@@ -200,6 +218,11 @@ def main() -> None:
               f"{r['examples']:9d} {r['presentations']:14d} {baseline_ms[n] / per_pres:10.1f}x")
     compile_s = [r["compile_seconds"] for _, _, r in rows if "compile_seconds" in r]
     print(f"\nbrainlearn compile times (not included): {', '.join(f'{c:.1f} s' for c in compile_s)}")
+    for n, table in profiles.items():
+        print(f"\nprofile, N={n}, {integrations[0]} (share of the simulation time, Brian2 "
+              f"profile=True, {args.examples} images):")
+        for row in table.head(args.profile_top).itertuples():
+            print(f"  {100 * row.share:5.1f} %  {row.seconds:9.3f} s  {row.code_object}")
 
 
 if __name__ == "__main__":

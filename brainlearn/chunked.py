@@ -46,6 +46,9 @@ class ChunkedSimulation:
         Build directory (standalone devices).
     threads : int, optional
         OpenMP threads (``cpp_standalone``).
+    profile : bool
+        Run with Brian2's profiling (``Network.run(..., profile=True)``); read it after a
+        chunk with :meth:`profiling_info`.
 
     Examples
     --------
@@ -60,8 +63,10 @@ class ChunkedSimulation:
         device_name: str = "cpp_standalone",
         directory: str | Path | None = None,
         threads: int | None = None,
+        profile: bool = False,
     ) -> None:
         self.build = build
+        self.profile = bool(profile)
         self.duration = duration
         self.device_name = device_name
         self.directory = Path(directory) if directory is not None else None
@@ -99,7 +104,7 @@ class ChunkedSimulation:
             device.apply_run_args()
             seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
             device.insert_code("main", self._seed_code(f"brian::{seed_array}[0]"))
-            self.objects["network"].run(self.duration, report=None)
+            self.objects["network"].run(self.duration, report=None, profile=self.profile)
             build(self.directory / "build", run=False)
         except BaseException:
             # a failed build must not leave the standalone device active for the caller
@@ -154,11 +159,24 @@ class ChunkedSimulation:
                 view = self._view(objs, key)
                 view[:] = Quantity(np.asarray(value, dtype=float), dim=view.dim)
             seed(int(seed_value))
-            objs["network"].run(self.duration, report=None)
+            objs["network"].run(self.duration, report=None, profile=self.profile)
         result = dict(objs)
         result["end_time"] = float(objs["network"].t / second)
         result["wall_seconds"] = time.perf_counter() - start
         return result
+
+    def profiling_info(self) -> dict[str, float]:
+        """Seconds per code object in the last chunk (``profile=True`` only).
+
+        Brian2's own profile (``Network.profiling_info``): the time spent in each generated
+        code object (state updaters, thresholds, resets, synaptic pathways, monitors) during
+        the last :meth:`run`.
+        """
+        if not self.profile:
+            raise RuntimeError("profiling_info needs ChunkedSimulation(..., profile=True)")
+        if self.objects is None:
+            return {}
+        return {name: float(t / second) for name, t in self.objects["network"].profiling_info}
 
     @staticmethod
     def _view(objs: dict, key: str):

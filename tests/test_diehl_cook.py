@@ -197,9 +197,10 @@ def killed_and_resumed_run(tmp_path_factory):
     assert killed_at is not None and killed_at < 600, "training finished before it was killed"
     resumed = subprocess.run(
         [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--resume", str(run_dir),
-         "--no-progress"], capture_output=True, text=True,
+         "--no-progress", "--profile"], capture_output=True, text=True,
     )
     assert resumed.returncode == 0, resumed.stderr
+    assert "profile (share of the simulation time)" in resumed.stdout
     evaluated = subprocess.run(
         [sys.executable, "-m", "brainlearn.cli", "mnist", "evaluate", str(run_dir),
          "--assign-examples", "1000", "--test-examples", "500", "--no-progress",
@@ -223,6 +224,19 @@ def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
     # the weights were normalised before the last presentation and changed little since
     np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
     assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
+
+
+def test_a_profiled_resume_writes_the_time_per_code_object(killed_and_resumed_run):
+    """``--profile`` (the resumed part of the fixture's run): Brian2's profile summed over the
+    chunks, largest first, with the input synapses and the cells' state update in it."""
+    run_dir, _ = killed_and_resumed_run
+    profile = pd.read_csv(run_dir / "profile.csv")
+    assert list(profile.columns) == ["code_object", "seconds", "share"]
+    assert (profile["seconds"] >= 0).all() and profile["seconds"].sum() > 0
+    assert profile["seconds"].is_monotonic_decreasing
+    assert profile["share"].sum() == pytest.approx(1.0)
+    names = " ".join(profile["code_object"])
+    assert "syn_pre" in names and "exc_stateupdater" in names
 
 
 def test_a_self_stopped_chunk_carries_pre_spike_times_from_its_true_stop(killed_and_resumed_run):

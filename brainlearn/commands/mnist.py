@@ -66,6 +66,9 @@ def register(subparsers) -> None:
     train.add_argument("--out", help="run directory (new run)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--profile", action="store_true",
+                       help="Brian2's profiling: write RUN_DIR/profile.csv (seconds and share "
+                       "per generated code object)")
     train.set_defaults(func=_train)
 
     ev = sub.add_parser(
@@ -153,7 +156,7 @@ def _train(args) -> int:
     if args.resume:
         if args.out:
             raise ValueError("give --out for a new run or --resume RUN_DIR, not both")
-        metrics = train(args.resume, progress=not args.no_progress)
+        metrics = train(args.resume, progress=not args.no_progress, profile=args.profile)
         run_dir = args.resume
     else:
         if not args.out:
@@ -175,11 +178,18 @@ def _train(args) -> int:
             chunk=args.chunk, theta_plus=theta_plus, params=args.params,
             integration=args.integration,
         )
-        metrics = train(args.out, config, progress=not args.no_progress)
+        metrics = train(args.out, config, progress=not args.no_progress, profile=args.profile)
         run_dir = args.out
     print(f"trained {metrics['train_examples']} examples in {metrics['train_seconds']:.1f} s "
           f"({metrics['ms_per_example']:.2f} ms per example, compile "
           f"{metrics['compile_seconds']:.1f} s); run directory: {run_dir}")
+    if args.profile:
+        import pandas as pd
+
+        top = pd.read_csv(f"{run_dir}/profile.csv").head(6)
+        print("profile (share of the simulation time):")
+        for row in top.itertuples():
+            print(f"  {100 * row.share:5.1f} %  {row.seconds:9.3f} s  {row.code_object}")
     return 0
 
 

@@ -63,6 +63,7 @@ from brainlearn.models.diehl_cook.training import (
     Checkpoint,
     TrainProgress,
     train,
+    write_profile,
     write_untrained_run,
 )
 
@@ -73,5 +74,5 @@ __all__ = [
     "open_evaluation", "window_mask", "window_spikes", "ChunkResult", "CompiledNetwork",
     "StopOnSigterm", "make_sim", "present_chunk", "PENDING_COUNTS", "ControllerState",
     "NetworkState", "frozen_state", "initial_state", "Checkpoint", "TrainProgress", "train",
-    "write_untrained_run",
+    "write_untrained_run", "write_profile",
 ]

@@ -60,11 +60,13 @@ class CompiledNetwork:
 
 
 def make_sim(config: TrainConfig | Mapping, params: DiehlCookParams, run_dir: Path,
-             plastic: bool, delays: np.ndarray, build_name: str | None = None) -> CompiledNetwork:
+             plastic: bool, delays: np.ndarray, build_name: str | None = None,
+             profile: bool = False) -> CompiledNetwork:
     """The run's compiled network (close it when done).
 
     ``delays`` are the input delays in seconds, ``(784, n)``; the build goes to
-    ``run_dir / build_name`` (default ``build_train`` or ``build_eval``).
+    ``run_dir / build_name`` (default ``build_train`` or ``build_eval``); ``profile`` turns on
+    Brian2's profiling (``net.sim.profiling_info()`` after each chunk).
     """
     config = TrainConfig.of(config)
     n, size = config.neurons, config.chunk
@@ -83,7 +85,8 @@ def make_sim(config: TrainConfig | Mapping, params: DiehlCookParams, run_dir: Pa
         # the next run takes (the controller's state is carried)
         duration = size * params.period
     directory = Path(run_dir) / (build_name or ("build_train" if plastic else "build_eval"))
-    sim = ChunkedSimulation(build, duration, config.device, directory, config.threads)
+    sim = ChunkedSimulation(build, duration, config.device, directory, config.threads,
+                            profile=profile)
     return CompiledNetwork(sim, params, size, synapse_order(delays, params.dt), plastic)
 
 

@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from brian2 import mV
 from tqdm.auto import tqdm
 
 from brainlearn import rundir
-from brainlearn.atomic import save_npz
+from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.models.diehl_cook.config import (
     TrainConfig,
     chunk_seed,
@@ -30,7 +31,7 @@ from brainlearn.models.diehl_cook.state import NetworkState
 from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams
 from brainlearn.readout import VoteReadout
 
-__all__ = ["TrainProgress", "Checkpoint", "train", "write_untrained_run"]
+__all__ = ["TrainProgress", "Checkpoint", "train", "write_untrained_run", "write_profile"]
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _run_config(run_dir: Path, config) -> tuple[TrainConfig, bool]:
 
 
 def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, profile: bool = False) -> dict:
     """Train (or continue training) the network of a run directory.
 
     Parameters
@@ -116,6 +117,11 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
         The configuration of a new run (ignored when resuming).
     progress : bool
         Show a progress bar.
+    profile : bool
+        Run the chunks of this call with Brian2's profiling and write ``profile.csv`` in the
+        run directory: seconds and share of the simulation time per generated code object
+        (state updaters, thresholds, resets, synaptic pathways, monitors), summed over the
+        chunks. The weights are the same as without it.
 
     Returns
     -------
@@ -143,18 +149,22 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     bar = tqdm(total=total, initial=ckpt.progress.position, unit="img", desc="train",
                disable=not progress, dynamic_ncols=True)
     net = None
+    profiled: dict[str, float] = {}
     try:
         with StopOnSigterm():
             while ckpt.progress.position < total:
                 if net is None:
                     delays = np.asarray(ckpt.state.delays).reshape(N_INPUTS, -1)
-                    net = make_sim(config, params, run_dir, True, delays)
+                    net = make_sim(config, params, run_dir, True, delays, profile=profile)
                     ckpt.progress.compile_seconds += net.compile_seconds
                 position = ckpt.progress.position
                 result = present_chunk(net, images, ckpt.state, position, total,
                                        chunk_seed(config.seed, "train", ckpt.progress.chunk_index))
                 _training_accuracy(ckpt, result,
                                    labels[np.arange(position, position + result.done) % len(images)])
+                if profile:
+                    for name, seconds in net.sim.profiling_info().items():
+                        profiled[name] = profiled.get(name, 0.0) + seconds
                 ckpt.state = result.state
                 ckpt.progress.add(result)
                 ckpt.save(ckpt_path)
@@ -168,7 +178,23 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
         if net is not None:
             net.close()
     _save_weights(run_dir, ckpt.state)
+    if profile:
+        write_profile(run_dir / "profile.csv", profiled)
     return _write_train_metrics(run_dir, config, params, ckpt.progress)
+
+
+def write_profile(path: str | Path, seconds: Mapping[str, float]) -> pd.DataFrame:
+    """Write a profile (seconds per code object) as CSV, largest first, with its share.
+
+    Columns: ``code_object``, ``seconds``, ``share`` (of the profiled total).
+    """
+    table = pd.DataFrame({"code_object": list(seconds), "seconds": list(seconds.values())})
+    table = table.sort_values("seconds", ascending=False, ignore_index=True)
+    total = table["seconds"].sum()
+    table["share"] = table["seconds"] / total if total > 0 else 0.0
+    with atomic_path(Path(path)) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    return table
 
 
 def _write_train_metrics(run_dir: Path, config: TrainConfig, params: DiehlCookParams,
