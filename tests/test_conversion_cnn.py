@@ -228,3 +228,19 @@ def test_cpp_standalone_counts_equal_runtime(small_cnn, tmp_path):
                               directory=tmp_path / "build")
     np.testing.assert_array_equal(runtime["out_counts"], standalone["out_counts"])
     assert runtime["spikes"] == standalone["spikes"]
+
+
+def test_folding_the_pools_keeps_the_rate_network_and_quadruples_the_next_synapses(small_cnn):
+    """A pool's rate is the mean of its window (never clipped), so folding it into the next
+    layer (P @ W) leaves the rate network's output unchanged; each post-pool synapse becomes
+    four."""
+    from brainlearn.models.conversion_cnn import fold_pools
+
+    cnn, x, xt, _ = small_cnn
+    conv = convert_cnn(cnn, x)
+    folded = fold_pools(conv)
+    assert [layer.name for layer in folded.layers] == ["conv1", "conv2", "fc1", "output"]
+    np.testing.assert_allclose(cnn_rate_model(folded, xt), cnn_rate_model(conv, xt), atol=1e-9)
+    by_name = {layer.name: layer.n_synapses for layer in conv.layers}
+    assert folded.layers[2].n_synapses == 4 * by_name["fc1"]
+    assert folded.layers[1].n_synapses == 4 * by_name["conv2"]
