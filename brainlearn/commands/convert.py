@@ -189,8 +189,9 @@ def register(subparsers) -> None:
     cnn.add_argument("--precision", choices=("float32", "float64"), default="float32",
                      help="of the PyTorch IF runs (float64 reproduces Brian2's spikes exactly; "
                           "float32, the default, is twice as fast)")
-    cnn.add_argument("--chunk", type=int, default=500,
-                     help="test images per Brian2 run (default 500)")
+    cnn.add_argument("--chunk", type=int, default=2500,
+                     help="test images per Brian2 run, each a build of ~3 min; memory ~200 MB "
+                          "per 1,000 images (default 2500)")
     cnn.add_argument("--norm-examples", type=int, default=10000,
                      help="training images for the normalisation (seeded subset)")
     cnn.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
