@@ -840,7 +840,8 @@ def cnn_run(out, *, channels=(32, 64), hidden: int = 128, epochs: int = 3,
             steps=(16, 32, 64), fast_steps=(8, 16, 32, 64, 128, 256), fast_v_init=(0.0, 0.5),
             v_init: float = 0.5, readout: str = "count", norm="99.9",
             test_examples: int | None = None, brian2_examples: int | None = None,
-            fast_examples: int | None = None, precision: str = "float32",
+            fast_examples: int | None = None, fast_splits=("test", "validation"),
+            precision: str = "float32",
             norm_examples: int = 10000, chunk: int = 2500, device: str = "cpp_standalone",
             threads: int = 1, source: str = "full", weights=None,
             progress: bool = True) -> pd.DataFrame:
@@ -850,7 +851,8 @@ def cnn_run(out, *, channels=(32, 64), hidden: int = 128, epochs: int = 3,
     for every ``fast_v_init``, on the test images and, with ``validation``, on the held-out
     training images (where the options are chosen); and in Brian2 (:func:`simulate_cnn`) at
     ``steps`` with ``v_init`` on the first ``brian2_examples`` test images (0: skip Brian2).
-    The PyTorch runs take the first ``fast_examples`` images of each split (default: all).
+    The PyTorch runs take the first ``fast_examples`` images of each of ``fast_splits``
+    (default: all images of both).
 
     ``weights`` (a ``cnn.npz``) skips training; the training run's ``config.json`` and
     ``train_metrics.csv`` beside it, if any, are carried over (``config["trained"]``), and
@@ -912,6 +914,8 @@ def cnn_run(out, *, channels=(32, 64), hidden: int = 128, epochs: int = 3,
         tables = []
         splits = [("test", xt, yt)] + ([] if held is None else [("validation", *held)])
         for split, images, labels in splits:
+            if split not in fast_splits:
+                continue
             for k, v0 in enumerate(fast_v_init):
                 part = evaluate_cnn(cnn, images[:fast_examples], labels[:fast_examples], x_norm,
                                     steps=fast_steps, norm=norm,
@@ -921,6 +925,8 @@ def cnn_run(out, *, channels=(32, 64), hidden: int = 128, epochs: int = 3,
                 for ro in READOUTS:  # one simulation gives both readouts
                     tables.append(part.assign(split=split, readout=ro,
                                               accuracy=part["accuracy_" + ro]))
+        if not tables or tables[0]["split"].iloc[0] != "test":
+            raise ValueError("fast_splits must include 'test'")
         rate_acc = float(tables[0]["rate_accuracy"].iloc[0])
         if n_brian:
             part = evaluate_cnn(cnn, xt[:n_brian], yt[:n_brian], x_norm, steps=steps, norm=norm,

@@ -109,6 +109,7 @@ def handle_cnn(args: argparse.Namespace) -> int:
                     fast_v_init=args.fast_v_init, v_init=args.v_init, readout=args.readout,
                     norm=args.norm, test_examples=args.test_examples,
                     brian2_examples=args.brian2_examples, fast_examples=args.fast_examples,
+                    fast_splits=args.fast_splits,
                     precision=args.precision,
                     norm_examples=args.norm_examples,
                     chunk=args.chunk, device=args.device, threads=args.threads,
@@ -186,6 +187,9 @@ def register(subparsers) -> None:
                      help="run Brian2 on the first K of them (default: all; 0 skips Brian2)")
     cnn.add_argument("--fast-examples", type=int, default=None,
                      help="PyTorch IF runs on the first K images of each split (default: all)")
+    cnn.add_argument("--fast-splits", type=str_list(("test", "validation")),
+                     default=("test", "validation"),
+                     help="splits of the PyTorch IF runs (default test,validation; test needed)")
     cnn.add_argument("--precision", choices=("float32", "float64"), default="float32",
                      help="of the PyTorch IF runs (float64 reproduces Brian2's spikes exactly; "
                           "float32, the default, is twice as fast)")
