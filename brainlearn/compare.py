@@ -143,7 +143,9 @@ def _cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     parameters = config.get("parameters", np.nan)
     rows = [{
         "method": f"ANN (CNN, channels {channels})",
-        "accuracy": results["ann_accuracy"].iloc[0],
+        # the ANN on the most test images of any row (metrics.json: the whole test split)
+        "accuracy": config.get("ann_accuracy",
+                               results.loc[results["n_examples"].idxmax(), "ann_accuracy"]),
         "train_seconds": config.get("train_seconds", np.nan),
         "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
         "spikes_per_inference": np.nan, "parameters": parameters,
