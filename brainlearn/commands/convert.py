@@ -35,7 +35,7 @@ DIR/accuracy_vs_steps.png. --weights reuses a trained cnn.npz instead of trainin
 
 examples:
   brainlearn convert cnn --data embedded --epochs 15 --test-examples 100 --out runs/cnn_demo
-  brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule onecycle --shift 2 \\
+  brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule onecycle --shift 1 \\
       --validation 5000 --threads 2 --out runs/cnn
   brainlearn convert cnn --weights runs/cnn/cnn.npz --validation 5000 --brian2-examples 1000 \\
       --out runs/cnn_eval
