@@ -180,19 +180,39 @@ def _cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
     parameters = config.get("parameters", np.nan)
     rows = [{
         "method": f"ANN (CNN, channels {channels})",
-        "accuracy": results["ann_accuracy"].iloc[0],
+        # the ANN on the most test images of any row (metrics.json: the whole test split)
+        "accuracy": config.get("ann_accuracy",
+                               results.loc[results["n_examples"].idxmax(), "ann_accuracy"]),
         "train_seconds": config.get("train_seconds", np.nan),
         "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
         "spikes_per_inference": np.nan, "parameters": parameters,
         "local_online_learning": local, "test_examples": int(results["n_examples"].max()),
         "source": str(run_dir),
     }]
-    for _, r in results.iterrows():
+    if "simulator" not in results:  # runs written before the PyTorch replica
+        results = results.assign(simulator="brian2", split="test")
+    results = results[results["split"] == "test"]
+    brian = results[results["simulator"] == "brian2"]
+    # the PyTorch replica of the same IF network (identical spikes in float64) fills in the
+    # T that Brian2 did not run, for the v_init and readout Brian2 ran (or the run's choice)
+    choice = brian.iloc[0] if len(brian) else pd.Series(config)
+    fast = results[results["simulator"] == "torch"]
+    if len(fast):
+        fast = fast[(fast["v_init"] == choice.get("v_init", 0.5))
+                    & (fast["readout"] == choice.get("readout", "count"))
+                    & ~fast["steps"].isin(brian["steps"])]
+    for _, r in pd.concat([brian, fast]).sort_values("steps").iterrows():
+        options = "analog, {:g} %, subtract".format(r["norm"])
+        if "v_init" in r:
+            options += f", v_init {r['v_init']:g}, {r['readout']} readout"
+        if r["simulator"] == "torch":
+            options += ", PyTorch replica"
         rows.append({
-            "method": f"converted CNN, T={int(r['steps'])} (analog, {r['norm']:g} %, subtract)",
+            "method": f"converted CNN, T={int(r['steps'])} ({options})",
             "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
             "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
-            # spikes are counted over the longest T of the run, the same for every row
+            # Brian2 counts spikes over the longest T of its run (the same for its rows); the
+            # replica over each row's T
             "spikes_per_inference": r["spikes_per_example"], "parameters": parameters,
             "local_online_learning": local, "test_examples": int(r["n_examples"]),
             "source": str(run_dir),

@@ -100,7 +100,12 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
                  "(2015), IJCNN; SpikingJelly's ANN-to-SNN conversion tutorial (W. Fang et "
                  "al. 2023, Sci. Adv. 9:eadi1480)",
         module="brainlearn.models.conversion_cnn",
-        commands=("brainlearn convert cnn --epochs 3 --test-examples 1000 --out runs/cnn",),
+        commands=("brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule "
+                  "onecycle --shift 1 --validation 5000 --fast-steps 16,32,64 --fast-v-init 0.5 "
+                  "--fast-examples 250 --brian2-examples 0 --out runs/cnn_e24_s1",
+                  "brainlearn convert cnn --weights runs/cnn_e24_s1/cnn.npz --validation 5000 "
+                  "--fast-steps 8,16,32,64,128 --fast-v-init 0,0.5 --fast-examples 1000 "
+                  "--v-init 0.5 --steps 16,32,64 --chunk 5000 --out runs/cnn"),
         embedded=("brainlearn convert cnn --data embedded --epochs 15 --test-examples 100 "
                   "--out runs/cnn_demo",),
     ),

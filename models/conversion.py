@@ -43,7 +43,7 @@ from brainlearn.lanes import (
 
 __all__ = [
     "MLP", "ConvertedNet", "train_mlp", "mlp_classifier", "mlp_from_classifier", "convert", "parse_norm",
-    "simulate", "SimulationResult", "build_network", "rate_model", "evaluate", "compare_rates",
+    "simulate", "SimulationResult", "build_network", "rate_network", "rate_model", "evaluate", "compare_rates",
     "train_run", "evaluate_run", "plot_accuracy", "ConvertedMLPClassifier",
 ]
 
@@ -629,14 +629,64 @@ def build_network(converted: ConvertedNet, images, n_steps: int, *, input: str =
 # --------------------------------------------------------------------------------------------
 # Rate model
 # --------------------------------------------------------------------------------------------
-def rate_model(converted: ConvertedNet, images, n_steps: int | None = None) -> list[np.ndarray]:
-    """Run the converted weights as a rate network in Brian2 (runtime mode).
+def rate_network(inputs, weights, biases, n_steps: int | None = None) -> list[np.ndarray]:
+    """Run a layered network as rates in Brian2 (runtime mode): the limit of its IF version.
 
-    Each layer is a ``NeuronGroup`` of ``n_images x units`` holding a rate ``r`` (spikes per
+    Each layer is a ``NeuronGroup`` of ``n_inputs x units`` holding a rate ``r`` (spikes per
     step); a ``network_operation`` updates every layer each step from the previous step's rates
-    of the layer below, ``r_l = clip(W_l r_{l-1} + b_l, 0, 1)`` (an IF neuron with threshold 1
-    and reset by subtraction fires at this rate in the long run; the clip at 1 is where a
-    percentile normalisation saturates). The output layer also keeps its unclipped input ``z``.
+    of the layer below, ``r_l = clip(W_l r_{l-1} + b_l, 0, 1)`` (a non-leaky IF neuron with
+    threshold 1 and reset by subtraction fires at this rate in the long run, Rueckauer et al.
+    2017, eq. 4; the clip at 1 is where a percentile normalisation saturates). The output
+    layer also keeps its unclipped input ``z``. Any layer structure works: the MLP's dense
+    matrices (:func:`rate_model`) and the CNN's unrolled sparse convolutions
+    (:func:`brainlearn.models.conversion_cnn.cnn_rate_model`).
+
+    Parameters
+    ----------
+    inputs : array (n, n_in)
+        Rates of the input layer (pixels in ``[0, 1]``).
+    weights : list of array or scipy.sparse matrix
+        ``W_l`` as ``(n_in, n_out)`` matrices (normalised).
+    biases : list of array
+        ``b_l`` (normalised).
+    n_steps : int, optional
+        Steps to run (default: the number of layers, enough to settle).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per layer ``(n, units)`` rates after ``n_steps``; the last entry is the output layer's
+        unclipped input ``z``.
+    """
+    from brian2 import Network, NeuronGroup, ms, network_operation
+
+    x = np.asarray(inputs, dtype=np.float64)
+    n = len(x)
+    sizes = [w.shape[1] for w in weights]
+    step = 1 * ms
+    depth = len(weights)
+    n_steps = depth if n_steps is None else int(n_steps)
+    groups = [NeuronGroup(n * size, "r : 1", dt=step) for size in sizes]
+    z_out = NeuronGroup(n * sizes[-1], "z : 1", dt=step)
+
+    @network_operation(dt=step, when="start")
+    def update():
+        previous = [x] + [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes, strict=True)]
+        for k, group in enumerate(groups):
+            z = np.asarray((weights[k].T @ previous[k].T).T) + biases[k]
+            group.r[:] = np.clip(z, 0.0, 1.0).ravel()
+            if k == depth - 1:
+                z_out.z[:] = z.ravel()
+
+    with lane_runner("runtime") as run:
+        run(Network(*groups, z_out, update), n_steps * step)
+    rates = [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes, strict=True)]
+    rates.append(np.asarray(z_out.z[:]).reshape(n, sizes[-1]))
+    return rates
+
+
+def rate_model(converted: ConvertedNet, images, n_steps: int | None = None) -> list[np.ndarray]:
+    """Run the converted MLP as a rate network in Brian2 (:func:`rate_network`).
 
     Parameters
     ----------
@@ -653,31 +703,7 @@ def rate_model(converted: ConvertedNet, images, n_steps: int | None = None) -> l
         Per layer ``(n_images, units)`` rates after ``n_steps``; the last entry is the output
         layer's unclipped input ``z``.
     """
-    from brian2 import Network, NeuronGroup, ms, network_operation
-
-    x = preprocess(images).astype(np.float64)
-    n = len(x)
-    sizes = converted.sizes
-    step = 1 * ms
-    depth = len(converted.weights)
-    n_steps = depth if n_steps is None else int(n_steps)
-    groups = [NeuronGroup(n * size, "r : 1", dt=step) for size in sizes[1:]]
-    z_out = NeuronGroup(n * sizes[-1], "z : 1", dt=step)
-
-    @network_operation(dt=step, when="start")
-    def update():
-        previous = [x] + [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes[1:], strict=True)]
-        for k, group in enumerate(groups):
-            z = previous[k] @ converted.weights[k] + converted.biases[k]
-            group.r[:] = np.clip(z, 0.0, 1.0).ravel()
-            if k == depth - 1:
-                z_out.z[:] = z.ravel()
-
-    with lane_runner("runtime") as run:
-        run(Network(*groups, z_out, update), n_steps * step)
-    rates = [np.asarray(g.r[:]).reshape(n, s) for g, s in zip(groups, sizes[1:], strict=True)]
-    rates.append(np.asarray(z_out.z[:]).reshape(n, sizes[-1]))
-    return rates
+    return rate_network(preprocess(images), converted.weights, converted.biases, n_steps)
 
 
 def compare_rates(converted: ConvertedNet, images, *, steps=(8, 16, 32, 64, 128, 256),

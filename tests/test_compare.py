@@ -137,3 +137,29 @@ def test_cnn_rows_ann_and_converted_cnn_per_T(runs, tmp_path):
     assert main(["compare", "--convert-run", str(conv), "--cnn-run", str(cnn),
                  "--out", str(out)]) == 0
     assert (out / "accuracy_vs_spikes.png").stat().st_size > 0
+
+
+def test_cnn_rows_take_brian2_and_fill_other_t_from_the_replica(tmp_path):
+    """A run with Brian2 and PyTorch-replica rows: Brian2 gives its T, the replica (same
+    v_init and readout, test split) the others; validation rows never enter the table."""
+    cnn = tmp_path / "cnn"
+    cnn.mkdir()
+    (cnn / "config.json").write_text(json.dumps({"kind": "conversion_cnn", "channels": [32, 64],
+                                                 "v_init": 0.5, "readout": "count"}))
+    base = {"ann_accuracy": 0.993, "spikes_per_example": 1e5, "ms_per_image": 90.0,
+            "n_examples": 10000, "synapses": 3717120, "norm": 99.9}
+    rows = [dict(base, simulator="brian2", split="test", steps=64, v_init=0.5,
+                 readout="count", accuracy=0.991)]
+    for split in ("test", "validation"):
+        for v0 in (0.0, 0.5):
+            for T in (32, 64, 128):
+                rows.append(dict(base, simulator="torch", split=split, steps=T, v_init=v0,
+                                 readout="count", accuracy=0.9 + T / 10000 + v0 / 100))
+    pd.DataFrame(rows).to_csv(cnn / "results.csv", index=False)
+    table = comparison_table(cnn_run=cnn)
+    converted = table[table["method"].str.startswith("converted CNN")]
+    assert list(converted["inference_steps"]) == [32, 64, 128]
+    t64 = converted[converted["inference_steps"] == 64].iloc[0]
+    assert t64["accuracy"] == 0.991 and "PyTorch" not in t64["method"]
+    t128 = converted[converted["inference_steps"] == 128].iloc[0]
+    assert "PyTorch replica" in t128["method"] and t128["accuracy"] == 0.9 + 128 / 10000 + 0.005

@@ -10,10 +10,15 @@ torch = pytest.importorskip("torch", reason="the CNN is trained with the torch e
 import scipy.sparse as sp  # noqa: E402
 
 from brainlearn.models.conversion_cnn import (  # noqa: E402
+    CNN,
+    cnn_rate_model,
     conv_synapses,
     convert_cnn,
     evaluate_cnn,
     pool_synapses,
+    shift_images,
+    simulate_cnn,
+    simulate_cnn_fast,
     train_cnn,
 )
 
@@ -98,14 +103,112 @@ def test_cli_trains_converts_and_evaluates_a_cnn_run(tmp_path, capsys):
 
     out = tmp_path / "cnn"
     code = main(["convert", "cnn", "--data", "embedded", "--channels", "2,4", "--hidden", "8",
-                 "--epochs", "1", "--test-examples", "10", "--steps", "4,8",
+                 "--epochs", "2", "--schedule", "onecycle", "--shift", "1", "--validation", "100",
+                 "--test-examples", "10", "--steps", "4,8", "--fast-steps", "4,8,16",
                  "--device", "runtime", "--out", str(out)])
     assert code == 0
     results = pd.read_csv(out / "results.csv")
-    assert list(results["steps"]) == [4, 8] and (results["n_examples"] == 10).all()
-    assert rundir.read_config(out)["kind"] == "conversion_cnn"
+    brian = results[results["simulator"] == "brian2"]
+    assert list(brian["steps"]) == [4, 8] and (brian["n_examples"] == 10).all()
+    fast = results[results["simulator"] == "torch"]
+    assert set(fast["split"]) == {"test", "validation"}
+    assert set(fast["v_init"]) == {0.0, 0.5} and set(fast["readout"]) == {"count", "potential"}
+    assert (fast[fast["split"] == "validation"]["n_examples"] == 100).all()
+    config = rundir.read_config(out)
+    assert config["kind"] == "conversion_cnn" and config["schedule"] == "onecycle"
+    assert config["train_examples"] + config["validation_examples"] == 1000
     assert rundir.read_metrics(out)["parameters"] == 2 * 9 + 2 + 4 * 18 + 4 + 196 * 8 + 8 + 90
+    history = pd.read_csv(out / "train_metrics.csv")
+    assert list(history["epoch"]) == [1, 2] and history["val_accuracy"].between(0, 1).all()
+    assert (out / "accuracy_vs_steps.png").stat().st_size > 0
     assert "-> " in capsys.readouterr().out
+    # the trained weights convert again without training, carrying the training record
+    again = tmp_path / "again"
+    assert main(["convert", "cnn", "--data", "embedded", "--weights", str(out / "cnn.npz"),
+                 "--test-examples", "10", "--fast-steps", "8", "--fast-v-init", "0.5",
+                 "--brian2-examples", "0", "--out", str(again)]) == 0
+    assert rundir.read_config(again)["trained"]["schedule"] == "onecycle"
+    redo = pd.read_csv(again / "results.csv")
+    assert (redo["simulator"] == "torch").all()
+    assert redo["ann_accuracy"].iloc[0] == results["ann_accuracy"].iloc[0]
+
+
+@pytest.mark.parametrize("bad", [["--v-init", "1.5"], ["--weights", "missing.npz"],
+                                 ["--norm", "pct"]])
+def test_cli_rejects_bad_cnn_options_in_one_line(bad, tmp_path, capsys):
+    from brainlearn.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["convert", "cnn", "--data", "embedded", *bad, "--out", str(tmp_path / "x")])
+    message = str(info.value.code)
+    assert bad[1] in message and "\n" not in message.strip()
+    assert not (tmp_path / "x").exists()
+
+
+def test_shifted_images_are_translations_with_zero_fill():
+    image = torch.arange(1, 26, dtype=torch.float32).reshape(1, 1, 5, 5).repeat(64, 1, 1, 1)
+    moved = shift_images(image, 2, np.random.default_rng(0))
+    for k in range(len(moved)):
+        nz = torch.nonzero(moved[k, 0])
+        dy = int(moved[k, 0][tuple(nz[0])] - 1) // 5 - int(nz[0][0])
+        dx = int(moved[k, 0][tuple(nz[0])] - 1) % 5 - int(nz[0][1])
+        # every surviving pixel moved by the same (dy, dx), within the allowed range
+        ref = torch.roll(image[k, 0], shifts=(-dy, -dx), dims=(0, 1))
+        kept = moved[k, 0] != 0
+        assert abs(dy) <= 2 and abs(dx) <= 2
+        assert torch.equal(moved[k, 0][kept], ref[kept])
+        assert int(kept.sum()) == (5 - abs(dy)) * (5 - abs(dx))
+    assert len({tuple(torch.nonzero(m[0])[0].tolist()) for m in moved}) > 5
+
+
+@pytest.mark.parametrize("v_init", [0.0, 0.5])
+def test_pytorch_if_simulation_reproduces_brian2_spikes(small_cnn, v_init):
+    """The clock-driven PyTorch replica (float64) and the Brian2 network emit the same output
+    spikes and read the same output membrane, step for step."""
+    cnn, x, xt, _ = small_cnn
+    conv = convert_cnn(cnn, x)
+    brian = simulate_cnn(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)
+    fast = simulate_cnn_fast(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)
+    np.testing.assert_array_equal(brian["out_counts"], fast["out_counts"])
+    np.testing.assert_allclose(brian["out_potential"], fast["out_potential"], atol=1e-9)
+    assert fast["out_counts"][-1].sum() > 0
+
+
+def test_half_threshold_start_brings_the_if_network_closer_to_its_rate_limit(small_cnn):
+    """Starting at v = 0 the count after T steps floors T times the rate in every layer (a
+    bias of up to one spike that compounds through the layers); starting at half the
+    threshold rounds it (Bu et al. 2022). The output's accumulated input per step then lies
+    closer to the rate model's, and for both starts the error shrinks as T grows (~1/T)."""
+    cnn, x, xt, _ = small_cnn
+    conv = convert_cnn(cnn, x)
+    z = cnn_rate_model(conv, xt)
+    error = {}
+    for v_init in (0.0, 0.5):
+        sim = simulate_cnn_fast(conv, xt, steps=(16, 64), v_init=v_init)
+        error[v_init] = [np.abs(sim["out_potential"][k] / T - z).mean()
+                         for k, T in enumerate(sim["steps"])]
+        assert error[v_init][1] < error[v_init][0]
+    assert error[0.5][0] < error[0.0][0] / 2 and error[0.5][1] < error[0.0][1] / 2
+
+
+def test_rate_model_equals_the_ann_when_nothing_saturates(small_cnn):
+    """Normalised by the maximum on the very images it runs, no rate is clipped: the rate
+    network in Brian2 is then the ANN divided by the output factor."""
+    cnn, _, xt, _ = small_cnn
+    conv = convert_cnn(cnn, xt, "max")
+    z = cnn_rate_model(conv, xt)
+    logits = cnn.activations(xt)[-1]
+    np.testing.assert_allclose(z * conv.factors[-1], logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(np.argmax(z, axis=1), cnn.predict(xt))
+
+
+def test_cnn_weights_round_trip(small_cnn, tmp_path):
+    from brainlearn.atomic import save_npz
+
+    cnn = small_cnn[0]
+    save_npz(tmp_path / "cnn.npz", **cnn.arrays())
+    back = CNN.load(tmp_path / "cnn.npz")
+    np.testing.assert_array_equal(back.predict(small_cnn[2]), cnn.predict(small_cnn[2]))
 
 
 @pytest.mark.slow
@@ -120,3 +223,19 @@ def test_cpp_standalone_counts_equal_runtime(small_cnn, tmp_path):
                               directory=tmp_path / "build")
     np.testing.assert_array_equal(runtime["out_counts"], standalone["out_counts"])
     assert runtime["spikes"] == standalone["spikes"]
+
+
+def test_folding_the_pools_keeps_the_rate_network_and_quadruples_the_next_synapses(small_cnn):
+    """A pool's rate is the mean of its window (never clipped), so folding it into the next
+    layer (P @ W) leaves the rate network's output unchanged; each post-pool synapse becomes
+    four."""
+    from brainlearn.models.conversion_cnn import fold_pools
+
+    cnn, x, xt, _ = small_cnn
+    conv = convert_cnn(cnn, x)
+    folded = fold_pools(conv)
+    assert [layer.name for layer in folded.layers] == ["conv1", "conv2", "fc1", "output"]
+    np.testing.assert_allclose(cnn_rate_model(folded, xt), cnn_rate_model(conv, xt), atol=1e-9)
+    by_name = {layer.name: layer.n_synapses for layer in conv.layers}
+    assert folded.layers[2].n_synapses == 4 * by_name["fc1"]
+    assert folded.layers[1].n_synapses == 4 * by_name["conv2"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["int_list", "str_list"]
+__all__ = ["int_list", "float_list", "str_list"]
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -22,6 +22,17 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated numbers, e.g. ``0,0.5``."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected at least one number, got {text!r}")
     return values
 
 

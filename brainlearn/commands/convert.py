@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from brainlearn.commands import int_list, str_list
+from brainlearn.commands import float_list, int_list, str_list
 
 __all__ = ["register", "handle_train", "handle_evaluate", "handle_cnn"]
 
@@ -25,12 +25,20 @@ examples:
 CNN_EPILOG = """Trains the small MNIST CNN (conv 1->32, pool, conv 32->64, pool, fc 3136->128,
 fc 128->10; PyTorch on the CPU, the brainlearn[torch] extra), converts it (99.9th-percentile
 normalisation, IF neurons with reset by subtraction, convolutions unrolled into Brian2
-Synapses, pools as IF layers) and evaluates it in Brian2 at every --steps. Writes
-DIR/cnn.npz, DIR/train_metrics.csv, DIR/results.csv (accuracy per T, spikes and ms per image).
+Synapses, pools as IF layers) and evaluates it twice: the same IF network clock-driven in
+PyTorch at every --fast-steps for every --fast-v-init (cheap; also on the --validation images
+held out of training, where options are chosen), and in Brian2 at --steps with --v-init and
+--readout on the first --brian2-examples test images. Writes DIR/cnn.npz,
+DIR/train_metrics.csv (per epoch: loss, lr, seconds, validation accuracy), DIR/results.csv
+(accuracy per split, simulator, v_init and T; spikes and ms per image) and
+DIR/accuracy_vs_steps.png. --weights reuses a trained cnn.npz instead of training.
 
 examples:
   brainlearn convert cnn --data embedded --epochs 15 --test-examples 100 --out runs/cnn_demo
-  brainlearn convert cnn --epochs 3 --test-examples 1000 --out runs/cnn
+  brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule onecycle --shift 1 \\
+      --validation 5000 --threads 2 --out runs/cnn
+  brainlearn convert cnn --weights runs/cnn/cnn.npz --validation 5000 --brian2-examples 1000 \\
+      --out runs/cnn_eval
 """
 
 EVALUATE_EPILOG = """Normalises the MLP in DIR with training data, runs every combination of
@@ -76,16 +84,43 @@ def handle_evaluate(args: argparse.Namespace) -> int:
 
 def handle_cnn(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert cnn``."""
+    from pathlib import Path
+
+    from brainlearn.models.conversion import parse_norm
     from brainlearn.models.conversion_cnn import cnn_run
 
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise SystemExit(f"error: --weights {args.weights}: no such file (a cnn.npz written by "
+                         "brainlearn convert cnn)")
+    for name in ("v_init", "fast_v_init"):
+        values = getattr(args, name)
+        for v in values if isinstance(values, tuple) else (values,):
+            if not 0 <= v < 1:
+                raise SystemExit(f"error: --{name.replace('_', '-')} {v:g}: the initial "
+                                 "membrane is a fraction of the threshold in [0, 1)")
+    try:
+        parse_norm(args.norm)
+    except ValueError as err:
+        raise SystemExit(f"error: --norm {args.norm}: {err}") from None
     table = cnn_run(args.out, channels=args.channels, hidden=args.hidden, epochs=args.epochs,
-                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, steps=args.steps,
+                    batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                    shift=args.shift, weight_decay=args.weight_decay, validation=args.validation,
+                    seed=args.seed, steps=args.steps, fast_steps=args.fast_steps,
+                    fast_v_init=args.fast_v_init, v_init=args.v_init, readout=args.readout,
                     norm=args.norm, test_examples=args.test_examples,
-                    norm_examples=args.norm_examples, device=args.device,
-                    threads=args.threads, source=args.source)
-    print(table[["steps", "accuracy", "ann_accuracy", "spikes_per_example", "ms_per_image",
-                 "n_examples"]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"-> {args.out}/results.csv")
+                    brian2_examples=args.brian2_examples, fast_examples=args.fast_examples,
+                    fast_splits=args.fast_splits,
+                    precision=args.precision,
+                    norm_examples=args.norm_examples,
+                    chunk=args.chunk, device=args.device, threads=args.threads,
+                    source=args.source, weights=args.weights)
+    shown = table[(table["split"] == "test")
+                  & ((table["simulator"] == "brian2")
+                     | ((table["v_init"] == args.v_init) & (table["readout"] == args.readout)))]
+    print(shown[["simulator", "steps", "v_init", "readout", "accuracy", "ann_accuracy",
+                 "rate_accuracy", "spikes_per_example", "ms_per_image", "n_examples"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"-> {args.out}/results.csv, {args.out}/accuracy_vs_steps.png")
     return 0
 
 
@@ -123,16 +158,50 @@ def register(subparsers) -> None:
     cnn.add_argument("--hidden", type=int, default=128)
     cnn.add_argument("--epochs", type=int, default=3)
     cnn.add_argument("--batch-size", type=int, default=64)
-    cnn.add_argument("--lr", type=float, default=1e-3)
+    cnn.add_argument("--lr", type=float, default=1e-3,
+                     help="Adam learning rate (the peak with --schedule onecycle)")
+    cnn.add_argument("--schedule", choices=("constant", "onecycle", "cosine"), default="constant",
+                     help="learning-rate schedule, stepped per minibatch (default constant)")
+    cnn.add_argument("--shift", type=int, default=0,
+                     help="random translation of training images by up to N pixels (default 0)")
+    cnn.add_argument("--weight-decay", type=float, default=0.0,
+                     help="AdamW decoupled weight decay (default 0: Adam)")
+    cnn.add_argument("--validation", type=int, default=0,
+                     help="hold out N seeded training images, scored per epoch and by the "
+                          "PyTorch IF simulation (default 0)")
     cnn.add_argument("--seed", type=int, default=0)
-    cnn.add_argument("--steps", type=int_list, default=(8, 16, 32, 64))
+    cnn.add_argument("--steps", type=int_list, default=(16, 32, 64),
+                     help="Brian2 checkpoints T (default 16,32,64)")
+    cnn.add_argument("--fast-steps", type=int_list, default=(8, 16, 32, 64, 128, 256),
+                     help="PyTorch IF checkpoints T (default 8,...,256)")
+    cnn.add_argument("--v-init", type=float, default=0.5,
+                     help="initial membrane / threshold in Brian2 (default 0.5, Bu et al. 2022)")
+    cnn.add_argument("--fast-v-init", type=float_list, default=(0.0, 0.5),
+                     help="initial membranes of the PyTorch IF runs (default 0,0.5)")
+    cnn.add_argument("--readout", choices=("count", "potential"), default="count",
+                     help="decode the output spike count or its accumulated input")
     cnn.add_argument("--norm", default="99.9", help="'max' or a percentile (default 99.9)")
     cnn.add_argument("--test-examples", type=int, default=None,
                      help="first K test images (default: all)")
+    cnn.add_argument("--brian2-examples", type=int, default=None,
+                     help="run Brian2 on the first K of them (default: all; 0 skips Brian2)")
+    cnn.add_argument("--fast-examples", type=int, default=None,
+                     help="PyTorch IF runs on the first K images of each split (default: all)")
+    cnn.add_argument("--fast-splits", type=str_list(("test", "validation")),
+                     default=("test", "validation"),
+                     help="splits of the PyTorch IF runs (default test,validation; test needed)")
+    cnn.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                     help="of the PyTorch IF runs (float64 reproduces Brian2's spikes exactly; "
+                          "float32, the default, is twice as fast)")
+    cnn.add_argument("--chunk", type=int, default=2500,
+                     help="test images per Brian2 run, each a build of ~3 min; memory ~200 MB "
+                          "per 1,000 images (default 2500)")
     cnn.add_argument("--norm-examples", type=int, default=10000,
                      help="training images for the normalisation (seeded subset)")
     cnn.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
     cnn.add_argument("--threads", type=int, default=1, help="PyTorch threads")
+    cnn.add_argument("--weights", default=None,
+                     help="a cnn.npz to convert instead of training one")
     cnn.add_argument("--data", "--source", dest="source", choices=("full", "embedded"),
                      default="full", help="full MNIST from the cache, or the embedded subset")
     cnn.set_defaults(func=handle_cnn)
