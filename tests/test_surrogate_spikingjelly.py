@@ -222,15 +222,21 @@ def test_brian2_agrees_with_the_trainer_on_the_same_poisson_spikes(single_net):
                               ref.counts)
 
 
-@pytest.mark.parametrize("tau, reset", [(100.0, "zero"), (3.0, "subtract")])
-def test_two_layer_spikingjelly_network_runs_identically_in_brian2(tau, reset):
+@pytest.mark.parametrize("kind, tau, reset", [("spikingjelly", 100.0, "zero"),
+                                               ("spikingjelly", 3.0, "subtract"),
+                                               ("snntorch", None, None)])
+def test_two_layer_network_with_poisson_input_runs_identically_in_brian2(kind, tau, reset):
     """784-16-10 with random weights, Poisson input, zero-delay propagation between layers;
-    tau 100 (the two-layer tutorial) divides the input by 100."""
+    tau 100 (the two-layer tutorial) divides the input by 100; snnTorch's neuron too."""
     rng = np.random.default_rng(2)
     scale = 40.0 if tau == 100.0 else 2.0
     weights = [rng.normal(0.02, 0.1, (784, 16)) * scale, rng.normal(0.3, 0.5, (16, 10)) * scale]
-    net = SpikingMLP(weights, [np.zeros(16), np.zeros(10)], steps=40, neuron_kind="spikingjelly",
-                     tau=tau, reset=reset, encoder="poisson", bias=False)
+    biases = [rng.normal(0, 0.1, 16), rng.normal(0, 0.1, 10)]
+    if kind == "snntorch":
+        net = SpikingMLP(weights, biases, beta=0.9, steps=40, encoder="poisson")
+    else:
+        net = SpikingMLP(weights, [np.zeros(16), np.zeros(10)], steps=40, neuron_kind=kind,
+                         tau=tau, reset=reset, encoder="poisson", bias=False)
     from brainlearn.data import load_mnist
 
     x, _ = load_mnist("test", n=12, source="embedded")
