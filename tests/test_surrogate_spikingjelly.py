@@ -187,7 +187,7 @@ def test_presets_set_the_tutorials_values():
 def single_net():
     from brainlearn.data import load_mnist
 
-    settings = resolve_settings("spikingjelly-single", epochs=4)
+    settings = resolve_settings("spikingjelly-single", epochs=3)
     kwargs = {k: v for k, v in settings.items() if k not in ("preset", "beta", "surrogate_scale")}
     x, y = load_mnist("train", source="embedded")
     x_test, y_test = load_mnist("test", source="embedded")
@@ -196,11 +196,11 @@ def single_net():
 
 
 def test_spikingjelly_single_learns_the_embedded_subset(single_net):
-    """784-10 LIF, Poisson input, 4 epochs of 1000 images: 0.83-0.88 over seeds 0-3; chance
-    is 0.1."""
+    """784-10 LIF, Poisson input, 3 epochs of 1000 images: 0.83-0.84 on the 500 test images
+    over seeds 0-3; chance is 0.1."""
     net, _, _ = single_net
     history = net.history
-    assert list(history["epoch"]) == [1, 2, 3, 4]
+    assert list(history["epoch"]) == [1, 2, 3]
     assert history["test_accuracy"].iloc[-1] >= 0.78
     assert history["test_accuracy"].iloc[-1] > history["test_accuracy"].iloc[0]
     assert net.n_parameters == 784 * 10  # no bias
