@@ -120,6 +120,14 @@ def resolve_settings(preset: str | None = "snntorch-tutorial5", **overrides) -> 
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k for k, v in overrides.items() if v is not None}
+    sj_only = sorted(given & {"tau", "decay_input", "reset", "detach_reset"})
+    if settings["neuron"] == "spikingjelly" and "beta" in given:
+        raise ValueError("beta is the snntorch neuron's decay; the spikingjelly neuron takes "
+                         "tau (beta = 1 - 1/tau)")
+    if settings["neuron"] == "snntorch" and sj_only:
+        raise ValueError(f"{', '.join(sj_only)} belong to the spikingjelly neuron; add "
+                         "neuron='spikingjelly' (--neuron spikingjelly)")
     if settings["neuron"] == "spikingjelly":
         defaults = PRESETS["spikingjelly-single"]
         for key in ("tau", "decay_input", "reset", "detach_reset"):

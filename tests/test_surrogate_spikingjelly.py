@@ -127,6 +127,10 @@ def test_bad_neuron_settings_raise_clear_errors():
         SpikingJellyLIF(reset_mode="hard")
     with pytest.raises(ValueError, match="unknown preset 'lenet'"):
         resolve_settings("lenet")
+    with pytest.raises(ValueError, match="takes tau"):
+        resolve_settings("spikingjelly-single", beta=0.9)
+    with pytest.raises(ValueError, match="tau belong to the spikingjelly neuron"):
+        resolve_settings("snntorch-tutorial5", tau=5.0)
     x, y = np.random.default_rng(0).random((8, 4)), np.arange(8) % 2
     with pytest.raises(ValueError, match="encoder must be one of"):
         train(x, y, encoder="rate")
