@@ -15,7 +15,8 @@ from brian2 import NeuronGroup, Quantity, ms, mV, nS, pA, pF
 import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
-__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "SpikingJellyLIF", "ClopathAdEx",
+__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "SpikingJellyLIF", "RESETS",
+           "ClopathAdEx",
            "NeuronModel"]
 
 #: times that may be zero; every other time parameter (``tau_*``, ``step``) must be > 0
