@@ -1101,10 +1101,10 @@ def plot_history(history: pd.DataFrame, title: str = ""):
     ax.plot(epochs, 100 * history["train_accuracy"].to_numpy(), "o-", ms=3, label="train")
     if "test_accuracy" in history and history["test_accuracy"].notna().any():
         test = 100 * history["test_accuracy"].to_numpy()
-        ax.plot(epochs, test, "o-", ms=3, label="test")
         best = int(np.nanargmax(test))
-        ax.annotate(f"best {test[best]:.2f} % (epoch {epochs[best]})", (epochs[best], test[best]),
-                    textcoords="offset points", xytext=(-10, -18), ha="right")
+        ax.plot(epochs, test, "o-", ms=3,
+                label=f"test (best {test[best]:.2f} % at epoch {epochs[best]})")
+        ax.plot(epochs[best], test[best], "k*", ms=9)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
