@@ -19,6 +19,7 @@ __all__ = [
     "pixel_table",
     "poisson_input_group",
     "poisson_spike_trains",
+    "bernoulli_steps",
     "PIXEL_RATE",
     "TABLE_DT",
     "START_PRESENTATION",
@@ -167,3 +168,54 @@ def poisson_spike_trains(
     rng = np.random.default_rng(seed)
     steps, cells = np.nonzero(rng.random((n_steps, p.size)) < p[None, :])
     return cells.astype(np.int64), steps * dt
+
+
+def bernoulli_steps(x, steps: int, seed, indices=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step Bernoulli ("Poisson") spikes of pixel values, one seeded generator per example.
+
+    SpikingJelly's ``encoding.PoissonEncoder``: at every step pixel ``p`` spikes when a fresh
+    uniform number is below its value ``x_p`` in ``[0, 1]`` (``rand < x``). Only the non-zero
+    pixels can spike, so they alone are drawn and returned, padded to the largest count of the
+    batch. Example ``e`` draws ``steps`` x ``n_nonzero`` float32 numbers from
+    ``numpy.random.default_rng((*seed, indices[e]))``: the trains of an example do not depend on
+    the batch it is drawn in, so two implementations that split the data differently (a
+    PyTorch trainer and a Brian2 run) see the same spikes.
+
+    Parameters
+    ----------
+    x : array (n, n_pixels)
+        Pixel values in ``[0, 1]``.
+    steps : int
+        Time steps.
+    seed : int or sequence of int
+        Seed (an epoch may be appended to draw fresh trains every epoch).
+    indices : array of int, optional
+        Index of every example in its data set (default ``0 .. n-1``).
+
+    Returns
+    -------
+    spikes : ndarray of bool, (n, steps, k)
+        ``spikes[e, t, j]``: pixel ``pixels[e, j]`` of example ``e`` spikes at step ``t``.
+    pixels : ndarray of int64, (n, k)
+        Pixel index of every column (padding columns point at pixel 0 and never spike).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x must be (examples, pixels), got shape {x.shape}")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError("pixel values must lie in [0, 1] to be spike probabilities")
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
+    seed = (int(seed),) if np.ndim(seed) == 0 else tuple(int(s) for s in seed)
+    indices = np.arange(len(x)) if indices is None else np.asarray(indices, dtype=np.int64)
+    nonzero = x > 0
+    k = int(nonzero.sum(axis=1).max(initial=0))
+    pixels = np.zeros((len(x), k), dtype=np.int64)
+    spikes = np.zeros((len(x), steps, k), dtype=bool)
+    for e in range(len(x)):
+        where = np.flatnonzero(nonzero[e])
+        pixels[e, :where.size] = where
+        rng = np.random.default_rng((*seed, int(indices[e])))
+        spikes[e, :, :where.size] = rng.random((steps, where.size), dtype=np.float32) < x[e, where]
+    return spikes, pixels

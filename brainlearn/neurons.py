@@ -15,7 +15,9 @@ from brian2 import NeuronGroup, Quantity, ms, mV, nS, pA, pF
 import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
 from brainlearn.units import NUMBER, CheckedParams, qfield
 
-__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "ClopathAdEx", "NeuronModel"]
+__all__ = ["CurrentLIF", "ConductanceLIF", "IFNeuron", "DiscreteLIF", "SpikingJellyLIF", "RESETS",
+           "ClopathAdEx",
+           "NeuronModel"]
 
 #: times that may be zero; every other time parameter (``tau_*``, ``step``) must be > 0
 NON_NEGATIVE_TIMES = ("refractory", "timer_block", "t_clamp")
@@ -296,6 +298,108 @@ class DiscreteLIF(NeuronModel):
 
     def reset(self) -> str:
         return "v -= v_thresh / beta"
+
+    def refractory_period(self):
+        return False
+
+    def group(self, n: int, *, method: str = "exact", **kwargs) -> NeuronGroup:
+        """Build the group (``dt = step`` unless given) with the leak in the ``end`` slot."""
+        kwargs.setdefault("dt", self.step)
+        group = super().group(n, method=method, **kwargs)
+        group.state_updater.when = "end"
+        return group
+
+
+#: resets of :class:`SpikingJellyLIF`: to zero (hard) or by subtracting the threshold (soft)
+RESETS = ("zero", "subtract")
+
+
+@dataclass(frozen=True)
+class SpikingJellyLIF(NeuronModel):
+    """Discrete-time LIF neuron of SpikingJelly (``neuron.LIFNode``, ``v_reset = 0``).
+
+    One time step of length ``step`` charges, fires and resets, with the membrane dimensionless
+    and ``tau`` in steps (W. Fang et al. 2023, Sci. Adv. 9:eadi1480, ``LIFNode``)::
+
+        H[t] = V[t-1] + (X[t] - V[t-1]) / tau     (decay_input=True, SpikingJelly's default)
+        H[t] = V[t-1] - V[t-1] / tau + X[t]       (decay_input=False)
+        S[t] = H[t] >= v_thresh                   (SpikingJelly's Heaviside is 1 at 0)
+        V[t] = H[t] (1 - S[t])                    (reset_mode="zero": hard reset to 0)
+        V[t] = H[t] - v_thresh S[t]               (reset_mode="subtract")
+
+    so ``H[t] = beta V[t-1] + g X[t]`` with ``beta = 1 - 1 / tau`` and the input gain
+    ``g = 1 / tau`` (``decay_input``) or 1. Unlike :class:`DiscreteLIF` (snnTorch), the reset
+    acts on the same step's membrane and a subtracted threshold decays with it.
+
+    In Brian2 the leak is ``dv/dt = -v / tau_leak`` with ``tau_leak = -step / ln(beta)``,
+    integrated with the ``exact`` method in the ``end`` slot of every step (:meth:`group`), so
+    one step multiplies ``v`` by ``beta``. The order within a step is: inputs add ``g X[t]`` to
+    ``v`` (synapses ``v_post += g w``, constant or per-step inputs by a ``run_regularly``), so
+    ``v = H[t]``; the threshold is checked; the reset sets ``v = 0`` (or subtracts
+    ``v_thresh``), so ``v = V[t]``; the leak runs last and leaves ``beta V[t]`` for the next
+    step's input. A layer fed by another layer must check its threshold after the synapses of
+    the same step (``set_event_schedule("spike", "synapses", order)``).
+
+    Parameters
+    ----------
+    tau : float
+        Membrane time constant in steps (> 1; SpikingJelly's ``tau``: 2 in the single-layer
+        MNIST example, 100 in the two-layer one, i.e. 100 ms with 1 ms steps).
+    decay_input : bool
+        Whether the input is divided by ``tau`` as well (SpikingJelly's default ``True``).
+    v_thresh : float
+        Firing threshold (``v_threshold``, 1).
+    reset_mode : {"zero", "subtract"}
+        Hard reset to ``v_reset = 0`` or soft reset (``v_reset=None`` in SpikingJelly).
+    step : Quantity
+        Length of one step (1 ms).
+    """
+
+    tau: float = 2.0
+    decay_input: bool = True
+    v_thresh: float = 1.0
+    reset_mode: str = "zero"
+    step: Quantity = qfield(1 * ms)
+
+    _units = {"tau": NUMBER, "v_thresh": NUMBER, "step": ms}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.tau > 1:
+            raise ValueError(f"tau must be a number of steps above 1, got {self.tau!r} "
+                             "(tau = 1 leaves no memory)")
+        if not self.v_thresh > 0:
+            raise ValueError(f"v_thresh must be positive, got {self.v_thresh!r}")
+        if self.reset_mode not in RESETS:
+            raise ValueError(f"reset must be one of {', '.join(RESETS)}, got {self.reset_mode!r}")
+        object.__setattr__(self, "decay_input", bool(self.decay_input))
+
+    @property
+    def beta(self) -> float:
+        """Decay of the membrane per step, ``1 - 1 / tau``."""
+        return 1.0 - 1.0 / self.tau
+
+    @property
+    def input_gain(self) -> float:
+        """Factor ``g`` of the input: ``1 / tau`` with ``decay_input``, else 1."""
+        return 1.0 / self.tau if self.decay_input else 1.0
+
+    @property
+    def tau_leak(self) -> Quantity:
+        """The time constant whose exact decay over one step is ``beta``."""
+        return -self.step / math.log(self.beta)
+
+    def namespace(self) -> dict:
+        return {"v_thresh": self.v_thresh, "step": self.step, "tau_leak": self.tau_leak}
+
+    def equations(self) -> str:
+        return "dv/dt = -v / tau_leak : 1\n"
+
+    def threshold(self) -> str:
+        return "v >= v_thresh"
+
+    def reset(self) -> str:
+        return "v = 0" if self.reset_mode == "zero" else "v -= v_thresh"
 
     def refractory_period(self):
         return False

@@ -118,12 +118,45 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
                  "neural networks using lessons from deep learning, Proc. IEEE 111:1016; "
                  "E. O. Neftci, H. Mostafa, F. Zenke (2019), IEEE Signal Process. Mag. 36:51",
         module="brainlearn.models.surrogate",
-        commands=("brainlearn surrogate train --hidden 1000 --beta 0.95 --steps 25 --lr 5e-4 "
-                  "--epochs 1 --out runs/sg1000",
+        commands=("brainlearn surrogate train --preset snntorch-tutorial5 --out runs/sg1000",
                   "brainlearn surrogate evaluate runs/sg1000"),
         embedded=("brainlearn surrogate train --hidden 100 --data embedded --out runs/sg_demo",
                   "brainlearn surrogate evaluate runs/sg_demo --data embedded "
                   "--device runtime"),
+    ),
+    ModelInfo(
+        name="spikingjelly-single",
+        title="784-10 SpikingJelly LIF layer without bias (tau 2, hard reset), Poisson input, "
+              "rate MSE, BPTT with an ATan surrogate (PyTorch), then the same weights and "
+              "input spikes in Brian2",
+        family="surrogate gradient",
+        citation="SpikingJelly's single-layer MNIST tutorial (lif_fc_mnist, 92.9 % after 100 "
+                 "epochs): W. Fang et al. (2023), SpikingJelly: An open-source machine "
+                 "learning infrastructure platform for spike-based intelligence, Sci. Adv. "
+                 "9:eadi1480",
+        module="brainlearn.models.surrogate",
+        commands=("brainlearn surrogate train --preset spikingjelly-single --out runs/sj_single",
+                  "brainlearn surrogate evaluate runs/sj_single --brian2-examples 1000"),
+        embedded=("brainlearn surrogate train --preset spikingjelly-single --data embedded "
+                  "--epochs 20 --out runs/sj_single_demo",
+                  "brainlearn surrogate evaluate runs/sj_single_demo --data embedded"),
+    ),
+    ModelInfo(
+        name="spikingjelly-two-layer",
+        title="784-196-10 SpikingJelly LIF network without bias (tau 100, hard reset), "
+              "Poisson input, rate MSE, BPTT with a sigmoid surrogate (PyTorch), then the "
+              "same weights and input spikes in Brian2",
+        family="surrogate gradient",
+        citation="SpikingJelly's two-layer MNIST example of its README and clock-driven "
+                 "tutorial (\"92 %\"): W. Fang et al. (2023), SpikingJelly: An open-source "
+                 "machine learning infrastructure platform for spike-based intelligence, "
+                 "Sci. Adv. 9:eadi1480",
+        module="brainlearn.models.surrogate",
+        commands=("brainlearn surrogate train --preset spikingjelly-two-layer --out runs/sj_two",
+                  "brainlearn surrogate evaluate runs/sj_two --brian2-examples 1000"),
+        embedded=("brainlearn surrogate train --preset spikingjelly-two-layer --data embedded "
+                  "--epochs 20 --out runs/sj_two_demo",
+                  "brainlearn surrogate evaluate runs/sj_two_demo --data embedded"),
     ),
     ModelInfo(
         name="eprop-readout",

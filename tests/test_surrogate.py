@@ -130,7 +130,7 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="loss must be one of"):
         train(x, y, loss="hinge")
     with pytest.raises(ValueError, match="surrogate must be one of"):
-        Surrogate("sigmoid")
+        Surrogate("tanh")
     with pytest.raises(ValueError, match="beta must be in"):
         train(x, y, beta=1.0)
 
