@@ -227,12 +227,17 @@ def _surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn surrogate evaluate {run_dir}")
     results = pd.read_csv(path)
     hidden = config.get("hidden", [])
-    net = f"784-{'-'.join(str(h) for h in hidden)}-10"
+    net = "-".join(str(size) for size in config.get("sizes", (784, *hidden, 10)))
+    preset = config.get("preset")
+    recipe = f"BPTT, {config.get('surrogate', 'atan')}"
+    if config.get("encoder") == "poisson":
+        recipe += ", Poisson input"
+    label = f"{preset}: {net}" if preset else net
     names = {"trainer": "trainer forward pass (PyTorch)", "brian2": "same network in Brian2"}
     rows = []
     for _, r in results.iterrows():
         rows.append({
-            "method": f"surrogate-gradient SNN {net} (BPTT, {config.get('surrogate', 'atan')}), "
+            "method": f"surrogate-gradient SNN {label} ({recipe}), "
                       f"{names.get(r['implementation'], r['implementation'])}",
             "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
             "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
@@ -283,25 +288,35 @@ def pixel_baseline_row(data: str = "full", seed: int = 0) -> dict:
     }
 
 
-def comparison_table(mnist_run: str | Path | None = None,
-                     convert_run: str | Path | None = None,
-                     surrogate_run: str | Path | None = None,
-                     pixel_baseline: str | None = None,
-                     cnn_run: str | Path | None = None) -> pd.DataFrame:
+def _paths(runs) -> list[Path]:
+    """``None``, one path or a sequence of paths as a list of paths."""
+    if runs is None:
+        return []
+    if isinstance(runs, str | Path):
+        return [Path(runs)]
+    return [Path(r) for r in runs]
+
+
+def comparison_table(mnist_run=None, convert_run=None, surrogate_run=None,
+                     pixel_baseline: str | None = None, cnn_run=None) -> pd.DataFrame:
     """Collect the comparison rows of the given run directories into one DataFrame.
+
+    Every run argument takes one path or a list of paths (e.g. several surrogate-gradient
+    presets); rows appear in the order given.
 
     Parameters
     ----------
-    mnist_run : path, optional
-        An evaluated Diehl & Cook run (STDP; with logistic/online readouts: the hybrids).
-    convert_run : path, optional
-        An evaluated conversion run (ANN and converted SNN rows).
-    surrogate_run : path, optional
-        An evaluated surrogate-gradient run (trainer and Brian2 rows).
+    mnist_run : path or list of paths, optional
+        Evaluated Diehl & Cook runs (STDP with its readouts, e-prop readout and STDP + BP
+        hybrid where the run has them).
+    convert_run : path or list of paths, optional
+        Evaluated conversion runs (ANN and converted SNN rows).
+    surrogate_run : path or list of paths, optional
+        Evaluated surrogate-gradient runs (trainer and Brian2 rows, labelled by preset).
     pixel_baseline : str, optional
         ``"full"`` or ``"embedded"``: add :func:`pixel_baseline_row` on that MNIST.
-    cnn_run : path, optional
-        A ``brainlearn convert cnn`` run (the CNN and the converted CNN at every T).
+    cnn_run : path or list of paths, optional
+        ``brainlearn convert cnn`` runs (the CNN and the converted CNN at every T).
 
     Returns
     -------
@@ -309,14 +324,14 @@ def comparison_table(mnist_run: str | Path | None = None,
         One row per method, columns :data:`COLUMNS`.
     """
     rows: list[dict] = []
-    if mnist_run is not None:
-        rows += _diehl_cook_rows(Path(mnist_run))
-    if convert_run is not None:
-        rows += _conversion_rows(Path(convert_run))
-    if surrogate_run is not None:
-        rows += _surrogate_rows(Path(surrogate_run))
-    if cnn_run is not None:
-        rows += _cnn_rows(Path(cnn_run))
+    for run in _paths(mnist_run):
+        rows += _diehl_cook_rows(run)
+    for run in _paths(convert_run):
+        rows += _conversion_rows(run)
+    for run in _paths(surrogate_run):
+        rows += _surrogate_rows(run)
+    for run in _paths(cnn_run):
+        rows += _cnn_rows(run)
     if pixel_baseline is not None:
         rows.append(pixel_baseline_row(pixel_baseline))
     if not rows:

@@ -93,6 +93,29 @@ def test_surrogate_rows_trainer_and_brian2(runs, surrogate_run):
     assert len(table) == 7  # the earlier rows are still there
 
 
+def test_several_surrogate_runs_each_labelled_by_preset(surrogate_run, tmp_path):
+    single = tmp_path / "sj_single"
+    single.mkdir()
+    (single / "config.json").write_text(json.dumps(
+        {"hidden": [], "steps": 100, "surrogate": "atan", "encoder": "poisson",
+         "preset": "spikingjelly-single"}))
+    (single / "metrics.json").write_text(json.dumps(
+        {"sizes": [784, 10], "parameters": 7840, "train_seconds": 4000.0}))
+    pd.DataFrame({
+        "implementation": ["trainer", "brian2"], "accuracy": [0.928, 0.928],
+        "spikes_per_inference": [98.0, 98.0], "steps": 100, "n_examples": [10000, 10000],
+    }).to_csv(single / "results.csv", index=False)
+    out = tmp_path / "cmp"
+    assert main(["compare", "--surrogate-run", str(surrogate_run), "--surrogate-run",
+                 str(single), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert len(table) == 4
+    sj = table[table["method"].str.contains("spikingjelly-single: 784-10 ")]
+    assert len(sj) == 2 and sj["method"].str.contains("Poisson input").all()
+    assert set(sj["parameters"]) == {7840} and set(sj["inference_steps"]) == {100}
+    assert table["method"].str.contains("784-1000-10").sum() == 2
+
+
 def test_learning_locality_and_steps_per_method(runs):
     mnist, conv = runs
     table = comparison_table(mnist, conv).set_index("method")

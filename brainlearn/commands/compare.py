@@ -10,6 +10,8 @@ EPILOG = """example:
   brainlearn surrogate evaluate runs/sg1000
   brainlearn compare --mnist-run runs/n400 --convert-run runs/mlp500 \
       --surrogate-run runs/sg1000 --pixel-baseline full --out runs/compare
+  brainlearn compare --surrogate-run runs/sg1000 --surrogate-run runs/sj_single \
+      --surrogate-run runs/sj_two --out runs/compare_surrogate
   brainlearn compare --convert-run runs/mlp500 --cnn-run runs/cnn --out runs/compare
 """
 
@@ -24,11 +26,15 @@ def register(subparsers) -> None:
         "whether learning is local and online.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mnist-run", help="an evaluated Diehl & Cook run directory")
-    parser.add_argument("--convert-run", help="an evaluated conversion run directory")
-    parser.add_argument("--cnn-run", help="a `brainlearn convert cnn` run directory")
-    parser.add_argument("--surrogate-run",
-                        help="an evaluated surrogate-gradient run directory")
+    parser.add_argument("--mnist-run", action="append",
+                        help="an evaluated Diehl & Cook run directory (repeatable)")
+    parser.add_argument("--convert-run", action="append",
+                        help="an evaluated conversion run directory (repeatable)")
+    parser.add_argument("--cnn-run", action="append",
+                        help="a `brainlearn convert cnn` run directory (repeatable)")
+    parser.add_argument("--surrogate-run", action="append",
+                        help="an evaluated surrogate-gradient run directory (repeatable: one "
+                        "per preset, e.g. the snnTorch and SpikingJelly tutorials)")
     parser.add_argument("--pixel-baseline", choices=["full", "embedded"],
                         help="add logistic regression on raw pixels of this MNIST (the "
                         "reference for the readouts; about a minute on the full set)")
