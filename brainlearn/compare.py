@@ -201,7 +201,20 @@ def _cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
         fast = fast[(fast["v_init"] == choice.get("v_init", 0.5))
                     & (fast["readout"] == choice.get("readout", "count"))
                     & ~fast["steps"].isin(brian["steps"])]
+    # Brian2 counts the IF spikes over the longest T it ran (the same number in each of its
+    # rows); a shorter row takes the replica's count at its own T (same v_init) where the run
+    # has one, else it is left out (NaN) rather than overstated
+    replica_spikes = {}
+    if "simulator" in results and "v_init" in results:
+        torch_rows = results[(results["simulator"] == "torch")
+                             & (results["v_init"] == choice.get("v_init", 0.5))]
+        replica_spikes = dict(zip(torch_rows["steps"], torch_rows["spikes_per_example"],
+                                  strict=True))
+    longest = brian["steps"].max() if len(brian) else np.nan
     for _, r in pd.concat([brian, fast]).sort_values("steps").iterrows():
+        spikes = r["spikes_per_example"]
+        if r["simulator"] == "brian2" and r["steps"] < longest:
+            spikes = replica_spikes.get(r["steps"], np.nan)
         options = "analog, {:g} %, subtract".format(r["norm"])
         if "v_init" in r:
             options += f", v_init {r['v_init']:g}, {r['readout']} readout"
@@ -211,9 +224,7 @@ def _cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
             "method": f"converted CNN, T={int(r['steps'])} ({options})",
             "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
             "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
-            # Brian2 counts spikes over the longest T of its run (the same for its rows); the
-            # replica over each row's T
-            "spikes_per_inference": r["spikes_per_example"], "parameters": parameters,
+            "spikes_per_inference": spikes, "parameters": parameters,
             "local_online_learning": local, "test_examples": int(r["n_examples"]),
             "source": str(run_dir),
         })

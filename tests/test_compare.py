@@ -186,3 +186,24 @@ def test_cnn_rows_take_brian2_and_fill_other_t_from_the_replica(tmp_path):
     assert t64["accuracy"] == 0.991 and "PyTorch" not in t64["method"]
     t128 = converted[converted["inference_steps"] == 128].iloc[0]
     assert "PyTorch replica" in t128["method"] and t128["accuracy"] == 0.9 + 128 / 10000 + 0.005
+
+
+def test_shorter_brian2_cnn_rows_do_not_carry_the_longest_runs_spike_count(tmp_path):
+    """Brian2 counts spikes over its longest T: a shorter Brian2 row takes the replica's count
+    at its own T (same v_init), or none, never the longer run's."""
+    cnn = tmp_path / "cnn"
+    cnn.mkdir()
+    (cnn / "config.json").write_text(json.dumps({"kind": "conversion_cnn", "channels": [32, 64]}))
+    base = {"ann_accuracy": 0.993, "ms_per_image": 90.0, "synapses": 3717120, "norm": 99.9,
+            "split": "test", "readout": "count"}
+    rows = [dict(base, simulator="brian2", steps=T, v_init=0.5, accuracy=0.99,
+                 spikes_per_example=1e5, n_examples=10000) for T in (16, 32, 64)]
+    rows += [dict(base, simulator="torch", steps=T, v_init=v0, accuracy=0.99,
+                  spikes_per_example=1000.0 * T + 7 * v0, n_examples=1000)
+             for T in (16, 64) for v0 in (0.0, 0.5)]
+    pd.DataFrame(rows).to_csv(cnn / "results.csv", index=False)
+    table = comparison_table(cnn_run=cnn)
+    spikes = dict(zip(table["inference_steps"], table["spikes_per_inference"], strict=True))
+    assert spikes[64] == 1e5                    # Brian2's own count, over its 64 steps
+    assert spikes[16] == 1000.0 * 16 + 3.5      # the replica at T=16, v_init 0.5
+    assert spikes[32] != spikes[32]             # NaN: no count for T=32: left out, not overstated
