@@ -69,7 +69,7 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
     made = {}
 
     class Recorder:  # stands in for the compiled simulation: records what it was given
-        def __init__(self, build, duration, device_name, directory, threads):
+        def __init__(self, build, duration, device_name, directory, threads, profile=False):
             made[device_name] = duration
 
     monkeypatch.setattr(network, "ChunkedSimulation", Recorder)
