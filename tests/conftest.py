@@ -23,3 +23,12 @@ def brian2_numpy_target():
     prefs.codegen.target = "numpy"
     yield
     prefs.codegen.target = old
+
+
+@pytest.fixture
+def brian2_scope():
+    """A fresh Brian2 scope (``start_scope``) for modules that build magic-network objects:
+    use with ``pytestmark = pytest.mark.usefixtures("brian2_scope")``."""
+    from brian2 import start_scope
+
+    start_scope()

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="surrogate training needs the torch extra")
 
-from brian2 import Network, StateMonitor, prefs, start_scope  # noqa: E402
+from brian2 import Network, StateMonitor  # noqa: E402
 
 from brainlearn.cli import main  # noqa: E402
 from brainlearn.models.surrogate import (  # noqa: E402
@@ -28,14 +28,8 @@ from brainlearn.models.surrogate import (  # noqa: E402
 )
 from brainlearn.neurons import DiscreteLIF  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def numpy_runtime():
-    old = prefs.codegen.target
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
-    prefs.codegen.target = old
+# numpy code generation comes from conftest's brian2_numpy_target (every test)
+pytestmark = pytest.mark.usefixtures("brian2_scope")
 
 
 # --------------------------------------------------------------------------------------------

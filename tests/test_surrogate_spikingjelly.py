@@ -11,7 +11,6 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="surrogate training needs the torch extra")
 
-from brian2 import prefs, start_scope  # noqa: E402
 
 from brainlearn.cli import main  # noqa: E402
 from brainlearn.encoding import bernoulli_steps  # noqa: E402
@@ -28,14 +27,8 @@ from brainlearn.models.surrogate import (  # noqa: E402
 )
 from brainlearn.neurons import SpikingJellyLIF  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def numpy_runtime():
-    old = prefs.codegen.target
-    prefs.codegen.target = "numpy"
-    start_scope()
-    yield
-    prefs.codegen.target = old
+# numpy code generation comes from conftest's brian2_numpy_target (every test)
+pytestmark = pytest.mark.usefixtures("brian2_scope")
 
 
 def spikingjelly_loop(drive, *, tau, reset, detach_reset, surrogate, threshold=1.0):
