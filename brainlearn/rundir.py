@@ -94,12 +94,13 @@ def open_run(run_dir: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def new_run(run_dir: str | os.PathLike) -> Iterator[Path]:
+def new_run(run_dir: str | os.PathLike, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """Create ``run_dir`` for a run; remove it again if the block fails.
 
     Only a directory this call created is removed (an existing one is left as it was), so a
     failed start (missing data, a bad cache, a wrong option) leaves nothing behind and the
-    same command works once the cause is fixed.
+    same command works once the cause is fixed. A created directory that already holds one
+    of the files named in ``keep`` (e.g. ``"checkpoint.pt"``) is kept: the run can resume.
 
     Examples
     --------
@@ -117,7 +118,7 @@ def new_run(run_dir: str | os.PathLike) -> Iterator[Path]:
     try:
         yield path
     except BaseException:
-        if created:
+        if created and not any((path / name).is_file() for name in keep):
             shutil.rmtree(path, ignore_errors=True)
         raise
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1175,16 +1174,9 @@ def train_run(out, *, preset: str | None = "snntorch-tutorial5", hidden=None,
             history.to_csv(tmp, index=False)
         save_figure(plot_history(history, title), root / "accuracy.png")
 
-    run = Path(out)
-    resuming = (run / "checkpoint.pt").is_file()
-    if run.exists() and not run.is_dir():
-        raise FileExistsError(f"{out} is a file, not a run directory")
-    created = not run.exists()
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f"cannot create the run directory {out}: {exc.strerror}") from None
-    try:
+    resuming = (Path(out) / "checkpoint.pt").is_file()
+    # a run that finished no epoch leaves nothing; one with a checkpoint can resume
+    with rundir.new_run(out, keep=("checkpoint.pt",)) as run:
         start = time.perf_counter()
         net = train(x_train, y_train, surrogate=rule, seed=seed, threads=threads,
                     device=torch_device, progress=progress, **model,
@@ -1219,11 +1211,6 @@ def train_run(out, *, preset: str | None = "snntorch-tutorial5", hidden=None,
                    "epochs": int(history["epoch"].iloc[-1]), "preset": name,
                    "sizes": list(net.sizes)}
         rundir.update_metrics(run, metrics)
-    except BaseException:
-        # a run that finished no epoch leaves nothing; one with a checkpoint can resume
-        if created and not (run / "checkpoint.pt").is_file():
-            shutil.rmtree(run, ignore_errors=True)
-        raise
     return metrics
 
 

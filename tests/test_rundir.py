@@ -144,3 +144,17 @@ def test_analyze_of_a_directory_without_records_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(tmp_path / "empty") in err
     assert not (tmp_path / "empty" / "analysis").exists()
+
+
+def test_new_run_keeps_a_created_directory_that_can_resume(tmp_path):
+    """A failure removes the directory the call created, unless it already holds one of the
+    ``keep`` files (a checkpoint to resume from)."""
+    from brainlearn import rundir
+
+    for name, checkpoint in (("fresh", False), ("resumable", True)):
+        run = tmp_path / name
+        with pytest.raises(RuntimeError), rundir.new_run(run, keep=("checkpoint.pt",)) as path:
+            if checkpoint:
+                (path / "checkpoint.pt").write_bytes(b"state")
+            raise RuntimeError("interrupted")
+        assert run.exists() == checkpoint
