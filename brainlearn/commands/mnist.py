@@ -63,6 +63,10 @@ def register(subparsers) -> None:
                        "from N=1600 on; see the README)")
     train.add_argument("--chunk", type=int, default=1000,
                        help="images per compiled run between checkpoints (default 1000)")
+    train.add_argument("--validation", type=int, default=0, metavar="N",
+                       help="hold out the last N training images: never trained on, and the "
+                       "run's evaluation scores them instead of the test set (for choosing "
+                       "options on training data; default 0)")
     train.add_argument("--out", help="run directory (new run)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -176,7 +180,7 @@ def _train(args) -> int:
             neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
             device=args.device, threads=args.threads, data=args.data, timer=args.timer,
             chunk=args.chunk, theta_plus=theta_plus, params=args.params,
-            integration=args.integration,
+            integration=args.integration, validation=args.validation,
         )
         metrics = train(args.out, config, progress=not args.no_progress, profile=args.profile)
         run_dir = args.out
@@ -208,7 +212,8 @@ def _evaluate(args) -> int:
         metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
                            progress=not args.no_progress, device=args.device,
                            reset_state_per_chunk=args.reset_state_per_chunk, readouts=readouts)
-    print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} test images "
+    scored = ("held-out training" if metrics.get("scored_on") == "validation" else "test")
+    print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} {scored} images "
           f"(labels from {metrics['assign_examples']} training images); "
           f"metrics: {args.run_dir}/metrics.json")
     for name in readouts:

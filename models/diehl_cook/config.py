@@ -21,8 +21,8 @@ from brainlearn.models.diehl_cook_2015 import (
 )
 from brainlearn.units import check_quantity
 
-__all__ = ["DEFAULT_CHUNK", "TrainConfig", "read_run_config", "load_images", "run_params",
-           "load_npz", "chunk_seed"]
+__all__ = ["DEFAULT_CHUNK", "TrainConfig", "read_run_config", "load_images", "training_images",
+           "evaluation_images", "run_params", "load_npz", "chunk_seed"]
 
 DEFAULT_CHUNK = 1000
 
@@ -57,6 +57,12 @@ class TrainConfig:
     names the parameter set: ``"paper"`` or ``"sized"`` (theta_plus scaled to the network
     size, ``DiehlCookParams.sized``). ``examples`` (or ``epochs``; default one epoch) is the
     number of training images; ``code_version`` an optional note of the code that ran it.
+
+    ``validation`` holds out the last ``validation`` images of the training split: the run
+    never trains on them, and its evaluation scores them instead of the test set (labels
+    assigned on the remaining training images). Such a run is for choosing options on
+    training data alone (``brainlearn mnist tune``); the chosen options are then trained with
+    ``validation=0`` and scored on the test set.
     """
 
     neurons: int = 100
@@ -72,6 +78,7 @@ class TrainConfig:
     param_set: str = "paper"
     integration: str = "implicit_euler"
     code_version: str | None = None
+    validation: int = 0
 
     def __post_init__(self) -> None:
         if self.integration not in INTEGRATIONS:
@@ -95,17 +102,21 @@ class TrainConfig:
             raise ValueError(f"neurons must be positive, got {self.neurons}")
         if int(self.chunk) < 1:
             raise ValueError(f"chunk must be positive, got {self.chunk}")
+        if int(self.validation) < 0:
+            raise ValueError(f"validation must be 0 or a number of images, got {self.validation}")
 
     @classmethod
     def create(cls, neurons: int = 100, examples: int | None = None,
                epochs: float | None = None, seed: int = 0, device: str = "cpp_standalone",
                threads: int | None = None, data: str = "full", timer: str = "brian1",
                chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | None = None,
-               params: str = "paper", integration: str = "implicit_euler") -> TrainConfig:
+               params: str = "paper", integration: str = "implicit_euler",
+               validation: int = 0) -> TrainConfig:
         """Validate the options and return a config (``params``: the parameter set).
 
         At most one of ``examples`` and ``epochs`` may be given (default: one epoch; a run
-        stores the number of images it works out as ``examples``).
+        stores the number of images it works out as ``examples``; with ``validation`` an
+        epoch is the training images less the held-out ones).
         """
         if examples is not None and epochs is not None:
             raise ValueError("give epochs or examples, not both")
@@ -113,7 +124,7 @@ class TrainConfig:
                    epochs=None if epochs is None else float(epochs), seed=int(seed),
                    device=device, threads=None if threads is None else int(threads), data=data,
                    timer=timer, chunk=int(chunk), theta_plus=theta_plus, param_set=params,
-                   integration=integration)
+                   integration=integration, validation=int(validation))
 
     @classmethod
     def from_json(cls, data: Mapping) -> TrainConfig:
@@ -166,6 +177,31 @@ def load_images(data: str, split: str):
 
     images, labels = load_mnist(split, source=data)
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
+
+
+def training_images(config: TrainConfig):
+    """The images a run trains on: the training split less its ``validation`` held-out tail."""
+    images, labels = load_images(config.data, "train")
+    kept = len(images) - int(config.validation)
+    if kept < 1:
+        raise ValueError(f"validation {config.validation} leaves no training images (the "
+                         f"{config.data} training split has {len(images)})")
+    return images[:kept], labels[:kept]
+
+
+def evaluation_images(config: TrainConfig) -> dict:
+    """The two passes of a run's evaluation, ``{"assign": (x, y), "test": (x, y)}``: labels
+    are assigned on the training images, and scored on the test split, or on the held-out
+    training images of a run with ``validation``."""
+    if int(config.validation) == 0:
+        return {"assign": load_images(config.data, "train"),
+                "test": load_images(config.data, "test")}
+    images, labels = load_images(config.data, "train")
+    kept = len(images) - int(config.validation)
+    if kept < 1:
+        raise ValueError(f"validation {config.validation} leaves no training images (the "
+                         f"{config.data} training split has {len(images)})")
+    return {"assign": (images[:kept], labels[:kept]), "test": (images[kept:], labels[kept:])}
 
 
 def run_params(config: TrainConfig | Mapping) -> DiehlCookParams:

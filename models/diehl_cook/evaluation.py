@@ -23,7 +23,7 @@ from brainlearn.atomic import save_npz
 from brainlearn.models.diehl_cook.config import (
     TrainConfig,
     chunk_seed,
-    load_images,
+    evaluation_images,
     load_npz,
     read_run_config,
 )
@@ -177,9 +177,9 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
         raise FileNotFoundError(f"{run_dir} has no trained weights (weights.npz): train first")
     weights = load_npz(run_dir / "weights.npz")
     pixels, labels = {}, {}
-    for stage, split, wanted in (("assign", "train", assign_examples),
-                                 ("test", "test", test_examples)):
-        x, y = load_images(config.data, split)
+    passes = evaluation_images(config)
+    for stage, wanted in (("assign", assign_examples), ("test", test_examples)):
+        x, y = passes[stage]
         n = len(x) if wanted is None else min(int(wanted), len(x))
         if n < 1:
             raise ValueError("assign and test examples must be positive")
@@ -349,6 +349,7 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
     metrics.update(
         neurons=config.neurons, assign_examples=len(assign_labels),
         test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,
+        scored_on="validation" if int(config.validation) else "test",
         test_spikes_per_example=float(test.counts.sum(axis=1).mean()), **extra,
     )
     rundir.write_json(run_dir / rundir.METRICS, metrics)

@@ -22,9 +22,9 @@ from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.models.diehl_cook.config import (
     TrainConfig,
     chunk_seed,
-    load_images,
     load_npz,
     read_run_config,
+    training_images,
 )
 from brainlearn.models.diehl_cook.network import ChunkResult, StopOnSigterm, make_sim, present_chunk
 from brainlearn.models.diehl_cook.state import NetworkState
@@ -132,7 +132,7 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     config, new = _run_config(run_dir, config)
     params = config.params()
     # the data is loaded before anything is written: a failed start leaves no run directory
-    images, labels = load_images(config.data, "train")
+    images, labels = training_images(config)
     if config.examples is None:
         config = config.replace(examples=int(round((config.epochs or 1.0) * len(images))))
         new = True  # (rewritten) with the number of images
