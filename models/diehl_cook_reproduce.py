@@ -22,7 +22,7 @@ import pandas as pd
 from brainlearn.atomic import atomic_path
 from brainlearn.models.diehl_cook_2015 import PARAM_SETS
 
-__all__ = ["PAPER_ROWS", "READOUTS", "row_directory", "reproduce", "row_summary", "write_table"]
+__all__ = ["PAPER_ROWS", "READOUTS", "code_version", "row_directory", "reproduce", "row_summary", "write_table"]
 
 #: excitatory cells -> (training passes, test accuracy in %), Diehl & Cook (2015), Table 1
 PAPER_ROWS: dict[int, tuple[int, float]] = {100: (1, 82.9), 400: (3, 87.0), 1600: (7, 91.9),
@@ -41,8 +41,9 @@ def row_directory(out: str | Path, neurons: int, param_set: str = "paper", seed:
     return Path(out) / name
 
 
-def _code_version() -> str | None:
-    # the git commit of the package source, when it runs from a checkout
+def code_version() -> str | None:
+    """The git commit of the package source (``-dirty`` with uncommitted changes), when it
+    runs from a checkout; else None."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
@@ -168,7 +169,7 @@ def reproduce(
     if param_set not in PARAM_SETS:
         raise ValueError(f"param_set must be one of {PARAM_SETS}, got {param_set!r}")
     out = Path(out)
-    version = _code_version()
+    version = code_version()
     # validate every row's configuration before the first long run starts
     plan = []
     for n in rows:

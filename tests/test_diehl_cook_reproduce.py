@@ -50,3 +50,61 @@ def test_reproduce_rejects_rows_outside_the_paper_table(tmp_path):
         reproduce(tmp_path / "x", [300])
     assert not (tmp_path / "x").exists()
 
+
+
+def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_path, monkeypatch):
+    from brian2 import mV
+
+    from brainlearn.models.diehl_cook import config as dc_config
+    from brainlearn.models.diehl_cook.tune import tune, tune_directory
+
+    read = []
+    load = dc_config.load_images
+
+    def recording_load(data, split):
+        read.append(split)
+        return load(data, split)
+
+    monkeypatch.setattr(dc_config, "load_images", recording_load)
+    kwargs = dict(neurons=20, seeds=[0], validation=150, examples=40, assign_examples=200,
+                  data="embedded", chunk=40, progress=False)
+    summary = tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
+    assert "test" not in read and "train" in read
+    # best mean vote first, one row per candidate
+    assert list(summary["validation_vote"]) == sorted(summary["validation_vote"], reverse=True)
+    assert sorted(summary["theta_plus_mV"]) == [0.0125, 0.05]
+    _, labels = load("embedded", "train")
+    run = tune_directory(tmp_path, 20, 0.0125 * mV, 0)
+    assert run.name == "n20_tp0.0125mV_s0"
+    counts = np.load(run / "eval_counts.npz")
+    # scored on the last 150 training images; labels assigned on the first 200 of the rest
+    np.testing.assert_array_equal(counts["test_labels"], labels[-150:])
+    np.testing.assert_array_equal(counts["assign_labels"], labels[:200])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["scored_on"] == "validation" and metrics["theta_plus_mV"] == pytest.approx(0.0125)
+    runs = pd.read_csv(tmp_path / "tune.csv")
+    assert len(runs) == 2 and "validation_vote" in (tmp_path / "tune.md").read_text()
+    # a second call finds both runs finished
+    before = (run / "metrics.json").stat().st_mtime_ns
+    tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
+    assert (run / "metrics.json").stat().st_mtime_ns == before
+
+
+def test_validation_leaves_the_held_out_images_out_of_training(tmp_path):
+    from brainlearn.models.diehl_cook import TrainConfig
+    from brainlearn.models.diehl_cook.config import evaluation_images, training_images
+
+    config = TrainConfig.create(data="embedded", validation=300)
+    (x_train, y_train), passes = training_images(config), evaluation_images(config)
+    x_all, y_all = training_images(config.replace(validation=0))
+    # trained on the first 700 images; labels assigned on those, scored on the last 300
+    assert len(x_train) == len(x_all) - 300
+    np.testing.assert_array_equal(x_train, x_all[:-300])
+    np.testing.assert_array_equal(passes["assign"][0], x_train)
+    np.testing.assert_array_equal(passes["assign"][1], y_train)
+    np.testing.assert_array_equal(passes["test"][0], x_all[-300:])
+    np.testing.assert_array_equal(passes["test"][1], y_all[-300:])
+    with pytest.raises(ValueError, match="validation 1000 leaves no training images"):
+        training_images(config.replace(validation=1000))
+    with pytest.raises(ValueError, match="validation must be 0 or a number of images"):
+        TrainConfig.create(validation=-1)
