@@ -9,7 +9,7 @@ import numpy as np
 from brainlearn import rundir
 from brainlearn.analysis.plots import new_figure, receptive_fields, save_figure
 
-__all__ = ["plot_run"]
+__all__ = ["plot_run", "plot_tune"]
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
@@ -37,8 +37,9 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     if len(history):
         ax.plot(history[:, 0], 100 * history[:, 1], marker="o", ms=3)
     if "accuracy" in metrics:
+        scored = "validation" if metrics.get("scored_on") == "validation" else "test"
         ax.axhline(100 * metrics["accuracy"], color="k", ls="--",
-                   label=f"test {100 * metrics['accuracy']:.1f} %")
+                   label=f"{scored} {100 * metrics['accuracy']:.1f} %")
         ax.legend(loc="lower right")
     ax.set(xlabel="training examples", ylabel="accuracy (%)", ylim=(0, 100),
            title=f"Diehl & Cook, N={n}: accuracy during training")
@@ -67,3 +68,27 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     ax.set(xlabel="theta (mV)", ylabel="neurons", title="adaptive thresholds after training")
     written.append(save_figure(fig, run_dir / "theta.png"))
     return written
+
+
+def plot_tune(out: str | Path) -> Path:
+    """``tune.png`` of a ``brainlearn mnist tune`` directory: validation accuracy (vote and
+    logistic readouts) against ``theta_plus``, one point per seed and the mean per candidate,
+    with the paper's 0.05 mV marked."""
+    import pandas as pd
+
+    out = Path(out)
+    runs = pd.read_csv(out / "tune.csv")
+    fig = new_figure(6, 3.8)
+    ax = fig.add_subplot()
+    for column, colour, label in (("validation_vote", "C0", "vote (Diehl & Cook)"),
+                                  ("validation_logistic", "C1", "logistic readout")):
+        mean = runs.groupby("theta_plus_mV")[column].mean()
+        ax.plot(runs["theta_plus_mV"], runs[column], "o", color=colour, alpha=0.4, ms=4)
+        ax.plot(mean.index, mean.to_numpy(), "-", color=colour, label=f"{label}, mean")
+    ax.axvline(0.05, color="k", ls=":", label="paper's theta_plus")
+    ax.set_xscale("log")
+    n = ", ".join(str(v) for v in sorted(runs["neurons"].unique()))
+    ax.set(xlabel="theta_plus (mV)", ylabel="accuracy on held-out training images (%)",
+           title=f"Diehl & Cook, N={n}: choosing theta_plus without the test set")
+    ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, out / "tune.png")

@@ -84,6 +84,7 @@ def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_p
     assert metrics["scored_on"] == "validation" and metrics["theta_plus_mV"] == pytest.approx(0.0125)
     runs = pd.read_csv(tmp_path / "tune.csv")
     assert len(runs) == 2 and "validation_vote" in (tmp_path / "tune.md").read_text()
+    assert (tmp_path / "tune.png").stat().st_size > 0
     # a second call finds both runs finished
     before = (run / "metrics.json").stat().st_mtime_ns
     tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)

@@ -18,6 +18,8 @@ module             contents
                    the sharded evaluation shares (:func:`open_evaluation`,
                    :func:`frozen_chunks`, :func:`merge_chunks`, :func:`finish_evaluation`)
 ``sharded``        :func:`evaluate_sharded` on Dask (imported on use: it needs Dask)
+``tune``           :func:`~brainlearn.models.diehl_cook.tune.tune`: theta_plus chosen on
+                   held-out training images (imported on use)
 =================  ============================================================================
 """
 

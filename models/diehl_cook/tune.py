@@ -8,7 +8,8 @@ out (``TrainConfig.validation``: never trained on), scores each run on those hel
 
 - ``tune.csv``: one row per run (candidate, seed, validation accuracy, presentations per
   image, spikes, wall time, commit);
-- ``tune.md``: per candidate the mean and spread over seeds, best first.
+- ``tune.md``: per candidate the mean and spread over seeds, best first;
+- ``tune.png``: validation accuracy against ``theta_plus``.
 
 The test set is never read. Like :func:`~brainlearn.models.diehl_cook_reproduce.reproduce`
 it is resumable: a finished run is read back, an interrupted one continues from its
@@ -101,6 +102,7 @@ def tune(
     integration: str = "implicit_euler",
     chunk: int = 1000,
     progress: bool = True,
+    plot: bool = True,
 ) -> pd.DataFrame:
     """Train and score each candidate ``theta_plus`` on held-out training images.
 
@@ -124,6 +126,8 @@ def tune(
         Training images whose responses assign the labels (default: all that are trained on).
     data, integration, chunk, progress
         As for :class:`~brainlearn.models.diehl_cook.TrainConfig`.
+    plot : bool
+        Write ``tune.png`` (validation accuracy against ``theta_plus``).
 
     Returns
     -------
@@ -158,4 +162,9 @@ def tune(
     rows = [tune_summary(d) for d in sorted(out.iterdir())
             if (d / "metrics.json").exists()
             and json.loads((d / "metrics.json").read_text()).get("scored_on") == "validation"]
-    return write_tune_tables(out, rows)
+    summary = write_tune_tables(out, rows)
+    if plot:
+        from brainlearn.models.diehl_cook_plots import plot_tune
+
+        plot_tune(out)
+    return summary
