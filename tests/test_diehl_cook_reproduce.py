@@ -8,19 +8,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+from brainlearn.models.diehl_cook_2015 import SIZED_REFERENCE, DiehlCookParams
 from brainlearn.models.diehl_cook_reproduce import PAPER_ROWS, reproduce, row_directory
 
 
-def test_sized_parameters_keep_the_spike_budget_of_400_cells():
+def test_sized_parameters_keep_the_spike_budget_of_the_reference_size():
     from brian2 import mV
 
+    from brainlearn.models.diehl_cook import TrainConfig
     paper = DiehlCookParams()
-    budget_400 = paper.spike_budget(400, 42 * mV)
-    for n in (100, 200):
-        assert paper.sized(n).spike_budget(n, 42 * mV) == pytest.approx(budget_400)
-    assert float(paper.sized(100).exc.theta_plus / mV) == pytest.approx(0.0125)
-    assert paper.sized(1600) == paper  # large networks keep the paper's parameters
+    reference = paper.spike_budget(SIZED_REFERENCE, 42 * mV)
+    for n in (50, 100, SIZED_REFERENCE - 1):
+        sized = paper.sized(n)
+        assert sized.spike_budget(n, 42 * mV) == pytest.approx(reference)
+        assert sized.exc.theta_plus < paper.exc.theta_plus
+    assert paper.sized(SIZED_REFERENCE) == paper  # from the reference size up: the paper's
+    assert paper.sized(1600) == paper
+    # a sized run written before the reference was recorded keeps the 400 it ran with
+    old = TrainConfig.from_json({"neurons": 100, "param_set": "sized", "seed": 0})
+    assert float(old.params().exc.theta_plus / mV) == pytest.approx(0.05 * 100 / 400)
+    new = TrainConfig.create(neurons=100, params="sized")
+    assert new.to_json()["sized_reference"] == SIZED_REFERENCE
+    assert TrainConfig.from_json(new.to_json()).params() == paper.sized(100)
+    assert "sized_reference" not in TrainConfig.create(neurons=100).to_json()
 
 
 def test_reproduce_writes_the_table_and_skips_finished_rows(tmp_path):
@@ -29,7 +39,7 @@ def test_reproduce_writes_the_table_and_skips_finished_rows(tmp_path):
     table = reproduce(tmp_path, [100], param_set="sized", seeds=[0, 1], **kwargs)
     assert list(table["run_dir"]) == ["n100_sized", "n100_sized_s1"]
     assert (table["paper_accuracy"] == PAPER_ROWS[100][1]).all()
-    assert np.allclose(table["theta_plus_mV"], 0.0125)
+    assert np.allclose(table["theta_plus_mV"], 0.05 * 100 / SIZED_REFERENCE)
     assert (table["presentations_per_image"] >= 1).all()
     for column in ("accuracy_vote", "accuracy_logistic", "accuracy_online"):
         assert table[column].between(0, 100).all()

@@ -55,7 +55,8 @@ def register(subparsers) -> None:
                        "networks, see the README)")
     train.add_argument("--params", default="paper", choices=["paper", "sized"],
                        help="parameter set: the paper's, or 'sized' (theta_plus scaled with N "
-                       "below 400 so small networks keep N=400's spike budget; default paper)")
+                       "below 200 cells so a small network keeps the spike budget of 200, a "
+                       "margin chosen on held-out training images; default paper)")
     train.add_argument("--integration", default="implicit_euler", choices=INTEGRATIONS,
                        help="integration of the cells: implicit Euler (default; stable under "
                        "strong inhibition, needed from N=1600 on), exponential Euler (stable, "

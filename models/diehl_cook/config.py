@@ -16,6 +16,7 @@ from brainlearn.devices import DEVICES
 from brainlearn.models.diehl_cook_2015 import (
     INTEGRATIONS,
     PARAM_SETS,
+    SIZED_REFERENCE,
     TIMER_READINGS,
     DiehlCookParams,
 )
@@ -58,6 +59,9 @@ class TrainConfig:
     size, ``DiehlCookParams.sized``). ``examples`` (or ``epochs``; default one epoch) is the
     number of training images; ``code_version`` an optional note of the code that ran it.
 
+    ``sized_reference`` is the reference size of a ``"sized"`` run (``DiehlCookParams.sized``;
+    new runs: ``SIZED_REFERENCE``; a ``config.json`` of a sized run without it ran 400).
+
     ``validation`` holds out the last ``validation`` images of the training split: the run
     never trains on them, and its evaluation scores them instead of the test set (labels
     assigned on the remaining training images). Such a run is for choosing options on
@@ -79,12 +83,18 @@ class TrainConfig:
     integration: str = "implicit_euler"
     code_version: str | None = None
     validation: int = 0
+    sized_reference: int | None = None
 
     def __post_init__(self) -> None:
         if self.integration not in INTEGRATIONS:
             raise ValueError(f"integration must be one of {INTEGRATIONS}, got {self.integration!r}")
         if self.param_set not in PARAM_SETS:
             raise ValueError(f"params must be one of {PARAM_SETS}, got {self.param_set!r}")
+        if self.sized_reference is not None and (self.param_set != "sized"
+                                                 or int(self.sized_reference) < 1):
+            raise ValueError("sized_reference is a positive network size of the 'sized' "
+                             f"parameter set, got {self.sized_reference!r} with "
+                             f"{self.param_set!r}")
         if self.param_set != "paper" and self.theta_plus is not None:
             raise ValueError(f"theta_plus is set by the {self.param_set!r} parameter set; give "
                              "one of the two")
@@ -124,16 +134,20 @@ class TrainConfig:
                    epochs=None if epochs is None else float(epochs), seed=int(seed),
                    device=device, threads=None if threads is None else int(threads), data=data,
                    timer=timer, chunk=int(chunk), theta_plus=theta_plus, param_set=params,
-                   integration=integration, validation=int(validation))
+                   integration=integration, validation=int(validation),
+                   sized_reference=SIZED_REFERENCE if params == "sized" else None)
 
     @classmethod
     def from_json(cls, data: Mapping) -> TrainConfig:
         """The config of a ``config.json`` (``theta_plus`` in volts; keys that older runs did
-        not write take their defaults, except ``integration``: ``"euler"``, what they ran;
-        keys that are not options are ignored)."""
+        not write take their defaults, except ``integration``: ``"euler"``, and a sized run's
+        ``sized_reference``: 400, what they ran; keys that are not options are ignored)."""
         known = {f.name for f in fields(cls)}
         # runs written before the integration was recorded ran the original's forward Euler
         values = {"integration": "euler"} | {k: v for k, v in data.items() if k in known}
+        # sized runs written before the reference was recorded ran N=400's budget margin
+        if values.get("param_set") == "sized" and values.get("sized_reference") is None:
+            values["sized_reference"] = 400
         if values.get("theta_plus") is not None:
             values["theta_plus"] = float(values["theta_plus"]) * volt
         return cls(**values)
@@ -146,6 +160,8 @@ class TrainConfig:
     def to_json(self) -> dict:
         """The options as ``config.json`` stores them (``theta_plus`` in volts)."""
         data = asdict(self)
+        if data["sized_reference"] is None:  # written for sized runs only
+            del data["sized_reference"]
         data["theta_plus"] = None if self.theta_plus is None else float(self.theta_plus / volt)
         if data["code_version"] is None:  # written only when given, as before
             del data["code_version"]
@@ -159,7 +175,7 @@ class TrainConfig:
         """The network parameters of the run (paper values, ``timer``, ``theta_plus``)."""
         params = DiehlCookParams(timer=self.timer, integration=self.integration)
         if self.param_set == "sized":
-            params = params.sized(self.neurons)
+            params = params.sized(self.neurons, self.sized_reference or SIZED_REFERENCE)
         if self.theta_plus is not None:
             params = params.replace(exc=params.exc.replace(theta_plus=self.theta_plus))
         return params
