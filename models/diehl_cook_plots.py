@@ -87,8 +87,11 @@ def plot_tune(out: str | Path) -> Path:
         ax.plot(mean.index, mean.to_numpy(), "-", color=colour, label=f"{label}, mean")
     ax.axvline(0.05, color="k", ls=":", label="paper's theta_plus")
     ax.set_xscale("log")
+    values = sorted(set(runs["theta_plus_mV"]) | {0.05})
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
     n = ", ".join(str(v) for v in sorted(runs["neurons"].unique()))
     ax.set(xlabel="theta_plus (mV)", ylabel="accuracy on held-out training images (%)",
            title=f"Diehl & Cook, N={n}: choosing theta_plus without the test set")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     return save_figure(fig, out / "tune.png")
