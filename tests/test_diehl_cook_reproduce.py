@@ -119,3 +119,11 @@ def test_validation_leaves_the_held_out_images_out_of_training(tmp_path):
         training_images(config.replace(validation=1000))
     with pytest.raises(ValueError, match="validation must be 0 or a number of images"):
         TrainConfig.create(validation=-1)
+    # tune checks the split before it creates its directory
+    from brian2 import mV
+
+    from brainlearn.models.diehl_cook.tune import tune
+
+    with pytest.raises(ValueError, match="validation 5000 leaves no training images"):
+        tune(tmp_path / "t", [0.025 * mV], data="embedded", validation=5000, progress=False)
+    assert not (tmp_path / "t").exists()

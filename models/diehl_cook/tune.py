@@ -136,6 +136,7 @@ def tune(
         vote over seeds, presentations and spikes per image; best mean vote first.
     """
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook.config import training_images
 
     candidates = [check_quantity("theta_plus", value, mV) for value in theta_plus]
     if not candidates:
@@ -151,6 +152,7 @@ def tune(
                                 seed=int(seed), data=data, chunk=chunk, theta_plus=value,
                                 integration=integration, validation=int(validation)))
             for value in candidates for seed in seeds]
+    training_images(plan[0][1])  # a validation larger than the training split fails here
     out.mkdir(parents=True, exist_ok=True)
     for run_dir, config in plan:
         metrics_path = run_dir / "metrics.json"
