@@ -195,13 +195,19 @@ def load_images(data: str, split: str):
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
 
 
-def training_images(config: TrainConfig):
-    """The images a run trains on: the training split less its ``validation`` held-out tail."""
+def _training_split(config: TrainConfig):
+    # the training split, and how many of its images are kept for training
     images, labels = load_images(config.data, "train")
     kept = len(images) - int(config.validation)
     if kept < 1:
         raise ValueError(f"validation {config.validation} leaves no training images (the "
                          f"{config.data} training split has {len(images)})")
+    return images, labels, kept
+
+
+def training_images(config: TrainConfig):
+    """The images a run trains on: the training split less its ``validation`` held-out tail."""
+    images, labels, kept = _training_split(config)
     return images[:kept], labels[:kept]
 
 
@@ -209,14 +215,9 @@ def evaluation_images(config: TrainConfig) -> dict:
     """The two passes of a run's evaluation, ``{"assign": (x, y), "test": (x, y)}``: labels
     are assigned on the training images, and scored on the test split, or on the held-out
     training images of a run with ``validation``."""
-    if int(config.validation) == 0:
-        return {"assign": load_images(config.data, "train"),
-                "test": load_images(config.data, "test")}
-    images, labels = load_images(config.data, "train")
-    kept = len(images) - int(config.validation)
-    if kept < 1:
-        raise ValueError(f"validation {config.validation} leaves no training images (the "
-                         f"{config.data} training split has {len(images)})")
+    images, labels, kept = _training_split(config)
+    if kept == len(images):
+        return {"assign": (images, labels), "test": load_images(config.data, "test")}
     return {"assign": (images[:kept], labels[:kept]), "test": (images[kept:], labels[kept:])}
 
 

@@ -40,6 +40,12 @@ def tune_directory(out: str | Path, neurons: int, theta_plus: Quantity, seed: in
     return Path(out) / f"n{int(neurons)}_tp{float(theta_plus / mV):g}mV_s{int(seed)}"
 
 
+def _scored_on_validation(run_dir: Path) -> bool:
+    # a finished run of the search: trained and evaluated on its held-out images
+    path = run_dir / "metrics.json"
+    return path.exists() and json.loads(path.read_text()).get("scored_on") == "validation"
+
+
 def tune_summary(run_dir: str | Path) -> dict:
     """One row of ``tune.csv`` from a finished run directory."""
     run_dir = Path(run_dir)
@@ -155,15 +161,11 @@ def tune(
     training_images(plan[0][1])  # a validation larger than the training split fails here
     out.mkdir(parents=True, exist_ok=True)
     for run_dir, config in plan:
-        metrics_path = run_dir / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-        if metrics.get("scored_on") != "validation":
+        if not _scored_on_validation(run_dir):
             train(run_dir, config.replace(code_version=version), progress=progress)
             evaluate(run_dir, assign_examples, None, progress=progress,
                      readouts=("vote", "logistic"))
-    rows = [tune_summary(d) for d in sorted(out.iterdir())
-            if (d / "metrics.json").exists()
-            and json.loads((d / "metrics.json").read_text()).get("scored_on") == "validation"]
+    rows = [tune_summary(d) for d in sorted(out.iterdir()) if _scored_on_validation(d)]
     summary = write_tune_tables(out, rows)
     if plot:
         from brainlearn.models.diehl_cook_plots import plot_tune
