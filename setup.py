@@ -21,15 +21,27 @@ def read_version() -> str:
     return match.group(1)
 
 
-PACKAGES = {
-    "brainlearn": "brainlearn",
-    "brainlearn.data": "brainlearn/data",
-    "brainlearn.commands": "brainlearn/commands",
-    "brainlearn.models": "models",
-    "brainlearn.models.diehl_cook": "models/diehl_cook",
-    "brainlearn.protocols": "protocols",
-    "brainlearn.analysis": "analysis",
-}
+#: import name -> folder. ``brainlearn/`` is the core; the top-level ``models/``, ``protocols/``
+#: and ``analysis/`` install as ``brainlearn.models``, ``brainlearn.protocols`` and
+#: ``brainlearn.analysis``. Every folder below them with an ``__init__.py`` is a subpackage,
+#: found here so that a new package (a model, a protocol runner) needs no line in this file.
+ROOTS = {"brainlearn": "brainlearn", "brainlearn.models": "models",
+         "brainlearn.protocols": "protocols", "brainlearn.analysis": "analysis"}
+
+
+def find_packages_in(roots: dict[str, str]) -> dict[str, str]:
+    """Every package under ``roots`` (folders holding ``__init__.py``), name -> folder."""
+    packages = {}
+    for name, folder in roots.items():
+        for init in sorted((HERE / folder).rglob("__init__.py")):
+            rel = init.parent.relative_to(HERE / folder).parts
+            if any(part.startswith(".") for part in rel):
+                continue
+            packages[".".join((name, *rel))] = "/".join((folder, *rel))
+    return packages
+
+
+PACKAGES = find_packages_in(ROOTS)
 
 EXTRAS = {
     "nwb": ["pynwb>=2.8"],
