@@ -99,7 +99,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         citation="B. Rueckauer et al. (2017), Front. Neurosci. 11:682; P. U. Diehl et al. "
                  "(2015), IJCNN; SpikingJelly's ANN-to-SNN conversion tutorial (W. Fang et "
                  "al. 2023, Sci. Adv. 9:eadi1480)",
-        module="brainlearn.models.conversion_cnn",
+        module="brainlearn.models.conversion",
         commands=("brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule "
                   "onecycle --shift 1 --validation 5000 --fast-steps 16,32,64 --fast-v-init 0.5 "
                   "--fast-examples 250 --brian2-examples 0 --out runs/cnn_e24_s1",

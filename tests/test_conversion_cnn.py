@@ -9,16 +9,16 @@ torch = pytest.importorskip("torch", reason="the CNN is trained with the torch e
 
 import scipy.sparse as sp  # noqa: E402
 
-from brainlearn.models.conversion_cnn import (  # noqa: E402
+from brainlearn.models.conversion import (  # noqa: E402
     CNN,
-    cnn_rate_model,
     conv_synapses,
-    convert_cnn,
-    evaluate_cnn,
+    convert,
+    evaluate,
     pool_synapses,
+    rate_model,
     shift_images,
-    simulate_cnn,
-    simulate_cnn_fast,
+    simulate,
+    simulate_torch,
     train_cnn,
 )
 
@@ -73,7 +73,7 @@ def test_normalised_unrolled_network_computes_activations_over_factors(small_cnn
     """The unrolled, normalised layers (ReLU, no spikes) give each ANN layer's activation
     divided by its normalisation factor (the pools: by their convolution's)."""
     cnn, x, xt, _ = small_cnn
-    conv = convert_cnn(cnn, x, "99.9")
+    conv = convert(cnn, x, "99.9")
     acts = cnn.activations(xt)
     h = conv.first_current(xt)
     for k, layer in enumerate(conv.layers):
@@ -87,7 +87,7 @@ def test_normalised_unrolled_network_computes_activations_over_factors(small_cnn
 
 def test_converted_cnn_in_brian2_approaches_the_ann(small_cnn):
     cnn, x, xt, yt = small_cnn
-    table = evaluate_cnn(cnn, xt, yt, x, steps=(8, 64))
+    table = evaluate(cnn, xt, yt, x, steps=(8, 64))
     ann = table["ann_accuracy"].iloc[0]
     assert ann > 0.8
     late = table.set_index("steps").loc[64, "accuracy"]
@@ -166,12 +166,12 @@ def test_pytorch_if_simulation_reproduces_brian2_spikes(small_cnn, v_init):
     """The clock-driven PyTorch replica (float64) and the Brian2 network emit the same output
     spikes and read the same output membrane, step for step."""
     cnn, x, xt, _ = small_cnn
-    conv = convert_cnn(cnn, x)
-    brian = simulate_cnn(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)
-    fast = simulate_cnn_fast(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)
-    np.testing.assert_array_equal(brian["out_counts"], fast["out_counts"])
-    np.testing.assert_allclose(brian["out_potential"], fast["out_potential"], atol=1e-9)
-    assert fast["out_counts"][-1].sum() > 0
+    conv = convert(cnn, x)
+    brian = simulate(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)[0]
+    fast = simulate_torch(conv, xt[:12], steps=(4, 8, 16), v_init=v_init)
+    np.testing.assert_array_equal(brian.out_counts, fast.out_counts)
+    np.testing.assert_allclose(brian.out_potential, fast.out_potential, atol=1e-9)
+    assert fast.out_counts[-1].sum() > 0
 
 
 def test_half_threshold_start_brings_the_if_network_closer_to_its_rate_limit(small_cnn):
@@ -180,13 +180,13 @@ def test_half_threshold_start_brings_the_if_network_closer_to_its_rate_limit(sma
     threshold rounds it (Bu et al. 2022). The output's accumulated input per step then lies
     closer to the rate model's, and for both starts the error shrinks as T grows (~1/T)."""
     cnn, x, xt, _ = small_cnn
-    conv = convert_cnn(cnn, x)
-    z = cnn_rate_model(conv, xt)
+    conv = convert(cnn, x)
+    z = rate_model(conv, xt)[-1]
     error = {}
     for v_init in (0.0, 0.5):
-        sim = simulate_cnn_fast(conv, xt, steps=(16, 64), v_init=v_init)
-        error[v_init] = [np.abs(sim["out_potential"][k] / T - z).mean()
-                         for k, T in enumerate(sim["steps"])]
+        sim = simulate_torch(conv, xt, steps=(16, 64), v_init=v_init)
+        error[v_init] = [np.abs(sim.out_potential[k] / T - z).mean()
+                         for k, T in enumerate(sim.steps)]
         assert error[v_init][1] < error[v_init][0]
     assert error[0.5][0] < error[0.0][0] / 2 and error[0.5][1] < error[0.0][1] / 2
 
@@ -195,8 +195,8 @@ def test_rate_model_equals_the_ann_when_nothing_saturates(small_cnn):
     """Normalised by the maximum on the very images it runs, no rate is clipped: the rate
     network in Brian2 is then the ANN divided by the output factor."""
     cnn, _, xt, _ = small_cnn
-    conv = convert_cnn(cnn, xt, "max")
-    z = cnn_rate_model(conv, xt)
+    conv = convert(cnn, xt, "max")
+    z = rate_model(conv, xt)[-1]
     logits = cnn.activations(xt)[-1]
     np.testing.assert_allclose(z * conv.factors[-1], logits, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(np.argmax(z, axis=1), cnn.predict(xt))
@@ -214,28 +214,26 @@ def test_cnn_weights_round_trip(small_cnn, tmp_path):
 @pytest.mark.slow
 def test_cpp_standalone_counts_equal_runtime(small_cnn, tmp_path):
     """The standalone build runs the same network: identical output counts (a compile, ~1 min)."""
-    from brainlearn.models.conversion_cnn import simulate_cnn
-
     cnn, x, xt, _ = small_cnn
-    conv = convert_cnn(cnn, x)
-    runtime = simulate_cnn(conv, xt[:6], steps=(8, 16))
-    standalone = simulate_cnn(conv, xt[:6], steps=(8, 16), device="cpp_standalone",
-                              directory=tmp_path / "build")
-    np.testing.assert_array_equal(runtime["out_counts"], standalone["out_counts"])
-    assert runtime["spikes"] == standalone["spikes"]
+    conv = convert(cnn, x)
+    runtime = simulate(conv, xt[:6], steps=(8, 16))[0]
+    standalone = simulate(conv, xt[:6], steps=(8, 16), device="cpp_standalone",
+                          directory=tmp_path / "build")[0]
+    np.testing.assert_array_equal(runtime.out_counts, standalone.out_counts)
+    np.testing.assert_array_equal(runtime.spikes, standalone.spikes)
 
 
 def test_folding_the_pools_keeps_the_rate_network_and_quadruples_the_next_synapses(small_cnn):
     """A pool's rate is the mean of its window (never clipped), so folding it into the next
     layer (P @ W) leaves the rate network's output unchanged; each post-pool synapse becomes
     four."""
-    from brainlearn.models.conversion_cnn import fold_pools
+    from brainlearn.models.conversion import fold_pools
 
     cnn, x, xt, _ = small_cnn
-    conv = convert_cnn(cnn, x)
+    conv = convert(cnn, x)
     folded = fold_pools(conv)
     assert [layer.name for layer in folded.layers] == ["conv1", "conv2", "fc1", "output"]
-    np.testing.assert_allclose(cnn_rate_model(folded, xt), cnn_rate_model(conv, xt), atol=1e-9)
+    np.testing.assert_allclose(rate_model(folded, xt)[-1], rate_model(conv, xt)[-1], atol=1e-9)
     by_name = {layer.name: layer.n_synapses for layer in conv.layers}
     assert folded.layers[2].n_synapses == 4 * by_name["fc1"]
     assert folded.layers[1].n_synapses == 4 * by_name["conv2"]

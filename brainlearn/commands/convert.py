@@ -14,7 +14,8 @@ EPILOG = """examples:
       --norm 99.9,max --reset subtract,zero
 """
 
-TRAIN_EPILOG = """Trains a 784-H-10 ReLU MLP (scikit-learn MLPClassifier: Adam, L2 penalty --alpha) and writes
+TRAIN_EPILOG = """Trains a 784-H-10 ReLU MLP (scikit-learn MLPClassifier: Adam from --lr, annealed per epoch
+on a cosine by default, L2 penalty --alpha) and writes
 DIR/mlp.npz, DIR/config.json and DIR/train_metrics.csv (training curve and test accuracy).
 
 examples:
@@ -56,11 +57,12 @@ examples:
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert train``."""
-    from brainlearn.models.conversion import train_run
+    from brainlearn.models.conversion import MLPRunConfig, train_run
 
-    metrics = train_run(args.out, hidden=args.hidden, epochs=args.epochs, seed=args.seed,
-                        batch_size=args.batch_size, lr=args.lr, alpha=args.alpha,
-                        source=args.source, train_examples=args.train_examples)
+    metrics = train_run(args.out, MLPRunConfig(
+        hidden=args.hidden, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
+        lr=args.lr, alpha=args.alpha, schedule=args.schedule, source=args.source,
+        train_examples=args.train_examples))
     print(f"MLP {'-'.join(map(str, metrics['sizes']))}: test accuracy "
           f"{metrics['test_accuracy']:.4f} ({metrics['test_examples']} images), trained in "
           f"{metrics['train_seconds']:.0f} s -> {args.out}")
@@ -82,50 +84,35 @@ def handle_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: options of ``brainlearn convert cnn`` that are fields of CNNRunConfig
+CNN_FIELDS = ("channels", "hidden", "epochs", "batch_size", "lr", "schedule", "shift",
+              "weight_decay", "validation", "seed", "threads", "weights", "steps", "fast_steps",
+              "fast_v_init", "v_init", "readout", "norm", "test_examples", "brian2_examples",
+              "fast_examples", "fast_splits", "precision", "norm_examples", "chunk", "device",
+              "source")
+
+
 def handle_cnn(args: argparse.Namespace) -> int:
     """Run ``brainlearn convert cnn``."""
-    from pathlib import Path
+    from brainlearn.models.conversion import CNNRunConfig, train_run
 
-    from brainlearn.models.conversion import parse_norm
-    from brainlearn.models.conversion_cnn import cnn_run
-
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise SystemExit(f"error: --weights {args.weights}: no such file (a cnn.npz written by "
-                         "brainlearn convert cnn)")
-    for name in ("v_init", "fast_v_init"):
-        values = getattr(args, name)
-        for v in values if isinstance(values, tuple) else (values,):
-            if not 0 <= v < 1:
-                raise SystemExit(f"error: --{name.replace('_', '-')} {v:g}: the initial "
-                                 "membrane is a fraction of the threshold in [0, 1)")
-    try:
-        parse_norm(args.norm)
+    try:  # a bad option is a usage error, reported before anything is loaded or written
+        config = CNNRunConfig(**{name: getattr(args, name) for name in CNN_FIELDS})
     except ValueError as err:
-        raise SystemExit(f"error: --norm {args.norm}: {err}") from None
-    table = cnn_run(args.out, channels=args.channels, hidden=args.hidden, epochs=args.epochs,
-                    batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
-                    shift=args.shift, weight_decay=args.weight_decay, validation=args.validation,
-                    seed=args.seed, steps=args.steps, fast_steps=args.fast_steps,
-                    fast_v_init=args.fast_v_init, v_init=args.v_init, readout=args.readout,
-                    norm=args.norm, test_examples=args.test_examples,
-                    brian2_examples=args.brian2_examples, fast_examples=args.fast_examples,
-                    fast_splits=args.fast_splits,
-                    precision=args.precision,
-                    norm_examples=args.norm_examples,
-                    chunk=args.chunk, device=args.device, threads=args.threads,
-                    source=args.source, weights=args.weights)
-    shown = table[(table["split"] == "test")
-                  & ((table["simulator"] == "brian2")
-                     | ((table["v_init"] == args.v_init) & (table["readout"] == args.readout)))]
-    print(shown[["simulator", "steps", "v_init", "readout", "accuracy", "ann_accuracy",
-                 "rate_accuracy", "spikes_per_example", "ms_per_image", "n_examples"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        raise SystemExit(f"error: {err}") from None
+    metrics = train_run(args.out, config)
+    lines = [f"ANN {metrics['ann_accuracy']:.4f} ({metrics['test_examples']} test images), "
+             f"rate model {metrics['rate_accuracy']:.4f}"]
+    for key, value in metrics.items():
+        if key.startswith(("torch_accuracy_T", "brian2_accuracy_T")):
+            lines.append(f"{key.replace('_accuracy_T', ' T=')}: {value:.4f}")
+    print("\n".join(lines))
     print(f"-> {args.out}/results.csv, {args.out}/accuracy_vs_steps.png")
     return 0
 
 
 def register(subparsers) -> None:
-    """Add ``brainlearn convert`` with ``train`` and ``evaluate``."""
+    """Add ``brainlearn convert`` with ``train``, ``evaluate`` and ``cnn``."""
     parser = subparsers.add_parser(
         "convert", help="ANN-to-SNN conversion of a ReLU MLP on MNIST",
         description="Train a ReLU MLP and evaluate it converted to IF neurons in Brian2.",
@@ -144,6 +131,9 @@ def register(subparsers) -> None:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--alpha", type=float, default=1e-4,
                        help="L2 penalty of MLPClassifier (default 1e-4)")
+    train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                       help="learning rate per epoch: cosine annealing from --lr (default) or "
+                            "constant")
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
     train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",

@@ -37,7 +37,7 @@ __all__ = ["MLP", "CNN", "SCHEDULES", "MLP_SCHEDULES", "mlp_classifier", "mlp_fr
 SCHEDULES = ("constant", "onecycle", "cosine")
 
 
-def requirerequire_torch():
+def require_torch():
     """Import PyTorch or fail with the extra to install."""
     try:
         import torch
@@ -154,23 +154,6 @@ def mlp_from_classifier(classifier) -> MLP:
     loss = list(getattr(classifier, "loss_curve_", []) or [])
     history = pd.DataFrame({"epoch": np.arange(1, len(loss) + 1), "loss": loss})
     return MLP(weights, biases, history)
-
-
-def mlp_classifier(*, hidden=(500,), epochs: int = 20, batch_size: int = 128, lr: float = 1e-3,
-                   alpha: float = 1e-4, random_state=None, verbose: bool = False):
-    """The scikit-learn ``MLPClassifier`` that brainlearn trains for conversion.
-
-    ReLU hidden layers, Adam with a constant learning rate, minibatches, L2 penalty ``alpha``,
-    and exactly ``epochs`` passes over the data (no early stop: ``tol=0``). The parameters are
-    those of :func:`train_mlp`.
-    """
-    from sklearn.neural_network import MLPClassifier
-
-    return MLPClassifier(hidden_layer_sizes=tuple(int(h) for h in hidden), activation="relu",
-                         solver="adam", alpha=alpha, batch_size=batch_size,
-                         learning_rate_init=lr, max_iter=int(epochs), tol=0.0,
-                         n_iter_no_change=int(epochs) + 1, shuffle=True,
-                         random_state=random_state, verbose=bool(verbose))
 
 
 #: Learning-rate schedules of :func:`train_mlp` (per epoch).

@@ -32,7 +32,7 @@ from brainlearn.models.conversion.unroll import (
     pool_synapses,
 )
 
-__all__ = ["ConvertedNet", "convert", "parse_norm", "norm_label", "percentile_factor", "as_rows"]
+__all__ = ["ConvertedNet", "convert", "rescale", "parse_norm", "norm_label", "percentile_factor", "as_rows"]
 
 
 def as_rows(images) -> np.ndarray:
@@ -175,21 +175,44 @@ def convert(ann: MLP | CNN, x_norm, norm="99.9", batch_size: int = 5000,
     factors = [1.0] + [percentile_factor(np.concatenate(chunks).astype(np.float64), percentile,
                                          k + 1, silent_factor)
                        for k, chunks in enumerate(per_layer)]
-    factors = np.asarray(factors)
-    weights = [np.asarray(w, np.float64) * factors[k] / factors[k + 1]
-               for k, w in enumerate(ann.weights)]
-    biases = [np.asarray(b, np.float64) / factors[k + 1] for k, b in enumerate(ann.biases)]
-    return ConvertedNet(weights, biases, factors, percentile, ann)
+    return rescale(ann, np.asarray(factors), percentile)
 
 
 def _convert_cnn(cnn: CNN, x_norm, percentile: float, silent_factor: float) -> ConvertedCNN:
-    """Normalise the CNN and unroll it into :class:`SparseLayer` objects (conv1, pool1,
-    conv2, pool2, fc1, output; a pool shares its convolution's factor)."""
+    """The CNN's factors: conv1, pool1, conv2, pool2, fc1, output (a pool shares its
+    convolution's, since its rates are means of the convolution's)."""
     acts = cnn.activations(x_norm)
     lam = {k: percentile_factor(acts[k][acts[k] > 0], percentile, k + 1, silent_factor)
            for k in (0, 2, 4, 5)}  # conv1, conv2, fc1, output
-    lam[1], lam[3] = lam[0], lam[2]  # a pool's rates are means of its convolution's
-    factors = np.array([lam[k] for k in range(6)])
+    lam[1], lam[3] = lam[0], lam[2]
+    return rescale(cnn, np.array([lam[k] for k in range(6)]), percentile)
+
+
+def rescale(ann: MLP | CNN, factors, percentile: float = 99.9) -> ConvertedNet | ConvertedCNN:
+    """The converted network of ``ann`` for known normalisation ``factors``.
+
+    ``factors`` are those of :func:`convert` (``ConvertedNet.factors``: ``lambda_0 = 1``
+    first; ``ConvertedCNN.factors``: one per IF layer); ``percentile`` only labels the result.
+    A saved estimator keeps its factors and rebuilds its network this way.
+    """
+    factors = np.asarray(factors, dtype=np.float64)
+    if isinstance(ann, MLP):
+        if len(factors) != len(ann.weights) + 1:
+            raise ValueError(f"an MLP of {len(ann.weights)} layers needs "
+                             f"{len(ann.weights) + 1} factors, got {len(factors)}")
+        weights = [np.asarray(w, np.float64) * factors[k] / factors[k + 1]
+                   for k, w in enumerate(ann.weights)]
+        biases = [np.asarray(b, np.float64) / factors[k + 1] for k, b in enumerate(ann.biases)]
+        return ConvertedNet(weights, biases, factors, percentile, ann)
+    if len(factors) != 6:
+        raise ValueError(f"the CNN has 6 IF layers and needs 6 factors, got {len(factors)}")
+    return _unroll(ann, factors, percentile)
+
+
+def _unroll(cnn: CNN, factors: np.ndarray, percentile: float) -> ConvertedCNN:
+    """The normalised CNN as :class:`SparseLayer` objects (conv1, pool1, conv2, pool2, fc1,
+    output)."""
+    lam = {k: float(f) for k, f in enumerate(factors)}  # python floats: float32 biases stay float32
     side = cnn.image
     (k1, b1), (k2, b2) = cnn.conv
     (w1, c1), (w2, c2) = cnn.fc
