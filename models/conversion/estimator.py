@@ -105,12 +105,15 @@ class _Converted(ClassifierMixin, BaseEstimator):
                      n_features_in=np.int64(self.n_features_in_))
             params = {k: list(v) if isinstance(v, tuple) else v
                       for k, v in self.get_params().items()}
+            if not isinstance(params["random_state"], int | None):
+                params["random_state"] = None  # a RandomState object: its seed is seed_
             rundir.write_config(run, {"model": self._model, "estimator": type(self).__name__,
                                       **params}, kind=self._kind)
         return Path(path)
 
     @classmethod
     def _from_saved(cls, root: Path, ann, params: dict):
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         with np.load(root / ESTIMATOR_FILE, allow_pickle=False) as data:
             clf = cls(**params)
             clf.classes_ = data["classes"]
