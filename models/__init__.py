@@ -40,6 +40,7 @@ __all__ = ["BUILTIN_SPECS", "MODELS", "ModelSpec", "register_model", "unregister
 #: the spec module of every built-in model, in the order of the comparison table
 BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
+    "brainlearn.models.conversion.spec",
     "brainlearn.models.specs",
 )
 
