@@ -120,6 +120,12 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="convert_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
 
+    _add_train(sub)
+    _add_cnn(sub)
+    _add_evaluate(sub)
+
+
+def _add_train(sub) -> None:
     train = sub.add_parser("train", help="train the MLP (scikit-learn)", epilog=TRAIN_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--hidden", type=int_list, default=(500,),
@@ -140,6 +146,8 @@ def register(subparsers) -> None:
                     help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.set_defaults(func=handle_train)
 
+
+def _add_cnn(sub) -> None:
     cnn = sub.add_parser("cnn", help="train, convert and evaluate the small MNIST CNN (torch)",
                          epilog=CNN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     cnn.add_argument("--out", required=True, help="run directory to write")
@@ -196,6 +204,8 @@ def register(subparsers) -> None:
                      default="full", help="full MNIST from the cache, or the embedded subset")
     cnn.set_defaults(func=handle_cnn)
 
+
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser("evaluate", help="evaluate the converted SNN", epilog=EVALUATE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("dir", help="run directory written by `convert train`")

@@ -449,20 +449,7 @@ def train_cnn(x, labels, *, channels=(32, 64), hidden: int = 128, epochs: int = 
         epoch_iter = tqdm(epoch_iter, desc="train CNN", unit="epoch")
     for epoch in epoch_iter:
         start = time.perf_counter()
-        order = torch.from_numpy(rng.permutation(len(x)))
-        loss_sum, correct = 0.0, 0
-        model.train()
-        for s in range(0, len(x), batch_size):
-            idx = order[s:s + batch_size]
-            out = model(shift_images(xt[idx], shift, rng))
-            loss = torch.nn.functional.cross_entropy(out, yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((out.argmax(1) == yt[idx]).sum())
+        loss_sum, correct = _cnn_epoch(torch, model, opt, sched, xt, yt, batch_size, shift, rng)
         row = {"epoch": epoch + 1, "loss": loss_sum / len(x), "train_accuracy": correct / len(x),
                "lr": float(opt.param_groups[0]["lr"]), "seconds": time.perf_counter() - start}
         if validation is not None:
@@ -476,6 +463,25 @@ def train_cnn(x, labels, *, channels=(32, 64), hidden: int = 128, epochs: int = 
     fc = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
           for m in model if isinstance(m, nn.Linear)]
     return CNN(conv, fc, side, pd.DataFrame(rows))
+
+
+def _cnn_epoch(torch, model, opt, sched, xt, yt, batch_size: int, shift: int, rng):
+    """One pass over the shuffled images; returns the summed loss and the correct count."""
+    order = torch.from_numpy(rng.permutation(len(xt)))
+    loss_sum, correct = 0.0, 0
+    model.train()
+    for s in range(0, len(xt), batch_size):
+        idx = order[s:s + batch_size]
+        out = model(shift_images(xt[idx], shift, rng))
+        loss = torch.nn.functional.cross_entropy(out, yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        loss_sum += float(loss.detach()) * len(idx)
+        correct += int((out.argmax(1) == yt[idx]).sum())
+    return loss_sum, correct
 
 
 def _cnn_module(torch, side: int, channels, hidden: int, n_classes: int):

@@ -124,6 +124,12 @@ def evaluate(ann, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256),
                    v_init=v_init, chunk=chunk, progress=progress, threads=threads,
                    precision=precision, device=device, lanes=lanes, max_synapses=max_synapses,
                    seed=seed, directory=directory)
+    return pd.DataFrame(_table_rows(results, labels, simulator, v_init, readout, ann_accuracy,
+                                    rate_acc))
+
+
+def _table_rows(results, labels, simulator, v_init, readout, ann_accuracy, rate_acc) -> list:
+    """One row per configuration and checkpoint ``T``."""
     rows = []
     for res in results:
         acc = {"count": res.accuracy(labels, "count"),
@@ -141,4 +147,4 @@ def evaluate(ann, images, labels, x_norm, *, steps=(8, 16, 32, 64, 128, 256),
                 "ms_per_image": 1000 * res.run_seconds / len(labels),
                 "n_examples": len(labels), "synapses": res.synapses,
             })
-    return pd.DataFrame(rows)
+    return rows

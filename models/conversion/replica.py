@@ -85,32 +85,37 @@ def simulate_torch(converted: ConvertedCNN, images, *, steps=(16, 32, 64),
     spikes = np.zeros((len(steps), n))
     with torch.no_grad():
         for s in range(0, n, int(batch_size)):
-            xb = x[s:s + batch_size]
-            first = layers[0][0](xb) + layers[0][1]
-            v = [torch.full((len(xb), layer.size), float(v_init), dtype=dtype)
-                 for layer in converted.layers]
-            count = [torch.zeros_like(u) for u in v]
-            fired = [torch.zeros_like(u) for u in v]
-            total = torch.zeros(len(xb), dtype=torch.float64)  # counts: exact in float64
-            k = 0
-            for t in range(1, steps[-1] + 1):
-                inputs = [first] + [op(fired[m - 1]) + bias
-                                    for m, (op, bias) in enumerate(layers) if m]
-                for m in range(len(v)):
-                    v[m] += inputs[m]
-                    fired[m] = (v[m] > 1.0).to(dtype)
-                    v[m] -= fired[m]
-                    count[m] += fired[m]
-                    total += fired[m].sum(1)
-                if t == steps[k]:
-                    counts[k, s:s + len(xb)] = count[-1].numpy()
-                    # Brian2's synapses deliver step t's spikes within step t: add the input
-                    # still pending for the output layer so both read the same membrane
-                    pending = layers[-1][0](fired[-2])
-                    potential[k, s:s + len(xb)] = (v[-1] + pending - v_init + count[-1]).numpy()
-                    spikes[k, s:s + len(xb)] = total.numpy()
-                    k += 1
+            part = slice(s, s + batch_size)
+            _run_batch(torch, converted, layers, x[part], steps, v_init, dtype,
+                       counts[:, part], potential[:, part], spikes[:, part])
     return SimulationResult(steps, "analog", "subtract", converted.norm, counts, potential,
                             spikes, v_init=v_init, synapses=converted.n_synapses,
                             run_seconds=time.perf_counter() - start)
 
+
+
+def _run_batch(torch, converted, layers, xb, steps, v_init, dtype, counts, potential, spikes):
+    """Step one batch of images through the IF layers; fill the checkpoint arrays in place."""
+    first = layers[0][0](xb) + layers[0][1]
+    v = [torch.full((len(xb), layer.size), float(v_init), dtype=dtype)
+         for layer in converted.layers]
+    count = [torch.zeros_like(u) for u in v]
+    fired = [torch.zeros_like(u) for u in v]
+    total = torch.zeros(len(xb), dtype=torch.float64)  # counts: exact in float64
+    k = 0
+    for t in range(1, steps[-1] + 1):
+        inputs = [first] + [op(fired[m - 1]) + bias for m, (op, bias) in enumerate(layers) if m]
+        for m in range(len(v)):
+            v[m] += inputs[m]
+            fired[m] = (v[m] > 1.0).to(dtype)
+            v[m] -= fired[m]
+            count[m] += fired[m]
+            total += fired[m].sum(1)
+        if t == steps[k]:
+            counts[k] = count[-1].numpy()
+            # Brian2's synapses deliver step t's spikes within step t: add the input still
+            # pending for the output layer so both read the same membrane
+            pending = layers[-1][0](fired[-2])
+            potential[k] = (v[-1] + pending - v_init + count[-1]).numpy()
+            spikes[k] = total.numpy()
+            k += 1
