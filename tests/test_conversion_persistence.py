@@ -114,3 +114,26 @@ def test_cnn_classifier_round_trip_and_clone(cnn_fit, tmp_path):
         cnn_fit.predict(np.zeros((2, 30)))
     with pytest.raises(ValueError, match="square images.*got 30 features"):
         fresh.fit(np.zeros((4, 30)), [0, 1, 0, 1])
+
+
+def test_cnn_rows_of_a_shared_network_run_keep_brian2s_own_spikes_at_every_t(tmp_path):
+    """Runs of the shared IF network (results with an ``input`` column) count Brian2's spikes
+    up to each T: every Brian2 row keeps its own count, none is borrowed from the replica."""
+    import json
+
+    import pandas as pd
+
+    from brainlearn.models.conversion.spec import cnn_rows
+
+    run = tmp_path / "cnn"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"kind": "conversion_cnn", "model": "converted-cnn"}))
+    base = {"ann_accuracy": 0.99, "ms_per_image": 90.0, "synapses": 3717120, "norm": "99.9",
+            "split": "test", "readout": "count", "input": "analog", "reset": "subtract",
+            "v_init": 0.5, "accuracy": 0.98}
+    rows = [dict(base, simulator="brian2", steps=T, spikes_per_example=100.0 * T,
+                 n_examples=100) for T in (16, 32)]
+    rows += [dict(base, simulator="torch", steps=16, spikes_per_example=5.0, n_examples=100)]
+    pd.DataFrame(rows).to_csv(run / "results.csv", index=False)
+    spikes = {r["inference_steps"]: r["spikes_per_inference"] for r in cnn_rows(run)[1:]}
+    assert spikes == {16: 1600.0, 32: 3200.0}
