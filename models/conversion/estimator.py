@@ -376,7 +376,7 @@ class ConvertedCNNClassifier(_Converted):
         else:
             from brainlearn.models.conversion.runs import norm_images
 
-            saved = {k: config[k] for k in known if k in config and k != "steps"}
+            saved = {k: config[k] for k in known if k in config and k not in ("steps", "device")}
             steps = max(config.get("steps", [64]))
             clf = cls(**{**saved, "steps": steps, "random_state": config.get("seed"), **params})
             clf._check_common()
