@@ -165,7 +165,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         family="e-prop",
         citation="G. Bellec et al. (2020), A solution to the learning dilemma for recurrent "
                  "networks of spiking neurons, Nat. Commun. 11:3625",
-        module="brainlearn.models.eprop_readout",
+        module="brainlearn.models.eprop.readout",
         commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
                   "brainlearn mnist evaluate runs/n400",
                   "brainlearn eprop mnist-readout runs/n400"),

@@ -16,8 +16,14 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from brainlearn.models.eprop import EpropParams, EpropWeights, run_sequences
-from brainlearn.models.eprop_tasks import NEST_LOSSES, evidence_accumulation, sine_waves
+from brainlearn.models.eprop import (
+    NEST_LOSSES,
+    EpropParams,
+    EpropWeights,
+    evidence_accumulation,
+    run_sequences,
+    sine_waves,
+)
 
 
 def eprop_reference_update(p: EpropParams, w: EpropWeights, stim, target, rec) -> dict:
@@ -198,7 +204,7 @@ def test_parameters_without_units_are_rejected_with_a_hint():
 
 
 def test_counts_become_evenly_spaced_spike_trains():
-    from brainlearn.models.eprop_readout import counts_to_spike_trains
+    from brainlearn.models.eprop import counts_to_spike_trains
 
     trains = counts_to_spike_trains(np.array([[0, 1, 4], [2, 0, 0]]), steps=8)
     assert trains.shape == (16, 3)
@@ -208,7 +214,7 @@ def test_counts_become_evenly_spaced_spike_trains():
 
 
 def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
-    from brainlearn.models.eprop_readout import EpropReadout, counts_to_spike_trains
+    from brainlearn.models.eprop import EpropReadout, counts_to_spike_trains
 
     # one image: the update equals -eta/|window| sum_t (pi - pi*) zbar (paper eq. 28)
     model = EpropReadout(n_classes=3, steps=12, window=6, tau_out=5 * ms, eta=0.3)
@@ -268,7 +274,7 @@ def test_recorded_spikes_become_the_readout_trains_step_for_step(tmp_path):
     """Trains built from a run's recording hold its spikes: at the network's dt (0.5 ms, 700
     steps per 350 ms window) every spike on its own step, at 50 steps on step
     floor(t * 50 / 0.35), an example without spikes silent."""
-    from brainlearn.models.eprop_readout import recorded_trains
+    from brainlearn.models.eprop import recorded_trains
 
     neuron = np.array([0, 2, 2, 1, 0])
     t = np.array([0.0, 0.0125, 0.3495, 0.1, 0.0065])
@@ -294,7 +300,7 @@ def test_eprop_readout_tells_apart_images_that_differ_only_in_spike_timing(tmp_p
     class 0 neuron 0 fires early and neuron 1 late, in class 1 the reverse. Counts spread
     evenly are the same for both (chance); the recorded timing separates them, because the
     leaky readout remembers the late spike in its learning window."""
-    from brainlearn.models.eprop_readout import EpropReadout, evaluate_run
+    from brainlearn.models.eprop import EpropReadout, evaluate_run
 
     rng = np.random.default_rng(5)
     labels = {stage: rng.integers(0, 2, n) for stage, n in (("assign", 60), ("test", 40))}
@@ -317,7 +323,7 @@ def test_eprop_readout_tells_apart_images_that_differ_only_in_spike_timing(tmp_p
 
 
 def test_eprop_readout_of_a_run_without_recorded_spike_timing_says_evaluate_again(tmp_path):
-    from brainlearn.models.eprop_readout import evaluate_run
+    from brainlearn.models.eprop import evaluate_run
 
     run = tmp_path / "old"
     run.mkdir()

@@ -52,64 +52,42 @@ examples:
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop train``."""
-    from brainlearn.models.eprop_run import train
+    from brainlearn.models.eprop.runs import summary, train_task
 
-    if args.resume:
-        metrics = train(args.resume, None, progress=not args.quiet)
-        out = args.resume
-    else:
-        if not args.out or not args.task:
-            raise ValueError("give --task and --out for a new run, or --resume DIR")
-        config = {"task": args.task, "iterations": args.iterations,
-                  "batch_size": args.batch_size, "chunk": args.chunk, "seed": args.seed,
-                  "device": args.device, "stop_error": args.stop_error}
-        metrics = train(args.out, config, progress=not args.quiet)
-        out = args.out
-    text = (f"{metrics['task']}: {metrics['iterations']} iterations, loss "
-            f"{metrics['final_loss']:.4g}, {metrics['train_seconds']:.1f} s training")
-    if "final_error" in metrics:
-        text += (f", error {metrics['final_error']:.3f} (mean of last batches "
-                 f"{metrics['mean_error_last_batches']:.3f})")
-        if metrics["stopped_early"]:
-            text += f", below {metrics['stop_error']} at iteration {metrics['stop_iteration']}"
-    print(f"{text} -> {out}")
+    out = args.resume or args.out
+    metrics = train_task(out, args.task, resume=bool(args.resume), progress=not args.quiet,
+                         iterations=args.iterations, batch_size=args.batch_size,
+                         chunk=args.chunk, seed=args.seed, device=args.device,
+                         stop_error=args.stop_error)
+    print(f"{summary(metrics)} -> {out}")
     return 0
 
 
 def handle_nest(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop nest``."""
-    from pathlib import Path
+    from brainlearn.models.eprop.nest import write_comparison
 
-    from brainlearn.atomic import atomic_path
-    from brainlearn.models.eprop_tasks import nest_comparison
-
-    table = nest_comparison(device_name=args.device,
-                            directory=Path(args.out) / "build" if args.out else None)
+    table, path = write_comparison(args.out, device_name=args.device, seed=args.seed,
+                                   iterations=args.iterations)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.12g}"))
-    if args.out:
-        path = Path(args.out) / "nest_comparison.csv"
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=False)
+    if path is not None:
         print(f"-> {path}")
     return 0
 
 
 def handle_mnist_readout(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop mnist-readout``."""
-    from pathlib import Path
-
-    from brainlearn.models.eprop_readout import evaluate_run
+    from brainlearn.models.eprop.mnist_readout import evaluate_run
 
     metrics = evaluate_run(args.dir, steps=args.steps, window=args.window, eta=args.eta,
-                           epochs=args.epochs, seed=args.seed, device=args.device,
-                           directory=Path(args.dir) / "build_eprop_readout")
+                           epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"e-prop readout: test accuracy {metrics['accuracy_eprop']:.4f} "
           f"({metrics['eprop_readout_seconds']:.1f} s training) -> {args.dir}/metrics.json")
     return 0
 
 
 def register(subparsers) -> None:
-    """Add ``brainlearn eprop`` with ``train`` and ``nest``."""
+    """Add ``brainlearn eprop`` with ``train``, ``nest`` and ``mnist-readout``."""
     parser = subparsers.add_parser(
         "eprop", help="online learning (e-prop) of recurrent spiking networks in Brian2",
         description="e-prop (Bellec et al. 2020): eligibility traces and learning signals as "
@@ -143,6 +121,11 @@ def register(subparsers) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime")
     nest.add_argument("--out", help="directory for the table (and the standalone builds)")
+    nest.add_argument("--seed", type=int, default=1,
+                      help="seed of weights, inputs and targets (NEST's: 1; another seed has "
+                           "no NEST column)")
+    nest.add_argument("--iterations", type=int, default=None,
+                      help="weight updates per protocol (default: NEST's 5)")
     nest.set_defaults(func=handle_nest)
 
     ro = sub.add_parser("mnist-readout", help="e-prop readout on an evaluated Diehl & Cook run",
