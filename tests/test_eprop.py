@@ -331,3 +331,106 @@ def test_eprop_readout_of_a_run_without_recorded_spike_timing_says_evaluate_agai
              test_counts=np.ones((2, 3)), test_labels=np.arange(2))
     with pytest.raises(FileNotFoundError, match=r"assign_spikes.parquet.*evaluate it again"):
         evaluate_run(run)
+
+
+# ---- the e-prop readout as a scikit-learn estimator ------------------------------------------
+
+#: checks of scikit-learn's suite that do not apply to the e-prop readout, and why
+READOUT_NOT_APPLICABLE = {
+    "check_classifiers_train": "needs 83 % on 2-feature blobs; the readout turns each feature "
+    "into a whole number of spikes (the blobs become counts 0..4, most of their separation "
+    "lost) and its neurons have no bias",
+}
+
+
+@pytest.mark.slow
+def test_eprop_readout_passes_scikit_learn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from brainlearn.models.eprop import EpropReadout
+
+    # 4 steps per example keeps each of the suite's Brian2 fits at about a second
+    rows = check_estimator(EpropReadout(steps=4, window=2), on_fail=None,
+                           expected_failed_checks=READOUT_NOT_APPLICABLE)
+    failed = [str(row["check_name"]) for row in rows if row["status"] == "failed"]
+    assert failed == []
+    assert sum(row["status"] == "passed" for row in rows) > 40
+
+
+def _separable_counts(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    counts = rng.poisson(np.where(labels[:, None] == 0, [4, 4, 0, 0], [0, 0, 4, 4]))
+    return counts, labels
+
+
+def test_eprop_readout_saved_and_loaded_predicts_as_before_and_clones(tmp_path):
+    from sklearn.base import clone
+
+    from brainlearn.models.eprop import EpropReadout
+
+    counts, labels = _separable_counts(40, seed=3)
+    names = np.array(["left", "right"])
+    model = EpropReadout(steps=8, window=4, tau_out=5 * ms, eta=1.0).fit(counts, names[labels])
+    before = model.predict(counts)
+    assert set(before) <= set(names) and model.score(counts, names[labels]) >= 0.95
+    loaded = EpropReadout.load(model.save(tmp_path / "readout"))
+    np.testing.assert_array_equal(loaded.predict(counts), before)
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert loaded.get_params() == model.get_params()
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "coef_")
+
+
+def test_eprop_readout_checks_its_parameters_in_fit_with_one_clear_line():
+    from brainlearn.models.eprop import EpropReadout
+
+    counts, labels = _separable_counts(6, seed=1)
+    bad = EpropReadout(device="gpu")   # constructing never fails (scikit-learn's contract)
+    with pytest.raises(ValueError, match="device must be one of .* got 'gpu'"):
+        bad.fit(counts, labels)
+    with pytest.raises(ValueError, match="window must be an integer in 1..steps=8, got 9"):
+        EpropReadout(steps=8, window=9).fit(counts, labels)
+    with pytest.raises(ValueError, match="did you mean 20"):
+        EpropReadout(tau_out=20).fit(counts, labels)
+    with pytest.raises(FileNotFoundError, match="brainlearn eprop mnist-readout"):
+        EpropReadout.load("/nonexistent/run")
+
+
+def test_mnist_readout_saves_the_readout_it_scored_into_the_run(tmp_path):
+    """``evaluate_run`` leaves the fitted readout in the run directory: loaded back, it
+    scores the run's recorded test trains exactly as the metrics say."""
+    from brainlearn.models.eprop import evaluate_run, load_run, recorded_trains
+
+    rng = np.random.default_rng(8)
+    labels = {stage: rng.integers(0, 2, n) for stage, n in (("assign", 30), ("test", 20))}
+    spikes = {}
+    for stage, y in labels.items():
+        t = rng.uniform(0.0, 0.3, len(y))
+        spikes[stage] = (y, t, np.arange(len(y)))   # the neuron that fires names the class
+    run = _window_run(tmp_path / "run", spikes, labels, n_neurons=2)
+    metrics = evaluate_run(run, n_classes=2, steps=10, window=5, eta=2.0)
+    readout = load_run(run)
+    test_x, test_y = recorded_trains(run, "test", steps=10)
+    assert readout.score(test_x, test_y) == metrics["accuracy_eprop"] >= 0.95
+
+
+def test_nest_comparison_takes_a_seed_and_an_iteration_count():
+    from brainlearn.models.eprop import NEST_LOSSES, nest_comparison
+
+    nest = nest_comparison(protocols=("sine-waves",), iterations=1)
+    assert list(nest["iteration"]) == [0]
+    np.testing.assert_allclose(nest["brian2"], NEST_LOSSES["sine-waves"][:1], rtol=1e-10)
+    other = nest_comparison(protocols=("sine-waves",), iterations=1, seed=2)
+    # other draws: a loss of its own, and no NEST loss to compare it with
+    assert np.isfinite(other["brian2"]).all() and other["nest"].isna().all()
+    assert abs(other["brian2"][0] - NEST_LOSSES["sine-waves"][0]) > 1e-3
+    with pytest.raises(ValueError, match="protocols must be among"):
+        nest_comparison(protocols=("xor",))
+
+
+def test_a_new_training_without_a_task_says_what_to_give(tmp_path):
+    from brainlearn.models.eprop import train_task
+
+    with pytest.raises(ValueError, match="needs a task and a run directory"):
+        train_task(tmp_path / "run", None)

@@ -243,6 +243,7 @@ class EpropReadout(ClassifierMixin, BaseEstimator):
         X : array_like
             Spike trains or counts, as for :meth:`fit`.
         """
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     # ---- a run directory -------------------------------------------------------------------
