@@ -239,14 +239,14 @@ def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
 
 
 def test_compare_table_has_the_eprop_readout_row_and_says_what_it_was_trained_on(tmp_path):
-    from brainlearn.compare import comparison_table
+    from brainlearn.models import compare_runs
 
     run = tmp_path / "dc"
     run.mkdir()
     metrics = {"neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
                "test_examples": 500, "eprop_input": "recorded spike timing"}
     (run / "metrics.json").write_text(json.dumps(metrics))
-    table = comparison_table(run)
+    table = compare_runs([run])
     row = table[table["method"].str.contains("e-prop")].iloc[0]
     assert row["accuracy"] == 0.75
     assert "recorded spike timing" in row["method"]
@@ -255,7 +255,7 @@ def test_compare_table_has_the_eprop_readout_row_and_says_what_it_was_trained_on
     # a row measured before timing was recorded says it saw spread-out counts
     del metrics["eprop_input"]
     (run / "metrics.json").write_text(json.dumps(metrics))
-    row = comparison_table(run).query("method.str.contains('e-prop')").iloc[0]
+    row = compare_runs([run]).query("method.str.contains('e-prop')").iloc[0]
     assert "counts spread evenly" in row["method"]
 
 
@@ -413,6 +413,10 @@ def test_mnist_readout_saves_the_readout_it_scored_into_the_run(tmp_path):
     readout = load_run(run)
     test_x, test_y = recorded_trains(run, "test", steps=10)
     assert readout.score(test_x, test_y) == metrics["accuracy_eprop"] >= 0.95
+    # the registry's load is the same estimator
+    from brainlearn.models import MODELS
+
+    np.testing.assert_array_equal(MODELS["eprop-readout"].load(run).coef_, readout.coef_)
 
 
 def test_nest_comparison_takes_a_seed_and_an_iteration_count():
@@ -434,3 +438,20 @@ def test_a_new_training_without_a_task_says_what_to_give(tmp_path):
 
     with pytest.raises(ValueError, match="needs a task and a run directory"):
         train_task(tmp_path / "run", None)
+
+
+def test_registry_recognises_eprop_runs_old_and_new(tmp_path):
+    from brainlearn.models import MODELS, model_of
+
+    old = tmp_path / "old"   # written before config.json named the model
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"task": "sine-waves", "params": {}}))
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "config.json").write_text(json.dumps({"model": "eprop-rsnn", "task": "x"}))
+    assert model_of(old).name == model_of(new).name == "eprop-rsnn"
+    assert MODELS["eprop-rsnn"].family == MODELS["eprop-readout"].family == "e-prop"
+    dc = tmp_path / "dc"
+    dc.mkdir()
+    (dc / "metrics.json").write_text(json.dumps({"neurons": 100, "accuracy_eprop": 0.7}))
+    assert MODELS["eprop-readout"].holds(dc) and not MODELS["eprop-rsnn"].holds(dc)
