@@ -455,3 +455,18 @@ def test_registry_recognises_eprop_runs_old_and_new(tmp_path):
     dc.mkdir()
     (dc / "metrics.json").write_text(json.dumps({"neurons": 100, "accuracy_eprop": 0.7}))
     assert MODELS["eprop-readout"].holds(dc) and not MODELS["eprop-rsnn"].holds(dc)
+
+
+def test_eprop_sweep_task_trains_nests_protocol_at_seed_1(tmp_path):
+    """The registry's sweep task is the same training: seed 1 is NEST's sine-wave protocol,
+    so its first two losses are NEST's."""
+    import pandas as pd
+
+    from brainlearn.experiments import EXPERIMENTS
+    from brainlearn.models import MODELS
+
+    assert MODELS["eprop-rsnn"].sweep is not None
+    metrics = EXPERIMENTS["eprop-rsnn"]({"iterations": 2}, 1, tmp_path)
+    assert metrics["iterations"] == 2 and metrics["task"] == "sine-waves"
+    history = pd.read_csv(tmp_path / "eprop" / "loss.csv")
+    np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:2], rtol=1e-10)

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from brainlearn import rundir
+from brainlearn.experiments import Experiment
 from brainlearn.models.contract import ModelSpec, register_model, run_info
 
 __all__ = ["READOUT", "RSNN", "readout_rows", "readout_owns", "readout_train", "readout_load",
-           "readout_evaluate", "rsnn_owns", "rsnn_train", "rsnn_evaluate", "READOUT_SPEC",
+           "readout_evaluate", "rsnn_owns", "rsnn_train", "rsnn_evaluate", "rsnn_demo",
+           "rsnn_sweep", "READOUT_SPEC",
            "RSNN_SPEC"]
 
 READOUT = "eprop-readout"
@@ -100,6 +102,28 @@ def rsnn_evaluate(run_dir, **options) -> dict:
     return rundir.read_metrics(run_dir)
 
 
+def rsnn_demo(out, *, seed: int = 0) -> dict:
+    """Sine-wave regression (Bellec et al. 2020, Fig. 2), 20 iterations in runtime mode."""
+    from brainlearn.models.eprop.runs import train
+
+    return train(out, {"task": "sine-waves", "iterations": 20, "chunk": 20, "seed": seed,
+                       "device": "runtime"}, progress=False)
+
+
+def rsnn_sweep(params: dict, seed: int, workdir: Path) -> dict:
+    """One e-prop training of ``params["task"]`` in ``workdir/eprop`` (one chunk, no plot
+    of its own beyond the run's figure); the run's metrics."""
+    from brainlearn.models.eprop.runs import train
+
+    iterations = int(params.get("iterations", 20))
+    config = {"task": params.get("task", "sine-waves"), "iterations": iterations,
+              "chunk": int(params.get("chunk", iterations)), "seed": seed,
+              "device": params.get("device", "runtime")}
+    if "batch_size" in params:
+        config["batch_size"] = int(params["batch_size"])
+    return train(Path(workdir) / "eprop", config, progress=False)
+
+
 READOUT_SPEC = register_model(ModelSpec(
     name=READOUT,
     title="softmax readout of a finished Diehl & Cook network, trained online with "
@@ -122,7 +146,13 @@ RSNN_SPEC = register_model(ModelSpec(
     title="recurrent LIF/ALIF network trained online with e-prop on the paper's tasks "
           "(sine-wave regression, evidence accumulation), in Brian2",
     family="e-prop", citation=_EPROP, module="brainlearn.models.eprop",
-    train=rsnn_train, evaluate=rsnn_evaluate, owns=rsnn_owns,
+    train=rsnn_train, evaluate=rsnn_evaluate, owns=rsnn_owns, demo=rsnn_demo,
+    sweep=Experiment(
+        "eprop-rsnn", rsnn_sweep,
+        "e-prop training of a recurrent LIF/ALIF network on one of the paper's tasks",
+        {"task": "sine-waves | evidence-accumulation", "iterations": "20",
+         "batch_size": "the task's (1 | 32)", "chunk": "iterations per run (default: all)",
+         "device": "runtime | cpp_standalone"}),
     commands=("brainlearn eprop train --task evidence-accumulation --out runs/eprop_ea",),
     local_online=True,
 ))
