@@ -17,9 +17,10 @@ EPILOG = """examples:
 READOUT_EPILOG = """Trains a softmax readout of the Diehl & Cook spikes online with e-prop (one update per
 image, Brian2) on the spike trains the run recorded of its label-assignment images
 (assign_spikes.parquet: each image's counted input window, played over --steps steps),
-scores the test images (test_spikes.parquet) and adds accuracy_eprop to the run's
-metrics.json: `brainlearn compare --mnist-run DIR` shows it as a row. A run evaluated before
-these files were recorded needs `brainlearn mnist evaluate DIR` again.
+scores the test images (test_spikes.parquet), adds accuracy_eprop to the run's
+metrics.json (`brainlearn compare DIR` shows it as a row) and saves the fitted readout
+(eprop_readout.json, eprop_readout.npz; EpropReadout.load(DIR) in Python). A run evaluated
+before the spike files were recorded needs `brainlearn mnist evaluate DIR` again.
 
 examples:
   brainlearn mnist evaluate runs/n100 --readout vote,logistic,online
@@ -42,11 +43,13 @@ examples:
 
 NEST_EPILOG = """Runs NEST's e-prop test protocols (sine-wave regression, evidence accumulation with
 batch size 1 and 2: same inputs, weights, parameters and update schedule) in Brian2 and prints
-the loss per iteration beside the losses NEST's test suite asserts.
+the loss per iteration beside the losses NEST's test suite asserts. Another --seed or more
+--iterations train the same protocols on other draws or for longer (no NEST column there).
 
 examples:
   brainlearn eprop nest
   brainlearn eprop nest --device runtime --out runs/eprop_nest
+  brainlearn eprop nest --seed 2 --iterations 10
 """
 
 

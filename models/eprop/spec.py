@@ -102,12 +102,12 @@ def rsnn_evaluate(run_dir, **options) -> dict:
     return rundir.read_metrics(run_dir)
 
 
-def rsnn_demo(out, *, seed: int = 0) -> dict:
-    """Sine-wave regression (Bellec et al. 2020, Fig. 2), 20 iterations in runtime mode."""
+def rsnn_demo(out, *, seed: int = 0, device: str = "cpp_standalone") -> dict:
+    """Sine-wave regression (Bellec et al. 2020, Fig. 2): NEST's example, 200 iterations in
+    chunks of 20, one compiled binary (``seed=1`` is NEST's pattern)."""
     from brainlearn.models.eprop.runs import train
 
-    return train(out, {"task": "sine-waves", "iterations": 20, "chunk": 20, "seed": seed,
-                       "device": "runtime"}, progress=False)
+    return train(out, {"task": "sine-waves", "seed": seed, "device": device}, progress=False)
 
 
 def rsnn_sweep(params: dict, seed: int, workdir: Path) -> dict:
