@@ -42,6 +42,7 @@ BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.conversion.spec",
     "brainlearn.models.specs",
+    "brainlearn.models.eprop.spec",
 )
 
 
