@@ -134,12 +134,13 @@ def _add_train(sub) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, help="run directory to write")
     train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--alpha", type=float, default=1e-4,
-                       help="L2 penalty of MLPClassifier (default 1e-4)")
+    train.add_argument("--lr", type=float, default=2e-3,
+                       help="Adam's learning rate, the start of the cosine (default 2e-3)")
+    train.add_argument("--alpha", type=float, default=0.03,
+                       help="L2 penalty of MLPClassifier (default 0.03)")
     train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                        help="learning rate per epoch: cosine annealing from --lr (default) or "
-                            "constant")
+                            "constant (with --lr 1e-3 --alpha 1e-4: the recipe before)")
     train.add_argument("--train-examples", type=int, default=None,
                        help="use only the first N training images")
     train.add_argument("--data", "--source", dest="source", choices=("full", "embedded"), default="full",
