@@ -200,6 +200,9 @@ def _train(args) -> int:
             raise ValueError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
         from pathlib import Path
 
+        from brainlearn.rundir import check_free
+
+        check_free(args.out)  # being written by another process: say so (not "--resume")
         if (Path(args.out) / "config.json").exists():
             raise ValueError(f"{args.out} already holds a run: use --resume {args.out}")
         theta_plus = None

@@ -105,6 +105,7 @@ def _run_config(run_dir: Path, config) -> tuple[TrainConfig, bool]:
     return TrainConfig.of(config), True
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
           progress: bool = True, profile: bool = False) -> dict:
     """Train (or continue training) the network of a run directory.
