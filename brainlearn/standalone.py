@@ -125,8 +125,11 @@ def atomic_static_arrays(dev) -> None:
         try:
             try:
                 original(str(staging))
-            except OSError as exc:
-                raise write_error(Path(directory) / "static_arrays", exc) from None
+            except OSError as exc:  # name the file being written (the newest one)
+                written = sorted((staging / "static_arrays").iterdir(),
+                                 key=lambda p: p.stat().st_mtime_ns)
+                name = written[-1].name if written else ""
+                raise write_error(Path(directory) / "static_arrays" / name, exc) from None
             for item in sorted((staging / "static_arrays").iterdir()):
                 final = Path(directory) / "static_arrays" / item.name
                 if final.exists() and _same_file(item, final):
