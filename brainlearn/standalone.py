@@ -156,7 +156,7 @@ def read_errors(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2).lstrip(": ").strip()) for m in _READ_ERROR.finditer(text)]
 
 
-def run_standalone(directory: str | os.PathLike, run_args: Mapping | None = None,
+def run_standalone(directory: str | os.PathLike | None = None, run_args: Mapping | None = None,
                    with_output: bool = False) -> None:
     """Run the compiled program of the active standalone device; fail on a read error.
 
@@ -164,10 +164,20 @@ def run_standalone(directory: str | os.PathLike, run_args: Mapping | None = None
     ``cpp_standalone`` the program's error output goes to ``results/stderr.txt`` and is shown
     after the run; a line ``Error reading '<file>' ...`` (or ``Could not read``) removes that
     file and raises :class:`StandaloneInputError`, so a rerun writes it again.
+
+    Parameters
+    ----------
+    directory : path, optional
+        The build folder (default: the device's project directory).
+    run_args : mapping, optional
+        Brian2's ``run_args`` (variable views or TimedArrays to values).
+    with_output : bool
+        Show the program's standard output (Brian2's ``with_output``).
     """
     from brian2 import get_device, prefs
 
     dev = get_device()
+    directory = dev.project_dir if directory is None else directory
     run_args = dict(run_args or {})
     stage_run_args(dev, run_args)
     if type(dev).__name__ != "CPPStandaloneDevice":
