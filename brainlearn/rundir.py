@@ -22,6 +22,8 @@ protocols, sweeps) writes its run directory through this module, and
 ``weights.npz``            learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
 ``states.h5``              optional state snapshots (``brainlearn.analysis.write_states``)
 ``*.png``                  figures
+``.brainlearn.lock``       the lock of the process writing the run (:func:`lock_run`);
+                           removed when it ends cleanly, harmless when left by a kill
 =========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and

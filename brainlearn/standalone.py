@@ -191,7 +191,10 @@ def run_standalone(directory: str | os.PathLike | None = None, run_args: Mapping
     command = [saved] if isinstance(saved, str) else list(saved)
     prefs[key] = ["/bin/sh", "-c", f'exec "$0" "$@" 2>{shlex.quote(str(errors))}', *command]
     parent = os.environ.get("BRAINLEARN_PARENT_PID")
-    os.environ["BRAINLEARN_PARENT_PID"] = str(os.getpid())
+    if command == ["./main"]:  # the program's parent is this process (sh execs it)
+        os.environ["BRAINLEARN_PARENT_PID"] = str(os.getpid())
+    else:  # a launcher in between (mpirun, taskset ...): no parent check
+        os.environ.pop("BRAINLEARN_PARENT_PID", None)
     failure = None
     try:
         dev.run(directory=str(directory), with_output=with_output, run_args=run_args)
