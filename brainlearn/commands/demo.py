@@ -32,8 +32,10 @@ def _demo(args) -> int:
 
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
     from brainlearn.models.diehl_cook_plots import plot_run
+    from brainlearn.rundir import check_free
 
     run_dir = Path(args.out)
+    check_free(run_dir)  # a demo being written by another process is not deleted under it
     if (run_dir / "config.json").exists():
         # a finished demo is replaced; keep the build folders so nothing recompiles
         for child in run_dir.iterdir():
