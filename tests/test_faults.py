@@ -141,6 +141,7 @@ def test_ten_kills_at_random_points_then_resume_is_bit_identical(reference, tmp_
     faults = ["compile", "chunk", "checkpoint", "input", "external"] * 2
     rng.shuffle(faults)
     resume = [*TRAIN[:2], "--resume", str(run), "--no-progress"]
+    killed = 0
     for fault in faults:
         if fault == "compile":
             fault = f"compile:{rng.uniform(0.0, 3.0):.2f}"
@@ -158,7 +159,10 @@ def test_ten_kills_at_random_points_then_resume_is_bit_identical(reference, tmp_
             rc = _cli(fault, *resume).returncode
         assert rc in (-signal.SIGKILL, 0), (fault, rc)
         if rc == -signal.SIGKILL:  # the killed holder's lock file stays, and is taken over
+            killed += 1
             assert lock_holder(run) is not None
+    # the kills in a chunk, a checkpoint write and an input write happen whatever the speed
+    assert killed >= 6, killed
     proc = _cli("none", *resume)
     assert proc.returncode == 0, proc.stderr
     _assert_same(run, expected)
