@@ -64,7 +64,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
         family="STDP",
         citation="P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition "
                  "using spike-timing-dependent plasticity, Front. Comput. Neurosci. 9:99",
-        module="brainlearn.models.diehl_cook_2015",
+        module="brainlearn.models.diehl_cook.model",
         commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
                   "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online"),
         embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "

@@ -45,7 +45,7 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 def test_cli_offers_every_integration_of_the_model():
     """The command line's list (kept free of Brian2 imports) is the model's list."""
     from brainlearn.commands.mnist import INTEGRATIONS as CLI_INTEGRATIONS
-    from brainlearn.models.diehl_cook_2015 import INTEGRATIONS, DiehlCookParams
+    from brainlearn.models.diehl_cook.model import INTEGRATIONS, DiehlCookParams
 
     assert sorted(CLI_INTEGRATIONS) == sorted(INTEGRATIONS)
     assert CLI_INTEGRATIONS[0] == DiehlCookParams().integration  # the default, first

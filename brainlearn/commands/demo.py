@@ -31,7 +31,7 @@ def _demo(args) -> int:
     from pathlib import Path
 
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
-    from brainlearn.models.diehl_cook_plots import plot_run
+    from brainlearn.models.diehl_cook.plots import plot_run
 
     run_dir = Path(args.out)
     if (run_dir / "config.json").exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-#: the cells' integration methods (models.diehl_cook_2015.INTEGRATIONS; kept here so that
+#: the cells' integration methods (models.diehl_cook.model.INTEGRATIONS; kept here so that
 #: parsing the command line does not import Brian2)
 INTEGRATIONS = ["implicit_euler", "exponential_euler", "euler"]
 
@@ -256,7 +256,7 @@ def _evaluate(args) -> int:
 
 
 def _plot(args) -> int:
-    from brainlearn.models.diehl_cook_plots import plot_run
+    from brainlearn.models.diehl_cook.plots import plot_run
 
     for path in plot_run(args.run_dir):
         print(path)
@@ -290,7 +290,7 @@ def _tune(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from brainlearn.models.diehl_cook_reproduce import reproduce
+    from brainlearn.models.diehl_cook.reproduce import reproduce
 
     table = reproduce(
         args.out, _int_list("--rows", args.rows), param_set=args.params,

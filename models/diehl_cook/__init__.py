@@ -1,6 +1,6 @@
 """Training and evaluation of the Diehl & Cook (2015) network in chunks, with checkpoints.
 
-The network and the paper's parameters are in :mod:`brainlearn.models.diehl_cook_2015`; this
+The network and the paper's parameters are in :mod:`brainlearn.models.diehl_cook.model`; this
 package runs it. A run directory holds everything of one run: ``config.json``
 (:class:`TrainConfig`), ``checkpoint.npz`` (:class:`Checkpoint`, atomic, written after every
 chunk), ``metrics.json``, ``weights.npz`` (final input weights and theta), the evaluation

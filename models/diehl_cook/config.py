@@ -13,7 +13,7 @@ from brian2 import Quantity, mV, volt
 
 from brainlearn import rundir
 from brainlearn.devices import DEVICES
-from brainlearn.models.diehl_cook_2015 import (
+from brainlearn.models.diehl_cook.model import (
     INTEGRATIONS,
     PARAM_SETS,
     SIZED_REFERENCE,

@@ -26,9 +26,9 @@ from brainlearn.models.diehl_cook.config import (
     read_run_config,
     training_images,
 )
+from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams
 from brainlearn.models.diehl_cook.network import ChunkResult, StopOnSigterm, make_sim, present_chunk
 from brainlearn.models.diehl_cook.state import NetworkState
-from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams
 from brainlearn.readout import VoteReadout
 
 __all__ = ["TrainProgress", "Checkpoint", "train", "write_untrained_run", "write_profile"]

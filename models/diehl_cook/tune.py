@@ -11,7 +11,7 @@ out (``TrainConfig.validation``: never trained on), scores each run on those hel
 - ``tune.md``: per candidate the mean and spread over seeds, best first;
 - ``tune.png``: validation accuracy against ``theta_plus``.
 
-The test set is never read. Like :func:`~brainlearn.models.diehl_cook_reproduce.reproduce`
+The test set is never read. Like :func:`~brainlearn.models.diehl_cook.reproduce.reproduce`
 it is resumable: a finished run is read back, an interrupted one continues from its
 checkpoint. The chosen value is then trained with ``validation=0`` and scored on the test set
 (``brainlearn mnist train --theta-plus``; ``--params sized`` carries the value chosen for
@@ -28,7 +28,7 @@ import pandas as pd
 from brian2 import Quantity, mV
 
 from brainlearn.atomic import atomic_path
-from brainlearn.models.diehl_cook_reproduce import PAPER_ROWS, code_version
+from brainlearn.models.diehl_cook.reproduce import PAPER_ROWS, code_version
 from brainlearn.units import check_quantity
 
 __all__ = ["tune", "tune_directory", "tune_summary", "write_tune_tables"]
@@ -168,7 +168,7 @@ def tune(
     rows = [tune_summary(d) for d in sorted(out.iterdir()) if _scored_on_validation(d)]
     summary = write_tune_tables(out, rows)
     if plot:
-        from brainlearn.models.diehl_cook_plots import plot_tune
+        from brainlearn.models.diehl_cook.plots import plot_tune
 
         plot_tune(out)
     return summary
