@@ -20,6 +20,13 @@ module             contents
 ``sharded``        :func:`evaluate_sharded` on Dask (imported on use: it needs Dask)
 ``tune``           :func:`~brainlearn.models.diehl_cook.tune.tune`: theta_plus chosen on
                    held-out training images (imported on use)
+``estimator``      :class:`DiehlCookClassifier`: ``fit``/``predict``/``score``/``save``/``load``
+``frozen``         :class:`FrozenNetwork`: trained weights, compiled once, run on any images
+``predict``        :func:`predict_images`: ``brainlearn mnist predict`` (images from files)
+``model``          the network and the paper's parameters (:class:`DiehlCookParams`)
+``plots``          :func:`plot_run`: the figures of a run directory
+``reproduce``      :func:`~brainlearn.models.diehl_cook.reproduce.reproduce`: the paper's
+                   Table 1 (imported on use)
 =================  ============================================================================
 """
 
@@ -32,6 +39,7 @@ from brainlearn.models.diehl_cook.config import (
     read_run_config,
     run_params,
 )
+from brainlearn.models.diehl_cook.estimator import DiehlCookClassifier, check_images
 from brainlearn.models.diehl_cook.evaluation import (
     ONLINE_EPOCHS,
     READOUTS,
@@ -76,5 +84,5 @@ __all__ = [
     "open_evaluation", "window_mask", "window_spikes", "ChunkResult", "CompiledNetwork",
     "StopOnSigterm", "make_sim", "present_chunk", "PENDING_COUNTS", "ControllerState",
     "NetworkState", "frozen_state", "initial_state", "Checkpoint", "TrainProgress", "train",
-    "write_untrained_run", "write_profile",
+    "write_untrained_run", "write_profile", "DiehlCookClassifier", "check_images",
 ]

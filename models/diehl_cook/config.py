@@ -22,10 +22,13 @@ from brainlearn.models.diehl_cook.model import (
 )
 from brainlearn.units import check_quantity
 
-__all__ = ["DEFAULT_CHUNK", "TrainConfig", "read_run_config", "load_images", "training_images",
+__all__ = ["DEFAULT_CHUNK", "DATA_SOURCES", "TrainConfig", "read_run_config", "load_images", "training_images",
            "evaluation_images", "run_params", "load_npz", "chunk_seed"]
 
 DEFAULT_CHUNK = 1000
+#: where a run's images come from: full MNIST, the embedded subset, or arrays given to
+#: ``train(..., images=...)`` (:class:`~brainlearn.models.diehl_cook.DiehlCookClassifier`)
+DATA_SOURCES = ("full", "embedded", "arrays")
 
 
 def load_npz(path: Path) -> dict:
@@ -106,8 +109,8 @@ class TrainConfig:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.timer not in TIMER_READINGS:
             raise ValueError(f"timer must be one of {TIMER_READINGS}, got {self.timer!r}")
-        if self.data not in ("full", "embedded"):
-            raise ValueError(f"data must be 'full' or 'embedded', got {self.data!r}")
+        if self.data not in DATA_SOURCES:
+            raise ValueError(f"data must be one of {DATA_SOURCES}, got {self.data!r}")
         if int(self.neurons) < 1:
             raise ValueError(f"neurons must be positive, got {self.neurons}")
         if int(self.chunk) < 1:
@@ -197,6 +200,9 @@ def load_images(data: str, split: str):
 
 def _training_split(config: TrainConfig):
     # the training split, and how many of its images are kept for training
+    if config.data == "arrays":
+        raise ValueError("this run was trained on images given to DiehlCookClassifier.fit, "
+                         "not on MNIST: score it with DiehlCookClassifier.load(RUN).score(X, y)")
     images, labels = load_images(config.data, "train")
     kept = len(images) - int(config.validation)
     if kept < 1:
