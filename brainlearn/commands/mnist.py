@@ -17,6 +17,7 @@ EPILOG = """examples:
   brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
   brainlearn mnist evaluate runs/n100 --workers 8          # sharded on a local Dask cluster
   brainlearn mnist plot runs/n100
+  brainlearn mnist predict runs/n100 --images digits/ --out predictions.csv
   brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1
   brainlearn mnist reproduce --rows 100 --params sized --seeds 0,1,2 --out runs/table1
 """
@@ -178,6 +179,32 @@ def register(subparsers) -> None:
     tune.add_argument("--no-progress", action="store_true")
     tune.set_defaults(func=_tune)
 
+    pred = sub.add_parser(
+        "predict", help="classify your own images with a trained, evaluated run (CSV)",
+        epilog="examples:\n  brainlearn mnist predict runs/n400 --images digits.npy --out "
+        "predictions.csv\n  brainlearn mnist predict runs/n400 --images my_pngs/ --out "
+        "predictions.csv --invert yes\n"
+        "\nOne CSV row per image: image (row index or file name), label (the paper's vote:\n"
+        "the class whose assigned neurons fire most per neuron) and spikes_0 .. spikes_9\n"
+        "(spikes of the neurons assigned to each class). The run needs its label assignment\n"
+        "(brainlearn mnist evaluate RUN, or a directory DiehlCookClassifier.save wrote).\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pred.add_argument("run_dir")
+    pred.add_argument("--images", required=True, metavar="FILE_OR_FOLDER",
+                      help="a .npy array (n, 28, 28) or (n, 784) of pixel values 0-255, or a "
+                      "folder of PNG files (grayscale or RGB, square; resized to 28x28)")
+    pred.add_argument("--out", required=True, help="CSV file to write (written atomically)")
+    pred.add_argument("--invert", default="auto", choices=["auto", "yes", "no"],
+                      help="the network expects MNIST's white digit on black: 'auto' (default) "
+                      "inverts each image whose border is light (a dark digit on white paper); "
+                      "'yes' inverts all, 'no' none")
+    pred.add_argument("--device", default=None,
+                      choices=["cpp_standalone", "runtime", "cuda_standalone"],
+                      help="Brian2 device (default: the run's)")
+    pred.add_argument("--no-progress", action="store_true")
+    pred.set_defaults(func=_predict)
+
     plot = sub.add_parser(
         "plot", help="receptive fields, accuracy, confusion matrix, theta histogram (PNG)",
         epilog="example:\n  brainlearn mnist plot runs/n400\n",
@@ -252,6 +279,17 @@ def _evaluate(args) -> int:
     for name in readouts:
         if f"accuracy_{name}" in metrics:
             print(f"  {name:9s} {100 * metrics[f'accuracy_{name}']:.2f} %")
+    return 0
+
+
+def _predict(args) -> int:
+    from brainlearn.models.diehl_cook.predict import predict_images
+
+    table = predict_images(args.run_dir, args.images, args.out, invert=args.invert,
+                           device=args.device, progress=not args.no_progress)
+    counts = table["label"].value_counts().sort_index()
+    print(f"{len(table)} images classified: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    print(f"predictions: {args.out}")
     return 0
 
 

@@ -49,9 +49,12 @@ def check_images(X, name: str = "X") -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 784 or len(arr) == 0:
         raise ValueError(f"{name} must be images of shape (n, 28, 28) or (n, 784), got shape "
                          f"{np.shape(X)}")
-    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 255:
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must hold pixel values 0-255, got {int((~np.isfinite(arr)).sum())}"
+                         " NaN or infinite value(s)")
+    if arr.min() < 0 or arr.max() > 255:
         raise ValueError(f"{name} must hold pixel values 0-255, got values from "
-                         f"{np.nanmin(arr):g} to {np.nanmax(arr):g}")
+                         f"{arr.min():g} to {arr.max():g}")
     if 0 < arr.max() <= 1:
         raise ValueError(f"{name} looks scaled to 0-1 (largest value {arr.max():g}); give pixel "
                          f"values 0-255 like MNIST ({name} * 255)")
