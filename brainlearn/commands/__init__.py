@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["int_list", "float_list", "str_list"]
+__all__ = ["int_list", "seed_list", "float_list", "str_list"]
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -22,6 +22,17 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated seeds (non-negative integers), e.g. ``0,1,2``."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected seeds 0, 1, 2, ..., got {text!r}")
     return values
 
 

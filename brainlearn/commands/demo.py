@@ -27,26 +27,12 @@ def register(subparsers) -> None:
 
 
 def _demo(args) -> int:
-    import shutil
-    from pathlib import Path
+    from brainlearn.models.diehl_cook.runs import demo
 
-    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
-    from brainlearn.models.diehl_cook.plots import plot_run
-
-    run_dir = Path(args.out)
-    if (run_dir / "config.json").exists():
-        # a finished demo is replaced; keep the build folders so nothing recompiles
-        for child in run_dir.iterdir():
-            if not child.name.startswith("build_"):
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    config = TrainConfig.create(neurons=args.neurons, examples=1000, seed=args.seed,
-                                device=args.device, data="embedded", chunk=250)
-    train(run_dir, config)
-    metrics = evaluate(run_dir)
-    figures = plot_run(run_dir)
+    metrics = demo(args.out, neurons=args.neurons, seed=args.seed, device=args.device)
     print(f"\nDiehl & Cook N={args.neurons} on the embedded subset: accuracy "
           f"{100 * metrics['accuracy']:.1f} % on {metrics['test_examples']} test images "
           f"(chance 10 %); training {metrics['ms_per_example']:.1f} ms per image.")
-    print(f"run directory: {run_dir.resolve()} (config.json, metrics.json, weights.npz, "
-          f"spikes.parquet, {len(figures)} figures)")
+    print(f"run directory: {metrics['run_dir']} (config.json, metrics.json, weights.npz, "
+          f"spikes.parquet, {len(metrics['figures'])} figures)")
     return 0

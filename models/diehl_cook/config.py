@@ -20,7 +20,7 @@ from brainlearn.models.diehl_cook.model import (
     TIMER_READINGS,
     DiehlCookParams,
 )
-from brainlearn.units import check_quantity
+from brainlearn.units import check_quantity, parse_quantity
 
 __all__ = ["DEFAULT_CHUNK", "DATA_SOURCES", "TrainConfig", "read_run_config", "load_images", "training_images",
            "evaluation_images", "run_params", "load_npz", "chunk_seed"]
@@ -122,17 +122,20 @@ class TrainConfig:
     def create(cls, neurons: int = 100, examples: int | None = None,
                epochs: float | None = None, seed: int = 0, device: str = "cpp_standalone",
                threads: int | None = None, data: str = "full", timer: str = "brian1",
-               chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | None = None,
+               chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | str | None = None,
                params: str = "paper", integration: str = "implicit_euler",
                validation: int = 0) -> TrainConfig:
         """Validate the options and return a config (``params``: the parameter set).
 
-        At most one of ``examples`` and ``epochs`` may be given (default: one epoch; a run
+        ``theta_plus`` may be written with its unit (``"0.0125 mV"``). At most one of
+        ``examples`` and ``epochs`` may be given (default: one epoch; a run
         stores the number of images it works out as ``examples``; with ``validation`` an
         epoch is the training images less the held-out ones).
         """
         if examples is not None and epochs is not None:
             raise ValueError("give epochs or examples, not both")
+        if isinstance(theta_plus, str):  # written with its unit, e.g. "0.0125 mV"
+            theta_plus = parse_quantity("theta_plus", theta_plus, mV)
         return cls(neurons=int(neurons), examples=None if examples is None else int(examples),
                    epochs=None if epochs is None else float(epochs), seed=int(seed),
                    device=device, threads=None if threads is None else int(threads), data=data,
