@@ -122,4 +122,4 @@ def demo(out: str | Path = "runs/demo", *, seed: int = 0, neurons: int = 100,
         from brainlearn.models.diehl_cook.plots import plot_run
 
         figures = plot_run(run_dir)
-    return {**metrics, "figures": [str(p) for p in figures], "run_dir": str(run_dir)}
+    return {**metrics, "figures": [str(p) for p in figures], "run_dir": str(run_dir.resolve())}
