@@ -1,7 +1,7 @@
-"""Training and evaluation of the Diehl & Cook (2015) network in chunks, with checkpoints.
+"""The Diehl & Cook (2015) network: training and evaluation in chunks with checkpoints, and
+:class:`DiehlCookClassifier`, the trained network as a scikit-learn classifier.
 
-The network and the paper's parameters are in :mod:`brainlearn.models.diehl_cook.model`; this
-package runs it. A run directory holds everything of one run: ``config.json``
+The network and the paper's parameters are in :mod:`brainlearn.models.diehl_cook.model`. A run directory holds everything of one run: ``config.json``
 (:class:`TrainConfig`), ``checkpoint.npz`` (:class:`Checkpoint`, atomic, written after every
 chunk), ``metrics.json``, ``weights.npz`` (final input weights and theta), the evaluation
 spike counts and spikes, and the figures.
@@ -22,7 +22,11 @@ module             contents
                    held-out training images (imported on use)
 ``estimator``      :class:`DiehlCookClassifier`: ``fit``/``predict``/``score``/``save``/``load``
 ``frozen``         :class:`FrozenNetwork`: trained weights, compiled once, run on any images
-``predict``        :func:`predict_images`: ``brainlearn mnist predict`` (images from files)
+``predict``        :func:`~brainlearn.models.diehl_cook.predict.predict_images`: ``brainlearn
+                   mnist predict`` (images from a ``.npy`` file or a PNG folder)
+``runs``           what the ``mnist`` and ``demo`` commands call: ``train_run``,
+                   ``evaluate_run``, ``demo``
+``spec``           the model's entry in :data:`brainlearn.models.MODELS`
 ``model``          the network and the paper's parameters (:class:`DiehlCookParams`)
 ``plots``          :func:`plot_run`: the figures of a run directory
 ``reproduce``      :func:`~brainlearn.models.diehl_cook.reproduce.reproduce`: the paper's
@@ -55,6 +59,7 @@ from brainlearn.models.diehl_cook.evaluation import (
     window_mask,
     window_spikes,
 )
+from brainlearn.models.diehl_cook.frozen import FrozenNetwork
 from brainlearn.models.diehl_cook.network import (
     ChunkResult,
     CompiledNetwork,
@@ -85,4 +90,5 @@ __all__ = [
     "StopOnSigterm", "make_sim", "present_chunk", "PENDING_COUNTS", "ControllerState",
     "NetworkState", "frozen_state", "initial_state", "Checkpoint", "TrainProgress", "train",
     "write_untrained_run", "write_profile", "DiehlCookClassifier", "check_images",
+    "FrozenNetwork",
 ]

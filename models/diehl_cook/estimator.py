@@ -285,11 +285,12 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """The class of each image: the paper's vote (the class whose assigned neurons fire
         most per neuron)."""
-        return self.readout_.predict(self.spike_counts(X))
+        counts = self.spike_counts(X)
+        return self.readout_.predict(counts)
 
     def predict_with_spikes(self, X) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict` and :meth:`class_spikes` of one run over ``X``."""
-        counts = self.spike_counts(X)
+        counts = self.spike_counts(X)  # checks that it is fitted first
         return self.readout_.predict(counts), self._class_spikes(counts)
 
     # -- run directories -------------------------------------------------------------------
