@@ -110,7 +110,8 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
     chunk : int
         Images per compiled run (a checkpoint after each while training).
     run_dir : path, optional
-        Where ``fit`` writes its run directory (must not hold a run); default a temporary
+        Where ``fit`` writes its run directory (must not hold a run, unless this estimator
+        fitted it: a refit replaces it and reuses its compiled builds); default a temporary
         directory, removed with the estimator (keep a fitted network with :meth:`save`).
     progress : bool
         Progress bars.
@@ -167,14 +168,25 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
             integration=self.integration)
 
     def _new_run_dir(self) -> Path:
+        # where this fit trains: a new directory, or the one this estimator fitted in last
+        # (emptied, its compiled builds kept: a refit recompiles nothing)
+        from brainlearn.models.diehl_cook.runs import replace_run
+
+        last = getattr(self, "_fit_dir", None)
         if self.run_dir is None:
+            cleanup = getattr(self, "_cleanup", None)
+            if last is not None and cleanup is not None and cleanup.alive and last.is_dir():
+                return replace_run(last)
             path = Path(tempfile.mkdtemp(prefix="brainlearn_diehl_cook_"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, str(path), True)
-            return path
-        path = Path(self.run_dir)
-        if (path / rundir.CONFIG).exists():
-            raise ValueError(f"run_dir {path} already holds a run; give a new directory, or "
-                             f"DiehlCookClassifier.load({str(path)!r}) to use it")
+        else:
+            path = Path(self.run_dir)
+            if (path / rundir.CONFIG).exists():
+                if last is not None and last.resolve() == path.resolve():
+                    return replace_run(path)
+                raise ValueError(f"run_dir {path} already holds a run; give a new directory, "
+                                 f"or DiehlCookClassifier.load({str(path)!r}) to use it")
+        self._fit_dir = path
         return path
 
     def fit(self, X, y) -> DiehlCookClassifier:
@@ -262,6 +274,7 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
         state = super().__getstate__()
         state.pop("_network", None)
         state.pop("_cleanup", None)
+        state.pop("_fit_dir", None)  # a copy never empties the directory of its original
         return state
 
     # -- prediction ------------------------------------------------------------------------
