@@ -163,7 +163,8 @@ SPEC = register_model(ModelSpec(
          "timer": "brian1 | brian2", "threads": "OpenMP threads",
          "assign_examples": "1000 (0: no evaluation)", "test_examples": "500"}),
     commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
-              "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online"),
+              "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online",
+              "brainlearn mnist predict runs/n400 --images digits.npy --out predictions.csv"),
     embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
               "--out runs/demo",
               "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500"),
