@@ -288,7 +288,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
 
     Every rule is run on every column. The slow rules (Clopath's neuron, Graupner & Brunel's
     noise lanes) run all their protocols as lanes of ONE 0.1 ms simulation, with the silences
-    between units shortened (``brainlearn.gaps``); their ``seconds`` in ``cells.csv`` is that
+    between units shortened (:mod:`brainlearn.protocols.runners.gaps`); their ``seconds`` in ``cells.csv`` is that
     run's time. A rule that cannot run a column's protocols gets ``E = nan`` and the reason in
     the ``note`` of ``cells.csv`` and below the Markdown table, never a silent gap.
 

@@ -33,7 +33,7 @@ Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run t
 points.csv, facts.csv (the qualitative facts of Sjostrom, Wittenberg & Wang and Bi & Poo per
 rule), window.csv (the Bi & Poo window's fitted tau+/tau- per rule, also columns of the table)
 and figures/<rule>_<column>.png. Clopath and Graupner-Brunel run every column in one 0.1 ms
-simulation each, with the silences between protocol units shortened (brainlearn.gaps).
+simulation each, with the silences between protocol units shortened (brainlearn.protocols.runners.gaps).
 A rule that cannot run a column gets E = nan and the reason (cells.csv, under table.md).
 With --data FILE: every rule on your own per-protocol table (columns frequency_train,
 dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
