@@ -51,7 +51,7 @@ EXTRAS = {
     # not install here). The core accepts 2.8.0 and 2.9.0 (the in-network stop has a 2.8 code
     # path), so with this extra pip resolves brian2 2.8.0; without it, 2.9.0.
     "cuda": ["brian2cuda==1.0a7"],
-    "dev": ["pytest>=8", "ruff>=0.6"],
+    "dev": ["pytest>=8", "ruff>=0.6", "import-linter>=2.1"],
     # the documentation site and its executed example gallery (docs/, examples/)
     "docs": ["sphinx>=7.2", "sphinx-gallery>=0.16", "furo>=2024.1", "myst-parser>=2"],
     # release artefacts: `python -m build` (sdist + wheel)
