@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import brainlearn.protocols  # noqa: F401  (registers the protocol experiments: song)
 from brainlearn.sweep import expand_grid, load_results, sweep, task_key
 
 #: Song et al. (2000) in 1 s with 100 inputs: seeded Poisson inputs, one Brian2 run per task

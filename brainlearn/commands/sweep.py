@@ -67,8 +67,6 @@ def register(subparsers) -> None:
 
 def handler(args: argparse.Namespace) -> int:
     """Run ``brainlearn sweep``."""
-    import brainlearn.models  # noqa: F401  (registers the models' experiments)
-    import brainlearn.protocols  # noqa: F401  (registers the protocol experiments)
     from brainlearn.experiments import list_experiments
     from brainlearn.sweep_spec import parse_grid, run_spec
 
