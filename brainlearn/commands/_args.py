@@ -47,7 +47,7 @@ def split_list(text: str, convert: Callable[[str], Any] = str, *, choices: Itera
     """
     what = _WHAT.get(convert, "values")
     if choices:
-        what = f"of {', '.join(choices)}"
+        what = ", ".join(choices)
     elif minimum is not None:
         what = f"{what} >= {minimum:g}"
     where = f"{flag} takes" if flag else "expected"
