@@ -15,6 +15,8 @@ One module per kind of rule, all with the one rendering signature of
 - :mod:`~brainlearn.plasticity.replay`: one synapse driven by given spike times
   (:func:`replay`).
 
+Coincident spikes (``dt = 0``) count as pre-before-post, the order in which Brian2 runs a
+``Synapses`` object's pathways (:mod:`~brainlearn.plasticity.stdp` states the consequence).
 The protocol runners that schedule these rules on published protocols live in
 :mod:`brainlearn.protocols.runners`.
 """
