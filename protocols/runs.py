@@ -308,6 +308,27 @@ def _column(dataset: str, structure: str) -> str:
     return dataset if structure == "bursts" else f"{dataset} (60 pairs)"
 
 
+def _score_rule(rule, columns: list, window_protocols: list) -> tuple[list, object, str, float]:
+    """One rule on every column (and the Bi & Poo window, when ``window_protocols``):
+    the scores, the window's run, why it could not run (``""`` if it could) and the seconds."""
+    import time
+
+    from .scoring import score_together
+
+    start = time.perf_counter()
+    results, extra, failure = [], None, ""
+    try:
+        if _slow(rule):  # one simulation for every column and the window
+            results, extra = score_together(rule, columns, window_protocols)
+        else:
+            results = [score(rule, d, structure=s) for d, s in columns]
+            if window_protocols:
+                extra = run_protocol(rule, window_protocols, w0=1.0)
+    except (ValueError, NotImplementedError) as exc:
+        failure = f"not run: {type(rule).__name__} cannot run these protocols ({exc})"
+    return results, extra, failure, time.perf_counter() - start
+
+
 def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_standalone",
                maxiter: int = 30, progress: bool = True, rules: str | Sequence[str] | None = None,
                data: str | os.PathLike | None = None, datasets: str | Sequence[str] | None = None,
@@ -354,12 +375,9 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     str
         The Markdown table (also ``table.md``), after the skipped rows of ``data``.
     """
-    import time
-
     from tqdm.auto import tqdm
 
     from .experiments import bi_poo_protocols, window_result
-    from .scoring import score_together
 
     chosen = select_rules(rules)
     if data is not None:
@@ -370,18 +388,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     window_protocols = bi_poo_protocols() if window else []
     jobs = [(label, rule) for label, rule in chosen.items()]
     for label, rule in tqdm(jobs, desc="rules", disable=not progress):
-        start = time.perf_counter()
-        results, extra, failure = [], None, ""
-        try:
-            if _slow(rule):  # one simulation for every column and the window
-                results, extra = score_together(rule, columns, window_protocols)
-            else:
-                results = [score(rule, d, structure=s) for d, s in columns]
-                if window:
-                    extra = run_protocol(rule, window_protocols, w0=1.0)
-        except (ValueError, NotImplementedError) as exc:
-            failure = f"not run: {type(rule).__name__} cannot run these protocols ({exc})"
-        seconds = time.perf_counter() - start
+        results, extra, failure, seconds = _score_rule(rule, columns, window_protocols)
         note = "one 0.1 ms run for all columns (silences shortened)" if _slow(rule) else ""
         if failure:
             for d, s in columns:
