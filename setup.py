@@ -102,5 +102,9 @@ setup(
         "tabulate>=0.9",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["brainlearn=brainlearn.cli:main"]},
+    entry_points={
+        "console_scripts": ["brainlearn=brainlearn.cli:main"],
+        # packages that register sweep experiments (brainlearn.experiments.load_plugins)
+        "brainlearn.experiments": ["models = brainlearn.models:register_experiments"],
+    },
 )
