@@ -42,7 +42,7 @@ def simulate(net: SpikingMLP, images, *, lanes: int | None = None, max_synapses:
     constant over an example for the static image, or step by step for Poisson input, where
     ``x[t]`` are the input spikes of :func:`brainlearn.encoding.bernoulli_steps` (seed
     ``seed``, example ``e`` of ``images`` with index ``e``: the trains
-    :func:`~brainlearn.models.surrogate.forward.forward` uses
+    :func:`~brainlearn.models.surrogate.torch_net.forward` uses
     with the same seed). The other layers add ``g b`` every step. Within a step, layer ``l``
     checks its threshold after the synapses from layer ``l - 1`` (zero delay, as in the
     trainer); the neuron's docstring gives the order of input, threshold, reset and leak.

@@ -9,7 +9,7 @@ import pandas as pd
 
 from brainlearn.lanes import preprocess
 from brainlearn.models.surrogate.brian2_net import simulate
-from brainlearn.models.surrogate.forward import forward
+from brainlearn.models.surrogate.torch_net import forward
 from brainlearn.models.surrogate.network import SpikingMLP
 
 __all__ = ["evaluate"]

@@ -20,7 +20,7 @@ recurrence a loop without autograd graph, and the backward pass through time is 
 
 :func:`scan_layers` chains layers (zero delay: layer ``l`` at step ``t`` sees the spikes of
 layer ``l - 1`` at step ``t``), which for a feed-forward network is the same as scanning one
-layer after the other. The surrogate network (:mod:`brainlearn.models.surrogate.forward`)
+layer after the other. The surrogate network (:mod:`brainlearn.models.surrogate.torch_net`)
 and the STDP + BP hybrid's output layer (:mod:`brainlearn.models.hybrid`) both use it.
 """
 

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PRESETS", "resolve_settings"]
+__all__ = ["PRESETS", "MODEL_NAMES", "resolve_settings"]
 
 #: Every setting of the tutorials reproduced by name (see the module docstring).
 PRESETS: dict[str, dict] = {
@@ -82,3 +82,8 @@ def resolve_settings(preset: str | None = "snntorch-tutorial5", **overrides) -> 
     settings["hidden"] = tuple(int(h) for h in settings["hidden"])
     return {"preset": name, **settings}
 
+
+
+#: the registry name (:data:`brainlearn.models.MODELS`) of the runs of each preset
+MODEL_NAMES = {"snntorch-tutorial5": "surrogate-mlp", "spikingjelly-single": "spikingjelly-single",
+               "spikingjelly-two-layer": "spikingjelly-two-layer"}
