@@ -20,7 +20,7 @@ from brainlearn.models.surrogate.gradients import Surrogate, require_torch
 from brainlearn.models.surrogate.network import SpikingMLP, decode
 from brainlearn.models.surrogate.presets import MODEL_NAMES, resolve_settings
 
-__all__ = ["SNN_FILE", "train_run", "evaluate_run", "write_run", "read_run"]
+__all__ = ["SNN_FILE", "train_run", "evaluate_run", "write_run", "read_run", "train_kwargs"]
 
 #: the network's file inside a run directory
 SNN_FILE = "snn.npz"
@@ -29,7 +29,7 @@ _NOT_TRAIN = ("preset", "surrogate", "surrogate_scale", "beta", "tau", "decay_in
               "detach_reset")
 
 
-def _train_kwargs(settings: dict) -> dict:
+def train_kwargs(settings: dict) -> dict:
     """The arguments of :func:`~brainlearn.models.surrogate.training.train` for ``settings``."""
     model = {k: v for k, v in settings.items() if k not in _NOT_TRAIN}
     if settings["neuron"] == "snntorch":
@@ -97,7 +97,7 @@ def train_run(out, *, preset: str | None = "snntorch-tutorial5", hidden=None,
     with rundir.new_run(out, keep=("checkpoint.pt",)) as run:
         start = time.perf_counter()
         net = train(x_train, y_train, surrogate=rule, seed=seed, threads=threads,
-                    device=torch_device, progress=progress, **_train_kwargs(settings),
+                    device=torch_device, progress=progress, **train_kwargs(settings),
                     test=(x_test, y_test) if test_every_epoch else None,
                     checkpoint=run / "checkpoint.pt",
                     on_epoch=lambda history: _write_history(history, run, title))

@@ -106,7 +106,7 @@ def network_pass(torch, layers, inputs, net: SpikingMLP):
 
 
 def forward(net: SpikingMLP, images, *, batch_size: int | None = None, dtype: str = "float32",
-            threads: int | None = 2, seed: int = 0) -> Activity:
+            threads: int | None = 2, seed: int = 0, check_range: bool = True) -> Activity:
     """The trainer's forward pass (PyTorch, no gradient) over ``images``.
 
     Parameters
@@ -124,12 +124,18 @@ def forward(net: SpikingMLP, images, *, batch_size: int | None = None, dtype: st
         Seed of the input spikes (``encoder="poisson"``): example ``e`` of ``images`` gets the
         trains of :func:`brainlearn.encoding.bernoulli_steps` with seed ``seed`` and index
         ``e``, the same as :func:`~brainlearn.models.surrogate.brian2_net.simulate` with this seed.
+    check_range : bool
+        Refuse float images outside ``[0, 1]`` (see
+        :func:`~brainlearn.models.surrogate.training.train`; static input only).
     """
     torch = require_torch()
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     tdtype = getattr(torch, dtype)
-    x = preprocess(images)
+    if check_range or net.encoder != "static":
+        x = preprocess(images)
+    else:
+        x = np.asarray(images, np.float32).reshape(len(images), -1)
     if batch_size is None:
         batch_size = 250 if net.encoder == "poisson" else 1000
     old_threads = torch.get_num_threads()

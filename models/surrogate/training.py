@@ -44,7 +44,7 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
           progress: bool = False, neuron: str = "snntorch", tau: float = 2.0,
           decay_input: bool = True, reset: str | None = None, detach_reset: bool | None = None,
           encoder: str = "static", bias: bool = True, test=None, test_seed: int = 0,
-          checkpoint=None, on_epoch=None) -> SpikingMLP:
+          checkpoint=None, on_epoch=None, check_range: bool = True) -> SpikingMLP:
     """Train a feed-forward LIF network by backpropagation through time with surrogate gradients.
 
     Parameters
@@ -100,6 +100,10 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
         same settings).
     on_epoch : callable, optional
         Called with the history ``DataFrame`` after every epoch.
+    check_range : bool
+        Refuse float inputs outside ``[0, 1]`` (a guard against 0-255 pixels given as
+        floats). With ``encoder="static"`` any real input is a valid current; the
+        scikit-learn estimator turns the guard off there.
 
     Returns
     -------
@@ -110,7 +114,7 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
     """
     torch = require_torch()
     surrogate = surrogate if isinstance(surrogate, Surrogate) else Surrogate(surrogate)
-    x, labels = _checked_data(x, labels)
+    x, labels = _checked_data(x, labels, check_range or encoder != "static")
     hidden = tuple(int(h) for h in hidden)
     beta, reset, detach_reset = _checked_neuron(
         hidden=hidden, beta=beta, threshold=threshold, loss=loss, neuron=neuron, tau=tau,
@@ -155,8 +159,8 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
     return net
 
 
-def _checked_data(x, labels) -> tuple[np.ndarray, np.ndarray]:
-    x = preprocess(x)
+def _checked_data(x, labels, check_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    x = preprocess(x) if check_range else np.asarray(x, np.float32).reshape(len(x), -1)
     labels = np.asarray(labels).astype(np.int64)
     if len(x) != len(labels) or len(x) == 0:
         raise ValueError(f"x and labels must be non-empty and equally long, "
