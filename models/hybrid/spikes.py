@@ -4,7 +4,8 @@ A finished Diehl & Cook run recorded, for its label-assignment (training) images
 images, the spikes of its excitatory layer in each image's input window
 (``assign_spikes.parquet``, ``test_spikes.parquet``; :func:`brainlearn.rundir.read_window_spikes`).
 :class:`RecordedSpikes` holds one stage of them and bins them into ``steps`` steps per image on
-demand (:func:`brainlearn.encoding.spike_trains`).
+demand (:func:`brainlearn.encoding.spike_trains`). :class:`DenseSpikes` offers the same
+interface for spike trains already binned, e.g. those a user gives the scikit-learn estimator.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from brainlearn import rundir
 from brainlearn.encoding import spike_trains
 
-__all__ = ["RecordedSpikes"]
+__all__ = ["RecordedSpikes", "DenseSpikes"]
 
 
 class RecordedSpikes:
@@ -95,4 +96,56 @@ class RecordedSpikes:
         if not parts:
             return tuple(np.zeros(0, np.int64) for _ in range(3))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+
+class DenseSpikes:
+    """Hidden spike trains already binned into steps: the interface of :class:`RecordedSpikes`.
+
+    Parameters
+    ----------
+    trains : array (n_examples, steps, n_neurons)
+        Spikes per step (0/1, or any real input per step).
+    labels : array of int, optional
+        Class of every example (zeros when not given: for prediction).
+    window : float
+        Seconds per example the steps stand for (0.35, the Diehl & Cook window).
+    """
+
+    def __init__(self, trains, labels=None, window: float = 0.35) -> None:
+        self._trains = np.asarray(trains)
+        if self._trains.ndim != 3:
+            raise ValueError("spike trains must be (examples, steps, neurons), got shape "
+                             f"{self._trains.shape}")
+        n = len(self._trains)
+        self.labels = (np.zeros(n, np.int64) if labels is None
+                       else np.asarray(labels, dtype=np.int64))
+        self.n_neurons = int(self._trains.shape[2])
+        self.steps = int(self._trains.shape[1])
+        self.window = float(window)
+
+    def __len__(self) -> int:
+        return len(self._trains)
+
+    def _check_steps(self, steps: int) -> None:
+        if int(steps) != self.steps:
+            raise ValueError(f"the spike trains have {self.steps} steps per example, the layer "
+                             f"runs {steps}")
+
+    def spike_counts(self, examples=None) -> np.ndarray:
+        """Spikes (summed input) per example."""
+        examples = np.arange(len(self)) if examples is None else np.asarray(examples)
+        return self._trains[examples].sum(axis=(1, 2)).astype(np.float64)
+
+    def trains(self, examples, steps: int) -> np.ndarray:
+        """The trains ``(len(examples), steps, n_neurons)`` of the given examples."""
+        self._check_steps(steps)
+        return self._trains[np.asarray(examples, dtype=np.int64)]
+
+    def binned(self, examples, steps: int, chunk: int = 1000
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(position in examples, step, neuron)`` of every non-zero entry (0/1 trains)."""
+        trains = self.trains(examples, steps)
+        if np.any((trains != 0) & (trains != 1)):
+            raise ValueError("Brian2 replays spikes: the trains must hold 0 and 1 only")
+        return tuple(np.nonzero(trains))
 

@@ -9,8 +9,8 @@ import pandas as pd
 
 from brainlearn.lanes import preprocess
 from brainlearn.models.surrogate.brian2_net import simulate
-from brainlearn.models.surrogate.torch_net import forward
 from brainlearn.models.surrogate.network import SpikingMLP
+from brainlearn.models.surrogate.torch_net import forward
 
 __all__ = ["evaluate"]
 

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.lanes import preprocess
-from brainlearn.models.surrogate.torch_net import encode, forward, network_pass
 from brainlearn.models.surrogate.gradients import Surrogate, require_torch
 from brainlearn.models.surrogate.lif import NEURONS
 from brainlearn.models.surrogate.network import ENCODERS, SpikingMLP, decode
+from brainlearn.models.surrogate.torch_net import encode, forward, network_pass
 from brainlearn.neurons import DiscreteLIF, SpikingJellyLIF
 
 __all__ = ["LOSSES", "train"]
