@@ -109,19 +109,23 @@ def train_run(run_dir: str | Path, *, progress: bool = True, **kwargs) -> dict:
 
 def evaluate_run(run_dir: str | Path, *, brian2: bool = True, examples: int | None = None,
                  brian2_examples: int | None = None, dtype: str = "float64",
-                 device: str = "runtime", lanes: int | None = None) -> pd.DataFrame:
+                 device: str = "runtime", lanes: int | None = None,
+                 codegen: str | None = None) -> pd.DataFrame:
     """Score the trained hybrid of ``run_dir`` on the run's recorded test spikes.
 
     Writes ``hybrid/results.csv`` (:func:`~brainlearn.models.hybrid.evaluation.evaluate`) and
     merges ``accuracy_trainer``, ``accuracy_brian2``, ``agreement`` and
     ``spikes_per_inference`` into ``hybrid/metrics.json``; ``brainlearn compare RUN_DIR``
-    shows the row.
+    shows the row. ``codegen`` (``"numpy"``, ``"cython"``) sets Brian2's code generation
+    target in runtime mode.
     """
     from brainlearn.models.hybrid.evaluation import evaluate
+    from brainlearn.models.surrogate.runs import set_codegen
 
     root, out = hybrid_dir(run_dir)
     layer = HybridLayer.load(out / LAYER_FILE)
     spikes = RecordedSpikes.from_run(root, "test")
+    set_codegen(device, codegen)
     directory = out / "build" if device == "cpp_standalone" else None
     table = evaluate(layer, spikes, brian2=brian2, examples=examples,
                      brian2_examples=brian2_examples, dtype=dtype, device=device, lanes=lanes,

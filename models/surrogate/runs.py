@@ -20,7 +20,8 @@ from brainlearn.models.surrogate.gradients import Surrogate, require_torch
 from brainlearn.models.surrogate.network import SpikingMLP, decode
 from brainlearn.models.surrogate.presets import MODEL_NAMES, resolve_settings
 
-__all__ = ["SNN_FILE", "train_run", "evaluate_run", "write_run", "read_run", "train_kwargs"]
+__all__ = ["SNN_FILE", "train_run", "evaluate_run", "write_run", "read_run", "train_kwargs",
+           "set_codegen"]
 
 #: the network's file inside a run directory
 SNN_FILE = "snn.npz"
@@ -159,6 +160,14 @@ def write_run(run: Path, net: SpikingMLP, settings: dict, config: dict, *,
     return metrics
 
 
+def set_codegen(device: str, codegen: str | None) -> None:
+    """Set Brian2's code generation target (``prefs.codegen.target``) for a runtime run."""
+    if device == "runtime" and codegen:
+        from brian2 import prefs
+
+        prefs.codegen.target = codegen
+
+
 def read_run(run_dir) -> SpikingMLP:
     """The trained network of a run directory (``snn.npz``)."""
     return SpikingMLP.load(rundir.open_run(run_dir) / SNN_FILE)
@@ -167,15 +176,18 @@ def read_run(run_dir) -> SpikingMLP:
 def evaluate_run(run_dir, *, test_examples: int | None = None, brian2: bool = True,
                  brian2_examples: int | None = None, dtype: str = "float32",
                  device: str = "runtime", lanes: int | None = None,
-                 source: str = "full", seed: int = 0) -> pd.DataFrame:
+                 source: str = "full", seed: int = 0,
+                 codegen: str | None = None) -> pd.DataFrame:
     """Evaluate the network of a :func:`train_run` directory
     (:func:`~brainlearn.models.surrogate.evaluation.evaluate`); write ``results.csv`` and the
-    accuracies into ``metrics.json``; return the table."""
+    accuracies into ``metrics.json``; return the table. ``codegen`` (``"numpy"``,
+    ``"cython"``) sets Brian2's code generation target in runtime mode."""
     from brainlearn.data import load_mnist
     from brainlearn.models.surrogate.evaluation import evaluate
 
     root = rundir.open_run(run_dir)
     net = read_run(root)
+    set_codegen(device, codegen)
     x_test, y_test = load_mnist("test", n=test_examples, source=source)
     table = evaluate(net, x_test, y_test, brian2=brian2, brian2_examples=brian2_examples,
                      dtype=dtype, device=device, lanes=lanes, seed=seed)
