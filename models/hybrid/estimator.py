@@ -72,12 +72,11 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         self.threads = threads
         self.window = window
 
-    def _trains(self, X, y=None, reset: bool = True):
+    def _validated(self, X, y=None, reset: bool = True):
+        """``X`` as ``(n, steps * n_hidden)`` float32 (and ``y``), checked by scikit-learn."""
         from sklearn.utils.validation import validate_data
 
-        from brainlearn.models.hybrid.spikes import DenseSpikes
-
-        if np.ndim(X) == 3:
+        if getattr(X, "ndim", 2) == 3:
             X = np.asarray(X).reshape(len(X), -1)
         if y is None:
             X = validate_data(self, X, dtype=np.float32, reset=reset)
@@ -87,7 +86,12 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         if steps < 1 or X.shape[1] % steps:
             raise ValueError(f"X has {X.shape[1]} features per example, not a multiple of "
                              f"steps={self.steps!r} (X: spike trains, steps x hidden neurons)")
-        return DenseSpikes(X.reshape(len(X), steps, -1), y, self.window), y
+        return X, y
+
+    def _spikes(self, X, codes=None):
+        from brainlearn.models.hybrid.spikes import DenseSpikes
+
+        return DenseSpikes(X.reshape(len(X), int(self.steps), -1), codes, self.window)
 
     def fit(self, X, y) -> HybridClassifier:
         """Train a fresh output layer on spike trains ``X`` with labels ``y``."""
@@ -95,15 +99,13 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
 
         from brainlearn.models.hybrid.training import train
 
-        X = np.asarray(X) if np.ndim(X) == 3 else X
-        _, y = self._trains(X, y)
+        X, y = self._validated(X, y)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(f"HybridClassifier needs at least two classes, got 1 class "
                              f"({classes[0]!r})")
-        spikes, _ = self._trains(X, codes)
-        self.layer_ = train(spikes, threads=self.threads,
+        self.layer_ = train(self._spikes(X, codes), threads=self.threads,
                             **{k: getattr(self, k) for k in _PARAMS})
         self.classes_ = classes
         return self
@@ -114,8 +116,8 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         from brainlearn.models.hybrid.training import forward
 
         check_is_fitted(self)
-        spikes, _ = self._trains(X, reset=False)
-        return forward(self.layer_, spikes, threads=self.threads)
+        X, _ = self._validated(X, reset=False)
+        return forward(self.layer_, self._spikes(X), threads=self.threads)
 
     def predict(self, X) -> np.ndarray:
         """The class of every example: most output spikes, ties to the larger membrane."""

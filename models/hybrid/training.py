@@ -126,10 +126,7 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
         if schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
                                                                    epochs * n_batches)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=epochs * n_batches, desc="hybrid BPTT", unit="batch")
+        bar = _progress_bar(progress, epochs * n_batches)
         rows = []
         for epoch in range(epochs):
             start = time.perf_counter()
@@ -137,13 +134,8 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
                                        rng.permutation(train_idx), n_batches, batch_size,
                                        steps, beta, threshold, surrogate, loss, bar)
             seconds = time.perf_counter() - start
-            val_acc = float("nan")
-            if n_val:
-                w = layer.weight.detach().T
-                b = layer.bias.detach() if bias else torch.zeros(n_classes)
-                act = _forward(torch, spikes, val_idx, steps, w, b, beta, threshold, surrogate,
-                               torch.float32)
-                val_acc = float((act.predict() == labels[val_idx]).mean())
+            val_acc = _validation_accuracy(torch, layer, spikes, val_idx, steps, beta,
+                                           threshold, surrogate)
             rows.append({"epoch": epoch + 1, "loss": loss_sum / len(train_idx),
                          "train_accuracy": correct / len(train_idx),
                          "validation_accuracy": val_acc, "seconds": seconds})
@@ -156,10 +148,30 @@ def train(spikes: RecordedSpikes, *, steps: int = 350, beta: float = 0.95,
     config = {"steps": steps, "beta": beta, "threshold": threshold, "bias": bool(bias),
               "surrogate": surrogate.name, "surrogate_scale": surrogate.scale, "loss": loss,
               "lr": lr, "schedule": schedule, "batch_size": batch_size, "epochs": epochs,
-              "validation": validation,
-              "seed": seed, "train_examples": len(train_idx), "validation_examples": n_val}
+              "validation": validation, "seed": seed, "train_examples": len(train_idx),
+              "validation_examples": n_val}
     return HybridLayer(weights, b, float(beta), float(threshold), steps, spikes.window,
                        surrogate, pd.DataFrame(rows), config)
+
+
+def _validation_accuracy(torch, layer, spikes: RecordedSpikes, val_idx, steps: int,
+                         beta: float, threshold: float, surrogate: Surrogate) -> float:
+    """Accuracy of the layer as it is on the held-out examples (NaN when there are none)."""
+    if not len(val_idx):
+        return float("nan")
+    w = layer.weight.detach().T
+    b = layer.bias.detach() if layer.bias is not None else torch.zeros(layer.out_features)
+    act = _forward(torch, spikes, val_idx, steps, w, b, beta, threshold, surrogate,
+                   torch.float32)
+    return float((act.predict() == spikes.labels[val_idx]).mean())
+
+
+def _progress_bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="hybrid BPTT", unit="batch")
 
 
 def _epoch(torch, layer, optimizer, scheduler, spikes: RecordedSpikes, order, n_batches: int,

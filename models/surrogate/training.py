@@ -123,20 +123,13 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
     if steps < 1 or batch_size < 1 or epochs < 1:
         raise ValueError(f"steps, batch_size and epochs must be positive, got "
                          f"{steps}, {batch_size}, {epochs}")
-    n_classes = max(int(labels.max()) + 1, 2)
-    sizes = (x.shape[1], *hidden, n_classes)
+    sizes = (x.shape[1], *hidden, max(int(labels.max()) + 1, 2))
     config = {"hidden": list(hidden), "beta": beta, "threshold": threshold, "steps": steps,
               "surrogate": surrogate.name, "surrogate_scale": surrogate.scale, "loss": loss,
               "lr": lr, "batch_size": batch_size, "epochs": epochs, "drop_last": drop_last,
               "seed": seed, "train_examples": len(x)}
-    kind = dict(neuron_kind=neuron, encoder=encoder, bias=bool(bias))
-    if neuron != "snntorch" or encoder != "static" or not bias:
-        config.update(neuron=neuron, encoder=encoder, bias=bias)
-    if neuron == "spikingjelly":
-        extra = dict(tau=float(tau), decay_input=bool(decay_input), reset=reset,
-                     detach_reset=detach_reset)
-        config.update(extra)
-        kind.update(extra)
+    kind = _network_kind(config, neuron=neuron, encoder=encoder, bias=bias, tau=tau,
+                         decay_input=decay_input, reset=reset, detach_reset=detach_reset)
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
@@ -157,6 +150,21 @@ def train(x, labels, *, hidden=(1000,), beta: float = 0.95, threshold: float = 1
     finally:
         torch.set_num_threads(old_threads)
     return net
+
+
+def _network_kind(config: dict, *, neuron, encoder, bias, tau, decay_input, reset,
+                  detach_reset) -> dict:
+    """The :class:`SpikingMLP` settings of the network; the non-default ones go into
+    ``config`` too (the snnTorch tutorial's run keeps the config it always had)."""
+    kind = dict(neuron_kind=neuron, encoder=encoder, bias=bool(bias))
+    if neuron != "snntorch" or encoder != "static" or not bias:
+        config.update(neuron=neuron, encoder=encoder, bias=bias)
+    if neuron == "spikingjelly":
+        extra = dict(tau=float(tau), decay_input=bool(decay_input), reset=reset,
+                     detach_reset=detach_reset)
+        config.update(extra)
+        kind.update(extra)
+    return kind
 
 
 def _checked_data(x, labels, check_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
