@@ -33,8 +33,9 @@ class SurrogateClassifier(ClassifierMixin, BaseEstimator):
     preset : str
         ``"snntorch-tutorial5"`` (default), ``"spikingjelly-single"`` or
         ``"spikingjelly-two-layer"``.
-    hidden, neuron, beta, tau, decay_input, reset, detach_reset, encoder, bias, threshold,
-    steps, surrogate, surrogate_scale, loss, lr, batch_size, epochs
+    hidden, neuron, beta, tau, decay_input, reset, detach_reset, encoder, bias : optional
+        Override the preset's network setting (``None`` keeps it).
+    threshold, steps, surrogate, surrogate_scale, loss, lr, batch_size, epochs : optional
         Override the preset's setting (``None`` keeps it).
     seed : int
         Seed of the initialisation, the batch order and the input spikes.
