@@ -161,7 +161,11 @@ def register(subparsers) -> None:
                     help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.add_argument("--out", required=True, help="run directory to write")
     train.set_defaults(func=handle_train)
+    _add_evaluate(sub)
 
+
+def _add_evaluate(sub) -> None:
+    """``brainlearn surrogate evaluate``."""
     ev = sub.add_parser("evaluate", help="accuracy of the trainer and of Brian2, agreement",
                         epilog=EVALUATE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
