@@ -65,5 +65,6 @@ def test_loads_the_directory_the_cli_writes(tmp_path):
     x, y = load_mnist("test", n=100, source="embedded")
     expected = forward(read_run(run), x).predict()  # the library's own pass on the images
     np.testing.assert_array_equal(clf.predict(x.reshape(len(x), -1) / 255.0), expected)
+    np.testing.assert_array_equal(clf.predict(x), expected)  # uint8 (n, 28, 28) images
     assert list(clf.classes_) == list(range(10)) and clf.n_features_in_ == 784
     assert clf.get_params()["preset"] == "snntorch-tutorial5"

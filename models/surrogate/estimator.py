@@ -18,14 +18,24 @@ _SETTINGS = ("hidden", "neuron", "beta", "tau", "decay_input", "reset", "detach_
              "lr", "batch_size", "epochs")
 
 
+def _features(X):
+    """8-bit images (``uint8``, 0-255) as pixels in ``[0, 1]``; ``(n, h, w)`` flattened."""
+    if getattr(X, "dtype", None) == np.uint8:
+        X = np.asarray(X, np.float32) / 255.0
+    if getattr(X, "ndim", 2) == 3:
+        X = np.asarray(X).reshape(len(X), -1)
+    return X
+
+
 class SurrogateClassifier(ClassifierMixin, BaseEstimator):
     """A feed-forward LIF network trained by BPTT with surrogate gradients (PyTorch).
 
     Every setting left ``None`` is the ``preset``'s
     (:data:`~brainlearn.models.surrogate.presets.PRESETS`); :func:`~brainlearn.models
     .surrogate.training.train` documents them. ``fit`` trains on features ``X`` (pixels
-    scaled to ``[0, 1]``, e.g. ``X / 255``, as in the tutorials; with the static encoder any
-    real input is a current), ``predict`` runs the trainer's forward pass and decodes the most
+    scaled to ``[0, 1]`` as in the tutorials; ``uint8`` images, ``(n, 784)`` or
+    ``(n, 28, 28)``, are divided by 255; with the static encoder any real input is a current),
+    ``predict`` runs the trainer's forward pass and decodes the most
     output spikes, ties to the larger summed membrane.
 
     Parameters
@@ -107,7 +117,7 @@ class SurrogateClassifier(ClassifierMixin, BaseEstimator):
         from brainlearn.models.surrogate.training import train
 
         settings = self._settings()
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, _features(X), y, dtype=np.float32)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -126,7 +136,7 @@ class SurrogateClassifier(ClassifierMixin, BaseEstimator):
         from brainlearn.models.surrogate.torch_net import forward
 
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, _features(X), dtype=np.float32, reset=False)
         return forward(self.net_, X, threads=self.threads, seed=self.seed, check_range=False)
 
     def predict(self, X) -> np.ndarray:
