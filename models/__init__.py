@@ -41,6 +41,9 @@ __all__ = ["BUILTIN_SPECS", "MODELS", "ModelSpec", "register_model", "unregister
 BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.specs",
+    "brainlearn.models.eprop.spec",
+    "brainlearn.models.surrogate.spec",
+    "brainlearn.models.hybrid.spec",
 )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from brainlearn.commands import int_list, seed_list, str_list
+from brainlearn.commands import int_list, list_type, str_list
+
+#: argparse type: comma-separated seeds (0 allowed)
+seed_list = list_type(int, minimum=0)
 
 #: the cells' integration methods (models.diehl_cook.model.INTEGRATIONS; kept here so that
 #: parsing the command line does not import Brian2)
