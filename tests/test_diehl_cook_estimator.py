@@ -99,6 +99,15 @@ def test_a_run_of_mnist_train_loads_with_the_labels_of_mnist_evaluate(tmp_path):
     clf = DiehlCookClassifier.load(run)
     assert list(clf.readout_.assignments_) == [2, 0, -1, 1]  # classes (1, 4, 7) by index
     assert clf.get_params()["n_neurons"] == 4 and clf.config_.data == "embedded"
+    # a pickled copy carries its weights and assignment: it saves without the original run
+    import pickle
+    import shutil
+
+    copy = pickle.loads(pickle.dumps(clf))
+    shutil.rmtree(run)
+    again = DiehlCookClassifier.load(copy.save(tmp_path / "copy"))
+    np.testing.assert_array_equal(again.weights_, clf.weights_)
+    np.testing.assert_array_equal(again.readout_.assignments_, clf.readout_.assignments_)
 
 
 @pytest.mark.parametrize("images, message", [

@@ -239,6 +239,7 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
                  assign_labels=labels, assignments=self.readout_.assignments_)
 
     def _set_readout(self, counts: np.ndarray, labels: np.ndarray) -> None:
+        self._assigned = (np.asarray(counts), np.asarray(labels))  # kept for save()
         self.readout_ = VoteReadout().fit(counts, labels)
         self.classes_ = self.readout_.classes_
 
@@ -323,8 +324,15 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
         if not path.exists():
             tmp = path.with_name(f".{path.name}.saving")
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(self.run_dir_, tmp,
-                            ignore=shutil.ignore_patterns("build_*", ".*tmp*", "checkpoint.npz"))
+            if self.run_dir_.is_dir():
+                shutil.copytree(self.run_dir_, tmp, ignore=shutil.ignore_patterns(
+                    "build_*", ".*tmp*", "checkpoint.npz"))
+            else:  # a copy whose temporary run directory went with its original
+                from brainlearn.models.diehl_cook.training import MODEL_NAME
+
+                tmp.mkdir(parents=True)
+                rundir.write_config(tmp, {**self.config_.to_json(), "model": MODEL_NAME},
+                                    kind="diehl_cook")
             save_npz(tmp / "weights.npz", weights=self.weights_, theta=self.theta_,
                      delays=self.delays_)
             self._save_assignment(tmp)
@@ -334,7 +342,7 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
         return path
 
     def _save_assignment(self, path: Path) -> None:
-        counts, labels = self._assignment_data
+        counts, labels = self._assigned
         save_npz(path / ASSIGNMENTS, assign_counts=counts.astype(np.int32),
                  assign_labels=labels, assignments=self.readout_.assignments_)
 
