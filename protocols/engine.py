@@ -525,9 +525,10 @@ class PopulationRun:
     def _standalone(self, free):
         import tempfile
 
-        from brian2 import Network, device
+        from brian2 import Network
 
         from brainlearn.devices import build, use_device
+        from brainlearn.standalone import run_standalone
 
         n_p = len(self.protocols)
         if self._built is None:
@@ -548,7 +549,7 @@ class PopulationRun:
         for name, values in free.items():
             unit = si_unit(params[name])
             run_args[getattr(syn, name)] = np.repeat(values, n_p) * unit
-        device.run(run_args=run_args)
+        run_standalone(run_args=run_args)  # staged inputs; a read error fails the run
         return np.asarray(syn.w[:], dtype=float)
 
     def close(self) -> None:
