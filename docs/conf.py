@@ -38,7 +38,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.py", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "results/**", "**.ipynb_checkpoints", "auto_examples/*.py", "auto_examples/*.ipynb",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 templates_path = ["_templates"]
 # reST replacement used by several pages
