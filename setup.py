@@ -51,6 +51,9 @@ EXTRAS = {
     # not install here). The core accepts 2.8.0 and 2.9.0 (the in-network stop has a 2.8 code
     # path), so with this extra pip resolves brian2 2.8.0; without it, 2.9.0.
     "cuda": ["brian2cuda==1.0a7"],
+    # NEST itself, the live oracle of the plasticity tests (tests/test_nest_stdp.py);
+    # the registry's wheel is for CPython 3.11
+    "nest": ["nest-simulator==3.10.0"],
     "dev": ["pytest>=8", "ruff>=0.6"],
     # the documentation site and its executed example gallery (docs/, examples/)
     "docs": ["sphinx>=7.2", "sphinx-gallery>=0.16", "furo>=2024.1", "myst-parser>=2"],
@@ -102,5 +105,9 @@ setup(
         "tabulate>=0.9",
     ],
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["brainlearn=brainlearn.cli:main"]},
+    entry_points={
+        "console_scripts": ["brainlearn=brainlearn.cli:main"],
+        # packages that register sweep experiments (brainlearn.experiments.load_plugins)
+        "brainlearn.experiments": ["models = brainlearn.models:register_experiments"],
+    },
 )

@@ -13,14 +13,15 @@ Registered here:
 ``protocol``    a rule scored on a bundled plasticity dataset (E of Pfister & Gerstner 2006)
 ``bi_poo``      the STDP window of a rule and its exponential fit
 ``song``        Song, Miller & Abbott (2000) competitive learning (bimodality of the weights)
-``mnist``       a Diehl & Cook (2015) training run, optionally followed by its evaluation
-``conversion``  an ANN-to-SNN conversion evaluated on the embedded MNIST subset
 ``selftest``    pure Python, no Brian2: a seeded number (and an optional failure), to check a
                 cluster or the sweep machinery in a second
 ==============  ===========================================================================
 
-Register more with the :func:`register` decorator (the function must be importable on the
-workers, e.g. defined in an installed module).
+Models register their own sweep task through their registry entry
+(:class:`brainlearn.models.contract.ModelSpec`'s ``sweep``: ``mnist`` for Diehl & Cook,
+``conversion`` for the converted MLP); importing :mod:`brainlearn.models` and using its
+``MODELS`` registers them. Register more with the :func:`register` decorator (the function must
+be importable on the workers, e.g. defined in an installed module).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Experiment", "register", "get_experiment", "list_experiments", "EXPERIMENTS"]
+__all__ = ["Experiment", "register", "get_experiment", "list_experiments", "load_plugins",
+           "EXPERIMENTS", "ENTRY_POINT_GROUP"]
 
 ExperimentFn = Callable[[dict, int, Path], dict]
 
@@ -82,8 +84,34 @@ def register(name: str, description: str = "", params: dict | None = None):
     return wrap
 
 
+#: the entry-point group of packages that register experiments (``setup.py``: the models'
+#: registry, the protocols); a third-party package registers its own the same way
+ENTRY_POINT_GROUP = "brainlearn.experiments"
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Load every ``brainlearn.experiments`` entry point once (each registers experiments).
+
+    The core names no package built on it: the models and the protocols announce their
+    experiments through this entry-point group, as a third-party package can.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = point.load()
+        if callable(loaded):
+            loaded()
+
+
 def get_experiment(name: str) -> Experiment:
     """The registered experiment ``name`` (ValueError listing the names if unknown)."""
+    if name not in EXPERIMENTS:
+        load_plugins()
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(sorted(EXPERIMENTS))}")
     return EXPERIMENTS[name]
@@ -91,6 +119,7 @@ def get_experiment(name: str) -> Experiment:
 
 def list_experiments() -> pd.DataFrame:
     """One row per registered experiment: ``name``, ``description``, ``params``."""
+    load_plugins()
     rows = [{"name": e.name, "description": e.description,
              "params": ", ".join(f"{k}={v}" for k, v in e.params.items())}
             for e in EXPERIMENTS.values()]
@@ -181,58 +210,6 @@ def _song(params: dict, seed: int, workdir: Path) -> dict:
         directory=str(workdir / "build") if device == "cpp_standalone" else None,
     )
     return result.to_frame().iloc[0].to_dict()
-
-
-@register("mnist", "Diehl & Cook 2015 training (run directory in the task's workdir), then evaluation",
-          {"neurons": "100", "examples": "1000", "data": "embedded | full",
-           "device": "cpp_standalone | runtime | cuda_standalone", "chunk": "1000",
-           "timer": "brian1 | brian2", "threads": "OpenMP threads",
-           "assign_examples": "1000 (0: no evaluation)", "test_examples": "500"})
-def _mnist(params: dict, seed: int, workdir: Path) -> dict:
-    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
-
-    config = TrainConfig.create(
-        neurons=int(params.get("neurons", 100)), examples=int(params.get("examples", 1000)),
-        seed=seed, device=params.get("device", "cpp_standalone"),
-        threads=params.get("threads"), data=params.get("data", "embedded"),
-        timer=params.get("timer", "brian1"), chunk=int(params.get("chunk", 1000)),
-    )
-    run_dir = workdir / "run"
-    metrics = train(run_dir, config, progress=False)
-    out = {k: metrics[k] for k in ("train_examples", "ms_per_example", "compile_seconds",
-                                    "capped_images")}
-    n_assign = int(params.get("assign_examples", 1000))
-    if n_assign > 0:
-        ev = evaluate(run_dir, n_assign, int(params.get("test_examples", 500)), progress=False)
-        out.update(accuracy=ev["accuracy"], eval_ms_per_example=ev["eval_ms_per_example"])
-    out["run_dir"] = str(run_dir)
-    return out
-
-
-@register("conversion", "ANN-to-SNN conversion on the embedded MNIST subset: SNN vs ANN accuracy",
-          {"hidden": "500 (one layer) or '500-300'", "epochs": "10", "steps": "64",
-           "input": "analog | poisson", "norm": "99.9 | max | a percentile",
-           "reset": "subtract | zero", "test_examples": "500",
-           "device": "runtime | cpp_standalone"})
-def _conversion(params: dict, seed: int, workdir: Path) -> dict:
-    from brainlearn.data import load_mnist
-    from brainlearn.lanes import preprocess
-    from brainlearn.models.conversion import evaluate, train_mlp
-
-    hidden = tuple(int(h) for h in str(params.get("hidden", 500)).split("-"))
-    x_train, y_train = load_mnist("train", source="embedded")
-    x_test, y_test = load_mnist("test", source="embedded")
-    n_test = int(params.get("test_examples", 500))
-    x_norm = preprocess(x_train)
-    mlp = train_mlp(x_norm, y_train, hidden=hidden, epochs=int(params.get("epochs", 10)), seed=seed)
-    frame = evaluate(
-        mlp, x_test[:n_test], y_test[:n_test], x_norm, steps=(int(params.get("steps", 64)),),
-        inputs=(params.get("input", "analog"),), norms=(str(params.get("norm", "99.9")),),
-        resets=(params.get("reset", "subtract"),), seed=seed,
-        device=params.get("device", "runtime"), directory=workdir / "build",
-    )
-    row = frame.iloc[0]
-    return {k: row[k] for k in ("accuracy", "ann_accuracy", "rate_accuracy", "spikes_per_example")}
 
 
 def _no_leftovers(name: str, params: dict) -> None:

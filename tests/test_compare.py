@@ -10,7 +10,7 @@ import pytest
 from brian2 import ms
 
 from brainlearn.cli import main
-from brainlearn.compare import comparison_table
+from brainlearn.models import compare_runs
 from brainlearn.models.diehl_cook_2015 import DiehlCookParams
 
 #: the Diehl & Cook run of the fixture: a shorter input window than the paper's 350 ms, so the
@@ -31,7 +31,7 @@ def runs(tmp_path):
     conv = tmp_path / "mlp"
     conv.mkdir()
     (conv / "config.json").write_text(json.dumps(
-        {"hidden": [500], "test_accuracy": 0.98, "train_seconds": 300.0}))
+        {"kind": "conversion", "hidden": [500], "test_accuracy": 0.98, "train_seconds": 300.0}))
     pd.DataFrame({
         "steps": [8, 32], "input": "analog", "norm": "99.9", "reset": "subtract",
         "accuracy": [0.95, 0.979], "ann_accuracy": 0.98, "spikes_per_example": [200.0, 900.0],
@@ -45,7 +45,8 @@ def surrogate_run(tmp_path):
     run = tmp_path / "sg"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(
-        {"hidden": [1000], "steps": 25, "surrogate": "atan", "train_seconds": 200.0}))
+        {"kind": "surrogate", "hidden": [1000], "steps": 25, "surrogate": "atan",
+         "train_seconds": 200.0}))
     pd.DataFrame({
         "implementation": ["trainer", "brian2"], "accuracy": [0.94, 0.941],
         "spikes_per_inference": [3000.0, 3000.0], "steps": 25, "n_examples": [10000, 10000],
@@ -55,7 +56,7 @@ def surrogate_run(tmp_path):
 
 def test_table_has_one_row_per_method_and_readout(runs):
     mnist, conv = runs
-    table = comparison_table(mnist, conv)
+    table = compare_runs([mnist, conv])
     methods = list(table["method"])
     assert sum(m.startswith("Diehl & Cook") for m in methods) == 2  # vote, logistic
     assert sum(m.startswith("converted SNN") for m in methods) == 2
@@ -78,12 +79,12 @@ def test_cli_writes_csv_markdown_and_figure(runs, tmp_path):
 def test_unevaluated_run_gives_a_clear_error(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"neurons": 10}))
     with pytest.raises(ValueError, match="not evaluated"):
-        comparison_table(tmp_path, None)
+        compare_runs([tmp_path])
 
 
 def test_surrogate_rows_trainer_and_brian2(runs, surrogate_run):
     mnist, conv = runs
-    table = comparison_table(mnist, conv, surrogate_run)
+    table = compare_runs([mnist, conv, surrogate_run])
     sg = table[table["method"].str.startswith("surrogate")]
     assert len(sg) == 2
     assert set(sg["inference_steps"]) == {25}
@@ -97,7 +98,7 @@ def test_several_surrogate_runs_each_labelled_by_preset(surrogate_run, tmp_path)
     single = tmp_path / "sj_single"
     single.mkdir()
     (single / "config.json").write_text(json.dumps(
-        {"hidden": [], "steps": 100, "surrogate": "atan", "encoder": "poisson",
+        {"kind": "surrogate", "hidden": [], "steps": 100, "surrogate": "atan", "encoder": "poisson",
          "preset": "spikingjelly-single"}))
     (single / "metrics.json").write_text(json.dumps(
         {"sizes": [784, 10], "parameters": 7840, "train_seconds": 4000.0}))
@@ -118,7 +119,7 @@ def test_several_surrogate_runs_each_labelled_by_preset(surrogate_run, tmp_path)
 
 def test_learning_locality_and_steps_per_method(runs):
     mnist, conv = runs
-    table = comparison_table(mnist, conv).set_index("method")
+    table = compare_runs([mnist, conv]).set_index("method")
     dc = table[table.index.str.startswith("Diehl")]
     assert (dc["inference_steps"] == round(float(DC_PARAMS.t_input / DC_PARAMS.dt))).all()
     assert (dc["inference_steps"] == 400).all()  # 200 ms at dt = 0.5 ms
@@ -130,7 +131,7 @@ def test_learning_locality_and_steps_per_method(runs):
 
 
 def test_pixel_baseline_row_is_a_fitted_logistic_regression():
-    from brainlearn.compare import COLUMNS, pixel_baseline_row
+    from brainlearn.analysis.compare import COLUMNS, pixel_baseline_row
 
     row = pixel_baseline_row("embedded")
     assert set(row) == set(COLUMNS)
@@ -151,7 +152,7 @@ def test_cnn_rows_ann_and_converted_cnn_per_T(runs, tmp_path):
     pd.DataFrame({"steps": [32, 64], "accuracy": [0.988, 0.991], "ann_accuracy": 0.992,
                   "spikes_per_example": 2.3e5, "ms_per_image": 100.0, "n_examples": 1000,
                   "synapses": 3717120, "norm": 99.9}).to_csv(cnn / "results.csv", index=False)
-    table = comparison_table(convert_run=conv, cnn_run=cnn).set_index("method")
+    table = compare_runs([conv, cnn]).set_index("method")
     assert table.loc["ANN (CNN, channels 32-64)", "accuracy"] == 0.992
     row = table.loc["converted CNN, T=64 (analog, 99.9 %, subtract)"]
     assert row["accuracy"] == 0.991 and row["inference_steps"] == 64
@@ -179,7 +180,7 @@ def test_cnn_rows_take_brian2_and_fill_other_t_from_the_replica(tmp_path):
                 rows.append(dict(base, simulator="torch", split=split, steps=T, v_init=v0,
                                  readout="count", accuracy=0.9 + T / 10000 + v0 / 100))
     pd.DataFrame(rows).to_csv(cnn / "results.csv", index=False)
-    table = comparison_table(cnn_run=cnn)
+    table = compare_runs([cnn])
     converted = table[table["method"].str.startswith("converted CNN")]
     assert list(converted["inference_steps"]) == [32, 64, 128]
     t64 = converted[converted["inference_steps"] == 64].iloc[0]
@@ -202,7 +203,7 @@ def test_shorter_brian2_cnn_rows_do_not_carry_the_longest_runs_spike_count(tmp_p
                   spikes_per_example=1000.0 * T + 7 * v0, n_examples=1000)
              for T in (16, 64) for v0 in (0.0, 0.5)]
     pd.DataFrame(rows).to_csv(cnn / "results.csv", index=False)
-    table = comparison_table(cnn_run=cnn)
+    table = compare_runs([cnn])
     spikes = dict(zip(table["inference_steps"], table["spikes_per_inference"], strict=True))
     assert spikes[64] == 1e5                    # Brian2's own count, over its 64 steps
     assert spikes[16] == 1000.0 * 16 + 3.5      # the replica at T=16, v_init 0.5

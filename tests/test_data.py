@@ -384,3 +384,27 @@ def test_a_failed_start_on_missing_data_leaves_no_run_and_names_the_cli_option(t
     assert cli.main(["mnist", "train", "--neurons", "4", "--examples", "10", "--out", str(dc)]) == 2
     err = capsys.readouterr().err
     assert "--data embedded" in err and not dc.exists()
+
+
+def test_a_damaged_cached_file_is_refused_before_use_and_hashed_once_when_intact(
+        cache, small_mnist, monkeypatch):
+    """A cached file changed in place (same size, one byte flipped) is refused with the file
+    named and the fix; an intact cache is hashed on the first load only."""
+    import brainlearn.data.cache as cache_module
+
+    fetch_mnist(source_dir=small_mnist, use_network=False, quiet=True)
+    calls = []
+    real = cache_module.sha256_file
+    monkeypatch.setattr(cache_module, "sha256_file", lambda p, *a: calls.append(p) or real(p))
+    load_mnist("test")
+    assert len(calls) == 2  # images and labels, hashed once
+    load_mnist("test")
+    assert len(calls) == 2  # the second load reads the stamps
+    path = cache / "t10k-images-idx3-ubyte"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte: its sha256 is not MNIST.s"):
+        load_mnist("test")
+    with pytest.raises(FileNotFoundError, match="brainlearn data fetch mnist"):
+        load_mnist("test")  # still refused: a stamp is only written for a matching file

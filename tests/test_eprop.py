@@ -233,14 +233,14 @@ def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
 
 
 def test_compare_table_has_the_eprop_readout_row_and_says_what_it_was_trained_on(tmp_path):
-    from brainlearn.compare import comparison_table
+    from brainlearn.models import compare_runs
 
     run = tmp_path / "dc"
     run.mkdir()
     metrics = {"neurons": 100, "accuracy": 0.8, "accuracy_vote": 0.8, "accuracy_eprop": 0.75,
                "test_examples": 500, "eprop_input": "recorded spike timing"}
     (run / "metrics.json").write_text(json.dumps(metrics))
-    table = comparison_table(run)
+    table = compare_runs([run])
     row = table[table["method"].str.contains("e-prop")].iloc[0]
     assert row["accuracy"] == 0.75
     assert "recorded spike timing" in row["method"]
@@ -249,7 +249,7 @@ def test_compare_table_has_the_eprop_readout_row_and_says_what_it_was_trained_on
     # a row measured before timing was recorded says it saw spread-out counts
     del metrics["eprop_input"]
     (run / "metrics.json").write_text(json.dumps(metrics))
-    row = comparison_table(run).query("method.str.contains('e-prop')").iloc[0]
+    row = compare_runs([run]).query("method.str.contains('e-prop')").iloc[0]
     assert "counts spread evenly" in row["method"]
 
 

@@ -170,10 +170,10 @@ def test_layer_file_round_trips(trained_run, tmp_path):
 
 
 def test_compare_table_shows_the_hybrid_beside_the_vote(trained_run):
-    from brainlearn.compare import comparison_table
+    from brainlearn.models import compare_runs
 
     run, _ = trained_run
-    table = comparison_table(run)
+    table = compare_runs([run])
     row = table[table["method"].str.contains("STDP + BP hybrid", regex=False)].iloc[0]
     metrics = rundir.read_metrics(run / "hybrid")
     assert row["accuracy"] == metrics["accuracy_brian2"]

@@ -22,7 +22,8 @@ def handle_list(args: argparse.Namespace) -> int:
         return 0
     for model in MODELS.values():
         commands = model.embedded if args.embedded else model.commands
-        print(f"{model.name}  [{model.family}]  {model.module}")
+        sweep = f"  sweep: {model.sweep.name}" if model.sweep is not None else ""
+        print(f"{model.name}  [{model.family}]  {model.module}{sweep}")
         print(f"  {model.title}")
         print(f"  cite: {model.citation}")
         if args.embedded and not commands:

@@ -23,6 +23,7 @@ __all__ = [
     "sha256_file",
     "is_verified",
     "verify_mnist",
+    "verified_once",
 ]
 
 #: Environment variable naming the root of brainlearn's data cache.
@@ -98,6 +99,52 @@ def is_verified(path: str | os.PathLike, name: str | None = None) -> bool:
     path = Path(path)
     expected = SHA256.get(name or path.name)
     return expected is not None and path.is_file() and sha256_file(path) == expected
+
+
+def _stamp_path(path: Path) -> Path:
+    """``<cache>/mnist.verified/NAME``: beside the data folder, which keeps only the data."""
+    return path.parent.with_name(path.parent.name + ".verified") / path.name
+
+
+def verified_once(path: str | os.PathLike, name: str | None = None) -> bool:
+    """Whether ``path`` has the expected sha256, hashing it only when it changed.
+
+    The first check hashes the file and, when it matches, writes a stamp
+    (``<cache>/mnist.verified/NAME``: size, modification time in ns and the hash); later checks of an
+    unchanged file (same size and modification time) read the stamp instead of hashing again,
+    so loading MNIST a second time costs nothing. A file that was changed in place (a damaged
+    byte, a partial copy) is hashed again and fails.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The cached file.
+    name : str, optional
+        Key in :data:`SHA256`; defaults to the file name.
+    """
+    path = Path(path)
+    expected = SHA256.get(name or path.name)
+    if expected is None or not path.is_file():
+        return False
+    info = path.stat()
+    stamp = f"{info.st_size} {info.st_mtime_ns} {expected}"
+    marker = _stamp_path(path)
+    try:
+        if marker.read_text() == stamp:
+            return True
+    except OSError:
+        pass
+    if sha256_file(path) != expected:
+        marker.unlink(missing_ok=True)
+        return False
+    try:  # a read-only cache still works: it is hashed each time instead
+        marker.parent.mkdir(exist_ok=True)
+        tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+        tmp.write_text(stamp)
+        os.replace(tmp, marker)
+    except OSError:
+        pass
+    return True
 
 
 def verify_mnist(directory: str | os.PathLike | None = None) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainlearn.data.cache import MNIST_FILES, SPLIT_FILES, data_dir
+from brainlearn.data.cache import MNIST_FILES, SPLIT_FILES, data_dir, verified_once
 from brainlearn.data.idx import read_idx
 
 __all__ = ["EMBEDDED_PATH", "MNISTNotCached", "load_mnist", "load_embedded", "subset_indices"]
@@ -116,6 +116,11 @@ def _load_full(split: str) -> tuple[np.ndarray, np.ndarray]:
             raise MNISTNotCached(
                 f"{directory / name}: {size} bytes, expected {MNIST_FILES[name]} (a partial or "
                 "damaged file); replace it with `brainlearn data fetch mnist`"
+            )
+        if not verified_once(directory / name):
+            raise MNISTNotCached(
+                f"{directory / name}: its sha256 is not MNIST's (a damaged file); replace it "
+                "with `brainlearn data fetch mnist`"
             )
     images = read_idx(directory / image_name, ndim=3)
     labels = read_idx(directory / label_name, ndim=1)

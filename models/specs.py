@@ -1,0 +1,503 @@
+"""The registry entries of the models that do not have their own package yet.
+
+Conversion (MLP and CNN), surrogate gradients (three presets), the STDP + BP hybrid and
+e-prop (readout and recurrent network). Each entry moves into its model's package
+(``<package>/spec.py``) as that package is formed; nothing here imports a simulator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainlearn import rundir
+from brainlearn.experiments import Experiment
+from brainlearn.models.contract import (
+    ModelSpec,
+    mlp_parameters,
+    register_model,
+    run_info,
+)
+
+__all__ = ["conversion_rows", "cnn_rows", "surrogate_rows", "hybrid_rows", "eprop_rows"]
+
+
+def _kind(*kinds: str):
+    def owns(run_dir: Path) -> bool:
+        return rundir.read_config(run_dir).get("kind") in kinds
+    owns.__doc__ = f"A run directory whose config.json says kind {' or '.join(kinds)}."
+    return owns
+
+
+def _results(run_dir: Path, command: str) -> pd.DataFrame:
+    path = Path(run_dir) / "results.csv"
+    if not path.exists():
+        raise ValueError(f"{run_dir} is not evaluated yet: run {command} {run_dir}")
+    return pd.read_csv(path)
+
+
+def _metrics(run_dir: Path) -> dict:
+    return rundir.read_metrics(run_dir)
+
+
+# ------------------------------------------------------------------------------ conversion
+def conversion_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
+    """The ANN and the converted SNN (analog input, 99.9 %, reset by subtraction) at every T."""
+    config = run_info(run_dir)
+    results = _results(run_dir, "brainlearn convert evaluate")
+    best = results[(results["input"] == "analog") & (results["norm"].astype(str) == "99.9")
+                   & (results["reset"] == "subtract")].sort_values("steps")
+    hidden = "-".join(str(h) for h in config.get("hidden", []))
+    parameters = mlp_parameters((784, *config.get("hidden", []), 10))
+    local = "no (backprop on the ANN, offline)"
+    rows = [{
+        "method": f"ANN (ReLU MLP 784-{hidden}-10)",
+        "accuracy": config.get("test_accuracy", results["ann_accuracy"].iloc[0]),
+        "train_seconds": config.get("train_seconds", np.nan),
+        "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
+        "spikes_per_inference": np.nan, "parameters": parameters, "local_online_learning": local,
+        "test_examples": int(results["n_examples"].max()), "source": str(run_dir),
+    }]
+    for _, r in best.iterrows():
+        rows.append({
+            "method": f"converted SNN, T={int(r['steps'])} (analog, 99.9 %, subtract)",
+            "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
+            "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
+            "spikes_per_inference": r["spikes_per_example"],
+            "parameters": parameters, "local_online_learning": local,
+            "test_examples": int(r["n_examples"]), "source": str(run_dir),
+        })
+    return rows
+
+
+def _cnn_ann_row(config: dict, results: pd.DataFrame, run_dir: Path) -> dict:
+    channels = "-".join(str(c) for c in config.get("channels", [32, 64]))
+    return {
+        "method": f"ANN (CNN, channels {channels})",
+        # the ANN on the most test images of any row (metrics.json: the whole test split)
+        "accuracy": config.get("ann_accuracy",
+                               results.loc[results["n_examples"].idxmax(), "ann_accuracy"]),
+        "train_seconds": config.get("train_seconds", np.nan),
+        "inference_steps": np.nan, "sim_ms_per_inference": np.nan,
+        "spikes_per_inference": np.nan, "parameters": config.get("parameters", np.nan),
+        "local_online_learning": "no (backprop on the ANN, offline)",
+        "test_examples": int(results["n_examples"].max()), "source": str(run_dir),
+    }
+
+
+def cnn_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
+    """The ANN and the converted SNN at every T of a ``brainlearn convert cnn`` run.
+
+    Brian2's rows first; the PyTorch replica of the same IF network (identical spikes in
+    float64) fills in the T that Brian2 did not run, for the v_init and readout Brian2 ran.
+    """
+    config = run_info(run_dir)
+    path = Path(run_dir) / "results.csv"
+    if not path.exists():
+        raise ValueError(f"{run_dir} has no results.csv: run brainlearn convert cnn again")
+    results = pd.read_csv(path).sort_values("steps")
+    rows = [_cnn_ann_row(config, results, run_dir)]
+    if "simulator" not in results:  # runs written before the PyTorch replica
+        results = results.assign(simulator="brian2", split="test")
+    results = results[results["split"] == "test"]
+    brian = results[results["simulator"] == "brian2"]
+    choice = brian.iloc[0] if len(brian) else pd.Series(config)
+    fast = results[results["simulator"] == "torch"]
+    if len(fast):
+        fast = fast[(fast["v_init"] == choice.get("v_init", 0.5))
+                    & (fast["readout"] == choice.get("readout", "count"))
+                    & ~fast["steps"].isin(brian["steps"])]
+    # Brian2 counts the IF spikes over the longest T it ran (the same number in each of its
+    # rows); a shorter row takes the replica's count at its own T (same v_init) where the run
+    # has one, else it is left out (NaN) rather than overstated
+    replica_spikes = {}
+    if "v_init" in results:
+        torch_rows = results[(results["simulator"] == "torch")
+                             & (results["v_init"] == choice.get("v_init", 0.5))]
+        replica_spikes = dict(zip(torch_rows["steps"], torch_rows["spikes_per_example"],
+                                  strict=True))
+    longest = brian["steps"].max() if len(brian) else np.nan
+    for _, r in pd.concat([brian, fast]).sort_values("steps").iterrows():
+        spikes = r["spikes_per_example"]
+        if r["simulator"] == "brian2" and r["steps"] < longest:
+            spikes = replica_spikes.get(r["steps"], np.nan)
+        options = "analog, {:g} %, subtract".format(r["norm"])
+        if "v_init" in r:
+            options += f", v_init {r['v_init']:g}, {r['readout']} readout"
+        if r["simulator"] == "torch":
+            options += ", PyTorch replica"
+        rows.append({
+            "method": f"converted CNN, T={int(r['steps'])} ({options})",
+            "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
+            "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
+            "spikes_per_inference": spikes, "parameters": config.get("parameters", np.nan),
+            "local_online_learning": "no (backprop on the ANN, offline)",
+            "test_examples": int(r["n_examples"]), "source": str(run_dir),
+        })
+    return rows
+
+
+def conversion_train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+    """:func:`brainlearn.models.conversion.train_run` (``data`` is its ``source``)."""
+    from brainlearn.models.conversion import train_run
+
+    return train_run(run_dir, source=data, seed=seed, **options)
+
+
+def conversion_evaluate(run_dir, *, data: str = "full", **options) -> dict:
+    """:func:`brainlearn.models.conversion.evaluate_run`; returns the run's metrics."""
+    from brainlearn.models.conversion import evaluate_run
+
+    evaluate_run(run_dir, source=data, **options)
+    return _metrics(run_dir)
+
+
+def conversion_demo(out, *, seed: int = 0) -> dict:
+    """784-500-10 on the embedded subset, converted and simulated at T = 16, 32, 64."""
+    conversion_train(out, data="embedded", seed=seed, hidden=(500,), progress=False)
+    return conversion_evaluate(out, data="embedded", norm_examples=1000, steps=(16, 32, 64),
+                               seed=seed)
+
+
+def conversion_sweep(params: dict, seed: int, workdir: Path) -> dict:
+    """An MLP trained on the embedded subset, converted and scored against the ANN."""
+    from brainlearn.data import load_mnist
+    from brainlearn.lanes import preprocess
+    from brainlearn.models.conversion import evaluate, train_mlp
+
+    hidden = tuple(int(h) for h in str(params.get("hidden", 500)).split("-"))
+    x_train, y_train = load_mnist("train", source="embedded")
+    x_test, y_test = load_mnist("test", source="embedded")
+    n_test = int(params.get("test_examples", 500))
+    x_norm = preprocess(x_train)
+    mlp = train_mlp(x_norm, y_train, hidden=hidden, epochs=int(params.get("epochs", 10)), seed=seed)
+    frame = evaluate(
+        mlp, x_test[:n_test], y_test[:n_test], x_norm, steps=(int(params.get("steps", 64)),),
+        inputs=(params.get("input", "analog"),), norms=(str(params.get("norm", "99.9")),),
+        resets=(params.get("reset", "subtract"),), seed=seed,
+        device=params.get("device", "runtime"), directory=workdir / "build",
+    )
+    row = frame.iloc[0]
+    return {k: row[k] for k in ("accuracy", "ann_accuracy", "rate_accuracy", "spikes_per_example")}
+
+
+def cnn_train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+    """:func:`brainlearn.models.conversion_cnn.cnn_run`: trains, converts and evaluates."""
+    from brainlearn.models.conversion_cnn import cnn_run
+
+    cnn_run(run_dir, source=data, seed=seed, **options)
+    return _metrics(run_dir)
+
+
+def cnn_evaluate(run_dir, **options) -> dict:
+    """The CNN run's metrics: ``brainlearn convert cnn`` evaluates as it trains."""
+    run_info(run_dir)  # a clear error for a directory that is no run
+    return _metrics(run_dir)
+
+
+def cnn_demo(out, *, seed: int = 0) -> dict:
+    """The CNN for 15 epochs on the embedded subset, converted, 100 test images."""
+    return cnn_train(out, data="embedded", seed=seed, epochs=15, test_examples=100,
+                     progress=False)
+
+
+# ------------------------------------------------------------------------------ surrogate
+def surrogate_rows(run_dir: Path, dt_ms: float = 1.0) -> list[dict]:
+    """The trainer's forward pass and the same network in Brian2, labelled by preset."""
+    config = run_info(run_dir)
+    results = _results(run_dir, "brainlearn surrogate evaluate")
+    hidden = config.get("hidden", [])
+    net = "-".join(str(size) for size in config.get("sizes", (784, *hidden, 10)))
+    preset = config.get("preset")
+    recipe = f"BPTT, {config.get('surrogate', 'atan')}"
+    if config.get("encoder") == "poisson":
+        recipe += ", Poisson input"
+    label = f"{preset}: {net}" if preset else net
+    names = {"trainer": "trainer forward pass (PyTorch)", "brian2": "same network in Brian2"}
+    return [{
+        "method": f"surrogate-gradient SNN {label} ({recipe}), "
+                  f"{names.get(r['implementation'], r['implementation'])}",
+        "accuracy": r["accuracy"], "train_seconds": config.get("train_seconds", np.nan),
+        "inference_steps": int(r["steps"]), "sim_ms_per_inference": r["steps"] * dt_ms,
+        "spikes_per_inference": r["spikes_per_inference"],
+        "parameters": config.get("parameters", mlp_parameters((784, *hidden, 10))),
+        "local_online_learning": "no (BPTT through time and layers, offline)",
+        "test_examples": int(r["n_examples"]), "source": str(run_dir),
+    } for _, r in results.iterrows()]
+
+
+def _surrogate_owns(preset: str | None):
+    def owns(run_dir: Path) -> bool:
+        config = rundir.read_config(run_dir)
+        # runs configured by hand (no preset) count as the snnTorch tutorial's network
+        return (config.get("kind") == "surrogate"
+                and config.get("preset", "snntorch-tutorial5") in (preset, None)
+                if preset == "snntorch-tutorial5"
+                else config.get("kind") == "surrogate" and config.get("preset") == preset)
+    owns.__doc__ = f"A surrogate-gradient run directory of preset {preset!r}."
+    return owns
+
+
+def _surrogate_train(preset: str):
+    def train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+        from brainlearn.models.surrogate import train_run
+
+        return train_run(run_dir, preset=preset, source=data, seed=seed, **options)
+    train.__doc__ = f":func:`brainlearn.models.surrogate.train_run` with preset {preset!r}."
+    return train
+
+
+def surrogate_evaluate(run_dir, *, data: str = "full", **options) -> dict:
+    """:func:`brainlearn.models.surrogate.evaluate_run`; returns the run's metrics."""
+    from brainlearn.models.surrogate import evaluate_run
+
+    evaluate_run(run_dir, source=data, **options)
+    return _metrics(run_dir)
+
+
+def _surrogate_demo(preset: str, **options):
+    def demo(out, *, seed: int = 0) -> dict:
+        from brainlearn.models.surrogate import evaluate_run, train_run
+
+        train_run(out, preset=preset, source="embedded", seed=seed, progress=False, **options)
+        evaluate_run(out, source="embedded", device="runtime")
+        return _metrics(out)
+    demo.__doc__ = f"Preset {preset!r} on the embedded subset ({options or 'its settings'})."
+    return demo
+
+
+# -------------------------------------------------------------------------- e-prop, hybrid
+def eprop_rows(run_dir: Path) -> list[dict]:
+    """The e-prop readout of a Diehl & Cook run (where ``brainlearn eprop mnist-readout`` ran)."""
+    from brainlearn.models.diehl_cook.spec import input_window
+
+    metrics = _metrics(run_dir)
+    if metrics.get("accuracy_eprop") is None:
+        return []
+    n = metrics["neurons"]
+    t_input, dt = input_window(run_dir)
+    if "eprop_input" in metrics:  # what the e-prop readout was trained and scored on
+        label = f"+ e-prop readout (Brian2, {metrics['eprop_input']})"
+    else:  # runs from before spike timing was recorded: counts spread evenly
+        label = "+ e-prop readout (Brian2, counts spread evenly)"
+    return [{
+        "method": f"Diehl & Cook STDP, N={n}, {label}",
+        "accuracy": metrics["accuracy_eprop"],
+        "train_seconds": metrics.get("train_seconds", np.nan),
+        "inference_steps": round(t_input / dt), "sim_ms_per_inference": t_input,
+        "parameters": 784 * n + n + 10 * n,
+        "local_online_learning": "yes (STDP + e-prop readout, local & online)",
+        "spikes_per_inference": metrics.get("test_spikes_per_example", np.nan),
+        "test_examples": metrics.get("test_examples"), "source": str(run_dir),
+    }]
+
+
+def _eprop_readout_owns(run_dir: Path) -> bool:
+    return "accuracy_eprop" in _metrics(run_dir)
+
+
+def eprop_readout_run(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+    """:func:`brainlearn.models.eprop_readout.evaluate_run` (trains and scores the readout)."""
+    from brainlearn.models.eprop_readout import evaluate_run
+
+    return evaluate_run(run_dir, **options)
+
+
+def hybrid_rows(run_dir: Path) -> list[dict]:
+    """The STDP + BP hybrid of ``RUN/hybrid``: Brian2's accuracy (the trainer's if Brian2 did
+    not run), the STDP layer's training time plus the BPTT of the output layer, spikes of both
+    layers per inference."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.csv").exists():
+        return []
+    from brainlearn.models.diehl_cook.spec import input_window
+
+    config = rundir.read_config(run_dir)
+    parent = Path(config.get("run_dir", run_dir.parent))
+    if not parent.is_dir():
+        parent = run_dir.parent
+    stdp = _metrics(parent)
+    n = stdp.get("neurons", config.get("hidden_neurons"))
+    t_input, dt = input_window(parent)
+    hybrid = _metrics(run_dir)
+    where = "Brian2" if "accuracy_brian2" in hybrid else "PyTorch"
+    return [{
+        "method": f"Diehl & Cook STDP, N={n}, + BPTT-trained LIF output layer "
+                  f"(STDP + BP hybrid, {config.get('steps')} steps, {where})",
+        "accuracy": hybrid.get("accuracy_brian2", hybrid.get("accuracy_trainer")),
+        "train_seconds": stdp.get("train_seconds", np.nan) + hybrid.get("train_seconds",
+                                                                        np.nan),
+        "inference_steps": round(t_input / dt), "sim_ms_per_inference": t_input,
+        "spikes_per_inference": hybrid.get("spikes_per_inference", np.nan),
+        "parameters": 784 * n + n + hybrid.get("parameters", 10 * n + 10),
+        "local_online_learning": "no (STDP layer local; output layer BPTT, offline)",
+        "test_examples": hybrid.get("n_examples_brian2", hybrid.get("n_examples_trainer")),
+        "source": str(run_dir),
+    }]
+
+
+def hybrid_train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+    """:func:`brainlearn.models.hybrid.train_run` on an evaluated Diehl & Cook run."""
+    from brainlearn.models.hybrid import train_run
+
+    return train_run(run_dir, seed=seed, **options)
+
+
+def hybrid_evaluate(run_dir, **options) -> dict:
+    """:func:`brainlearn.models.hybrid.evaluate_run`; returns ``RUN/hybrid/metrics.json``."""
+    from brainlearn.models.hybrid import SUBDIR, evaluate_run
+
+    evaluate_run(run_dir, **options)
+    return _metrics(Path(run_dir) / SUBDIR)
+
+
+def eprop_rsnn_train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
+    """:func:`brainlearn.models.eprop_run.train` with ``options`` as its config."""
+    from brainlearn.models.eprop_run import train
+
+    return train(run_dir, {"seed": seed, **options})
+
+
+def eprop_rsnn_evaluate(run_dir, **options) -> dict:
+    """The run's metrics: the e-prop network is scored on its task as it trains."""
+    run_info(run_dir)
+    return _metrics(run_dir)
+
+
+_CONVERSION = ("B. Rueckauer et al. (2017), Conversion of continuous-valued deep networks "
+               "to efficient event-driven networks for image classification, Front. "
+               "Neurosci. 11:682; P. U. Diehl et al. (2015), Fast-classifying, "
+               "high-accuracy spiking deep networks through weight and threshold "
+               "balancing, IJCNN")
+_EPROP = ("G. Bellec et al. (2020), A solution to the learning dilemma for recurrent "
+          "networks of spiking neurons, Nat. Commun. 11:3625")
+_SJ = ("W. Fang et al. (2023), SpikingJelly: An open-source machine learning infrastructure "
+       "platform for spike-based intelligence, Sci. Adv. 9:eadi1480")
+
+register_model(ModelSpec(
+    name="converted-mlp",
+    title="784-500-10 ReLU MLP (scikit-learn MLPClassifier), 99.9th-percentile "
+          "normalisation, IF neurons with reset by subtraction in Brian2",
+    family="ANN-to-SNN conversion", citation=_CONVERSION, module="brainlearn.models.conversion",
+    train=conversion_train, evaluate=conversion_evaluate, rows=conversion_rows,
+    demo=conversion_demo, owns=_kind("conversion"),
+    sweep=Experiment(
+        "conversion", conversion_sweep,
+        "ANN-to-SNN conversion on the embedded MNIST subset: SNN vs ANN accuracy",
+        {"hidden": "500 (one layer) or '500-300'", "epochs": "10", "steps": "64",
+         "input": "analog | poisson", "norm": "99.9 | max | a percentile",
+         "reset": "subtract | zero", "test_examples": "500",
+         "device": "runtime | cpp_standalone"}),
+    commands=("brainlearn convert train --hidden 500 --epochs 20 --out runs/mlp500",
+              "brainlearn convert evaluate runs/mlp500 --steps 8,16,32,64,128,256"),
+    embedded=("brainlearn convert train --hidden 500 --data embedded --out runs/mlp_demo",
+              "brainlearn convert evaluate runs/mlp_demo --data embedded --norm-examples 1000 "
+              "--steps 16,32,64"),
+))
+
+register_model(ModelSpec(
+    name="converted-cnn",
+    title="MNIST CNN (conv 1->32, avg pool, conv 32->64, avg pool, fc 3136->128, fc "
+          "128->10; PyTorch), 99.9th-percentile normalisation, IF neurons in Brian2 with "
+          "the convolutions unrolled into Synapses",
+    family="ANN-to-SNN conversion",
+    citation="B. Rueckauer et al. (2017), Front. Neurosci. 11:682; P. U. Diehl et al. "
+             "(2015), IJCNN; SpikingJelly's ANN-to-SNN conversion tutorial (" + _SJ + ")",
+    module="brainlearn.models.conversion_cnn",
+    train=cnn_train, evaluate=cnn_evaluate, rows=cnn_rows, demo=cnn_demo,
+    owns=_kind("conversion_cnn"),
+    commands=("brainlearn convert cnn --epochs 24 --batch-size 128 --lr 3e-3 --schedule "
+              "onecycle --shift 1 --validation 5000 --fast-steps 16,32,64 --fast-v-init 0.5 "
+              "--fast-examples 250 --brian2-examples 0 --out runs/cnn_e24_s1",
+              "brainlearn convert cnn --weights runs/cnn_e24_s1/cnn.npz --validation 5000 "
+              "--fast-steps 8,16,32,64,128 --fast-v-init 0,0.5 --fast-examples 1000 "
+              "--v-init 0.5 --steps 16,32,64 --chunk 5000 --out runs/cnn"),
+    embedded=("brainlearn convert cnn --data embedded --epochs 15 --test-examples 100 "
+              "--out runs/cnn_demo",),
+))
+
+for _name, _preset, _title, _citation, _demo_options in (
+    ("surrogate-mlp", "snntorch-tutorial5",
+     "784-1000-10 discrete LIF network (beta 0.95, 25 steps), BPTT with an ATan "
+     "surrogate gradient (PyTorch), then the same weights in Brian2",
+     "snnTorch tutorial 5: J. K. Eshraghian et al. (2023), Training spiking neural networks "
+     "using lessons from deep learning, Proc. IEEE 111:1016; E. O. Neftci, H. Mostafa, "
+     "F. Zenke (2019), IEEE Signal Process. Mag. 36:51", {"hidden": (100,)}),
+    ("spikingjelly-single", "spikingjelly-single",
+     "784-10 SpikingJelly LIF layer without bias (tau 2, hard reset), Poisson input, rate "
+     "MSE, BPTT with an ATan surrogate (PyTorch), then the same weights and input spikes "
+     "in Brian2",
+     "SpikingJelly's single-layer MNIST tutorial (lif_fc_mnist, 92.9 % after 100 epochs): "
+     + _SJ, {"epochs": 20}),
+    ("spikingjelly-two-layer", "spikingjelly-two-layer",
+     "784-196-10 SpikingJelly LIF network without bias (tau 100, hard reset), Poisson "
+     "input, rate MSE, BPTT with a sigmoid surrogate (PyTorch), then the same weights and "
+     "input spikes in Brian2",
+     "SpikingJelly's two-layer MNIST example of its README and clock-driven tutorial "
+     "(\"92 %\"): " + _SJ, {"epochs": 20}),
+):
+    _flag = "--hidden 100" if _name == "surrogate-mlp" else f"--preset {_preset} --epochs 20"
+    register_model(ModelSpec(
+        name=_name, title=_title, family="surrogate gradient", citation=_citation,
+        module="brainlearn.models.surrogate",
+        train=_surrogate_train(_preset), evaluate=surrogate_evaluate, rows=surrogate_rows,
+        demo=_surrogate_demo(_preset, **_demo_options), owns=_surrogate_owns(_preset),
+        commands=(f"brainlearn surrogate train --preset {_preset} --out runs/{_name}",
+                  f"brainlearn surrogate evaluate runs/{_name}"),
+        embedded=(f"brainlearn surrogate train {_flag} --data embedded --out runs/{_name}_demo",
+                  f"brainlearn surrogate evaluate runs/{_name}_demo --data embedded"),
+    ))
+
+register_model(ModelSpec(
+    name="eprop-readout",
+    title="softmax readout of a finished Diehl & Cook network, trained online with "
+          "e-prop (one update per image) in Brian2",
+    family="e-prop", citation=_EPROP, module="brainlearn.models.eprop_readout",
+    train=eprop_readout_run, evaluate=eprop_readout_run, rows=eprop_rows,
+    owns=_eprop_readout_owns,
+    commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
+              "brainlearn mnist evaluate runs/n400",
+              "brainlearn eprop mnist-readout runs/n400"),
+    embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
+              "--out runs/demo",
+              "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500",
+              "brainlearn eprop mnist-readout runs/demo"),
+    local_online=True,
+))
+
+register_model(ModelSpec(
+    name="stdp-bp-hybrid",
+    title="the excitatory layer of a finished Diehl & Cook network (STDP, frozen) -> 10 "
+          "discrete LIF output neurons trained by BPTT with an ATan surrogate gradient "
+          "on its recorded spike trains (PyTorch), then the output layer in Brian2",
+    family="STDP + surrogate gradient",
+    citation="P. U. Diehl, M. Cook (2015), Front. Comput. Neurosci. 9:99 (the STDP "
+             "layer); E. O. Neftci, H. Mostafa, F. Zenke (2019), Surrogate gradient "
+             "learning in spiking neural networks, IEEE Signal Process. Mag. 36:51; "
+             "C. Lee, P. Panda, G. Srinivasan, K. Roy (2018), Training deep spiking "
+             "convolutional neural networks with STDP-based unsupervised pre-training "
+             "followed by supervised fine-tuning, Front. Neurosci. 12:435",
+    module="brainlearn.models.hybrid",
+    train=hybrid_train, evaluate=hybrid_evaluate, rows=hybrid_rows, owns=_kind("hybrid"),
+    commands=("brainlearn mnist train --neurons 100 --params sized --out runs/n100",
+              "brainlearn mnist evaluate runs/n100",
+              "brainlearn hybrid train runs/n100",
+              "brainlearn hybrid evaluate runs/n100 --codegen cython"),
+    embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
+              "--out runs/demo",
+              "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500",
+              "brainlearn hybrid train runs/demo --epochs 20",
+              "brainlearn hybrid evaluate runs/demo"),
+))
+
+register_model(ModelSpec(
+    name="eprop-rsnn",
+    title="recurrent LIF/ALIF network trained online with e-prop on the paper's tasks "
+          "(sine-wave regression, evidence accumulation), in Brian2",
+    family="e-prop", citation=_EPROP, module="brainlearn.models.eprop",
+    train=eprop_rsnn_train, evaluate=eprop_rsnn_evaluate, owns=_kind("eprop"),
+    commands=("brainlearn eprop train --task evidence-accumulation --out runs/eprop_ea",),
+    local_online=True,
+))

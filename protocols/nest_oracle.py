@@ -1,0 +1,174 @@
+"""NEST as a live oracle for the event-based STDP rules: the same spike trains through both.
+
+:func:`nest_weights` drives one synapse of NEST's own STDP models with given pre and post spike
+times and returns the weight after every presynaptic spike (NEST updates a weight only when a
+presynaptic spike reaches it; the weight recorder reports it then). :func:`nest_synapse` maps a
+brainlearn rule to the NEST model and parameters that implement it:
+
+=============================================  ===============================================
+brainlearn rule                                NEST model
+=============================================  ===============================================
+``PairSTDP(scheme="all-to-all")``              ``stdp_synapse`` (``lambda = A_plus / w_max``,
+                                               ``alpha = A_minus / A_plus``, ``mu_plus``,
+                                               ``mu_minus``, ``Wmax = w_max``)
+``PairSTDP(scheme="nearest")``, additive       ``stdp_nn_symm_synapse``
+``TripletSTDP(scheme="all-to-all")``           ``stdp_triplet_synapse`` (``tau_plus_triplet =
+                                               tau_x``; ``tau_minus_triplet = tau_y`` on the
+                                               post-synaptic neuron)
+=============================================  ===============================================
+
+Delays. NEST's synapse lives at the post-synaptic side: a presynaptic spike emitted at
+``t_pre`` meets the post-synaptic history at ``t_pre``, and a post-synaptic spike at ``t_post``
+counts at ``t_post + d`` (``d``, the synapse's delay, is the dendritic delay that the back-
+propagating spike travels). brainlearn's :func:`brainlearn.plasticity.replay` has no delay: the
+same pairing is ``replay(rule, pre, post + d)``; :func:`effective_times` gives those times.
+
+Two conventions differ and are kept out of the equality by the input, not hidden:
+
+- a post-synaptic spike whose effective time equals a presynaptic spike's: NEST pairs it with
+  neither (not in the depression of that presynaptic spike, potentiated by the earlier ones
+  only); brainlearn runs the presynaptic spike first, then the post-synaptic one, which
+  potentiates with the presynaptic trace including that spike (a difference of ``A_plus`` times
+  the weight factor);
+- ``stdp_nn_symm_synapse`` pairs a post-synaptic spike that comes before the first presynaptic
+  spike with a presynaptic spike at t = 0 (its last-spike time starts at 0); brainlearn pairs it
+  with nothing.
+
+NEST is an optional dependency (``pip install "brainlearn[nest]"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from brainlearn.plasticity import PairSTDP, PlasticityRule, TripletSTDP
+
+__all__ = ["NestSynapse", "nest_synapse", "nest_weights", "effective_times", "require_nest"]
+
+#: NEST's time step (ms); spike times must lie on its grid
+RESOLUTION_MS = 0.1
+
+
+def require_nest():
+    """Import NEST quietly; a missing NEST is one line saying how to install it."""
+    try:
+        import nest
+    except ImportError:
+        raise ImportError("NEST is not installed: pip install \"brainlearn[nest]\" "
+                          "(nest-simulator 3.10 from the package registry)") from None
+    if hasattr(nest, "VerbosityLevel"):  # NEST 3.10
+        nest.verbosity = nest.VerbosityLevel.ERROR
+    else:  # pragma: no cover - older NEST
+        nest.set_verbosity("M_ERROR")
+    return nest
+
+
+@dataclass(frozen=True)
+class NestSynapse:
+    """A NEST synapse model with its parameters and those of its post-synaptic neuron."""
+
+    model: str
+    synapse: dict
+    neuron: dict
+
+
+def _ms(quantity) -> float:
+    from brian2 import ms
+
+    return float(quantity / ms)
+
+
+def nest_synapse(rule: PlasticityRule) -> NestSynapse:
+    """The NEST model and parameters that implement ``rule`` (see the module's table).
+
+    Raises
+    ------
+    ValueError
+        A rule (or a setting of it) NEST has no model for.
+    """
+    if isinstance(rule, PairSTDP):
+        if rule.w_max is None or rule.w_min != 0:
+            raise ValueError("NEST's pair rules clip to [0, Wmax]: give w_min=0 and a w_max")
+        common = {"lambda": rule.A_plus / rule.w_max, "alpha": rule.A_minus / rule.A_plus,
+                  "tau_plus": _ms(rule.tau_plus), "Wmax": rule.w_max}
+        if rule.scheme == "all-to-all":
+            return NestSynapse("stdp_synapse",
+                               {**common, "mu_plus": rule.mu_plus, "mu_minus": rule.mu_minus},
+                               {"tau_minus": _ms(rule.tau_minus)})
+        if rule.mu_plus or rule.mu_minus:
+            raise ValueError("the nearest-neighbour pair rule is compared additive only")
+        return NestSynapse("stdp_nn_symm_synapse", {**common, "mu_plus": 0.0, "mu_minus": 0.0},
+                           {"tau_minus": _ms(rule.tau_minus)})
+    if isinstance(rule, TripletSTDP):
+        if rule.scheme != "all-to-all" or rule.tau_x is None:
+            raise ValueError("NEST's stdp_triplet_synapse is the all-to-all rule with tau_x")
+        if rule.w_min != 0:
+            raise ValueError("NEST's triplet rule clips at 0: give w_min=0")
+        return NestSynapse("stdp_triplet_synapse", {
+            "tau_plus": _ms(rule.tau_plus), "tau_plus_triplet": _ms(rule.tau_x),
+            "Aplus": rule.A2_plus, "Aplus_triplet": rule.A3_plus, "Aminus": rule.A2_minus,
+            "Aminus_triplet": rule.A3_minus,
+            "Wmax": 1e12 if rule.w_max is None else rule.w_max,
+        }, {"tau_minus": _ms(rule.tau_minus), "tau_minus_triplet": _ms(rule.tau_y)})
+    raise ValueError(f"no NEST model for {type(rule).__name__}; compared: PairSTDP, TripletSTDP")
+
+
+def effective_times(pre_ms, post_ms, delay_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """The spike times (ms) at which NEST's synapse pairs them: pre as emitted, post + delay.
+
+    The parrot neurons that emit the trains in :func:`nest_weights` fire one step after their
+    generators, so both are shifted by :data:`RESOLUTION_MS` as well.
+    """
+    pre = np.asarray(pre_ms, float) + RESOLUTION_MS
+    post = np.asarray(post_ms, float) + RESOLUTION_MS + delay_ms
+    return pre, post
+
+
+def nest_weights(rule: PlasticityRule, pre_ms, post_ms, *, delay_ms: float = 1.0,
+                 w0: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Drive one NEST synapse implementing ``rule`` and record its weight at every pre spike.
+
+    Two spike generators drive two ``parrot_neuron`` (pre and post); the plastic connection
+    goes to the post parrot's receptor 1, which does not make it fire, so the post-synaptic
+    spikes are exactly ``post_ms``. The post parrot keeps the spike history STDP reads.
+
+    Parameters
+    ----------
+    rule : PlasticityRule
+        A rule :func:`nest_synapse` maps.
+    pre_ms, post_ms : array of float
+        Spike times of the generators in ms, on the 0.1 ms grid, > 0.
+    delay_ms : float
+        The synapse's delay (NEST's dendritic delay), on the grid.
+    w0 : float
+        The initial weight.
+
+    Returns
+    -------
+    times, weights : numpy arrays
+        The time (ms) of each presynaptic spike (its parrot's, one step after the generator's)
+        and the weight after it.
+    """
+    nest = require_nest()
+    spec = nest_synapse(rule)
+    nest.ResetKernel()
+    nest.resolution = RESOLUTION_MS
+    recorder = nest.Create("weight_recorder")
+    nest.CopyModel(spec.model, "brainlearn_oracle_synapse", {"weight_recorder": recorder})
+    pre_gen = nest.Create("spike_generator", params={"spike_times": list(map(float, pre_ms))})
+    post_gen = nest.Create("spike_generator", params={"spike_times": list(map(float, post_ms))})
+    pre = nest.Create("parrot_neuron")
+    post = nest.Create("parrot_neuron", params=spec.neuron)
+    nest.Connect(pre_gen, pre, syn_spec={"delay": RESOLUTION_MS})
+    nest.Connect(post_gen, post, syn_spec={"delay": RESOLUTION_MS})
+    nest.Connect(pre, post, syn_spec={"synapse_model": "brainlearn_oracle_synapse",
+                                      "receptor_type": 1, "delay": float(delay_ms),
+                                      "weight": float(w0), **spec.synapse})
+    end = max(np.max(pre_ms, initial=0.0), np.max(post_ms, initial=0.0))
+    nest.Simulate(float(end) + 2 * delay_ms + 1.0)
+    events = recorder.get("events")
+    order = np.argsort(events["times"], kind="stable")
+    # the recorder stamps the presynaptic spike's time (the pre parrot's spike)
+    return np.asarray(events["times"])[order], np.asarray(events["weights"])[order]
