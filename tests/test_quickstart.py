@@ -114,6 +114,21 @@ def test_readme_is_short_and_has_no_dates_or_commit_ids():
     assert not commit_like
 
 
+def test_readme_results_table_is_the_documented_one():
+    """The README's table of today's figures equals ``docs/results/today.csv`` cell for cell."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| system | today's figure |")
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        if not re.fullmatch(r"\|[-:| ]+\|", line):
+            table.append([cell.strip() for cell in line.strip()[1:-1].split("|")])
+    documented = pd.read_csv(ROOT / "docs" / "results" / "today.csv", dtype=str, keep_default_na=False)
+    rows = [list(documented.columns)] + documented.values.tolist()
+    assert table == [[cell.replace("``", "`") for cell in row] for row in rows]
+
+
 def test_no_page_slices_the_readme():
     pages = [p for p in (ROOT / "docs").rglob("*.rst") if "_build" not in p.parts]
     slicing = [p.name for p in pages if "README.md" in p.read_text(encoding="utf-8")
