@@ -41,6 +41,7 @@ __all__ = ["BUILTIN_SPECS", "MODELS", "ModelSpec", "register_model", "unregister
 BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.specs",
+    "brainlearn.models.eprop.spec",
 )
 
 

@@ -5,7 +5,7 @@ The hidden layer is the excitatory layer of a finished Diehl & Cook run (P. U. D
 recorded, for its label-assignment (training) images and its test images, the spikes of that
 layer in each image's 350 ms input window (``assign_spikes.parquet``, ``test_spikes.parquet``;
 :func:`brainlearn.rundir.read_window_spikes`). On those spike trains, binned into ``steps``
-steps per image (:func:`brainlearn.models.eprop_readout.spike_trains`), a layer of 10
+steps per image (:func:`brainlearn.models.eprop.spike_trains`), a layer of 10
 :class:`~brainlearn.neurons.DiscreteLIF` neurons (reset by subtraction) is trained with a
 surrogate gradient (E. O. Neftci, H. Mostafa, F. Zenke 2019, IEEE Signal Process. Mag. 36:51)::
 
@@ -61,7 +61,7 @@ import pandas as pd
 
 from brainlearn import rundir
 from brainlearn.atomic import atomic_path, save_npz
-from brainlearn.models.eprop_readout import spike_trains
+from brainlearn.models.eprop import spike_trains
 from brainlearn.models.surrogate import Activity, Surrogate, decode, require_torch
 from brainlearn.neurons import DiscreteLIF
 
@@ -129,7 +129,7 @@ class RecordedSpikes:
     def trains(self, examples, steps: int) -> np.ndarray:
         """Spike trains ``(len(examples), steps, n_neurons)`` (uint8) of the given examples.
 
-        Binned by :func:`brainlearn.models.eprop_readout.spike_trains`: a spike at ``t`` falls
+        Binned by :func:`brainlearn.models.eprop.spike_trains`: a spike at ``t`` falls
         on step ``floor(t * steps / window)``.
         """
         sub = self.take(examples)

@@ -1,7 +1,7 @@
 """The registry entries of the models that do not have their own package yet.
 
-Conversion (MLP and CNN), surrogate gradients (three presets), the STDP + BP hybrid and
-e-prop (readout and recurrent network). Each entry moves into its model's package
+Conversion (MLP and CNN), surrogate gradients (three presets) and the STDP + BP hybrid (e-prop's
+entries are in :mod:`brainlearn.models.eprop.spec`). Each entry moves into its model's package
 (``<package>/spec.py``) as that package is formed; nothing here imports a simulator.
 """
 
@@ -21,7 +21,7 @@ from brainlearn.models.contract import (
     run_info,
 )
 
-__all__ = ["conversion_rows", "cnn_rows", "surrogate_rows", "hybrid_rows", "eprop_rows"]
+__all__ = ["conversion_rows", "cnn_rows", "surrogate_rows", "hybrid_rows"]
 
 
 def _kind(*kinds: str):
@@ -268,43 +268,7 @@ def _surrogate_demo(preset: str, **options):
     return demo
 
 
-# -------------------------------------------------------------------------- e-prop, hybrid
-def eprop_rows(run_dir: Path) -> list[dict]:
-    """The e-prop readout of a Diehl & Cook run (where ``brainlearn eprop mnist-readout`` ran)."""
-    from brainlearn.models.diehl_cook.spec import input_window
-
-    metrics = _metrics(run_dir)
-    if metrics.get("accuracy_eprop") is None:
-        return []
-    n = metrics["neurons"]
-    t_input, dt = input_window(run_dir)
-    if "eprop_input" in metrics:  # what the e-prop readout was trained and scored on
-        label = f"+ e-prop readout (Brian2, {metrics['eprop_input']})"
-    else:  # runs from before spike timing was recorded: counts spread evenly
-        label = "+ e-prop readout (Brian2, counts spread evenly)"
-    return [{
-        "method": f"Diehl & Cook STDP, N={n}, {label}",
-        "accuracy": metrics["accuracy_eprop"],
-        "train_seconds": metrics.get("train_seconds", np.nan),
-        "inference_steps": round(t_input / dt), "sim_ms_per_inference": t_input,
-        "parameters": 784 * n + n + 10 * n,
-        "local_online_learning": "yes (STDP + e-prop readout, local & online)",
-        "spikes_per_inference": metrics.get("test_spikes_per_example", np.nan),
-        "test_examples": metrics.get("test_examples"), "source": str(run_dir),
-    }]
-
-
-def _eprop_readout_owns(run_dir: Path) -> bool:
-    return "accuracy_eprop" in _metrics(run_dir)
-
-
-def eprop_readout_run(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
-    """:func:`brainlearn.models.eprop_readout.evaluate_run` (trains and scores the readout)."""
-    from brainlearn.models.eprop_readout import evaluate_run
-
-    return evaluate_run(run_dir, **options)
-
-
+# ---------------------------------------------------------------------------------- hybrid
 def hybrid_rows(run_dir: Path) -> list[dict]:
     """The STDP + BP hybrid of ``RUN/hybrid``: Brian2's accuracy (the trainer's if Brian2 did
     not run), the STDP layer's training time plus the BPTT of the output layer, spikes of both
@@ -353,26 +317,11 @@ def hybrid_evaluate(run_dir, **options) -> dict:
     return _metrics(Path(run_dir) / SUBDIR)
 
 
-def eprop_rsnn_train(run_dir, *, data: str = "full", seed: int = 0, **options) -> dict:
-    """:func:`brainlearn.models.eprop_run.train` with ``options`` as its config."""
-    from brainlearn.models.eprop_run import train
-
-    return train(run_dir, {"seed": seed, **options})
-
-
-def eprop_rsnn_evaluate(run_dir, **options) -> dict:
-    """The run's metrics: the e-prop network is scored on its task as it trains."""
-    run_info(run_dir)
-    return _metrics(run_dir)
-
-
 _CONVERSION = ("B. Rueckauer et al. (2017), Conversion of continuous-valued deep networks "
                "to efficient event-driven networks for image classification, Front. "
                "Neurosci. 11:682; P. U. Diehl et al. (2015), Fast-classifying, "
                "high-accuracy spiking deep networks through weight and threshold "
                "balancing, IJCNN")
-_EPROP = ("G. Bellec et al. (2020), A solution to the learning dilemma for recurrent "
-          "networks of spiking neurons, Nat. Commun. 11:3625")
 _SJ = ("W. Fang et al. (2023), SpikingJelly: An open-source machine learning infrastructure "
        "platform for spike-based intelligence, Sci. Adv. 9:eadi1480")
 
@@ -451,23 +400,6 @@ for _name, _preset, _title, _citation, _demo_options in (
     ))
 
 register_model(ModelSpec(
-    name="eprop-readout",
-    title="softmax readout of a finished Diehl & Cook network, trained online with "
-          "e-prop (one update per image) in Brian2",
-    family="e-prop", citation=_EPROP, module="brainlearn.models.eprop_readout",
-    train=eprop_readout_run, evaluate=eprop_readout_run, rows=eprop_rows,
-    owns=_eprop_readout_owns,
-    commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
-              "brainlearn mnist evaluate runs/n400",
-              "brainlearn eprop mnist-readout runs/n400"),
-    embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
-              "--out runs/demo",
-              "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500",
-              "brainlearn eprop mnist-readout runs/demo"),
-    local_online=True,
-))
-
-register_model(ModelSpec(
     name="stdp-bp-hybrid",
     title="the excitatory layer of a finished Diehl & Cook network (STDP, frozen) -> 10 "
           "discrete LIF output neurons trained by BPTT with an ATan surrogate gradient "
@@ -490,14 +422,4 @@ register_model(ModelSpec(
               "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500",
               "brainlearn hybrid train runs/demo --epochs 20",
               "brainlearn hybrid evaluate runs/demo"),
-))
-
-register_model(ModelSpec(
-    name="eprop-rsnn",
-    title="recurrent LIF/ALIF network trained online with e-prop on the paper's tasks "
-          "(sine-wave regression, evidence accumulation), in Brian2",
-    family="e-prop", citation=_EPROP, module="brainlearn.models.eprop",
-    train=eprop_rsnn_train, evaluate=eprop_rsnn_evaluate, owns=_kind("eprop"),
-    commands=("brainlearn eprop train --task evidence-accumulation --out runs/eprop_ea",),
-    local_online=True,
 ))

@@ -283,7 +283,7 @@ def test_evaluation_records_the_spike_trains_its_counts_were_taken_from(killed_a
     """Both passes save, per image, the spikes of the window its counts come from (its last
     presentation's 350 ms of input), timed from that window's start: the e-prop readout's
     trains. Replayed at the network's dt they hold exactly the recorded counts."""
-    from brainlearn.models.eprop_readout import recorded_trains
+    from brainlearn.models.eprop import recorded_trains
     from brainlearn.rundir import read_window_spikes
 
     run_dir, _ = killed_and_resumed_run

@@ -16,8 +16,14 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from brainlearn.models.eprop import EpropParams, EpropWeights, run_sequences
-from brainlearn.models.eprop_tasks import NEST_LOSSES, evidence_accumulation, sine_waves
+from brainlearn.models.eprop import (
+    NEST_LOSSES,
+    EpropParams,
+    EpropWeights,
+    evidence_accumulation,
+    run_sequences,
+    sine_waves,
+)
 
 
 def eprop_reference_update(p: EpropParams, w: EpropWeights, stim, target, rec) -> dict:
@@ -198,7 +204,7 @@ def test_parameters_without_units_are_rejected_with_a_hint():
 
 
 def test_counts_become_evenly_spaced_spike_trains():
-    from brainlearn.models.eprop_readout import counts_to_spike_trains
+    from brainlearn.models.eprop import counts_to_spike_trains
 
     trains = counts_to_spike_trains(np.array([[0, 1, 4], [2, 0, 0]]), steps=8)
     assert trains.shape == (16, 3)
@@ -208,7 +214,7 @@ def test_counts_become_evenly_spaced_spike_trains():
 
 
 def test_eprop_readout_update_is_the_local_rule_and_learns_separable_counts():
-    from brainlearn.models.eprop_readout import EpropReadout, counts_to_spike_trains
+    from brainlearn.models.eprop import EpropReadout, counts_to_spike_trains
 
     # one image: the update equals -eta/|window| sum_t (pi - pi*) zbar (paper eq. 28)
     model = EpropReadout(n_classes=3, steps=12, window=6, tau_out=5 * ms, eta=0.3)
@@ -268,7 +274,7 @@ def test_recorded_spikes_become_the_readout_trains_step_for_step(tmp_path):
     """Trains built from a run's recording hold its spikes: at the network's dt (0.5 ms, 700
     steps per 350 ms window) every spike on its own step, at 50 steps on step
     floor(t * 50 / 0.35), an example without spikes silent."""
-    from brainlearn.models.eprop_readout import recorded_trains
+    from brainlearn.models.eprop import recorded_trains
 
     neuron = np.array([0, 2, 2, 1, 0])
     t = np.array([0.0, 0.0125, 0.3495, 0.1, 0.0065])
@@ -294,7 +300,7 @@ def test_eprop_readout_tells_apart_images_that_differ_only_in_spike_timing(tmp_p
     class 0 neuron 0 fires early and neuron 1 late, in class 1 the reverse. Counts spread
     evenly are the same for both (chance); the recorded timing separates them, because the
     leaky readout remembers the late spike in its learning window."""
-    from brainlearn.models.eprop_readout import EpropReadout, evaluate_run
+    from brainlearn.models.eprop import EpropReadout, evaluate_run
 
     rng = np.random.default_rng(5)
     labels = {stage: rng.integers(0, 2, n) for stage, n in (("assign", 60), ("test", 40))}
@@ -317,7 +323,7 @@ def test_eprop_readout_tells_apart_images_that_differ_only_in_spike_timing(tmp_p
 
 
 def test_eprop_readout_of_a_run_without_recorded_spike_timing_says_evaluate_again(tmp_path):
-    from brainlearn.models.eprop_readout import evaluate_run
+    from brainlearn.models.eprop import evaluate_run
 
     run = tmp_path / "old"
     run.mkdir()
@@ -325,3 +331,142 @@ def test_eprop_readout_of_a_run_without_recorded_spike_timing_says_evaluate_agai
              test_counts=np.ones((2, 3)), test_labels=np.arange(2))
     with pytest.raises(FileNotFoundError, match=r"assign_spikes.parquet.*evaluate it again"):
         evaluate_run(run)
+
+
+# ---- the e-prop readout as a scikit-learn estimator ------------------------------------------
+
+#: checks of scikit-learn's suite that do not apply to the e-prop readout, and why
+READOUT_NOT_APPLICABLE = {
+    "check_classifiers_train": "needs 83 % on 2-feature blobs; the readout turns each feature "
+    "into a whole number of spikes (the blobs become counts 0..4, most of their separation "
+    "lost) and its neurons have no bias",
+}
+
+
+@pytest.mark.slow
+def test_eprop_readout_passes_scikit_learn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from brainlearn.models.eprop import EpropReadout
+
+    # 4 steps per example keeps each of the suite's Brian2 fits at about a second
+    rows = check_estimator(EpropReadout(steps=4, window=2), on_fail=None,
+                           expected_failed_checks=READOUT_NOT_APPLICABLE)
+    failed = [str(row["check_name"]) for row in rows if row["status"] == "failed"]
+    assert failed == []
+    assert sum(row["status"] == "passed" for row in rows) > 40
+
+
+def _separable_counts(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    counts = rng.poisson(np.where(labels[:, None] == 0, [4, 4, 0, 0], [0, 0, 4, 4]))
+    return counts, labels
+
+
+def test_eprop_readout_saved_and_loaded_predicts_as_before_and_clones(tmp_path):
+    from sklearn.base import clone
+
+    from brainlearn.models.eprop import EpropReadout
+
+    counts, labels = _separable_counts(40, seed=3)
+    names = np.array(["left", "right"])
+    model = EpropReadout(steps=8, window=4, tau_out=5 * ms, eta=1.0).fit(counts, names[labels])
+    before = model.predict(counts)
+    assert set(before) <= set(names) and model.score(counts, names[labels]) >= 0.95
+    loaded = EpropReadout.load(model.save(tmp_path / "readout"))
+    np.testing.assert_array_equal(loaded.predict(counts), before)
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    assert loaded.get_params() == model.get_params()
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "coef_")
+
+
+def test_eprop_readout_checks_its_parameters_in_fit_with_one_clear_line():
+    from brainlearn.models.eprop import EpropReadout
+
+    counts, labels = _separable_counts(6, seed=1)
+    bad = EpropReadout(device="gpu")   # constructing never fails (scikit-learn's contract)
+    with pytest.raises(ValueError, match="device must be one of .* got 'gpu'"):
+        bad.fit(counts, labels)
+    with pytest.raises(ValueError, match="window must be an integer in 1..steps=8, got 9"):
+        EpropReadout(steps=8, window=9).fit(counts, labels)
+    with pytest.raises(ValueError, match="did you mean 20"):
+        EpropReadout(tau_out=20).fit(counts, labels)
+    with pytest.raises(FileNotFoundError, match="brainlearn eprop mnist-readout"):
+        EpropReadout.load("/nonexistent/run")
+
+
+def test_mnist_readout_saves_the_readout_it_scored_into_the_run(tmp_path):
+    """``evaluate_run`` leaves the fitted readout in the run directory: loaded back, it
+    scores the run's recorded test trains exactly as the metrics say."""
+    from brainlearn.models.eprop import evaluate_run, load_run, recorded_trains
+
+    rng = np.random.default_rng(8)
+    labels = {stage: rng.integers(0, 2, n) for stage, n in (("assign", 30), ("test", 20))}
+    spikes = {}
+    for stage, y in labels.items():
+        t = rng.uniform(0.0, 0.3, len(y))
+        spikes[stage] = (y, t, np.arange(len(y)))   # the neuron that fires names the class
+    run = _window_run(tmp_path / "run", spikes, labels, n_neurons=2)
+    metrics = evaluate_run(run, n_classes=2, steps=10, window=5, eta=2.0)
+    readout = load_run(run)
+    test_x, test_y = recorded_trains(run, "test", steps=10)
+    assert readout.score(test_x, test_y) == metrics["accuracy_eprop"] >= 0.95
+    # the registry's load is the same estimator
+    from brainlearn.models import MODELS
+
+    np.testing.assert_array_equal(MODELS["eprop-readout"].load(run).coef_, readout.coef_)
+
+
+def test_nest_comparison_takes_a_seed_and_an_iteration_count():
+    from brainlearn.models.eprop import NEST_LOSSES, nest_comparison
+
+    nest = nest_comparison(protocols=("sine-waves",), iterations=1)
+    assert list(nest["iteration"]) == [0]
+    np.testing.assert_allclose(nest["brian2"], NEST_LOSSES["sine-waves"][:1], rtol=1e-10)
+    other = nest_comparison(protocols=("sine-waves",), iterations=1, seed=2)
+    # other draws: a loss of its own, and no NEST loss to compare it with
+    assert np.isfinite(other["brian2"]).all() and other["nest"].isna().all()
+    assert abs(other["brian2"][0] - NEST_LOSSES["sine-waves"][0]) > 1e-3
+    with pytest.raises(ValueError, match="protocols must be among"):
+        nest_comparison(protocols=("xor",))
+
+
+def test_a_new_training_without_a_task_says_what_to_give(tmp_path):
+    from brainlearn.models.eprop import train_task
+
+    with pytest.raises(ValueError, match="needs a task and a run directory"):
+        train_task(tmp_path / "run", None)
+
+
+def test_registry_recognises_eprop_runs_old_and_new(tmp_path):
+    from brainlearn.models import MODELS, model_of
+
+    old = tmp_path / "old"   # written before config.json named the model
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"task": "sine-waves", "params": {}}))
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "config.json").write_text(json.dumps({"model": "eprop-rsnn", "task": "x"}))
+    assert model_of(old).name == model_of(new).name == "eprop-rsnn"
+    assert MODELS["eprop-rsnn"].family == MODELS["eprop-readout"].family == "e-prop"
+    dc = tmp_path / "dc"
+    dc.mkdir()
+    (dc / "metrics.json").write_text(json.dumps({"neurons": 100, "accuracy_eprop": 0.7}))
+    assert MODELS["eprop-readout"].holds(dc) and not MODELS["eprop-rsnn"].holds(dc)
+
+
+def test_eprop_sweep_task_trains_nests_protocol_at_seed_1(tmp_path):
+    """The registry's sweep task is the same training: seed 1 is NEST's sine-wave protocol,
+    so its first two losses are NEST's."""
+    import pandas as pd
+
+    from brainlearn.experiments import EXPERIMENTS
+    from brainlearn.models import MODELS
+
+    assert MODELS["eprop-rsnn"].sweep is not None
+    metrics = EXPERIMENTS["eprop-rsnn"]({"iterations": 2}, 1, tmp_path)
+    assert metrics["iterations"] == 2 and metrics["task"] == "sine-waves"
+    history = pd.read_csv(tmp_path / "eprop" / "loss.csv")
+    np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:2], rtol=1e-10)

@@ -17,9 +17,10 @@ EPILOG = """examples:
 READOUT_EPILOG = """Trains a softmax readout of the Diehl & Cook spikes online with e-prop (one update per
 image, Brian2) on the spike trains the run recorded of its label-assignment images
 (assign_spikes.parquet: each image's counted input window, played over --steps steps),
-scores the test images (test_spikes.parquet) and adds accuracy_eprop to the run's
-metrics.json: `brainlearn compare --mnist-run DIR` shows it as a row. A run evaluated before
-these files were recorded needs `brainlearn mnist evaluate DIR` again.
+scores the test images (test_spikes.parquet), adds accuracy_eprop to the run's
+metrics.json (`brainlearn compare DIR` shows it as a row) and saves the fitted readout
+(eprop_readout.json, eprop_readout.npz; EpropReadout.load(DIR) in Python). A run evaluated
+before the spike files were recorded needs `brainlearn mnist evaluate DIR` again.
 
 examples:
   brainlearn mnist evaluate runs/n100 --readout vote,logistic,online
@@ -42,74 +43,54 @@ examples:
 
 NEST_EPILOG = """Runs NEST's e-prop test protocols (sine-wave regression, evidence accumulation with
 batch size 1 and 2: same inputs, weights, parameters and update schedule) in Brian2 and prints
-the loss per iteration beside the losses NEST's test suite asserts.
+the loss per iteration beside the losses NEST's test suite asserts. Another --seed or more
+--iterations train the same protocols on other draws or for longer (no NEST column there).
 
 examples:
   brainlearn eprop nest
   brainlearn eprop nest --device runtime --out runs/eprop_nest
+  brainlearn eprop nest --seed 2 --iterations 10
 """
 
 
 def handle_train(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop train``."""
-    from brainlearn.models.eprop_run import train
+    from brainlearn.models.eprop.runs import summary, train_task
 
-    if args.resume:
-        metrics = train(args.resume, None, progress=not args.quiet)
-        out = args.resume
-    else:
-        if not args.out or not args.task:
-            raise ValueError("give --task and --out for a new run, or --resume DIR")
-        config = {"task": args.task, "iterations": args.iterations,
-                  "batch_size": args.batch_size, "chunk": args.chunk, "seed": args.seed,
-                  "device": args.device, "stop_error": args.stop_error}
-        metrics = train(args.out, config, progress=not args.quiet)
-        out = args.out
-    text = (f"{metrics['task']}: {metrics['iterations']} iterations, loss "
-            f"{metrics['final_loss']:.4g}, {metrics['train_seconds']:.1f} s training")
-    if "final_error" in metrics:
-        text += (f", error {metrics['final_error']:.3f} (mean of last batches "
-                 f"{metrics['mean_error_last_batches']:.3f})")
-        if metrics["stopped_early"]:
-            text += f", below {metrics['stop_error']} at iteration {metrics['stop_iteration']}"
-    print(f"{text} -> {out}")
+    out = args.resume or args.out
+    metrics = train_task(out, args.task, resume=bool(args.resume), progress=not args.quiet,
+                         iterations=args.iterations, batch_size=args.batch_size,
+                         chunk=args.chunk, seed=args.seed, device=args.device,
+                         stop_error=args.stop_error)
+    print(f"{summary(metrics)} -> {out}")
     return 0
 
 
 def handle_nest(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop nest``."""
-    from pathlib import Path
+    from brainlearn.models.eprop.nest import write_comparison
 
-    from brainlearn.atomic import atomic_path
-    from brainlearn.models.eprop_tasks import nest_comparison
-
-    table = nest_comparison(device_name=args.device,
-                            directory=Path(args.out) / "build" if args.out else None)
+    table, path = write_comparison(args.out, device_name=args.device, seed=args.seed,
+                                   iterations=args.iterations)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.12g}"))
-    if args.out:
-        path = Path(args.out) / "nest_comparison.csv"
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=False)
+    if path is not None:
         print(f"-> {path}")
     return 0
 
 
 def handle_mnist_readout(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop mnist-readout``."""
-    from pathlib import Path
-
-    from brainlearn.models.eprop_readout import evaluate_run
+    from brainlearn.models.eprop.mnist_readout import evaluate_run
 
     metrics = evaluate_run(args.dir, steps=args.steps, window=args.window, eta=args.eta,
-                           epochs=args.epochs, seed=args.seed, device=args.device,
-                           directory=Path(args.dir) / "build_eprop_readout")
+                           epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"e-prop readout: test accuracy {metrics['accuracy_eprop']:.4f} "
           f"({metrics['eprop_readout_seconds']:.1f} s training) -> {args.dir}/metrics.json")
     return 0
 
 
 def register(subparsers) -> None:
-    """Add ``brainlearn eprop`` with ``train`` and ``nest``."""
+    """Add ``brainlearn eprop`` with ``train``, ``nest`` and ``mnist-readout``."""
     parser = subparsers.add_parser(
         "eprop", help="online learning (e-prop) of recurrent spiking networks in Brian2",
         description="e-prop (Bellec et al. 2020): eligibility traces and learning signals as "
@@ -143,6 +124,11 @@ def register(subparsers) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime")
     nest.add_argument("--out", help="directory for the table (and the standalone builds)")
+    nest.add_argument("--seed", type=int, default=1,
+                      help="seed of weights, inputs and targets (NEST's: 1; another seed has "
+                           "no NEST column)")
+    nest.add_argument("--iterations", type=int, default=None,
+                      help="weight updates per protocol (default: NEST's 5)")
     nest.set_defaults(func=handle_nest)
 
     ro = sub.add_parser("mnist-readout", help="e-prop readout on an evaluated Diehl & Cook run",

@@ -4,7 +4,8 @@ Both generators draw their random numbers in exactly the order of NEST's
 ``testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py`` (nest-simulator,
 ``np.random.seed`` then weights, inputs, targets), so with ``seed=1`` and NEST's iteration count
 they rebuild the very weights and spike trains behind NEST's asserted losses
-(:data:`NEST_LOSSES`). The tasks are those of Bellec et al. (2020), Nat. Commun. 11:3625:
+(:data:`brainlearn.models.eprop.nest.NEST_LOSSES`). The tasks are those of Bellec et al.
+(2020), Nat. Commun. 11:3625:
 Fig. 2 (pattern generation, a sum of four sines) and Fig. 3 (evidence accumulation, after
 Morcos & Harvey 2016).
 """
@@ -16,30 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import ms
 
-from brainlearn.models.eprop import EpropParams, EpropWeights
+from brainlearn.models.eprop.params import EpropParams, EpropWeights
 
-__all__ = ["Task", "nest_comparison", "sine_waves", "evidence_accumulation", "NEST_LOSSES", "TF_LOSSES",
-           "sine_waves_params", "evidence_accumulation_params", "TASKS"]
-
-#: losses per iteration asserted by NEST's test suite (nest-simulator,
-#: testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py; "NEST reference losses",
-#: NEST@3304c6b5c)
-NEST_LOSSES = {
-    "sine-waves": [101.964356999041, 103.466731126205, 103.340607074771, 103.680244037686,
-                   104.412775748752],
-    "evidence-accumulation": [0.741152550006, 0.740388187700, 0.665785233177, 0.663644193322,
-                              0.729428962844],
-    "evidence-accumulation-batch2": [0.702163370672, 0.735555303152, 0.740354864111,
-                                     0.683882815282, 0.707841122268],
-}
-#: the authors' TensorFlow losses quoted by the same NEST tests (INM6/eligibility_propagation)
-TF_LOSSES = {
-    "sine-waves": [101.964363098144, 103.466735839843, 103.340606689453, 103.680244445800,
-                   104.412780761718],
-    "evidence-accumulation": [0.741152524948, 0.740388214588, 0.665785133838, 0.663644134998,
-                              0.729429066181],
-}
-
+__all__ = ["Task", "sine_waves", "evidence_accumulation", "sine_waves_params",
+           "evidence_accumulation_params", "TASKS"]
 
 @dataclass
 class Task:
@@ -193,46 +174,3 @@ def evidence_accumulation(n_iter: int = 5, batch_size: int = 1, seed: int = 1,
 
 #: the tasks of ``brainlearn eprop train --task``
 TASKS = {"sine-waves": sine_waves, "evidence-accumulation": evidence_accumulation}
-
-
-def nest_comparison(device_name: str = "runtime", directory=None,
-                    protocols: tuple[str, ...] = tuple(NEST_LOSSES)):
-    """Run NEST's e-prop test protocols in Brian2; loss per iteration beside NEST's.
-
-    Parameters
-    ----------
-    device_name : str
-        ``"runtime"`` or ``"cpp_standalone"``.
-    directory : path, optional
-        Parent of the standalone build directories (one per protocol).
-    protocols : tuple of str
-        Keys of :data:`NEST_LOSSES`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``protocol, iteration, brian2, nest, tensorflow, rel_diff_nest`` (relative difference
-        ``brian2 / nest - 1``) and ``wall_seconds`` (the protocol's simulation).
-    """
-    import pandas as pd
-
-    from brainlearn.models.eprop import run_sequences
-
-    rows = []
-    for name in protocols:
-        n_iter = len(NEST_LOSSES[name])
-        if name == "sine-waves":
-            task = sine_waves(n_iter)
-        else:
-            task = evidence_accumulation(n_iter, batch_size=2 if name.endswith("batch2") else 1)
-        build = None if directory is None else f"{directory}/{name}"
-        result = run_sequences(task.params, task.weights, task.stim, task.target,
-                               device_name=device_name, directory=build, record=False)
-        loss = result.loss.reshape(n_iter, -1).mean(axis=1)
-        tf = TF_LOSSES.get(name, [np.nan] * n_iter)
-        for k in range(n_iter):
-            rows.append({"protocol": name, "iteration": k, "brian2": loss[k],
-                         "nest": NEST_LOSSES[name][k], "tensorflow": tf[k],
-                         "rel_diff_nest": loss[k] / NEST_LOSSES[name][k] - 1,
-                         "wall_seconds": round(result.wall_seconds, 2)})
-    return pd.DataFrame(rows)

@@ -19,10 +19,15 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import atomic_path, save_npz
-from brainlearn.models.eprop import EpropResult, EpropSimulation, EpropWeights
-from brainlearn.models.eprop_tasks import TASKS, Task
+from brainlearn.models.eprop.network import EpropResult, EpropSimulation
+from brainlearn.models.eprop.params import EpropWeights
+from brainlearn.models.eprop.plots import plot_run
+from brainlearn.models.eprop.tasks import TASKS, Task
 
-__all__ = ["DEFAULTS", "train", "chunk_task", "plot_run"]
+__all__ = ["DEFAULTS", "STOP_BATCHES", "MODEL", "train", "train_task", "summary", "chunk_task"]
+
+#: the registry name that ``config.json`` records (:mod:`brainlearn.models.contract`)
+MODEL = "eprop-rsnn"
 
 #: defaults per task: iterations (NEST's example: 200 for sine waves; the original code's
 #: maximum, 2000, for evidence accumulation), batch size, iterations per chunk, stop criterion
@@ -114,41 +119,96 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
     dict
         The metrics (also written to ``metrics.json``).
     """
-    from tqdm import tqdm
-
     run_dir = Path(run_dir)
+    config = _open_config(run_dir, config)
     ckpt_path = run_dir / "checkpoint.npz"
-    if (run_dir / "config.json").exists():
-        config = json.loads((run_dir / "config.json").read_text())
-    elif config is None:
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json) to resume")
-    else:
-        task = config["task"]
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
-        config = {**DEFAULTS[task], "seed": 1, "device": "cpp_standalone",
-                  **{k: v for k, v in config.items() if v is not None}}
-        if config["iterations"] % config["chunk"]:
-            raise ValueError(f"iterations ({config['iterations']}) must be a multiple of the "
-                             f"chunk ({config['chunk']} iterations)")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config["params"] = chunk_task(config, 0).params.describe()
-        _write_json(run_dir / "config.json", config)
     if ckpt_path.exists():
         weights, meta, history = _load_checkpoint(ckpt_path)
     else:
         weights = chunk_task(config, 0).weights
         meta = {"iteration": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "stopped": False}
         history = pd.DataFrame()
+    result, task, history = _train_chunks(run_dir, config, weights, meta, history, progress)
+    metrics = _metrics(config, meta, history)
+    _write_json(run_dir / "metrics.json", metrics)
+    if result is not None and result.records:
+        plot_run(run_dir / "figure.png", result, task, history)
+    return metrics
+
+
+def train_task(run_dir: str | Path | None, task: str | None = None, *, resume: bool = False,
+               progress: bool = True, **options) -> dict:
+    """Start a run of ``task`` in ``run_dir``, or resume the run there (``brainlearn eprop train``).
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    task : str, optional
+        A key of :data:`~brainlearn.models.eprop.tasks.TASKS` (a new run needs it).
+    resume : bool
+        Continue the run in ``run_dir`` from its checkpoint (its ``config.json`` holds the
+        options).
+    progress : bool
+        Show a progress bar.
+    **options
+        ``iterations``, ``batch_size``, ``chunk``, ``seed``, ``device``, ``stop_error`` (see
+        :func:`train`; ``None`` takes the task's default).
+    """
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs the run directory to continue")
+        return train(run_dir, None, progress=progress)
+    if run_dir is None or task is None:
+        raise ValueError("a new e-prop run needs a task and a run directory (--task and --out), "
+                         "or --resume DIR to continue one")
+    return train(run_dir, {"task": task, **options}, progress=progress)
+
+
+def summary(metrics: dict) -> str:
+    """One line on a finished run: loss, error and time (what ``brainlearn eprop train`` prints)."""
+    text = (f"{metrics['task']}: {metrics['iterations']} iterations, loss "
+            f"{metrics['final_loss']:.4g}, {metrics['train_seconds']:.1f} s training")
+    if "final_error" in metrics:
+        text += (f", error {metrics['final_error']:.3f} (mean of last batches "
+                 f"{metrics['mean_error_last_batches']:.3f})")
+        if metrics["stopped_early"]:
+            text += f", below {metrics['stop_error']} at iteration {metrics['stop_iteration']}"
+    return text
+
+
+def _open_config(run_dir: Path, config: dict | None) -> dict:
+    """The run's configuration: read back when it exists, else completed and written."""
+    if (run_dir / "config.json").exists():
+        return json.loads((run_dir / "config.json").read_text())
+    if config is None:
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json) to resume")
+    task = config.get("task")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    config = {**DEFAULTS[task], "seed": 1, "device": "cpp_standalone",
+              **{k: v for k, v in config.items() if v is not None}, "model": MODEL}
+    if config["iterations"] % config["chunk"]:
+        raise ValueError(f"iterations ({config['iterations']}) must be a multiple of the "
+                         f"chunk ({config['chunk']} iterations)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config["params"] = chunk_task(config, 0).params.describe()
+    _write_json(run_dir / "config.json", config)
+    return config
+
+
+def _train_chunks(run_dir: Path, config: dict, weights: EpropWeights, meta: dict,
+                  history: pd.DataFrame, progress: bool):
+    """Run chunk after chunk from the checkpoint; checkpoint and ``loss.csv`` after each."""
+    from tqdm import tqdm
+
     total = config["iterations"]
-    sim = None
-    result = task = None
+    sim = result = task = None
     bar = tqdm(total=total, initial=meta["iteration"], unit="it", desc=config["task"],
                disable=not progress, dynamic_ncols=True)
     try:
         while meta["iteration"] < total and not meta["stopped"]:
-            chunk = meta["iteration"] // config["chunk"]
-            task = chunk_task(config, chunk)
+            task = chunk_task(config, meta["iteration"] // config["chunk"])
             if sim is None:
                 sim = EpropSimulation(task.params, config["chunk"] * config["batch_size"],
                                       config["device"], run_dir / "build")
@@ -156,17 +216,12 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
             if sim.compile_seconds and not meta["compile_seconds"]:
                 meta["compile_seconds"] = round(sim.compile_seconds, 2)
             weights = result.weights
-            table = _iteration_table(result, task, meta["iteration"])
-            history = pd.concat([history, table], ignore_index=True)
+            history = pd.concat([history, _iteration_table(result, task, meta["iteration"])],
+                                ignore_index=True)
             meta["iteration"] += config["chunk"]
             meta["train_seconds"] += result.wall_seconds
-            stop = config.get("stop_error")
-            if stop is not None and "error" in history and len(history) >= STOP_BATCHES:
-                recent = history["error"].to_numpy()
-                if recent[-1] < stop and recent[-STOP_BATCHES:].mean() < stop:
-                    meta["stopped"] = True
-                    meta["stop_iteration"] = int(meta["iteration"])
-            _checkpoint(ckpt_path, weights, meta, history)
+            _check_stop(config, meta, history)
+            _checkpoint(run_dir / "checkpoint.npz", weights, meta, history)
             with atomic_path(run_dir / "loss.csv") as tmp:
                 history.to_csv(tmp, index=False)
             bar.update(config["chunk"])
@@ -177,6 +232,20 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         bar.close()
         if sim is not None:
             sim.close()
+    return result, task, history
+
+
+def _check_stop(config: dict, meta: dict, history: pd.DataFrame) -> None:
+    """Mark the run stopped when the last batch and the last few are below ``stop_error``."""
+    stop = config.get("stop_error")
+    if stop is not None and "error" in history and len(history) >= STOP_BATCHES:
+        recent = history["error"].to_numpy()
+        if recent[-1] < stop and recent[-STOP_BATCHES:].mean() < stop:
+            meta["stopped"] = True
+            meta["stop_iteration"] = int(meta["iteration"])
+
+
+def _metrics(config: dict, meta: dict, history: pd.DataFrame) -> dict:
     metrics = {"task": config["task"], "iterations": int(meta["iteration"]),
                "batch_size": config["batch_size"],
                "train_seconds": round(meta["train_seconds"], 2),
@@ -188,49 +257,4 @@ def train(run_dir: str | Path, config: dict | None = None, progress: bool = True
         metrics["mean_error_last_batches"] = float(history["error"].iloc[-STOP_BATCHES:].mean())
         metrics["stop_error"] = config.get("stop_error")
         metrics["stop_iteration"] = meta.get("stop_iteration")
-    _write_json(run_dir / "metrics.json", metrics)
-    if result is not None and result.records:
-        plot_run(run_dir / "figure.png", result, task, history)
     return metrics
-
-
-def plot_run(path: str | Path, result: EpropResult, task: Task, history: pd.DataFrame) -> Path:
-    """The paper-style figure of the last sequence of a chunk.
-
-    Panels: input raster, recurrent raster, readout against target (``yhat`` and ``y*``),
-    loss per iteration. Written atomically to ``path``.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rec = result.records
-    steps = task.params.steps
-    n_seq = len(rec["yhat"]) // steps
-    first = (n_seq - 1) * steps
-    window = slice(first, first + steps)
-    fig, axes = plt.subplots(4, 1, figsize=(7, 8), constrained_layout=True)
-    for ax, (ti, ii, label) in zip(axes[:2], ((rec["in_t"], rec["in_i"], "input"),
-                                              (rec["rec_t"], rec["rec_i"], "recurrent")),
-                                   strict=True):
-        keep = ti >= first
-        ax.plot(ti[keep] - first, ii[keep], "|", ms=2, color="k")
-        ax.set_ylabel(f"{label} neuron")
-        ax.set_xlim(0, steps)
-    t = np.arange(steps)
-    for k in range(task.params.n_out):
-        axes[2].plot(t, rec["yhat"][window, k], label=f"readout {k}")
-        axes[2].plot(t, task.target[window, k], "--", label=f"target {k}")
-    axes[2].set_xlabel("time step (ms) in the last sequence")
-    axes[2].set_ylabel("readout")
-    axes[2].legend(fontsize=7, ncol=2)
-    axes[3].plot(history["iteration"], history["loss"], label="loss")
-    if "error" in history:
-        axes[3].plot(history["iteration"], history["error"], label="error")
-    axes[3].set_xlabel("iteration")
-    axes[3].legend(fontsize=7)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
