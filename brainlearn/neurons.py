@@ -416,7 +416,7 @@ class SpikingJellyLIF(NeuronModel):
 class ClopathAdEx(NeuronModel):
     """Adaptive exponential integrate-and-fire neuron of Clopath et al. (2010, Nat Neurosci 13:344).
 
-    The neuron the voltage-based STDP rule (:class:`brainlearn.plasticity_voltage.ClopathSTDP`)
+    The neuron the voltage-based STDP rule (:class:`brainlearn.plasticity.ClopathSTDP`)
     was built for: AdEx (Brette & Gerstner 2005) with a depolarising spike after-potential ``z``
     and an adaptive threshold ``V_T``::
 

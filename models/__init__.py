@@ -42,6 +42,8 @@ BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.specs",
     "brainlearn.models.eprop.spec",
+    "brainlearn.models.surrogate.spec",
+    "brainlearn.models.hybrid.spec",
 )
 
 

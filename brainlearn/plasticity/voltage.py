@@ -1,4 +1,4 @@
-"""Voltage-based STDP (Clopath et al. 2010, Nat Neurosci 13:344) and its voltage-driven runner.
+"""Voltage-based STDP (Clopath et al. 2010, Nat Neurosci 13:344) and its lanes of real neurons.
 
 The rule reads the postsynaptic membrane potential ``v`` and two low-pass filtered copies of
 it, which live on the postsynaptic ``NeuronGroup`` (:meth:`ClopathSTDP.post_equations`)::
@@ -14,11 +14,11 @@ with hard bounds ``w_min <= w <= w_max`` after every change and ``[x]_+ = max(x,
 the neuron. ``A_LTD`` is constant (the paper's homeostatic factor ``u_bar_bar^2 / u_ref^2`` is
 left out, as in NEST's default and the paper's pairing experiments).
 
-:func:`run_voltage_protocol` runs protocols (``brainlearn.protocols.Protocol``) with a real
-postsynaptic neuron per protocol (one lane each, all in one Brian2 run): a presynaptic spike
-adds ``w * epsp`` to ``v``; a postsynaptic spike is forced by a ``kick`` added to ``v`` one
-time step before the requested time (NEST's example uses an 80 mV delta input).
-:func:`voltage_clamp` holds ``v`` at fixed values (the paper's voltage-clamp figure).
+:func:`run_voltage_lanes` runs ``n`` synapses, each onto its own postsynaptic neuron (one lane
+each, all in one Brian2 run): a presynaptic spike adds ``w * epsp`` to ``v``; a postsynaptic
+spike is forced by a ``kick`` added to ``v`` one time step before the requested time (NEST's
+example uses an 80 mV delta input). :func:`replay_voltage` replays one synapse with it; the
+protocol runners (``brainlearn.protocols.runners.voltage``) schedule protocols onto lanes.
 
 Order inside one time step (Brian2 schedule): end of the spike clamp (``before_groups``),
 Euler update of the neuron and of the filters (from the old ``v``), exact decay of ``xbar``,
@@ -35,12 +35,11 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, Quantity, ms, mV, second
 
-from brainlearn.gaps import unit_schedule
-from brainlearn.plasticity import PlasticityRule, SynapseCode
+from brainlearn.plasticity.base import PlasticityRule, SynapseCode
 from brainlearn.units import NUMBER, check_number, check_quantity, qfield, si_unit
 
-__all__ = ["QUIET_GAP", "ClopathSTDP", "replay_voltage", "CLOPATH_PRESETS", "VoltageRun", "run_voltage_protocol", "voltage_clamp",
-           "normalised_weight"]
+__all__ = ["ClopathSTDP", "CLOPATH_PRESETS", "VoltageLanes", "run_voltage_lanes", "replay_voltage",
+           "check_voltage_rule"]
 
 #: Clopath et al. (2010) Table 1: fits to visual cortex (Sjostrom 2001) and hippocampus.
 CLOPATH_PRESETS: dict[str, dict] = {
@@ -59,10 +58,6 @@ CLOPATH_PRESETS: dict[str, dict] = {
         tau_x=16 * ms, tau_minus=6 * ms, tau_plus=5 * ms,
     ),
 }
-
-#: silence kept between the units of a protocol by the protocol engine (``brainlearn.gaps``):
-#: about 7 ``tau_w`` of the paper's neuron, the slowest of its time constants
-QUIET_GAP = 1 * second
 
 
 @dataclass(frozen=True)
@@ -171,12 +166,14 @@ class ClopathSTDP(PlasticityRule):
             f" * clip({up}_post - theta_minus, 0*mV, inf*mV)"
         )
 
-    def render(self, on_pre_effect: str = "", dt=0.1 * ms) -> SynapseCode:
+    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
         """Synapse code: ``model``, ``on_pre`` (EPSP, LTD, ``xbar`` jump), no ``on_post``.
 
         The LTP step (:meth:`ltp_code`) and the post group's equations
-        (:meth:`post_equations`, :meth:`shift_code`) are run alongside.
+        (:meth:`post_equations`, :meth:`shift_code`) are run alongside. ``dt`` (default
+        0.1 ms) places the delayed filters.
         """
+        dt = 0.1 * ms if dt is None else dt
         um, _ = self.delayed_names(dt)
         model = "w : 1\ndxbar/dt = -xbar / tau_x : Hz (clock-driven)"
         on_pre = "\n".join(line for line in (
@@ -187,27 +184,19 @@ class ClopathSTDP(PlasticityRule):
         return SynapseCode(model, on_pre, "", self.namespace())
 
 
-def normalised_weight(w, w0) -> np.ndarray:
-    """Clopath et al. (2010) Fig. 2 scale: ``100 + 100 * 15 * (w - w0) / w0`` (percent).
-
-    The factor 15 turns the change after 5 pairings into the 75 pairings of the experiment.
-    """
-    w = np.asarray(w, dtype=float)
-    return 100.0 + 100.0 * 15.0 * (w - w0) / w0
-
 
 @dataclass(frozen=True)
-class VoltageRun:
-    """Result of :func:`run_voltage_protocol`: ``frame`` (one row per protocol) and, with
-    ``record=True``, ``traces`` (arrays of shape (lanes, steps), SI units, recorded at the end
-    of every step: ``t``, ``v``, ``u_minus``, ``u_plus``, ``xbar``, ``w``)."""
+class VoltageLanes:
+    """Result of :func:`run_voltage_lanes`: per lane the final weight ``w``, the weight right
+    after the last presynaptic spike ``w_last_pre`` (what NEST's weight recorder reports) and
+    the number of postsynaptic spikes ``fired``; with ``record=True`` also ``traces`` (arrays
+    of shape (lanes, steps), SI units, recorded at the end of every step: ``t``, ``v``,
+    ``u_minus``, ``u_plus``, ``xbar``, ``w``, and ``spike_t``, the postsynaptic spike times)."""
 
-    frame: pd.DataFrame
+    w: np.ndarray
+    w_last_pre: np.ndarray
+    fired: np.ndarray
     traces: dict | None = None
-
-    def to_frame(self) -> pd.DataFrame:
-        """The per-protocol table."""
-        return self.frame.copy()
 
 
 def _default_neuron(neuron):
@@ -218,193 +207,143 @@ def _default_neuron(neuron):
     return neuron
 
 
-def _check_rule(rule) -> None:
+def check_voltage_rule(rule) -> None:
+    """ValueError unless ``rule`` reads the membrane potential (``needs_voltage``)."""
     if not getattr(rule, "needs_voltage", False):
         raise ValueError(f"{type(rule).__name__} does not read the membrane potential; "
                          "use brainlearn.protocols.run_protocol")
 
 
-def run_voltage_protocol(
+#: rule parameters that :func:`run_voltage_lanes` cannot vary per synapse
+_FIXED = ("w_min", "w_max", "delay", "tau_minus", "tau_plus")
+
+
+def _per_lane_model(model: str, ns: dict, params: dict) -> tuple[str, dict]:
+    """Move the varied parameters out of the namespace into per-synapse constants."""
+    units = {}
+    for name in params:
+        if name not in ns or name in _FIXED:
+            raise ValueError(f"{name!r} cannot be varied per synapse; choose from A_LTD, A_LTP, "
+                             "theta_minus, theta_plus, tau_x")
+        units[name] = si_unit(ns.pop(name))
+        model += f"\n{name} : {repr(units[name]) if isinstance(units[name], Quantity) else '1'} (constant)"
+    return model, units
+
+
+def _traces(mons, spikes) -> dict:
+    return {
+        "t": np.asarray(mons[0].t / second),
+        "v": np.asarray(mons[0].v / mV) * 1e-3,
+        "u_minus": np.asarray(mons[0].u_minus / mV) * 1e-3,
+        "u_plus": np.asarray(mons[0].u_plus / mV) * 1e-3,
+        "xbar": np.asarray(mons[1].xbar / Hz),
+        "w": np.asarray(mons[1].w),
+        "spike_t": np.asarray(spikes.t / second),
+    }
+
+
+def run_voltage_lanes(
     rule: ClopathSTDP,
-    protocols,
+    n: int,
+    pre: tuple[np.ndarray, np.ndarray],
+    post: tuple[np.ndarray, np.ndarray],
+    n_steps: int,
     w0: float = 0.5,
     *,
     neuron=None,
     dt=0.1 * ms,
     epsp=1 * mV,
     kick=80 * mV,
-    settle=10 * ms,
-    tail=10 * ms,
     record: bool = False,
     target: str = "numpy",
     params: dict | None = None,
-    quiet_gap=None,
-) -> VoltageRun:
-    """Run every protocol on its own synapse onto its own neuron, all in one Brian2 run.
+) -> VoltageLanes:
+    """Run ``n`` synapses of a voltage rule, each onto its own neuron, in one Brian2 run.
 
     Parameters
     ----------
     rule : ClopathSTDP
         A rule that reads the membrane potential.
-    protocols : list of Protocol
-        Spike patterns (``brainlearn.protocols.Protocol``); each gets a lane.
+    n : int
+        Number of lanes (synapse and neuron pairs).
+    pre, post : (lanes, steps) pair of int arrays
+        Presynaptic spikes and requested postsynaptic spikes: lane index and time step of
+        each. A requested postsynaptic spike at step ``s`` is a ``kick`` at step ``s - 1``.
+    n_steps : int
+        Steps simulated.
     w0 : float
-        Initial weight (0.5 as in NEST's example).
+        Initial weight of every lane.
     neuron : NeuronModel, optional
         Postsynaptic model (default ``ClopathAdEx()``); needs ``v`` in volts.
     dt : Quantity
-        Time step (0.1 ms, NEST's resolution in its Clopath test); spike times are rounded to
-        the nearest step (as NEST does; e.g. 30 Hz pairs land 33.3 ms apart).
+        Time step.
     epsp : Quantity
         Jump of ``v`` per unit weight at a presynaptic spike (NEST's delta synapse: 1 mV).
     kick : Quantity
         Jump of ``v`` one step before each requested postsynaptic spike.
-    settle : Quantity
-        Time before the first unit starts (the neuron starts at rest).
-    tail : Quantity
-        Time simulated after the last spike.
     record : bool
         Also return the traces of every lane at every step.
     target : str
         Brian2 code generation target (``numpy`` or ``cython``).
     params : dict, optional
-        ``{name: K values in SI units}``: synapse parameters of the rule (``A_LTD``, ``A_LTP``,
-        ``theta_minus``, ``theta_plus``, ``tau_x``) varied side by side; the lanes are then
-        ``K * len(protocols)`` (set-major) and the frame has a ``set`` column.
-    quiet_gap : Quantity, optional
-        Shorten the silence between a protocol's units to this (``brainlearn.gaps``): the
-        neuron, filters and trace relax to rest in between, and at rest (``v = E_L =
-        theta_minus`` for the paper's parameters) neither term acts, so the result changes
-        by the relaxation left over, of order ``exp(-quiet_gap / tau_w)`` (1 s: 1e-3 of the
-        adaptation current). ``None`` (default) simulates every protocol as it is.
+        ``{name: n values in SI units}``: rule parameters set per lane (``A_LTD``, ``A_LTP``,
+        ``theta_minus``, ``theta_plus``, ``tau_x``).
 
     Returns
     -------
-    VoltageRun
-        ``frame`` with ``name``, ``w_before``, ``w_after``, ``dw``, ``w_last_pre`` (the weight
-        right after the last presynaptic spike, what NEST's weight recorder reports), ``n_pre``,
-        ``n_post`` (requested) and ``n_post_fired``.
+    VoltageLanes
     """
     from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, prefs
 
-    _check_rule(rule)
-    protocols = list(protocols)
-    if not protocols:
-        raise ValueError("protocols is empty: pass at least one Protocol")
-    w0 = check_number("w0", w0)
+    check_voltage_rule(rule)
     check_quantity("dt", dt, ms)
     check_quantity("epsp", epsp, mV)
     check_quantity("kick", kick, mV)
-    check_quantity("settle", settle, ms)
-    check_quantity("tail", tail, ms)
+    w0 = check_number("w0", w0)
     neuron = _default_neuron(neuron)
-    dt_s = float(dt / second)
-    start = int(round(float(settle / second) / dt_s))
-    if start < 1:
-        raise ValueError(f"settle must be at least one step (dt={dt}), got {settle!r}")
-    free = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (params or {}).items()}
-    n_sets = len(next(iter(free.values()))) if free else 1
-    if any(v.size != n_sets for v in free.values()):
-        raise ValueError("every entry of params needs the same number of values")
-    n_p = len(protocols)
-    n = n_sets * n_p
-    pre_i, pre_t, post_i, post_t = [], [], [], []
-    for s in range(n_sets):
-        for k, p in enumerate(protocols):
-            sched = unit_schedule(p, quiet_gap)
-            pre, post = sched.pre, sched.post
-            for arr, idx, out in ((pre, pre_i, pre_t), (post, post_i, post_t)):
-                idx.append(np.full(arr.size, s * n_p + k))
-                out.append(np.round(arr / dt_s).astype(np.int64) + start)
-    pre_i, pre_t = np.concatenate(pre_i).astype(int), np.concatenate(pre_t)
-    post_i, post_t = np.concatenate(post_i).astype(int), np.concatenate(post_t)
-    last = int(max(pre_t.max(initial=0), post_t.max(initial=0)))
-    n_steps = last + 1 + int(round(float(tail / second) / dt_s))
-
+    (pre_i, pre_t), (post_i, post_t) = pre, post
     old = prefs.codegen.target
     prefs.codegen.target = target
     try:
-        post = neuron.group(n, dt=dt, name="voltage_post*", extra_equations=rule.post_equations(dt),
-                            namespace=rule.post_namespace())
-        rule.start_filters(post)
+        post_g = neuron.group(n, dt=dt, name="voltage_post*", extra_equations=rule.post_equations(dt),
+                              namespace=rule.post_namespace())
+        rule.start_filters(post_g)
         shift = rule.shift_code(dt)
-        objects = [post]
+        objects = [post_g]
         if shift:
-            objects.append(post.run_regularly(shift, when="end", order=1, name="voltage_shift*"))
+            objects.append(post_g.run_regularly(shift, when="end", order=1, name="voltage_shift*"))
         pre_group = SpikeGeneratorGroup(n, pre_i, pre_t * dt, dt=dt, name="voltage_pre*")
         driver = SpikeGeneratorGroup(n, post_i, (post_t - 1) * dt, dt=dt, name="voltage_driver*")
-        kicks = Synapses(driver, post, on_pre="v_post += kick", namespace={"kick": kick}, dt=dt,
+        kicks = Synapses(driver, post_g, on_pre="v_post += kick", namespace={"kick": kick}, dt=dt,
                          name="voltage_kick*", order=1)
         kicks.connect(j="i")
         code = rule.render(on_pre_effect="v_post += w * epsp", dt=dt)
         ns = dict(code.namespace, epsp=epsp)
-        model = code.model + "\nw_after_spike : 1"
-        units = {}
-        for name in free:
-            if name not in ns or name in ("w_min", "w_max", "delay", "tau_minus", "tau_plus"):
-                raise ValueError(f"{name!r} cannot be varied per synapse; choose from A_LTD, A_LTP, "
-                                 "theta_minus, theta_plus, tau_x")
-            units[name] = si_unit(ns.pop(name))
-            model += f"\n{name} : {repr(units[name]) if isinstance(units[name], Quantity) else '1'} (constant)"
-        syn = Synapses(pre_group, post, model=model, on_pre=code.on_pre + "\nw_after_spike = w",
+        model, units = _per_lane_model(code.model + "\nw_after_spike : 1", ns, params or {})
+        syn = Synapses(pre_group, post_g, model=model, on_pre=code.on_pre + "\nw_after_spike = w",
                        namespace=ns, method="exact", dt=dt, name="voltage_syn*", order=0)
         syn.connect(j="i")
-        for name, values in free.items():
-            setattr(syn, name, np.repeat(values, n_p) * units[name])
+        for name, values in (params or {}).items():
+            setattr(syn, name, values * units[name])
         syn.w = w0
         syn.w_after_spike = w0
         ltp = syn.run_regularly(rule.ltp_code(dt), when="end", order=0, name="voltage_ltp*")
-        spikes = SpikeMonitor(post, name="voltage_spikes*")
+        spikes = SpikeMonitor(post_g, name="voltage_spikes*")
         objects += [pre_group, driver, kicks, syn, ltp, spikes]
         mons = []
         if record:
-            mons = [StateMonitor(post, ["v", "u_minus", "u_plus"], record=True, when="end", order=2, dt=dt),
+            mons = [StateMonitor(post_g, ["v", "u_minus", "u_plus"], record=True, when="end", order=2, dt=dt),
                     StateMonitor(syn, ["xbar", "w"], record=True, when="end", order=2, dt=dt)]
             objects += mons
         Network(*objects).run(n_steps * dt, namespace={})
-        w = np.asarray(syn.w[:], dtype=float)
-        w_last_pre = np.asarray(syn.w_after_spike[:], dtype=float)
-        fired = np.bincount(np.asarray(spikes.i[:]), minlength=n)
-        traces = None
-        if record:
-            traces = {
-                "t": np.asarray(mons[0].t / second),
-                "v": np.asarray(mons[0].v / mV) * 1e-3,
-                "u_minus": np.asarray(mons[0].u_minus / mV) * 1e-3,
-                "u_plus": np.asarray(mons[0].u_plus / mV) * 1e-3,
-                "xbar": np.asarray(mons[1].xbar / Hz),
-                "w": np.asarray(mons[1].w),
-                "start_step": start,
-                "spike_t": np.asarray(spikes.t / second),
-            }
+        return VoltageLanes(
+            w=np.asarray(syn.w[:], dtype=float),
+            w_last_pre=np.asarray(syn.w_after_spike[:], dtype=float),
+            fired=np.bincount(np.asarray(spikes.i[:]), minlength=n),
+            traces=_traces(mons, spikes) if record else None,
+        )
     finally:
         prefs.codegen.target = old
-    frame = pd.DataFrame({
-        "set": np.repeat(np.arange(n_sets), n_p),
-        "name": [p.name for p in protocols] * n_sets,
-        "w_before": np.full(n, w0),
-        "w_after": w,
-        "dw": w / w0 - 1.0,
-        "w_last_pre": w_last_pre,
-        "n_pre": [p.repetitions * len(p.pre) for p in protocols] * n_sets,
-        "n_post": [p.repetitions * len(p.post) for p in protocols] * n_sets,
-        "n_post_fired": fired,
-    })
-    return VoltageRun(frame if free else frame.drop(columns="set"), traces)
-
-
-@dataclass(frozen=True)
-class _Trains:
-    """Spike trains given once (what ``run_voltage_protocol`` reads of a protocol)."""
-
-    pre: Quantity
-    post: Quantity
-    name: str = "replay"
-    repetitions: int = 1
-    period: Quantity = qfield(1 * second)
-
-    def spike_times(self):
-        return np.asarray(self.pre / second, dtype=float), np.asarray(self.post / second, dtype=float)
 
 
 def replay_voltage(rule: ClopathSTDP, pre_times, post_times, w0: float = 0.5, dt=0.1 * ms, *,
@@ -413,8 +352,8 @@ def replay_voltage(rule: ClopathSTDP, pre_times, post_times, w0: float = 0.5, dt
 
     The synapse drives its own neuron (default ``ClopathAdEx()``, at rest at ``t = 0``): a
     presynaptic spike adds ``w * epsp`` to ``v``, a postsynaptic spike is forced by ``kick``
-    one step before each time of ``post_times`` (as :func:`run_voltage_protocol`, which runs
-    it one step later so that a post spike at ``t = 0`` has its kick).
+    one step before each time of ``post_times`` (:func:`run_voltage_lanes`, run one step
+    later so that a post spike at ``t = 0`` has its kick).
 
     Returns
     -------
@@ -431,10 +370,15 @@ def replay_voltage(rule: ClopathSTDP, pre_times, post_times, w0: float = 0.5, dt
     post = np.sort(np.atleast_1d(np.asarray(check_quantity("post_times", post_times, second, allow_array=True)
                                             / second, dtype=float)))
     dt_s = float(dt / second)
-    run = run_voltage_protocol(rule, [_Trains(pre * second, post * second)], w0=w0, neuron=neuron, dt=dt,
-                               epsp=epsp, kick=kick, settle=dt, record=True, target=target)
+    start = 1  # one step of settling, so that a post spike at t = 0 has its kick
+    pre_steps = np.round(pre / dt_s).astype(np.int64) + start
+    post_steps = np.round(post / dt_s).astype(np.int64) + start
+    tail = int(round(0.01 / dt_s))  # 10 ms simulated after the last spike
+    n_steps = int(max(pre_steps.max(initial=0), post_steps.max(initial=0))) + 1 + tail
+    run = run_voltage_lanes(rule, 1, (np.zeros(pre.size, int), pre_steps), (np.zeros(post.size, int), post_steps),
+                            n_steps, w0=w0, neuron=neuron, dt=dt, epsp=epsp, kick=kick, record=True,
+                            target=target)
     w = run.traces["w"][0]
-    start = run.traces["start_step"]
     spikes = np.round(run.traces["spike_t"] / dt_s).astype(np.int64) - start
     steps = np.r_[np.round(pre / dt_s), np.round(post / dt_s)].astype(np.int64)
     frame = pd.DataFrame({"step": steps, "order": np.r_[np.zeros(pre.size, int), np.ones(post.size, int)]})
@@ -444,60 +388,3 @@ def replay_voltage(rule: ClopathSTDP, pre_times, post_times, w0: float = 0.5, dt
     frame["w"] = w[frame["step"].to_numpy() + start]
     frame["fired"] = (frame["order"] == 1) & frame["step"].isin(spikes)
     return frame[["t", "kind", "w", "fired"]]
-
-
-def voltage_clamp(rule: ClopathSTDP, voltages, n_pre: int = 50, rate=10 * Hz, w0: float = 0.5,
-                  dt=0.1 * ms, target: str = "numpy") -> pd.DataFrame:
-    """The voltage-clamp experiment (Clopath et al. 2010 Fig. 1h; Artola et al. 1990).
-
-    The postsynaptic potential is held at each of ``voltages`` (one lane per value, filters
-    started at the clamp value) while ``n_pre`` presynaptic spikes arrive at ``rate``. With
-    ``v = u_minus = u_plus = V`` the rule gives, per presynaptic spike (``xbar`` integrates to
-    1 per spike)::
-
-        dw = -A_LTD [V - theta_minus]_+ + A_LTP [V - theta_plus]_+ [V - theta_minus]_+
-
-    (no LTP tail is cut off: the run lasts 10 ``tau_x`` past the last spike).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``v_mV``, ``w_before``, ``w_after``, ``dw`` (``w_after / w_before - 1``).
-    """
-    from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, Synapses, prefs
-
-    _check_rule(rule)
-    check_quantity("voltages", voltages, mV, allow_array=True)
-    check_quantity("rate", rate, Hz)
-    check_quantity("dt", dt, ms)
-    v = np.atleast_1d(np.asarray(voltages / mV, dtype=float))
-    n = v.size
-    period = int(round(float(1 / rate / dt)))
-    steps = 1 + np.arange(int(n_pre)) * period
-    n_steps = int(steps[-1] + round(float(10 * rule.tau_x / dt)) + 1)
-    old = prefs.codegen.target
-    prefs.codegen.target = target
-    try:
-        post = NeuronGroup(n, "v : volt" + rule.post_equations(dt), namespace=rule.post_namespace(),
-                           method="exact", dt=dt, name="clamp_post*")
-        post.v = v * mV
-        rule.start_filters(post, dt)
-        objects = [post]
-        shift = rule.shift_code(dt)
-        if shift:
-            objects.append(post.run_regularly(shift, when="end", order=1))
-        idx = np.repeat(np.arange(n), steps.size)
-        times = np.tile(steps, n) * dt
-        pre = SpikeGeneratorGroup(n, idx, times, dt=dt)
-        code = rule.render(dt=dt)
-        syn = Synapses(pre, post, model=code.model, on_pre=code.on_pre, namespace=dict(code.namespace),
-                       method="exact", dt=dt)
-        syn.connect(j="i")
-        syn.w = w0
-        ltp = syn.run_regularly(rule.ltp_code(dt), when="end", order=0)
-        objects += [pre, syn, ltp]
-        Network(*objects).run(n_steps * dt, namespace={})
-        w = np.asarray(syn.w[:], dtype=float)
-    finally:
-        prefs.codegen.target = old
-    return pd.DataFrame({"v_mV": v, "w_before": w0, "w_after": w, "dw": w / w0 - 1.0})

@@ -10,7 +10,7 @@ long run.
 Example: additive pair STDP written by hand (the same rule as ``PairSTDP(w_max=None)``)::
 
     from brian2 import ms
-    from brainlearn.equation_rule import EquationRule
+    from brainlearn.plasticity import EquationRule
 
     rule = EquationRule(
         model='''w : 1
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from brian2 import Quantity
 
-from brainlearn.plasticity import PlasticityRule, SynapseCode
+from brainlearn.plasticity.base import PlasticityRule, SynapseCode
 from brainlearn.units import check_number
 
 __all__ = ["EquationRule"]
@@ -146,7 +146,8 @@ class EquationRule(PlasticityRule):
         other.setdefault("namespace", namespace)
         return dataclasses.replace(self, **other)
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:
+    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
+        """The user's code, with ``on_pre_effect`` run first on a presynaptic spike (``dt`` unused)."""
         on_pre = "\n".join(line for line in (on_pre_effect, self.on_pre) if line)
         return SynapseCode(self.model, on_pre, self.on_post, dict(self.namespace))
 

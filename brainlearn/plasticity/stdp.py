@@ -1,4 +1,5 @@
-"""Plasticity rules as data: each renders Brian2 Synapses ``model``/``on_pre``/``on_post`` code.
+"""Spike-timing-dependent plasticity rules with exponential traces: pair, triplet and the
+rule of Diehl & Cook (2015).
 
 Sign convention: ``dt = t_post - t_pre`` (``dt > 0``, pre before post, potentiates).
 Amplitudes are dimensionless weight changes (weights normalised to ``w_max``), time
@@ -14,108 +15,15 @@ use and check this convention).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from brian2 import Quantity, ms, second
 
-import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
-from brainlearn.units import NUMBER, CheckedParams, check_number, check_quantity, qfield
+from brainlearn.plasticity.base import PlasticityRule, SynapseCode, _join
+from brainlearn.units import NUMBER, check_quantity, qfield
 
-__all__ = [
-    "SynapseCode",
-    "PlasticityRule",
-    "PairSTDP",
-    "TripletSTDP",
-    "DiehlCookSTDP",
-    "TRIPLET_PRESETS",
-    "replay",
-    "render_rule",
-]
-
-SCHEMES = ("all-to-all", "nearest")
-
-
-@dataclass(frozen=True)
-class SynapseCode:
-    """Rendered Brian2 code of a rule: pass ``model``, ``on_pre``, ``on_post``, ``namespace``
-    to ``brian2.Synapses``.
-
-    A rule may keep state on the post-synaptic group instead of every synapse (traces that
-    are the same for all synapses of a cell): ``post_model`` holds those equations (to add to
-    the group's, integrated with ``post_method``), ``post_reset`` the statements its reset
-    runs on a spike (after the synapses' ``on_post``, so ``on_post`` reads the traces from
-    before the spike), ``post_namespace`` their constants. Empty for rules that keep all
-    their state on the synapses. ``initial`` gives synaptic variables whose initial value
-    is not zero (e.g. the time of a last pre spike that has not happened).
-    """
-
-    model: str
-    on_pre: str
-    on_post: str
-    namespace: dict
-    post_model: str = ""
-    post_reset: str = ""
-    post_namespace: dict = field(default_factory=dict)
-    post_method: str = "euler"
-    #: initial values of synaptic variables other than zero (set them after ``connect``)
-    initial: dict = field(default_factory=dict)
-
-    def kwargs(self) -> dict:
-        """Keyword arguments for ``brian2.Synapses``."""
-        return {
-            "model": self.model,
-            "on_pre": self.on_pre,
-            "on_post": self.on_post,
-            "namespace": dict(self.namespace),
-        }
-
-
-class PlasticityRule(CheckedParams):
-    """Shared behaviour of the rules: parameter checks, ``replace`` and rendering."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in self._units:
-            value = getattr(self, name)
-            if name.startswith("tau") and value is not None and not value > 0 * ms:
-                raise ValueError(f"{name} must be a positive time in ms, got {value!r}")
-        scheme = getattr(self, "scheme", None)
-        if scheme is not None and scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-        w_min, w_max = getattr(self, "w_min", None), getattr(self, "w_max", None)
-        if w_min is not None and w_max is not None and not w_min < w_max:
-            raise ValueError(f"w_min must be below w_max, got w_min={w_min}, w_max={w_max}")
-
-    def params(self) -> dict:
-        """The rule's parameters by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def namespace(self) -> dict:
-        """Numeric parameters for the Brian2 namespace (no upper bound: ``w_max = inf``)."""
-        ns = super().namespace()
-        if "w_max" in self._units and self.w_max is None:
-            ns["w_max"] = np.inf
-        return ns
-
-    def _clip(self, expr: str) -> str:
-        return f"w = clip({expr}, w_min, w_max)"
-
-    def _trace(self, name: str) -> str:
-        return f"{name} += 1" if getattr(self, "scheme", "nearest") == "all-to-all" else f"{name} = 1"
-
-    def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:  # pragma: no cover - abstract
-        """Render the Synapses code; ``on_pre_effect`` (e.g. ``"ge_post += w"``) runs first.
-
-        ``dt`` is the simulation time step, for rules whose rendering depends on it (state
-        on the post-synaptic group that decays step by step); the others ignore it.
-        """
-        raise NotImplementedError
-
-
-def _join(*lines: str) -> str:
-    return "\n".join(line for line in lines if line)
+__all__ = ["PairSTDP", "TripletSTDP", "DiehlCookSTDP", "TRIPLET_PRESETS"]
 
 
 @dataclass(frozen=True)
@@ -305,7 +213,7 @@ class DiehlCookSTDP(PlasticityRule):
     }
 
     def render(
-        self, on_pre_effect: str = "", dt: Quantity | None = None, weight_sum: str | None = None,
+        self, on_pre_effect: str = "", dt: Quantity | None = None, *, weight_sum: str | None = None,
         method: str = "euler",
     ) -> SynapseCode:
         """Render the rule with its traces as the network keeps them.
@@ -371,149 +279,3 @@ class DiehlCookSTDP(PlasticityRule):
         )
 
 
-def render_rule(rule: PlasticityRule, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
-    """``rule.render(on_pre_effect, dt=dt)``, or without ``dt`` for a rule whose ``render``
-    does not take it (rules written by users before renderings could depend on the step).
-
-    Parameters
-    ----------
-    rule : PlasticityRule
-        The rule.
-    on_pre_effect : str
-        Code run first on a pre spike.
-    dt : Quantity, optional
-        The simulation time step.
-
-    Returns
-    -------
-    SynapseCode
-    """
-    import inspect
-
-    params = inspect.signature(rule.render).parameters.values()
-    if any(p.name == "dt" or p.kind is p.VAR_KEYWORD for p in params):
-        return rule.render(on_pre_effect, dt=dt)
-    return rule.render(on_pre_effect)
-
-
-def _spike_steps(name: str, times, dt) -> np.ndarray:
-    check_quantity(name, times, second, allow_array=True)
-    values = np.atleast_1d(np.asarray(times / dt, dtype=float))
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of times, got shape {values.shape}")
-    if np.any(values < 0):
-        raise ValueError(f"{name} must be non-negative times")
-    steps = np.round(values)
-    if np.any(np.abs(values - steps) > 1e-6):
-        raise ValueError(f"{name} are not on the simulation grid dt={dt}; pass a smaller dt")
-    steps = steps.astype(np.int64)
-    if np.unique(steps).size != steps.size:
-        raise ValueError(f"{name} has two spikes in one time step (dt={dt})")
-    return np.sort(steps)
-
-
-def _post_group(code: SynapseCode, post_steps: np.ndarray, n_steps: int, dt):
-    """The post-synaptic side of ``replay``: spikes at ``post_steps``, with the rule's
-    post-synaptic state (``code.post_model``) where it has any."""
-    from brian2 import NeuronGroup, SpikeGeneratorGroup, TimedArray
-
-    if not code.post_model:
-        return SpikeGeneratorGroup(1, np.zeros(post_steps.size, int), post_steps * dt, dt=dt)
-    train = np.zeros(n_steps + 1)
-    train[post_steps] = 1.0
-    return NeuronGroup(
-        1, code.post_model, threshold="post_train(t) > 0.5", reset=code.post_reset,
-        method=code.post_method, dt=dt,
-        namespace={**code.post_namespace, "post_train": TimedArray(train, dt=dt)},
-    )
-
-
-def replay(rule: PlasticityRule, pre_times, post_times, w0: float = 0.5, dt=0.1 * ms) -> pd.DataFrame:
-    """Drive one synapse with given pre and post spike times and record its weight.
-
-    The synapse runs the code the rule renders (``rule.render(dt=dt)``); a rule that keeps
-    state on the post-synaptic cell (``SynapseCode.post_model``, e.g. Diehl & Cook's post
-    traces) gets a post-synaptic group with that state, its reset and its integration
-    method, made to spike at ``post_times``.
-
-    Parameters
-    ----------
-    rule : PlasticityRule
-        The learning rule.
-    pre_times, post_times : Quantity
-        Spike times (arrays of Brian2 times, on the ``dt`` grid).
-    w0 : float
-        Initial weight.
-    dt : Quantity
-        Simulation time step.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per spike event in time order (``pre`` before ``post`` at equal times, the
-        order Brian2 processes them): ``t`` (seconds), ``kind`` (``"pre"``/``"post"``),
-        ``w`` (the weight right after that event). A rule that reads the membrane potential
-        (``needs_voltage``, Clopath et al. 2010) drives its neuron instead:
-        :func:`brainlearn.plasticity_voltage.replay_voltage`.
-    """
-    if getattr(rule, "needs_voltage", False):
-        from brainlearn.plasticity_voltage import replay_voltage
-
-        return replay_voltage(rule, pre_times, post_times, w0=w0, dt=dt)
-    from brian2 import (
-        Network,
-        SpikeGeneratorGroup,
-        StateMonitor,
-        Synapses,
-        get_device,
-        prefs,
-    )
-    from brian2.devices.device import RuntimeDevice
-
-    check_quantity("dt", dt, ms)
-    if not dt > 0 * ms:
-        raise ValueError(f"dt must be a positive time in ms, got {dt!r}")
-    w0 = check_number("w0", w0)
-    if not isinstance(get_device(), RuntimeDevice):
-        raise RuntimeError("replay runs in Brian2 runtime mode; call set_device('runtime') first")
-    pre_steps = _spike_steps("pre_times", pre_times, dt)
-    post_steps = _spike_steps("post_times", post_times, dt)
-    n_steps = int(max(pre_steps.max(initial=0), post_steps.max(initial=0))) + 2
-
-    code = render_rule(rule, dt=dt)
-    old_target = prefs.codegen.target
-    prefs.codegen.target = "numpy"
-    try:
-        pre = SpikeGeneratorGroup(1, np.zeros(pre_steps.size, int), pre_steps * dt, dt=dt)
-        post = _post_group(code, post_steps, n_steps, dt)
-        syn = Synapses(
-            pre,
-            post,
-            model=code.model + "\nw_at_pre_event : 1\nw_at_post_event : 1",
-            on_pre=code.on_pre + "\nw_at_pre_event = w",
-            on_post=code.on_post + "\nw_at_post_event = w",
-            namespace=dict(code.namespace),
-            dt=dt,
-        )
-        syn.connect()
-        syn.w = w0
-        for name, value in code.initial.items():
-            setattr(syn, name, value)
-        mon = StateMonitor(syn, ["w_at_pre_event", "w_at_post_event"], record=0, when="end", dt=dt)
-        Network(pre, post, syn, mon).run(n_steps * dt)
-        w_pre = np.asarray(mon.w_at_pre_event[0])
-        w_post = np.asarray(mon.w_at_post_event[0])
-    finally:
-        prefs.codegen.target = old_target
-
-    frame = pd.DataFrame(
-        {
-            "step": np.concatenate([pre_steps, post_steps]),
-            "order": np.r_[np.zeros(pre_steps.size, int), np.ones(post_steps.size, int)],
-            "w": np.concatenate([w_pre[pre_steps], w_post[post_steps]]),
-        }
-    )
-    frame = frame.sort_values(["step", "order"], kind="stable").reset_index(drop=True)
-    frame.insert(0, "t", frame["step"] * float(dt / second))
-    frame.insert(1, "kind", np.where(frame["order"] == 0, "pre", "post"))
-    return frame[["t", "kind", "w"]]

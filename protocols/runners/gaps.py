@@ -8,7 +8,7 @@ relaxation times without changing the result beyond the relaxation left over: fo
 slowest time constant ``tau_slow`` of a model the difference is of order
 ``exp(-gap / tau_slow)``. Where a slow variable keeps moving in the silence (the efficacy of
 Graupner & Brunel 2012 drifts with ``tau = 150 s``), the runner integrates that drift over
-the shortened part with a longer step (see :func:`brainlearn.plasticity_calcium.run_calcium_protocol`).
+the shortened part with a longer step (see :func:`brainlearn.protocols.runners.calcium.run_calcium_protocol`).
 
 :func:`unit_schedule` says, per protocol, the period to simulate and the factor by which the
 silent part was shortened; it reads protocols duck-typed (``pre``, ``post``, ``period``,
