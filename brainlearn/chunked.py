@@ -83,6 +83,16 @@ class ChunkedSimulation:
         """Give Brian2's device back (runtime mode, preferences restored)."""
         self._device.close()
 
+    def detach(self) -> None:
+        """Forget the hold on Brian2's device without resetting it.
+
+        For a simulation whose standalone project was replaced by another one (that other
+        project now owns the device; closing this one would reset it). The simulation cannot
+        run any more.
+        """
+        self._device.pop_all()
+        self.objects = None
+
     def __enter__(self) -> ChunkedSimulation:
         return self
 

@@ -152,7 +152,7 @@ class ConductanceLIF(NeuronModel):
     ``v > theta - theta_offset + v_thresh``, ``theta += theta_plus`` per spike, decaying with
     ``tau_theta``; the shared variable ``theta_on`` (1 by default, 0 freezes theta for testing)
     gates both the increment and the decay. ``timer_block`` adds the extra spike block of the
-    original code's ``timer`` condition (see ``models/diehl_cook_2015.py``).
+    original code's ``timer`` condition (see ``models/diehl_cook/model.py``).
     """
 
     tau_m: Quantity = qfield(100 * ms)

@@ -168,7 +168,7 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
 
 def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path):
     from brainlearn.models.diehl_cook import evaluate
-    from brainlearn.models.diehl_cook_reproduce import reproduce, row_directory
+    from brainlearn.models.diehl_cook.reproduce import reproduce, row_directory
 
     table = reproduce(tmp_path, [100], param_set="sized", data="embedded", examples=20,
                       assign_examples=20, test_examples=10, chunk=10, progress=False,

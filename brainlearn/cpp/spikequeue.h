@@ -7,7 +7,7 @@
 // synapse list into runs of equal delay (synapses in index order, as Brian2 keeps them), and
 // ``push`` appends each run to its bucket with one bulk insert. The buckets receive the same
 // indices in the same order as with Brian2's queue, so results are bit-identical; with the
-// synapses of a cell stored by delay (brainlearn.models.diehl_cook_2015.synapse_order), a
+// synapses of a cell stored by delay (brainlearn.models.diehl_cook.model.synapse_order), a
 // spike costs one insert per distinct delay instead of one per synapse.
 #include<iostream>
 #include<vector>

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainlearn.atomic import atomic_path
-from brainlearn.models.diehl_cook_2015 import PARAM_SETS
+from brainlearn.models.diehl_cook.model import PARAM_SETS
 
 __all__ = ["PAPER_ROWS", "READOUTS", "code_version", "row_directory", "reproduce", "row_summary", "write_table"]
 
@@ -160,8 +160,8 @@ def reproduce(
         The table of the rows finished so far in ``out`` (this call's and earlier ones').
     """
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook.plots import plot_run
     from brainlearn.models.diehl_cook.sharded import evaluate_sharded
-    from brainlearn.models.diehl_cook_plots import plot_run
 
     unknown = [n for n in rows if int(n) not in PAPER_ROWS]
     if unknown:
