@@ -103,6 +103,7 @@ setup(
         "dask[distributed]>=2024.1",
         "platformdirs>=3",
         "tabulate>=0.9",
+        "pillow>=9",  # reading PNG images (brainlearn.data.images)
     ],
     extras_require=EXTRAS,
     entry_points={

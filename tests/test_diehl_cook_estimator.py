@@ -14,8 +14,8 @@ from sklearn.base import clone
 
 from brainlearn.cli import main
 from brainlearn.data import load_embedded
+from brainlearn.data.images import invert_images, read_images
 from brainlearn.models.diehl_cook import DiehlCookClassifier, TrainConfig, check_images
-from brainlearn.models.diehl_cook.predict import invert_images, read_images
 
 N_TRAIN = 600
 

@@ -34,6 +34,7 @@ module             contents
 =================  ============================================================================
 """
 
+from brainlearn.data.images import check_images
 from brainlearn.models.diehl_cook.config import (
     DEFAULT_CHUNK,
     TrainConfig,
@@ -43,7 +44,7 @@ from brainlearn.models.diehl_cook.config import (
     read_run_config,
     run_params,
 )
-from brainlearn.models.diehl_cook.estimator import DiehlCookClassifier, check_images
+from brainlearn.models.diehl_cook.estimator import DiehlCookClassifier
 from brainlearn.models.diehl_cook.evaluation import (
     ONLINE_EPOCHS,
     READOUTS,

@@ -23,42 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from brainlearn import rundir
 from brainlearn.atomic import save_npz
+from brainlearn.data.images import check_images
 from brainlearn.readout import VoteReadout
 
-__all__ = ["DiehlCookClassifier", "check_images", "ASSIGNMENTS"]
+__all__ = ["DiehlCookClassifier", "ASSIGNMENTS"]
 
 #: the label assignment of a run fitted by :meth:`DiehlCookClassifier.fit`: the counts and
 #: labels of the images it assigned the labels on (``assign_counts``, ``assign_labels``)
 ASSIGNMENTS = "assignments.npz"
-
-
-def check_images(X, name: str = "X") -> np.ndarray:
-    """Pixel rows ``(n, 784)`` (float64) of images ``(n, 28, 28)`` or ``(n, 784)``, 0-255.
-
-    Raises ``ValueError`` naming what was given: another shape, values outside 0-255 or not
-    finite, or images that look scaled to 0-1 (the network expects MNIST's 0-255: a 0-1 image
-    is almost black to it).
-    """
-    arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == bool):
-        raise ValueError(f"{name} must be numeric pixel values, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if arr.ndim == 3 and arr.shape[1:] == (28, 28):
-        arr = arr.reshape(len(arr), 784)
-    if arr.ndim != 2 or arr.shape[1] != 784 or len(arr) == 0:
-        raise ValueError(f"{name} must be images of shape (n, 28, 28) or (n, 784), got shape "
-                         f"{np.shape(X)}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must hold pixel values 0-255, got {int((~np.isfinite(arr)).sum())}"
-                         " NaN or infinite value(s)")
-    if arr.min() < 0 or arr.max() > 255:
-        raise ValueError(f"{name} must hold pixel values 0-255, got values from "
-                         f"{arr.min():g} to {arr.max():g}")
-    if 0 < arr.max() <= 1:
-        raise ValueError(f"{name} looks scaled to 0-1 (largest value {arr.max():g}); give pixel "
-                         f"values 0-255 like MNIST ({name} * 255)")
-    return arr
 
 
 class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
