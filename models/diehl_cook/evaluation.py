@@ -190,6 +190,7 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
 READOUTS = ("vote", "logistic", "online")
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def evaluate(
     run_dir: str | Path,
     assign_examples: int | None = None,

@@ -55,6 +55,7 @@ def train_run(out: str | Path | None = None, resume: str | Path | None = None, *
         metrics = train(run_dir, progress=progress, profile=profile)
     else:
         run_dir = Path(out)
+        rundir.check_free(run_dir)  # being written by another process: say so, not --resume
         if (run_dir / rundir.CONFIG).exists():
             raise ValueError(f"{run_dir} already holds a run: use --resume {run_dir}")
         config = TrainConfig.create(**options)
@@ -93,6 +94,7 @@ def replace_run(run_dir: str | Path) -> Path:
     ``build_*`` folders (nothing recompiles). A directory that holds no run
     (no ``config.json``) is left as it is."""
     run_dir = Path(run_dir)
+    rundir.check_free(run_dir)  # never empty a run another process is writing
     if (run_dir / rundir.CONFIG).exists():
         for child in run_dir.iterdir():
             if not child.name.startswith("build_"):

@@ -108,6 +108,7 @@ def _run_config(run_dir: Path, config) -> tuple[TrainConfig, bool]:
     return TrainConfig.of(config), True
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
           progress: bool = True, profile: bool = False,
           images: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
