@@ -71,7 +71,7 @@ PARAM_SETS = ("paper", "sized")
 #: Reference size of the ``sized`` set: a network of N < SIZED_REFERENCE cells gets
 #: ``theta_plus = 0.05 mV * N / SIZED_REFERENCE``, the spike budget of SIZED_REFERENCE cells
 #: under the paper's value. Chosen at N=100 on held-out training images, never the test set
-#: (``brainlearn mnist tune``, models/figures/diehl_cook_tune_n100/); before 2026-11-28 it
+#: (``brainlearn mnist tune``, docs/results/diehl_cook/tune_n100/); before 2026-11-28 it
 #: was 400 (N=400's budget margin), which runs of that time record in their config.
 SIZED_REFERENCE = 200
 
