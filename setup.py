@@ -54,7 +54,7 @@ EXTRAS = {
     # NEST itself, the live oracle of the plasticity tests (tests/test_nest_stdp.py);
     # the registry's wheel is for CPython 3.11
     "nest": ["nest-simulator==3.10.0"],
-    "dev": ["pytest>=8", "ruff>=0.6"],
+    "dev": ["pytest>=8", "ruff>=0.6", "import-linter>=2.1"],
     # the documentation site and its executed example gallery (docs/, examples/)
     "docs": ["sphinx>=7.2", "sphinx-gallery>=0.16", "furo>=2024.1", "myst-parser>=2"],
     # release artefacts: `python -m build` (sdist + wheel)
@@ -88,10 +88,11 @@ setup(
     },
     include_package_data=False,  # package_data above is the complete list (no MANIFEST.in data)
     install_requires=[
-        # 2.9.0 is the newest that installs here (needs numpy<2.4); 2.8.0 is brian2cuda's pin
-        "brian2>=2.8.0,<=2.9.0",
+        # 2.8.0 (brian2cuda's pin) to 2.11.0 (Python 3.13, numpy 2.5), measured; .ci/run tests
+        # the oldest (wheel step, 2.8.0) and the newest (step "newest": Python 3.13, 2.11.0)
+        "brian2>=2.8.0,<2.12",
         "packaging>=21",
-        "numpy>=1.24,<2.4",
+        "numpy>=1.24,<2.6",
         "scipy>=1.10",
         "matplotlib>=3.7",
         "pandas>=2.0",
@@ -103,11 +104,13 @@ setup(
         "dask[distributed]>=2024.1",
         "platformdirs>=3",
         "tabulate>=0.9",
+        "pillow>=9",  # reading PNG images (brainlearn.data.images)
     ],
     extras_require=EXTRAS,
     entry_points={
         "console_scripts": ["brainlearn=brainlearn.cli:main"],
         # packages that register sweep experiments (brainlearn.experiments.load_plugins)
-        "brainlearn.experiments": ["models = brainlearn.models:register_experiments"],
+        "brainlearn.experiments": ["models = brainlearn.models:register_experiments",
+                                   "protocols = brainlearn.protocols.sweep_tasks"],
     },
 )

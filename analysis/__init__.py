@@ -6,10 +6,10 @@ Statistics live in :mod:`brainlearn.analysis.stats`, figures in
 :mod:`brainlearn.analysis.plots` (imported on use, to keep matplotlib out of the way).
 """
 
+from .analyze import analyze_run
 from .formats import FORMATS, format_of, read_spikes, write_spikes
 from .io_neo import from_neo, to_neo
 from .run import (
-    analyze_run,
     export_run,
     load_run_config,
     load_run_examples,

@@ -9,7 +9,7 @@ writes, into ``SWEEP/analysis`` (or ``out``):
 - ``summary.csv``: every numeric metric over the seeds of each parameter set (``n``,
   ``mean``, ``std``, ``min``, ``max``; failed tasks left out, counted in ``failed``);
 - ``tasks/KEY/...``: the analysis of every run directory a task wrote in its working
-  directory (:func:`brainlearn.analysis.analyze_run`: rates, CV, figures);
+  directory (:func:`brainlearn.analysis.report.analyze_one_run`: rates, CV, figures);
 - ``metrics.png``: each numeric metric against the first parameter that varies (mean and
   standard deviation over seeds), when one varies.
 """
@@ -142,7 +142,7 @@ def analyze_sweep(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = 
     from brainlearn.sweep import load_results
 
     from . import plots
-    from .run import analyze_run
+    from .report import analyze_one_run
 
     root = Path(sweep_dir)
     config = rundir.read_config(root)
@@ -164,7 +164,7 @@ def analyze_sweep(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = 
         for run in runs:
             rel = run.relative_to(root / "work" / row.key)
             dest = target / "tasks" / row.key / rel
-            written += analyze_run(run, dest, bin_size, progress=False)
+            written += analyze_one_run(run, dest, bin_size, progress=False)
             places.append(str(dest.relative_to(target)))
         where.append(";".join(places))
     tasks = results.drop(columns=["traceback"], errors="ignore").assign(analysis=where)

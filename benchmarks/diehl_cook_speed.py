@@ -78,7 +78,7 @@ def run_baseline(n: int, k: int, images: np.ndarray, warmup: int = 2) -> dict:
     )
 
     from brainlearn.devices import reset_device
-    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+    from brainlearn.models.diehl_cook.model import DiehlCookParams
 
     reset_device()
     start_scope()

@@ -1,14 +1,22 @@
-"""Atomic file writes: write under a temporary name, rename when complete."""
+"""Atomic file writes: write under a temporary name, rename when complete.
+
+A write that fails because the disk is full or a file size limit (``ulimit -f``) was reached
+raises an ``OSError`` that names the file and the cause in those words
+(:func:`write_error`), not ``[Errno 27] File too large`` or numpy's ``7840 requested and
+1024 written``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "save_npz"]
+__all__ = ["atomic_path", "save_npz", "write_error", "write_bytes"]
 
 
 @contextlib.contextmanager
@@ -44,9 +52,51 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and _space_cause(exc) is not None:
+            raise write_error(path, exc) from None
         raise
+
+
+#: errno -> what it means to a user
+_CAUSES = {
+    errno.ENOSPC: "the disk is full (no space left on the device)",
+    errno.EFBIG: "the file size limit was reached (ulimit -f)",
+    errno.EDQUOT: "the disk quota is exceeded",
+}
+
+
+def _space_cause(exc: OSError) -> str | None:
+    if exc.errno in _CAUSES:
+        return _CAUSES[exc.errno]
+    # numpy's tofile: "7840 requested and 1024 written"
+    if re.search(r"\d+ requested and \d+ written", str(exc)):
+        return "the write was cut short (the disk is full or a file size limit was reached)"
+    return None
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> OSError:
+    """An ``OSError`` naming ``path`` and, in words, why writing it failed.
+
+    ``ENOSPC``, ``EFBIG`` (``ulimit -f``), ``EDQUOT`` and numpy's short-write message are named
+    as a full disk, a file size limit or a quota; anything else keeps its own text. The
+    ``errno`` is kept, so callers can still test it.
+    """
+    space = _space_cause(exc)
+    text = (f"{space}; nothing was written under that name: free some space (or raise the "
+            "limit) and run the command again") if space else (exc.strerror or str(exc))
+    error = OSError(f"cannot write {path}: {text}")
+    error.errno = exc.errno or errno.EIO  # kept for callers; the message stays one plain line
+    return error
+
+
+def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return Path(path)
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> Path:

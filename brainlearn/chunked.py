@@ -7,6 +7,10 @@ long job checkpoints between chunks without recompiling. In runtime mode the net
 rebuilt for every chunk and the same values are set directly: both modes see the same
 sequence of states.
 
+The inputs of every execution are written atomically and checked against their values, the
+program ends when its Python process dies, and a program that reports an unreadable input
+fails the chunk (:mod:`brainlearn.standalone`).
+
 A standalone simulation holds Brian2's device from its construction until :meth:`close`
 (or the end of its ``with`` block), through :func:`brainlearn.devices.use_device`, so the
 caller never resets the device itself: a failed build, or any error while it is open,
@@ -24,6 +28,12 @@ import numpy as np
 from brian2 import Quantity, device, second, seed
 
 from brainlearn.devices import STOPS_ITSELF, build, use_device
+from brainlearn.standalone import (
+    PARENT_DEATH_HEADERS,
+    parent_death_code,
+    run_standalone,
+    sweep_temporary,
+)
 
 __all__ = ["ChunkedSimulation"]
 
@@ -83,6 +93,16 @@ class ChunkedSimulation:
         """Give Brian2's device back (runtime mode, preferences restored)."""
         self._device.close()
 
+    def detach(self) -> None:
+        """Forget the hold on Brian2's device without resetting it.
+
+        For a simulation whose standalone project was replaced by another one (that other
+        project now owns the device; closing this one would reset it). The simulation cannot
+        run any more.
+        """
+        self._device.pop_all()
+        self.objects = None
+
     def __enter__(self) -> ChunkedSimulation:
         return self
 
@@ -104,6 +124,11 @@ class ChunkedSimulation:
             device.apply_run_args()
             seed_array = device.get_array_name(self.objects["controller"].variables["seed"])
             device.insert_code("main", self._seed_code(f"brian::{seed_array}[0]"))
+            if self.device_name == "cpp_standalone":
+                # a program whose Python process was killed ends too (and stops writing)
+                device.headers.extend(h for h in PARENT_DEATH_HEADERS if h not in device.headers)
+                device.insert_code("before_start", parent_death_code())
+            sweep_temporary(self.directory / "build" / "static_arrays")
             self.objects["network"].run(self.duration, report=None, profile=self.profile)
             build(self.directory / "build", run=False)
         except BaseException:
@@ -147,9 +172,8 @@ class ChunkedSimulation:
             for key, value in state.items():
                 view = self._view(objs, key)
                 run_args[view] = Quantity(np.asarray(value, dtype=float), dim=view.dim)
-            device.run(
-                directory=str(self.directory / "build"), with_output=False, run_args=run_args
-            )
+            # inputs written whole and checked; a read error fails the chunk
+            run_standalone(self.directory / "build", run_args)
         else:
             self.close()  # a fresh runtime device for every chunk, reset by close()
             self._device.enter_context(use_device("runtime"))

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from brian2 import Function, device, get_device, prefs, set_device
 
+from brainlearn.standalone import atomic_static_arrays, remove_broken_objects
+
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
            "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
@@ -30,7 +32,11 @@ DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
 
 #: preferences :func:`use_device` sets and restores
 _PREFS = ("codegen.target", "devices.cpp_standalone.openmp_threads",
-          "devices.cpp_standalone.extra_make_args_unix", "codegen.cpp.extra_compile_args_gcc")
+          "devices.cpp_standalone.extra_make_args_unix", "codegen.cpp.extra_compile_args_gcc",
+          "devices.cpp_standalone.run_cmd_unix")
+
+#: marker file in a build folder while a compile is under way (left behind when it is killed)
+COMPILING = ".brainlearn-compiling"
 
 
 @contextlib.contextmanager
@@ -86,14 +92,23 @@ def build(directory: str | os.PathLike, run: bool = False, what: str = "network"
     """Compile the current standalone project in ``directory`` (and run it if ``run``).
 
     Prints ``compiling <what> ...`` to stderr first: a first build takes a minute or more,
-    later builds in the same directory only recompile what changed.
+    later builds in the same directory only recompile what changed. A compile that was
+    killed half-way (its marker file ``COMPILING`` is still there) may have left truncated
+    object files that ``make`` would take as up to date: those are removed first
+    (:func:`brainlearn.standalone.remove_broken_objects`).
     """
     from tqdm.auto import tqdm
 
     # tqdm.write keeps the line apart from a progress bar that is being drawn
     tqdm.write(f"compiling the {what} with Brian2 in {directory} (a first build takes a minute) ...",
                file=sys.stderr)
+    marker = Path(directory) / COMPILING
+    if marker.exists():
+        remove_broken_objects(directory)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    marker.touch()
     device.build(directory=str(directory), compile=True, run=run, with_output=False)
+    marker.unlink(missing_ok=True)
 
 
 def select_device(
@@ -137,6 +152,7 @@ def select_device(
     set_device(name, directory=str(directory), build_on_run=False)
     if name == "cpp_standalone":
         use_fast_spike_queue(not os.environ.get("BRAINLEARN_BRIAN2_SPIKE_QUEUE"))
+        atomic_static_arrays(get_device())  # no half-written input under its final name
 
 
 def require_brian2cuda() -> None:

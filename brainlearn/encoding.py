@@ -20,6 +20,7 @@ __all__ = [
     "poisson_input_group",
     "poisson_spike_trains",
     "bernoulli_steps",
+    "spike_trains",
     "PIXEL_RATE",
     "TABLE_DT",
     "START_PRESENTATION",
@@ -219,3 +220,37 @@ def bernoulli_steps(x, steps: int, seed, indices=None) -> tuple[np.ndarray, np.n
         rng = np.random.default_rng((*seed, int(indices[e])))
         spikes[e, :, :where.size] = rng.random((steps, where.size), dtype=np.float32) < x[e, where]
     return spikes, pixels
+
+
+def spike_trains(spikes, n_examples: int, n_neurons: int, steps: int,
+                 window: float) -> np.ndarray:
+    """Binary spike trains ``(examples, steps, neurons)`` from spikes timed per example.
+
+    The recorded spikes of a network that saw one example per window (as
+    :func:`brainlearn.rundir.read_window_spikes` returns them) become the input of a readout
+    or an output layer that runs in ``steps`` discrete steps per example.
+
+    Parameters
+    ----------
+    spikes : pandas.DataFrame
+        ``neuron``, ``example`` and ``t``: seconds from the start of the example's window.
+    n_examples, n_neurons : int
+        Shape of the result (silent examples and neurons included).
+    steps : int
+        Steps per example: a spike at ``t`` falls on step ``floor(t * steps / window)``; two
+        spikes of one neuron in one step make one spike (none at the network's own ``dt``).
+    window : float
+        Length of each example's window in seconds.
+
+    Returns
+    -------
+    ndarray of uint8, (n_examples, steps, n_neurons)
+    """
+    t = spikes["t"].to_numpy(float)
+    if len(t) and (t.min() < 0 or t.max() >= window):
+        raise ValueError(f"spike times must lie in each example's window [0, {window}) s")
+    # the small tolerance keeps a spike on the step boundary it was recorded at
+    step = np.minimum(np.floor(t * steps / window + 1e-9).astype(np.int64), steps - 1)
+    out = np.zeros((n_examples, steps, n_neurons), dtype=np.uint8)
+    out[spikes["example"].to_numpy(np.int64), step, spikes["neuron"].to_numpy(np.int64)] = 1
+    return out

@@ -152,7 +152,7 @@ class ConductanceLIF(NeuronModel):
     ``v > theta - theta_offset + v_thresh``, ``theta += theta_plus`` per spike, decaying with
     ``tau_theta``; the shared variable ``theta_on`` (1 by default, 0 freezes theta for testing)
     gates both the increment and the decay. ``timer_block`` adds the extra spike block of the
-    original code's ``timer`` condition (see ``models/diehl_cook_2015.py``).
+    original code's ``timer`` condition (see ``models/diehl_cook/model.py``).
     """
 
     tau_m: Quantity = qfield(100 * ms)
@@ -416,7 +416,7 @@ class SpikingJellyLIF(NeuronModel):
 class ClopathAdEx(NeuronModel):
     """Adaptive exponential integrate-and-fire neuron of Clopath et al. (2010, Nat Neurosci 13:344).
 
-    The neuron the voltage-based STDP rule (:class:`brainlearn.plasticity_voltage.ClopathSTDP`)
+    The neuron the voltage-based STDP rule (:class:`brainlearn.plasticity.ClopathSTDP`)
     was built for: AdEx (Brette & Gerstner 2005) with a depolarising spike after-potential ``z``
     and an adaptive threshold ``V_T``::
 

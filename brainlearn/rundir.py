@@ -22,11 +22,19 @@ protocols, sweeps) writes its run directory through this module, and
 ``weights.npz``            learned weights, key ``weights`` an ``(n_inputs, n_neurons)`` matrix
 ``states.h5``              optional state snapshots (``brainlearn.analysis.write_states``)
 ``*.png``                  figures
+``.brainlearn.lock``       the lock of the process writing the run (:func:`lock_run`);
+                           removed when it ends cleanly, harmless when left by a kill
 =========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
 :func:`new_run` removes a directory it created when the run fails before its first result,
 so the same command works again once the cause is fixed.
+
+A run directory belongs to one process at a time: every writer holds its lock
+(:func:`lock_run`, :func:`locked`; :func:`new_run` takes it), an ``fcntl.flock`` on
+``.brainlearn.lock`` inside it that the kernel releases when the holder exits, however it
+exits (:mod:`brainlearn.runlock`). A second writer is refused in one line naming the
+holder's process id.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from brainlearn.atomic import atomic_path, save_npz
+from brainlearn.runlock import LOCK, RunInUseError, check_free, lock_run, locked
 
 __all__ = [
     "CONFIG",
@@ -51,6 +60,11 @@ __all__ = [
     "WEIGHTS",
     "STATES",
     "SPIKE_META_KEY",
+    "LOCK",
+    "RunInUseError",
+    "lock_run",
+    "locked",
+    "check_free",
     "open_run",
     "new_run",
     "write_json",
@@ -95,12 +109,15 @@ def open_run(run_dir: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def new_run(run_dir: str | os.PathLike, keep: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Create ``run_dir`` for a run; remove it again if the block fails.
+    """Create ``run_dir`` for a run and hold its lock; remove it again if the block fails.
 
-    Only a directory this call created is removed (an existing one is left as it was), so a
-    failed start (missing data, a bad cache, a wrong option) leaves nothing behind and the
-    same command works once the cause is fixed. A created directory that already holds one
-    of the files named in ``keep`` (e.g. ``"checkpoint.pt"``) is kept: the run can resume.
+    The lock (:func:`lock_run`) is taken before anything is written and released when the
+    block ends: a second process writing the same directory is refused (its message names
+    this process's id). Only a directory this call created is removed (an existing one is
+    left as it was), so a failed start (missing data, a bad cache, a wrong option) leaves
+    nothing behind and the same command works once the cause is fixed. A created directory
+    that already holds one of the files named in ``keep`` (e.g. ``"checkpoint.pt"``) is
+    kept: the run can resume.
 
     Examples
     --------
@@ -111,16 +128,17 @@ def new_run(run_dir: str | os.PathLike, keep: tuple[str, ...] = ()) -> Iterator[
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{run_dir} is a file, not a run directory")
     created = not path.exists()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror}") from None
-    try:
-        yield path
-    except BaseException:
-        if created and not any((path / name).is_file() for name in keep):
-            shutil.rmtree(path, ignore_errors=True)
-        raise
+    with lock_run(path):
+        try:
+            yield path
+        except BaseException:
+            if created and not any((path / name).is_file() for name in keep):
+                for child in path.iterdir():  # everything but the lock, released after this
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    elif child.name != LOCK:
+                        child.unlink(missing_ok=True)
+            raise
 
 
 def _json_default(obj):

@@ -439,7 +439,9 @@ def sweep(
     if isinstance(fn, str):
         from brainlearn.experiments import get_experiment
 
-        get_experiment(fn)  # unknown names fail before any task starts
+        # unknown names fail before any task starts; the workers get the experiment itself
+        # (they import the module that registered it), not a name to look up in their registry
+        fn = get_experiment(fn)
     elif not callable(fn):
         raise ValueError(f"fn must be an experiment name or a callable, got {type(fn).__name__}")
     if int(retries) < 0:

@@ -12,7 +12,6 @@ Nothing here needs the network at build time (no intersphinx).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -39,7 +38,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.py", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "results/**", "**.ipynb_checkpoints", "auto_examples/*.py", "auto_examples/*.ipynb",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 templates_path = ["_templates"]
 # reST replacement used by several pages
@@ -82,18 +81,7 @@ suppress_warnings = [
     "autosummary.import_cycle",
 ]
 
-# -- the README's figures ----------------------------------------------------------------
-# Pages include README sections; the README names its figures relative to the repository
-# root (protocols/figures/..., models/figures/...), which an including page resolves from its
-# own folder (docs/ or docs/guide/): copy the figure trees to both.
-for _tree in ("protocols/figures", "models/figures"):
-    for _png in sorted((ROOT / _tree).rglob("*.png")):
-        for _page_dir in (Path(__file__).parent, Path(__file__).parent / "guide"):
-            _target = _page_dir / _png.relative_to(ROOT)
-            _target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(_png, _target)
-
-# -- MyST (the README and CHANGELOG are Markdown) ----------------------------------------
+# -- MyST (the CHANGELOG is Markdown) --------------------------------------------------
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
 suppress_warnings += ["myst.header", "myst.xref_missing"]

@@ -48,7 +48,7 @@ class SuppressionSTDP(PlasticityRule):
     _units = {"A_plus": NUMBER, "A_minus": NUMBER, "tau_plus": ms, "tau_minus": ms,
               "tau_s_pre": ms, "tau_s_post": ms, "w_min": NUMBER, "w_max": NUMBER}
 
-    def render(self, on_pre_effect: str = "") -> SynapseCode:
+    def render(self, on_pre_effect: str = "", dt=None) -> SynapseCode:
         model = "\n".join([
             "w : 1",
             "dapre/dt = -apre / tau_plus : 1 (event-driven)",

@@ -35,14 +35,15 @@ from brainlearn.models.contract import (
 
 __all__ = ["BUILTIN_SPECS", "MODELS", "ModelSpec", "register_model", "unregister_model",
            "get_model", "model_of", "models_of", "comparison_rows", "lazy", "models_table",
-           "compare_runs", "register_experiments"]
+           "compare_runs", "register_experiments", "predict_run"]
 
 #: the spec module of every built-in model, in the order of the comparison table
 BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.conversion.spec",
-    "brainlearn.models.specs",
     "brainlearn.models.eprop.spec",
+    "brainlearn.models.surrogate.spec",
+    "brainlearn.models.hybrid.spec",
 )
 
 
@@ -88,3 +89,50 @@ def compare_runs(run_dirs, pixel_baseline: str | None = None) -> pd.DataFrame:
     if pixel_baseline is not None:
         rows.append(pixel_baseline_row(pixel_baseline))
     return comparison_table(rows)
+
+
+def predict_run(run_dir, images, out, *, invert: str = "auto"):
+    """Classify one's own images with any registered model's trained run directory.
+
+    The run's model (:func:`~brainlearn.models.contract.model_of`) loads it as a fitted
+    estimator (its spec's ``load``) and predicts the images; ``out`` gets one CSV row per
+    image (``image``: row index or file name, ``label``), written atomically, so a failure
+    leaves no file.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained (and, where the model needs it, evaluated) run directory.
+    images : path
+        A ``.npy`` array of 28x28 images 0-255 or a folder of PNG files
+        (:func:`brainlearn.data.images.read_images`).
+    out : path
+        The CSV file to write.
+    invert : str
+        ``auto``, ``yes`` or ``no``: dark-on-light images become MNIST's light-on-dark.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table written.
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from brainlearn.atomic import atomic_path
+    from brainlearn.data.images import read_images
+
+    spec = model_of(run_dir)
+    if spec.load is None:
+        raise ValueError(f"{run_dir}: model {spec.name!r} has no estimator to predict with")
+    names, pixels = read_images(images, invert)
+    out = Path(out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise ValueError(f"--out {out}: give a file name in an existing folder")
+    model = spec.load(run_dir)
+    labels = model.predict(np.rint(pixels).astype(np.uint8))
+    table = pd.DataFrame({"image": names, "label": labels})
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    return table

@@ -3,9 +3,11 @@
 ``Protocol`` + ``run_protocol`` (the engine: every protocol on its own synapse, one Brian2
 run), ``load_dataset``/``dataset_protocols`` (bundled data with sources), ``score`` and
 ``fit_rule`` (E of Pfister & Gerstner 2006), the experiments ``bi_poo``, ``sjostrom``,
-``song`` and named rule configurations (``make_rule``).
+``song`` and named rule configurations (``make_rule``). Importing the package registers its
+sweep experiments (``protocol``, ``bi_poo``, ``song``: :mod:`brainlearn.protocols.sweep_tasks`).
 """
 
+from brainlearn.protocols import sweep_tasks  # noqa: F401  (registers the sweep experiments)
 from brainlearn.protocols.datasets import DATASETS, dataset_protocols, list_datasets, load_dataset
 from brainlearn.protocols.engine import PopulationRun, Protocol, auto_dt, run_protocol
 from brainlearn.protocols.experiments import (

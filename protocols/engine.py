@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, Quantity, ms, second
 
-from brainlearn.plasticity import PlasticityRule, render_rule
+from brainlearn.plasticity import PlasticityRule
 from brainlearn.units import check_number, check_quantity, si_unit
 
 __all__ = ["Protocol", "run_protocol", "auto_dt", "PopulationRun"]
@@ -235,7 +235,7 @@ def _build(rule: PlasticityRule, protocols: list[Protocol], n_sets: int, free: d
     """Create the Brian2 objects: ``n_sets * len(protocols)`` synapses, set-major order."""
     from brian2 import NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, Synapses
 
-    code = render_rule(rule, dt=dt)
+    code = rule.render(dt=dt)
     namespace = dict(code.namespace)
     model = code.model
     synapse_code = "\n".join((code.model, code.on_pre, code.on_post))
@@ -420,23 +420,23 @@ def run_protocol(
 
 def _run_own_runner(rule, protocols, w0, params, target):
     """Rules that need more than imposed spikes: a voltage-reading rule runs on its neuron
-    (``brainlearn.plasticity_voltage``, dt 0.1 ms), a calcium rule on noise lanes
-    (``brainlearn.plasticity_calcium``: ``rule.repetitions`` synapses per start state, ``rule.seed``, strength ratio
+    (:mod:`brainlearn.protocols.runners.voltage`, dt 0.1 ms), a calcium rule on noise lanes
+    (:mod:`brainlearn.protocols.runners.calcium`: ``rule.repetitions`` synapses per start state, ``rule.seed``, strength ratio
     of the paper's Eq. 4 as ``w_after / w_before``). Both use the cython target when
     ``target`` is the default numpy: their runs last seconds of biological time at 0.1 ms.
     Both shorten the silence between a protocol's units to their ``QUIET_GAP``
-    (``brainlearn.gaps``; 1 s for the voltage rule, 100 ms of stretched drift for the calcium
+    (:mod:`brainlearn.protocols.runners.gaps`; 1 s for the voltage rule, 100 ms of stretched drift for the calcium
     rule): a 60-pair protocol at 0.1 Hz costs 60 s of simulated time instead of 600 s."""
     if target == "numpy":
         target = "cython"
     if getattr(rule, "needs_voltage", False):
-        from brainlearn.plasticity_voltage import QUIET_GAP, run_voltage_protocol
+        from brainlearn.protocols.runners.voltage import QUIET_GAP, run_voltage_protocol
 
         free, n_sets = _free_params(params)
         frame = run_voltage_protocol(rule, protocols, w0=w0, params=free or None, target=target,
                                      quiet_gap=QUIET_GAP).frame
         return frame.drop(columns=["w_last_pre"])
-    from brainlearn.plasticity_calcium import QUIET_GAP, run_calcium_protocol
+    from brainlearn.protocols.runners.calcium import QUIET_GAP, run_calcium_protocol
 
     free, n_sets = _free_params(params)
     frame = run_calcium_protocol(rule, protocols, repetitions=int(rule.repetitions), seed=int(rule.seed),
@@ -525,9 +525,10 @@ class PopulationRun:
     def _standalone(self, free):
         import tempfile
 
-        from brian2 import Network, device
+        from brian2 import Network
 
         from brainlearn.devices import build, use_device
+        from brainlearn.standalone import run_standalone
 
         n_p = len(self.protocols)
         if self._built is None:
@@ -548,7 +549,7 @@ class PopulationRun:
         for name, values in free.items():
             unit = si_unit(params[name])
             run_args[getattr(syn, name)] = np.repeat(values, n_p) * unit
-        device.run(run_args=run_args)
+        run_standalone(run_args=run_args)  # staged inputs; a read error fails the run
         return np.asarray(syn.w[:], dtype=float)
 
     def close(self) -> None:

@@ -343,7 +343,7 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
     """Clopath et al. (2010) Fig. 2b: ``n_pairs`` pairs at +/- ``lag`` and frequency rho.
 
     Every (order, rho) is a lane of one Brian2 run on the paper's AdEx neuron
-    (:func:`brainlearn.plasticity_voltage.run_voltage_protocol`, dt 0.1 ms). The weight is
+    (:func:`brainlearn.protocols.runners.voltage.run_voltage_protocol`, dt 0.1 ms). The weight is
     reported as in the paper, ``100 + 100 * 15 * (w - w0) / w0`` percent (15 turns 5 pairings
     into the 75 of Sjostrom et al. 2001).
 
@@ -369,7 +369,8 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
     pandas.DataFrame
         ``dt_ms``, ``rho_hz``, ``w_after``, ``normalised`` (percent), ``n_post_fired``.
     """
-    from brainlearn.plasticity_voltage import ClopathSTDP, normalised_weight, run_voltage_protocol
+    from brainlearn.plasticity import ClopathSTDP
+    from brainlearn.protocols.runners.voltage import normalised_weight, run_voltage_protocol
 
     rule = rule if rule is not None else ClopathSTDP()
     lag_ms = float(check_quantity("lag", lag, ms) / ms)
@@ -386,8 +387,9 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
 def clopath_clamp(rule=None, voltages=None, n_pre: int = 50, rate=10 * Hz) -> pd.DataFrame:
     """Clopath et al. (2010) voltage-clamp figure: dw after ``n_pre`` presynaptic spikes at
     ``rate`` with the postsynaptic potential clamped (default -80 to -30 mV); see
-    :func:`brainlearn.plasticity_voltage.voltage_clamp`."""
-    from brainlearn.plasticity_voltage import ClopathSTDP, voltage_clamp
+    :func:`brainlearn.protocols.runners.voltage.voltage_clamp`."""
+    from brainlearn.plasticity import ClopathSTDP
+    from brainlearn.protocols.runners.voltage import voltage_clamp
 
     rule = rule if rule is not None else ClopathSTDP(w_max=None)
     if voltages is None:
@@ -401,7 +403,7 @@ def gb_stdp_curve(rule=None, dts=None, n_pairs: int = 60, frequency=1 * Hz, repe
     """Graupner & Brunel (2012) Fig. 2: strength ratio after ``n_pairs`` pairs at ``frequency``.
 
     Every dt is run on ``repetitions`` synapses started DOWN and as many started UP, all lanes
-    of one Brian2 run (:func:`brainlearn.plasticity_calcium.run_calcium_protocol`).
+    of one Brian2 run (:func:`brainlearn.protocols.runners.calcium.run_calcium_protocol`).
 
     Parameters
     ----------
@@ -421,7 +423,8 @@ def gb_stdp_curve(rule=None, dts=None, n_pairs: int = 60, frequency=1 * Hz, repe
     pandas.DataFrame
         ``dt_ms``, ``U``, ``D``, ``ratio``, ``dw``.
     """
-    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+    from brainlearn.plasticity import GraupnerBrunelSTDP
+    from brainlearn.protocols.runners.calcium import run_calcium_protocol
 
     rule = rule if rule is not None else GraupnerBrunelSTDP()
     if dts is None:
@@ -439,7 +442,8 @@ def gb_frequency(rule=None, rhos=(1, 5, 10, 20, 30, 40, 50), lag=10 * ms, n_pair
 
     Returns ``dt_ms``, ``rho_hz``, ``U``, ``D``, ``ratio``, ``dw`` (one Brian2 run).
     """
-    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
+    from brainlearn.plasticity import GraupnerBrunelSTDP
+    from brainlearn.protocols.runners.calcium import run_calcium_protocol
 
     rule = rule if rule is not None else GraupnerBrunelSTDP()
     lag_ms = float(check_quantity("lag", lag, ms) / ms)

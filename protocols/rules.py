@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from brainlearn.plasticity import (
     TRIPLET_PRESETS,
+    ClopathSTDP,
     DiehlCookSTDP,
+    GraupnerBrunelSTDP,
     PairSTDP,
     PlasticityRule,
     TripletSTDP,
@@ -51,12 +53,8 @@ def make_rule(name: str, preset: str | None = None) -> PlasticityRule:
     if name == "diehl-cook":
         return DiehlCookSTDP(w_max=1000.0)
     if name == "clopath":
-        from brainlearn.plasticity_voltage import ClopathSTDP
-
         return ClopathSTDP(w_max=None)
     if name == "graupner-brunel":
-        from brainlearn.plasticity_calcium import GraupnerBrunelSTDP
-
         return GraupnerBrunelSTDP()
     raise ValueError(f"unknown rule {name!r}; choose from {', '.join(RULE_NAMES)}")
 

@@ -11,6 +11,7 @@ Song et al., the final weights (``weights.npz``, ``(n_inputs, n_ratios)``).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,35 @@ from .plots import plot_score, plot_song, plot_window, save_figure
 from .rules import all_rules, amplitude_names, make_rule
 from .scoring import fit_rule, score
 
-__all__ = ["EXPERIMENTS", "TABLE_COLUMNS", "BI_POO_COLUMN", "run_experiment", "write_protocol_spikes",
+__all__ = ["EXPERIMENTS", "catalogue", "TABLE_COLUMNS", "BI_POO_COLUMN", "run_experiment", "write_protocol_spikes",
            "rule_table", "select_rules"]
 
-#: experiments besides the scored datasets
-EXPERIMENTS = ("bi_poo", "song", "clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency")
+#: the experiments besides the scored datasets, each with the line ``brainlearn protocol list``
+#: prints (the one list: the command line and :func:`run_experiment` read it)
+EXPERIMENTS: dict[str, str] = {
+    "bi_poo": "STDP window, 60 pairs at 1 Hz, exponential fit of A+/A-/tau+/tau-",
+    "song": "Song, Miller & Abbott 2000 competitive learning (bimodal weights)",
+    "clopath_frequency": "Clopath et al. 2010 Fig. 2b (5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron)",
+    "clopath_clamp": "Clopath et al. 2010 voltage clamp (dw against the clamped potential)",
+    "gb_stdp": "Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz)",
+    "gb_frequency": "Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs)",
+}
+
+
+def catalogue() -> str:
+    """What ``brainlearn protocol list`` prints: the bundled datasets (with sources), the
+    experiments of :data:`EXPERIMENTS` and the rules (with the triplet presets)."""
+    from .datasets import list_datasets
+    from .rules import RULE_NAMES, TRIPLET_PRESETS
+
+    lines = ["datasets (scored):"]
+    for row in list_datasets().itertuples():
+        lines += [f"  {row.name:<18} {row.points:>3} points  {row.description}",
+                  f"  {'':<18} source: {row.source}"]
+    lines.append("experiments:")
+    lines += [f"  {name:<18} {what}" for name, what in EXPERIMENTS.items()]
+    lines.append(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
+    return "\n".join(lines)
 
 
 def write_protocol_spikes(run_dir: str | os.PathLike, protocols: list[Protocol]) -> None:
@@ -86,8 +111,8 @@ def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
     str
         A one-line summary (also written to ``score.txt``).
     """
-    if name not in DATASETS + EXPERIMENTS:
-        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(DATASETS + EXPERIMENTS)}")
+    if name not in (*DATASETS, *EXPERIMENTS):
+        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join((*DATASETS, *EXPERIMENTS))}")
     config = {"name": name, "rule": rule, "preset": preset, "structure": structure}
     with rundir.new_run(out) as run:
         if name in ("clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency"):
@@ -178,13 +203,19 @@ def _rule_figure(name: str, run, seed: int) -> tuple[str, dict]:
     return line, {"rows": len(frame)}
 
 
-def select_rules(spec: str | None = None) -> dict:
-    """The bench's rules by label, all of them or those named in ``spec`` (comma-separated
-    labels or rule names, e.g. ``"pair,triplet:visual-nn-minimal"``)."""
+def _names(spec: str | Sequence[str]) -> list[str]:
+    """Names given as a sequence, or as one comma-separated string (``"pair,triplet"``)."""
+    items = spec.split(",") if isinstance(spec, str) else spec
+    return [w.strip() for w in items if w.strip()]
+
+
+def select_rules(spec: str | Sequence[str] | None = None) -> dict:
+    """The bench's rules by label, all of them or those named in ``spec`` (labels or rule
+    names, as a sequence or comma-separated: ``"pair,triplet:visual-nn-minimal"``)."""
     rules = all_rules()
     if not spec:
         return rules
-    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    wanted = _names(spec)
     unknown = [w for w in wanted if not any(label == w or label.split(":")[0] == w for label in rules)]
     if unknown:
         raise ValueError(f"unknown rule(s) {unknown}; choose from {sorted(rules)}")
@@ -277,9 +308,30 @@ def _column(dataset: str, structure: str) -> str:
     return dataset if structure == "bursts" else f"{dataset} (60 pairs)"
 
 
+def _score_rule(rule, columns: list, window_protocols: list) -> tuple[list, object, str, float]:
+    """One rule on every column (and the Bi & Poo window, when ``window_protocols``):
+    the scores, the window's run, why it could not run (``""`` if it could) and the seconds."""
+    import time
+
+    from .scoring import score_together
+
+    start = time.perf_counter()
+    results, extra, failure = [], None, ""
+    try:
+        if _slow(rule):  # one simulation for every column and the window
+            results, extra = score_together(rule, columns, window_protocols)
+        else:
+            results = [score(rule, d, structure=s) for d, s in columns]
+            if window_protocols:
+                extra = run_protocol(rule, window_protocols, w0=1.0)
+    except (ValueError, NotImplementedError) as exc:
+        failure = f"not run: {type(rule).__name__} cannot run these protocols ({exc})"
+    return results, extra, failure, time.perf_counter() - start
+
+
 def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_standalone",
-               maxiter: int = 30, progress: bool = True, rules: str | None = None,
-               data: str | os.PathLike | None = None, datasets: str | None = None,
+               maxiter: int = 30, progress: bool = True, rules: str | Sequence[str] | None = None,
+               data: str | os.PathLike | None = None, datasets: str | Sequence[str] | None = None,
                window: bool = True) -> str:
     """Score every rule and preset on every dataset; write ``table.csv``, ``cells.csv``,
     ``points.csv``, ``facts.csv``, ``window.csv`` (the Bi & Poo fit and peaks per rule),
@@ -288,7 +340,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
 
     Every rule is run on every column. The slow rules (Clopath's neuron, Graupner & Brunel's
     noise lanes) run all their protocols as lanes of ONE 0.1 ms simulation, with the silences
-    between units shortened (``brainlearn.gaps``); their ``seconds`` in ``cells.csv`` is that
+    between units shortened (:mod:`brainlearn.protocols.runners.gaps`); their ``seconds`` in ``cells.csv`` is that
     run's time. A rule that cannot run a column's protocols gets ``E = nan`` and the reason in
     the ``note`` of ``cells.csv`` and below the Markdown table, never a silent gap.
 
@@ -304,14 +356,14 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
         Differential-evolution generations of the fits.
     progress : bool
         Show a progress bar.
-    rules : str, optional
-        Comma-separated rules to score (default: all, see :func:`select_rules`).
+    rules : sequence of str or str, optional
+        Rules to score, a sequence or comma-separated (default: all, see :func:`select_rules`).
     data : path, optional
         A per-protocol table of the user's (plastyfire's ``paired_recordings.csv`` columns):
         every rule is scored on it instead of the bundled datasets; rows a rule cannot model
         are reported and written to ``skipped.csv``.
-    datasets : str, optional
-        Comma-separated columns to run (dataset names, ``sjostrom2001 (60 pairs)`` or
+    datasets : sequence of str or str, optional
+        Columns to run, a sequence or comma-separated (dataset names, ``sjostrom2001 (60 pairs)`` or
         ``sjostrom2001:pfister``; default all).
     window : bool
         Also run the Bi & Poo (1998) window (41 dt, 60 pairs at 1 Hz): no amplitudes exist to
@@ -323,12 +375,9 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     str
         The Markdown table (also ``table.md``), after the skipped rows of ``data``.
     """
-    import time
-
     from tqdm.auto import tqdm
 
     from .experiments import bi_poo_protocols, window_result
-    from .scoring import score_together
 
     chosen = select_rules(rules)
     if data is not None:
@@ -339,18 +388,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     window_protocols = bi_poo_protocols() if window else []
     jobs = [(label, rule) for label, rule in chosen.items()]
     for label, rule in tqdm(jobs, desc="rules", disable=not progress):
-        start = time.perf_counter()
-        results, extra, failure = [], None, ""
-        try:
-            if _slow(rule):  # one simulation for every column and the window
-                results, extra = score_together(rule, columns, window_protocols)
-            else:
-                results = [score(rule, d, structure=s) for d, s in columns]
-                if window:
-                    extra = run_protocol(rule, window_protocols, w0=1.0)
-        except (ValueError, NotImplementedError) as exc:
-            failure = f"not run: {type(rule).__name__} cannot run these protocols ({exc})"
-        seconds = time.perf_counter() - start
+        results, extra, failure, seconds = _score_rule(rule, columns, window_protocols)
         note = "one 0.1 ms run for all columns (silences shortened)" if _slow(rule) else ""
         if failure:
             for d, s in columns:
@@ -404,11 +442,11 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
     return md
 
 
-def _select_columns(spec: str | None) -> list[tuple[str, str]]:
-    """The table's columns, all or those named in ``spec``."""
+def _select_columns(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
+    """The table's columns, all or those named in ``spec`` (a sequence or comma-separated)."""
     if not spec:
         return list(TABLE_COLUMNS)
-    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    wanted = _names(spec)
     chosen = []
     for w in wanted:
         match = [(d, s) for d, s in TABLE_COLUMNS if w in (_column(d, s), f"{d}:{s}")]

@@ -1,5 +1,5 @@
 """Independent reference for the Graupner & Brunel (2012) rule: plain-Python integration of the
-equations of ``brainlearn.plasticity_calcium`` (noise switched off, ``sigma = 0``).
+equations of ``brainlearn.plasticity.calcium`` (noise switched off, ``sigma = 0``).
 
 Only parameter values are read from the rule. One time step ``n``: ``rho`` makes an Euler step
 with the calcium at the start of the step; ``c`` decays by ``exp(-dt / tau_Ca)``; a presynaptic

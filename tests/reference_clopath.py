@@ -1,6 +1,6 @@
 """Independent reference for the Clopath et al. (2010) rule on its AdEx neuron: a plain-Python
 time-stepped integration of the equations in the docstrings of
-``brainlearn.neurons.ClopathAdEx`` and ``brainlearn.plasticity_voltage``.
+``brainlearn.neurons.ClopathAdEx`` and ``brainlearn.plasticity.voltage``.
 
 Only parameter values are read from the model objects. One time step ``n`` does, in this
 order (the order the docstrings state):

@@ -8,7 +8,7 @@ traces as they are just before the spike, then the spiking side's traces are inc
 (``"all-to-all"``: ``+= 1``; ``"nearest"``: ``= 1``). Weights are clipped to
 ``[w_min, w_max]`` after every update, as the rules' hard bounds.
 
-Coincident spikes follow the convention documented in ``brainlearn/plasticity.py``: in one
+Coincident spikes follow the convention documented in ``brainlearn/plasticity/stdp.py``: in one
 time step the pre spike is processed before the post spike.
 """
 

@@ -45,7 +45,44 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 def test_cli_offers_every_integration_of_the_model():
     """The command line's list (kept free of Brian2 imports) is the model's list."""
     from brainlearn.commands.mnist import INTEGRATIONS as CLI_INTEGRATIONS
-    from brainlearn.models.diehl_cook_2015 import INTEGRATIONS, DiehlCookParams
+    from brainlearn.models.diehl_cook.model import INTEGRATIONS, DiehlCookParams
 
     assert sorted(CLI_INTEGRATIONS) == sorted(INTEGRATIONS)
     assert CLI_INTEGRATIONS[0] == DiehlCookParams().integration  # the default, first
+
+
+def test_mnist_train_refuses_a_directory_that_holds_a_run(tmp_path, capsys):
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["mnist", "train", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert f"use --resume {tmp_path}" in capsys.readouterr().err
+    assert main(["mnist", "train", "--out", str(tmp_path), "--resume", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_list_options_are_checked_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["mnist", "evaluate", "runs/x", "--readout", "vote,bogus"])
+    assert "vote, logistic, online" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["mnist", "reproduce", "--seeds", "0,-1", "--out", "runs/x"])
+    assert "--seeds" in capsys.readouterr().err
+
+
+def test_a_finished_demo_is_replaced_but_its_compiled_builds_are_kept(tmp_path):
+    """``brainlearn demo`` run twice into one directory: the library empties the finished
+    run (the command itself deletes nothing) and keeps ``build_*`` so nothing recompiles."""
+    from brainlearn.models.diehl_cook.runs import replace_run
+
+    run = tmp_path / "demo"
+    (run / "build_train" / "build").mkdir(parents=True)
+    (run / "spikes").mkdir()
+    for name in ("config.json", "metrics.json", "weights.npz"):
+        (run / name).write_text("x")
+    replace_run(run)
+    assert sorted(p.name for p in run.iterdir()) == ["build_train"]
+    assert (run / "build_train" / "build").is_dir()
+    other = tmp_path / "not_a_run"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    replace_run(other)  # no config.json: not a run, left alone
+    assert (other / "notes.txt").exists()

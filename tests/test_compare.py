@@ -11,7 +11,7 @@ from brian2 import ms
 
 from brainlearn.cli import main
 from brainlearn.models import compare_runs
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+from brainlearn.models.diehl_cook.model import DiehlCookParams
 
 #: the Diehl & Cook run of the fixture: a shorter input window than the paper's 350 ms, so the
 #: steps per inference must come from the run's own parameters

@@ -42,7 +42,7 @@ def test_diehl_cook_training_network_compiles_for_cuda(tmp_path):
 
     from brainlearn.chunked import ChunkedSimulation
     from brainlearn.models.diehl_cook import initial_state
-    from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network
+    from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network
 
     backend = prefs.devices.cuda_standalone.cuda_backend
     if shutil.which("nvidia-smi") is None:

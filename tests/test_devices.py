@@ -64,7 +64,7 @@ def test_diehl_cook_runs_have_a_fixed_length_where_the_network_cannot_stop_itsel
     import types
 
     from brainlearn.models.diehl_cook import network
-    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+    from brainlearn.models.diehl_cook.model import DiehlCookParams
 
     made = {}
 
@@ -90,7 +90,7 @@ def test_diehl_cook_on_cuda_without_brian2cuda_names_the_extra(tmp_path, monkeyp
     import sys
 
     from brainlearn.models.diehl_cook import make_sim
-    from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+    from brainlearn.models.diehl_cook.model import DiehlCookParams
 
     config = {"neurons": 4, "chunk": 2, "device": "cuda_standalone"}
     monkeypatch.setitem(sys.modules, "brian2cuda", None)

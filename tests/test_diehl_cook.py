@@ -27,7 +27,7 @@ from brainlearn.models.diehl_cook import (
     load_npz,
     present_chunk,
 )
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
+from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, synapse_order
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
 SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
@@ -471,7 +471,7 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     same seed, its results and state must equal those of a run that stopped itself."""
     from brian2 import Function
 
-    from brainlearn.models import diehl_cook_2015
+    from brainlearn.models.diehl_cook import model as diehl_cook_2015
     params = DiehlCookParams(**SHORT)
     n, k = 6, 5
     images = _images(k)

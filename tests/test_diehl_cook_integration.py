@@ -16,7 +16,7 @@ import pytest
 from brian2 import Network, SpikeMonitor, StateMonitor, ms, mV
 
 from brainlearn.devices import use_device
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams
+from brainlearn.models.diehl_cook.model import DiehlCookParams
 
 GI = 3400.0  # (1 + gi) * dt / tau_m = 17: far past Euler's limit of 2
 

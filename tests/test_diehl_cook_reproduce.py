@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainlearn.models.diehl_cook_2015 import SIZED_REFERENCE, DiehlCookParams
-from brainlearn.models.diehl_cook_reproduce import PAPER_ROWS, reproduce, row_directory
+from brainlearn.models.diehl_cook.model import SIZED_REFERENCE, DiehlCookParams
+from brainlearn.models.diehl_cook.reproduce import PAPER_ROWS, reproduce, row_directory
 
 
 def test_sized_parameters_keep_the_spike_budget_of_the_reference_size():

@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose
 from reference_stdp import handlers
 
 from brainlearn.devices import use_device
-from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams, connect_input, stdp_code
+from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams, connect_input, stdp_code
 from brainlearn.plasticity import DiehlCookSTDP
 
 N = 2

@@ -14,9 +14,8 @@ from numpy.testing import assert_allclose
 from reference_stdp import reference_replay
 from test_plasticity_replay import DT, DT_S, spike_trains
 
-from brainlearn.equation_rule import EquationRule
 from brainlearn.neurons import CurrentLIF
-from brainlearn.plasticity import PairSTDP, replay
+from brainlearn.plasticity import EquationRule, PairSTDP, replay
 from brainlearn.protocols import Protocol, fit_rule, run_protocol, score
 
 PAIR_MODEL = """w : 1

@@ -1,4 +1,4 @@
-"""Shortened silences between protocol units (``brainlearn.gaps``) for the slow rules.
+"""Shortened silences between protocol units (``brainlearn.protocols.runners.gaps``) for the slow rules.
 
 The voltage rule is run with the full silence and with 1 s kept; the calcium rule with the
 stretched drift is compared with the plain-Python reference integrating the full silence
@@ -13,10 +13,9 @@ from brian2 import Hz, ms, second
 from numpy.testing import assert_allclose
 from reference_calcium import calcium_reference
 
-from brainlearn.gaps import unit_schedule
-from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol
-from brainlearn.plasticity_voltage import ClopathSTDP, run_voltage_protocol
+from brainlearn.plasticity import ClopathSTDP, GraupnerBrunelSTDP
 from brainlearn.protocols import Protocol
+from brainlearn.protocols.runners import run_calcium_protocol, run_voltage_protocol, unit_schedule
 
 DT_S = 1e-4
 

@@ -224,3 +224,51 @@ def test_hybrid_on_a_diehl_cook_run_trained_on_the_embedded_subset(tmp_path):
     # chance is 10 %; the vote of this network reaches about 50-60 %
     assert metrics["accuracy_trainer"] > 0.45
     assert metrics["agreement"] == 1.0 and metrics["n_examples_brian2"] == 500
+
+
+# --------------------------------------------------------------------------------------------
+# the scikit-learn estimator
+# --------------------------------------------------------------------------------------------
+def test_estimator_passes_every_scikit_learn_check():
+    """With one step per example the layer reads any real features as input current."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from brainlearn.models.hybrid import HybridClassifier
+
+    clf = HybridClassifier(steps=1, epochs=10, batch_size=32, loss="membrane_ce", lr=5e-2)
+    rows = check_estimator(clf, on_fail=None)
+    failed = [(str(r["check_name"]), repr(r["exception"])) for r in rows
+              if r["status"] == "failed"]
+    assert failed == []
+
+
+def test_estimator_loads_the_cli_layer_and_predicts_its_spike_trains(trained_run, tmp_path):
+    from sklearn.base import clone
+
+    from brainlearn.models.hybrid import HybridClassifier, HybridLayer, RecordedSpikes, forward
+
+    run, _ = trained_run
+    clf = HybridClassifier.load(run)
+    layer = HybridLayer.load(run / "hybrid" / "layer.npz")
+    spikes = RecordedSpikes.from_run(run, "test")
+    examples = np.arange(80)
+    trains = spikes.trains(examples, 350)
+    expected = forward(layer, spikes, examples).predict()
+    np.testing.assert_array_equal(clf.predict(trains), expected)
+    np.testing.assert_array_equal(clf.predict(trains.reshape(80, -1)), expected)  # flattened
+    np.testing.assert_array_equal(HybridClassifier.load(run / "hybrid").predict(trains),
+                                  expected)
+    again = HybridClassifier.load(clf.save(tmp_path / "copy"))
+    np.testing.assert_array_equal(again.predict(trains), expected)
+    assert clone(clf).get_params() == clf.get_params() and clf.get_params()["epochs"] == 15
+
+
+def test_estimator_fit_on_binned_trains_learns_the_task(spike_run):
+    from brainlearn.models.hybrid import HybridClassifier, RecordedSpikes
+
+    train_spikes = RecordedSpikes.from_run(spike_run, "assign")
+    test_spikes = RecordedSpikes.from_run(spike_run, "test")
+    x = train_spikes.trains(np.arange(len(train_spikes)), 50)
+    xt = test_spikes.trains(np.arange(len(test_spikes)), 50)
+    clf = HybridClassifier(steps=50, epochs=10, batch_size=64).fit(x, train_spikes.labels)
+    assert clf.score(xt, test_spikes.labels) > 0.6  # chance: 10 %

@@ -59,6 +59,21 @@ def toy_rows(run_dir) -> list[dict]:
              "test_examples": metrics["test_examples"], "source": str(run_dir)}]
 
 
+class ToyBrightness:
+    """The toy's estimator: an image is class 1 when its mean pixel is above the run's cut."""
+
+    def __init__(self, cut: float) -> None:
+        self.cut = cut
+
+    def predict(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        return (X.reshape(len(X), -1).mean(axis=1) > self.cut).astype(int)
+
+
+def toy_load(run_dir) -> ToyBrightness:
+    return ToyBrightness(cut=float(rundir.read_config(run_dir)["seed"]) + 50.0)
+
+
 def toy_sweep(params: dict, seed: int, workdir: Path) -> dict:
     toy_train(workdir / "run", seed=seed)
     return {"accuracy": toy_evaluate(workdir / "run")["accuracy"]}
@@ -68,7 +83,7 @@ def toy_sweep(params: dict, seed: int, workdir: Path) -> dict:
 def toy():
     spec = register_model(ModelSpec(
         name=TOY, title="nearest class mean of two Gaussian blobs", family="toy",
-        citation="none", train=toy_train, evaluate=toy_evaluate, rows=toy_rows,
+        citation="none", train=toy_train, evaluate=toy_evaluate, rows=toy_rows, load=toy_load,
         sweep=Experiment("toy", toy_sweep, "the toy model at a seed", {}),
     ))
     yield spec
@@ -108,6 +123,26 @@ def test_a_sweep_runs_the_toy_models_task(toy, tmp_path, capsys):
     assert sorted(results["seed"]) == [0, 1, 2] and (results["status"] == "ok").all()
     assert results["accuracy"].between(0.7, 0.95).all()
     assert results["accuracy"].nunique() > 1  # the seed reaches the model
+
+
+def test_brainlearn_predict_uses_the_models_own_estimator(toy, tmp_path, capsys):
+    run = tmp_path / "toy"
+    toy.train(run, seed=0)
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    images[1] = 200  # bright: class 1; the other two are black: class 0
+    np.save(tmp_path / "digits.npy", images)
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(run), "--images", str(tmp_path / "digits.npy"), "--invert", "no",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table["image"]) == [0, 1, 2] and list(table["label"]) == [0, 1, 0]
+    # a file that is no image: one line naming it, and no output written
+    (tmp_path / "notes.txt").write_text("not images")
+    out.unlink()
+    assert main(["predict", str(run), "--images", str(tmp_path / "notes.txt"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "notes.txt" in err and len(err.splitlines()) == 1 and not out.exists()
 
 
 def test_unregistering_removes_the_model_and_its_sweep_task(toy):

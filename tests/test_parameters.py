@@ -145,3 +145,29 @@ def test_replay_checks_dt_and_w0():
             replay(PairSTDP(), [1.0] * ms, [2.0] * ms, dt=bad)
     with pytest.raises(ValueError, match=r"^w0 must be a finite dimensionless number"):
         replay(PairSTDP(), [1.0] * ms, [2.0] * ms, w0=float("nan"))
+
+
+def test_every_rule_renders_with_one_signature_and_an_old_one_is_refused_at_definition():
+    from dataclasses import dataclass
+
+    from brainlearn.plasticity import (
+        ClopathSTDP,
+        EquationRule,
+        GraupnerBrunelSTDP,
+        PlasticityRule,
+        SynapseCode,
+    )
+
+    # every built-in rule takes the step by keyword, whether its code depends on it or not
+    for rule in (PairSTDP(), TripletSTDP(), DiehlCookSTDP(), ClopathSTDP(), GraupnerBrunelSTDP(),
+                 EquationRule(model="w : 1", on_pre="w += 0.1")):
+        code = rule.render("ge_post += w", dt=0.1 * ms)
+        assert isinstance(code, SynapseCode) and code.on_pre.startswith("ge_post += w")
+
+    with pytest.raises(TypeError, match=r"OldRule.render takes \(on_pre_effect\).*dt=None"):
+        @dataclass(frozen=True)
+        class OldRule(PlasticityRule):
+            A: float = 0.1
+
+            def render(self, on_pre_effect: str = "") -> SynapseCode:
+                return SynapseCode("w : 1", on_pre_effect, "", {})

@@ -14,8 +14,9 @@ from brian2 import Hz, ms, second
 from numpy.testing import assert_allclose
 from reference_calcium import calcium_reference
 
-from brainlearn.plasticity_calcium import GraupnerBrunelSTDP, run_calcium_protocol, strength_ratio
+from brainlearn.plasticity import GraupnerBrunelSTDP, strength_ratio
 from brainlearn.protocols import Protocol
+from brainlearn.protocols.runners import run_calcium_protocol
 
 DT_S = 1e-4
 

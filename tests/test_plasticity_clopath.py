@@ -14,13 +14,9 @@ from numpy.testing import assert_allclose
 from reference_clopath import clopath_reference
 
 from brainlearn.neurons import ClopathAdEx
-from brainlearn.plasticity_voltage import (
-    ClopathSTDP,
-    normalised_weight,
-    run_voltage_protocol,
-    voltage_clamp,
-)
+from brainlearn.plasticity import ClopathSTDP
 from brainlearn.protocols import Protocol
+from brainlearn.protocols.runners import normalised_weight, run_voltage_protocol, voltage_clamp
 
 DT = 0.1 * ms
 DT_S = 1e-4

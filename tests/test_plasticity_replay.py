@@ -16,8 +16,7 @@ from reference_clopath import clopath_reference
 from reference_stdp import reference_replay
 
 from brainlearn.neurons import ClopathAdEx
-from brainlearn.plasticity import DiehlCookSTDP, PairSTDP, TripletSTDP, replay
-from brainlearn.plasticity_voltage import ClopathSTDP
+from brainlearn.plasticity import ClopathSTDP, DiehlCookSTDP, PairSTDP, TripletSTDP, replay
 
 DT = 0.1 * ms
 DT_S = float(DT / second)

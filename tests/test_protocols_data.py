@@ -102,8 +102,7 @@ def test_user_table_names_missing_columns(tmp_path):
 
 
 def test_rule_registry_has_the_new_rules():
-    from brainlearn.plasticity_calcium import GraupnerBrunelSTDP
-    from brainlearn.plasticity_voltage import ClopathSTDP
+    from brainlearn.plasticity import ClopathSTDP, GraupnerBrunelSTDP
     from brainlearn.protocols import all_rules, make_rule
     from brainlearn.protocols.rules import amplitude_names
 

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from brian2 import ms
 
-from brainlearn.plasticity import PairSTDP
-from brainlearn.plasticity_voltage import ClopathSTDP
+from brainlearn.plasticity import ClopathSTDP, PairSTDP
 from brainlearn.protocols import bi_poo, bi_poo_protocols, fit_window, score, score_together
 from brainlearn.protocols import runs as runs_module
 from brainlearn.protocols.runs import rule_table

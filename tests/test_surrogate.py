@@ -80,6 +80,44 @@ def test_reset_by_subtraction_is_detached_from_the_graph():
     assert layer.weight.grad.item() == pytest.approx((0.9 + 1) * 1.0)
 
 
+def snntorch_loop(drive, *, beta, threshold, surrogate):
+    """snnTorch's ``Leaky`` step by step through autograd (the trainer's loop before the scan):
+    U[t] = beta U[t-1] + I[t] - thr S[t-1] (S detached), S[t] = H(U[t] - thr)."""
+    mem = torch.zeros_like(drive[0])
+    spk = torch.zeros_like(mem)
+    mems, spks = [], []
+    for current in drive:
+        mem = beta * mem + current - threshold * spk.detach()
+        spk = surrogate.spike(mem - threshold)
+        mems.append(mem)
+        spks.append(spk)
+    return torch.stack(spks), torch.stack(mems)
+
+
+@pytest.mark.parametrize("name", ["atan", "fast_sigmoid"])
+def test_snntorch_scan_equals_autograd_through_the_plain_loop(name):
+    """The one LIF scan with ``neuron="snntorch"`` (the surrogate network's and the hybrid's)
+    against autograd through snnTorch's loop (float64): same spikes, membranes, gradients."""
+    from brainlearn.models.surrogate import lif_scan
+
+    surrogate = Surrogate(name)
+    gen = torch.Generator().manual_seed(2)
+    x = (0.9 * torch.rand(30, 4, 5, generator=gen, dtype=torch.float64)).requires_grad_()
+    w_s = torch.randn(30, 4, 5, generator=gen, dtype=torch.float64)
+    w_h = torch.randn(30, 4, 5, generator=gen, dtype=torch.float64)
+    spikes, membrane = lif_scan(x, beta=0.9, threshold=1.0, surrogate=surrogate,
+                                neuron="snntorch")
+    (spikes * w_s + membrane * w_h).sum().backward()
+    grad = x.grad.clone()
+    x.grad = None
+    ref_s, ref_h = snntorch_loop(x, beta=0.9, threshold=1.0, surrogate=surrogate)
+    (ref_s * w_s + ref_h * w_h).sum().backward()
+    assert 0.1 < float(ref_s.detach().mean()) < 0.9  # threshold and reset are exercised
+    assert torch.equal(spikes, ref_s.detach())
+    torch.testing.assert_close(membrane, ref_h.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad, x.grad, rtol=1e-9, atol=1e-12)
+
+
 # --------------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------------

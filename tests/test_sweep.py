@@ -168,7 +168,7 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
 
 def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path):
     from brainlearn.models.diehl_cook import evaluate
-    from brainlearn.models.diehl_cook_reproduce import reproduce, row_directory
+    from brainlearn.models.diehl_cook.reproduce import reproduce, row_directory
 
     table = reproduce(tmp_path, [100], param_set="sized", data="embedded", examples=20,
                       assign_examples=20, test_examples=10, chunk=10, progress=False,
@@ -185,3 +185,24 @@ def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path
     for name, values in np.load(run_dir / "eval_counts.npz").items():
         np.testing.assert_array_equal(values, counts[name], err_msg=name)
     assert counts["assign_counts"].sum() > 0
+
+
+def test_a_spec_and_the_command_line_lists_parse_one_way(tmp_path):
+    from brainlearn.commands._args import split_list
+    from brainlearn.sweep_spec import load_spec, parse_grid, parse_seeds
+
+    assert parse_seeds("3") == 3 and parse_seeds("0,7,42") == [0, 7, 42] and parse_seeds("5,") == [5]
+    with pytest.raises(ValueError, match=r"--seeds takes a count K or a list like 0,7,42, got 'x'"):
+        parse_seeds("x")
+    assert parse_grid(["rule=pair,triplet", "A_plus=0.01"]) == {"rule": ["pair", "triplet"], "A_plus": [0.01]}
+    with pytest.raises(ValueError, match=r"--grid takes KEY=V1,V2,... items, got 'rule'"):
+        parse_grid(["rule"])
+    assert split_list(" 8, 16,,32", int, minimum=1) == (8, 16, 32)
+    with pytest.raises(ValueError, match=r"^--hidden takes a comma-separated list of integers >= 1, got '8,0'$"):
+        split_list("8,0", int, minimum=1, flag="--hidden")
+    with pytest.raises(ValueError, match=r"^expected a comma-separated list of pair, triplet, got 'pair,x'$"):
+        split_list("pair,x", choices=("pair", "triplet"))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("experiment: selftest\nseed: 2\n")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) seed; known: .*seeds"):
+        load_spec(spec)

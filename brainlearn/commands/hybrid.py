@@ -10,7 +10,7 @@ EPILOG = """examples:
   brainlearn mnist evaluate runs/n100          # records the hidden spikes the hybrid trains on
   brainlearn hybrid train runs/n100
   brainlearn hybrid evaluate runs/n100
-  brainlearn compare --mnist-run runs/n100 --out runs/n100/compare
+  brainlearn compare runs/n100 --out runs/n100/compare
 """
 
 TRAIN_EPILOG = """Trains 10 discrete LIF output neurons (reset by subtraction) by backpropagation
@@ -31,7 +31,7 @@ EVALUATE_EPILOG = """Scores the trained layer on the run's recorded test spikes 
 forward pass (PyTorch, float64) and the same layer in Brian2 (a SpikeGeneratorGroup replays
 the binned hidden spikes through Synapses into a DiscreteLIF NeuronGroup), and writes
 DIR/hybrid/results.csv with both accuracies and their agreement (fraction of images with the
-same prediction). `brainlearn compare --mnist-run DIR` shows the hybrid as a row.
+same prediction). `brainlearn compare DIR` shows the hybrid as a row.
 
 examples:
   brainlearn hybrid evaluate runs/n100
@@ -46,8 +46,8 @@ def handle_train(args: argparse.Namespace) -> int:
     metrics = train_run(args.dir, steps=args.steps, beta=args.beta, threshold=args.threshold,
                         bias=args.bias, loss=args.loss, lr=args.lr,
                         batch_size=args.batch_size, epochs=args.epochs,
-                        schedule=args.schedule, validation=args.validation, seed=args.seed, threads=args.threads,
-                        progress=not args.no_progress)
+                        schedule=args.schedule, validation=args.validation, seed=args.seed,
+                        threads=args.threads, progress=not args.no_progress)
     text = (f"hybrid: training accuracy {metrics['train_accuracy']:.4f} "
             f"({metrics['train_examples']} images")
     if metrics["validation_accuracy"] is not None:
@@ -60,13 +60,9 @@ def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn hybrid evaluate``."""
     from brainlearn.models.hybrid import evaluate_run
 
-    if args.device == "runtime" and args.codegen:
-        from brian2 import prefs
-
-        prefs.codegen.target = args.codegen
     table = evaluate_run(args.dir, brian2=not args.no_brian2, examples=args.test_examples,
                          brian2_examples=args.brian2_examples, device=args.device,
-                         lanes=args.lanes)
+                         lanes=args.lanes, codegen=args.codegen)
     shown = table[["implementation", "accuracy", "agreement", "spikes_per_inference",
                    "output_spikes_per_inference", "n_examples", "wall_seconds"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-#: the cells' integration methods (models.diehl_cook_2015.INTEGRATIONS; kept here so that
+from brainlearn.commands import int_list, list_type, str_list
+
+#: argparse type: comma-separated seeds (0 allowed)
+seed_list = list_type(int, minimum=0)
+
+#: the cells' integration methods (models.diehl_cook.model.INTEGRATIONS; kept here so that
 #: parsing the command line does not import Brian2)
 INTEGRATIONS = ["implicit_euler", "exponential_euler", "euler"]
+#: the evaluation's readouts (models.diehl_cook.evaluation.READOUTS)
+READOUTS = ("vote", "logistic", "online")
 
 EPILOG = """examples:
   brainlearn mnist train --neurons 100 --epochs 1 --out runs/n100
@@ -17,6 +24,7 @@ EPILOG = """examples:
   brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
   brainlearn mnist evaluate runs/n100 --workers 8          # sharded on a local Dask cluster
   brainlearn mnist plot runs/n100
+  brainlearn mnist predict runs/n100 --images digits/ --out predictions.csv
   brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1
   brainlearn mnist reproduce --rows 100 --params sized --seeds 0,1,2 --out runs/table1
 """
@@ -30,7 +38,11 @@ def register(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="mnist_command", metavar="SUBCOMMAND", required=True)
+    for add in (_add_train, _add_evaluate, _add_reproduce, _add_tune, _add_predict, _add_plot):
+        add(sub)
 
+
+def _add_train(sub) -> None:
     train = sub.add_parser(
         "train", help="train a network (or resume one)",
         epilog="examples:\n  brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400\n"
@@ -76,6 +88,8 @@ def register(subparsers) -> None:
                        "per generated code object)")
     train.set_defaults(func=_train)
 
+
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser(
         "evaluate", help="assign labels on training images, then test accuracy",
         epilog="examples:\n  brainlearn mnist evaluate runs/n400\n"
@@ -94,7 +108,7 @@ def register(subparsers) -> None:
     ev.add_argument("--test-examples", type=int, default=None, help="test images (default: all)")
     ev.add_argument("--device", default=None,
                     choices=["cpp_standalone", "runtime", "cuda_standalone"])
-    ev.add_argument("--readout", default="vote",
+    ev.add_argument("--readout", default=("vote",), type=str_list(READOUTS),
                     help="comma-separated readouts: vote (Diehl & Cook), logistic, online "
                     "(default vote); each adds accuracy_<name> to metrics.json")
     ev.add_argument("--no-progress", action="store_true")
@@ -108,6 +122,8 @@ def register(subparsers) -> None:
                     help="serial: start every chunk from rest (what a sharded evaluation does)")
     ev.set_defaults(func=_evaluate)
 
+
+def _add_reproduce(sub) -> None:
     rep = sub.add_parser(
         "reproduce", help="the paper's Table 1: train, evaluate and plot each row, then tabulate",
         epilog="examples:\n  brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1\n"
@@ -122,12 +138,13 @@ def register(subparsers) -> None:
         "command again resumes the unfinished row from its checkpoint and skips finished ones.\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rep.add_argument("--rows", default="100,400,1600",
+    rep.add_argument("--rows", default=(100, 400, 1600), type=int_list,
                      help="comma-separated network sizes of the paper's table (default 100,400,1600)")
     rep.add_argument("--params", default="paper", choices=["paper", "sized"])
     rep.add_argument("--integration", default="implicit_euler", choices=INTEGRATIONS,
                      help="integration of the cells (default implicit_euler; see train --help)")
-    rep.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    rep.add_argument("--seeds", default=(0,), type=seed_list,
+                     help="comma-separated seeds (default 0)")
     rep.add_argument("--data", default="full", choices=["full", "embedded"])
     rep.add_argument("--examples", type=int, default=None,
                      help="training images per row instead of the paper's passes (quick checks)")
@@ -146,6 +163,8 @@ def register(subparsers) -> None:
                            help="shard each row's evaluation over an existing Dask cluster")
     rep.set_defaults(func=_reproduce)
 
+
+def _add_tune(sub) -> None:
     tune = sub.add_parser(
         "tune", help="choose theta_plus on held-out training images (never the test set)",
         epilog="examples:\n  brainlearn mnist tune --neurons 100 --theta-plus "
@@ -161,7 +180,8 @@ def register(subparsers) -> None:
     tune.add_argument("--theta-plus", required=True, metavar="QUANTITIES",
                       help="comma-separated candidates, each with its unit ('0.0125 mV,0.025 mV')")
     tune.add_argument("--neurons", type=int, default=100, help="excitatory neurons N (default 100)")
-    tune.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    tune.add_argument("--seeds", default=(0,), type=seed_list,
+                      help="comma-separated seeds (default 0)")
     tune.add_argument("--validation", type=int, default=10000,
                       help="training images held out and scored (default 10000)")
     tune_amount = tune.add_mutually_exclusive_group()
@@ -178,6 +198,36 @@ def register(subparsers) -> None:
     tune.add_argument("--no-progress", action="store_true")
     tune.set_defaults(func=_tune)
 
+
+def _add_predict(sub) -> None:
+    pred = sub.add_parser(
+        "predict", help="classify your own images with a trained, evaluated run (CSV)",
+        epilog="examples:\n  brainlearn mnist predict runs/n400 --images digits.npy --out "
+        "predictions.csv\n  brainlearn mnist predict runs/n400 --images my_pngs/ --out "
+        "predictions.csv --invert yes\n"
+        "\nOne CSV row per image: image (row index or file name), label (the paper's vote:\n"
+        "the class whose assigned neurons fire most per neuron) and spikes_0 .. spikes_9\n"
+        "(spikes of the neurons assigned to each class). The run needs its label assignment\n"
+        "(brainlearn mnist evaluate RUN, or a directory DiehlCookClassifier.save wrote).\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pred.add_argument("run_dir")
+    pred.add_argument("--images", required=True, metavar="FILE_OR_FOLDER",
+                      help="a .npy array (n, 28, 28) or (n, 784) of pixel values 0-255, or a "
+                      "folder of PNG files (grayscale or RGB, square; resized to 28x28)")
+    pred.add_argument("--out", required=True, help="CSV file to write (written atomically)")
+    pred.add_argument("--invert", default="auto", choices=["auto", "yes", "no"],
+                      help="the network expects MNIST's white digit on black: 'auto' (default) "
+                      "inverts each image whose border is light (a dark digit on white paper); "
+                      "'yes' inverts all, 'no' none")
+    pred.add_argument("--device", default=None,
+                      choices=["cpp_standalone", "runtime", "cuda_standalone"],
+                      help="Brian2 device (default: the run's)")
+    pred.add_argument("--no-progress", action="store_true")
+    pred.set_defaults(func=_predict)
+
+
+def _add_plot(sub) -> None:
     plot = sub.add_parser(
         "plot", help="receptive fields, accuracy, confusion matrix, theta histogram (PNG)",
         epilog="example:\n  brainlearn mnist plot runs/n400\n",
@@ -188,98 +238,56 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from brainlearn.models.diehl_cook import TrainConfig, train
+    from brainlearn.models.diehl_cook.runs import train_run
 
-    if args.resume:
-        if args.out:
-            raise ValueError("give --out for a new run or --resume RUN_DIR, not both")
-        metrics = train(args.resume, progress=not args.no_progress, profile=args.profile)
-        run_dir = args.resume
-    else:
-        if not args.out:
-            raise ValueError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
-        from pathlib import Path
-
-        if (Path(args.out) / "config.json").exists():
-            raise ValueError(f"{args.out} already holds a run: use --resume {args.out}")
-        theta_plus = None
-        if args.theta_plus is not None:
-            from brian2 import mV
-
-            from brainlearn.units import parse_quantity
-
-            theta_plus = parse_quantity("--theta-plus", args.theta_plus, mV)
-        config = TrainConfig.create(
-            neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
-            device=args.device, threads=args.threads, data=args.data, timer=args.timer,
-            chunk=args.chunk, theta_plus=theta_plus, params=args.params,
-            integration=args.integration, validation=args.validation,
-        )
-        metrics = train(args.out, config, progress=not args.no_progress, profile=args.profile)
-        run_dir = args.out
-    print(f"trained {metrics['train_examples']} examples in {metrics['train_seconds']:.1f} s "
-          f"({metrics['ms_per_example']:.2f} ms per example, compile "
-          f"{metrics['compile_seconds']:.1f} s); run directory: {run_dir}")
-    if args.profile:
-        import pandas as pd
-
-        top = pd.read_csv(f"{run_dir}/profile.csv").head(6)
+    options = {} if args.resume else dict(
+        neurons=args.neurons, examples=args.examples, epochs=args.epochs, seed=args.seed,
+        device=args.device, threads=args.threads, data=args.data, timer=args.timer,
+        chunk=args.chunk, theta_plus=args.theta_plus, params=args.params,
+        integration=args.integration, validation=args.validation)
+    result = train_run(args.out, args.resume, progress=not args.no_progress,
+                       profile=args.profile, **options)
+    m = result.metrics
+    print(f"trained {m['train_examples']} examples in {m['train_seconds']:.1f} s "
+          f"({m['ms_per_example']:.2f} ms per example, compile {m['compile_seconds']:.1f} s); "
+          f"run directory: {result.run_dir}")
+    if result.profile is not None:
         print("profile (share of the simulation time):")
-        for row in top.itertuples():
+        for row in result.profile.head(6).itertuples():
             print(f"  {100 * row.share:5.1f} %  {row.seconds:9.3f} s  {row.code_object}")
     return 0
 
 
 def _evaluate(args) -> int:
-    readouts = tuple(r.strip() for r in args.readout.split(",") if r.strip())
-    if args.workers is not None or args.scheduler is not None:
-        from brainlearn.models.diehl_cook.sharded import evaluate_sharded
+    from brainlearn.models.diehl_cook.runs import evaluate_run
 
-        metrics = evaluate_sharded(args.run_dir, args.assign_examples, args.test_examples,
-                                   workers=args.workers, client=args.scheduler,
-                                   progress=not args.no_progress, device=args.device,
-                                   readouts=readouts)
-    else:
-        from brainlearn.models.diehl_cook import evaluate
-
-        metrics = evaluate(args.run_dir, args.assign_examples, args.test_examples,
+    metrics = evaluate_run(args.run_dir, args.assign_examples, args.test_examples,
+                           readouts=args.readout, workers=args.workers, scheduler=args.scheduler,
                            progress=not args.no_progress, device=args.device,
-                           reset_state_per_chunk=args.reset_state_per_chunk, readouts=readouts)
+                           reset_state_per_chunk=args.reset_state_per_chunk)
     scored = ("held-out training" if metrics.get("scored_on") == "validation" else "test")
     print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} {scored} images "
           f"(labels from {metrics['assign_examples']} training images); "
           f"metrics: {args.run_dir}/metrics.json")
-    for name in readouts:
+    for name in args.readout:
         if f"accuracy_{name}" in metrics:
             print(f"  {name:9s} {100 * metrics[f'accuracy_{name}']:.2f} %")
     return 0
 
 
 def _plot(args) -> int:
-    from brainlearn.models.diehl_cook_plots import plot_run
+    from brainlearn.models.diehl_cook.plots import plot_run
 
     for path in plot_run(args.run_dir):
         print(path)
     return 0
 
 
-def _int_list(flag: str, text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{flag} takes comma-separated integers, got {text!r}") from None
-
-
 def _tune(args) -> int:
-    from brian2 import mV
-
     from brainlearn.models.diehl_cook.tune import tune
-    from brainlearn.units import parse_quantity
 
-    candidates = [parse_quantity("--theta-plus", text.strip(), mV)
-                  for text in args.theta_plus.split(",") if text.strip()]
     summary = tune(
-        args.out, candidates, neurons=args.neurons, seeds=_int_list("--seeds", args.seeds),
+        args.out, args.theta_plus, neurons=args.neurons, seeds=args.seeds,
         validation=args.validation, epochs=args.epochs, examples=args.examples,
         assign_examples=args.assign_examples, data=args.data, integration=args.integration,
         chunk=args.chunk, progress=not args.no_progress,
@@ -290,16 +298,26 @@ def _tune(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from brainlearn.models.diehl_cook_reproduce import reproduce
+    from brainlearn.models.diehl_cook.reproduce import reproduce
 
     table = reproduce(
-        args.out, _int_list("--rows", args.rows), param_set=args.params,
-        integration=args.integration,
-        seeds=_int_list("--seeds", args.seeds), data=args.data, examples=args.examples,
+        args.out, args.rows, param_set=args.params, integration=args.integration,
+        seeds=args.seeds, data=args.data, examples=args.examples,
         assign_examples=args.assign_examples, test_examples=args.test_examples,
         chunk=args.chunk, progress=not args.no_progress, workers=args.workers,
         scheduler=args.scheduler, device=args.device,
     )
     print(table.to_markdown(index=False, floatfmt=".4g"))
     print(f"table: {args.out}/table.csv, {args.out}/table.md")
+    return 0
+
+
+def _predict(args) -> int:
+    from brainlearn.models.diehl_cook.predict import predict_images
+
+    table = predict_images(args.run_dir, args.images, args.out, invert=args.invert,
+                           device=args.device, progress=not args.no_progress)
+    counts = table["label"].value_counts().sort_index()
+    print(f"{len(table)} images classified: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    print(f"predictions: {args.out}")
     return 0

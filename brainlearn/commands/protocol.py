@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from brainlearn.commands._args import list_type
+
 __all__ = ["register", "handle_list", "handle_run", "handle_table"]
 
 EPILOG = """examples:
@@ -12,13 +14,9 @@ EPILOG = """examples:
   brainlearn protocol table --out runs/table
 """
 
-RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) or an experiment:
-  bi_poo   the STDP window, 60 pairs at 1 Hz, dt -100..+100 ms, exponential fit
-  song     Song, Miller & Abbott 2000 (1000 Poisson inputs, 100 s; --duration to shorten)
-  clopath_frequency  Clopath et al. 2010 Fig. 2b: 5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron
-  clopath_clamp      Clopath et al. 2010 voltage clamp: dw against the clamped potential
-  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz, noise lanes)
-  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs, 1-50 Hz)
+RUN_EPILOG = """NAME is a dataset (scored: results.csv, figure.png, score.txt) or an experiment (the
+STDP window bi_poo, Song et al.'s song, the Clopath and Graupner-Brunel figures): `brainlearn
+protocol list` shows them all.
 
 examples:
   brainlearn protocol run sjostrom2001 --rule pair --out runs/sj_pair
@@ -33,7 +31,7 @@ Gerstner's 60-pair structure. Writes table.csv, table.md, cells.csv (E and run t
 points.csv, facts.csv (the qualitative facts of Sjostrom, Wittenberg & Wang and Bi & Poo per
 rule), window.csv (the Bi & Poo window's fitted tau+/tau- per rule, also columns of the table)
 and figures/<rule>_<column>.png. Clopath and Graupner-Brunel run every column in one 0.1 ms
-simulation each, with the silences between protocol units shortened (brainlearn.gaps).
+simulation each, with the silences between protocol units shortened (brainlearn.protocols.runners.gaps).
 A rule that cannot run a column gets E = nan and the reason (cells.csv, under table.md).
 With --data FILE: every rule on your own per-protocol table (columns frequency_train,
 dt_train, n_stimuli_train, n_sweep, period_sweep, mean_epsp_ratio, sem_epsp_ratio, and
@@ -50,21 +48,9 @@ examples:
 
 def handle_list(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol list``."""
-    from brainlearn.protocols import RULE_NAMES, list_datasets
-    from brainlearn.protocols.rules import TRIPLET_PRESETS
+    from brainlearn.protocols.runs import catalogue
 
-    print("datasets (scored):")
-    for row in list_datasets().itertuples():
-        print(f"  {row.name:<18} {row.points:>3} points  {row.description}")
-        print(f"  {'':<18} source: {row.source}")
-    print("experiments:")
-    print("  bi_poo             STDP window, 60 pairs at 1 Hz, exponential fit of A+/A-/tau+/tau-")
-    print("  song               Song, Miller & Abbott 2000 competitive learning (bimodal weights)")
-    print("  clopath_frequency  Clopath et al. 2010 Fig. 2b (5 pairs at +/-10 ms, 0.1-50 Hz, AdEx neuron)")
-    print("  clopath_clamp      Clopath et al. 2010 voltage clamp (dw against the clamped potential)")
-    print("  gb_stdp            Graupner & Brunel 2012 STDP curve (DP set, 60 pairs at 1 Hz)")
-    print("  gb_frequency       Graupner & Brunel 2012 frequency dependence (+/-10 ms pairs)")
-    print(f"rules: {', '.join(RULE_NAMES)}; triplet presets: {', '.join(TRIPLET_PRESETS)}")
+    print(catalogue())
     return 0
 
 
@@ -84,8 +70,7 @@ def handle_table(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol table``."""
     from brainlearn.protocols.runs import rule_table
 
-    device = "cpp_standalone" if args.device == "cpp_standalone" else "runtime"
-    print(rule_table(args.out, fit=args.fit, device=device, maxiter=args.maxiter,
+    print(rule_table(args.out, fit=args.fit, device=args.device, maxiter=args.maxiter,
                      progress=not args.quiet, rules=args.rules, data=args.data,
                      datasets=args.datasets, window=not args.no_window))
     return 0
@@ -138,10 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("--data", default=None, metavar="FILE",
                        help="score on your own per-protocol CSV (plastyfire's paired_recordings.csv format) "
                             "instead of the bundled datasets; rows with pharmacology are reported and skipped")
-    table.add_argument("--rules", default=None,
+    table.add_argument("--rules", default=None, type=list_type(str),
                        help="comma-separated rules or labels (e.g. pair,triplet:visual-nn-full,clopath); "
                             "default: all")
-    table.add_argument("--datasets", default=None,
+    table.add_argument("--datasets", default=None, type=list_type(str),
                        help="comma-separated columns (e.g. nevian2006,sjostrom2001:pfister); default: all")
     table.add_argument("--no-window", action="store_true", help="leave out the Bi & Poo window columns")
     table.set_defaults(func=handle_table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from brainlearn.commands import int_list
+from brainlearn.models.surrogate.presets import PRESETS
 
 __all__ = ["register", "handle_train", "handle_evaluate", "hidden_list"]
 
@@ -16,7 +17,6 @@ EPILOG = """examples:
   brainlearn surrogate evaluate runs/sj_single --brian2-examples 1000
 """
 
-PRESETS = ("snntorch-tutorial5", "spikingjelly-single", "spikingjelly-two-layer")
 
 TRAIN_EPILOG = """Trains a 784-H-10 network of discrete LIF neurons by backpropagation through
 time with a surrogate gradient (PyTorch, the brainlearn[torch] extra), and writes DIR/snn.npz,
@@ -91,14 +91,10 @@ def handle_evaluate(args: argparse.Namespace) -> int:
     """Run ``brainlearn surrogate evaluate``."""
     from brainlearn.models.surrogate import evaluate_run
 
-    if args.device == "runtime" and args.codegen:
-        from brian2 import prefs
-
-        prefs.codegen.target = args.codegen
     table = evaluate_run(args.dir, test_examples=args.test_examples, brian2=not args.no_brian2,
                          brian2_examples=args.brian2_examples, dtype=args.dtype,
                          device=args.device, lanes=args.lanes, source=args.source,
-                         seed=args.seed)
+                         seed=args.seed, codegen=args.codegen)
     shown = table[["implementation", "accuracy", "accuracy_membrane", "agreement",
                    "spikes_per_inference", "n_examples", "wall_seconds", "ms_per_image"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
@@ -165,7 +161,11 @@ def register(subparsers) -> None:
                     help="full MNIST from the cache, or the embedded 1,000/500 subset")
     train.add_argument("--out", required=True, help="run directory to write")
     train.set_defaults(func=handle_train)
+    _add_evaluate(sub)
 
+
+def _add_evaluate(sub) -> None:
+    """``brainlearn surrogate evaluate``."""
     ev = sub.add_parser("evaluate", help="accuracy of the trainer and of Brian2, agreement",
                         epilog=EVALUATE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)

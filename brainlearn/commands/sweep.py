@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "handler", "load_spec", "parse_grid"]
+__all__ = ["register", "handler"]
 
 EPILOG = """SPEC.yaml names the experiment, the grid (every combination of the listed values runs;
 a single value is fixed), the seeds and the output directory:
@@ -20,7 +20,7 @@ a single value is fixed), the seeds and the output directory:
   # scheduler: tcp://HOST:8786 # an existing Dask cluster instead
   # retries: 1
 
-Command-line options override the spec. Results: OUT/results.parquet and OUT/results.csv, one
+Command-line options override the spec (brainlearn.sweep_spec reads it). Results: OUT/results.parquet and OUT/results.csv, one
 row per task keyed by a hash of its parameters and seed; OUT/tasks/KEY.json records each task
 as it finishes (with the traceback of a failure), so --resume skips what is done. The exit
 code is 1 when a task failed (after its retry), 0 otherwise.
@@ -65,60 +65,10 @@ def register(subparsers) -> None:
     parser.set_defaults(func=handler)
 
 
-def parse_grid(items: list[str] | None) -> dict:
-    """``["rule=pair,triplet", "A_plus=0.01"]`` -> ``{"rule": ["pair", "triplet"], "A_plus": [0.01]}``."""
-    import yaml
-
-    grid: dict = {}
-    for item in items or []:
-        key, sep, values = item.partition("=")
-        if not sep or not key.strip() or not values.strip():
-            raise ValueError(f"--grid takes KEY=V1,V2,... items, got {item!r}")
-        grid[key.strip()] = [yaml.safe_load(v.strip()) for v in values.split(",")]
-    return grid
-
-
-def load_spec(path: str) -> dict:
-    """Read a sweep spec (YAML mapping with ``experiment``, ``grid``, ``seeds``, ``out`` ...)."""
-    from pathlib import Path
-
-    import yaml
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{path}: no such sweep spec")
-    try:
-        spec = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(spec, dict):
-        raise ValueError(f"{path}: a sweep spec is a mapping (experiment:, grid:, seeds:, out:)")
-    known = {"experiment", "grid", "seeds", "out", "workers", "scheduler", "retries"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return spec
-
-
-def _seeds(text):
-    if text is None:
-        return None
-    if isinstance(text, (int, list)):
-        return text
-    parts = [p for p in str(text).split(",") if p.strip()]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"--seeds takes a count K or a list like 0,7,42, got {text!r}") from None
-    return values[0] if len(values) == 1 and "," not in str(text) else values
-
-
 def handler(args: argparse.Namespace) -> int:
     """Run ``brainlearn sweep``."""
-    import json
-    from pathlib import Path
-
     from brainlearn.experiments import list_experiments
+    from brainlearn.sweep_spec import parse_grid, run_spec
 
     if args.list:
         for row in list_experiments().itertuples():
@@ -126,35 +76,9 @@ def handler(args: argparse.Namespace) -> int:
             if row.params:
                 print(f"{'':<11}   params: {row.params}")
         return 0
-    spec = load_spec(args.spec) if args.spec else {}
-    out = args.out or spec.get("out")
-    if not args.spec and args.resume and out and (Path(out) / "sweep.json").exists():
-        stored = json.loads((Path(out) / "sweep.json").read_text())
-        spec = {"experiment": stored["experiment"], "grid": stored["grid"], "seeds": stored["seeds"]}
-    experiment = args.experiment or spec.get("experiment")
-    if not experiment:
-        raise ValueError("name the experiment: a SPEC.yaml with 'experiment:' or --experiment NAME "
-                         "(brainlearn sweep --list shows them)")
-    grid = spec.get("grid") or {}
-    extra = parse_grid(args.grid)
-    if extra:
-        if not isinstance(grid, dict):
-            raise ValueError("--grid adds to a grid given as a mapping, not a list of points")
-        grid = {**grid, **extra}
-    seeds = _seeds(args.seeds) if args.seeds is not None else spec.get("seeds", 1)
-    out = out or f"runs/sweep_{experiment}"
-    client = None
-    if args.serial:
-        client = "serial"
-    elif args.scheduler or spec.get("scheduler"):
-        client = args.scheduler or spec["scheduler"]
-    workers = args.workers or spec.get("workers")
-    retries = args.retries if args.retries is not None else int(spec.get("retries", 1))
-
-    from brainlearn.sweep import sweep
-
-    frame = sweep(experiment, grid, seeds, client, out=out, resume=args.resume, workers=workers,
-                  retries=retries, progress=not args.no_progress)
+    frame, out = run_spec(args.spec, experiment=args.experiment, grid=parse_grid(args.grid), seeds=args.seeds,
+                          out=args.out, workers=args.workers, scheduler=args.scheduler, serial=args.serial,
+                          retries=args.retries, resume=args.resume, progress=not args.no_progress)
     n_failed = int((frame["status"] != "ok").sum()) if len(frame) else 0
     print(f"{len(frame)} task(s): {len(frame) - n_failed} ok, {n_failed} failed; "
           f"results: {out}/results.parquet, {out}/results.csv")

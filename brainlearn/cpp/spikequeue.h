@@ -7,9 +7,19 @@
 // synapse list into runs of equal delay (synapses in index order, as Brian2 keeps them), and
 // ``push`` appends each run to its bucket with one bulk insert. The buckets receive the same
 // indices in the same order as with Brian2's queue, so results are bit-identical; with the
-// synapses of a cell stored by delay (brainlearn.models.diehl_cook_2015.synapse_order), a
+// synapses of a cell stored by delay (brainlearn.models.diehl_cook.model.synapse_order), a
 // spike costs one insert per distinct delay instead of one per synapse.
+//
+// One file for Brian2 2.8 to 2.11. Brian2 2.8 and 2.9 compile the queue as a header only
+// (cspikequeue.cpp copied to brianlib/spikequeue.h); 2.10 and later split it into
+// brianlib/spikequeue.h and brianlib/spikequeue.cpp, whose stream operators call the const
+// ``_full_state()`` and are declared here: the include guard, ``const`` and the two
+// declarations are what 2.10+ needs, and are inert under 2.8 and 2.9 (nothing there uses the
+// operators, so their declarations need no definition).
+#ifndef C_SPIKEQUEUE_H
+#define C_SPIKEQUEUE_H
 #include<iostream>
+#include<utility>
 #include<vector>
 #include<map>
 #include<iterator>
@@ -127,7 +137,7 @@ public:
         }
     }
 
-    pair <int, vector< vector<int32_t> > > _full_state()
+    pair <int, vector< vector<int32_t> > > _full_state() const
     {
         pair <int, vector< vector<int32_t> > > state(offset, queue);
         return state;
@@ -217,3 +227,8 @@ public:
         offset = (offset+1)%queue.size();
     };
 };
+
+// defined in brianlib/spikequeue.cpp by Brian2 >= 2.10 (store/restore of the queue)
+extern ostream& operator<<(ostream& os, const CSpikeQueue& queue);
+extern istream& operator>>(istream& is, CSpikeQueue& queue);
+#endif

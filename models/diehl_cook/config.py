@@ -13,19 +13,22 @@ from brian2 import Quantity, mV, volt
 
 from brainlearn import rundir
 from brainlearn.devices import DEVICES
-from brainlearn.models.diehl_cook_2015 import (
+from brainlearn.models.diehl_cook.model import (
     INTEGRATIONS,
     PARAM_SETS,
     SIZED_REFERENCE,
     TIMER_READINGS,
     DiehlCookParams,
 )
-from brainlearn.units import check_quantity
+from brainlearn.units import check_quantity, parse_quantity
 
-__all__ = ["DEFAULT_CHUNK", "TrainConfig", "read_run_config", "load_images", "training_images",
+__all__ = ["DEFAULT_CHUNK", "DATA_SOURCES", "TrainConfig", "read_run_config", "load_images", "training_images",
            "evaluation_images", "run_params", "load_npz", "chunk_seed"]
 
 DEFAULT_CHUNK = 1000
+#: where a run's images come from: full MNIST, the embedded subset, or arrays given to
+#: ``train(..., images=...)`` (:class:`~brainlearn.models.diehl_cook.DiehlCookClassifier`)
+DATA_SOURCES = ("full", "embedded", "arrays")
 
 
 def load_npz(path: Path) -> dict:
@@ -106,8 +109,8 @@ class TrainConfig:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.timer not in TIMER_READINGS:
             raise ValueError(f"timer must be one of {TIMER_READINGS}, got {self.timer!r}")
-        if self.data not in ("full", "embedded"):
-            raise ValueError(f"data must be 'full' or 'embedded', got {self.data!r}")
+        if self.data not in DATA_SOURCES:
+            raise ValueError(f"data must be one of {DATA_SOURCES}, got {self.data!r}")
         if int(self.neurons) < 1:
             raise ValueError(f"neurons must be positive, got {self.neurons}")
         if int(self.chunk) < 1:
@@ -119,17 +122,20 @@ class TrainConfig:
     def create(cls, neurons: int = 100, examples: int | None = None,
                epochs: float | None = None, seed: int = 0, device: str = "cpp_standalone",
                threads: int | None = None, data: str = "full", timer: str = "brian1",
-               chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | None = None,
+               chunk: int = DEFAULT_CHUNK, theta_plus: Quantity | str | None = None,
                params: str = "paper", integration: str = "implicit_euler",
                validation: int = 0) -> TrainConfig:
         """Validate the options and return a config (``params``: the parameter set).
 
-        At most one of ``examples`` and ``epochs`` may be given (default: one epoch; a run
+        ``theta_plus`` may be written with its unit (``"0.0125 mV"``). At most one of
+        ``examples`` and ``epochs`` may be given (default: one epoch; a run
         stores the number of images it works out as ``examples``; with ``validation`` an
         epoch is the training images less the held-out ones).
         """
         if examples is not None and epochs is not None:
             raise ValueError("give epochs or examples, not both")
+        if isinstance(theta_plus, str):  # written with its unit, e.g. "0.0125 mV"
+            theta_plus = parse_quantity("theta_plus", theta_plus, mV)
         return cls(neurons=int(neurons), examples=None if examples is None else int(examples),
                    epochs=None if epochs is None else float(epochs), seed=int(seed),
                    device=device, threads=None if threads is None else int(threads), data=data,
@@ -197,6 +203,9 @@ def load_images(data: str, split: str):
 
 def _training_split(config: TrainConfig):
     # the training split, and how many of its images are kept for training
+    if config.data == "arrays":
+        raise ValueError("this run was trained on images given to DiehlCookClassifier.fit, "
+                         "not on MNIST: score it with DiehlCookClassifier.load(RUN).score(X, y)")
     images, labels = load_images(config.data, "train")
     kept = len(images) - int(config.validation)
     if kept < 1:

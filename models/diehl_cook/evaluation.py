@@ -27,6 +27,7 @@ from brainlearn.models.diehl_cook.config import (
     load_npz,
     read_run_config,
 )
+from brainlearn.models.diehl_cook.model import DiehlCookParams
 from brainlearn.models.diehl_cook.network import (
     CompiledNetwork,
     StopOnSigterm,
@@ -34,7 +35,6 @@ from brainlearn.models.diehl_cook.network import (
     present_chunk,
 )
 from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams
 from brainlearn.readout import VoteReadout
 
 __all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluation",
@@ -190,6 +190,7 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
 READOUTS = ("vote", "logistic", "online")
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def evaluate(
     run_dir: str | Path,
     assign_examples: int | None = None,

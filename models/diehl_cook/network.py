@@ -22,8 +22,8 @@ from brian2 import Quantity, second
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook.config import TrainConfig
+from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, synapse_order
 from brainlearn.models.diehl_cook.state import NetworkState
-from brainlearn.models.diehl_cook_2015 import DiehlCookParams, build_network, synapse_order
 
 __all__ = ["CompiledNetwork", "make_sim", "ChunkResult", "present_chunk", "StopOnSigterm"]
 

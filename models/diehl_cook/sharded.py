@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brainlearn import rundir
+
 __all__ = ["evaluate_sharded", "plan_shards"]
 
 #: per worker process: the evaluation and frozen network last opened (reused across shards)
@@ -91,6 +93,7 @@ def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: i
             "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def evaluate_sharded(
     run_dir: str | Path,
     assign_examples: int | None = None,

@@ -61,16 +61,21 @@ def train_run(run_dir: str | Path, *, data: str = "full", seed: int = 0, progres
 
 
 def evaluate_run(run_dir: str | Path, **options) -> dict:
-    """Label assignment and test: :func:`brainlearn.models.diehl_cook.evaluate`."""
-    from brainlearn.models.diehl_cook import evaluate
+    """Label assignment and test, serial or sharded:
+    :func:`brainlearn.models.diehl_cook.runs.evaluate_run`."""
+    from brainlearn.models.diehl_cook.runs import evaluate_run as run
 
-    return evaluate(run_dir, **options)
+    return run(run_dir, **options)
 
 
 def comparison_rows(run_dir: str | Path) -> list[dict]:
     """One row per readout of an evaluated run: vote, logistic, online (where scored)."""
     run_dir = Path(run_dir)
     metrics = rundir.read_metrics(run_dir)
+    if rundir.read_config(run_dir).get("data") == "arrays":
+        raise ValueError(f"{run_dir} was fitted by DiehlCookClassifier on images of its own: "
+                         "it has no test accuracy to compare (score it with "
+                         "DiehlCookClassifier.load(RUN).score(X, y))")
     if "accuracy" not in metrics:
         raise ValueError(f"{run_dir} is not evaluated yet: run brainlearn mnist evaluate {run_dir}")
     n = metrics["neurons"]
@@ -104,13 +109,11 @@ def comparison_rows(run_dir: str | Path) -> list[dict]:
 
 def demo(out: str | Path, *, seed: int = 0, neurons: int = 100, device: str = "cpp_standalone",
          progress: bool = True) -> dict:
-    """N=100 on the 1,000 embedded training images, tested on the 500 embedded test images."""
-    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    """N=100 on the 1,000 embedded training images, tested on the 500 embedded test images
+    (a finished demo in ``out`` is replaced): :func:`brainlearn.models.diehl_cook.runs.demo`."""
+    from brainlearn.models.diehl_cook.runs import demo as run
 
-    config = TrainConfig.create(neurons=neurons, examples=1000, seed=seed, device=device,
-                                data="embedded", chunk=250)
-    train(out, config, progress=progress)
-    return evaluate(out, progress=progress)
+    return run(out, seed=seed, neurons=neurons, device=device, progress=progress)
 
 
 def load(run_dir: str | Path):
@@ -160,7 +163,8 @@ SPEC = register_model(ModelSpec(
          "timer": "brian1 | brian2", "threads": "OpenMP threads",
          "assign_examples": "1000 (0: no evaluation)", "test_examples": "500"}),
     commands=("brainlearn mnist train --neurons 400 --epochs 3 --out runs/n400",
-              "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online"),
+              "brainlearn mnist evaluate runs/n400 --readout vote,logistic,online",
+              "brainlearn mnist predict runs/n400 --images digits.npy --out predictions.csv"),
     embedded=("brainlearn mnist train --neurons 100 --examples 1000 --data embedded "
               "--out runs/demo",
               "brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500"),

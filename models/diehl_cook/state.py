@@ -11,14 +11,14 @@ import numpy as np
 from brian2 import Quantity, second, volt
 
 from brainlearn.models.diehl_cook.config import TrainConfig
-from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams
+from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams
 
 __all__ = ["ControllerState", "NetworkState", "PENDING_COUNTS", "initial_state", "frozen_state"]
 
 
 @dataclass
 class ControllerState:
-    """The presentation controller between runs (see ``diehl_cook_2015.CONTROLLER_CODE``)."""
+    """The presentation controller between runs (see ``model.CONTROLLER_CODE``)."""
 
     intensity: float
     pending: float = 0.0  # 1: the last presentation awaits its accept-or-retry decision

@@ -26,12 +26,15 @@ from brainlearn.models.diehl_cook.config import (
     read_run_config,
     training_images,
 )
+from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams
 from brainlearn.models.diehl_cook.network import ChunkResult, StopOnSigterm, make_sim, present_chunk
 from brainlearn.models.diehl_cook.state import NetworkState
-from brainlearn.models.diehl_cook_2015 import N_INPUTS, DiehlCookParams
 from brainlearn.readout import VoteReadout
 
-__all__ = ["TrainProgress", "Checkpoint", "train", "write_untrained_run", "write_profile"]
+#: the model's name in ``brainlearn.models.MODELS`` (``config.json``'s ``"model"``)
+MODEL_NAME = "diehl-cook-2015"
+
+__all__ = ["MODEL_NAME", "TrainProgress", "Checkpoint", "train", "write_untrained_run", "write_profile"]
 
 
 @dataclass
@@ -105,8 +108,10 @@ def _run_config(run_dir: Path, config) -> tuple[TrainConfig, bool]:
     return TrainConfig.of(config), True
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
-          progress: bool = True, profile: bool = False) -> dict:
+          progress: bool = True, profile: bool = False,
+          images: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Train (or continue training) the network of a run directory.
 
     Parameters
@@ -122,6 +127,11 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
         run directory: seconds and share of the simulation time per generated code object
         (state updaters, thresholds, resets, synaptic pathways, monitors), summed over the
         chunks. The weights are the same as without it.
+    images : (pixels, labels), optional
+        The training images of a run whose config has ``data="arrays"`` (pixel rows
+        ``(n, 784)``, 0-255, and their labels, which only score the training accuracy):
+        what :meth:`DiehlCookClassifier.fit` trains on. A resumed ``"arrays"`` run needs the
+        same images again.
 
     Returns
     -------
@@ -132,7 +142,8 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     config, new = _run_config(run_dir, config)
     params = config.params()
     # the data is loaded before anything is written: a failed start leaves no run directory
-    images, labels = training_images(config)
+    images, labels = _given_images(config, images) if images is not None else \
+        training_images(config)
     if config.examples is None:
         config = config.replace(examples=int(round((config.epochs or 1.0) * len(images))))
         new = True  # (rewritten) with the number of images
@@ -183,6 +194,16 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     return _write_train_metrics(run_dir, config, params, ckpt.progress)
 
 
+def _given_images(config: TrainConfig, given) -> tuple[np.ndarray, np.ndarray]:
+    # the pixel rows and labels handed to train() (a run of data="arrays")
+    if config.data != "arrays":
+        raise ValueError(f"images are given to train() only for a run of data='arrays', "
+                         f"this run reads data={config.data!r}")
+    pixels, labels = given
+    pixels = np.asarray(pixels, dtype=np.float64).reshape(len(pixels), -1)
+    return pixels, np.asarray(labels).astype(np.int64)
+
+
 def write_profile(path: str | Path, seconds: Mapping[str, float]) -> pd.DataFrame:
     """Write a profile (seconds per code object) as CSV, largest first, with its share.
 
@@ -216,7 +237,8 @@ def _write_train_metrics(run_dir: Path, config: TrainConfig, params: DiehlCookPa
 def _write_run_config(run_dir: Path, config: TrainConfig, params: DiehlCookParams) -> None:
     # keys a newer or other writer added to config.json are kept
     old = rundir.read_json(run_dir / rundir.CONFIG)
-    rundir.write_config(run_dir, {**old, **config.to_json(), "params": _describe(params)},
+    rundir.write_config(run_dir, {**old, **config.to_json(), "model": MODEL_NAME,
+                                  "params": _describe(params)},
                         kind="diehl_cook")
 
 

@@ -11,7 +11,7 @@ out (``TrainConfig.validation``: never trained on), scores each run on those hel
 - ``tune.md``: per candidate the mean and spread over seeds, best first;
 - ``tune.png``: validation accuracy against ``theta_plus``.
 
-The test set is never read. Like :func:`~brainlearn.models.diehl_cook_reproduce.reproduce`
+The test set is never read. Like :func:`~brainlearn.models.diehl_cook.reproduce.reproduce`
 it is resumable: a finished run is read back, an interrupted one continues from its
 checkpoint. The chosen value is then trained with ``validation=0`` and scored on the test set
 (``brainlearn mnist train --theta-plus``; ``--params sized`` carries the value chosen for
@@ -28,8 +28,8 @@ import pandas as pd
 from brian2 import Quantity, mV
 
 from brainlearn.atomic import atomic_path
-from brainlearn.models.diehl_cook_reproduce import PAPER_ROWS, code_version
-from brainlearn.units import check_quantity
+from brainlearn.models.diehl_cook.reproduce import PAPER_ROWS, code_version
+from brainlearn.units import check_quantity, parse_quantity
 
 __all__ = ["tune", "tune_directory", "tune_summary", "write_tune_tables"]
 
@@ -96,7 +96,7 @@ def write_tune_tables(out: str | Path, rows: list[dict]) -> pd.DataFrame:
 
 def tune(
     out: str | Path,
-    theta_plus: Sequence[Quantity],
+    theta_plus: Sequence[Quantity | str] | str,
     *,
     neurons: int = 100,
     seeds: Sequence[int] = (0,),
@@ -117,8 +117,9 @@ def tune(
     out : path
         Directory of the search (created); one run directory per candidate and seed
         (:func:`tune_directory`).
-    theta_plus : sequence of Quantity
-        Candidate threshold increments (volts), e.g. ``[0.00625 * mV, 0.0125 * mV]``.
+    theta_plus : sequence of Quantity, or str
+        Candidate threshold increments (volts), e.g. ``[0.00625 * mV, 0.0125 * mV]``, or
+        written with their units, comma-separated: ``"0.00625 mV,0.0125 mV"``.
     neurons : int
         Excitatory cells N.
     seeds : sequence of int
@@ -144,7 +145,10 @@ def tune(
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
     from brainlearn.models.diehl_cook.config import training_images
 
-    candidates = [check_quantity("theta_plus", value, mV) for value in theta_plus]
+    if isinstance(theta_plus, str):
+        theta_plus = [text.strip() for text in theta_plus.split(",") if text.strip()]
+    candidates = [parse_quantity("theta_plus", value, mV) if isinstance(value, str)
+                  else check_quantity("theta_plus", value, mV) for value in theta_plus]
     if not candidates:
         raise ValueError("give at least one theta_plus candidate")
     if int(validation) < 1:
@@ -168,7 +172,7 @@ def tune(
     rows = [tune_summary(d) for d in sorted(out.iterdir()) if _scored_on_validation(d)]
     summary = write_tune_tables(out, rows)
     if plot:
-        from brainlearn.models.diehl_cook_plots import plot_tune
+        from brainlearn.models.diehl_cook.plots import plot_tune
 
         plot_tune(out)
     return summary

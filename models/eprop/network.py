@@ -56,6 +56,7 @@ from brainlearn.models.eprop.equations import (
     pairs,
 )
 from brainlearn.models.eprop.params import EpropParams, EpropWeights, initial_optimizer_state
+from brainlearn.standalone import run_standalone
 
 __all__ = ["EpropResult", "EpropSimulation", "build_network", "run_sequences"]
 
@@ -420,7 +421,8 @@ class EpropSimulation:
             if "s_fb" in objs:
                 i, j = self._indices("s_fb")
                 run_args[objs["s_fb"].B] = weights.feedback[j, i]
-            device.run(directory=str(self.directory), with_output=False, run_args=run_args)
+            # staged inputs; a read error of the compiled program fails the run
+            run_standalone(self.directory, run_args=run_args)
         wall = time.perf_counter() - start
         return _read(objs, p, weights, self.n_sequences, wall, self.record)
 

@@ -22,6 +22,22 @@ def plot_run(path: str | Path, result: EpropResult, task: Task, history: pd.Data
 
     Panels: input raster, recurrent raster, readout against target (``yhat`` and ``y*``),
     loss per iteration. Written atomically to ``path``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The PNG file to write.
+    result : brainlearn.models.eprop.network.EpropResult
+        The chunk's records (spikes, readout and target).
+    task : brainlearn.models.eprop.tasks.Task
+        The task that ran (its ``params.steps`` per sequence).
+    history : pandas.DataFrame
+        The loss per iteration so far.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import matplotlib
 

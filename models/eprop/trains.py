@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from brainlearn import rundir
+from brainlearn.encoding import spike_trains  # the core's; kept here for e-prop's users
 
 __all__ = ["counts_to_spike_trains", "spike_trains", "recorded_trains"]
 
@@ -40,33 +40,6 @@ def counts_to_spike_trains(counts: np.ndarray, steps: int) -> np.ndarray:
         c = counts[a, j]
         out[a, ((np.arange(c) + 0.5) * steps / c).astype(int), j] = 1
     return out.reshape(n_img * steps, n)
-
-
-def spike_trains(spikes: pd.DataFrame, n_examples: int, n_neurons: int, steps: int,
-                 window: float) -> np.ndarray:
-    """Spike trains (examples, steps, neurons) from recorded spikes timed per example.
-
-    Parameters
-    ----------
-    spikes : DataFrame
-        ``neuron``, ``example`` and ``t``: seconds from the start of the example's window
-        (as :func:`brainlearn.rundir.read_window_spikes` returns them).
-    n_examples, n_neurons : int
-        Shape of the result (silent examples and neurons included).
-    steps : int
-        Steps per example: a spike at ``t`` falls on step ``floor(t * steps / window)``; two
-        spikes of one neuron in one step make one spike (none at the network's own ``dt``).
-    window : float
-        Length of each example's window in seconds.
-    """
-    t = spikes["t"].to_numpy(float)
-    if len(t) and (t.min() < 0 or t.max() >= window):
-        raise ValueError(f"spike times must lie in each example's window [0, {window}) s")
-    # the small tolerance keeps a spike on the step boundary it was recorded at
-    step = np.minimum(np.floor(t * steps / window + 1e-9).astype(np.int64), steps - 1)
-    out = np.zeros((n_examples, steps, n_neurons), dtype=np.uint8)
-    out[spikes["example"].to_numpy(np.int64), step, spikes["neuron"].to_numpy(np.int64)] = 1
-    return out
 
 
 def recorded_trains(run_dir: str | Path, stage: str, steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,279 @@
+"""The files a compiled Brian2 program reads: written whole, checked, and read errors fail.
+
+A ``cpp_standalone`` program reads its inputs from ``BUILD/static_arrays/``: the arrays of
+the network (written by Brian2 at every build) and the initial values of each run passed as
+``run_args`` (weights, thresholds, a chunk's pixels), in files named by the MD5 of their
+contents. Brian2 writes both with ``ndarray.tofile`` under the final name and skips a
+``run_args`` file whose name exists, so a file cut short by ``kill -9`` or a full disk was
+reused by every later run with the same values, and the program, which only prints
+``Error reading '...': file size ... does not match expected size ...``, carried on.
+Here:
+
+* :func:`stage_run_args` writes every ``run_args`` file before Brian2 looks at it, under a
+  temporary name renamed when complete, and rewrites one whose size or bytes differ from
+  what the run needs (Brian2 then finds the right file and writes nothing);
+* :func:`atomic_static_arrays` makes Brian2's build write the network's arrays the same way;
+* :func:`run_standalone` runs the program with its error output captured, shows it, and
+  raises :class:`StandaloneInputError` (removing the file) when the program reports a
+  file it could not read;
+* :func:`parent_death_code` is C++ for ``main`` that ends the program when the Python
+  process that started it dies, so a killed run leaves no program writing into its build
+  folder (Linux ``prctl(PR_SET_PDEATHSIG)``);
+* :func:`remove_broken_objects` deletes the object files and program that a compile killed
+  half-way left behind (truncated ELF files ``make`` would take as up to date).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from brainlearn.atomic import atomic_path, write_error
+
+__all__ = ["StandaloneInputError", "write_input", "stage_run_args", "atomic_static_arrays",
+           "run_standalone", "read_errors", "parent_death_code", "remove_broken_objects",
+           "sweep_temporary"]
+
+#: lines of Brian2's ``objects.cpp`` that report an input file it could not read
+_READ_ERROR = re.compile(r"^(?:Error reading|Could not read) '([^']+)'(.*)$", re.MULTILINE)
+
+
+class StandaloneInputError(RuntimeError):
+    """The compiled program could not read one of its input files."""
+
+
+def write_input(path: str | os.PathLike, data: bytes) -> bool:
+    """Make ``path`` hold exactly ``data``: keep a file that does, else write it atomically.
+
+    Returns whether it was (re)written. A file of the wrong size or content (cut short by a
+    kill or a full disk, or damaged later) is replaced, never reused.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return True
+
+
+def _run_arg_file(dev, key, value) -> tuple[str, bytes] | None:
+    """The file name Brian2 gives the value of ``key`` in ``run_args`` and its bytes (None
+    when Brian2 passes the value on the command line)."""
+    from brian2 import TimedArray
+    from brian2.core.variables import VariableView
+
+    if isinstance(key, VariableView) and hasattr(dev, "_prepare_variableview_run_arg"):
+        _, _, name, values = dev._prepare_variableview_run_arg(key, value)
+    elif isinstance(key, TimedArray) and hasattr(dev, "_prepare_timed_array_run_arg"):
+        _, _, name, values = dev._prepare_timed_array_run_arg(key, value)
+    else:
+        return None
+    return (name, values.tobytes()) if name else None
+
+
+def stage_run_args(dev, run_args: Mapping) -> list[Path]:
+    """Write the ``run_args`` files of the next run atomically, checked against their values.
+
+    Parameters
+    ----------
+    dev : brian2 device
+        The active standalone device (its ``project_dir`` is the build folder).
+    run_args : mapping
+        What will be passed to ``device.run(run_args=...)``.
+
+    Returns
+    -------
+    list of Path
+        The files the run reads (each now holds exactly its values).
+    """
+    folder = Path(dev.project_dir) / "static_arrays"
+    files = []
+    for key, value in run_args.items():
+        named = _run_arg_file(dev, key, value)
+        if named is None:
+            continue
+        path = folder / named[0]
+        write_input(path, named[1])
+        files.append(path)
+    return files
+
+
+def atomic_static_arrays(dev) -> None:
+    """Make the standalone device ``dev`` write its static arrays atomically at each build.
+
+    Brian2's ``write_static_arrays(directory)`` writes ``directory/static_arrays/NAME`` in
+    place; it is run into a staging folder and each file is then moved under its final name
+    (or left alone when that already holds the same bytes).
+    """
+    if "write_static_arrays" in vars(dev):
+        return
+    original = dev.write_static_arrays
+
+    def write_static_arrays(directory):
+        staging = Path(directory) / ".staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "static_arrays").mkdir(parents=True)
+        try:
+            try:
+                original(str(staging))
+            except OSError as exc:  # name the file being written (the newest one)
+                written = sorted((staging / "static_arrays").iterdir(),
+                                 key=lambda p: p.stat().st_mtime_ns)
+                name = written[-1].name if written else ""
+                raise write_error(Path(directory) / "static_arrays" / name, exc) from None
+            for item in sorted((staging / "static_arrays").iterdir()):
+                final = Path(directory) / "static_arrays" / item.name
+                if final.exists() and _same_file(item, final):
+                    continue
+                os.replace(item, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    dev.write_static_arrays = write_static_arrays
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+
+
+def sweep_temporary(folder: str | os.PathLike) -> None:
+    """Remove temporary files a killed writer left in ``folder`` (``.NAME.HEX.tmp...``)."""
+    for item in Path(folder).glob(".*.tmp*"):
+        item.unlink(missing_ok=True)
+
+
+def read_errors(text: str) -> list[tuple[str, str]]:
+    """The files the program reported it could not read in ``text``, with the reason."""
+    return [(m.group(1), m.group(2).lstrip(": ").strip()) for m in _READ_ERROR.finditer(text)]
+
+
+def run_standalone(directory: str | os.PathLike | None = None, run_args: Mapping | None = None,
+                   with_output: bool = False) -> None:
+    """Run the compiled program of the active standalone device; fail on a read error.
+
+    The ``run_args`` files are staged first (:func:`stage_run_args`). Under
+    ``cpp_standalone`` the program's error output goes to ``results/stderr.txt`` and is shown
+    after the run; a line ``Error reading '<file>' ...`` (or ``Could not read``) removes that
+    file and raises :class:`StandaloneInputError`, so a rerun writes it again.
+
+    Parameters
+    ----------
+    directory : path, optional
+        The build folder (default: the device's project directory).
+    run_args : mapping, optional
+        Brian2's ``run_args`` (variable views or TimedArrays to values).
+    with_output : bool
+        Show the program's standard output (Brian2's ``with_output``).
+    """
+    from brian2 import get_device, prefs
+
+    dev = get_device()
+    directory = dev.project_dir if directory is None else directory
+    run_args = dict(run_args or {})
+    stage_run_args(dev, run_args)
+    if type(dev).__name__ != "CPPStandaloneDevice":
+        dev.run(directory=str(directory), with_output=with_output, run_args=run_args)
+        return
+    errors = Path(directory).resolve() / "results" / "stderr.txt"
+    errors.parent.mkdir(parents=True, exist_ok=True)
+    errors.unlink(missing_ok=True)
+    key = "devices.cpp_standalone.run_cmd_unix"
+    saved = prefs[key]
+    command = [saved] if isinstance(saved, str) else list(saved)
+    prefs[key] = ["/bin/sh", "-c", f'exec "$0" "$@" 2>{shlex.quote(str(errors))}', *command]
+    parent = os.environ.get("BRAINLEARN_PARENT_PID")
+    if command == ["./main"]:  # the program's parent is this process (sh execs it)
+        os.environ["BRAINLEARN_PARENT_PID"] = str(os.getpid())
+    else:  # a launcher in between (mpirun, taskset ...): no parent check
+        os.environ.pop("BRAINLEARN_PARENT_PID", None)
+    failure = None
+    try:
+        dev.run(directory=str(directory), with_output=with_output, run_args=run_args)
+    except RuntimeError as exc:
+        failure = exc
+    finally:
+        prefs[key] = saved
+        if parent is None:
+            os.environ.pop("BRAINLEARN_PARENT_PID", None)
+        else:
+            os.environ["BRAINLEARN_PARENT_PID"] = parent
+    text = errors.read_text(errors="replace") if errors.exists() else ""
+    if text:
+        sys.stderr.write(text)
+    bad = read_errors(text)
+    if bad:
+        name, why = bad[0]
+        path = Path(directory) / name if not os.path.isabs(name) else Path(name)
+        path.unlink(missing_ok=True)
+        raise StandaloneInputError(
+            f"the compiled network could not read its input {path} ({why or 'read failed'}); "
+            "the file was removed: run the command again") from None
+    if failure is not None:
+        raise failure
+
+
+def parent_death_code() -> str:
+    """C++ for the start of ``main``: end the program when its Python parent dies (Linux).
+
+    ``BRAINLEARN_PARENT_PID`` (set by :func:`run_standalone`) closes the gap in which the
+    parent dies before ``prctl`` is called.
+    """
+    return (
+        "#ifdef __linux__\n"
+        "{\n"
+        "    prctl(PR_SET_PDEATHSIG, SIGKILL);\n"
+        "    const char* _bl_parent = getenv(\"BRAINLEARN_PARENT_PID\");\n"
+        "    if (_bl_parent != NULL && (long)getppid() != atol(_bl_parent)) return 1;\n"
+        "}\n"
+        "#endif\n"
+    )
+
+
+#: headers :func:`parent_death_code` needs
+PARENT_DEATH_HEADERS = ["<sys/prctl.h>", "<signal.h>", "<unistd.h>", "<stdlib.h>"]
+
+
+def _elf_complete(path: Path) -> bool:
+    """Whether ``path`` is an ELF file whose section header table lies within the file (a
+    compiler or linker killed while writing leaves a file that fails this)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if len(head) < 52 or head[:4] != b"\x7fELF":
+        return False
+    order = "little" if head[5] == 1 else "big"
+    if head[4] == 2:  # 64-bit
+        shoff = int.from_bytes(head[0x28:0x30], order)
+        entsize, count = int.from_bytes(head[0x3A:0x3C], order), int.from_bytes(head[0x3C:0x3E], order)
+    else:
+        shoff = int.from_bytes(head[0x20:0x24], order)
+        entsize, count = int.from_bytes(head[0x2E:0x30], order), int.from_bytes(head[0x30:0x32], order)
+    return 0 < shoff and shoff + entsize * count <= size
+
+
+def remove_broken_objects(build_dir: str | os.PathLike) -> list[Path]:
+    """Delete the truncated object files (and then the program) of an interrupted compile.
+
+    ``make`` decides by time stamps, so an object file cut short by a kill (newer than its
+    source) would be linked as it is. Returns what was removed.
+    """
+    build_dir = Path(build_dir)
+    broken = [p for p in [*build_dir.glob("*.o"), *build_dir.glob("*/*.o")] if not _elf_complete(p)]
+    program = build_dir / "main"
+    if broken or (program.exists() and not _elf_complete(program)):
+        broken.append(program)
+    for path in broken:
+        path.unlink(missing_ok=True)
+    return broken
