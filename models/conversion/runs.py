@@ -62,8 +62,9 @@ class MLPRunConfig:
     The default recipe: a 784-500-10 ReLU MLP, 20 epochs of Adam from ``lr`` 2e-3 annealed
     per epoch on a cosine (``schedule="cosine"``), minibatches of 128, L2 penalty ``alpha``
     0.03 (scikit-learn's, divided by the batch size: 2.3e-4 per example), on all 60,000
-    training images (``source="full"``). At seed 1 it reaches 98.60 % on the test split, where
-    a constant 1e-3 with ``alpha`` 1e-4 reached 97.89 % and the cosine alone 98.33 %.
+    training images (``source="full"``). It reaches 98.42 / 98.60 / 98.43 % on the test split
+    at seeds 0 / 1 / 2, where a constant 1e-3 with ``alpha`` 1e-4 reached 98.39 / 97.89 % at
+    seeds 0 / 1.
     """
 
     hidden: tuple = (500,)
