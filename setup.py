@@ -92,7 +92,11 @@ setup(
         # the oldest (wheel step, 2.8.0) and the newest (step "newest": Python 3.13, 2.11.0)
         "brian2>=2.8.0,<2.12",
         "packaging>=21",
-        "numpy>=1.24,<2.6",
+        # Brian2 2.8 and 2.9 (the newest with wheels for Python 3.10 and 3.11) use
+        # numpy.ndarray.ptp, which numpy 2.4 removed, and do not pin numpy themselves;
+        # Brian2 2.10 (Python 3.12) and 2.11 (Python 3.13) run with numpy 2.5
+        "numpy>=1.24,<2.4; python_version < '3.12'",
+        "numpy>=1.24,<2.6; python_version >= '3.12'",
         "scipy>=1.10",
         "matplotlib>=3.7",
         "pandas>=2.0",
