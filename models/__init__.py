@@ -41,8 +41,8 @@ __all__ = ["BUILTIN_SPECS", "MODELS", "ModelSpec", "register_model", "unregister
 BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.diehl_cook.spec",
     "brainlearn.models.conversion.spec",
-    "brainlearn.models.eprop.spec",
     "brainlearn.models.surrogate.spec",
+    "brainlearn.models.eprop.spec",
     "brainlearn.models.hybrid.spec",
 )
 
