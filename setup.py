@@ -108,6 +108,7 @@ setup(
         "dask[distributed]>=2024.1",
         "platformdirs>=3",
         "tabulate>=0.9",
+        "lazy_loader>=0.3",  # the model packages load their modules on first use
         "pillow>=9",  # reading PNG images (brainlearn.data.images)
     ],
     extras_require=EXTRAS,

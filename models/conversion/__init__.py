@@ -36,34 +36,18 @@ registry does) loads neither Brian2, scikit-learn nor PyTorch.
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-_EXPORTS = {
-    "ann": ("MLP", "CNN", "SCHEDULES", "MLP_SCHEDULES", "mlp_classifier", "mlp_from_classifier",
-            "epoch_learning_rate", "fit_classifier", "train_mlp", "shift_images", "train_cnn"),
-    "normalise": ("ConvertedNet", "convert", "rescale", "parse_norm"),
-    "unroll": ("ConvertedCNN", "SparseLayer", "conv_synapses", "pool_synapses", "fold_pools"),
-    "network": ("SimulationResult", "simulate", "build_network", "INPUTS", "RESETS"),
-    "replica": ("simulate_torch",),
-    "rate": ("rate_network", "rate_model", "compare_rates"),
-    "evaluation": ("evaluate", "READOUTS", "SIMULATORS"),
-    "plots": ("plot_accuracy",),
-    "runs": ("MLPRunConfig", "CNNRunConfig", "train_run", "evaluate_run", "load_ann"),
-    "estimator": ("ConvertedMLPClassifier", "ConvertedCNNClassifier"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# every public name, loaded from its module on first use (lazy_loader, as scikit-image does)
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "ann": ["MLP", "CNN", "SCHEDULES", "MLP_SCHEDULES", "mlp_classifier", "mlp_from_classifier", "epoch_learning_rate", "fit_classifier", "train_mlp", "shift_images", "train_cnn"],
+    "normalise": ["ConvertedNet", "convert", "rescale", "parse_norm"],
+    "unroll": ["ConvertedCNN", "SparseLayer", "conv_synapses", "pool_synapses", "fold_pools"],
+    "network": ["SimulationResult", "simulate", "build_network", "INPUTS", "RESETS"],
+    "replica": ["simulate_torch"],
+    "rate": ["rate_network", "rate_model", "compare_rates"],
+    "evaluation": ["evaluate", "READOUTS", "SIMULATORS"],
+    "plots": ["plot_accuracy"],
+    "runs": ["MLPRunConfig", "CNNRunConfig", "train_run", "evaluate_run", "load_ann"],
+    "estimator": ["ConvertedMLPClassifier", "ConvertedCNNClassifier"],
+})

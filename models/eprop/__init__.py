@@ -30,37 +30,18 @@ imported on first use, so ``import brainlearn.models.eprop`` stays light (no Bri
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-#: public name -> the submodule that defines it
-_WHERE = {
-    "EpropParams": "params", "EpropWeights": "params", "initial_optimizer_state": "params",
-    "SCHEDULE": "equations", "optimizer_code": "equations",
-    "EpropResult": "network", "EpropSimulation": "network", "build_network": "network",
-    "run_sequences": "network",
-    "Task": "tasks", "TASKS": "tasks", "sine_waves": "tasks", "evidence_accumulation": "tasks",
-    "sine_waves_params": "tasks", "evidence_accumulation_params": "tasks",
-    "NEST_LOSSES": "nest", "TF_LOSSES": "nest", "nest_comparison": "nest",
-    "write_comparison": "nest",
-    "DEFAULTS": "runs", "train": "runs", "train_task": "runs", "chunk_task": "runs",
-    "plot_run": "plots",
-    "spike_trains": "trains", "counts_to_spike_trains": "trains",
-    "recorded_trains": "trains",
-    "EpropReadout": "readout",
-    "evaluate_run": "mnist_readout", "load_run": "mnist_readout",
-}
-
-__all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# every public name, loaded from its module on first use (lazy_loader, as scikit-image does)
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "params": ["EpropParams", "EpropWeights", "initial_optimizer_state"],
+    "equations": ["SCHEDULE", "optimizer_code"],
+    "network": ["EpropResult", "EpropSimulation", "build_network", "run_sequences"],
+    "tasks": ["Task", "TASKS", "sine_waves", "evidence_accumulation", "sine_waves_params", "evidence_accumulation_params"],
+    "nest": ["NEST_LOSSES", "TF_LOSSES", "nest_comparison", "write_comparison"],
+    "runs": ["DEFAULTS", "train", "train_task", "chunk_task"],
+    "plots": ["plot_run"],
+    "trains": ["spike_trains", "counts_to_spike_trains", "recorded_trains"],
+    "readout": ["EpropReadout"],
+    "mnist_readout": ["evaluate_run", "load_run"],
+})

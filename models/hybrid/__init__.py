@@ -56,27 +56,15 @@ entry ``stdp-bp-hybrid``). Importing this package imports neither PyTorch nor Br
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-#: public name -> module of this package that defines it
-_WHERE = {
-    "RecordedSpikes": "spikes", "DenseSpikes": "spikes", "HybridLayer": "layer",
-    "LOSSES": "training", "train": "training", "forward": "training",
-    "simulate": "brian2_net", "evaluate": "evaluation",
-    "SUBDIR": "runs", "train_run": "runs", "evaluate_run": "runs",
-    "HybridClassifier": "estimator",
-}
-
-__all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# every public name, loaded from its module on first use (lazy_loader, as scikit-image does)
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "spikes": ["RecordedSpikes", "DenseSpikes"],
+    "layer": ["HybridLayer"],
+    "training": ["LOSSES", "train", "forward"],
+    "brian2_net": ["simulate"],
+    "evaluation": ["evaluate"],
+    "runs": ["SUBDIR", "train_run", "evaluate_run"],
+    "estimator": ["HybridClassifier"],
+})

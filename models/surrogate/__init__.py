@@ -34,34 +34,19 @@ first use.
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-#: public name -> module of this package that defines it
-_WHERE = {
-    "SURROGATES": "gradients", "DEFAULT_SCALE": "gradients", "Surrogate": "gradients",
-    "require_torch": "gradients",
-    "NEURONS": "lif", "RESETS": "lif", "lif_scan": "lif", "scan_layers": "lif",
-    "ENCODERS": "network", "SpikingMLP": "network", "Activity": "network", "decode": "network",
-    "PRESETS": "presets", "MODEL_NAMES": "presets", "resolve_settings": "presets",
-    "forward": "torch_net", "run_steps": "torch_net", "input_drive": "torch_net",
-    "LOSSES": "training", "train": "training",
-    "simulate": "brian2_net",
-    "evaluate": "evaluation",
-    "train_run": "runs", "evaluate_run": "runs", "read_run": "runs",
-    "plot_history": "plots",
-    "SurrogateClassifier": "estimator",
-}
-
-__all__ = list(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# every public name, loaded from its module on first use (lazy_loader, as scikit-image does)
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "gradients": ["SURROGATES", "DEFAULT_SCALE", "Surrogate", "require_torch"],
+    "lif": ["NEURONS", "RESETS", "lif_scan", "scan_layers"],
+    "network": ["ENCODERS", "SpikingMLP", "Activity", "decode"],
+    "presets": ["PRESETS", "MODEL_NAMES", "resolve_settings"],
+    "torch_net": ["forward", "run_steps", "input_drive"],
+    "training": ["LOSSES", "train"],
+    "brian2_net": ["simulate"],
+    "evaluation": ["evaluate"],
+    "runs": ["train_run", "evaluate_run", "read_run"],
+    "plots": ["plot_history"],
+    "estimator": ["SurrogateClassifier"],
+})
