@@ -24,7 +24,7 @@ from brian2 import Quantity, ms
 import brainlearn.integration  # noqa: F401  (registers method="implicit_euler" with Brian2)
 from brainlearn.units import CheckedParams
 
-__all__ = ["SynapseCode", "PlasticityRule", "SCHEMES"]
+__all__ = ["SynapseCode", "PlasticityRule", "SCHEMES", "join_lines"]
 
 SCHEMES = ("all-to-all", "nearest")
 
@@ -133,7 +133,8 @@ class PlasticityRule(CheckedParams):
         raise NotImplementedError
 
 
-def _join(*lines: str) -> str:
+def join_lines(*lines: str) -> str:
+    """Brian2 code from lines, the empty ones left out (a rule renders optional lines as "")."""
     return "\n".join(line for line in lines if line)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import Quantity, ms, second
 
-from brainlearn.plasticity.base import PlasticityRule, SynapseCode, _join
+from brainlearn.plasticity.base import PlasticityRule, SynapseCode, join_lines
 from brainlearn.units import NUMBER, check_quantity, qfield
 
 __all__ = ["PairSTDP", "TripletSTDP", "DiehlCookSTDP", "TRIPLET_PRESETS"]
@@ -71,17 +71,17 @@ class PairSTDP(PlasticityRule):
     def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
         f_plus = self._factor("1 - w / w_max", self.mu_plus).replace("** mu", "** mu_plus")
         f_minus = self._factor("w / w_max", self.mu_minus).replace("** mu", "** mu_minus")
-        model = _join(
+        model = join_lines(
             "w : 1",
             "dapre/dt = -apre / tau_plus : 1 (event-driven)",
             "dapost/dt = -apost / tau_minus : 1 (event-driven)",
         )
-        on_pre = _join(
+        on_pre = join_lines(
             on_pre_effect,
             self._clip(f"w - A_minus{f_minus} * apost"),
             self._trace("apre"),
         )
-        on_post = _join(self._clip(f"w + A_plus{f_plus} * apre"), self._trace("apost"))
+        on_post = join_lines(self._clip(f"w + A_plus{f_plus} * apre"), self._trace("apost"))
         return SynapseCode(model, on_pre, on_post, self.namespace())
 
 
@@ -157,7 +157,7 @@ class TripletSTDP(PlasticityRule):
 
     def render(self, on_pre_effect: str = "", dt: Quantity | None = None) -> SynapseCode:
         has_r2 = self.tau_x is not None
-        model = _join(
+        model = join_lines(
             "w : 1",
             "dr1/dt = -r1 / tau_plus : 1 (event-driven)",
             "dr2/dt = -r2 / tau_x : 1 (event-driven)" if has_r2 else "",
@@ -165,13 +165,13 @@ class TripletSTDP(PlasticityRule):
             "do2/dt = -o2 / tau_y : 1 (event-driven)",
         )
         ltd = "o1 * (A2_minus + A3_minus * r2)" if has_r2 else "o1 * A2_minus"
-        on_pre = _join(
+        on_pre = join_lines(
             on_pre_effect,
             self._clip(f"w - {ltd}"),
             self._trace("r1"),
             self._trace("r2") if has_r2 else "",
         )
-        on_post = _join(
+        on_post = join_lines(
             self._clip("w + r1 * (A2_plus + A3_plus * o2)"),
             self._trace("o1"),
             self._trace("o2"),
@@ -246,8 +246,8 @@ class DiehlCookSTDP(PlasticityRule):
         pre_now = f"pre * {decay}" if all_to_all else decay
         track = weight_sum is not None
         before, after = ("w_old = w", f"{weight_sum}_post += w - w_old") if track else ("", "")
-        model = _join("w : 1", "tpre : second", "pre : 1" if all_to_all else "")
-        on_pre = _join(
+        model = join_lines("w : 1", "tpre : second", "pre : 1" if all_to_all else "")
+        on_pre = join_lines(
             on_pre_effect,
             f"pre = {pre_now} + 1" if all_to_all else "",
             "tpre = t",
@@ -255,8 +255,8 @@ class DiehlCookSTDP(PlasticityRule):
             self._clip("w - nu_pre * post1_post"),
             after,
         )
-        on_post = _join(before, self._clip(f"w + nu_post * {pre_now} * post2_post"), after)
-        post_model = _join(
+        on_post = join_lines(before, self._clip(f"w + nu_post * {pre_now} * post2_post"), after)
+        post_model = join_lines(
             "dpost1/dt = -post1 / tau_eff1 : 1",
             "dpost2/dt = -post2 / tau_eff2 : 1",
             f"{weight_sum} : 1" if track else "",
