@@ -44,6 +44,7 @@ BUILTIN_SPECS: tuple[str, ...] = (
     "brainlearn.models.surrogate.spec",
     "brainlearn.models.eprop.spec",
     "brainlearn.models.hybrid.spec",
+    "brainlearn.models.lcsnn.spec",
 )
 
 

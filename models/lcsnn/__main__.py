@@ -1,0 +1,88 @@
+"""Train and evaluate LC-SNN run directories from the shell.
+
+``python -m brainlearn.models.lcsnn train --filters 100 --seed 0 --out runs/lcsnn100_s0``
+trains one pass over the 60,000 training images (resumes a killed run with the same
+command); ``python -m brainlearn.models.lcsnn evaluate runs/lcsnn100_s0`` fits the readouts on
+10,000 training images and scores them on the 10,000 test images. ``python -m brainlearn.models.lcsnn curve --out runs/lcsnn_curve`` trains and evaluates
+the published curve (:data:`CURVE`), resumable. ``brainlearn compare`` then reads the run directories like any other model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "curve", "CURVE"]
+
+#: the published curve (Saunders et al. 2019): (filters, seed), smallest sizes first
+CURVE = tuple((f, s) for f in (25, 50, 100) for s in (0, 1, 2)) + ((250, 0), (500, 0))
+
+
+def curve(out: str, threads: int | None = None) -> None:
+    """Train and evaluate every run of :data:`CURVE` in ``out/f{filters}_s{seed}``, one
+    after the other; finished runs are skipped and an unfinished one resumes, so the same
+    command continues a stopped curve."""
+    from pathlib import Path
+
+    from brainlearn import rundir
+    from brainlearn.models.lcsnn.training import evaluate, train
+
+    for filters, seed in CURVE:
+        run = Path(out) / f"f{filters}_s{seed}"
+        metrics = rundir.read_metrics(run) if run.is_dir() else {}
+        if "accuracy" in metrics:
+            continue
+        if "train_examples" not in metrics:
+            train(run, n_filters=filters, seed=seed, threads=threads)
+        evaluate(run)
+        print(f"lcsnn curve: {run} done", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status (1 with a one-line message on errors)."""
+    parser = argparse.ArgumentParser(prog="python -m brainlearn.models.lcsnn",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train (or resume) a run directory")
+    tr.add_argument("--filters", type=int, default=25, help="filters per location (25)")
+    tr.add_argument("--kernel", type=int, default=None, help="patch side (paper's for the size)")
+    tr.add_argument("--stride", type=int, default=None, help="stride (paper's for the size)")
+    tr.add_argument("--examples", type=int, default=None, help="training images per pass (all)")
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--data", choices=("full", "embedded"), default="full")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    tr.add_argument("--out", required=True, help="run directory")
+    ev = sub.add_parser("evaluate", help="fit the readouts and score the test set")
+    ev.add_argument("run_dir")
+    ev.add_argument("--assign-examples", type=int, default=None,
+                    help="training images the readouts are fitted on (10,000 / all embedded)")
+    ev.add_argument("--test-examples", type=int, default=None, help="test images (all)")
+    cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
+    cu.add_argument("--out", required=True, help="folder of the run directories")
+    cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    args = parser.parse_args(argv)
+    from brainlearn.models.lcsnn.training import evaluate, train
+
+    try:
+        if args.command == "train":
+            metrics = train(args.out, n_filters=args.filters, kernel=args.kernel,
+                            stride=args.stride, examples=args.examples, epochs=args.epochs,
+                            data=args.data, seed=args.seed, threads=args.threads)
+            print(f"trained {metrics['train_examples']} images, "
+                  f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
+        elif args.command == "curve":
+            curve(args.out, threads=args.threads)
+        else:
+            metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
+                               test_examples=args.test_examples)
+            print(", ".join(f"{k[9:]} {100 * v:.2f} %" for k, v in metrics.items()
+                            if k.startswith("accuracy_")))
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""The locally connected spiking network (LC-SNN) of Saunders et al. (2019), in Brian2.
+
+D. J. Saunders, D. Patel, H. Hazan, H. T. Siegelmann, R. Kozma (2019), "Locally connected
+spiking neural networks for unsupervised feature learning", Neural Networks 119:332-340
+(arXiv 1904.06269). Parameters from the authors' code: BindsNET's ``LocallyConnectedNetwork``,
+``LocallyConnectedConnection``, ``DiehlAndCookNodes`` and ``PostPre``, run by
+``experiments/mnist/crop_locally_connected.py`` of BINDS-LAB-UMASS/bindsnet_experiments.
+
+The network: the 28x28 image cropped by 4 pixels on every side (20x20 = 400 Poisson inputs,
+``pixel * 0.5 Hz``) -> ``F`` filters at each of ``L x L`` locations of a ``k x k`` kernel
+moved by stride ``s`` (``L = (20 - k) // s + 1``; 12/4 and 16/2 both give 3x3 locations), one
+current-based LIF cell with adaptive threshold per filter and location (``N = 9 F`` cells,
+each seeing only its ``k x k`` patch) -> every cell inhibits the cells of the other filters
+at its own location (``-250 mV``). Learning is BindsNET's ``PostPre`` with a zero pre rate:
+on a post spike ``w += nu * x_pre`` (pre trace set to 1 per spike, 20 ms), weights clipped
+to [0, 1] and each cell's weights renormalised to ``0.2 k^2`` after every presentation;
+``nu = 0.01`` decays by ``0.99`` every 250 images. Each image is shown for 250 ms at 1 ms
+steps; an image that evokes fewer than 5 spikes is shown again at twice the rate (at most
+three times); before a new image the membrane potentials go back to rest.
+
+The network is :func:`build_network`; the presentation protocol runs inside Brian2's
+generated code (a one-cell ``controller`` group, as in Diehl & Cook's network), so a chunk of
+images is one execution of one compiled binary (:class:`brainlearn.chunked.ChunkedSimulation`).
+
+Two choices keep BindsNET's discrete dynamics exactly where Brian2's step order differs:
+
+* BindsNET adds a spike's effect at the next step, after the leak; Brian2 adds it in the
+  spike's own step, before the next leak. The synapses therefore add ``w * exp(dt / tau_m)``
+  mV, which after one leak step is BindsNET's ``w``.
+* BindsNET blocks all input for 5 steps after a spike (its refractory counter); Brian2's
+  refractoriness with ``refractory = 5 ms`` blocks the same steps (the synapses multiply by
+  ``not_refractory``).
+
+One BindsNET quirk is left out: ``DiehlAndCookNodes(one_spike=True)`` lets only one, randomly
+chosen, of the cells that cross threshold in the same step emit its spike (all of them reset
+and raise theta). Here every such cell spikes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import (
+    EventMonitor,
+    Hz,
+    Network,
+    Quantity,
+    SpikeMonitor,
+    Synapses,
+    linked_var,
+    ms,
+    mV,
+    second,
+)
+
+from brainlearn.devices import stop_network
+from brainlearn.encoding import START_PRESENTATION, pixel_table, poisson_input_group
+from brainlearn.plasticity import PairSTDP, SynapseCode
+from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
+
+__all__ = ["LCSNNParams", "CITATION", "build_network", "receptive_fields", "crop_images",
+           "learning_rule", "plastic_code", "connect_input", "inhibition_pairs",
+           "PAPER_SIZES"]
+
+CITATION = (
+    "D. J. Saunders, D. Patel, H. Hazan, H. T. Siegelmann, R. Kozma (2019), Locally connected "
+    "spiking neural networks for unsupervised feature learning, Neural Networks 119:332-340"
+)
+
+#: filters -> (kernel, stride) of the published curve (the synapse counts of the paper's
+#: table: 25, 50, 100 filters 12x12 kernels at stride 4; 250, 500 filters 16x16 at stride 2)
+PAPER_SIZES: dict[int, tuple[int, int]] = {25: (12, 4), 50: (12, 4), 100: (12, 4),
+                                           250: (16, 2), 500: (16, 2)}
+
+
+@dataclass(frozen=True)
+class LCSNNParams(CheckedParams):
+    """Every parameter of the LC-SNN and its protocol (the authors' values).
+
+    ``norm`` is the weight sum per input synapse: each cell's weights are scaled to sum to
+    ``norm * kernel**2`` after every presentation. ``lr`` (BindsNET's post rate ``nu[1]``) is
+    multiplied by ``lr_decay`` every ``decay_every`` images.
+    """
+
+    n_filters: int = 25
+    kernel: int = 12
+    stride: int = 4
+    crop: int = 4
+    dt: Quantity = qfield(1 * ms)
+    t_input: Quantity = qfield(250 * ms)
+    input_rate: Quantity = qfield(0.5 * Hz)
+    intensity_factor: float = 2.0
+    min_spikes: float = 5.0
+    max_retries: float = 3.0
+    v_rest: Quantity = qfield(-65 * mV)
+    v_reset: Quantity = qfield(-60 * mV)
+    v_thresh: Quantity = qfield(-52 * mV)
+    tau_m: Quantity = qfield(100 * ms)
+    refractory: Quantity = qfield(5 * ms)
+    theta_plus: Quantity = qfield(0.05 * mV)
+    tau_theta: Quantity = qfield(1e7 * ms)
+    w_inh: Quantity = qfield(250 * mV)
+    norm: float = 0.2
+    lr: float = 0.01
+    lr_decay: float = 0.99
+    decay_every: int = 250
+    tau_trace: Quantity = qfield(20 * ms)
+
+    _units = {
+        "dt": ms, "t_input": ms, "input_rate": Hz, "intensity_factor": NUMBER,
+        "min_spikes": NUMBER, "max_retries": NUMBER, "v_rest": mV, "v_reset": mV,
+        "v_thresh": mV, "tau_m": ms, "refractory": ms, "theta_plus": mV, "tau_theta": ms,
+        "w_inh": mV, "norm": NUMBER, "lr": NUMBER, "lr_decay": NUMBER, "tau_trace": ms,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("n_filters", "kernel", "stride", "decay_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if not 0 <= int(self.crop) < 14:
+            raise ValueError(f"crop must be 0 to 13 pixels, got {self.crop!r}")
+        if self.kernel > self.side:
+            raise ValueError(f"kernel {self.kernel} is larger than the {self.side}x{self.side} "
+                             f"cropped image")
+
+    @classmethod
+    def paper(cls, n_filters: int, **changes) -> LCSNNParams:
+        """The published configuration for ``n_filters`` (kernel and stride of
+        :data:`PAPER_SIZES`; 12/4 for a size the paper did not train)."""
+        kernel, stride = PAPER_SIZES.get(int(n_filters), (12, 4))
+        return cls(**{"n_filters": int(n_filters), "kernel": kernel, "stride": stride,
+                      **changes})
+
+    @property
+    def side(self) -> int:
+        """Side of the cropped image (20 for crop 4)."""
+        return 28 - 2 * int(self.crop)
+
+    @property
+    def locations(self) -> int:
+        """Patch locations per side: ``(side - kernel) // stride + 1``."""
+        return (self.side - self.kernel) // self.stride + 1
+
+    @property
+    def n_inputs(self) -> int:
+        """Input cells (cropped pixels)."""
+        return self.side ** 2
+
+    @property
+    def n_neurons(self) -> int:
+        """Cells: filters times locations."""
+        return self.n_filters * self.locations ** 2
+
+    @property
+    def n_synapses(self) -> int:
+        """Plastic input synapses: cells times kernel area."""
+        return self.n_neurons * self.kernel ** 2
+
+    @property
+    def norm_total(self) -> float:
+        """Weight sum of every cell after normalisation: ``norm * kernel**2``."""
+        return float(self.norm) * self.kernel ** 2
+
+    def learning_rate(self, position: int) -> float:
+        """``lr * lr_decay ** (position // decay_every)``: the rate while image ``position``
+        (0-based, counted over all epochs) is shown."""
+        return float(self.lr) * float(self.lr_decay) ** (int(position) // self.decay_every)
+
+    def initial_weights(self, rng: np.random.Generator) -> np.ndarray:
+        """Uniform [0, 1) weights of the :attr:`n_synapses` synapses, in the order of
+        :func:`receptive_fields`."""
+        return rng.random(self.n_synapses)
+
+
+def crop_images(images: np.ndarray, crop: int) -> np.ndarray:
+    """Flattened images with ``crop`` pixels removed on every side: ``(n, (28 - 2 crop)**2)``."""
+    arr = np.asarray(images, dtype=float).reshape(-1, 28, 28)
+    side = 28 - 2 * int(crop)
+    return arr[:, crop:crop + side, crop:crop + side].reshape(len(arr), side * side)
+
+
+def receptive_fields(params: LCSNNParams) -> tuple[np.ndarray, np.ndarray]:
+    """``(pre, post)``: the input pixel and cell of every plastic synapse.
+
+    Cell ``f * L**2 + c`` is filter ``f`` at location ``c = c1 * L + c2`` (BindsNET's order);
+    it sees pixels ``(c1 s + k1) * side + c2 s + k2`` for ``k1, k2 < kernel``. Synapses are
+    ordered by cell, then pixel.
+    """
+    p = params
+    n_loc, k, s = p.locations, p.kernel, p.stride
+    c1, c2 = np.divmod(np.arange(n_loc ** 2), n_loc)
+    k1, k2 = np.divmod(np.arange(k * k), k)
+    patch = (c1[:, None] * s + k1[None, :]) * p.side + c2[:, None] * s + k2[None, :]  # (loc, k*k)
+    pre = np.tile(patch, (p.n_filters, 1)).ravel()
+    post = np.repeat(np.arange(p.n_neurons), k * k)
+    return pre.astype(np.int64), post.astype(np.int64)
+
+
+def inhibition_pairs(params: LCSNNParams) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)``: every pair of distinct filters at the same location (``i`` inhibits ``j``)."""
+    n_loc2, f = params.locations ** 2, params.n_filters
+    f1, f2 = np.meshgrid(np.arange(f), np.arange(f), indexing="ij")
+    keep = f1 != f2
+    f1, f2 = f1[keep], f2[keep]
+    loc = np.arange(n_loc2)
+    i = (f1[None, :] * n_loc2 + loc[:, None]).ravel()
+    j = (f2[None, :] * n_loc2 + loc[:, None]).ravel()
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+def learning_rule(params: LCSNNParams) -> PairSTDP:
+    """BindsNET's ``PostPre`` with ``nu = (0, lr)`` as a brainlearn rule: additive pair STDP
+    with no depression, nearest-spike traces (set to 1) of ``tau_trace``, bounds [0, 1].
+
+    On a post spike ``w = clip(w + A_plus * apre, 0, 1)``, ``apre = exp(-(t - t_pre) / 20 ms)``.
+    """
+    return PairSTDP(A_plus=float(params.lr), A_minus=0.0, tau_plus=params.tau_trace,
+                    tau_minus=params.tau_trace, w_min=0.0, w_max=1.0, scheme="nearest")
+
+
+def plastic_code(params: LCSNNParams) -> SynapseCode:
+    """The plastic input synapses' code: :func:`learning_rule` rendered as ``replay`` runs it,
+    with the input's effect on the membrane and two additions that leave the rule alone:
+    ``A_plus`` is a shared synapse variable (the decaying learning rate, set per chunk), and
+    each weight change is added to the cell's ``wsum`` (the normalisation is then one
+    multiply per synapse)."""
+    code = learning_rule(params).render(on_pre_effect=_EFFECT)
+    namespace = {k: v for k, v in code.namespace.items() if k != "A_plus"}
+    namespace.update(_effect_namespace(params))
+    return SynapseCode(
+        model=code.model + "\nA_plus : 1 (shared)",
+        on_pre=_track(code.on_pre), on_post=_track(code.on_post), namespace=namespace,
+    )
+
+
+_EFFECT = "v_post += w * w_gain * not_refractory_post"
+
+
+def _track(statements: str) -> str:
+    """``statements`` with their weight change added to the cell's weight sum."""
+    return f"w_before = w\n{statements}\nwsum_post += w - w_before"
+
+
+def _effect_namespace(params: LCSNNParams) -> dict:
+    # w (dimensionless) in mV, scaled by one leak step (BindsNET adds input after the leak)
+    return {"w_gain": float(np.exp(float(params.dt / params.tau_m))) * mV}
+
+
+CONTROLLER_EQS = """
+example : 1
+intensity : 1
+retries : 1
+pending : 1
+fresh : 1
+nspk : 1
+limit : 1
+capped : 1
+seed : 1
+stopped : 1
+t_off : second
+t_start : second
+"""
+
+# At the start of every presentation: decide on the previous one, then start the next.
+# A new image (``fresh``) starts at intensity 1; a retry doubles the intensity.
+CONTROLLER_CODE = """
+adv = pending * int(nspk >= min_spikes or retries >= max_retries)
+capped += adv * int(nspk < min_spikes)
+example += adv
+fresh = int(adv > 0 or pending < 0.5)
+intensity = fresh + (1 - fresh) * intensity * intensity_factor
+retries = (1 - fresh) * (retries + 1)
+pending = int(example < limit)
+nspk = 0
+t_off = t + t_input * int(example < limit)
+t_start = t
+stopped = stop_network(example >= limit)
+"""
+
+EXC_START = """
+v = fresh * v_rest + (1 - fresh) * v
+lastspike = fresh * (-1e4 * second) + (1 - fresh) * lastspike
+not_refractory = fresh > 0.5 or not_refractory
+"""
+
+
+def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
+    """Create the Brian2 objects of the network on the current device.
+
+    Parameters
+    ----------
+    params : LCSNNParams
+        Model and protocol parameters.
+    n_table : int
+        Images the pixel table holds (a chunk).
+    plastic : bool
+        Training network (learning, normalisation, adaptive theta) or frozen test network.
+
+    Returns
+    -------
+    dict
+        ``network``, ``controller``, ``input``, ``exc``, ``syn``, ``inh``, ``counter``,
+        ``table``, ``spikes``, ``presentations``.
+    """
+    from brian2 import NeuronGroup
+
+    p = params
+    check_quantity("dt", p.dt, ms)
+    dt, period = p.dt, p.t_input
+    table = pixel_table(np.zeros((int(n_table), p.n_inputs)), name="pixels")
+    ctl = NeuronGroup(
+        1, CONTROLLER_EQS, name="controller", dt=dt,
+        events={"presentation": "abs(t - t_start) < 0.5 * dt"},
+        namespace={"min_spikes": p.min_spikes, "max_retries": p.max_retries,
+                   "intensity_factor": p.intensity_factor, "t_input": p.t_input,
+                   "stop_network": stop_network},
+    )
+    ctl.run_regularly(CONTROLLER_CODE, dt=period, when="before_thresholds", order=0)
+    ctl.intensity = 1.0
+    ctl.t_start = -1 * second
+
+    inp = poisson_input_group(p.n_inputs, table, scale=p.input_rate, name="input", dt=dt)
+    zeros = np.zeros(p.n_inputs, dtype=int)
+    inp.example = linked_var(ctl, "example", index=zeros)
+    inp.intensity = linked_var(ctl, "intensity", index=zeros)
+    inp.t_off = linked_var(ctl, "t_off", index=zeros)
+    inp.run_regularly(START_PRESENTATION, dt=period, when="before_thresholds", order=4)
+
+    eqs = "dv/dt = (v_rest - v) / tau_m : volt\nfresh : 1 (linked)\n"
+    if plastic:
+        eqs += "dtheta/dt = -theta / tau_theta : volt\nwsum : 1\nnorm_factor : 1\n"
+    else:
+        eqs += "theta : volt\n"
+    exc = NeuronGroup(
+        p.n_neurons, eqs, threshold="v >= v_thresh + theta",
+        reset="v = v_reset" + ("\ntheta += theta_plus" if plastic else ""),
+        refractory=p.refractory, method="exact", name="exc", dt=dt,
+        namespace={k: getattr(p, k) for k in ("v_rest", "v_reset", "v_thresh", "tau_m",
+                                              "theta_plus", "tau_theta")},
+    )
+    exc.v = p.v_rest
+    exc.fresh = linked_var(ctl, "fresh", index=np.zeros(p.n_neurons, dtype=int))
+    exc.run_regularly(EXC_START, dt=period, when="before_thresholds", order=3)
+
+    objects = dict(controller=ctl, input=inp, exc=exc)
+    objects.update(connect_input(p, inp, exc, plastic=plastic, dt=dt))
+    inh_i, inh_j = inhibition_pairs(p)
+    inh = Synapses(exc, exc, on_pre="v_post -= w_inh * gain * not_refractory_post",
+                   name="inh", dt=dt,
+                   namespace={"w_inh": p.w_inh, "gain": float(np.exp(float(dt / p.tau_m)))})
+    if len(inh_i):
+        inh.connect(i=inh_i, j=inh_j)
+    counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0", name="counter", dt=dt)
+    counter.connect()
+    objects.update(
+        inh=inh, counter=counter, spikes=SpikeMonitor(exc, name="exc_spikes"),
+        presentations=EventMonitor(ctl, "presentation", variables=["example", "intensity"],
+                                   name="presentations"),
+    )
+    network = Network(*objects.values())
+    objects.update(network=network, table=table)
+    return objects
+
+
+def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
+                  dt: Quantity | None = None) -> dict:
+    """The input synapses as the network makes them: ``source`` (the cropped pixels) to
+    ``target`` (the cells), one synapse per pixel of each cell's patch
+    (:func:`receptive_fields`).
+
+    When plastic they run :func:`plastic_code` and, at the start of every presentation
+    (every ``t_input`` from t=0), scale each cell's weights to sum to ``norm_total``:
+    ``norm_factor = norm_total / wsum`` on the cell, ``w *= norm_factor`` on its synapses,
+    then ``wsum = norm_total``. ``target`` must have ``v``, ``not_refractory`` and, when
+    plastic, ``wsum`` and ``norm_factor``; set ``syn.A_plus`` (the learning rate).
+
+    Returns
+    -------
+    dict
+        ``syn`` and, when plastic, the ``norm_factor``, ``normalise`` and ``weight_sum``
+        operations.
+    """
+    p = params
+    kwargs = {"dt": dt} if dt is not None else {}
+    if plastic:
+        syn = Synapses(source, target, name="syn", **plastic_code(p).kwargs(), **kwargs)
+    else:
+        syn = Synapses(source, target, "w : 1", on_pre=_EFFECT, name="syn",
+                       namespace=_effect_namespace(p), **kwargs)
+    pre, post = receptive_fields(p)
+    syn.connect(i=pre, j=post)
+    objects = {"syn": syn}
+    if plastic:
+        total = repr(p.norm_total)
+        period = p.t_input
+        objects["norm_factor"] = target.run_regularly(
+            f"norm_factor = {total} / (wsum + 1e-300)", dt=period, when="before_thresholds",
+            order=1)
+        objects["normalise"] = syn.run_regularly(
+            "w *= norm_factor_post", dt=period, when="before_thresholds", order=2)
+        objects["weight_sum"] = target.run_regularly(
+            f"wsum = {total} * int(wsum > 0)", dt=period, when="before_thresholds", order=3)
+    return objects

@@ -1,0 +1,283 @@
+"""Training and evaluation of LC-SNN run directories.
+
+A run directory holds ``config.json`` (``"model": "lcsnn"``), ``checkpoint.npz`` (weights,
+thresholds and position, rewritten after every chunk: a killed run resumes from its last
+chunk with the same command), ``weights.npz`` when trained, ``metrics.json`` and, once
+evaluated, ``evaluation.npz`` (spike counts and spikes of the assignment and test images,
+from which every readout is refitted without running the network again).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from brainlearn import rundir
+from brainlearn.atomic import save_npz
+from brainlearn.models.lcsnn.model import LCSNNParams, crop_images
+from brainlearn.models.lcsnn.readouts import READOUTS, NgramReadout, firing_steps, make_readout
+
+__all__ = ["NAME", "KIND", "train", "evaluate", "load_params", "load_images", "score_readouts",
+           "CHECKPOINT", "EVALUATION", "DEFAULT_EXAMPLES"]
+
+NAME = "lcsnn"
+KIND = "lcsnn"
+CHECKPOINT = "checkpoint.npz"
+EVALUATION = "evaluation.npz"
+#: training images per pass by data source (the paper: one pass over 60,000)
+DEFAULT_EXAMPLES = {"full": 60000, "embedded": 1000}
+_TEST = {"full": 10000, "embedded": 500}
+_CONFIG_KEYS = ("n_filters", "kernel", "stride", "examples", "epochs", "data", "seed", "params")
+
+
+def load_params(config: dict) -> LCSNNParams:
+    """The run's parameters from its ``config.json`` (paper values where it says nothing)."""
+    from brian2 import Hz, ms, mV
+
+    units = {"ms": ms, "mV": mV, "Hz": Hz}
+    changes = {}
+    for key, value in (config.get("params") or {}).items():
+        if isinstance(value, str) and " " in value:
+            number, unit = value.split()
+            value = float(number) * units[unit]
+        changes[key] = value
+    return LCSNNParams.paper(int(config["n_filters"]),
+                             **{k: config[k] for k in ("kernel", "stride") if k in config},
+                             **changes)
+
+
+def load_images(data: str, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` images and labels of MNIST ``split`` (``full`` or ``embedded``)."""
+    from brainlearn.data import load_mnist
+
+    if data not in DEFAULT_EXAMPLES:
+        raise ValueError(f"data must be 'full' or 'embedded', got {data!r}")
+    images, labels = load_mnist(split, source=data)
+    n = len(images) if n is None else int(n)
+    if not 0 < n <= len(images):
+        raise ValueError(f"{split} examples must be 1 to {len(images)} for data={data}, got {n}")
+    return images[:n], labels[:n].astype(np.int64)
+
+
+def _config(n_filters: int, data: str, seed: int, examples: int | None, epochs: int,
+            kernel: int | None, stride: int | None, device: str, threads: int | None,
+            params: dict | None) -> dict:
+    config = {"model": NAME, "n_filters": int(n_filters), "data": data, "seed": int(seed),
+              "examples": int(examples or DEFAULT_EXAMPLES.get(data, 0)), "epochs": int(epochs),
+              "device": device, "threads": threads, "params": dict(params or {})}
+    probe = load_params({**config, **({"kernel": kernel} if kernel else {}),
+                         **({"stride": stride} if stride else {})})
+    config.update(kernel=probe.kernel, stride=probe.stride, neurons=probe.n_neurons,
+                  synapses=probe.n_synapses)
+    if config["epochs"] < 1 or config["examples"] < 1:
+        raise ValueError(f"examples and epochs must be positive, got {examples}, {epochs}")
+    return config
+
+
+def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed: int = 0,
+          examples: int | None = None, epochs: int = 1, kernel: int | None = None,
+          stride: int | None = None, device: str = "cpp_standalone", threads: int | None = None,
+          params: dict | None = None, images: np.ndarray | None = None,
+          progress: bool = True) -> dict:
+    """Train (or resume) an LC-SNN run directory, one pass over ``examples`` images per epoch.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (created; an unfinished one with the same configuration resumes).
+    n_filters : int
+        Filters per location (cells: 9 per filter).
+    data : str
+        ``full`` or ``embedded`` MNIST, or ``arrays`` with ``images`` given (the estimator).
+    seed : int
+        Seed of the initial weights and of every chunk's spike trains.
+    examples, epochs : int
+        Training images per pass (default all: 60,000 / 1,000) and passes.
+    kernel, stride : int, optional
+        Patch size and stride (default: the paper's for ``n_filters``, see ``PAPER_SIZES``).
+    device, threads : str, int
+        ``cpp_standalone`` (default) or ``runtime``; OpenMP threads.
+    params : dict, optional
+        Other :class:`LCSNNParams` fields (quantities as strings, ``"100 ms"``).
+    images : ndarray, optional
+        Training images for ``data="arrays"``.
+    progress : bool
+        One line per chunk on stderr.
+
+    Returns
+    -------
+    dict
+        The run's metrics.
+    """
+    from brainlearn.models.lcsnn.network import chunk_seed, compile_network, present_chunk
+
+    run_dir = Path(run_dir)
+    config = _config(n_filters, data if images is None else "arrays", seed, examples or
+                     (len(images) if images is not None else None), epochs, kernel, stride,
+                     device, threads, params)
+    p = load_params(config)
+    if images is None:
+        images, _ = load_images(data, "train", config["examples"])
+    with rundir.new_run(run_dir, keep=(CHECKPOINT,)) as run:
+        old = rundir.read_config(run)
+        if old and any(old.get(k) != config.get(k) for k in _CONFIG_KEYS):
+            raise ValueError(f"{run_dir} holds a run of another configuration; "
+                             "give a new directory")
+        rundir.write_config(run, config, kind=KIND)
+        state = _start_state(run, p, config["seed"])
+        total = config["examples"] * config["epochs"]
+        pixels = crop_images(images, p.crop)
+        chunk = p.decay_every
+        sim = None
+        try:
+            while state["position"] < total:
+                if sim is None:
+                    sim = compile_network(p, chunk, run, plastic=True, device=device,
+                                          threads=threads)
+                    state["compile_seconds"] += sim.compile_seconds
+                pos = int(state["position"])
+                idx = np.arange(pos, min(pos + chunk, total)) % len(pixels)
+                start = time.perf_counter()
+                out = present_chunk(sim, p, pixels[idx], state["weights"], state["theta"],
+                                    seed=chunk_seed(config["seed"], pos // chunk),
+                                    learning_rate=p.learning_rate(pos))
+                state.update(weights=out.weights, theta=out.theta, position=pos + len(idx))
+                state["train_seconds"] += time.perf_counter() - start
+                state["shown"] += out.shown
+                state["capped"] += out.capped
+                state["spikes"] += int(out.counts.sum())
+                save_npz(run / CHECKPOINT, **state)
+                if progress:
+                    ms = 1000 * state["train_seconds"] / state["position"]
+                    print(f"lcsnn: {state['position']}/{total} images, {ms:.1f} ms/image",
+                          file=sys.stderr)
+        finally:
+            if sim is not None:
+                sim.close()
+        rundir.write_weights(run, state["weights"], theta=state["theta"])
+        return rundir.update_metrics(run, {
+            "neurons": p.n_neurons, "synapses": p.n_synapses, "filters": p.n_filters,
+            "train_examples": int(state["position"]),
+            "train_seconds": float(state["train_seconds"]),
+            "compile_seconds": float(state["compile_seconds"]),
+            "ms_per_example": 1000 * float(state["train_seconds"]) / max(state["position"], 1),
+            "presentations": int(state["shown"]), "capped_images": int(state["capped"]),
+            "train_spikes_per_example": float(state["spikes"]) / max(state["position"], 1),
+        })
+
+
+def _start_state(run: Path, p: LCSNNParams, seed: int) -> dict:
+    """The checkpoint to resume from, or the initial state."""
+    path = run / CHECKPOINT
+    if path.exists():
+        with np.load(path) as f:
+            state = {k: f[k] for k in f.files}
+        return {k: (v if v.ndim else v.item()) for k, v in state.items()}
+    rng = np.random.default_rng(seed)
+    return {"weights": p.initial_weights(rng), "theta": np.zeros(p.n_neurons),
+            "position": 0, "train_seconds": 0.0, "compile_seconds": 0.0, "shown": 0,
+            "capped": 0, "spikes": 0}
+
+
+def trained_state(run_dir: str | Path) -> tuple[dict, LCSNNParams, np.ndarray, np.ndarray]:
+    """``(config, params, weights, theta)`` of a trained run directory."""
+    run = rundir.open_run(run_dir)
+    config = rundir.read_config(run, required=True)
+    stored = rundir.read_weights(run)
+    if stored is None:
+        raise ValueError(f"{run_dir} is not trained yet (no weights): train it first")
+    return config, load_params(config), stored["weights"], stored["theta"]
+
+
+def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
+             test_examples: int | None = None, readouts: tuple[str, ...] = READOUTS,
+             device: str | None = None, progress: bool = True) -> dict:
+    """Show the frozen network training images (labels for the readouts) and the test set.
+
+    ``assign_examples`` training images (default: 10,000 of full MNIST, all 1,000 embedded)
+    fit the readouts; ``test_examples`` (default: all) score them. The spike counts and
+    spikes of both go to ``evaluation.npz``; accuracies to ``metrics.json`` (``accuracy``:
+    the vote, ``accuracy_<readout>`` each).
+    """
+    from brainlearn.models.lcsnn.network import compile_network, present_all
+
+    run = rundir.open_run(run_dir)
+    config, p, weights, theta = trained_state(run)
+    data = config["data"]
+    if data not in DEFAULT_EXAMPLES:
+        raise ValueError(f"{run_dir} was fitted on arrays of its own: score it with "
+                         "LCSNNClassifier.load(RUN).score(X, y)")
+    unknown = [r for r in readouts if r not in READOUTS]
+    if unknown:
+        raise ValueError(f"unknown readout {unknown[0]!r}; choose from {', '.join(READOUTS)}")
+    n_assign = assign_examples or min(10000, DEFAULT_EXAMPLES[data])
+    x_assign, y_assign = load_images(data, "train", n_assign)
+    x_test, y_test = load_images(data, "test", test_examples or _TEST[data])
+    start = time.perf_counter()
+    with compile_network(p, p.decay_every, run, plastic=False,
+                         device=device or config.get("device", "cpp_standalone"),
+                         threads=config.get("threads")) as sim:
+        assign = present_all(sim, p, x_assign, weights, theta, p.decay_every,
+                             config["seed"], progress, "assignment images")
+        test = present_all(sim, p, x_test, weights, theta, p.decay_every,
+                           config["seed"] + 1, progress, "test images")
+    eval_seconds = time.perf_counter() - start
+    arrays = {}
+    for stage, out, labels in (("assign", assign, y_assign), ("test", test, y_test)):
+        arrays.update({f"{stage}_counts": out.counts, f"{stage}_labels": labels,
+                       f"{stage}_spike_example": out.spike_example,
+                       f"{stage}_spike_step": out.spike_step,
+                       f"{stage}_spike_neuron": out.spike_neuron})
+    save_npz(run / EVALUATION, **arrays)
+    accuracies = score_readouts(arrays, readouts, seed=config["seed"])
+    return rundir.update_metrics(run, {
+        **{f"accuracy_{k}": v for k, v in accuracies.items()},
+        "accuracy": accuracies.get("vote", next(iter(accuracies.values()))),
+        "assign_examples": int(len(y_assign)), "test_examples": int(len(y_test)),
+        "test_spikes_per_example": float(test.counts.sum()) / len(y_test),
+        "eval_seconds": eval_seconds,
+        "eval_ms_per_example": 1000 * eval_seconds / (len(y_assign) + len(y_test)),
+        "ngram_parameters": _ngram_size(arrays) if "ngram" in readouts else None,
+    })
+
+
+def fit_readout(name: str, arrays: dict, seed: int = 0):
+    """Readout ``name`` fitted on the assignment images of an ``evaluation.npz``."""
+    readout = make_readout(name, seed)
+    if isinstance(readout, NgramReadout):
+        return readout.fit(_firing(arrays, "assign"), arrays["assign_labels"])
+    return readout.fit(arrays["assign_counts"], arrays["assign_labels"])
+
+
+def _firing(arrays: dict, stage: str) -> list:
+    return firing_steps(arrays[f"{stage}_spike_example"], arrays[f"{stage}_spike_step"],
+                        arrays[f"{stage}_spike_neuron"], len(arrays[f"{stage}_labels"]))
+
+
+def score_readouts(arrays: dict, readouts=READOUTS, seed: int = 0) -> dict[str, float]:
+    """Test accuracy of each readout, fitted on the assignment images."""
+    out = {}
+    for name in readouts:
+        readout = fit_readout(name, arrays, seed)
+        if isinstance(readout, NgramReadout):
+            predicted = readout.predict(_firing(arrays, "test"))
+        else:
+            predicted = readout.predict(arrays["test_counts"])
+        out[name] = float(np.mean(np.asarray(predicted) == arrays["test_labels"]))
+    return out
+
+
+def _ngram_size(arrays: dict) -> int:
+    return fit_readout("ngram", arrays).n_parameters
+
+
+def describe(run_dir: str | Path) -> str:
+    """One line: the run's size and where it stands."""
+    config = rundir.read_config(run_dir)
+    metrics = rundir.read_metrics(run_dir)
+    return json.dumps({k: config.get(k) for k in ("n_filters", "kernel", "stride", "seed")}
+                      | {k: metrics.get(k) for k in ("train_examples", "accuracy")})
