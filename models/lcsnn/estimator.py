@@ -35,9 +35,10 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
     ``fit(X, y)`` trains the network unsupervised on the images ``X`` (one pass per epoch,
     through the same code as the ``lcsnn`` model's ``train``, in a run directory), then shows
     the same images to the frozen network and fits the readout on its spikes (``y`` is used
-    only there). ``predict(X)`` shows new images to the frozen network (compiled for the
-    call) and applies the readout. Predictions are reproducible: the frozen network's spike
-    trains are seeded from ``seed``.
+    only there). ``predict(X)`` shows new images to the frozen network and applies the
+    readout. The frozen network is compiled once and kept: under ``cpp_standalone`` it holds
+    Brian2's device until :meth:`close` (or the end of a ``with`` block). Predictions are
+    reproducible: the frozen network's spike trains are seeded from ``seed``.
 
     Parameters
     ----------
@@ -78,6 +79,7 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         X = check_images(X)
+        self.close()
         y = np.asarray(y, dtype=np.int64)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} images but y has {len(y)} labels")
@@ -109,16 +111,39 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.arange(10)
 
     def _spikes(self, X: np.ndarray, stage: str) -> dict:
-        from brainlearn.models.lcsnn.network import compile_network, present_all
+        from brainlearn.models.lcsnn.network import present_all
 
         p = self.params_
-        with tempfile.TemporaryDirectory(prefix="lcsnn-frozen-") as tmp, \
-                compile_network(p, p.decay_every, Path(tmp), plastic=False,
-                                device=self.device) as sim:
-            out = present_all(sim, p, X, self.weights_, self.theta_, p.decay_every,
-                              self.seed + 1)
+        out = present_all(self._frozen(), p, X, self.weights_, self.theta_, p.decay_every,
+                          self.seed + 1)
         return {f"{stage}_counts": out.counts, f"{stage}_spike_example": out.spike_example,
                 f"{stage}_spike_step": out.spike_step, f"{stage}_spike_neuron": out.spike_neuron}
+
+    def _frozen(self):
+        """The frozen network, compiled on first use and kept (it holds Brian2's device
+        until :meth:`close`)."""
+        from brainlearn.models.lcsnn.network import compile_network
+
+        sim = getattr(self, "_sim", None)
+        if sim is None:
+            self._build = tempfile.TemporaryDirectory(prefix="lcsnn-frozen-")
+            sim = self._sim = compile_network(self.params_, self.params_.decay_every,
+                                              Path(self._build.name), plastic=False,
+                                              device=self.device)
+        return sim
+
+    def close(self) -> None:
+        """Give Brian2's device back (the next ``predict`` compiles the network again)."""
+        sim = getattr(self, "_sim", None)
+        if sim is not None:
+            sim.close()
+            self._sim = None
+
+    def __enter__(self) -> LCSNNClassifier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def predict(self, X) -> np.ndarray:
         """The readout's class for each image (28x28, 0-255)."""

@@ -133,11 +133,10 @@ SPEC = register_model(ModelSpec(
         {"n_filters": "25", "examples": "1000 (default: all of data)",
          "data": "embedded | full", "device": "cpp_standalone | runtime",
          "test_examples": "all"}),
-    commands=("python -c \"from brainlearn.models import get_model; "
-              "get_model('lcsnn').train('runs/lcsnn100', n_filters=100)\"",
-              "python -c \"from brainlearn.models import get_model; "
-              "get_model('lcsnn').evaluate('runs/lcsnn100')\"",
-              "brainlearn compare runs/lcsnn100 runs/n400 --out comparison.csv"),
+    commands=("brainlearn sweep --experiment lcsnn --grid n_filters=25,50,100 data=full "
+              "--seeds 3 --serial --out runs/lcsnn_sweep",
+              "brainlearn compare runs/lcsnn100 runs/n400 --out runs/comparison",
+              "brainlearn predict runs/lcsnn100 --images digits.npy --out predictions.csv"),
     embedded=("brainlearn demo --model lcsnn --out runs/lcsnn_demo",),
     local_online=True,
 ))
