@@ -12,10 +12,55 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "curve", "CURVE"]
+__all__ = ["main", "curve", "curve_table", "CURVE", "PAPER"]
+
+#: the published curve: filters -> (mean, sd) test accuracy in % (the authors' plot script
+#: ``plot_lcsnn_dac_performance_comp.py``)
+PAPER = {25: (84.01, 2.28), 50: (88.21, 1.79), 100: (91.68, 1.31), 250: (93.71, 0.68),
+         500: (94.59, 0.61)}
 
 #: the published curve (Saunders et al. 2019): (filters, seed), smallest sizes first
 CURVE = tuple((f, s) for f in (25, 50, 100) for s in (0, 1, 2)) + ((250, 0), (500, 0))
+
+
+def curve_table(folder: str, out: str):
+    """One row per size with at least one evaluated run under ``folder``: the runs' mean and
+    sd (over seeds) of every readout's test accuracy, beside the paper's; written to ``out``."""
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from brainlearn import rundir
+    from brainlearn.atomic import atomic_path
+
+    runs = []
+    for run in sorted(Path(folder).iterdir()):
+        metrics = rundir.read_metrics(run) if run.is_dir() else {}
+        if "accuracy" in metrics:
+            runs.append({**rundir.read_config(run), **metrics})
+    if not runs:
+        raise ValueError(f"{folder} holds no evaluated LC-SNN run")
+    frame = pd.DataFrame(runs)
+    rows = []
+    for filters, group in frame.groupby("n_filters"):
+        row = {"filters": int(filters),
+               "kernel/stride": f"{group['kernel'].iloc[0]}/{group['stride'].iloc[0]}",
+               "cells": int(group["neurons"].iloc[0]), "synapses": int(group["synapses"].iloc[0]),
+               "seeds": len(group), "train images": int(group["train_examples"].iloc[0]),
+               "test images": int(group["test_examples"].iloc[0])}
+        for readout in ("vote", "ngram", "logistic", "online"):
+            values = 100 * group[f"accuracy_{readout}"].to_numpy(dtype=float)
+            sd = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
+            row[f"{readout} %"] = f"{values.mean():.2f}{sd}"
+        mean, sd = PAPER.get(int(filters), (np.nan, np.nan))
+        row["paper %"] = f"{mean:.2f} +- {sd:.2f}"
+        row["train h"] = f"{group['train_seconds'].mean() / 3600:.2f}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
 
 
 def curve(out: str, threads: int | None = None) -> None:
@@ -61,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")
     cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
+    ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
+    ta.add_argument("--out", required=True, help="CSV file to write")
     args = parser.parse_args(argv)
     from brainlearn.models.lcsnn.training import evaluate, train
 
@@ -71,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                             data=args.data, seed=args.seed, threads=args.threads)
             print(f"trained {metrics['train_examples']} images, "
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
+        elif args.command == "table":
+            print(curve_table(args.folder, args.out).to_string(index=False))
         elif args.command == "curve":
             curve(args.out, threads=args.threads)
         else:
