@@ -186,3 +186,15 @@ def test_every_builtin_model_answers_the_contract():
         assert spec.title and spec.family and spec.citation
     sweeps = {spec.sweep.name for spec in MODELS.values() if spec.sweep is not None}
     assert {"mnist", "conversion"} <= sweeps
+
+
+def test_models_train_and_evaluate_run_the_toy_models_own_callables(toy, tmp_path, capsys):
+    run = tmp_path / "toy"
+    assert main(["models", "train", "--model", TOY, "--out", str(run), "--seed", "3",
+                 "--set", "ignored=1"]) == 0
+    assert rundir.read_config(run) == {"model": TOY, "seed": 3}
+    assert main(["models", "evaluate", str(run)]) == 0  # the model is found from the run
+    assert f"{TOY}: accuracy" in capsys.readouterr().out
+    assert rundir.read_metrics(run)["accuracy"] > 0.7
+    with pytest.raises(SystemExit):
+        main(["models", "train", "--out", str(tmp_path / "x")])  # --model is required

@@ -133,10 +133,10 @@ SPEC = register_model(ModelSpec(
         {"n_filters": "25", "examples": "1000 (default: all of data)",
          "data": "embedded | full", "device": "cpp_standalone | runtime",
          "test_examples": "all"}),
-    commands=("brainlearn sweep --experiment lcsnn --grid n_filters=25,50,100 data=full "
-              "--seeds 3 --serial --out runs/lcsnn_sweep",
-              "brainlearn compare runs/lcsnn100 runs/n400 --out runs/comparison",
-              "brainlearn predict runs/lcsnn100 --images digits.npy --out predictions.csv"),
-    embedded=("brainlearn demo --model lcsnn --out runs/lcsnn_demo",),
+    commands=("brainlearn models train --model lcsnn --set n_filters=100 --seed 0 "
+              "--out runs/lcsnn/f100_s0",
+              "brainlearn models evaluate runs/lcsnn/f100_s0"),
+    embedded=("brainlearn models train --model lcsnn --data embedded --out runs/lcsnn_demo",
+              "brainlearn models evaluate runs/lcsnn_demo"),
     local_online=True,
 ))
