@@ -154,3 +154,20 @@ def test_a_sweep_trains_and_evaluates_through_the_registered_task(tmp_path):
                  "--out", str(out)]) == 0
     results = pd.read_csv(next(out.rglob("*.csv")))
     assert results["accuracy_vote"].between(0.1, 1.0).all()
+
+
+def test_the_side_by_side_figure_puts_lcsnn_beside_diehl_cook(tmp_path):
+    from brainlearn.models.lcsnn.__main__ import figure
+    from brainlearn.models.lcsnn.plots import family_rows
+
+    run = _evaluated_run(tmp_path / "lc25")
+    earlier = pd.DataFrame([{"method": "Diehl & Cook STDP, N=100, vote (label assignment)",
+                             "accuracy": 0.82, "train_seconds": 400.0, "parameters": 78600,
+                             "spikes_per_inference": 19.0, "source": "dc"}])
+    earlier.to_csv(tmp_path / "earlier.csv", index=False)
+    paths = figure([str(run)], str(tmp_path / "fig"), str(tmp_path / "earlier.csv"))
+    assert paths[-1].name == "lcsnn_vs_diehl_cook.png" and paths[-1].stat().st_size > 0
+    rows = family_rows(pd.read_csv(tmp_path / "fig" / "comparison.csv"))
+    assert sorted(rows["family"]) == ["Diehl & Cook, vote", "LC-SNN, n-gram", "LC-SNN, vote"]
+    assert set(rows.loc[rows["family"] != "Diehl & Cook, vote", "synapses"]) == {32_400}
+    assert rows.loc[rows["family"] == "Diehl & Cook, vote", "synapses"].item() == 78_400

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "curve", "curve_table", "CURVE", "PAPER"]
+__all__ = ["main", "curve", "curve_table", "figure", "CURVE", "PAPER"]
 
 #: the published curve: filters -> (mean, sd) test accuracy in % (the authors' plot script
 #: ``plot_lcsnn_dac_performance_comp.py``)
@@ -21,6 +21,25 @@ PAPER = {25: (84.01, 2.28), 50: (88.21, 1.79), 100: (91.68, 1.31), 250: (93.71, 
 
 #: the published curve (Saunders et al. 2019): (filters, seed), smallest sizes first
 CURVE = tuple((f, s) for f in (25, 50, 100) for s in (0, 1, 2)) + ((250, 0), (500, 0))
+
+
+def figure(runs: list[str], out: str, extra: str | None = None) -> list:
+    """``brainlearn compare`` of ``runs`` (plus the rows of an earlier comparison CSV) and
+    the side-by-side figure ``lcsnn_vs_diehl_cook.png`` in ``out``."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from brainlearn.analysis.compare import comparison_table, write_comparison
+    from brainlearn.models import compare_runs
+    from brainlearn.models.lcsnn.plots import side_by_side
+
+    table = compare_runs(runs)
+    if extra:
+        table = comparison_table([*table.to_dict("records"),
+                                  *pd.read_csv(extra).to_dict("records")])
+    paths = list(write_comparison(table, out))
+    return [*paths, side_by_side(table, Path(out) / "lcsnn_vs_diehl_cook.png")]
 
 
 def curve_table(folder: str, out: str):
@@ -109,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
     ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
     ta.add_argument("--out", required=True, help="CSV file to write")
+    fi = sub.add_parser("figure", help="brainlearn compare of the runs, plus the side-by-side "
+                        "figure against Diehl & Cook")
+    fi.add_argument("runs", nargs="+", help="evaluated run directories (any registered model)")
+    fi.add_argument("--with", dest="extra", default=None,
+                    help="a comparison.csv of earlier brainlearn compare rows to add")
+    fi.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     from brainlearn.models.lcsnn.training import evaluate, train
 
@@ -121,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
         elif args.command == "table":
             print(curve_table(args.folder, args.out).to_string(index=False))
+        elif args.command == "figure":
+            print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
         elif args.command == "curve":
             curve(args.out, threads=args.threads)
         else:
