@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["side_by_side", "family_rows"]
+__all__ = ["side_by_side", "family_rows", "plot_run"]
 
 #: (column, axis label) of the four panels
 PANELS = (("synapses", "plastic synapses"), ("cells", "cells"),
@@ -74,3 +74,43 @@ def side_by_side(table: pd.DataFrame, out: str | Path) -> Path:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return out
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """Write a run's figures into its directory and return their paths.
+
+    ``receptive_fields.png``: every filter's kernel at the centre location (the weights of
+    cells ``f * L**2 + L**2 // 2``), as the paper's filter figures; ``theta.png``: the adaptive
+    thresholds; once evaluated, ``confusion.png``: the vote readout on the test images.
+    Uses the core's plots (:mod:`brainlearn.analysis.plots`), as Diehl & Cook's runs do.
+    """
+    from brainlearn import rundir
+    from brainlearn.analysis.plots import new_figure, receptive_fields, save_figure
+    from brainlearn.models.lcsnn.training import EVALUATION, fit_readout, trained_state
+
+    run = rundir.open_run(run_dir)
+    config, p, weights, theta = trained_state(run)
+    k2, n_loc2 = p.kernel ** 2, p.locations ** 2
+    kernels = weights.reshape(p.n_neurons, k2)[n_loc2 // 2::n_loc2].T  # (k*k, filters)
+    written = [save_figure(receptive_fields(kernels, (p.kernel, p.kernel), p.n_filters),
+                           run / "receptive_fields.png")]
+    fig = new_figure(5, 3.5)
+    ax = fig.add_subplot()
+    ax.hist(theta * 1e3, bins=30, color="tab:orange")
+    ax.set(xlabel="theta (mV)", ylabel="cells", title="adaptive thresholds after training")
+    written.append(save_figure(fig, run / "theta.png"))
+    if (run / EVALUATION).exists():
+        with np.load(run / EVALUATION) as f:
+            arrays = {k: f[k] for k in f.files}
+        truth = arrays["test_labels"]
+        pred = fit_readout("vote", arrays, config.get("seed", 0)).predict(arrays["test_counts"])
+        confusion = np.zeros((10, 10), dtype=int)
+        np.add.at(confusion, (truth, pred), 1)
+        fig = new_figure(5, 4.5)
+        ax = fig.add_subplot()
+        image = ax.imshow(confusion, cmap="Blues")
+        ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10),
+               title=f"vote readout (accuracy {100 * (truth == pred).mean():.1f} %)")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        written.append(save_figure(fig, run / "confusion.png"))
+    return written

@@ -159,6 +159,8 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
             if sim is not None:
                 sim.close()
         rundir.write_weights(run, state["weights"], theta=state["theta"])
+        if config["data"] != "arrays":
+            _plots(run)
         return rundir.update_metrics(run, {
             "neurons": p.n_neurons, "synapses": p.n_synapses, "filters": p.n_filters,
             "train_examples": int(state["position"]),
@@ -233,6 +235,7 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
                        f"{stage}_spike_step": out.spike_step,
                        f"{stage}_spike_neuron": out.spike_neuron})
     save_npz(run / EVALUATION, **arrays)
+    _plots(run)
     accuracies = score_readouts(arrays, readouts, seed=config["seed"])
     return rundir.update_metrics(run, {
         **{f"accuracy_{k}": v for k, v in accuracies.items()},
@@ -243,6 +246,12 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
         "eval_ms_per_example": 1000 * eval_seconds / (len(y_assign) + len(y_test)),
         "ngram_parameters": _ngram_size(arrays) if "ngram" in readouts else None,
     })
+
+
+def _plots(run: Path) -> None:
+    from brainlearn.models.lcsnn.plots import plot_run
+
+    plot_run(run)
 
 
 def fit_readout(name: str, arrays: dict, seed: int = 0):
