@@ -171,3 +171,31 @@ def test_the_side_by_side_figure_puts_lcsnn_beside_diehl_cook(tmp_path):
     assert sorted(rows["family"]) == ["Diehl & Cook, vote", "LC-SNN, n-gram", "LC-SNN, vote"]
     assert set(rows.loc[rows["family"] != "Diehl & Cook, vote", "synapses"]) == {32_400}
     assert rows.loc[rows["family"] == "Diehl & Cook, vote", "synapses"].item() == 78_400
+
+
+def test_a_killed_training_resumes_from_its_last_chunk_to_the_same_weights(tmp_path,
+                                                                           monkeypatch):
+    from brainlearn.models.lcsnn import network, training
+
+    options = dict(n_filters=1, data="embedded", examples=10, seed=2, device="runtime",
+                   params={"decay_every": 5}, progress=False)  # chunks of 5 images
+    whole = training.train(tmp_path / "whole", **options)
+    real, calls = network.present_chunk, []
+
+    def dies_in_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(network, "present_chunk", dies_in_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(tmp_path / "killed", **options)
+    assert rundir.read_weights(tmp_path / "killed") is None  # not trained: resumable
+    monkeypatch.setattr(network, "present_chunk", real)
+    resumed = training.train(tmp_path / "killed", **options)
+    assert resumed["train_examples"] == whole["train_examples"] == 10
+    a, b = rundir.read_weights(tmp_path / "whole"), rundir.read_weights(tmp_path / "killed")
+    assert np.array_equal(a["weights"], b["weights"]) and np.array_equal(a["theta"], b["theta"])
+    with pytest.raises(ValueError, match="another configuration"):
+        training.train(tmp_path / "killed", **{**options, "seed": 3})

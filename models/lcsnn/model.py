@@ -348,15 +348,15 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     objects = dict(controller=ctl, input=inp, exc=exc)
     objects.update(connect_input(p, inp, exc, plastic=plastic, dt=dt))
     inh_i, inh_j = inhibition_pairs(p)
-    inh = Synapses(exc, exc, on_pre="v_post -= w_inh * gain * not_refractory_post",
-                   name="inh", dt=dt,
-                   namespace={"w_inh": p.w_inh, "gain": float(np.exp(float(dt / p.tau_m)))})
-    if len(inh_i):
-        inh.connect(i=inh_i, j=inh_j)
+    if len(inh_i):  # one filter: nobody to compete with
+        objects["inh"] = Synapses(
+            exc, exc, on_pre="v_post -= w_inh * gain * not_refractory_post", name="inh", dt=dt,
+            namespace={"w_inh": p.w_inh, "gain": float(np.exp(float(dt / p.tau_m)))})
+        objects["inh"].connect(i=inh_i, j=inh_j)
     counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0", name="counter", dt=dt)
     counter.connect()
     objects.update(
-        inh=inh, counter=counter, spikes=SpikeMonitor(exc, name="exc_spikes"),
+        counter=counter, spikes=SpikeMonitor(exc, name="exc_spikes"),
         presentations=EventMonitor(ctl, "presentation", variables=["example", "intensity"],
                                    name="presentations"),
     )
