@@ -248,7 +248,7 @@ def _facts_and_figure(result, label: str, column: str, out: str, facts: list) ->
                 os.path.join(out, "figures", f"{stem}.png"))
 
 
-def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dict) -> str:
+def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dict, progress: bool = True) -> str:
     """Every rule on the user's per-protocol table (``table --data FILE``)."""
     import time
 
@@ -265,7 +265,7 @@ def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dic
     rows, points = [], []
     for label, rule in rules.items():
         start = time.perf_counter()
-        result = score_table(rule, kept, name)
+        result = score_table(rule, kept, name, progress=progress, desc=label)
         rows.append({"rule": label, name: result.E, "points": len(kept), "skipped": len(skipped),
                      "seconds": time.perf_counter() - start})
         points.append(result.points.assign(rule=label))
@@ -381,7 +381,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
 
     chosen = select_rules(rules)
     if data is not None:
-        return _table_from_file(out, data, chosen)
+        return _table_from_file(out, data, chosen, progress)
     os.makedirs(out, exist_ok=True)
     columns = _select_columns(datasets)
     rows, points, facts, windows, window_points = [], [], [], [], []
