@@ -29,12 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from brian2 import Hz, ms, second
 
 from brainlearn.plasticity import DiehlCookSTDP, PairSTDP, PlasticityRule, TripletSTDP
 from brainlearn.units import check_quantity
 
-__all__ = ["EVENT_DRIVEN_RULES", "is_event_driven", "train_weights", "protocol_weights"]
+__all__ = ["EVENT_DRIVEN_RULES", "is_event_driven", "train_weights", "protocol_weights", "run_events"]
 
 #: rule classes scored here (exact types: a subclass may render other code)
 EVENT_DRIVEN_RULES = (PairSTDP, TripletSTDP, DiehlCookSTDP)
@@ -48,8 +49,9 @@ _ROWS = 1 << 16
 
 
 def is_event_driven(rule) -> bool:
-    """Whether ``rule`` is one of :data:`EVENT_DRIVEN_RULES` (scored exactly here)."""
-    return type(rule) in EVENT_DRIVEN_RULES
+    """Whether ``rule`` is one of :data:`EVENT_DRIVEN_RULES` on imposed spikes (scored
+    exactly here; a rule carrying its own neuron runs in Brian2)."""
+    return type(rule) in EVENT_DRIVEN_RULES and getattr(rule, "neuron", None) is None
 
 
 @dataclass(frozen=True)
@@ -266,3 +268,15 @@ def protocol_weights(rule: PlasticityRule, protocols, w0: float = 1.0, *, progre
         return times, is_post, length, per[index]
 
     return _weights(rule, units, pre_n + post_n, reps, w0, progress, "protocols")
+
+
+def run_events(rule: PlasticityRule, protocols, w0: float = 1.0) -> pd.DataFrame:
+    """:func:`~brainlearn.protocols.run_protocol`'s frame (imposed spikes, no parameter sets)
+    from :func:`protocol_weights`: ``name``, ``w_before``, ``w_after``, ``dw``, ``n_pre``, ``n_post``."""
+    protocols = list(protocols)
+    w = protocol_weights(rule, protocols, w0)
+    return pd.DataFrame({
+        "name": [p.name for p in protocols], "w_before": np.full(len(protocols), float(w0)), "w_after": w,
+        "dw": w / w0 - 1.0, "n_pre": [p.repetitions * len(p.pre) for p in protocols],
+        "n_post": [p.repetitions * len(p.post) for p in protocols],
+    })

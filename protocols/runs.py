@@ -22,6 +22,7 @@ from brainlearn.atomic import atomic_path
 
 from .datasets import DATASETS, dataset_protocols
 from .engine import Protocol, run_protocol
+from .event_driven import is_event_driven
 from .experiments import bi_poo, sjostrom_facts, song
 from .plots import plot_score, plot_song, plot_window, save_figure
 from .rules import all_rules, amplitude_names, make_rule
@@ -318,7 +319,7 @@ def _score_rule(rule, columns: list, window_protocols: list) -> tuple[list, obje
     start = time.perf_counter()
     results, extra, failure = [], None, ""
     try:
-        if _slow(rule):  # one simulation for every column and the window
+        if _slow(rule) or is_event_driven(rule):  # one run (or one exact event pass) for all
             results, extra = score_together(rule, columns, window_protocols)
         else:
             results = [score(rule, d, structure=s) for d, s in columns]
