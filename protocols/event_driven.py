@@ -114,31 +114,43 @@ def _kernel(rule: PlasticityRule) -> _Kernel:
 def _play(kernel: _Kernel, times: np.ndarray, is_post: np.ndarray, length: np.ndarray, sweeps: np.ndarray,
           period: np.ndarray, w0: float) -> np.ndarray:
     """Final weights of rows whose unit (``times`` in us, ``is_post``: padded to the longest,
-    ``length`` spikes) is repeated ``sweeps`` times every ``period`` us."""
-    rows = np.arange(times.shape[0])
+    ``length`` spikes) is repeated ``sweeps`` times every ``period`` us.
+
+    Spike ``k`` of every row is played at once: traces decay by ``exp(-gap / tau)`` since the
+    row's previous spike, ``w`` takes the pre or post update (clipped), then the spiking
+    cell's traces are bumped (``x += 1``) or reset (``x = 1``). Rows are sorted by their
+    spike count, so the rows still playing at step ``k`` are a contiguous tail.
+    """
     total = length * sweeps
-    w = np.full(rows.size, float(w0))
-    traces = {name: np.zeros(rows.size) for name in kernel.taus}
-    rates = {name: 1.0 / (tau / _QUANTUM_US) for name, tau in kernel.taus.items()}  # per us
-    last = np.zeros(rows.size, dtype=np.int64)
-    safe = np.maximum(length, 1)
+    order = np.argsort(total, kind="stable")  # rows that run out of spikes first come first
+    times, is_post, total = times[order], is_post[order], total[order]
+    safe, period = np.maximum(length[order], 1), period[order]
+    rows = np.arange(total.size)
+    w = np.full(total.size, float(w0))
+    traces = {name: np.zeros(total.size) for name in kernel.taus}
+    rates = {name: _QUANTUM_US / tau for name, tau in kernel.taus.items()}  # per us
+    last = np.zeros(total.size, dtype=np.int64)
     for k in range(int(total.max(initial=0))):
-        active = k < total
-        slot = k % safe
-        now = (k // safe) * period + times[rows, slot]
-        gap = np.where(active, now - last, 0).astype(float)
-        last = np.where(active, now, last)
-        for name, rate in rates.items():
-            traces[name] *= np.exp(-gap * rate)
-        post = is_post[rows, slot]
-        pre_now, post_now = active & ~post, active & post
-        w = np.where(pre_now, np.clip(kernel.on_pre(w, traces), kernel.w_min, kernel.w_max), w)
-        w = np.where(post_now, np.clip(kernel.on_post(w, traces), kernel.w_min, kernel.w_max), w)
-        for names, when in ((kernel.pre_traces, pre_now), (kernel.post_traces, post_now)):
+        lo = int(np.searchsorted(total, k, side="right"))  # rows lo: play their spike k
+        slot = k % safe[lo:]
+        now = (k // safe[lo:]) * period[lo:] + times[rows[lo:], slot]
+        gap = (now - last[lo:]).astype(float)
+        last[lo:] = now
+        x = {}
+        for name, rate in rates.items():  # exact decay since the row's last spike
+            traces[name][lo:] *= np.exp(-gap * rate)
+            x[name] = traces[name][lo:]
+        post = is_post[rows[lo:], slot]
+        w_pre = np.clip(kernel.on_pre(w[lo:], x), kernel.w_min, kernel.w_max)
+        w_post = np.clip(kernel.on_post(w[lo:], x), kernel.w_min, kernel.w_max)
+        w[lo:] = np.where(post, w_post, w_pre)
+        for names, when in ((kernel.pre_traces, ~post), (kernel.post_traces, post)):
             for name in names:
-                bumped = traces[name] + 1.0 if kernel.add else 1.0
-                traces[name] = np.where(when, bumped, traces[name])
-    return w
+                bumped = x[name] + 1.0 if kernel.add else 1.0
+                x[name][:] = np.where(when, bumped, x[name])
+    out = np.empty_like(w)
+    out[order] = w
+    return out
 
 
 def _weights(rule, units: Callable, width: np.ndarray, sweeps: np.ndarray, w0: float, progress: bool,
