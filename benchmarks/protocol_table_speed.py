@@ -6,7 +6,9 @@ exact event path (:func:`brainlearn.protocols.event_driven.train_weights`, what
 ``run_protocol``), measured in the same run, with their largest difference:
 
 * ``lab``: 42 protocols as a laboratory table has them (plastyfire's format): 1-10 pairings
-  at 0.1-50 Hz, dt from -50 to +50 ms, repeated in 10 to 100 sweeps of 5 s;
+  at 0.1-50 Hz, dt from -50 to +50 ms (multiples of 5 ms: the old path steps at 5 ms),
+  repeated in 10 to 100 sweeps of 5 s; ``lab1ms``: the same with dt of +-7 and +-15 ms among
+  them (the old path steps at 1 ms, as for most recorded tables);
 * ``50k``: 50,000 random rows (1-10 pairs at 1-50 Hz, 1-15 sweeps of 10 s);
 * ``1M``: a million such rows (the first 50,000 are the ``50k`` table; the old path is timed
   on them, once for both tables, and scaled by 20).
@@ -36,12 +38,12 @@ def _rule(label: str):
     return make_rule(name, preset or None)
 
 
-def lab_table(seed: int = 0) -> pd.DataFrame:
+def lab_table(seed: int = 0, dts=(-50.0, -25.0, -10.0, -5.0, 5.0, 10.0, 25.0, 50.0)) -> pd.DataFrame:
     """42 laboratory-like protocols: pairings repeated in 10 to 100 sweeps of 5 s."""
     rng = np.random.default_rng(seed)
     n = 42
     return _kept(pd.DataFrame({
-        "dt_train": rng.choice([-50.0, -25.0, -10.0, -5.0, 5.0, 10.0, 25.0, 50.0], n),
+        "dt_train": rng.choice(np.asarray(dts, dtype=float), n),
         "frequency_train": rng.choice([0.1, 1.0, 5.0, 10.0, 20.0, 50.0], n),
         "n_stimuli_train": rng.integers(1, 11, n),
         "n_sweep": np.where(np.arange(n) < 6, 100, rng.integers(10, 101, n)),
@@ -95,7 +97,7 @@ def main(argv=None) -> None:
                         "(a larger table is timed on its first rows, scaled)")
     parser.add_argument("--no-old", action="store_true", help="time the event path only")
     args = parser.parse_args(argv)
-    tables = {"lab": lambda: lab_table(), "50k": lambda: random_table(1_000_000).iloc[:50_000].copy(),
+    tables = {"lab": lambda: lab_table(), "lab1ms": lambda: lab_table(dts=(-50, -15, -10, -7, 7, 10, 15, 50)), "50k": lambda: random_table(1_000_000).iloc[:50_000].copy(),
               "1M": lambda: random_table(1_000_000)}
     measured = {}  # (rule, first rows) -> (seconds, dw) of the old path, shared by 50k and 1M
     print(f"{'table':>5} {'rule':>26} {'rows':>8} {'event s':>8} {'old s':>9} {'ratio':>7} {'max |diff|':>10}")
