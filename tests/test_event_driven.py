@@ -126,3 +126,10 @@ def test_large_table_in_one_call(tmp_path):
                       frame["rate"].to_numpy() * Hz, frame["pairs"], frame["sweeps"],
                       frame["period"].to_numpy() * second)
     assert np.all(np.isfinite(w)) and w[0] == w[-1]
+
+
+def test_progress_bar_counts_the_rows(capsys):
+    train_weights(make_rule("pair"), [10.0, -10.0, 5.0] * ms, [1.0, 1.0, 20.0] * Hz, [1, 1, 5], [2, 3, 4],
+                  [1.0, 1.0, 2.0] * second, progress=True, desc="pair")
+    err = capsys.readouterr().err
+    assert "pair" in err and "3/3" in err
