@@ -61,16 +61,20 @@ def _pharmacology(notes: pd.Series) -> pd.Series:
 
 def _numbers(frame: pd.DataFrame, path) -> pd.DataFrame:
     """The numeric columns as floats; text in one is refused in one line naming the column,
-    the row (1 = the first data row, the file's line 2) and the value."""
+    the row (1: the first row under the header) and the value."""
     numbers = {}
     for column in REQUIRED_COLUMNS:
         raw = frame[column]
+        if pd.api.types.is_numeric_dtype(raw):  # pandas read numbers only: nothing to check
+            numbers[column] = raw.astype(float)
+            continue
         values = pd.to_numeric(raw, errors="coerce")
         blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
         bad = values.isna() & ~blank
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{path}: column {column!r}, row {row + 1} (line {row + 2}): "
+            ident = f" (protocol_id {frame['protocol_id'].iloc[row]!r})" if "protocol_id" in frame.columns else ""
+            raise ValueError(f"{path}: column {column!r}, data row {row + 1}{ident}: "
                              f"{raw.iloc[row]!r} is not a number")
         numbers[column] = values.astype(float)
     return pd.DataFrame(numbers, index=frame.index)

@@ -93,7 +93,7 @@ def test_text_in_a_numeric_column_names_column_row_and_value(tmp_path, capsys):
     """Issue 28 item 4: text in frequency_train was a TypeError traceback."""
     path = tmp_path / "text.csv"
     path.write_text(GAPPY.replace("c,10,0,3", "c,ten,0,3"))
-    with pytest.raises(ValueError, match=r"column 'frequency_train', row 3 \(line 4\): 'ten' is not a number"):
+    with pytest.raises(ValueError, match=r"column 'frequency_train', data row 3 \(protocol_id 'c'\): 'ten' is not a number"):
         read_protocol_table(path)
     out = tmp_path / "out"
     assert main(["protocol", "table", "--data", str(path), "--rules", "pair", "--out", str(out), "--quiet"]) != 0
