@@ -51,7 +51,7 @@ PHARMACOLOGY = ("mk-801", "mk801", "apv", "ap5", "ap-5", "nifedipine", "blocker"
 def _pharmacology(notes: pd.Series) -> pd.Series:
     """The first word of :data:`PHARMACOLOGY` in each note (``None`` where there is none)."""
     found = pd.Series([None] * len(notes), index=notes.index, dtype=object)
-    text = notes[notes.map(lambda v: isinstance(v, str) and bool(v.strip()))].str.lower()
+    text = notes[notes.map(lambda v: isinstance(v, str) and bool(v.strip()))].astype(str).str.lower()
     for word in PHARMACOLOGY:
         hit = text.str.contains(r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])", regex=True)
         hit = hit[hit].index.difference(found.dropna().index)

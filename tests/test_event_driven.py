@@ -111,6 +111,15 @@ def test_whole_counts_and_blank_cells(tmp_path):
     assert "whole numbers" in reasons["d"] and "missing" in reasons["f"] and len(kept) == 4
 
 
+def test_an_empty_notes_column(tmp_path):
+    """A notes column with no text at all (pandas reads it as numbers) is no pharmacology."""
+    path = tmp_path / "empty_notes.csv"
+    lines = GAPPY.splitlines()
+    path.write_text("\n".join([lines[0] + ",notes"] + [line + "," for line in lines[1:]]) + "\n")
+    kept, skipped = read_protocol_table(path)
+    assert len(kept) == 6 and skipped.empty
+
+
 def test_large_table_in_one_call(tmp_path):
     """Twenty thousand random rows in one call, with a progress bar off: finite weights,
     and rows that are copies of each other give identical results wherever they sit."""
