@@ -41,7 +41,7 @@ TF_LOSSES = {
 
 def nest_comparison(device_name: str = "runtime", directory: str | Path | None = None,
                     protocols: tuple[str, ...] = tuple(NEST_LOSSES), *, seed: int = NEST_SEED,
-                    iterations: int | None = None) -> pd.DataFrame:
+                    iterations: int | None = None, live: bool = False) -> pd.DataFrame:
     """Run NEST's e-prop test protocols in Brian2; loss per iteration beside NEST's.
 
     The loss of iteration ``n`` is the one NEST's test computes from the readout signal
@@ -59,7 +59,9 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
 
     The defaults are NEST's protocols exactly (seed 1, five iterations); another ``seed`` or
     more ``iterations`` train the same protocol on other draws or for longer, and leave the
-    reference columns empty (NaN) where NEST asserts no loss.
+    reference columns empty (NaN) where NEST asserts no loss. With ``live=True`` NEST itself
+    (:func:`brainlearn.models.eprop.nest_live.nest_losses`) simulates the same task, and the
+    ``nest`` column holds its losses at any seed and iteration count.
 
     Parameters
     ----------
@@ -73,6 +75,8 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         Seed of numpy's legacy generator for weights, inputs and targets (NEST's: 1).
     iterations : int, optional
         Weight updates per protocol (default: as many as NEST asserts, 5).
+    live : bool
+        Run NEST (``pip install "brainlearn[nest]"``) instead of quoting its asserted losses.
 
     Returns
     -------
@@ -81,6 +85,7 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         ``brian2 / nest - 1``) and ``wall_seconds`` (the protocol's simulation).
     """
     from brainlearn.models.eprop.network import run_sequences
+    from brainlearn.models.eprop.nest_live import nest_losses, require_nest
     from brainlearn.models.eprop.tasks import evidence_accumulation, sine_waves
 
     unknown = [name for name in protocols if name not in NEST_LOSSES]
@@ -88,6 +93,8 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         raise ValueError(f"protocols must be among {sorted(NEST_LOSSES)}, got {unknown}")
     if iterations is not None and int(iterations) < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    if live:
+        require_nest()
     rows = []
     for name in protocols:
         n_iter = len(NEST_LOSSES[name]) if iterations is None else int(iterations)
@@ -100,7 +107,10 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         result = run_sequences(task.params, task.weights, task.stim, task.target,
                                device_name=device_name, directory=build, record=False)
         loss = result.loss.reshape(n_iter, -1).mean(axis=1)
-        nest = _reference(NEST_LOSSES[name], n_iter, seed)
+        if live:
+            nest = nest_losses(task, "bsshslm_2020")
+        else:
+            nest = _reference(NEST_LOSSES[name], n_iter, seed)
         tf = _reference(TF_LOSSES.get(name, []), n_iter, seed)
         for k in range(n_iter):
             rows.append({"protocol": name, "iteration": k, "brian2": loss[k],
