@@ -470,3 +470,15 @@ def test_eprop_sweep_task_trains_nests_protocol_at_seed_1(tmp_path):
     assert metrics["iterations"] == 2 and metrics["task"] == "sine-waves"
     history = pd.read_csv(tmp_path / "eprop" / "loss.csv")
     np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:2], rtol=1e-10)
+
+
+def test_eprop_nest_without_nest_says_how_to_install_it(monkeypatch, capsys):
+    from brainlearn.cli import main
+    from brainlearn.models.eprop import nest_live
+
+    monkeypatch.setattr(nest_live, "nest_installed", lambda: False)
+    assert main(["eprop", "nest", "--seed", "3", "--iterations", "2"]) != 0
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and 'pip install "brainlearn[nest]"' in lines[0]
+    assert captured.out == ""

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["NEST_LOSSES", "TF_LOSSES", "NEST_SEED", "nest_comparison", "write_comparison"]
+__all__ = ["NEST_LOSSES", "TF_LOSSES", "NEST_SEED", "nest_comparison", "write_comparison",
+           "largest_difference"]
 
 #: the seed of numpy's legacy generator in NEST's test (inputs, targets and initial weights)
 NEST_SEED = 1
@@ -40,8 +41,9 @@ TF_LOSSES = {
 
 
 def nest_comparison(device_name: str = "runtime", directory: str | Path | None = None,
-                    protocols: tuple[str, ...] = tuple(NEST_LOSSES), *, seed: int = NEST_SEED,
-                    iterations: int | None = None, live: bool = False) -> pd.DataFrame:
+                    protocols: tuple[str, ...] | None = None, *, seed: int = NEST_SEED,
+                    iterations: int | None = None, live: bool = False,
+                    generation: str = "bsshslm_2020") -> pd.DataFrame:
     """Run NEST's e-prop test protocols in Brian2; loss per iteration beside NEST's.
 
     The loss of iteration ``n`` is the one NEST's test computes from the readout signal
@@ -69,14 +71,19 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         ``"runtime"`` or ``"cpp_standalone"``.
     directory : path, optional
         Parent of the standalone build directories (one per protocol).
-    protocols : tuple of str
-        Keys of :data:`NEST_LOSSES` (``"evidence-accumulation-batch2"``: batch size 2).
+    protocols : tuple of str, optional
+        Keys of :data:`NEST_LOSSES` (``"evidence-accumulation-batch2"``: batch size 2; default
+        all), or with ``generation="2023"`` of
+        :data:`brainlearn.models.eprop.gen2023.PROTOCOLS_2023`.
     seed : int
         Seed of numpy's legacy generator for weights, inputs and targets (NEST's: 1).
     iterations : int, optional
         Weight updates per protocol (default: as many as NEST asserts, 5).
     live : bool
         Run NEST (``pip install "brainlearn[nest]"``) instead of quoting its asserted losses.
+    generation : str
+        ``"bsshslm_2020"`` (NEST's ``*_bsshslm_2020`` models) or ``"2023"`` (``eprop_iaf``,
+        ``eprop_iaf_adapt``, ``eprop_readout``: :func:`brainlearn.models.eprop.gen2023.comparison_2023`).
 
     Returns
     -------
@@ -84,10 +91,17 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         ``protocol, iteration, brian2, nest, tensorflow, rel_diff_nest`` (relative difference
         ``brian2 / nest - 1``) and ``wall_seconds`` (the protocol's simulation).
     """
-    from brainlearn.models.eprop.network import run_sequences
     from brainlearn.models.eprop.nest_live import nest_losses, require_nest
+    from brainlearn.models.eprop.network import run_sequences
     from brainlearn.models.eprop.tasks import evidence_accumulation, sine_waves
 
+    if generation == "2023":
+        from brainlearn.models.eprop.gen2023 import comparison_2023
+
+        return comparison_2023(protocols, seed=seed, iterations=iterations, live=live)
+    if generation != "bsshslm_2020":
+        raise ValueError(f"generation must be 'bsshslm_2020' or '2023', got {generation!r}")
+    protocols = tuple(NEST_LOSSES) if protocols is None else tuple(protocols)
     unknown = [name for name in protocols if name not in NEST_LOSSES]
     if unknown:
         raise ValueError(f"protocols must be among {sorted(NEST_LOSSES)}, got {unknown}")
@@ -155,3 +169,18 @@ def write_comparison(out: str | Path | None = None, **kwargs) -> tuple[pd.DataFr
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
     return table, path
+
+
+def largest_difference(table: pd.DataFrame) -> tuple[float, str]:
+    """The largest ``|brian2 / nest - 1|`` of a comparison table, and where it is.
+
+    Returns
+    -------
+    tuple
+        The difference (NaN where the table has no NEST loss) and ``"protocol, iteration n"``.
+    """
+    diff = (table["brian2"] / table["nest"] - 1).abs()
+    if diff.isna().all():
+        return float("nan"), "no NEST loss"
+    row = table.loc[diff.idxmax()]
+    return float(diff.max()), f"{row['protocol']}, iteration {int(row['iteration'])}"

@@ -1,0 +1,42 @@
+"""e-prop against NEST itself at a seed drawn each run (replay one with BRAINLEARN_NEST_SEED=S).
+
+Both simulators get the same task (weights, input spikes, targets drawn from the seed by
+:mod:`brainlearn.models.eprop.tasks`): NEST simulates it with its e-prop models
+(:func:`brainlearn.models.eprop.nest_live.nest_losses`), brainlearn with its Brian2 equations,
+and the losses of every iteration must agree to rtol 1e-10.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.nest
+
+if os.environ.get("BRAINLEARN_REQUIRE_NEST"):  # CI: a missing NEST fails, it is not skipped
+    import nest  # noqa: F401
+pytest.importorskip("nest", reason="needs NEST: pip install 'brainlearn[nest]'")
+
+RTOL = 1e-10
+SEED = int(os.environ.get("BRAINLEARN_NEST_SEED", secrets.randbelow(2**31)))
+
+
+def _report(name, ours, theirs):
+    worst = float(np.max(np.abs(np.asarray(ours) / np.asarray(theirs) - 1)))
+    print(f"{name}: seed {SEED} (replay: BRAINLEARN_NEST_SEED={SEED}), brainlearn {ours}, "
+          f"NEST {theirs}, largest relative difference {worst:.2e}")
+    return worst
+
+
+@pytest.mark.parametrize("protocol", ["sine-waves", "evidence-accumulation"])
+def test_first_generation_matches_nest_at_a_random_seed(protocol):
+    from brainlearn.models.eprop.nest import nest_comparison
+
+    table = nest_comparison(protocols=(protocol,), seed=SEED, iterations=2, live=True)
+    _report(protocol, table["brian2"].to_numpy(), table["nest"].to_numpy())
+    assert np.isfinite(table["nest"]).all()
+    np.testing.assert_allclose(table["brian2"], table["nest"], rtol=RTOL,
+                               err_msg=f"seed {SEED}")
