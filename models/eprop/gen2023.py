@@ -232,3 +232,230 @@ def sine_waves_2023(n_iter: int = 5, seed: int = 1, steps: int = 100,
     stim = np.tile(spikes.astype(float), (n_iter, 1))
     target = np.tile(signal[:, None], (n_iter, n_out))
     return Task(params, weights, stim, target)
+
+
+# ---- the model as Brian2 code (one step: readout, learning signal, neurons, synapses) ---------
+
+REC_EQUATIONS_2023 = """
+v : 1
+z : 1
+a : 1
+A : 1
+psi : 1
+psi_prev : 1
+r : 1
+fav : 1
+reg : 1
+reg_prev : 1
+I_syn : 1
+L : 1
+"""
+#: one step of ``eprop_iaf`` / ``eprop_iaf_adapt`` (NEST's update order)
+REC_STEP_2023 = """
+psi_prev = psi
+reg_prev = reg
+r = r - int(r > 0)
+v = alpha*v + I_syn
+I_syn = 0
+a = rho*a + z
+A = v_th + beta*a
+psi = int(r == 0)*h_sg*clip(1 - abs(v - A)/w_sg, 0, 1)
+z = int(v >= A)*int(r == 0)
+v = v - v_th*z
+r = z*n_ref + (1 - z)*r
+fav = kappa_reg*fav + (1 - kappa_reg)*z
+reg = c_reg*(fav - f_target_step)
+"""
+READOUT_EQUATIONS_2023 = """
+y : 1
+I_out : 1
+err : 1
+err_prev : 1
+y_win : 1
+target_win : 1
+ystar = target(t, i) : 1
+win = window(t) : 1
+"""
+READOUT_STEP_2023 = """
+err_prev = err
+y = kappa_out*y + I_out
+I_out = 0
+err = (y - ystar)*win
+y_win = y*win
+target_win = ystar*win
+"""
+SYN_EQUATIONS_2023 = """
+w : 1
+q1 : 1
+q2 : 1
+last_e : 1
+zbar : 1
+eps : 1
+ebar : 1
+ebar_reg : 1
+m : 1
+vv : 1
+b1p : 1
+b2p : 1
+ostep : 1
+"""
+#: history step h = t - 1 of a synapse (its learning signal arrives with the error of step t)
+SYN_TRACE_2023 = {
+    "rec": """
+h = timestep(t, dt) - 1
+act = int(last_e >= 0)*int(h - last_e < cutoff)
+x = q2
+q2 = q1
+q1 = 0
+zbar = alpha*zbar + x
+e = act*psi_prev_post*(zbar - beta*eps)
+eps = rho*eps + e
+ebar = kappa*ebar + e
+ebar_reg = kappa_reg*ebar_reg + (1 - kappa_reg)*e
+g = L_post*ebar + reg_prev_post*ebar_reg
+""",
+    "out": """
+h = timestep(t, dt) - 1
+act = int(last_e >= 0)*int(h - last_e < cutoff)
+x = q2
+q2 = q1
+q1 = 0
+zbar = kappa_out*zbar + x
+g = err_prev_post*zbar
+""",
+}
+OPTIMIZER_2023 = {
+    "gradient_descent": "w = act*clip(w - eta*g, w_min, w_max) + (1 - act)*w\n",
+    # NEST's per-synapse Adam: the step counter is the time step; steps skipped by the cut-off
+    # are caught up at the next update as zero-gradient steps after the current one
+    "adam": """
+nz = act*(h + 1 - ostep)
+b1n = b1p*b1
+b2n = b2p*b2
+m_new = b1*m + (1 - b1)*g
+v_new = b2*vv + (1 - b2)*g**2
+w_new = adam_idle(w - eta*sqrt(1 - b2n)/(1 - b1n)*m_new/(sqrt(v_new) + eps_adam), m_new, v_new, b1n, b2n, nz, eta, b1, b2, eps_adam)
+w = act*clip(w_new, w_min, w_max) + (1 - act)*w
+m = act*m_new*b1**nz + (1 - act)*m
+vv = act*v_new*b2**nz + (1 - act)*vv
+b1p = act*b1n*b1**nz + (1 - act)*b1p
+b2p = act*b2n*b2**nz + (1 - act)*b2p
+ostep = act*(h + 2) + (1 - act)*ostep
+""",
+}
+ON_PRE_2023 = {"rec": "I_syn_post += w\nq1 = 1\nlast_e = timestep(t, dt)",
+               "out": "I_out_post += w\nq1 = 1\nlast_e = timestep(t, dt)"}
+
+
+def _adam_idle(w, m, v, b1p, b2p, n, eta, b1, b2, eps):
+    """``n`` zero-gradient Adam steps after the one that gave ``w, m, v, b1p, b2p``."""
+    w, m, v = (np.array(np.broadcast_to(x, np.shape(w)), dtype=float) for x in (w, m, v))
+    b1p, b2p = (np.array(np.broadcast_to(x, np.shape(w)), dtype=float) for x in (b1p, b2p))
+    n = np.broadcast_to(np.rint(n).astype(int), np.shape(w))
+    for k in range(1, int(n.max(initial=0)) + 1):
+        sel = n >= k
+        b1p[sel] *= b1
+        b2p[sel] *= b2
+        m[sel] *= b1
+        v[sel] *= b2
+        step = eta * np.sqrt(1.0 - b2p[sel]) / (1.0 - b1p[sel])
+        w[sel] -= step * m[sel] / (np.sqrt(v[sel]) + eps)
+    return w
+
+
+def _offsets() -> tuple[int, int]:
+    """(input emission offset, first recorded step): NEST's generator -> parrot -> neuron."""
+    return 1, 2
+
+
+def build_2023(task: Task) -> dict:
+    """The Brian2 objects of ``task`` (runtime device; call inside ``use_device``)."""
+    from brian2 import (
+        Function,
+        Network,
+        NeuronGroup,
+        SpikeGeneratorGroup,
+        StateMonitor,
+        Synapses,
+        TimedArray,
+    )
+
+    from brainlearn.models.eprop.equations import pairs
+
+    p, w = task.params, task.weights
+    n_task = task.stim.shape[0]
+    emit, first = _offsets()
+    n_total = n_task + first
+    k, i = np.nonzero(task.stim)
+    inp = SpikeGeneratorGroup(p.n_in, i, (k + emit) * p.dt, dt=p.dt)
+    rec = NeuronGroup(p.n_rec, REC_EQUATIONS_2023, threshold="z > 0.5", reset="", order=5,
+                      dt=p.dt)
+    rec.run_regularly(REC_STEP_2023, when="groups", order=5)
+    target = np.zeros((n_total + 1, p.n_out))
+    target[first:first + n_task] = task.target
+    window = np.zeros(n_total + 1)
+    window[first:] = 1.0
+    out = NeuronGroup(p.n_out, READOUT_EQUATIONS_2023, order=0, dt=p.dt)
+    out.run_regularly(READOUT_STEP_2023, when="groups", order=0)
+    fb = Synapses(out, rec, "B : 1\nL_post = B*err_pre : 1 (summed)", dt=p.dt)
+    fi, fj = pairs(p.n_out, p.n_rec)
+    fb.connect(i=fi, j=fj)
+    fb.B = w.feedback[fj, fi]
+    syns = {}
+    for key, (source, dest, matrix, kind, autapses) in {
+            "s_in": (inp, rec, w.w_in, "rec", True), "s_rec": (rec, rec, w.w_rec, "rec", False),
+            "s_out": (rec, out, w.w_out, "out", True)}.items():
+        s = Synapses(source, dest, SYN_EQUATIONS_2023, on_pre=ON_PRE_2023[kind], dt=p.dt)
+        si, sj = pairs(len(source), len(dest), autapses)
+        s.connect(i=si, j=sj)
+        s.w = matrix[sj, si]
+        s.last_e = -1
+        s.b1p = s.b2p = s.ostep = 1
+        s.run_regularly(SYN_TRACE_2023[kind] + OPTIMIZER_2023[p.optimizer], when="groups",
+                        order=6)
+        syns[key] = (s, si, sj)
+    mon = StateMonitor(out, ["y_win", "target_win"], record=True, when="end")
+    namespace = dict(p.constants())
+    namespace["target"] = TimedArray(target, dt=p.dt)
+    namespace["window"] = TimedArray(window, dt=p.dt)
+    namespace["adam_idle"] = Function(_adam_idle, arg_units=[1] * 10, return_unit=1,
+                                      stateless=True)
+    net = Network(inp, rec, out, fb, mon, *(s for s, _, _ in syns.values()))
+    return {"network": net, "namespace": namespace, "steps": n_total, "mon": mon,
+            "synapses": syns, "first": first, "n_task": n_task}
+
+
+def run_2023(task: Task) -> tuple[np.ndarray, EpropWeights]:
+    """Simulate ``task`` with NEST's newer e-prop models in Brian2 (runtime, numpy).
+
+    Returns
+    -------
+    tuple
+        Loss per iteration (``1/2 mean_k sum_t (y_k[t] - y*_k[t])^2`` over each sequence, as
+        NEST's test computes it) and the final weights.
+    """
+    from brian2 import defaultclock
+
+    from brainlearn.devices import use_device
+    from brainlearn.models.eprop.nest_live import task_loss
+
+    p = task.params
+    with use_device("runtime"):
+        defaultclock.dt = p.dt
+        objs = build_2023(task)
+        objs["network"].run(objs["steps"] * p.dt, namespace=objs["namespace"], report=None)
+        first, n_task = objs["first"], objs["n_task"]
+        mon = objs["mon"]
+        readout = np.asarray(mon.y_win[:])[:, first:first + n_task]
+        target = np.asarray(mon.target_win[:])[:, first:first + n_task]
+        final = {}
+        for key, (s, si, sj) in objs["synapses"].items():
+            shape = {"s_in": (p.n_rec, p.n_in), "s_rec": (p.n_rec, p.n_rec),
+                     "s_out": (p.n_out, p.n_rec)}[key]
+            matrix = np.zeros(shape)
+            matrix[sj, si] = np.asarray(s.w[:])
+            final[key] = matrix
+    loss = task_loss(readout, target, p.steps, p.window_steps, p.loss)
+    weights = EpropWeights(final["s_in"], final["s_rec"], final["s_out"],
+                           task.weights.feedback.copy())
+    return loss, weights
