@@ -40,3 +40,15 @@ def test_first_generation_matches_nest_at_a_random_seed(protocol):
     assert np.isfinite(table["nest"]).all()
     np.testing.assert_allclose(table["brian2"], table["nest"], rtol=RTOL,
                                err_msg=f"seed {SEED}")
+
+
+@pytest.mark.parametrize("protocol,iterations", [("iaf-adam", 3), ("iaf-adapt-gd", 3),
+                                                 ("iaf-adam-1000", 1)])
+def test_newer_generation_matches_nest_at_a_random_seed(protocol, iterations):
+    from brainlearn.models.eprop.gen2023 import comparison_2023
+
+    table = comparison_2023((protocol,), seed=SEED, iterations=iterations, live=True)
+    _report(protocol, table["brian2"].to_numpy(), table["nest"].to_numpy())
+    assert np.isfinite(table["nest"]).all()
+    np.testing.assert_allclose(table["brian2"], table["nest"], rtol=RTOL,
+                               err_msg=f"seed {SEED}")

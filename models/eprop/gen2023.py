@@ -59,12 +59,13 @@ NEST_LOSSES_2023 = {
     "iaf-adapt-gd": [0.02242584487453, 0.01916753791522, 0.00571493935652, 0.00037875376195,
                      0.00037823157578],
 }
-#: protocol -> (neuron model, optimizer, steps per sequence)
+#: protocol -> :func:`sine_waves_2023` arguments: NEST's two regression cases (100-step
+#: sequences, a zero target) and the 1000-step task whose target is the sum of sines (with a
+#: learning rate at which its loss falls within a few iterations)
 PROTOCOLS_2023 = {
-    "iaf-adam": ("eprop_iaf", "adam", 100),
-    "iaf-adapt-gd": ("eprop_iaf_adapt", "gradient_descent", 100),
-    "iaf-adam-1000": ("eprop_iaf", "adam", 1000),
-    "iaf-adapt-gd-1000": ("eprop_iaf_adapt", "gradient_descent", 1000),
+    "iaf-adam": {"model": "eprop_iaf", "optimizer": "adam", "steps": 100},
+    "iaf-adapt-gd": {"model": "eprop_iaf_adapt", "optimizer": "gradient_descent", "steps": 100},
+    "iaf-adam-1000": {"model": "eprop_iaf", "optimizer": "adam", "steps": 1000, "eta": 1e-6},
 }
 
 
@@ -361,6 +362,59 @@ def _adam_idle(w, m, v, b1p, b2p, n, eta, b1, b2, eps):
         step = eta * np.sqrt(1.0 - b2p[sel]) / (1.0 - b1p[sel])
         w[sel] -= step * m[sel] / (np.sqrt(v[sel]) + eps)
     return w
+
+
+def comparison_2023(protocols: tuple[str, ...] | None = None, *, seed: int = 1,
+                    iterations: int | None = None, live: bool = False) -> pd.DataFrame:
+    """The newer generation in Brian2, loss per iteration beside NEST's.
+
+    Parameters
+    ----------
+    protocols : tuple of str, optional
+        Keys of :data:`PROTOCOLS_2023` (default: all).
+    seed : int
+        Seed of the task's draws (NEST's test: 1).
+    iterations : int, optional
+        Iterations per protocol (default 5, NEST's).
+    live : bool
+        Run NEST itself (:func:`brainlearn.models.eprop.nest_live.nest_losses`); otherwise the
+        ``nest`` column holds NEST's asserted losses (seed 1, its two protocols) or NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns as :func:`brainlearn.models.eprop.nest.nest_comparison`.
+    """
+    import time
+
+    from brainlearn.models.eprop.nest_live import nest_losses, require_nest
+
+    protocols = tuple(PROTOCOLS_2023) if protocols is None else tuple(protocols)
+    unknown = [name for name in protocols if name not in PROTOCOLS_2023]
+    if unknown:
+        raise ValueError(f"protocols must be among {sorted(PROTOCOLS_2023)}, got {unknown}")
+    n_iter = 5 if iterations is None else int(iterations)
+    if n_iter < 1:
+        raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    if live:
+        require_nest()
+    rows = []
+    for name in protocols:
+        task = sine_waves_2023(n_iter, seed, **PROTOCOLS_2023[name])
+        start = time.perf_counter()
+        loss, _ = run_2023(task)
+        wall = time.perf_counter() - start
+        if live:
+            nest = nest_losses(task, "2023")
+        else:
+            nest = np.full(n_iter, np.nan)
+            known = NEST_LOSSES_2023.get(name, []) if seed == 1 else []
+            nest[:min(n_iter, len(known))] = known[:n_iter]
+        for k in range(n_iter):
+            rows.append({"protocol": name, "iteration": k, "brian2": loss[k], "nest": nest[k],
+                         "tensorflow": np.nan, "rel_diff_nest": loss[k] / nest[k] - 1,
+                         "wall_seconds": round(wall, 2)})
+    return pd.DataFrame(rows)
 
 
 def _offsets() -> tuple[int, int]:
