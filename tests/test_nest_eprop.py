@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.nest
+os.environ.setdefault("PYNEST_QUIET", "1")  # no NEST banner in the test log
 
 if os.environ.get("BRAINLEARN_REQUIRE_NEST"):  # CI: a missing NEST fails, it is not skipped
     import nest  # noqa: F401
