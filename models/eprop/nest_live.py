@@ -18,6 +18,7 @@ import numpy as np
 from brainlearn.models.eprop.tasks import Task
 
 __all__ = ["NestNotInstalled", "INSTALL_HINT", "nest_installed", "require_nest", "nest_losses",
+           "spike_generator_params",
            "task_loss"]
 
 #: how to get NEST (the ``nest`` extra pins the version brainlearn is checked against)
