@@ -482,3 +482,19 @@ def test_eprop_nest_without_nest_says_how_to_install_it(monkeypatch, capsys):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and 'pip install "brainlearn[nest]"' in lines[0]
     assert captured.out == ""
+
+
+def test_validation_rows_give_the_worst_difference_per_protocol(tmp_path):
+    import pandas as pd
+
+    from brainlearn.models.eprop.nest import append_validation, validation_rows
+
+    table = pd.DataFrame({"protocol": ["a", "a", "b"], "iteration": [0, 1, 0],
+                          "brian2": [1.0, 2.0 * (1 + 3e-12), 5.0], "nest": [1.0, 2.0, 5.0]})
+    rows = validation_rows(table, generation="2023", seed=9)
+    assert list(rows["protocol"]) == ["a", "b"] and list(rows["iterations"]) == [2, 1]
+    assert float(rows["worst_rel_diff"][0]) == pytest.approx(3e-12, rel=1e-3)
+    assert "--generation 2023 --seed 9 --iterations 2" in rows["command"][0]
+    path = append_validation(tmp_path / "v.csv", rows)
+    append_validation(path, rows)
+    assert len(pd.read_csv(path)) == 4

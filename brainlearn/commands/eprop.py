@@ -77,7 +77,12 @@ def handle_train(args: argparse.Namespace) -> int:
 
 def handle_nest(args: argparse.Namespace) -> int:
     """Run ``brainlearn eprop nest``: NEST live beside brainlearn, both loss columns."""
-    from brainlearn.models.eprop.nest import largest_difference, write_comparison
+    from brainlearn.models.eprop.nest import (
+        append_validation,
+        largest_difference,
+        validation_rows,
+        write_comparison,
+    )
     from brainlearn.models.eprop.nest_live import require_nest
 
     require_nest()  # one line saying how to install NEST, before any simulation
@@ -92,6 +97,9 @@ def handle_nest(args: argparse.Namespace) -> int:
           f"seed {args.seed}, generation {args.generation}")
     if path is not None:
         print(f"-> {path}")
+    if args.validation:
+        rows = validation_rows(table, generation=args.generation, seed=args.seed)
+        print(f"-> {append_validation(args.validation, rows)} (+{len(rows)} rows)")
     return 0
 
 
@@ -148,6 +156,9 @@ def register(subparsers) -> None:
     nest.add_argument("--generation", choices=("bsshslm_2020", "2023"), default="bsshslm_2020",
                       help="NEST's e-prop models: the first generation (*_bsshslm_2020) or the "
                            "newer one (eprop_iaf, eprop_iaf_adapt, eprop_readout)")
+    nest.add_argument("--validation", metavar="CSV",
+                      help="append one row per protocol (worst difference, seed, command) to "
+                           "this 'validated against NEST' table")
     nest.set_defaults(func=handle_nest)
 
     ro = sub.add_parser("mnist-readout", help="e-prop readout on an evaluated Diehl & Cook run",

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NEST_LOSSES", "TF_LOSSES", "NEST_SEED", "nest_comparison", "write_comparison",
-           "largest_difference"]
+           "largest_difference", "validation_rows", "append_validation", "NEST_MODELS"]
+
+#: NEST's models behind each generation (the "validated against NEST" table names them)
+NEST_MODELS = {
+    "bsshslm_2020": "eprop_iaf_bsshslm_2020, eprop_iaf_adapt_bsshslm_2020, "
+                    "eprop_readout_bsshslm_2020, eprop_synapse_bsshslm_2020",
+    "2023": "eprop_iaf, eprop_iaf_adapt, eprop_readout, eprop_synapse",
+}
 
 #: the seed of numpy's legacy generator in NEST's test (inputs, targets and initial weights)
 NEST_SEED = 1
@@ -184,3 +191,47 @@ def largest_difference(table: pd.DataFrame) -> tuple[float, str]:
         return float("nan"), "no NEST loss"
     row = table.loc[diff.idxmax()]
     return float(diff.max()), f"{row['protocol']}, iteration {int(row['iteration'])}"
+
+
+def validation_rows(table: pd.DataFrame, *, generation: str, seed: int,
+                    tolerance: float = 1e-10) -> pd.DataFrame:
+    """One row per protocol of a live comparison, for the "validated against NEST" table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`nest_comparison` table with NEST's live losses.
+    generation : str
+        ``"bsshslm_2020"`` or ``"2023"``.
+    seed : int
+        The seed the table was drawn from.
+    tolerance : float
+        The relative tolerance the tests hold the comparison to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rule, protocol, nest_models, seed, iterations, worst_rel_diff, tolerance, command``.
+    """
+    rows = []
+    for protocol, part in table.groupby("protocol", sort=False):
+        worst = float((part["brian2"] / part["nest"] - 1).abs().max())
+        rows.append({"rule": f"e-prop ({generation})", "protocol": protocol,
+                     "nest_models": NEST_MODELS[generation], "seed": seed,
+                     "iterations": len(part), "worst_rel_diff": f"{worst:.2e}",
+                     "tolerance": tolerance,
+                     "command": f"brainlearn eprop nest --generation {generation} "
+                                f"--seed {seed} --iterations {len(part)}"})
+    return pd.DataFrame(rows)
+
+
+def append_validation(path: str | Path, rows: pd.DataFrame) -> Path:
+    """Append ``rows`` to the CSV at ``path`` (created with a header if absent), atomically."""
+    from brainlearn.atomic import atomic_path
+
+    path = Path(path)
+    table = pd.concat([pd.read_csv(path), rows]) if path.exists() else rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
