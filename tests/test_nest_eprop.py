@@ -3,7 +3,9 @@
 Both simulators get the same task (weights, input spikes, targets drawn from the seed by
 :mod:`brainlearn.models.eprop.tasks`): NEST simulates it with its e-prop models
 (:func:`brainlearn.models.eprop.nest_live.nest_losses`), brainlearn with its Brian2 equations,
-and the losses of every iteration must agree to rtol 1e-10.
+and the losses of every iteration must agree to rtol 1e-10. The longer protocols (evidence
+accumulation, 2250-step sequences; the 1000-step sine task) are marked ``slow``: run them with
+``-m "nest and slow"``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def _report(name, ours, theirs):
     return worst
 
 
-@pytest.mark.parametrize("protocol", ["sine-waves", "evidence-accumulation"])
+@pytest.mark.parametrize("protocol", [
+    "sine-waves", pytest.param("evidence-accumulation", marks=pytest.mark.slow)])
 def test_first_generation_matches_nest_at_a_random_seed(protocol):
     from brainlearn.models.eprop.nest import nest_comparison
 
@@ -43,8 +46,9 @@ def test_first_generation_matches_nest_at_a_random_seed(protocol):
                                err_msg=f"seed {SEED}")
 
 
-@pytest.mark.parametrize("protocol,iterations", [("iaf-adam", 3), ("iaf-adapt-gd", 3),
-                                                 ("iaf-adam-1000", 1)])
+@pytest.mark.parametrize("protocol,iterations", [
+    ("iaf-adam", 3), ("iaf-adapt-gd", 3),
+    pytest.param("iaf-adam-1000", 1, marks=pytest.mark.slow)])
 def test_newer_generation_matches_nest_at_a_random_seed(protocol, iterations):
     from brainlearn.models.eprop.gen2023 import comparison_2023
 
