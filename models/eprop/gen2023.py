@@ -4,7 +4,8 @@ NEST 3.9 replaced its first e-prop models (:mod:`brainlearn.models.eprop.equatio
 ``*_bsshslm_2020`` models) by a generation without sequences: the network runs on, nothing is
 reset, and every ``eprop_synapse`` updates its weight when its presynaptic neuron spikes,
 from the history the postsynaptic neuron kept since the previous spike (Korcsak-Gorzo et al.
-2024, *Event-driven eligibility propagation in large sparse networks*, arXiv:2412.15053).
+2025, *Event-driven eligibility propagation in large sparse networks: efficiency shaped by
+biological realism*, arXiv:2511.21674; the reference NEST's ``eprop_iaf`` cites).
 Here the same computation runs every time step in Brian2 (runtime, numpy), which gives the
 same weights at every presynaptic spike, the only times a weight acts.
 
