@@ -218,7 +218,7 @@ def validation_rows(table: pd.DataFrame, *, generation: str, seed: int,
         worst = float((part["brian2"] / part["nest"] - 1).abs().max())
         rows.append({"rule": f"e-prop ({generation})", "protocol": protocol,
                      "nest_models": NEST_MODELS[generation], "seed": seed,
-                     "iterations": len(part), "worst_rel_diff": f"{worst:.2e}",
+                     "iterations": len(part), "worst_rel_diff": worst,
                      "tolerance": tolerance,
                      "command": f"brainlearn eprop nest --generation {generation} "
                                 f"--seed {seed} --iterations {len(part)}"})
