@@ -147,7 +147,9 @@ def register(subparsers) -> None:
     nest = sub.add_parser("nest", help="NEST live beside brainlearn: loss per iteration",
                           epilog=NEST_EPILOG,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime")
+    nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime",
+                      help="Brian2 device of the first generation (the newer one runs in "
+                           "runtime mode, numpy)")
     nest.add_argument("--out", help="directory for the table (and the standalone builds)")
     nest.add_argument("--seed", type=int, default=1,
                       help="seed of weights, inputs and targets (NEST's tests: 1)")
