@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from brian2 import Hz, ms
 
 from brainlearn.models.eprop.tasks import Task
 
@@ -96,7 +97,7 @@ def nest_losses(task: Task, generation: str = "bsshslm_2020") -> np.ndarray:
     build = builders[generation]
     p = task.params
     nest.ResetKernel()
-    nest.set(print_time=False, resolution=float(p.dt / _ms()), total_num_virtual_procs=1,
+    nest.set(print_time=False, resolution=float(p.dt / ms), total_num_virtual_procs=1,
              rng_seed=1)
     mm_out, sim_steps = build(nest, task)
     nest.Simulate(float(sim_steps))
@@ -108,12 +109,6 @@ def nest_losses(task: Task, generation: str = "bsshslm_2020") -> np.ndarray:
     readout, target = readout[:, :n_steps], target[:, :n_steps]
     per_seq = task_loss(readout, target, p.steps, p.window_steps, p.loss)
     return per_seq.reshape(-1, p.batch_size).mean(axis=1)
-
-
-def _ms():
-    from brian2 import ms
-
-    return ms
 
 
 def spike_generator_params(stim: np.ndarray, offset: int = _OFFSET_GEN) -> list[dict]:
@@ -142,14 +137,14 @@ def _targets(nest, task: Task, offset: int):
 
 def _rec_params_bsshslm_2020(p, adaptive: bool) -> dict:
     """Recurrent-neuron parameters of ``eprop_iaf(_adapt)_bsshslm_2020`` from ``p``."""
-    out = {"C_m": 1.0, "c_reg": p.c_reg, "E_L": 0.0, "f_target": float(p.f_target / _hz()),
+    out = {"C_m": 1.0, "c_reg": p.c_reg, "E_L": 0.0, "f_target": float(p.f_target / Hz),
            "I_e": 0.0, "regular_spike_arrival": bool(p.regular_spike_arrival),
            "surrogate_gradient_function": "piecewise_linear",
            "surrogate_gradient_height": p.gamma / p.v_th,
-           "surrogate_gradient_width": abs(p.v_th), "t_ref": float(p.t_ref / _ms()),
-           "tau_m": float(p.tau_m / _ms()), "V_m": 0.0, "V_th": p.v_th}
+           "surrogate_gradient_width": abs(p.v_th), "t_ref": float(p.t_ref / ms),
+           "tau_m": float(p.tau_m / ms), "V_m": 0.0, "V_th": p.v_th}
     if adaptive:
-        out.update(adapt_tau=float(p.tau_adapt / _ms()), adaptation=0.0, adapt_beta=p.adapt_beta)
+        out.update(adapt_tau=float(p.tau_adapt / ms), adaptation=0.0, adapt_beta=p.adapt_beta)
     return out
 
 
@@ -168,7 +163,7 @@ def _build_bsshslm_2020(nest, task: Task):
         nrns_rec += nest.Create("eprop_iaf_adapt_bsshslm_2020", p.n_adaptive,
                                 _rec_params_bsshslm_2020(p, True))
     nrns_out = nest.Create("eprop_readout_bsshslm_2020", p.n_out, {
-        "C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "tau_m": float(p.tau_out / _ms()), "V_m": 0.0,
+        "C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "tau_m": float(p.tau_out / ms), "V_m": 0.0,
         "loss": "mean_squared_error" if p.loss == "mse" else "cross_entropy",
         "regular_spike_arrival": bool(p.readout_regular_arrival)})
     optimizer = {"type": p.optimizer, "batch_size": int(p.batch_size), "eta": p.eta,
@@ -178,7 +173,7 @@ def _build_bsshslm_2020(nest, task: Task):
     nest.SetDefaults("eprop_synapse_bsshslm_2020", {
         "optimizer": optimizer, "average_gradient": bool(p.average_gradient)})
     syn = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0,
-           "tau_m_readout": float(p.tau_out / _ms())}
+           "tau_m_readout": float(p.tau_out / ms)}
     all_to_all = {"rule": "all_to_all", "allow_autapses": False}
     static = {"synapse_model": "static_synapse", "delay": 1.0}
     nest.Connect(gen_in, nrns_in, {"rule": "one_to_one"}, static)
@@ -205,23 +200,17 @@ def _f(matrix: np.ndarray) -> np.ndarray:
     return np.asarray(matrix, dtype=np.float32)
 
 
-def _hz():
-    from brian2 import Hz
-
-    return Hz
-
-
 def _rec_params_2023(p) -> dict:
     """Recurrent-neuron parameters of ``eprop_iaf`` / ``eprop_iaf_adapt`` from ``p``."""
     out = {"C_m": 1.0, "c_reg": p.c_reg, "E_L": 0.0, "eprop_isi_trace_cutoff": p.isi_cutoff,
-           "f_target": float(p.f_target / _hz()), "flush_event_send_interval": float(p.steps),
+           "f_target": float(p.f_target / Hz), "flush_event_send_interval": float(p.steps),
            "I_e": 0.0, "kappa": p.kappa, "kappa_reg": p.kappa_reg,
            "surrogate_gradient_function": "piecewise_linear",
            "surrogate_gradient_height": p.gamma, "surrogate_gradient_width": p.width,
-           "t_ref": float(p.t_ref / _ms()), "tau_m": float(p.tau_m / _ms()), "V_m": 0.0,
+           "t_ref": float(p.t_ref / ms), "tau_m": float(p.tau_m / ms), "V_m": 0.0,
            "V_th": p.v_th}
     if p.adapt_beta:
-        out.update(adapt_beta=p.adapt_beta, adapt_tau=float(p.tau_adapt / _ms()),
+        out.update(adapt_beta=p.adapt_beta, adapt_tau=float(p.tau_adapt / ms),
                    adaptation=0.0)
     return out
 
@@ -237,7 +226,7 @@ def _build_2023(nest, task: Task):
     nrns_rec = nest.Create(model, p.n_rec, _rec_params_2023(p))
     nrns_out = nest.Create("eprop_readout", p.n_out, {
         "C_m": 1.0, "E_L": 0.0, "eprop_isi_trace_cutoff": p.isi_cutoff, "I_e": 0.0,
-        "tau_m": float(p.tau_out / _ms()), "V_m": 0.0})
+        "tau_m": float(p.tau_out / ms), "V_m": 0.0})
     gen_window = nest.Create("step_rate_generator")
     gen_window.set(amplitude_times=[float(offset)], amplitude_values=[1.0])
     optimizer = {"type": p.optimizer, "batch_size": 1, "eta": p.eta, "optimize_each_step": True,
