@@ -51,6 +51,7 @@ def side_by_side(table: pd.DataFrame, out: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     from brainlearn.atomic import atomic_path
 
@@ -64,6 +65,7 @@ def side_by_side(table: pd.DataFrame, out: str | Path) -> Path:
                     .agg({column: "mean", "accuracy": "mean"}).sort_values(column))
             ax.plot(mean[column], 100 * mean["accuracy"], "o-", label=family)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
