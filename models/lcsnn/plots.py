@@ -88,7 +88,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     """
     from brainlearn import rundir
     from brainlearn.analysis.plots import new_figure, receptive_fields, save_figure
-    from brainlearn.models.lcsnn.training import EVALUATION, fit_readout, trained_state
+    from brainlearn.models.lcsnn.runs import EVALUATION, fit_readout, trained_state
 
     run = rundir.open_run(run_dir)
     config, p, weights, theta = trained_state(run)

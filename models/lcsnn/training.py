@@ -19,7 +19,14 @@ import numpy as np
 from brainlearn import rundir
 from brainlearn.atomic import save_npz
 from brainlearn.models.lcsnn.model import LCSNNParams, crop_images
-from brainlearn.models.lcsnn.readouts import READOUTS, NgramReadout, firing_steps, make_readout
+from brainlearn.models.lcsnn.readouts import READOUTS
+from brainlearn.models.lcsnn.runs import (
+    EVALUATION,
+    fit_readout,
+    load_params,
+    score_readouts,
+    trained_state,
+)
 
 __all__ = ["NAME", "KIND", "train", "evaluate", "load_params", "load_images", "score_readouts",
            "CHECKPOINT", "EVALUATION", "DEFAULT_EXAMPLES"]
@@ -27,27 +34,10 @@ __all__ = ["NAME", "KIND", "train", "evaluate", "load_params", "load_images", "s
 NAME = "lcsnn"
 KIND = "lcsnn"
 CHECKPOINT = "checkpoint.npz"
-EVALUATION = "evaluation.npz"
 #: training images per pass by data source (the paper: one pass over 60,000)
 DEFAULT_EXAMPLES = {"full": 60000, "embedded": 1000}
 _TEST = {"full": 10000, "embedded": 500}
 _CONFIG_KEYS = ("n_filters", "kernel", "stride", "examples", "epochs", "data", "seed", "params")
-
-
-def load_params(config: dict) -> LCSNNParams:
-    """The run's parameters from its ``config.json`` (paper values where it says nothing)."""
-    from brian2 import Hz, ms, mV
-
-    units = {"ms": ms, "mV": mV, "Hz": Hz}
-    changes = {}
-    for key, value in (config.get("params") or {}).items():
-        if isinstance(value, str) and " " in value:
-            number, unit = value.split()
-            value = float(number) * units[unit]
-        changes[key] = value
-    return LCSNNParams.paper(int(config["n_filters"]),
-                             **{k: config[k] for k in ("kernel", "stride") if k in config},
-                             **changes)
 
 
 def load_images(data: str, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -185,16 +175,6 @@ def _start_state(run: Path, p: LCSNNParams, seed: int) -> dict:
             "capped": 0, "spikes": 0}
 
 
-def trained_state(run_dir: str | Path) -> tuple[dict, LCSNNParams, np.ndarray, np.ndarray]:
-    """``(config, params, weights, theta)`` of a trained run directory."""
-    run = rundir.open_run(run_dir)
-    config = rundir.read_config(run, required=True)
-    stored = rundir.read_weights(run)
-    if stored is None:
-        raise ValueError(f"{run_dir} is not trained yet (no weights): train it first")
-    return config, load_params(config), stored["weights"], stored["theta"]
-
-
 def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
              test_examples: int | None = None, readouts: tuple[str, ...] = READOUTS,
              device: str | None = None, progress: bool = True) -> dict:
@@ -252,32 +232,6 @@ def _plots(run: Path) -> None:
     from brainlearn.models.lcsnn.plots import plot_run
 
     plot_run(run)
-
-
-def fit_readout(name: str, arrays: dict, seed: int = 0):
-    """Readout ``name`` fitted on the assignment images of an ``evaluation.npz``."""
-    readout = make_readout(name, seed)
-    if isinstance(readout, NgramReadout):
-        return readout.fit(_firing(arrays, "assign"), arrays["assign_labels"])
-    return readout.fit(arrays["assign_counts"], arrays["assign_labels"])
-
-
-def _firing(arrays: dict, stage: str) -> list:
-    return firing_steps(arrays[f"{stage}_spike_example"], arrays[f"{stage}_spike_step"],
-                        arrays[f"{stage}_spike_neuron"], len(arrays[f"{stage}_labels"]))
-
-
-def score_readouts(arrays: dict, readouts=READOUTS, seed: int = 0) -> dict[str, float]:
-    """Test accuracy of each readout, fitted on the assignment images."""
-    out = {}
-    for name in readouts:
-        readout = fit_readout(name, arrays, seed)
-        if isinstance(readout, NgramReadout):
-            predicted = readout.predict(_firing(arrays, "test"))
-        else:
-            predicted = readout.predict(arrays["test_counts"])
-        out[name] = float(np.mean(np.asarray(predicted) == arrays["test_labels"]))
-    return out
 
 
 def _ngram_size(arrays: dict) -> int:

@@ -1,0 +1,69 @@
+"""What a trained LC-SNN run directory holds, read back: its parameters, weights and
+thresholds, and readouts fitted on its ``evaluation.npz`` (used by training, the plots and
+the estimator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from brainlearn import rundir
+from brainlearn.models.lcsnn.model import LCSNNParams
+from brainlearn.models.lcsnn.readouts import READOUTS, NgramReadout, firing_steps, make_readout
+
+__all__ = ["EVALUATION", "load_params", "trained_state", "fit_readout", "score_readouts"]
+
+EVALUATION = "evaluation.npz"
+
+
+def load_params(config: dict) -> LCSNNParams:
+    """The run's parameters from its ``config.json`` (paper values where it says nothing)."""
+    from brian2 import Hz, ms, mV
+
+    units = {"ms": ms, "mV": mV, "Hz": Hz}
+    changes = {}
+    for key, value in (config.get("params") or {}).items():
+        if isinstance(value, str) and " " in value:
+            number, unit = value.split()
+            value = float(number) * units[unit]
+        changes[key] = value
+    return LCSNNParams.paper(int(config["n_filters"]),
+                             **{k: config[k] for k in ("kernel", "stride") if k in config},
+                             **changes)
+
+
+def trained_state(run_dir: str | Path) -> tuple[dict, LCSNNParams, np.ndarray, np.ndarray]:
+    """``(config, params, weights, theta)`` of a trained run directory."""
+    run = rundir.open_run(run_dir)
+    config = rundir.read_config(run, required=True)
+    stored = rundir.read_weights(run)
+    if stored is None:
+        raise ValueError(f"{run_dir} is not trained yet (no weights): train it first")
+    return config, load_params(config), stored["weights"], stored["theta"]
+
+
+def fit_readout(name: str, arrays: dict, seed: int = 0):
+    """Readout ``name`` fitted on the assignment images of an ``evaluation.npz``."""
+    readout = make_readout(name, seed)
+    if isinstance(readout, NgramReadout):
+        return readout.fit(_firing(arrays, "assign"), arrays["assign_labels"])
+    return readout.fit(arrays["assign_counts"], arrays["assign_labels"])
+
+
+def _firing(arrays: dict, stage: str) -> list:
+    return firing_steps(arrays[f"{stage}_spike_example"], arrays[f"{stage}_spike_step"],
+                        arrays[f"{stage}_spike_neuron"], len(arrays[f"{stage}_labels"]))
+
+
+def score_readouts(arrays: dict, readouts=READOUTS, seed: int = 0) -> dict[str, float]:
+    """Test accuracy of each readout, fitted on the assignment images."""
+    out = {}
+    for name in readouts:
+        readout = fit_readout(name, arrays, seed)
+        if isinstance(readout, NgramReadout):
+            predicted = readout.predict(_firing(arrays, "test"))
+        else:
+            predicted = readout.predict(arrays["test_counts"])
+        out[name] = float(np.mean(np.asarray(predicted) == arrays["test_labels"]))
+    return out
