@@ -28,7 +28,12 @@ from brainlearn.models.diehl_cook.config import (
 )
 from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams
 from brainlearn.models.diehl_cook.network import ChunkResult, StopOnSigterm, make_sim, present_chunk
-from brainlearn.models.diehl_cook.passes import passes_ended, save_snapshot, save_weights, score_passes
+from brainlearn.models.diehl_cook.passes import (
+    passes_ended,
+    save_snapshot,
+    save_weights,
+    score_passes,
+)
 from brainlearn.models.diehl_cook.state import NetworkState
 from brainlearn.readout import VoteReadout
 
