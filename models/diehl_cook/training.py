@@ -2,7 +2,10 @@
 
 ``train`` continues from the checkpoint when there is one, so ``--resume`` (or simply running
 again) after Ctrl-C or a kill ends with the same examples seen and the same result as an
-uninterrupted run: chunk seeds derive from the run seed and the chunk index.
+uninterrupted run: chunk seeds derive from the run seed and the chunk index. After every pass
+over the training images a snapshot of the network is kept and scored cheaply
+(:mod:`~brainlearn.models.diehl_cook.passes`: ``RUN/passes/``, ``passes.csv``), between
+chunks and with its own seeds, so the training is the same with or without it.
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
         ckpt.save(ckpt_path)
     pass_size = len(images)
     if score:  # snapshots a killed run kept but did not score yet
-        score_passes(run_dir, config, ckpt.progress.position, pass_size, progress=progress)
+        _score_passes(run_dir, config, ckpt.progress.position, pass_size, progress)
     bar = tqdm(total=total, initial=ckpt.progress.position, unit="img", desc="train",
                disable=not progress, dynamic_ncols=True)
     net = None
@@ -197,10 +200,10 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
                 ckpt.save(ckpt_path)
                 bar.update(result.done)
                 if ended and score:
-                    net.close()  # the frozen network takes Brian2's device; recompiled after
-                    net = None
-                    score_passes(run_dir, config, ckpt.progress.position, pass_size,
-                                 progress=progress)
+                    if config.data != "arrays":  # (given images are not scored)
+                        net.close()  # the frozen network takes Brian2's device; recompiled
+                        net = None
+                    _score_passes(run_dir, config, ckpt.progress.position, pass_size, progress)
                 if result.capped:
                     tqdm.write(f"warning: {result.capped} image(s) reached the retry cap "
                                f"({int(params.max_retries)} retries) with fewer than "
@@ -213,6 +216,17 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     if profile:
         write_profile(run_dir / "profile.csv", profiled)
     return _write_train_metrics(run_dir, config, params, ckpt.progress)
+
+
+def _score_passes(run_dir: Path, config: TrainConfig, position: int, pass_size: int,
+                  progress: bool) -> None:
+    # the cheap score never stops the training: a failure is reported, the snapshot stays
+    # unscored and is scored again after the next pass or when the run resumes
+    try:
+        score_passes(run_dir, config, position, pass_size, progress=progress)
+    except Exception as exc:  # noqa: BLE001 (a kill, KeyboardInterrupt, still stops the run)
+        tqdm.write(f"warning: scoring the pass snapshots of {run_dir} failed, training goes "
+                   f"on ({type(exc).__name__}: {exc})")
 
 
 def _given_images(config: TrainConfig, given) -> tuple[np.ndarray, np.ndarray]:
