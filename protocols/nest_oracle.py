@@ -11,7 +11,9 @@ brainlearn rule                                NEST model
 ``PairSTDP(scheme="all-to-all")``              ``stdp_synapse`` (``lambda = A_plus / w_max``,
                                                ``alpha = A_minus / A_plus``, ``mu_plus``,
                                                ``mu_minus``, ``Wmax = w_max``)
-``PairSTDP(scheme="nearest")``, additive       ``stdp_nn_symm_synapse``
+``PairSTDP(scheme="nearest")``                 ``stdp_nn_symm_synapse`` (same parameters)
+``PairSTDP(scheme="nearest-pre-centered")``    ``stdp_nn_pre_centered_synapse``
+``PairSTDP(scheme="nearest-restricted")``      ``stdp_nn_restr_synapse``
 ``TripletSTDP(scheme="all-to-all")``           ``stdp_triplet_synapse`` (``tau_plus_triplet =
                                                tau_x``; ``tau_minus_triplet = tau_y`` on the
                                                post-synaptic neuron)
@@ -30,9 +32,10 @@ Two conventions differ and are kept out of the equality by the input, not hidden
   only); brainlearn runs the presynaptic spike first, then the post-synaptic one, which
   potentiates with the presynaptic trace including that spike (a difference of ``A_plus`` times
   the weight factor);
-- ``stdp_nn_symm_synapse`` pairs a post-synaptic spike that comes before the first presynaptic
-  spike with a presynaptic spike at t = 0 (its last-spike time starts at 0); brainlearn pairs it
-  with nothing.
+- ``stdp_nn_symm_synapse`` and ``stdp_nn_restr_synapse`` pair a post-synaptic spike that comes
+  before the first presynaptic spike with a presynaptic spike at t = 0 (their last-spike time
+  starts at 0); brainlearn pairs it with nothing (``stdp_nn_pre_centered_synapse`` does not:
+  its presynaptic trace starts at 0).
 
 NEST is an optional dependency (``pip install "brainlearn[nest]"``).
 """
@@ -80,6 +83,12 @@ def _ms(quantity) -> float:
     return float(quantity / ms)
 
 
+#: NEST's nearest-neighbour synapse model of each nearest scheme of :class:`PairSTDP`
+_NN_MODELS = {"nearest": "stdp_nn_symm_synapse",
+              "nearest-pre-centered": "stdp_nn_pre_centered_synapse",
+              "nearest-restricted": "stdp_nn_restr_synapse"}
+
+
 def nest_synapse(rule: PlasticityRule) -> NestSynapse:
     """The NEST model and parameters that implement ``rule`` (see the module's table).
 
@@ -97,9 +106,8 @@ def nest_synapse(rule: PlasticityRule) -> NestSynapse:
             return NestSynapse("stdp_synapse",
                                {**common, "mu_plus": rule.mu_plus, "mu_minus": rule.mu_minus},
                                {"tau_minus": _ms(rule.tau_minus)})
-        if rule.mu_plus or rule.mu_minus:
-            raise ValueError("the nearest-neighbour pair rule is compared additive only")
-        return NestSynapse("stdp_nn_symm_synapse", {**common, "mu_plus": 0.0, "mu_minus": 0.0},
+        return NestSynapse(_NN_MODELS[rule.scheme],
+                           {**common, "mu_plus": rule.mu_plus, "mu_minus": rule.mu_minus},
                            {"tau_minus": _ms(rule.tau_minus)})
     if isinstance(rule, TripletSTDP):
         if rule.scheme != "all-to-all" or rule.tau_x is None:
@@ -171,4 +179,58 @@ def nest_weights(rule: PlasticityRule, pre_ms, post_ms, *, delay_ms: float = 1.0
     events = recorder.get("events")
     order = np.argsort(events["times"], kind="stable")
     # the recorder stamps the presynaptic spike's time (the pre parrot's spike)
+    return np.asarray(events["times"])[order], np.asarray(events["weights"])[order]
+
+
+# ---------------------------------------------------------------- Clopath et al. (2010)
+def nest_clopath_neuron(rule, neuron) -> dict:
+    """``aeif_psc_delta_clopath`` parameters (NEST units) of a :class:`ClopathAdEx` neuron
+    with the filters, thresholds and amplitudes of a :class:`ClopathSTDP` rule."""
+    from brian2 import mV, nS, pA, pF
+
+    def val(q, unit):
+        return float(q / unit)
+
+    return {
+        "C_m": val(neuron.C, pF), "g_L": val(neuron.g_L, nS), "E_L": val(neuron.E_L, mV),
+        "V_m": val(neuron.E_L, mV), "V_th_rest": val(neuron.V_T_rest, mV),
+        "Delta_T": val(neuron.Delta_T, mV), "tau_w": _ms(neuron.tau_w), "a": val(neuron.a, nS),
+        "b": val(neuron.b, pA), "I_sp": val(neuron.I_sp, pA), "tau_z": _ms(neuron.tau_z),
+        "V_th_max": val(neuron.V_T_max, mV), "tau_V_th": _ms(neuron.tau_VT),
+        "V_peak": val(neuron.V_peak, mV), "V_clamp": val(neuron.V_clamp, mV),
+        "t_clamp": _ms(neuron.t_clamp), "V_reset": val(neuron.V_reset, mV), "t_ref": 0.0,
+        "A_LTD": float(rule.A_LTD * mV), "A_LTP": float(rule.A_LTP * mV**2),
+        "theta_minus": val(rule.theta_minus, mV), "theta_plus": val(rule.theta_plus, mV),
+        "tau_u_bar_minus": _ms(rule.tau_minus), "tau_u_bar_plus": _ms(rule.tau_plus),
+        "delay_u_bars": _ms(rule.delay), "A_LTD_const": True,
+    }
+
+
+def nest_clopath_weights(rule, neuron, pre_ms, post_ms, *, w0: float = 0.5, kick_mV: float = 80.0,
+                         delay_ms: float = RESOLUTION_MS) -> tuple[np.ndarray, np.ndarray]:
+    """NEST's ``clopath_synapse`` onto ``aeif_psc_delta_clopath``, laid out as NEST's
+    ``test_clopath_synapse.py`` lays it out: the presynaptic generator drives a parrot
+    neuron (0.1 ms), the parrot the neuron through the plastic synapse (``delay_ms``); the
+    postsynaptic generator kicks the neuron by ``kick_mV`` (0.1 ms). Returns the time of
+    every presynaptic (parrot) spike and the weight after it, as the weight recorder has them.
+    """
+    nest = require_nest()
+    nest.ResetKernel()
+    nest.resolution = RESOLUTION_MS
+    nrn = nest.Create("aeif_psc_delta_clopath", 1, nest_clopath_neuron(rule, neuron))
+    parrot = nest.Create("parrot_neuron")
+    pre_gen = nest.Create("spike_generator", params={"spike_times": list(map(float, pre_ms))})
+    post_gen = nest.Create("spike_generator", params={"spike_times": list(map(float, post_ms))})
+    nest.Connect(pre_gen, parrot, syn_spec={"delay": RESOLUTION_MS})
+    nest.Connect(post_gen, nrn, syn_spec={"delay": RESOLUTION_MS, "weight": float(kick_mV)})
+    recorder = nest.Create("weight_recorder")
+    nest.CopyModel("clopath_synapse", "brainlearn_oracle_clopath", {"weight_recorder": recorder})
+    nest.Connect(parrot, nrn, syn_spec={
+        "synapse_model": "brainlearn_oracle_clopath", "weight": float(w0), "delay": float(delay_ms),
+        "tau_x": _ms(rule.tau_x), "Wmin": float(rule.w_min),
+        "Wmax": 1e12 if rule.w_max is None else float(rule.w_max)})
+    end = max(np.max(pre_ms, initial=0.0), np.max(post_ms, initial=0.0))
+    nest.Simulate(float(end) + 10.0)
+    events = recorder.get("events")
+    order = np.argsort(events["times"], kind="stable")
     return np.asarray(events["times"])[order], np.asarray(events["weights"])[order]
