@@ -48,7 +48,8 @@ import numpy as np
 
 from brainlearn.plasticity import PairSTDP, PlasticityRule, TripletSTDP
 
-__all__ = ["NestSynapse", "nest_synapse", "nest_weights", "effective_times", "require_nest"]
+__all__ = ["NestSynapse", "nest_synapse", "nest_weights", "effective_times", "require_nest",
+           "nest_clopath_neuron", "nest_clopath_weights", "nest_pairing", "clopath_side_by_side"]
 
 #: NEST's time step (ms); spike times must lie on its grid
 RESOLUTION_MS = 0.1
@@ -234,3 +235,42 @@ def nest_clopath_weights(rule, neuron, pre_ms, post_ms, *, w0: float = 0.5, kick
     events = recorder.get("events")
     order = np.argsort(events["times"], kind="stable")
     return np.asarray(events["times"])[order], np.asarray(events["weights"])[order]
+
+
+def nest_pairing(lag_ms: float, rho_hz: float, n_pairs: int = 5, start_ms: float = 29.0):
+    """Generator times (ms, 0.1 ms grid) of NEST's pairing layout (``test_clopath_synapse.py``):
+    presynaptic spikes every ``1 / rho`` from ``start_ms``, each post spike ``lag_ms`` after
+    its pre spike. Post-pre pairs (``lag < 0``): ``n_pairs`` pairs, the last presynaptic
+    spike reads them all out. Pre-post pairs: one pair more, whose presynaptic spike applies
+    the potentiation of the ``n_pairs`` before it (NEST applies LTP at the next pre spike)."""
+    period = 1000.0 / float(rho_hz)
+    count = int(n_pairs) + (1 if lag_ms > 0 else 0)
+    pre = np.round(start_ms + period * np.arange(count), 1)
+    return pre, np.round(pre + lag_ms, 1)
+
+
+def clopath_side_by_side(rule, neuron, trains, *, w0: float = 0.5, target: str = "cython"):
+    """NEST and brainlearn on the same Clopath pairings: the weight after the last presynaptic
+    spike of each ``(pre_ms, post_ms)`` generator train, on the paper's scale
+    (``100 + 1500 (w - w0) / w0``).
+
+    brainlearn runs every train as a lane of one run with NEST's conventions: spike times
+    as NEST's parrot and neuron stamp them (generator + 0.1 ms), ``dendritic_delay`` 0.1 ms
+    (the synapse's delay in NEST's test) and ``timing="nest"``
+    (:func:`brainlearn.plasticity.voltage.run_voltage_lanes`).
+
+    Returns
+    -------
+    nest, brainlearn : numpy arrays (percent)
+    """
+    from brian2 import ms
+
+    from brainlearn.protocols.engine import Protocol
+    from brainlearn.protocols.runners.voltage import normalised_weight, run_voltage_protocol
+
+    nest_w = [nest_clopath_weights(rule, neuron, pre, post, w0=w0)[1][-1] for pre, post in trains]
+    protocols = [Protocol((np.asarray(pre) + RESOLUTION_MS) * ms, (np.asarray(post) + RESOLUTION_MS) * ms,
+                          name=str(k)) for k, (pre, post) in enumerate(trains)]
+    run = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, settle=0.2 * ms, target=target,
+                               dendritic_delay=RESOLUTION_MS * ms, timing="nest")
+    return normalised_weight(nest_w, w0), normalised_weight(run.frame["w_last_pre"], w0)
