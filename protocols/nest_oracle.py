@@ -49,7 +49,8 @@ import numpy as np
 from brainlearn.plasticity import PairSTDP, PlasticityRule, TripletSTDP
 
 __all__ = ["NestSynapse", "nest_synapse", "nest_weights", "effective_times", "require_nest",
-           "nest_clopath_neuron", "nest_clopath_weights", "nest_pairing", "clopath_side_by_side"]
+           "nest_clopath_neuron", "nest_clopath_weights", "nest_pairing", "clopath_side_by_side",
+           "draw_trains", "compare_with_nest", "NEST_RULES"]
 
 #: NEST's time step (ms); spike times must lie on its grid
 RESOLUTION_MS = 0.1
@@ -57,6 +58,9 @@ RESOLUTION_MS = 0.1
 
 def require_nest():
     """Import NEST quietly; a missing NEST is one line saying how to install it."""
+    import os
+
+    os.environ.setdefault("PYNEST_QUIET", "1")
     try:
         import nest
     except ImportError:
@@ -274,3 +278,69 @@ def clopath_side_by_side(rule, neuron, trains, *, w0: float = 0.5, target: str =
     run = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, settle=0.2 * ms, target=target,
                                dendritic_delay=RESOLUTION_MS * ms, timing="nest")
     return normalised_weight(nest_w, w0), normalised_weight(run.frame["w_last_pre"], w0)
+
+
+#: the rules of ``brainlearn protocol nest``: brainlearn rule and NEST model
+NEST_RULES = {
+    "pair": (PairSTDP(), "stdp_synapse"),
+    "pair-nearest": (PairSTDP(scheme="nearest"), "stdp_nn_symm_synapse"),
+    "pair-pre-centered": (PairSTDP(scheme="nearest-pre-centered"), "stdp_nn_pre_centered_synapse"),
+    "pair-restricted": (PairSTDP(scheme="nearest-restricted"), "stdp_nn_restr_synapse"),
+    "triplet": (TripletSTDP.preset("visual-aa-full", A2_plus=5e-3, A3_minus=2.3e-3), "stdp_triplet_synapse"),
+}
+
+
+def draw_trains(rng: np.random.Generator, delay_ms: float, duration: float = 2000.0):
+    """Pre and post generator times (ms, 0.1 ms grid) of random rates (5..40 Hz) without
+    exact coincidences of a post spike's effective time (t + delay) with a pre spike; the
+    first spike is a pre spike at 0.5 ms."""
+    rates = rng.uniform(5.0, 40.0, 2)
+    pre, post = (np.unique(np.round(rng.uniform(1.0, duration, rng.poisson(r * duration / 1e3)), 1))
+                 for r in rates)
+    pre = np.r_[0.5, pre[pre > 0.5]]
+    post = post[(post > 0.5) & ~np.isin(np.round(post + delay_ms, 1), np.round(pre, 1))]
+    return pre, post
+
+
+def compare_with_nest(name: str, seed: int = 0, points: int | None = None) -> str:
+    """``brainlearn protocol nest``: one rule in NEST and brainlearn on input drawn from
+    ``seed``; a table of both columns and the largest difference."""
+    from brian2 import ms, mV, pA
+
+    rng = np.random.default_rng(seed)
+    if name == "clopath":
+        from brainlearn.neurons import ClopathAdEx
+        from brainlearn.plasticity import ClopathSTDP
+
+        k = points or 4
+        lags = np.round(rng.uniform(-20.0, 20.0, k), 1)
+        rhos = np.round(np.exp(rng.uniform(0.0, np.log(50.0), k)), 2)
+        trains = [nest_pairing(lag, rho) for lag, rho in zip(lags, rhos, strict=True)]
+        neuron = ClopathAdEx(b=0.0805 * pA, V_T_max=30.4 * mV, V_reset=-49.6 * mV)
+        a, b = clopath_side_by_side(ClopathSTDP(delay=4 * ms, w_max=100.0), neuron, trains)
+        lines = [f"clopath vs clopath_synapse (aeif_psc_delta_clopath), seed {seed}, paper's scale (%)",
+                 f"{'lag ms':>7} {'rate Hz':>8} {'NEST':>9} {'brainlearn':>11}"]
+        lines += [f"{lag:>+7.1f} {rho:>8.2f} {x:>9.3f} {y:>11.3f}"
+                  for lag, rho, x, y in zip(lags, rhos, a, b, strict=True)]
+        lines.append(f"largest difference {np.max(np.abs(a - b)):.3f} points")
+        return "\n".join(lines)
+    from brainlearn.plasticity import replay
+
+    if name not in NEST_RULES:
+        raise ValueError(f"unknown rule {name!r}; choose from {', '.join([*NEST_RULES, 'clopath'])}")
+    rule, model = NEST_RULES[name]
+    delay = round(float(rng.uniform(0.1, 3.0)), 1)
+    pre, post = draw_trains(rng, delay)
+    w0 = float(rng.uniform(0.2, 0.8)) * (rule.w_max or 1.0)
+    times, nest_w = nest_weights(rule, pre, post, delay_ms=delay, w0=w0)
+    pre_eff, post_eff = effective_times(pre, post, delay)
+    frame = replay(rule, np.round(pre_eff, 1) * ms, np.round(post_eff, 1) * ms, w0=w0, dt=0.1 * ms)
+    ours = frame.loc[frame["kind"] == "pre", "w"].to_numpy()
+    rel = np.abs(ours - nest_w) / np.abs(nest_w)
+    k = min(points or 20, len(times))
+    lines = [f"{name} vs {model}, seed {seed}: delay {delay} ms, {pre.size} pre and {post.size} post "
+             f"spikes, w0 {w0:.4f}", f"{'t ms':>9} {'NEST':>20} {'brainlearn':>20}"]
+    lines += [f"{t:>9.1f} {x:>20.15f} {y:>20.15f}" for t, x, y in zip(times[:k], nest_w[:k], ours[:k],
+                                                                      strict=True)]
+    lines.append(f"largest relative difference over all {times.size} pre spikes {rel.max():.2e}")
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ import argparse
 
 from brainlearn.commands._args import list_type
 
-__all__ = ["register", "handle_list", "handle_run", "handle_table"]
+__all__ = ["register", "handle_list", "handle_run", "handle_table", "handle_nest"]
 
 EPILOG = """examples:
   brainlearn protocol list
@@ -76,6 +76,32 @@ def handle_table(args: argparse.Namespace) -> int:
     return 0
 
 
+NEST_EPILOG = """Runs NEST (pip install "brainlearn[nest]") and brainlearn side by side on inputs drawn
+from --seed and prints both columns with the largest difference. Rules: pair (stdp_synapse),
+pair-nearest (stdp_nn_symm_synapse), pair-pre-centered (stdp_nn_pre_centered_synapse),
+pair-restricted (stdp_nn_restr_synapse), triplet (stdp_triplet_synapse): the weight after each of
+--points presynaptic spikes; clopath (clopath_synapse on aeif_psc_delta_clopath): --points pairings
+at random lags (-20..20 ms) and frequencies (1..50 Hz), on the paper's scale.
+
+examples:
+  brainlearn protocol nest pair-restricted --seed 3
+  brainlearn protocol nest clopath --seed 1 --points 4
+"""
+
+
+def handle_nest(args: argparse.Namespace) -> int:
+    """Run ``brainlearn protocol nest``."""
+    try:
+        import nest  # noqa: F401
+    except ImportError:
+        print('NEST is not installed: pip install "brainlearn[nest]"')
+        return 2
+    from brainlearn.protocols.nest_oracle import compare_with_nest
+
+    print(compare_with_nest(args.rule, seed=args.seed, points=args.points))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``protocol`` command with ``list``, ``run`` and ``table``."""
     parser = subparsers.add_parser(
@@ -130,3 +156,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="comma-separated columns (e.g. nevian2006,sjostrom2001:pfister); default: all")
     table.add_argument("--no-window", action="store_true", help="leave out the Bi & Poo window columns")
     table.set_defaults(func=handle_table)
+
+    nest_cmd = sub.add_parser("nest", help="a rule against NEST itself, live, at a seed",
+                              description="Run a rule in NEST and in brainlearn on the same seeded input.",
+                              epilog=NEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    nest_cmd.add_argument("rule", choices=["pair", "pair-nearest", "pair-pre-centered", "pair-restricted",
+                                           "triplet", "clopath"], help="the rule to compare")
+    nest_cmd.add_argument("--seed", type=int, default=0, help="seed of the drawn input (default 0)")
+    nest_cmd.add_argument("--points", type=int, default=None,
+                          help="presynaptic spikes shown (default 20) or Clopath pairings (default 4)")
+    nest_cmd.set_defaults(func=handle_nest)
