@@ -242,15 +242,11 @@ def nest_clopath_weights(rule, neuron, pre_ms, post_ms, *, w0: float = 0.5, kick
 
 
 def nest_pairing(lag_ms: float, rho_hz: float, n_pairs: int = 5, start_ms: float = 29.0):
-    """Generator times (ms, 0.1 ms grid) of NEST's pairing layout (``test_clopath_synapse.py``):
-    presynaptic spikes every ``1 / rho`` from ``start_ms``, each post spike ``lag_ms`` after
-    its pre spike. Post-pre pairs (``lag < 0``): ``n_pairs`` pairs, the last presynaptic
-    spike reads them all out. Pre-post pairs: one pair more, whose presynaptic spike applies
-    the potentiation of the ``n_pairs`` before it (NEST applies LTP at the next pre spike)."""
-    period = 1000.0 / float(rho_hz)
-    count = int(n_pairs) + (1 if lag_ms > 0 else 0)
-    pre = np.round(start_ms + period * np.arange(count), 1)
-    return pre, np.round(pre + lag_ms, 1)
+    """Generator times of one pairing laid out as NEST's ``test_clopath_synapse.py``
+    (:func:`brainlearn.protocols.experiments.nest_pairing_times`)."""
+    from brainlearn.protocols.experiments import nest_pairing_times
+
+    return nest_pairing_times(lag_ms, rho_hz, n_pairs, start_ms)
 
 
 def clopath_side_by_side(rule, neuron, trains, *, w0: float = 0.5, target: str = "cython"):

@@ -24,6 +24,7 @@ examples:
   brainlearn protocol run bi_poo --rule pair --out runs/window
   brainlearn protocol run song --duration 20 --out runs/song
   brainlearn protocol run clopath_frequency --out runs/clopath_freq
+  brainlearn protocol run clopath_frequency --layout nest --out runs/clopath_nest   # NEST's test
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
@@ -62,7 +63,7 @@ def handle_run(args: argparse.Namespace) -> int:
 
     print(run_experiment(args.name, args.out, rule=args.rule, preset=args.preset,
                          structure=args.structure, duration=args.duration * second,
-                         seed=args.seed, device=args.device))
+                         seed=args.seed, device=args.device, layout=args.layout, rates=args.rates))
     return 0
 
 
@@ -134,6 +135,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=0, help="song, gb_*: random seed (default 0)")
     run.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
                      help="song: Brian2 device (default cpp_standalone)")
+    run.add_argument("--layout", choices=["paper", "nest"], default="paper",
+                     help="clopath_frequency: the paper's figure, or NEST's test_clopath_synapse.py (its "
+                          "neuron, trailing pre spike, readout at the last pre spike, 29 ms settle, "
+                          "NEST's delay convention; default rates 10,30,50)")
+    run.add_argument("--rates", default=None, type=list_type(float),
+                     help="clopath_frequency: pairing frequencies in Hz (e.g. 10,30,50)")
     run.add_argument("--out", required=True, help="output directory")
     run.set_defaults(func=handle_run)
 
