@@ -87,6 +87,7 @@ at random lags (-20..20 ms) and frequencies (1..50 Hz), on the paper's scale.
 examples:
   brainlearn protocol nest pair-restricted --seed 3
   brainlearn protocol nest clopath --seed 1 --points 4
+  brainlearn protocol nest all --seed 5 --csv docs/results/protocols/nest_validation.csv
 """
 
 
@@ -97,8 +98,17 @@ def handle_nest(args: argparse.Namespace) -> int:
     except ImportError:
         print('NEST is not installed: pip install "brainlearn[nest]"')
         return 2
-    from brainlearn.protocols.nest_oracle import compare_with_nest
+    from brainlearn.protocols.nest_oracle import compare_with_nest, validation_table
 
+    if args.rule == "all":
+        from brainlearn.atomic import atomic_path
+
+        table = validation_table(seed=args.seed)
+        print(table.to_string(index=False))
+        if args.csv:
+            with atomic_path(args.csv) as tmp:
+                table.to_csv(tmp, index=False)
+        return 0
     print(compare_with_nest(args.rule, seed=args.seed, points=args.points))
     return 0
 
@@ -168,8 +178,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Run a rule in NEST and in brainlearn on the same seeded input.",
                               epilog=NEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     nest_cmd.add_argument("rule", choices=["pair", "pair-nearest", "pair-pre-centered", "pair-restricted",
-                                           "triplet", "clopath"], help="the rule to compare")
+                                           "triplet", "clopath", "all"],
+                          help="the rule to compare; all: every rule, one row each (--csv writes them)")
     nest_cmd.add_argument("--seed", type=int, default=0, help="seed of the drawn input (default 0)")
     nest_cmd.add_argument("--points", type=int, default=None,
                           help="presynaptic spikes shown (default 20) or Clopath pairings (default 4)")
+    nest_cmd.add_argument("--csv", default=None, metavar="FILE",
+                          help="with all: write the table (docs/results/protocols/nest_validation.csv)")
     nest_cmd.set_defaults(func=handle_nest)
