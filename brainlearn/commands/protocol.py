@@ -93,6 +93,9 @@ examples:
 
 def handle_nest(args: argparse.Namespace) -> int:
     """Run ``brainlearn protocol nest``."""
+    import os
+
+    os.environ.setdefault("PYNEST_QUIET", "1")
     try:
         import nest  # noqa: F401
     except ImportError:
