@@ -306,7 +306,10 @@ def run_voltage_lanes(
         ``"nest"``: a kick and an EPSP land after the step's integration and before its
         threshold test (a requested post spike fires in its own step, as NEST's
         ``aeif_psc_delta_clopath`` does), are ignored during the spike clamp, and the clamp
-        ends NEST's way (``ClopathAdEx.group(clamp="nest")``). Needs ``dendritic_delay >= dt``.
+        ends NEST's way (``ClopathAdEx.group(clamp="nest")``); the LTP step of the step
+        in which a presynaptic spike acts reads ``xbar`` before that spike's jump (NEST
+        applies the potentiation of a step with the trace of the earlier spikes only).
+        Needs ``dendritic_delay >= dt``.
 
     Returns
     -------
@@ -356,6 +359,11 @@ def run_voltage_lanes(
         ns = dict(code.namespace, epsp=epsp)
         model, units = _per_lane_model(code.model + "\nw_after_spike : 1", ns, params or {})
         on_pre = code.on_pre + "\nw_after_spike = w"
+        ltp_code = rule.ltp_code(dt)
+        if timing == "nest":  # NEST's LTP of a step reads xbar without the jumps of that step
+            on_pre = on_pre.replace("xbar += 1 / tau_x", "xbar_next += 1 / tau_x")
+            model += "\nxbar_next : Hz"
+            ltp_code += "\nxbar += xbar_next\nxbar_next = 0 * Hz"
         syn = Synapses(pre_group, post_g, model=model,
                        on_pre={"pre": on_pre, "epsp": epsp_code} if split else on_pre,
                        delay={"epsp": (2 * k - (timing == "nest")) * dt} if split else None,
@@ -367,7 +375,7 @@ def run_voltage_lanes(
             setattr(syn, name, values * units[name])
         syn.w = w0
         syn.w_after_spike = w0
-        ltp = syn.run_regularly(rule.ltp_code(dt), when="end", order=0, name="voltage_ltp*")
+        ltp = syn.run_regularly(ltp_code, when="end", order=0, name="voltage_ltp*")
         spikes = SpikeMonitor(post_g, name="voltage_spikes*")
         objects += [pre_group, driver, kicks, syn, ltp, spikes]
         mons = []
