@@ -46,6 +46,7 @@ from brian2 import (
     second,
 )
 
+from brainlearn.cppcode import run_synapses_codeobj_class
 from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, START_PRESENTATION, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
@@ -459,6 +460,8 @@ def connect_input(
     """
     p = params
     kwargs = {"dt": dt} if dt is not None else {}
+    # cpp_standalone: on_pre walks the bucket's runs of synapses (bit-identical, brainlearn.cppcode)
+    kwargs["codeobj_class"] = run_synapses_codeobj_class()
     if plastic:
         code = code or stdp_code(p)
         syn = Synapses(source, target, name="syn", **code.kwargs(), **kwargs)

@@ -1,0 +1,74 @@
+"""brainlearn's synapses template (runs of synapses) gives Brian2's results bit for bit.
+
+Synapses stored by source cell, then delay, then target (as Diehl & Cook's input synapses),
+plus a share stored in shuffled order (runs of length one, targets that repeat within a
+bucket); an order-sensitive ``on_pre`` (``x_post = 0.9 * x_post + w`` does not commute) that
+also writes a synaptic variable from a post-synaptic one. The same network and seed are built
+with Brian2's template and with brainlearn's, on one thread and, with OpenMP, on two (Brian2
+keeps one spike queue per thread and concatenates their buckets, so its own results on two
+threads differ from those on one: each thread count is compared with Brian2's at that count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Synapses, device, ms
+
+from brainlearn.cppcode import RunSynapsesCodeObject, run_synapses_codeobj_class
+from brainlearn.devices import use_device
+
+
+def _run(directory, runs: bool, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    n_in, n_out, steps = 20, 37, 400
+    times = rng.choice(steps, size=300)
+    indices = rng.integers(0, n_in, size=300)
+    keep = np.unique(np.c_[indices, times], axis=0)
+    with use_device("cpp_standalone", directory, threads=threads):
+        assert run_synapses_codeobj_class() is RunSynapsesCodeObject
+        source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
+        target = NeuronGroup(n_out, "x : 1\ny : 1", dt=0.1 * ms)
+        target.y = rng.random(n_out)
+        syn = Synapses(source, target, "w : 1", dt=0.1 * ms,
+                       on_pre="x_post = 0.9 * x_post + w\nw = 0.99 * w + 0.01 * y_post",
+                       codeobj_class=RunSynapsesCodeObject if runs else None)
+        pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
+        delay = rng.integers(0, 31, size=pre.size)
+        order = np.lexsort((post, delay, pre))  # by source, then delay, then target
+        shuffled = rng.random(pre.size) < 0.2
+        order = np.r_[order[~shuffled[order]], rng.permutation(np.nonzero(shuffled)[0])]
+        syn.connect(i=pre[order], j=post[order])
+        syn.delay = delay[order] * 0.1 * ms
+        syn.w = rng.random(pre.size)
+        mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
+        Network(source, target, syn, mon).run((steps + 40) * 0.1 * ms)
+        device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        code = (directory / "code_objects" / f"{syn.name}_pre_codeobject.cpp").read_text()
+        assert ("brainlearn: runs of consecutive synapses" in code) == runs
+        return np.asarray(mon.x[:]), np.asarray(syn.w[:])
+
+
+@pytest.fixture(scope="module")
+def stock(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("stock"), runs=False)
+
+
+def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path):
+    x, w = _run(tmp_path, runs=True)
+    assert np.abs(stock[0]).max() > 1.0
+    np.testing.assert_array_equal(x, stock[0])
+    np.testing.assert_array_equal(w, stock[1])
+
+
+@pytest.mark.slow
+def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
+    x_stock, w_stock = _run(tmp_path / "stock", runs=False, threads=2)
+    x, w = _run(tmp_path / "runs", runs=True, threads=2)
+    np.testing.assert_array_equal(x, x_stock)
+    np.testing.assert_array_equal(w, w_stock)
+
+
+def test_other_devices_keep_brian2s_code_object(tmp_path):
+    with use_device("runtime"):
+        assert run_synapses_codeobj_class() is None
