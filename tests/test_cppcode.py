@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, StateMonitor, Synapses, device, ms
 
-from brainlearn.cppcode import RunSynapsesCodeObject, run_synapses_codeobj_class
+from brainlearn.cppcode import FastCodeObject, fast_codeobj_class
 from brainlearn.devices import use_device
 
 
@@ -26,13 +26,13 @@ def _run(directory, runs: bool, threads: int = 0) -> tuple[np.ndarray, np.ndarra
     indices = rng.integers(0, n_in, size=300)
     keep = np.unique(np.c_[indices, times], axis=0)
     with use_device("cpp_standalone", directory, threads=threads):
-        assert run_synapses_codeobj_class() is RunSynapsesCodeObject
+        assert fast_codeobj_class() is FastCodeObject
         source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
         target = NeuronGroup(n_out, "x : 1\ny : 1", dt=0.1 * ms)
         target.y = rng.random(n_out)
         syn = Synapses(source, target, "w : 1", dt=0.1 * ms,
                        on_pre="x_post = 0.9 * x_post + w\nw = 0.99 * w + 0.01 * y_post",
-                       codeobj_class=RunSynapsesCodeObject if runs else None)
+                       codeobj_class=FastCodeObject if runs else None)
         pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
         delay = rng.integers(0, 31, size=pre.size)
         order = np.lexsort((post, delay, pre))  # by source, then delay, then target
@@ -71,4 +71,4 @@ def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
 
 def test_other_devices_keep_brian2s_code_object(tmp_path):
     with use_device("runtime"):
-        assert run_synapses_codeobj_class() is None
+        assert fast_codeobj_class() is None
