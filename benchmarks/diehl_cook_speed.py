@@ -9,7 +9,10 @@ benchmark still gives an honest ratio. Compilation is not timed (``train_seconds
 run's ``metrics.json``).
 
 Prints ms per presentation (350 ms image + 150 ms rest: the unit of work, retries included),
-for both and their ratio (baseline / this checkout), and the goal of issue 26 per size.
+for both and their ratio (baseline / this checkout), the goal of issue 26 per size, and
+whether the two trained to the same state (weights, thresholds, pre-spike times and membrane
+state of the checkpoint, compared bit for bit): a speed-up that keeps the model exactly says
+``same``.
 
     python benchmarks/diehl_cook_speed.py --sizes 400,1600,6400 --baseline 34c43ff
     python benchmarks/diehl_cook_speed.py --sizes 400 --examples 500 --repeat 3
@@ -92,6 +95,26 @@ def train_once(n: int, k: int, run_dir: Path, site: Path | None, data: str, prof
     return metrics
 
 
+STATE = ("syn.w", "syn.tpre", "exc.theta", "exc.v", "exc.ge", "exc.gi", "inh.v")
+
+
+def checkpoint_state(run_dir: Path) -> dict:
+    """The trained state in a run's checkpoint (arrays compared bit for bit)."""
+    import numpy as np
+
+    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as z:
+        return {key: z[key].copy() for key in STATE if key in z}
+
+
+def same_state(a: dict | None, b: dict | None) -> str:
+    if not a or not b:
+        return "-"
+    import numpy as np
+
+    differ = [k for k in a if k not in b or not np.array_equal(a[k], b[k])]
+    return "same" if not differ else "differs: " + ",".join(differ)
+
+
 def ms_per_presentation(m: dict) -> float:
     return 1000.0 * m["train_seconds"] / m["presentations"]
 
@@ -99,7 +122,7 @@ def ms_per_presentation(m: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="400,1600,6400",
+    parser.add_argument("--sizes", "--neurons", default="400,1600,6400",
                         help="comma-separated network sizes (default 400,1600,6400)")
     parser.add_argument("--examples", default=None,
                         help="training images per run: one count, or one per size "
@@ -149,6 +172,7 @@ def main() -> None:
                           f"presentation ({m['presentations']} presentations, "
                           f"{m['train_seconds']:.1f} s, compile {m['compile_seconds']:.0f} s)",
                           flush=True)
+                    m["state"] = checkpoint_state(run_dir)
                     if best[name] is None or ms_per_presentation(m) < ms_per_presentation(best[name]):
                         best[name] = m
                     if not args.keep:
@@ -166,14 +190,15 @@ def main() -> None:
     print(f"\nDiehl & Cook training speed, {args.data} MNIST, seed 0, dt 0.5 ms, cpp_standalone "
           f"(ms per presentation of 350 + 150 ms; best of {args.repeat}; same run)")
     print(f"{'N':>6s} {'images':>7s} {'baseline ' + args.baseline[:10]:>20s} "
-          f"{'this checkout':>14s} {'speed-up':>9s} {'goal':>7s}")
+          f"{'this checkout':>14s} {'speed-up':>9s} {'goal':>7s}  trained state")
     for n, k, best in rows:
         cur = ms_per_presentation(best["current"])
         base = f"{ms_per_presentation(best['baseline']):20.2f}" if best["baseline"] else f"{'-':>20s}"
         ratio = (f"{ms_per_presentation(best['baseline']) / cur:8.2f}x" if best["baseline"]
                  else f"{'-':>9s}")
         goal = f"{GOALS[n]:7.1f}" if n in GOALS else f"{'-':>7s}"
-        print(f"{n:6d} {k:7d} {base} {cur:14.2f} {ratio} {goal}")
+        state = same_state((best["baseline"] or {}).get("state"), best["current"]["state"])
+        print(f"{n:6d} {k:7d} {base} {cur:14.2f} {ratio} {goal}  {state}")
     for n, table in profiles.items():
         print(f"\nprofile of this checkout, N={n} (share of the simulation time, Brian2 "
               f"profiling, {examples[n]} images):")
