@@ -88,3 +88,21 @@ def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
 def test_other_devices_keep_brian2s_code_object(tmp_path):
     with use_device("runtime"):
         assert fast_codeobj_class() is None
+
+
+@pytest.mark.slow
+def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path, monkeypatch):
+    from brainlearn.models.diehl_cook import TrainConfig, train
+
+    states = []
+    for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
+        monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
+        config = TrainConfig.create(neurons=40, examples=30, chunk=15, data="embedded", seed=2)
+        train(tmp_path / name, config, progress=False)
+        with np.load(tmp_path / name / "checkpoint.npz") as z:
+            states.append({k: z[k].copy() for k in z.files if k != "meta"})
+    code = tmp_path / "brainlearn" / "build_train" / "build" / "code_objects"
+    assert "brainlearn: runs of consecutive synapses" in (code / "syn_pre_codeobject.cpp").read_text()
+    assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0
+    for key in states[0]:
+        np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)
