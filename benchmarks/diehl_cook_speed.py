@@ -81,7 +81,9 @@ def train_once(n: int, k: int, run_dir: Path, site: Path | None, data: str, prof
         cmd.append("--profile")
     if threads:
         cmd += ["--threads", str(threads)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # from the run's folder: ``python -c`` puts the working directory first on sys.path, and
+    # the checkout's own brainlearn/ there would shadow the baseline's
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=run_dir.parent)
     origin = next((line for line in done.stderr.splitlines() if "brainlearn from" in line), "")
     expected = str(site) if site is not None else str(REPO)
     if done.returncode != 0 or expected not in origin:
