@@ -141,9 +141,16 @@ _CAUSES = {
 }
 
 
+#: the strerror of each cause, as libraries that drop the errno (pyarrow, HDF5) quote it
+_CAUSE_TEXTS = {os.strerror(code): code for code in _CAUSES}
+
+
 def _space_cause(exc: OSError) -> str | None:
     if exc.errno in _CAUSES:
         return _CAUSES[exc.errno]
+    for text, code in _CAUSE_TEXTS.items():  # e.g. pyarrow: "... error: File too large"
+        if text.lower() in str(exc).lower():
+            return _CAUSES[code]
     # numpy's tofile: "7840 requested and 1024 written"
     if re.search(r"\d+ requested and \d+ written", str(exc)):
         return "the write was cut short (the disk is full or a file size limit was reached)"
@@ -161,7 +168,8 @@ def write_error(path: str | os.PathLike, exc: OSError) -> OSError:
     text = (f"{space}; nothing was written under that name: free some space (or raise the "
             "limit) and run the command again") if space else (exc.strerror or str(exc))
     error = OSError(f"cannot write {path}: {text}")
-    error.errno = exc.errno or errno.EIO  # kept for callers; the message stays one plain line
+    named = next((c for t, c in _CAUSE_TEXTS.items() if t.lower() in str(exc).lower()), None)
+    error.errno = exc.errno or named or errno.EIO  # for callers; the message stays one line
     return error
 
 

@@ -87,7 +87,7 @@ def test_evaluate_refuses_workers_below_one(workers, tmp_path, capsys):
     ["convert", "train", "--epochs", "0", "--out", "OUT"],
     ["surrogate", "train", "--seed", "-1", "--out", "OUT"],
     ["eprop", "train", "--iterations", "0", "--out", "OUT"],
-    ["hybrid", "train", "--validation", "nan", "--out", "OUT"],
+    ["hybrid", "train", "RUN", "--validation", "nan"],
     ["protocol", "run", "song", "--duration", "inf", "--out", "OUT"],
     ["sweep", "--experiment", "protocol", "--workers", "0", "--out", "OUT"],
     ["export", "RUN", "--format", "csv", "--chunk-size", "0"],
