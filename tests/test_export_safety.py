@@ -122,11 +122,22 @@ def test_a_signal_during_export_leaves_no_temporary_file(run_dir, tmp_path):
 
 
 def test_a_temporary_file_still_open_at_exit_is_removed(tmp_path):
+    """A write that never unwinds (a daemon thread frozen mid-write when the program exits)
+    has its temporary file removed at exit (atexit)."""
     script = textwrap.dedent(f"""
+        import threading, time
         from brainlearn.atomic import atomic_path
-        block = atomic_path({str(tmp_path / "out.csv")!r})
-        block.__enter__().write_text("half")
-        raise SystemExit(3)   # never leaves the block: atexit removes the file
+        started = threading.Event()
+
+        def writer():
+            with atomic_path({str(tmp_path / "out.csv")!r}) as tmp:
+                tmp.write_text("half")
+                started.set()
+                time.sleep(600)
+
+        threading.Thread(target=writer, daemon=True).start()
+        started.wait(60)
+        raise SystemExit(3)
     """)
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert child.returncode == 3, child.stderr

@@ -70,6 +70,14 @@ def chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
 
 
+def _held_out(validation) -> int:
+    """``validation`` as a number of held-out images (0 or more)."""
+    try:
+        return check_count("validation", validation, minimum=0)
+    except ValueError:
+        raise ValueError(f"validation must be 0 or a number of images, got {validation!r}") from None
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The configuration of a run, stored as ``config.json`` (:meth:`to_json`).
@@ -131,7 +139,7 @@ class TrainConfig:
             raise ValueError(f"data must be one of {DATA_SOURCES}, got {self.data!r}")
         check_count("neurons", self.neurons)
         check_count("chunk", self.chunk)
-        check_count("validation", self.validation, minimum=0)
+        _held_out(self.validation)
         check_count("examples", self.examples, allow_none=True)
         check_number("epochs", self.epochs, positive=True, allow_none=True)
         check_count("threads", self.threads, allow_none=True)
@@ -163,7 +171,7 @@ class TrainConfig:
                    threads=check_count("threads", threads, allow_none=True), data=data,
                    timer=timer, chunk=check_count("chunk", chunk), theta_plus=theta_plus,
                    param_set=params, integration=integration,
-                   validation=check_count("validation", validation, minimum=0),
+                   validation=_held_out(validation),
                    sized_reference=SIZED_REFERENCE if params == "sized" else None)
 
     @classmethod
