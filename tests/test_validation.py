@@ -122,6 +122,7 @@ def test_every_count_and_seed_option_is_classified_and_its_default_passes():
     assert not unclassified, f"integer options without a check: {sorted(unclassified)}"
     for _cmd, dest, action in _numeric_options():
         check_options(argparse.Namespace(**{dest: action.default}))
+    check_options(argparse.Namespace(brian2_examples=0, validation=0, seed=0))  # 0 means none
 
 
 def test_the_checks_quote_the_value_and_name_the_option():

@@ -81,11 +81,11 @@ def list_type(convert: Callable[[str], Any] = str, **options) -> Callable[[str],
 #: options (argparse ``dest``) that are counts of at least 1 (images, neurons, workers, ...)
 COUNTS = frozenset({
     "neurons", "examples", "chunk", "threads", "workers", "assign_examples", "test_examples",
-    "train_examples", "brian2_examples", "fast_examples", "norm_examples", "iterations",
+    "train_examples", "fast_examples", "norm_examples", "iterations",
     "batch_size", "lanes", "steps", "window", "hidden", "chunk_size", "maxiter",
 })
-#: counts that may be 0
-COUNTS_OR_ZERO = frozenset({"validation", "shift", "retries"})
+#: counts that may be 0 (``convert cnn --brian2-examples 0`` skips Brian2)
+COUNTS_OR_ZERO = frozenset({"validation", "shift", "retries", "brian2_examples"})
 #: numbers that must be above 0 (a whole number is checked as a count)
 POSITIVE = frozenset({"epochs", "duration", "bin_ms", "lr", "eta"})
 #: random seeds (one, or a list of them)
