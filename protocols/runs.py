@@ -22,6 +22,7 @@ from brainlearn.atomic import atomic_path
 
 from .datasets import DATASETS, dataset_protocols
 from .engine import Protocol, run_protocol
+from .event_driven import is_event_driven
 from .experiments import bi_poo, sjostrom_facts, song
 from .plots import plot_score, plot_song, plot_window, save_figure
 from .rules import all_rules, amplitude_names, make_rule
@@ -248,7 +249,7 @@ def _facts_and_figure(result, label: str, column: str, out: str, facts: list) ->
                 os.path.join(out, "figures", f"{stem}.png"))
 
 
-def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dict) -> str:
+def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dict, progress: bool = True) -> str:
     """Every rule on the user's per-protocol table (``table --data FILE``)."""
     import time
 
@@ -265,7 +266,7 @@ def _table_from_file(out: str | os.PathLike, data: str | os.PathLike, rules: dic
     rows, points = [], []
     for label, rule in rules.items():
         start = time.perf_counter()
-        result = score_table(rule, kept, name)
+        result = score_table(rule, kept, name, progress=progress, desc=label)
         rows.append({"rule": label, name: result.E, "points": len(kept), "skipped": len(skipped),
                      "seconds": time.perf_counter() - start})
         points.append(result.points.assign(rule=label))
@@ -318,7 +319,7 @@ def _score_rule(rule, columns: list, window_protocols: list) -> tuple[list, obje
     start = time.perf_counter()
     results, extra, failure = [], None, ""
     try:
-        if _slow(rule):  # one simulation for every column and the window
+        if _slow(rule) or is_event_driven(rule):  # one run (or one exact event pass) for all
             results, extra = score_together(rule, columns, window_protocols)
         else:
             results = [score(rule, d, structure=s) for d, s in columns]
@@ -381,7 +382,7 @@ def rule_table(out: str | os.PathLike, *, fit: bool = False, device: str = "cpp_
 
     chosen = select_rules(rules)
     if data is not None:
-        return _table_from_file(out, data, chosen)
+        return _table_from_file(out, data, chosen, progress)
     os.makedirs(out, exist_ok=True)
     columns = _select_columns(datasets)
     rows, points, facts, windows, window_points = [], [], [], [], []

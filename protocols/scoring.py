@@ -16,6 +16,7 @@ from brian2 import Quantity, second
 from brainlearn.plasticity import PlasticityRule
 from brainlearn.protocols.datasets import dataset_protocols, load_dataset
 from brainlearn.protocols.engine import PopulationRun, run_protocol
+from brainlearn.protocols.event_driven import is_event_driven, run_events
 from brainlearn.units import si_unit
 
 __all__ = ["Score", "Fit", "fit_error", "score", "score_together", "fit_rule"]
@@ -97,7 +98,8 @@ def score(rule: PlasticityRule, dataset: str, *, structure: str = "bursts", targ
 
 def score_together(rule: PlasticityRule, columns, extra=(), *, target: str = "numpy"):
     """Score ``rule`` on several datasets in ONE protocol run (the slow rules: one 0.1 ms
-    simulation for the whole bench instead of one per dataset).
+    simulation for the whole bench instead of one per dataset; the event-driven rules are
+    played spike by spike, :func:`~brainlearn.protocols.event_driven.run_events`).
 
     Parameters
     ----------
@@ -117,7 +119,10 @@ def score_together(rule: PlasticityRule, columns, extra=(), *, target: str = "nu
     """
     parts = [dataset_protocols(d, s) for d, s in columns]
     protocols = [p for part in parts for p in part] + list(extra)
-    frame = run_protocol(rule, protocols, w0=1.0, target=target)
+    if is_event_driven(rule):  # exact, spike by spike: the silences cost nothing
+        frame = run_events(rule, protocols, w0=1.0)
+    else:
+        frame = run_protocol(rule, protocols, w0=1.0, target=target)
     scores, start = [], 0
     for (dataset, _), part in zip(columns, parts, strict=True):
         dw = frame["dw"].iloc[start:start + len(part)].to_numpy()

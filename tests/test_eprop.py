@@ -470,3 +470,31 @@ def test_eprop_sweep_task_trains_nests_protocol_at_seed_1(tmp_path):
     assert metrics["iterations"] == 2 and metrics["task"] == "sine-waves"
     history = pd.read_csv(tmp_path / "eprop" / "loss.csv")
     np.testing.assert_allclose(history["loss"], NEST_LOSSES["sine-waves"][:2], rtol=1e-10)
+
+
+def test_eprop_nest_without_nest_says_how_to_install_it(monkeypatch, capsys):
+    from brainlearn.cli import main
+    from brainlearn.models.eprop import nest_live
+
+    monkeypatch.setattr(nest_live, "nest_installed", lambda: False)
+    assert main(["eprop", "nest", "--seed", "3", "--iterations", "2"]) != 0
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and 'pip install "brainlearn[nest]"' in lines[0]
+    assert captured.out == ""
+
+
+def test_validation_rows_give_the_worst_difference_per_protocol(tmp_path):
+    import pandas as pd
+
+    from brainlearn.models.eprop.nest import append_validation, validation_rows
+
+    table = pd.DataFrame({"protocol": ["a", "a", "b"], "iteration": [0, 1, 0],
+                          "brian2": [1.0, 2.0 * (1 + 3e-12), 5.0], "nest": [1.0, 2.0, 5.0]})
+    rows = validation_rows(table, generation="2023", seed=9)
+    assert list(rows["protocol"]) == ["a", "b"] and list(rows["iterations"]) == [2, 1]
+    assert float(rows["worst_rel_diff"][0]) == pytest.approx(3e-12, rel=1e-3)
+    assert "--generation 2023 --seed 9 --iterations 2" in rows["command"][0]
+    path = append_validation(tmp_path / "v.csv", rows)
+    append_validation(path, rows)
+    assert len(pd.read_csv(path)) == 4

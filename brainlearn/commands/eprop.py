@@ -41,15 +41,24 @@ examples:
       --chunk 5 --out /tmp/ea5        # NEST's test protocol: the loss table of `eprop nest`
 """
 
-NEST_EPILOG = """Runs NEST's e-prop test protocols (sine-wave regression, evidence accumulation with
-batch size 1 and 2: same inputs, weights, parameters and update schedule) in Brian2 and prints
-the loss per iteration beside the losses NEST's test suite asserts. Another --seed or more
---iterations train the same protocols on other draws or for longer (no NEST column there).
+NEST_EPILOG = """Runs NEST itself and brainlearn (Brian2) on the same e-prop tasks (weights, input spikes
+and targets drawn from --seed as NEST's own tests draw them) and prints both loss columns per
+iteration with the largest relative difference. Needs NEST: pip install "brainlearn[nest]".
+
+--generation bsshslm_2020 (default): NEST's eprop_iaf(_adapt)_bsshslm_2020 and
+eprop_readout_bsshslm_2020; sine-wave regression and evidence accumulation (batch 1 and 2).
+--generation 2023: NEST's eprop_iaf, eprop_iaf_adapt and eprop_readout with eprop_synapse
+(weights updated at presynaptic spikes); the sine-wave regression of NEST's test (100-step
+sequences) and the same task on 1000-step sequences, where the loss falls over iterations.
+
+Loss of an iteration (as NEST's tests compute it, from the readout y_k[t] and target y*_k[t]):
+regression 1/2 mean_k sum_t (y_k[t] - y*_k[t])^2 over the sequence; classification
+-1/T_w sum_t sum_k y*_k[t] log softmax(y[t])_k over the recall window; averaged over the batch.
 
 examples:
   brainlearn eprop nest
-  brainlearn eprop nest --device runtime --out runs/eprop_nest
-  brainlearn eprop nest --seed 2 --iterations 10
+  brainlearn eprop nest --seed 7 --iterations 10
+  brainlearn eprop nest --generation 2023 --seed 3 --iterations 5
 """
 
 
@@ -67,14 +76,30 @@ def handle_train(args: argparse.Namespace) -> int:
 
 
 def handle_nest(args: argparse.Namespace) -> int:
-    """Run ``brainlearn eprop nest``."""
-    from brainlearn.models.eprop.nest import write_comparison
+    """Run ``brainlearn eprop nest``: NEST live beside brainlearn, both loss columns."""
+    from brainlearn.models.eprop.nest import (
+        append_validation,
+        largest_difference,
+        validation_rows,
+        write_comparison,
+    )
+    from brainlearn.models.eprop.nest_live import require_nest
 
+    require_nest()  # one line saying how to install NEST, before any simulation
     table, path = write_comparison(args.out, device_name=args.device, seed=args.seed,
-                                   iterations=args.iterations)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.12g}"))
+                                   iterations=args.iterations, live=True,
+                                   generation=args.generation)
+    shown = table[["protocol", "iteration", "brian2", "nest", "rel_diff_nest"]]
+    print(shown.rename(columns={"brian2": "brainlearn"}).to_string(
+        index=False, float_format=lambda v: f"{v:.15g}"))
+    worst, where = largest_difference(table)
+    print(f"largest relative difference |brainlearn/NEST - 1|: {worst:.3g} ({where}); "
+          f"seed {args.seed}, generation {args.generation}")
     if path is not None:
         print(f"-> {path}")
+    if args.validation:
+        rows = validation_rows(table, generation=args.generation, seed=args.seed)
+        print(f"-> {append_validation(args.validation, rows)} (+{len(rows)} rows)")
     return 0
 
 
@@ -119,16 +144,23 @@ def register(subparsers) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=handle_train)
 
-    nest = sub.add_parser("nest", help="NEST's test protocols: loss per iteration vs NEST",
+    nest = sub.add_parser("nest", help="NEST live beside brainlearn: loss per iteration",
                           epilog=NEST_EPILOG,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime")
+    nest.add_argument("--device", choices=("cpp_standalone", "runtime"), default="runtime",
+                      help="Brian2 device of the first generation (the newer one runs in "
+                           "runtime mode, numpy)")
     nest.add_argument("--out", help="directory for the table (and the standalone builds)")
     nest.add_argument("--seed", type=int, default=1,
-                      help="seed of weights, inputs and targets (NEST's: 1; another seed has "
-                           "no NEST column)")
+                      help="seed of weights, inputs and targets (NEST's tests: 1)")
     nest.add_argument("--iterations", type=int, default=None,
                       help="weight updates per protocol (default: NEST's 5)")
+    nest.add_argument("--generation", choices=("bsshslm_2020", "2023"), default="bsshslm_2020",
+                      help="NEST's e-prop models: the first generation (*_bsshslm_2020) or the "
+                           "newer one (eprop_iaf, eprop_iaf_adapt, eprop_readout)")
+    nest.add_argument("--validation", metavar="CSV",
+                      help="append one row per protocol (worst difference, seed, command) to "
+                           "this 'validated against NEST' table")
     nest.set_defaults(func=handle_nest)
 
     ro = sub.add_parser("mnist-readout", help="e-prop readout on an evaluated Diehl & Cook run",

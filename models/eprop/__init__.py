@@ -3,7 +3,8 @@
 Eligibility propagation (Bellec et al. 2020, *A solution to the learning dilemma for recurrent
 networks of spiking neurons*, Nat. Commun. 11:3625) factors the gradient of the loss into a
 per-neuron learning signal and a per-synapse eligibility trace; here both run in Brian2
-generated code, matched loss for loss against NEST's ``*_bsshslm_2020`` models.
+generated code, matched loss for loss against NEST's ``*_bsshslm_2020`` models and its newer
+``eprop_iaf``/``eprop_readout`` generation.
 
 =================  ============================================================================
 module             contents
@@ -15,6 +16,9 @@ module             contents
                    compiled binary), :func:`run_sequences`, :class:`EpropResult`
 ``tasks``          sine-wave regression and evidence accumulation as NEST's tests draw them
 ``nest``           :func:`nest_comparison`: NEST's test protocols, Brian2's loss beside NEST's
+``nest_live``      :func:`nest_losses`: the same tasks simulated by NEST itself (optional)
+``gen2023``        NEST's newer generation (``eprop_iaf``, ``eprop_iaf_adapt``,
+                   ``eprop_readout``): :func:`run_2023`, :func:`comparison_2023`
 ``runs``           :func:`train`: a task into a run directory, checkpointed and resumable
 ``plots``          :func:`plot_run`: the paper-style figure of a run
 ``trains``         spike trains for the readout: :func:`spike_trains` (recorded timing),
@@ -38,7 +42,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "equations": ["SCHEDULE", "optimizer_code"],
     "network": ["EpropResult", "EpropSimulation", "build_network", "run_sequences"],
     "tasks": ["Task", "TASKS", "sine_waves", "evidence_accumulation", "sine_waves_params", "evidence_accumulation_params"],
-    "nest": ["NEST_LOSSES", "TF_LOSSES", "nest_comparison", "write_comparison"],
+    "nest": ["NEST_LOSSES", "TF_LOSSES", "nest_comparison", "write_comparison",
+             "largest_difference"],
+    "nest_live": ["NestNotInstalled", "nest_installed", "require_nest", "nest_losses"],
+    "gen2023": ["Eprop2023Params", "sine_waves_2023", "run_2023", "comparison_2023",
+                "PROTOCOLS_2023", "NEST_LOSSES_2023"],
     "runs": ["DEFAULTS", "train", "train_task", "chunk_task"],
     "plots": ["plot_run"],
     "trains": ["spike_trains", "counts_to_spike_trains", "recorded_trains"],

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["NEST_LOSSES", "TF_LOSSES", "NEST_SEED", "nest_comparison", "write_comparison"]
+__all__ = ["NEST_LOSSES", "TF_LOSSES", "NEST_SEED", "nest_comparison", "write_comparison",
+           "largest_difference", "validation_rows", "append_validation", "NEST_MODELS"]
+
+#: NEST's models behind each generation (the "validated against NEST" table names them)
+NEST_MODELS = {
+    "bsshslm_2020": "eprop_iaf_bsshslm_2020, eprop_iaf_adapt_bsshslm_2020, "
+                    "eprop_readout_bsshslm_2020, eprop_synapse_bsshslm_2020",
+    "2023": "eprop_iaf, eprop_iaf_adapt, eprop_readout, eprop_synapse",
+}
 
 #: the seed of numpy's legacy generator in NEST's test (inputs, targets and initial weights)
 NEST_SEED = 1
@@ -40,8 +48,9 @@ TF_LOSSES = {
 
 
 def nest_comparison(device_name: str = "runtime", directory: str | Path | None = None,
-                    protocols: tuple[str, ...] = tuple(NEST_LOSSES), *, seed: int = NEST_SEED,
-                    iterations: int | None = None) -> pd.DataFrame:
+                    protocols: tuple[str, ...] | None = None, *, seed: int = NEST_SEED,
+                    iterations: int | None = None, live: bool = False,
+                    generation: str = "bsshslm_2020") -> pd.DataFrame:
     """Run NEST's e-prop test protocols in Brian2; loss per iteration beside NEST's.
 
     The loss of iteration ``n`` is the one NEST's test computes from the readout signal
@@ -59,7 +68,9 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
 
     The defaults are NEST's protocols exactly (seed 1, five iterations); another ``seed`` or
     more ``iterations`` train the same protocol on other draws or for longer, and leave the
-    reference columns empty (NaN) where NEST asserts no loss.
+    reference columns empty (NaN) where NEST asserts no loss. With ``live=True`` NEST itself
+    (:func:`brainlearn.models.eprop.nest_live.nest_losses`) simulates the same task, and the
+    ``nest`` column holds its losses at any seed and iteration count.
 
     Parameters
     ----------
@@ -67,12 +78,19 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         ``"runtime"`` or ``"cpp_standalone"``.
     directory : path, optional
         Parent of the standalone build directories (one per protocol).
-    protocols : tuple of str
-        Keys of :data:`NEST_LOSSES` (``"evidence-accumulation-batch2"``: batch size 2).
+    protocols : tuple of str, optional
+        Keys of :data:`NEST_LOSSES` (``"evidence-accumulation-batch2"``: batch size 2; default
+        all), or with ``generation="2023"`` of
+        :data:`brainlearn.models.eprop.gen2023.PROTOCOLS_2023`.
     seed : int
         Seed of numpy's legacy generator for weights, inputs and targets (NEST's: 1).
     iterations : int, optional
         Weight updates per protocol (default: as many as NEST asserts, 5).
+    live : bool
+        Run NEST (``pip install "brainlearn[nest]"``) instead of quoting its asserted losses.
+    generation : str
+        ``"bsshslm_2020"`` (NEST's ``*_bsshslm_2020`` models) or ``"2023"`` (``eprop_iaf``,
+        ``eprop_iaf_adapt``, ``eprop_readout``: :func:`brainlearn.models.eprop.gen2023.comparison_2023`).
 
     Returns
     -------
@@ -80,14 +98,24 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         ``protocol, iteration, brian2, nest, tensorflow, rel_diff_nest`` (relative difference
         ``brian2 / nest - 1``) and ``wall_seconds`` (the protocol's simulation).
     """
+    from brainlearn.models.eprop.nest_live import nest_losses, require_nest
     from brainlearn.models.eprop.network import run_sequences
     from brainlearn.models.eprop.tasks import evidence_accumulation, sine_waves
 
+    if generation == "2023":
+        from brainlearn.models.eprop.gen2023 import comparison_2023
+
+        return comparison_2023(protocols, seed=seed, iterations=iterations, live=live)
+    if generation != "bsshslm_2020":
+        raise ValueError(f"generation must be 'bsshslm_2020' or '2023', got {generation!r}")
+    protocols = tuple(NEST_LOSSES) if protocols is None else tuple(protocols)
     unknown = [name for name in protocols if name not in NEST_LOSSES]
     if unknown:
         raise ValueError(f"protocols must be among {sorted(NEST_LOSSES)}, got {unknown}")
     if iterations is not None and int(iterations) < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
+    if live:
+        require_nest()
     rows = []
     for name in protocols:
         n_iter = len(NEST_LOSSES[name]) if iterations is None else int(iterations)
@@ -100,7 +128,10 @@ def nest_comparison(device_name: str = "runtime", directory: str | Path | None =
         result = run_sequences(task.params, task.weights, task.stim, task.target,
                                device_name=device_name, directory=build, record=False)
         loss = result.loss.reshape(n_iter, -1).mean(axis=1)
-        nest = _reference(NEST_LOSSES[name], n_iter, seed)
+        if live:
+            nest = nest_losses(task, "bsshslm_2020")
+        else:
+            nest = _reference(NEST_LOSSES[name], n_iter, seed)
         tf = _reference(TF_LOSSES.get(name, []), n_iter, seed)
         for k in range(n_iter):
             rows.append({"protocol": name, "iteration": k, "brian2": loss[k],
@@ -145,3 +176,62 @@ def write_comparison(out: str | Path | None = None, **kwargs) -> tuple[pd.DataFr
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
     return table, path
+
+
+def largest_difference(table: pd.DataFrame) -> tuple[float, str]:
+    """The largest ``|brian2 / nest - 1|`` of a comparison table, and where it is.
+
+    Returns
+    -------
+    tuple
+        The difference (NaN where the table has no NEST loss) and ``"protocol, iteration n"``.
+    """
+    diff = (table["brian2"] / table["nest"] - 1).abs()
+    if diff.isna().all():
+        return float("nan"), "no NEST loss"
+    row = table.loc[diff.idxmax()]
+    return float(diff.max()), f"{row['protocol']}, iteration {int(row['iteration'])}"
+
+
+def validation_rows(table: pd.DataFrame, *, generation: str, seed: int,
+                    tolerance: float = 1e-10) -> pd.DataFrame:
+    """One row per protocol of a live comparison, for the "validated against NEST" table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`nest_comparison` table with NEST's live losses.
+    generation : str
+        ``"bsshslm_2020"`` or ``"2023"``.
+    seed : int
+        The seed the table was drawn from.
+    tolerance : float
+        The relative tolerance the tests hold the comparison to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rule, protocol, nest_models, seed, iterations, worst_rel_diff, tolerance, command``.
+    """
+    rows = []
+    for protocol, part in table.groupby("protocol", sort=False):
+        worst = float((part["brian2"] / part["nest"] - 1).abs().max())
+        rows.append({"rule": f"e-prop ({generation})", "protocol": protocol,
+                     "nest_models": NEST_MODELS[generation], "seed": seed,
+                     "iterations": len(part), "worst_rel_diff": worst,
+                     "tolerance": tolerance,
+                     "command": f"brainlearn eprop nest --generation {generation} "
+                                f"--seed {seed} --iterations {len(part)}"})
+    return pd.DataFrame(rows)
+
+
+def append_validation(path: str | Path, rows: pd.DataFrame) -> Path:
+    """Append ``rows`` to the CSV at ``path`` (created with a header if absent), atomically."""
+    from brainlearn.atomic import atomic_path
+
+    path = Path(path)
+    table = pd.concat([pd.read_csv(path), rows]) if path.exists() else rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
