@@ -10,6 +10,7 @@ from .analyze import analyze_run
 from .formats import FORMATS, format_of, read_spikes, write_spikes
 from .io_neo import from_neo, to_neo
 from .run import (
+    RunNotEvaluatedError,
     export_run,
     load_run_config,
     load_run_examples,
@@ -33,6 +34,7 @@ from .sweeps import analyze_sweep, sweep_summary
 __all__ = [
     "FORMATS",
     "META_KEYS",
+    "RunNotEvaluatedError",
     "analyze_run",
     "analyze_sweep",
     "sweep_summary",

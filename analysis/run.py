@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainlearn import rundir
+from brainlearn.checks import check_count
 
 from .formats import FORMATS, write_spikes
 from .states import read_states
@@ -24,7 +25,7 @@ from .stream import DEFAULT_CHUNK, SpikeStream, collect
 
 __all__ = [
     "load_run_config", "load_run_spikes", "load_run_examples", "load_run_states", "export_run",
-    "SPIKES_FILE",
+    "SPIKES_FILE", "RunNotEvaluatedError",
 ]
 
 SPIKES_FILE = rundir.SPIKES
@@ -41,11 +42,19 @@ def load_run_examples(run_dir: str | os.PathLike) -> pd.DataFrame | None:
     return rundir.read_examples(run_dir)
 
 
-def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
+class RunNotEvaluatedError(FileNotFoundError):
+    """A run directory that holds a run but no recorded spikes yet: it needs evaluating."""
+
+
+def _stream_run(run_dir: Path, chunk_size: int, evaluate_command: str | None = None) -> SpikeStream:
     from .io_tabular import iter_parquet
 
     path = run_dir / SPIKES_FILE
     if not path.exists():
+        if (run_dir / rundir.CONFIG).exists():
+            how = evaluate_command or "its model's evaluate command (brainlearn models list)"
+            raise RunNotEvaluatedError(f"{run_dir} holds a run that was never evaluated (no "
+                                       f"{SPIKES_FILE} yet): evaluate it first: {how}")
         raise FileNotFoundError(f"{run_dir} holds no {SPIKES_FILE}; is it a brainlearn run directory?")
     stream = iter_parquet(path, chunk_size)
     attrs = stream.meta["attrs"]
@@ -60,6 +69,20 @@ def _stream_run(run_dir: Path, chunk_size: int) -> SpikeStream:
         elif examples is None and "example_duration_s" in config:
             attrs["example_duration"] = float(config["example_duration_s"])
     return stream
+
+
+def _check_target(target: Path, format: str, force: bool) -> None:
+    """Refuse an output whose extension is not ``format``'s, or that exists (unless ``force``)."""
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {target}: it is a directory; give a file name")
+    suffixes = FORMATS[format]
+    if target.suffix.lower() not in suffixes:
+        raise ValueError(f"{target}: a {format} file ends in {' or '.join(suffixes)}, not "
+                         f"{target.suffix or 'no extension'}; give --out {target.stem}{suffixes[0]} "
+                         "(or the --format that the extension names)")
+    if target.exists() and not force:
+        raise FileExistsError(f"{target} exists: it is kept; give --force to replace it, or "
+                              "another --out")
 
 
 def load_run_spikes(run_dir: str | os.PathLike) -> pd.DataFrame:
@@ -83,6 +106,8 @@ def export_run(
     *,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = True,
+    force: bool = False,
+    evaluate_command: str | None = None,
 ) -> Path:
     """Export a run's spikes to ``format``.
 
@@ -103,11 +128,25 @@ def export_run(
         Rows per chunk when streaming.
     progress : bool
         Show the progress bar.
+    force : bool
+        Replace an existing output file (otherwise it is kept and the export refused).
+    evaluate_command : str, optional
+        The command that evaluates this run, named in the error when the run was never
+        evaluated (:class:`RunNotEvaluatedError`).
 
     Returns
     -------
     Path
         The written file.
+
+    Raises
+    ------
+    ValueError
+        When ``out``'s extension is not one of ``format``'s (``.nwb`` for ``nwb``, ...).
+    FileExistsError
+        When ``out`` exists and ``force`` is not given.
+    RunNotEvaluatedError
+        When the run has no recorded spikes yet.
     """
     import pyarrow.parquet as pq
     from tqdm.auto import tqdm
@@ -115,10 +154,12 @@ def export_run(
     root = rundir.open_run(run_dir)
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose from {sorted(FORMATS)}")
+    check_count("chunk_size", chunk_size)
     target = Path(out) if out is not None else root / "export" / f"spikes{FORMATS[format][0]}"
     if target.resolve() == (root / SPIKES_FILE).resolve():
         raise ValueError(f"refusing to overwrite the run's own {SPIKES_FILE}; choose another output file")
-    stream = _stream_run(root, chunk_size)
+    _check_target(target, format, force)
+    stream = _stream_run(root, chunk_size, evaluate_command)
     options = {}
     if format == "neo":
         options = {"examples": load_run_examples(root)}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 
 from brainlearn import __version__, commands
+from brainlearn.commands._args import check_options
 
 __all__ = ["build_parser", "main"]
 
@@ -36,6 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: signals that end a command the way Ctrl-C does (temporary files removed, locks released)
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGHUP raise ``KeyboardInterrupt(128 + signal)`` while a command runs, so
+    every ``finally`` and ``except`` runs as for Ctrl-C: no temporary file is left behind
+    (:mod:`brainlearn.atomic`) and the exit code is the shell's 143 / 129. Signals whose
+    handler is not the default (set by whoever embeds the CLI) are left alone."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt(128 + signum)
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in _STOP_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+                saved[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     parser = build_parser()
@@ -44,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with _signals_interrupt():
+            check_options(args)  # counts, numbers, seeds: refused before anything is written
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 130
+        print("terminated" if code != 130 else "interrupted", file=sys.stderr)
+        return code
     except BrokenPipeError:  # e.g. `brainlearn data info | head`
         sys.stderr.close()
         return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Function, device, get_device, prefs, set_device
 
-from brainlearn.standalone import atomic_static_arrays, remove_broken_objects
+from brainlearn.standalone import atomic_static_arrays, compile_error, remove_broken_objects
 
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
@@ -107,7 +107,10 @@ def build(directory: str | os.PathLike, run: bool = False, what: str = "network"
         remove_broken_objects(directory)
     Path(directory).mkdir(parents=True, exist_ok=True)
     marker.touch()
-    device.build(directory=str(directory), compile=True, run=run, with_output=False)
+    try:
+        device.build(directory=str(directory), compile=True, run=run, with_output=False)
+    except RuntimeError as exc:
+        raise compile_error(exc, directory, what) from None
     marker.unlink(missing_ok=True)
 
 

@@ -97,7 +97,7 @@ class NeuronModel(CheckedParams):
             self.equations() + extra_equations,
             threshold=self.threshold(),
             reset=reset,
-            refractory=self.refractory_period(),
+            refractory=kwargs.pop("refractory", self.refractory_period()),
             method=method,
             namespace={**self.namespace(), **(namespace or {})},
             name=name or "neurongroup*",
@@ -502,19 +502,28 @@ class ClopathAdEx(NeuronModel):
     def initial_values(self) -> dict:
         return {"v": self.E_L, "V_T": self.V_T_rest}
 
-    def group(self, n: int, **kwargs) -> NeuronGroup:
+    def group(self, n: int, clamp: str = "brian", **kwargs) -> NeuronGroup:
         """Build the group; the end of the clamp (``v = V_reset``) is the custom event ``unclamp``.
 
         Brian2 lets the state update run again in the step where ``t - lastspike`` reaches
         the refractory period, so the clamp is ended just before that update (slot
         ``before_groups``): ``v`` holds ``V_clamp`` at the end of the spike's step and of the
         ``t_clamp / dt - 1`` steps after it, and the update of the next step starts from
-        ``V_reset``.
+        ``V_reset``. ``clamp="nest"`` ends it as NEST's ``aeif_psc_delta_clopath`` does: the
+        step ``t_clamp`` after the spike is still integrated with ``v = V_clamp`` (the
+        filtered potentials of a voltage rule see one more clamped step) and ends at
+        ``v = V_reset``.
         """
+        if clamp not in ("brian", "nest"):
+            raise ValueError(f"clamp must be 'brian' or 'nest', got {clamp!r}")
         events = dict(kwargs.pop("events", {}) or {})
         events["unclamp"] = "timestep(t - lastspike, dt) == timestep(t_clamp, dt)"
+        when = "before_groups"
+        if clamp == "nest":
+            kwargs["refractory"] = "timestep(t - lastspike, dt) <= timestep(t_clamp, dt)"
+            when = "after_groups"
         group = super().group(n, events=events, **kwargs)
-        group.thresholder["unclamp"].when = "before_groups"
+        group.thresholder["unclamp"].when = when
         group.thresholder["unclamp"].order = 0
-        group.run_on_event("unclamp", "v = V_reset", when="before_groups", order=1)
+        group.run_on_event("unclamp", "v = V_reset", when=when, order=1)
         return group

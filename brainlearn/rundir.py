@@ -68,6 +68,7 @@ __all__ = [
     "open_run",
     "new_run",
     "write_json",
+    "json_text",
     "read_json",
     "write_config",
     "read_config",
@@ -149,11 +150,36 @@ def _json_default(obj):
     return str(obj)
 
 
+def _finite(obj):
+    # NaN and infinities -> None, through dicts, lists, tuples and numpy values
+    if isinstance(obj, Mapping):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return _finite(obj.tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(data, **options) -> str:
+    """``data`` as strict JSON text: ``NaN`` and infinities become ``null``.
+
+    Python's ``json`` writes ``NaN`` by default, which no other JSON reader accepts; every
+    ``config.json``, ``metrics.json`` and sweep record is written through this function
+    (``allow_nan=False``), so a metric that could not be computed reads back as ``None``.
+    Numpy values become plain numbers and lists; other objects their ``str``. ``options``
+    go to :func:`json.dumps` (``indent``, ``sort_keys``).
+    """
+    return json.dumps(_finite(data), allow_nan=False, default=_json_default, **options)
+
+
 def write_json(path: str | os.PathLike, data: Mapping) -> Path:
-    """Write ``data`` as JSON to ``path`` atomically (temp file, then rename)."""
+    """Write ``data`` as strict JSON (:func:`json_text`) to ``path`` atomically (temp file,
+    then rename)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(dict(data), indent=2, sort_keys=True, default=_json_default) + "\n",
-                       encoding="utf-8")
+        tmp.write_text(json_text(dict(data), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return Path(path)
 
 

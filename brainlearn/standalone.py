@@ -36,7 +36,7 @@ from pathlib import Path
 from brainlearn.atomic import atomic_path, write_error
 
 __all__ = ["StandaloneInputError", "write_input", "stage_run_args", "atomic_static_arrays",
-           "run_standalone", "read_errors", "parent_death_code", "remove_broken_objects",
+           "run_standalone", "read_errors", "compile_error", "parent_death_code", "remove_broken_objects",
            "sweep_temporary"]
 
 #: lines of Brian2's ``objects.cpp`` that report an input file it could not read
@@ -149,6 +149,26 @@ def sweep_temporary(folder: str | os.PathLike) -> None:
     """Remove temporary files a killed writer left in ``folder`` (``.NAME.HEX.tmp...``)."""
     for item in Path(folder).glob(".*.tmp*"):
         item.unlink(missing_ok=True)
+
+
+def compile_error(exc: BaseException, directory: str | os.PathLike, what: str = "network") -> BaseException:
+    """The error to show when compiling ``directory`` failed: what to do, in a user's terms.
+
+    Brian2's ``Project compilation failed (error code: 2). Consider running with
+    "clean=True" ...`` names an argument a command-line user cannot pass; this says to remove
+    the build folder (nothing else is lost: it only holds generated code) and to check the
+    C++ compiler if it fails again. Any other error is returned as it is.
+    """
+    text = str(exc)
+    if "compilation failed" not in text.lower():
+        return exc
+    code = re.search(r"error code:?\s*(\d+)", text)
+    how = f" (make ended with code {code.group(1)})" if code else ""
+    return RuntimeError(
+        f"compiling the {what} in {directory} failed{how}; the compiler's messages are "
+        f"above. Remove that build folder (rm -rf {shlex.quote(str(directory))}: it holds "
+        "only generated code) and run the command again; if it fails again, check that a "
+        "C++ compiler works (see the install guide's table of requirements)")
 
 
 def read_errors(text: str) -> list[tuple[str, str]]:

@@ -461,10 +461,10 @@ def sweep(
     previous = json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").exists() else None
     known = {k: (p, s) for k, p, s in (previous or {}).get("tasks", [])}
     known.update({t.key: (t.params, t.seed) for t in tasks})
-    _write_atomic(out / "sweep.json", json.dumps({
+    _write_atomic(out / "sweep.json", rundir.json_text({
         "experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
         "tasks": [[k, p, s] for k, (p, s) in known.items()],
-    }, indent=1, default=str))
+    }, indent=1))
     rundir.write_config(out, {"experiment": name, "grid": _plain(grid), "seeds": _plain(seeds),
                               "retries": int(retries)}, kind="sweep")
     todo = [t for t in tasks if records.get(t.key, {}).get("status") != "ok"]
@@ -485,7 +485,7 @@ def sweep(
                 return False
             counts["failed"] += 1
         records[task.key] = record
-        _write_atomic(out / "tasks" / f"{task.key}.json", json.dumps(record, default=str))
+        _write_atomic(out / "tasks" / f"{task.key}.json", rundir.json_text(record))
         bar.update(1)
         bar.set_postfix(failed=counts["failed"], refresh=False)
         return True

@@ -46,7 +46,7 @@ from brainlearn.experiments import Experiment
 from brainlearn.experiments import register as register_experiment
 
 __all__ = ["ModelSpec", "MODELS", "lazy", "register_model", "get_model", "model_of",
-           "models_of", "comparison_rows", "unregister_model", "run_info", "mlp_parameters", "CONFIG_KEY"]
+           "models_of", "comparison_rows", "evaluate_command", "unregister_model", "run_info", "mlp_parameters", "CONFIG_KEY"]
 
 #: the key of ``config.json`` naming the model that wrote the run directory
 CONFIG_KEY = "model"
@@ -305,6 +305,24 @@ def model_of(run_dir: str | Path) -> ModelSpec:
         raise ValueError(f"{run_dir}: no registered model recognises this run directory "
                          f"(models: {', '.join(MODELS)})")
     return found[0]
+
+
+def evaluate_command(run_dir: str | Path) -> str | None:
+    """The command that evaluates the run in ``run_dir``: its model's example command line
+    with ``evaluate`` in it (:attr:`ModelSpec.commands`), for this directory; None when the
+    run's model is unknown or names none."""
+    try:
+        spec = model_of(run_dir)
+    except (ValueError, OSError):
+        return None
+    for line in spec.commands:
+        words = line.split()
+        if "evaluate" in words[:3]:
+            at = words.index("evaluate") + 1
+            if at < len(words) and not words[at].startswith("-"):  # the run: this one
+                return " ".join([*words[:at], str(run_dir)])
+            return line
+    return None
 
 
 def comparison_rows(run_dirs: Iterable[str | Path]) -> list[dict]:

@@ -20,7 +20,7 @@ from brainlearn.units import check_number, check_quantity
 
 __all__ = [
     "WindowResult", "bi_poo", "bi_poo_protocols", "bi_poo_facts", "window_result", "fit_window", "sjostrom", "sjostrom_facts", "SongResult", "song",
-    "clopath_frequency", "clopath_clamp", "gb_stdp_curve", "gb_frequency", "wittenberg_wang_facts",
+    "clopath_frequency", "nest_pairing_times", "clopath_clamp", "gb_stdp_curve", "gb_frequency", "wittenberg_wang_facts",
     "froemke_facts", "nevian_facts",
 ]
 
@@ -339,7 +339,8 @@ def song(
 
 # ------------------------------------------------------------ Clopath et al. 2010
 def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_pairs: int = 5,
-                      lag=10 * ms, w0: float = 0.5, target: str = "cython") -> pd.DataFrame:
+                      lag=10 * ms, w0: float = 0.5, target: str = "cython", layout: str = "paper",
+                      settle=None) -> pd.DataFrame:
     """Clopath et al. (2010) Fig. 2b: ``n_pairs`` pairs at +/- ``lag`` and frequency rho.
 
     Every (order, rho) is a lane of one Brian2 run on the paper's AdEx neuron
@@ -363,6 +364,18 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
         Initial weight.
     target : str
         Code generation target (``cython``: the 0.1 Hz lanes last 40 s).
+    layout : {"paper", "nest"}
+        ``"paper"``: the pairs from ``settle`` (default 10 ms), the weight read at the end of
+        the run (10 ms after the last spike) with brainlearn's conventions. ``"nest"``: NEST's
+        ``test_clopath_synapse.py`` (:func:`nest_pairing_times`): presynaptic spikes every
+        ``1 / rho`` from ``settle`` (default 29 ms), pre-post pairings one period later and
+        with a trailing pair whose presynaptic spike applies the last pairs' potentiation
+        (NEST applies LTP at the next presynaptic spike); the weight read right after the
+        last presynaptic spike, as NEST's weight recorder does; NEST's delay convention and
+        input timing (0.1 ms dendritic delay, ``timing="nest"``) with spike times as NEST
+        stamps them (0.1 ms after its generators).
+    settle : Quantity, optional
+        Time before the first spike (see ``layout``).
 
     Returns
     -------
@@ -372,16 +385,44 @@ def clopath_frequency(rule=None, neuron=None, rhos=(0.1, 10, 20, 30, 40, 50), n_
     from brainlearn.plasticity import ClopathSTDP
     from brainlearn.protocols.runners.voltage import normalised_weight, run_voltage_protocol
 
+    if layout not in ("paper", "nest"):
+        raise ValueError(f"layout must be 'paper' or 'nest', got {layout!r}")
     rule = rule if rule is not None else ClopathSTDP()
     lag_ms = float(check_quantity("lag", lag, ms) / ms)
     rows = [(sign * lag_ms, float(r)) for sign in (1, -1) for r in rhos]
-    protocols = [Protocol.burst_pairing(d * ms, r * Hz, pairs=n_pairs, bursts=1, name=f"dt={d:+g}ms rho={r:g}Hz")
-                 for d, r in rows]
-    frame = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, target=target).frame
+    if layout == "paper":
+        settle = 10 * ms if settle is None else check_quantity("settle", settle, ms)
+        protocols = [Protocol.burst_pairing(d * ms, r * Hz, pairs=n_pairs, bursts=1, name=f"dt={d:+g}ms rho={r:g}Hz")
+                     for d, r in rows]
+        run = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, target=target, settle=settle)
+        w = run.frame["w_after"]
+    else:
+        start = 29.0 if settle is None else float(check_quantity("settle", settle, ms) / ms)
+        protocols = []
+        for d, r in rows:
+            pre, post = nest_pairing_times(d, r, n_pairs, start)
+            # NEST stamps the parrot's and the neuron's spikes 0.1 ms after the generators
+            protocols.append(Protocol((pre + 0.1) * ms, (post + 0.1) * ms, name=f"dt={d:+g}ms rho={r:g}Hz"))
+        run = run_voltage_protocol(rule, protocols, w0=w0, neuron=neuron, target=target,
+                                   settle=0.1 * ms, dendritic_delay=0.1 * ms, timing="nest")
+        w = run.frame["w_last_pre"]
     return pd.DataFrame({
-        "dt_ms": [d for d, _ in rows], "rho_hz": [r for _, r in rows], "w_after": frame["w_after"],
-        "normalised": normalised_weight(frame["w_after"], w0), "n_post_fired": frame["n_post_fired"],
+        "dt_ms": [d for d, _ in rows], "rho_hz": [r for _, r in rows], "w_after": w,
+        "normalised": normalised_weight(w, w0), "n_post_fired": run.frame["n_post_fired"],
     })
+
+
+def nest_pairing_times(lag_ms: float, rho_hz: float, n_pairs: int = 5, start_ms: float = 29.0):
+    """Generator times (ms, rounded to 0.1 ms) of one pairing of NEST's
+    ``test_clopath_synapse.py``: post-pre (``lag < 0``): ``n_pairs`` pairs whose presynaptic
+    spikes come every ``1 / rho`` from ``start_ms``; pre-post: ``n_pairs + 1`` pairs starting
+    one period later (NEST's test: pre at 129, 229, ... ms at 10 Hz), the last one's
+    presynaptic spike reading out the potentiation of the others. (NEST's test writes its
+    30 Hz pre-post row by hand: 95.6 and 195.6 ms where rounding gives 95.7 and 195.7.)"""
+    period = 1000.0 / float(rho_hz)
+    k = np.arange(int(n_pairs) + 1) + 1 if lag_ms > 0 else np.arange(int(n_pairs))
+    pre = np.round(start_ms + period * k, 1)
+    return pre, np.round(pre + lag_ms, 1)
 
 
 def clopath_clamp(rule=None, voltages=None, n_pre: int = 50, rate=10 * Hz) -> pd.DataFrame:

@@ -87,7 +87,8 @@ def _csv(frame: pd.DataFrame, path) -> None:
 
 def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
                    preset: str | None = None, structure: str = "bursts",
-                   duration=100 * second, seed: int = 0, device: str = "runtime") -> str:
+                   duration=100 * second, seed: int = 0, device: str = "runtime",
+                   layout: str = "paper", rates: Sequence[float] | None = None) -> str:
     """Run a scored dataset or an experiment (``bi_poo``, ``song``) into the run directory ``out``.
 
     Parameters
@@ -118,7 +119,9 @@ def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
     with rundir.new_run(out) as run:
         if name in ("clopath_frequency", "clopath_clamp", "gb_stdp", "gb_frequency"):
             config = {"name": name, "seed": seed}
-            line, metrics = _rule_figure(name, run, seed)
+            if name == "clopath_frequency":
+                config.update(layout=layout, rates=None if rates is None else list(map(float, rates)))
+            line, metrics = _rule_figure(name, run, seed, layout=layout, rates=rates)
         elif name == "song":
             config = {"name": name, "duration_s": float(duration / second), "seed": seed,
                       "device": device}
@@ -164,11 +167,29 @@ def run_experiment(name: str, out: str | os.PathLike, *, rule: str = "pair",
     return line
 
 
-def _rule_figure(name: str, run, seed: int) -> tuple[str, dict]:
+def _clopath_frequency(layout: str, rates):
+    """``clopath_frequency`` as the CLI runs it: the paper's figure, or (``layout="nest"``)
+    NEST's ``test_clopath_synapse.py`` with its neuron (b = 0.0805 pA, V_th_max = +30.4 mV),
+    u-bar delay 4 ms, Wmax 100 and rates 10, 30, 50 Hz."""
+    from brian2 import ms, mV, pA
+
+    from brainlearn.neurons import ClopathAdEx
+    from brainlearn.plasticity import ClopathSTDP
+
+    from .experiments import clopath_frequency
+
+    if layout == "paper":
+        return clopath_frequency(**({} if rates is None else {"rhos": tuple(rates)}))
+    neuron = ClopathAdEx(b=0.0805 * pA, V_T_max=30.4 * mV, V_reset=-49.6 * mV)
+    return clopath_frequency(ClopathSTDP(delay=4 * ms, w_max=100.0), neuron,
+                             rhos=(10, 30, 50) if rates is None else tuple(rates), layout="nest")
+
+
+def _rule_figure(name: str, run, seed: int, layout: str = "paper", rates=None) -> tuple[str, dict]:
     """The figures of Clopath et al. (2010) and Graupner & Brunel (2012): results, figure,
     summary line and metrics."""
     from .datasets import load_dataset
-    from .experiments import clopath_clamp, clopath_frequency, gb_frequency, gb_stdp_curve
+    from .experiments import clopath_clamp, gb_frequency, gb_stdp_curve
     from .plots import (
         plot_clopath_clamp,
         plot_clopath_frequency,
@@ -177,10 +198,11 @@ def _rule_figure(name: str, run, seed: int) -> tuple[str, dict]:
     )
 
     if name == "clopath_frequency":
-        frame = clopath_frequency()
+        frame = _clopath_frequency(layout, rates)
         figure = plot_clopath_frequency(frame, load_dataset("sjostrom2001"))
         cells = [f"{r.dt_ms:+g}ms@{r.rho_hz:g}Hz={r.normalised:.0f}%" for r in frame.itertuples()]
-        line = "clopath_frequency (normalised weight): " + " ".join(cells)
+        line = (f"clopath_frequency ({layout} layout, normalised weight): " + " ".join(cells)
+                if layout == "nest" else "clopath_frequency (normalised weight): " + " ".join(cells))
     elif name == "clopath_clamp":
         frame = clopath_clamp()
         figure = plot_clopath_clamp(frame)

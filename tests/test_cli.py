@@ -86,3 +86,14 @@ def test_a_finished_demo_is_replaced_but_its_compiled_builds_are_kept(tmp_path):
     (other / "notes.txt").write_text("mine")
     replace_run(other)  # no config.json: not a run, left alone
     assert (other / "notes.txt").exists()
+
+
+def test_protocol_nest_without_nest_says_how_to_install_it(monkeypatch, capsys):
+    """``brainlearn protocol nest`` where NEST cannot be imported: one line naming the extra,
+    exit code 2, nothing run."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nest", None)  # import nest raises ImportError
+    assert main(["protocol", "nest", "pair", "--seed", "1"]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ['NEST is not installed: pip install "brainlearn[nest]"']

@@ -38,6 +38,10 @@ RULES = {
     "pair all-to-all, mu 1 (stdp_synapse, van Rossum 2000)": PairSTDP(
         mu_plus=1.0, mu_minus=1.0),
     "pair nearest symmetric (stdp_nn_symm_synapse)": PairSTDP(scheme="nearest"),
+    "pair nearest pre-centered (stdp_nn_pre_centered_synapse)": PairSTDP(
+        scheme="nearest-pre-centered"),
+    "pair nearest restricted, mu 0.4 (stdp_nn_restr_synapse)": PairSTDP(
+        scheme="nearest-restricted", mu_plus=0.4, mu_minus=0.4),
     "triplet all-to-all (stdp_triplet_synapse)": TripletSTDP.preset(
         "visual-aa-full", A2_plus=5e-3, A3_minus=2.3e-3),
 }
@@ -102,16 +106,22 @@ def test_coincident_pairs_are_the_one_documented_difference_of_the_pair_rule(bri
     assert after_post - nest_w[1] == pytest.approx(rule.A_plus, rel=1e-9)
 
 
-def test_nest_nearest_rule_pairs_an_early_post_spike_with_time_zero(brian2_scope):
-    """``stdp_nn_symm_synapse`` starts its last presynaptic spike time at 0: a post spike
-    before the first pre spike is potentiated as if a pre spike had come at t = 0."""
-    rule = PairSTDP(scheme="nearest")
+@pytest.mark.parametrize("scheme", ["nearest", "nearest-restricted", "nearest-pre-centered"])
+def test_nest_nearest_rule_pairs_an_early_post_spike_with_time_zero(scheme, brian2_scope):
+    """``stdp_nn_symm_synapse`` and ``stdp_nn_restr_synapse`` start their last presynaptic
+    spike time at 0: a post spike before the first pre spike is potentiated as if a pre spike
+    had come at t = 0 (the restricted rule then also depresses the first pre spike with it,
+    as brainlearn does). ``stdp_nn_pre_centered_synapse`` starts its trace at 0: no such
+    pair, both agree."""
+    rule = PairSTDP(scheme=scheme)
     pre, post = np.array([80.0]), np.array([19.0])
     _, nest_w = nest_oracle.nest_weights(rule, pre, post, delay_ms=1.0, w0=0.5)
     ours = brainlearn_weights(rule, pre, post, 1.0, 0.5)
     pre_eff, post_eff = nest_oracle.effective_times(pre, post, 1.0)
     potentiation = rule.A_plus * np.exp(-post_eff[0] / 16.8)  # from a pre spike at t = 0
-    assert nest_w[0] - ours[0] == pytest.approx(potentiation, rel=1e-9)
+    if scheme == "nearest-pre-centered":
+        potentiation = 0.0
+    assert nest_w[0] - ours[0] == pytest.approx(potentiation, rel=1e-9, abs=1e-15)
 
 
 def test_a_rule_nest_has_no_model_for_is_named():

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["split_list", "list_type"]
+__all__ = ["split_list", "list_type", "check_options", "COUNTS", "COUNTS_OR_ZERO", "POSITIVE", "SEEDS"]
 
 #: how an error names the expected items, by converter
 _WHAT = {int: "integers", float: "numbers", str: "names"}
@@ -76,3 +76,49 @@ def list_type(convert: Callable[[str], Any] = str, **options) -> Callable[[str],
 
     parse.__name__ = f"{getattr(convert, '__name__', 'value')}_list"
     return parse
+
+
+#: options (argparse ``dest``) that are counts of at least 1 (images, neurons, workers, ...)
+COUNTS = frozenset({
+    "neurons", "examples", "chunk", "threads", "workers", "assign_examples", "test_examples",
+    "train_examples", "fast_examples", "norm_examples", "iterations",
+    "batch_size", "lanes", "steps", "window", "hidden", "chunk_size", "maxiter",
+})
+#: counts that may be 0 (``convert cnn --brian2-examples 0`` skips Brian2)
+COUNTS_OR_ZERO = frozenset({"validation", "shift", "retries", "brian2_examples"})
+#: numbers that must be above 0 (a whole number is checked as a count)
+POSITIVE = frozenset({"epochs", "duration", "bin_ms", "lr", "eta"})
+#: random seeds (one, or a list of them)
+SEEDS = frozenset({"seed", "seeds"})
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Check every count, number and seed option of a parsed command line.
+
+    Run by :func:`brainlearn.cli.main` before any command starts, so a bad value is refused
+    in one line (``brainlearn: error: epochs must be ...``) before anything is written.
+    Counts (:data:`COUNTS`, :data:`COUNTS_OR_ZERO`) must be whole numbers of at least 1 (or
+    0), :data:`POSITIVE` numbers above 0, seeds within 0 .. 2**32 - 1, and every other number
+    finite (no ``nan`` or ``inf``). Text options (e.g. ``sweep --seeds 2``) are the library's
+    to check. The same :mod:`brainlearn.checks` functions guard the library itself.
+    """
+    from brainlearn.checks import check_count, check_number, check_seed
+
+    for dest, value in vars(args).items():
+        if value is None or isinstance(value, (bool, str)) or callable(value):
+            continue
+        name = "--" + dest.replace("_", "-")
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(item, (bool, str)) or not isinstance(item, (int, float)):
+                continue
+            if dest in SEEDS:
+                check_seed(name, item)
+            elif dest in COUNTS or (dest in POSITIVE and isinstance(item, int)):
+                check_count(name, item)
+            elif dest in COUNTS_OR_ZERO:
+                if isinstance(item, int):
+                    check_count(name, item, minimum=0)
+                else:
+                    check_number(name, item, minimum=0)
+            else:
+                check_number(name, item, positive=dest in POSITIVE)

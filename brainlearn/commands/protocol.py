@@ -6,7 +6,7 @@ import argparse
 
 from brainlearn.commands._args import list_type
 
-__all__ = ["register", "handle_list", "handle_run", "handle_table"]
+__all__ = ["register", "handle_list", "handle_run", "handle_table", "handle_nest"]
 
 EPILOG = """examples:
   brainlearn protocol list
@@ -24,6 +24,7 @@ examples:
   brainlearn protocol run bi_poo --rule pair --out runs/window
   brainlearn protocol run song --duration 20 --out runs/song
   brainlearn protocol run clopath_frequency --out runs/clopath_freq
+  brainlearn protocol run clopath_frequency --layout nest --out runs/clopath_nest   # NEST's test
 """
 
 TABLE_EPILOG = """Every rule (triplet: every preset) on every dataset; Sjostrom also with Pfister &
@@ -62,7 +63,7 @@ def handle_run(args: argparse.Namespace) -> int:
 
     print(run_experiment(args.name, args.out, rule=args.rule, preset=args.preset,
                          structure=args.structure, duration=args.duration * second,
-                         seed=args.seed, device=args.device))
+                         seed=args.seed, device=args.device, layout=args.layout, rates=args.rates))
     return 0
 
 
@@ -73,6 +74,45 @@ def handle_table(args: argparse.Namespace) -> int:
     print(rule_table(args.out, fit=args.fit, device=args.device, maxiter=args.maxiter,
                      progress=not args.quiet, rules=args.rules, data=args.data,
                      datasets=args.datasets, window=not args.no_window))
+    return 0
+
+
+NEST_EPILOG = """Runs NEST (pip install "brainlearn[nest]") and brainlearn side by side on inputs drawn
+from --seed and prints both columns with the largest difference. Rules: pair (stdp_synapse),
+pair-nearest (stdp_nn_symm_synapse), pair-pre-centered (stdp_nn_pre_centered_synapse),
+pair-restricted (stdp_nn_restr_synapse), triplet (stdp_triplet_synapse): the weight after each of
+--points presynaptic spikes; clopath (clopath_synapse on aeif_psc_delta_clopath): --points pairings
+at random lags (-20..20 ms) and frequencies (1..50 Hz), on the paper's scale.
+
+examples:
+  brainlearn protocol nest pair-restricted --seed 3
+  brainlearn protocol nest clopath --seed 1 --points 4
+  brainlearn protocol nest all --seed 5 --csv docs/results/protocols/nest_validation.csv
+"""
+
+
+def handle_nest(args: argparse.Namespace) -> int:
+    """Run ``brainlearn protocol nest``."""
+    import os
+
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    try:
+        import nest  # noqa: F401
+    except ImportError:
+        print('NEST is not installed: pip install "brainlearn[nest]"')
+        return 2
+    from brainlearn.protocols.nest_oracle import compare_with_nest, validation_table
+
+    if args.rule == "all":
+        from brainlearn.atomic import atomic_path
+
+        table = validation_table(seed=args.seed)
+        print(table.to_string(index=False))
+        if args.csv:
+            with atomic_path(args.csv) as tmp:
+                table.to_csv(tmp, index=False)
+        return 0
+    print(compare_with_nest(args.rule, seed=args.seed, points=args.points))
     return 0
 
 
@@ -108,6 +148,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=0, help="song, gb_*: random seed (default 0)")
     run.add_argument("--device", choices=["runtime", "cpp_standalone"], default="cpp_standalone",
                      help="song: Brian2 device (default cpp_standalone)")
+    run.add_argument("--layout", choices=["paper", "nest"], default="paper",
+                     help="clopath_frequency: the paper's figure, or NEST's test_clopath_synapse.py (its "
+                          "neuron, trailing pre spike, readout at the last pre spike, 29 ms settle, "
+                          "NEST's delay convention; default rates 10,30,50)")
+    run.add_argument("--rates", default=None, type=list_type(float),
+                     help="clopath_frequency: pairing frequencies in Hz (e.g. 10,30,50)")
     run.add_argument("--out", required=True, help="output directory")
     run.set_defaults(func=handle_run)
 
@@ -130,3 +176,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="comma-separated columns (e.g. nevian2006,sjostrom2001:pfister); default: all")
     table.add_argument("--no-window", action="store_true", help="leave out the Bi & Poo window columns")
     table.set_defaults(func=handle_table)
+
+    nest_cmd = sub.add_parser("nest", help="a rule against NEST itself, live, at a seed",
+                              description="Run a rule in NEST and in brainlearn on the same seeded input.",
+                              epilog=NEST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    nest_cmd.add_argument("rule", choices=["pair", "pair-nearest", "pair-pre-centered", "pair-restricted",
+                                           "triplet", "clopath", "all"],
+                          help="the rule to compare; all: every rule, one row each (--csv writes them)")
+    nest_cmd.add_argument("--seed", type=int, default=0, help="seed of the drawn input (default 0)")
+    nest_cmd.add_argument("--points", type=int, default=None,
+                          help="presynaptic spikes shown (default 20) or Clopath pairings (default 4)")
+    nest_cmd.add_argument("--csv", default=None, metavar="FILE",
+                          help="with all: write the table (docs/results/protocols/nest_validation.csv)")
+    nest_cmd.set_defaults(func=handle_nest)

@@ -91,8 +91,9 @@ class PlasticityRule(CheckedParams):
             if name.startswith("tau") and value is not None and not value > 0 * ms:
                 raise ValueError(f"{name} must be a positive time in ms, got {value!r}")
         scheme = getattr(self, "scheme", None)
-        if scheme is not None and scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        schemes = getattr(self, "schemes", SCHEMES)
+        if scheme is not None and scheme not in schemes:
+            raise ValueError(f"scheme must be one of {schemes}, got {scheme!r}")
         w_min, w_max = getattr(self, "w_min", None), getattr(self, "w_max", None)
         if w_min is not None and w_max is not None and not w_min < w_max:
             raise ValueError(f"w_min must be below w_max, got w_min={w_min}, w_max={w_max}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from brian2 import Quantity, ms, second
 
-from brainlearn.plasticity.base import PlasticityRule, SynapseCode, join_lines
+from brainlearn.plasticity.base import SCHEMES, PlasticityRule, SynapseCode, join_lines
 from brainlearn.units import NUMBER, check_quantity, qfield
 
 __all__ = ["PairSTDP", "TripletSTDP", "DiehlCookSTDP", "TRIPLET_PRESETS"]
@@ -36,8 +36,16 @@ class PairSTDP(PlasticityRule):
     weight-dependent as NEST ``stdp_synapse`` (Guetig et al. 2003):
     ``f_+(w) = (1 - w / w_max) ** mu_plus``, ``f_-(w) = (w / w_max) ** mu_minus``
     (``A_plus = lambda * W_max``, ``A_minus = alpha * lambda * W_max`` in NEST's terms).
-    ``scheme="all-to-all"`` adds 1 to a trace per spike, ``"nearest"`` sets it to 1.
-    ``w_max=None`` removes the upper bound (additive rule only).
+    ``scheme="all-to-all"`` adds 1 to a trace per spike, ``"nearest"`` sets it to 1
+    (symmetric nearest-neighbour: each spike pairs with the nearest earlier spike of the other
+    cell). The two other nearest-neighbour schemes of Morrison et al. (2008, Biol Cybern
+    98:459, Fig. 7), as NEST implements them, reset the trace a spike has just read:
+    ``"nearest-pre-centered"`` (``apre += 1`` at a pre spike and ``apre = 0`` after a post
+    spike potentiated: a post spike pairs with every pre spike since the last post spike, a
+    pre spike with the nearest earlier post spike; NEST ``stdp_nn_pre_centered_synapse``) and
+    ``"nearest-restricted"`` (traces set to 1 and reset to 0 once read: a pair counts only
+    between neighbouring spikes with no other spike of either cell in between; NEST
+    ``stdp_nn_restr_synapse``). ``w_max=None`` removes the upper bound (additive rule only).
     """
 
     A_plus: float = 0.01
@@ -54,6 +62,10 @@ class PairSTDP(PlasticityRule):
         "A_plus": NUMBER, "A_minus": NUMBER, "tau_plus": ms, "tau_minus": ms, "w_min": NUMBER, "w_max": NUMBER,
         "mu_plus": NUMBER, "mu_minus": NUMBER,
     }
+
+    #: the schemes of the pair rule (:data:`~brainlearn.plasticity.base.SCHEMES` and the two
+    #: reset variants of the nearest-neighbour rule)
+    schemes = (*SCHEMES, "nearest-pre-centered", "nearest-restricted")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -76,12 +88,19 @@ class PairSTDP(PlasticityRule):
             "dapre/dt = -apre / tau_plus : 1 (event-driven)",
             "dapost/dt = -apost / tau_minus : 1 (event-driven)",
         )
+        pre_trace = "apre += 1" if self.scheme in ("all-to-all", "nearest-pre-centered") else "apre = 1"
+        post_trace = "apost += 1" if self.scheme == "all-to-all" else "apost = 1"
         on_pre = join_lines(
             on_pre_effect,
             self._clip(f"w - A_minus{f_minus} * apost"),
-            self._trace("apre"),
+            "apost = 0" if self.scheme == "nearest-restricted" else "",
+            pre_trace,
         )
-        on_post = join_lines(self._clip(f"w + A_plus{f_plus} * apre"), self._trace("apost"))
+        on_post = join_lines(
+            self._clip(f"w + A_plus{f_plus} * apre"),
+            "apre = 0" if self.scheme in ("nearest-pre-centered", "nearest-restricted") else "",
+            post_trace,
+        )
         return SynapseCode(model, on_pre, on_post, self.namespace())
 
 

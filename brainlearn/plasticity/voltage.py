@@ -218,6 +218,14 @@ def check_voltage_rule(rule) -> None:
 _FIXED = ("w_min", "w_max", "delay", "tau_minus", "tau_plus")
 
 
+def _delay_steps(name: str, value, dt) -> int:
+    check_quantity(name, value, ms)
+    k = float(value / dt)
+    if k < -1e-9 or abs(k - round(k)) > 1e-6:
+        raise ValueError(f"{name} must be a non-negative multiple of dt={dt}, got {value!r}")
+    return int(round(k))
+
+
 def _per_lane_model(model: str, ns: dict, params: dict) -> tuple[str, dict]:
     """Move the varied parameters out of the namespace into per-synapse constants."""
     units = {}
@@ -257,6 +265,8 @@ def run_voltage_lanes(
     record: bool = False,
     target: str = "numpy",
     params: dict | None = None,
+    dendritic_delay=0 * ms,
+    timing: str = "brian",
 ) -> VoltageLanes:
     """Run ``n`` synapses of a voltage rule, each onto its own neuron, in one Brian2 run.
 
@@ -288,6 +298,18 @@ def run_voltage_lanes(
     params : dict, optional
         ``{name: n values in SI units}``: rule parameters set per lane (``A_LTD``, ``A_LTP``,
         ``theta_minus``, ``theta_plus``, ``tau_x``).
+    dendritic_delay : Quantity
+        Delay convention of NEST (its synaptic delay is dendritic): the plasticity of a
+        presynaptic spike at step ``s`` (LTD, ``xbar`` jump) acts ``dendritic_delay`` before
+        it, its EPSP ``dendritic_delay`` after it. 0 (default): both at ``s``.
+    timing : {"brian", "nest"}
+        ``"nest"``: a kick and an EPSP land after the step's integration and before its
+        threshold test (a requested post spike fires in its own step, as NEST's
+        ``aeif_psc_delta_clopath`` does), are ignored during the spike clamp, and the clamp
+        ends NEST's way (``ClopathAdEx.group(clamp="nest")``); the LTP step of the step
+        in which a presynaptic spike acts reads ``xbar`` before that spike's jump (NEST
+        applies the potentiation of a step with the trace of the earlier spikes only).
+        Needs ``dendritic_delay >= dt``.
 
     Returns
     -------
@@ -305,29 +327,55 @@ def run_voltage_lanes(
     old = prefs.codegen.target
     prefs.codegen.target = target
     try:
+        nest_clamp = {"clamp": "nest"} if timing == "nest" else {}
         post_g = neuron.group(n, dt=dt, name="voltage_post*", extra_equations=rule.post_equations(dt),
-                              namespace=rule.post_namespace())
+                              namespace=rule.post_namespace(), **nest_clamp)
         rule.start_filters(post_g)
         shift = rule.shift_code(dt)
         objects = [post_g]
         if shift:
             objects.append(post_g.run_regularly(shift, when="end", order=1, name="voltage_shift*"))
-        pre_group = SpikeGeneratorGroup(n, pre_i, pre_t * dt, dt=dt, name="voltage_pre*")
+        k = _delay_steps("dendritic_delay", dendritic_delay, dt)
+        if timing not in ("brian", "nest"):
+            raise ValueError(f"timing must be 'brian' or 'nest', got {timing!r}")
+        if timing == "nest" and k < 1:
+            raise ValueError("timing='nest' needs a dendritic_delay of at least one step (NEST's "
+                             f"smallest delay), got {dendritic_delay!r}")
+        if k and np.min(pre_t, initial=k) < k:
+            raise ValueError(f"a presynaptic spike comes before dendritic_delay={dendritic_delay} "
+                             "has passed; start the protocol later (settle)")
+        # the plasticity of a presynaptic spike acts dendritic_delay before it, its EPSP
+        # dendritic_delay after it (NEST's convention); k = 0: both at the spike
+        pre_group = SpikeGeneratorGroup(n, pre_i, (pre_t - k) * dt, dt=dt, name="voltage_pre*")
         driver = SpikeGeneratorGroup(n, post_i, (post_t - 1) * dt, dt=dt, name="voltage_driver*")
-        kicks = Synapses(driver, post_g, on_pre="v_post += kick", namespace={"kick": kick}, dt=dt,
-                         name="voltage_kick*", order=1)
+        kick_code = "v_post += kick" + (" * int(not_refractory_post)" if timing == "nest" else "")
+        kicks = Synapses(driver, post_g, on_pre=kick_code, namespace={"kick": kick}, dt=dt, name="voltage_kick*", order=1)
+        if timing == "nest":  # a kick lands before the threshold test of the requested step
+            kicks.pre.when = "before_thresholds"
         kicks.connect(j="i")
-        code = rule.render(on_pre_effect="v_post += w * epsp", dt=dt)
+        epsp_code = "v_post += w * epsp" + (" * int(not_refractory_post)" if timing == "nest" else "")
+        split = bool(k) or timing == "nest"
+        code = rule.render(on_pre_effect="" if split else epsp_code, dt=dt)
         ns = dict(code.namespace, epsp=epsp)
         model, units = _per_lane_model(code.model + "\nw_after_spike : 1", ns, params or {})
-        syn = Synapses(pre_group, post_g, model=model, on_pre=code.on_pre + "\nw_after_spike = w",
+        on_pre = code.on_pre + "\nw_after_spike = w"
+        ltp_code = rule.ltp_code(dt)
+        if timing == "nest":  # NEST's LTP of a step reads xbar without the jumps of that step
+            on_pre = on_pre.replace("xbar += 1 / tau_x", "xbar_next += 1 / tau_x")
+            model += "\nxbar_next : Hz"
+            ltp_code += "\nxbar += xbar_next\nxbar_next = 0 * Hz"
+        syn = Synapses(pre_group, post_g, model=model,
+                       on_pre={"pre": on_pre, "epsp": epsp_code} if split else on_pre,
+                       delay={"epsp": (2 * k - (timing == "nest")) * dt} if split else None,
                        namespace=ns, method="exact", dt=dt, name="voltage_syn*", order=0)
+        if timing == "nest":
+            syn.epsp.when = "before_thresholds"
         syn.connect(j="i")
         for name, values in (params or {}).items():
             setattr(syn, name, values * units[name])
         syn.w = w0
         syn.w_after_spike = w0
-        ltp = syn.run_regularly(rule.ltp_code(dt), when="end", order=0, name="voltage_ltp*")
+        ltp = syn.run_regularly(ltp_code, when="end", order=0, name="voltage_ltp*")
         spikes = SpikeMonitor(post_g, name="voltage_spikes*")
         objects += [pre_group, driver, kicks, syn, ltp, spikes]
         mons = []

@@ -14,6 +14,7 @@ module             contents
 ``network``        :func:`make_sim` (:class:`CompiledNetwork`) and :func:`present_chunk`
                    (one run over a chunk of images: :class:`ChunkResult`)
 ``training``       :func:`train` (checkpointed and resumable), :func:`write_untrained_run`
+``passes``         a snapshot after every training pass, scored cheaply (``passes.csv``)
 ``evaluation``     :func:`evaluate`: frozen passes in chunks and the readouts; the pieces
                    the sharded evaluation shares (:func:`open_evaluation`,
                    :func:`frozen_chunks`, :func:`merge_chunks`, :func:`finish_evaluation`)

@@ -12,9 +12,11 @@ import numpy as np
 from brian2 import Quantity, mV, volt
 
 from brainlearn import rundir
+from brainlearn.checks import check_count, check_memory, check_number, check_seed
 from brainlearn.devices import DEVICES
 from brainlearn.models.diehl_cook.model import (
     INTEGRATIONS,
+    N_INPUTS,
     PARAM_SETS,
     SIZED_REFERENCE,
     TIMER_READINGS,
@@ -23,7 +25,8 @@ from brainlearn.models.diehl_cook.model import (
 from brainlearn.units import check_quantity, parse_quantity
 
 __all__ = ["DEFAULT_CHUNK", "DATA_SOURCES", "TrainConfig", "read_run_config", "load_images", "training_images",
-           "evaluation_images", "run_params", "load_npz", "chunk_seed"]
+           "evaluation_images", "run_params", "load_npz", "chunk_seed", "network_memory",
+           "REQUIRED_KEYS"]
 
 DEFAULT_CHUNK = 1000
 #: where a run's images come from: full MNIST, the embedded subset, or arrays given to
@@ -43,6 +46,21 @@ def load_npz(path: Path) -> dict:
         raise ValueError(f"{path}: corrupt or unreadable checkpoint ({exc})") from None
 
 
+#: bytes per input synapse (784 x N: weight, delay, STDP traces, indices, Brian2's own
+#: arrays and brainlearn's copies of weights and delays) and per inhibitory synapse
+#: (N x (N - 1): indices and Brian2's arrays), rounded up
+BYTES_PER_INPUT_SYNAPSE = 96
+BYTES_PER_INHIBITORY_SYNAPSE = 24
+
+
+def network_memory(neurons: int) -> float:
+    """An upper estimate of the memory (bytes) the network of ``neurons`` excitatory cells
+    needs: ``784 N`` plastic input synapses and ``N (N - 1)`` inhibitory ones (Diehl & Cook
+    2015, Fig. 1), see :data:`BYTES_PER_INPUT_SYNAPSE`. N=6400 needs about 1.4 GiB."""
+    n = float(neurons)
+    return N_INPUTS * n * BYTES_PER_INPUT_SYNAPSE + n * (n - 1) * BYTES_PER_INHIBITORY_SYNAPSE
+
+
 def chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
     """The random seed of chunk ``index`` of ``stage`` (``train``, ``assign``, ``test``) of a
     run seeded ``seed``; ``part`` > 0: continuation runs of one chunk (an evaluation chunk
@@ -50,6 +68,14 @@ def chunk_seed(seed: int, stage: str, index: int, part: int = 0) -> int:
     stage_code = {"train": 0, "assign": 1, "test": 2}[stage]
     entropy = [seed, stage_code, index] + ([part] if part else [])
     return int(np.random.SeedSequence(entropy).generate_state(1)[0] % (2**31))
+
+
+def _held_out(validation) -> int:
+    """``validation`` as a number of held-out images (0 or more)."""
+    try:
+        return check_count("validation", validation, minimum=0)
+    except ValueError:
+        raise ValueError(f"validation must be 0 or a number of images, got {validation!r}") from None
 
 
 @dataclass(frozen=True)
@@ -111,12 +137,13 @@ class TrainConfig:
             raise ValueError(f"timer must be one of {TIMER_READINGS}, got {self.timer!r}")
         if self.data not in DATA_SOURCES:
             raise ValueError(f"data must be one of {DATA_SOURCES}, got {self.data!r}")
-        if int(self.neurons) < 1:
-            raise ValueError(f"neurons must be positive, got {self.neurons}")
-        if int(self.chunk) < 1:
-            raise ValueError(f"chunk must be positive, got {self.chunk}")
-        if int(self.validation) < 0:
-            raise ValueError(f"validation must be 0 or a number of images, got {self.validation}")
+        check_count("neurons", self.neurons)
+        check_count("chunk", self.chunk)
+        _held_out(self.validation)
+        check_count("examples", self.examples, allow_none=True)
+        check_number("epochs", self.epochs, positive=True, allow_none=True)
+        check_count("threads", self.threads, allow_none=True)
+        check_seed("seed", self.seed)
 
     @classmethod
     def create(cls, neurons: int = 100, examples: int | None = None,
@@ -136,11 +163,15 @@ class TrainConfig:
             raise ValueError("give epochs or examples, not both")
         if isinstance(theta_plus, str):  # written with its unit, e.g. "0.0125 mV"
             theta_plus = parse_quantity("theta_plus", theta_plus, mV)
-        return cls(neurons=int(neurons), examples=None if examples is None else int(examples),
-                   epochs=None if epochs is None else float(epochs), seed=int(seed),
-                   device=device, threads=None if threads is None else int(threads), data=data,
-                   timer=timer, chunk=int(chunk), theta_plus=theta_plus, param_set=params,
-                   integration=integration, validation=int(validation),
+        neurons = check_count("neurons", neurons)
+        check_memory(f"a network of N={neurons} neurons", network_memory(neurons))
+        return cls(neurons=neurons, examples=check_count("examples", examples, allow_none=True),
+                   epochs=check_number("epochs", epochs, positive=True, allow_none=True),
+                   seed=check_seed("seed", seed), device=device,
+                   threads=check_count("threads", threads, allow_none=True), data=data,
+                   timer=timer, chunk=check_count("chunk", chunk), theta_plus=theta_plus,
+                   param_set=params, integration=integration,
+                   validation=_held_out(validation),
                    sized_reference=SIZED_REFERENCE if params == "sized" else None)
 
     @classmethod
@@ -187,9 +218,30 @@ class TrainConfig:
         return params
 
 
+#: keys every Diehl & Cook ``config.json`` holds (the others have defaults, see
+#: :meth:`TrainConfig.from_json`)
+REQUIRED_KEYS = ("neurons", "seed")
+
+
 def read_run_config(run_dir: str | Path, device: str | None = None) -> TrainConfig:
-    """The config of a run directory (``device`` overrides the run's)."""
-    config = TrainConfig.from_json(rundir.read_config(run_dir, required=True))
+    """The config of a run directory (``device`` overrides the run's).
+
+    Raises
+    ------
+    ValueError
+        One line naming ``config.json`` when it lacks one of :data:`REQUIRED_KEYS` or holds
+        a value that is not an option's (before anything is built or compiled).
+    """
+    data = rundir.read_config(run_dir, required=True)
+    path = Path(run_dir) / rundir.CONFIG
+    missing = [key for key in REQUIRED_KEYS if data.get(key) is None]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: it is not the config of a "
+                         "complete Diehl & Cook run (train it again, or restore the file)")
+    try:
+        config = TrainConfig.from_json(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return config if device is None else config.replace(device=device)
 
 

@@ -80,6 +80,18 @@ class FrozenNetwork:
         self._net: CompiledNetwork | None = None
         self._token: tuple | None = None
 
+    def use_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Count with other trained weights and thresholds of the same run (same delays): the
+        compiled network is kept, as they are inputs of every call.
+
+        Raises ValueError if the delays differ (they are compiled into the network).
+        """
+        new = {k: np.asarray(weights[k]) for k in ("weights", "theta", "delays")}
+        if not np.array_equal(new["delays"], self.weights["delays"]):
+            raise ValueError("use_weights needs the delays this network was built with "
+                             "(weights of another run?)")
+        self.weights = new
+
     def _intact(self) -> bool:
         # whether the compiled project is still the one on Brian2's device
         if self._net is None:

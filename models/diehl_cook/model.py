@@ -46,6 +46,7 @@ from brian2 import (
     second,
 )
 
+from brainlearn.cppcode import fast_codeobj_class
 from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, START_PRESENTATION, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
@@ -365,14 +366,15 @@ def build_network(
         exc_reset = code.post_reset
         exc_namespace = dict(code.post_namespace)
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2")]
+    fast = fast_codeobj_class()  # cpp_standalone: vectorised state updates (brainlearn.cppcode)
     exc = p.exc_cell().group(
         n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
-        namespace=exc_namespace, method=p.integration,
+        namespace=exc_namespace, method=p.integration, codeobj_class=fast,
     )
     exc.theta_on = 1.0 if plastic else 0.0
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
 
-    inh = p.inh.group(n_neurons, name="inh", dt=odt, method=p.integration)
+    inh = p.inh.group(n_neurons, name="inh", dt=odt, method=p.integration, codeobj_class=fast)
     inh.run_regularly(
         FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi"),
         dt=p.period, when="before_thresholds", order=3,
@@ -459,6 +461,8 @@ def connect_input(
     """
     p = params
     kwargs = {"dt": dt} if dt is not None else {}
+    # cpp_standalone: on_pre walks the bucket's runs of synapses (same numbers, brainlearn.cppcode)
+    kwargs["codeobj_class"] = fast_codeobj_class()
     if plastic:
         code = code or stdp_code(p)
         syn = Synapses(source, target, name="syn", **code.kwargs(), **kwargs)

@@ -9,14 +9,20 @@ import numpy as np
 from brainlearn import rundir
 from brainlearn.analysis.plots import new_figure, receptive_fields, save_figure
 
-__all__ = ["plot_run", "plot_tune"]
+__all__ = ["plot_run", "plot_tune", "plot_passes", "receptive_field_image", "FIGURE_FIELDS"]
+
+#: networks up to this many cells get the receptive fields as a figure with a colour bar;
+#: larger ones an image at full resolution (one pixel per weight, all cells)
+FIGURE_FIELDS = 400
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
     """Write the run's figures as PNG files into the run directory and return their paths.
 
     ``receptive_fields.png`` (input weights of every neuron as a 28x28 image, as in the
-    paper's Fig. 2), ``training_accuracy.png`` (accuracy of each chunk during training, labels
+    paper's Fig. 2; above ``FIGURE_FIELDS`` cells an image of all of them at one pixel per
+    weight, :func:`receptive_field_image`), ``passes.png`` (accuracy per pass, when the run
+    kept ``passes.csv``, :func:`plot_passes`), ``training_accuracy.png`` (accuracy of each chunk during training, labels
     assigned from the previous chunk), ``confusion.png`` (test set, needs ``evaluate``) and
     ``theta.png`` (histogram of the adaptive thresholds).
     """
@@ -27,8 +33,13 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     weights, theta = saved["weights"], saved["theta"]
     written = []
     n = weights.shape[1]
-    fig = receptive_fields(weights, max_neurons=n)
-    written.append(save_figure(fig, run_dir / "receptive_fields.png"))
+    if n > FIGURE_FIELDS:
+        written.append(receptive_field_image(weights, run_dir / "receptive_fields.png"))
+    else:
+        fig = receptive_fields(weights, max_neurons=n)
+        written.append(save_figure(fig, run_dir / "receptive_fields.png"))
+    if (run_dir / "passes.csv").exists():
+        written.append(plot_passes(run_dir))
 
     metrics = rundir.read_metrics(run_dir)
     history = np.asarray(metrics.get("training_accuracy") or [], dtype=float).reshape(-1, 2)
@@ -68,6 +79,77 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     ax.set(xlabel="theta (mV)", ylabel="neurons", title="adaptive thresholds after training")
     written.append(save_figure(fig, run_dir / "theta.png"))
     return written
+
+
+def receptive_field_image(weights: np.ndarray, path: str | Path, scale: int = 2) -> Path:
+    """Write the receptive fields of all cells as one PNG at full resolution.
+
+    Each cell's 784 input weights are a 28x28 tile, tiles on a square grid, one grey pixel
+    between them; every weight is ``scale`` x ``scale`` pixels, white 0 to black at the
+    largest weight (``hot_r``, as the paper's Fig. 2). For N=6,400 that is 80 x 80 tiles,
+    4,478 pixels square at ``scale=2``: zoom in to read any cell.
+
+    Parameters
+    ----------
+    weights : ndarray
+        Input weights ``(784, n)``.
+    path : path
+        The PNG written (atomically).
+    scale : int
+        Pixels per weight along each side.
+    """
+    from matplotlib import colormaps
+    from matplotlib.image import imsave
+
+    from brainlearn.atomic import atomic_path
+
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape[0] != 784:
+        raise ValueError(f"weights must be (784, n_neurons), got {w.shape}")
+    n = w.shape[1]
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    tiles = np.full((rows * cols, 28, 28), np.nan)
+    tiles[:n] = w.T.reshape(n, 28, 28)
+    padded = np.full((rows * cols, 29, 29), np.nan)
+    padded[:, :28, :28] = tiles
+    grid = padded.reshape(rows, cols, 29, 29).transpose(0, 2, 1, 3).reshape(rows * 29, cols * 29)
+    grid = np.kron(grid[:-1, :-1], np.ones((int(scale), int(scale))))
+    cmap = colormaps["hot_r"].with_extremes(bad="0.8")
+    with atomic_path(Path(path)) as tmp:
+        imsave(tmp, grid, cmap=cmap, vmin=0.0, vmax=max(float(np.nanmax(w)), 1e-12),
+               format="png")
+    return Path(path)
+
+
+def plot_passes(run_dir: str | Path) -> Path:
+    """``passes.png``: the cheap score of every pass's snapshot (``passes.csv``) against the
+    pass, passes without a snapshot marked on the axis, and the run's evaluated accuracy
+    (``metrics.json``) when there is one."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    table = pd.read_csv(run_dir / "passes.csv")
+    fig = new_figure(6, 3.5)
+    ax = fig.add_subplot()
+    scored = table.dropna(subset=["accuracy_vote"])
+    if len(scored):
+        sizes = f"labels from {int(scored['assign_examples'].iloc[-1]):,} training images, " \
+                f"vote on {int(scored['test_examples'].iloc[-1]):,} {scored['scored_on'].iloc[-1]} images"
+        ax.plot(scored["pass"], 100 * scored["accuracy_vote"], marker="o", ms=4, label=sizes)
+    missing = table[table["snapshot"] == "no snapshot"]["pass"]
+    if len(missing):
+        ax.plot(missing, np.zeros(len(missing)), "x", color="0.5", clip_on=False,
+                label="no snapshot (pass ended before snapshots were kept)")
+    metrics = rundir.read_metrics(run_dir)
+    if "accuracy_vote" in metrics:
+        ax.axhline(100 * metrics["accuracy_vote"], color="k", ls="--",
+                   label=f"final evaluation {100 * metrics['accuracy_vote']:.2f} % "
+                         f"({int(metrics.get('test_examples', 0)):,} images)")
+    ax.set(xlabel="pass over the training images", ylabel="accuracy (%)", ylim=(0, 100),
+           xticks=table["pass"].tolist(), title="Diehl & Cook: accuracy after each pass")
+    ax.legend(loc="lower right", fontsize=7)
+    return save_figure(fig, run_dir / "passes.png")
 
 
 def plot_tune(out: str | Path) -> Path:

@@ -8,7 +8,10 @@ evaluated with the vote, logistic and online readouts, and plotted; rows already
 read back, so an interrupted call continues row by row where it stopped. After every row
 ``table.csv`` and ``table.md`` are rewritten with what is done: the paper's accuracy, the
 measured accuracy of each readout, train and evaluation wall time, presentations per image
-and the code version (git commit) the row was trained with.
+and the code version (git commit) the row was trained with. Every row also keeps a snapshot
+after each training pass, scored cheaply into its ``passes.csv`` while it trains
+(:mod:`~brainlearn.models.diehl_cook.passes`; ``passes_scored`` in the table, ``passes.png``
+among its figures).
 """
 
 from __future__ import annotations
@@ -83,8 +86,17 @@ def row_summary(run_dir: str | Path) -> dict:
         "presentations_per_image": metrics["presentations"] / max(examples, 1),
         "ms_per_presentation": 1000 * metrics["train_seconds"] / max(metrics["presentations"], 1),
         "code_version": config.get("code_version"),
+        "passes_scored": _passes_scored(run_dir),
         "run_dir": run_dir.name,
     }
+
+
+def _passes_scored(run_dir: Path) -> int:
+    # snapshots of the row scored in its passes.csv (rows of older runs: 0)
+    path = run_dir / "passes.csv"
+    if not path.exists():
+        return 0
+    return int(pd.read_csv(path)["accuracy_vote"].notna().sum())
 
 
 def write_table(out: str | Path, rows: list[dict]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainlearn import rundir
+from brainlearn.checks import check_count
 
 __all__ = ["TrainResult", "train_run", "evaluate_run", "demo", "replace_run"]
 
@@ -74,6 +75,9 @@ def evaluate_run(run_dir: str | Path, assign_examples: int | None = None,
     from brainlearn.models.diehl_cook.evaluation import check_readouts, evaluate
 
     check_readouts(readouts)
+    check_count("assign_examples", assign_examples, allow_none=True)
+    check_count("test_examples", test_examples, allow_none=True)
+    check_count("workers", workers, allow_none=True)
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
     if workers is not None or scheduler is not None:

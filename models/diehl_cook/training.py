@@ -2,7 +2,10 @@
 
 ``train`` continues from the checkpoint when there is one, so ``--resume`` (or simply running
 again) after Ctrl-C or a kill ends with the same examples seen and the same result as an
-uninterrupted run: chunk seeds derive from the run seed and the chunk index.
+uninterrupted run: chunk seeds derive from the run seed and the chunk index. After every pass
+over the training images a snapshot of the network is kept and scored cheaply
+(:mod:`~brainlearn.models.diehl_cook.passes`: ``RUN/passes/``, ``passes.csv``), between
+chunks and with its own seeds, so the training is the same with or without it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from brainlearn.models.diehl_cook.config import (
 )
 from brainlearn.models.diehl_cook.model import N_INPUTS, DiehlCookParams
 from brainlearn.models.diehl_cook.network import ChunkResult, StopOnSigterm, make_sim, present_chunk
+from brainlearn.models.diehl_cook.passes import (
+    passes_ended,
+    save_snapshot,
+    save_weights,
+    score_passes,
+)
 from brainlearn.models.diehl_cook.state import NetworkState
 from brainlearn.readout import VoteReadout
 
@@ -111,7 +120,7 @@ def _run_config(run_dir: Path, config) -> tuple[TrainConfig, bool]:
 @rundir.locked  # one writer per run directory (brainlearn.runlock)
 def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
           progress: bool = True, profile: bool = False,
-          images: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+          images: tuple[np.ndarray, np.ndarray] | None = None, score: bool = True) -> dict:
     """Train (or continue training) the network of a run directory.
 
     Parameters
@@ -132,6 +141,9 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
         ``(n, 784)``, 0-255, and their labels, which only score the training accuracy):
         what :meth:`DiehlCookClassifier.fit` trains on. A resumed ``"arrays"`` run needs the
         same images again.
+    score : bool
+        Score every pass's snapshot cheaply as soon as it is kept (``passes.csv``, see
+        :mod:`~brainlearn.models.diehl_cook.passes`); the snapshots are kept either way.
 
     Returns
     -------
@@ -157,6 +169,9 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     else:
         ckpt = Checkpoint(NetworkState.initial(params, config.neurons, config.seed), TrainProgress())
         ckpt.save(ckpt_path)
+    pass_size = len(images)
+    if score:  # snapshots a killed run kept but did not score yet
+        _score_passes(run_dir, config, ckpt.progress.position, pass_size, progress)
     bar = tqdm(total=total, initial=ckpt.progress.position, unit="img", desc="train",
                disable=not progress, dynamic_ncols=True)
     net = None
@@ -176,10 +191,19 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
                 if profile:
                     for name, seconds in net.sim.profiling_info().items():
                         profiled[name] = profiled.get(name, 0.0) + seconds
+                ended = passes_ended(position, position + result.done, pass_size)
+                if ended:  # kept before the checkpoint: a rerun of the chunk writes it again
+                    save_snapshot(run_dir, ended[-1], result.state, position + result.done,
+                                  ckpt.progress.presentations + result.shown)
                 ckpt.state = result.state
                 ckpt.progress.add(result)
                 ckpt.save(ckpt_path)
                 bar.update(result.done)
+                if ended and score:
+                    if config.data != "arrays":  # (given images are not scored)
+                        net.close()  # the frozen network takes Brian2's device; recompiled
+                        net = None
+                    _score_passes(run_dir, config, ckpt.progress.position, pass_size, progress)
                 if result.capped:
                     tqdm.write(f"warning: {result.capped} image(s) reached the retry cap "
                                f"({int(params.max_retries)} retries) with fewer than "
@@ -192,6 +216,17 @@ def train(run_dir: str | Path, config: TrainConfig | Mapping | None = None,
     if profile:
         write_profile(run_dir / "profile.csv", profiled)
     return _write_train_metrics(run_dir, config, params, ckpt.progress)
+
+
+def _score_passes(run_dir: Path, config: TrainConfig, position: int, pass_size: int,
+                  progress: bool) -> None:
+    # the cheap score never stops the training: a failure is reported, the snapshot stays
+    # unscored and is scored again after the next pass or when the run resumes
+    try:
+        score_passes(run_dir, config, position, pass_size, progress=progress)
+    except Exception as exc:  # noqa: BLE001 (a kill, KeyboardInterrupt, still stops the run)
+        tqdm.write(f"warning: scoring the pass snapshots of {run_dir} failed, training goes "
+                   f"on ({type(exc).__name__}: {exc})")
 
 
 def _given_images(config: TrainConfig, given) -> tuple[np.ndarray, np.ndarray]:
@@ -273,5 +308,4 @@ def write_untrained_run(run_dir: str | Path, config: TrainConfig) -> Path:
 
 
 def _save_weights(run_dir: Path, state: NetworkState) -> None:
-    save_npz(run_dir / "weights.npz", weights=state.weights, theta=np.asarray(state.theta),
-             delays=np.asarray(state.delays).reshape(N_INPUTS, -1))
+    save_weights(run_dir / "weights.npz", state)

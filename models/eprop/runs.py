@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainlearn import rundir
 from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.models.eprop.network import EpropResult, EpropSimulation
 from brainlearn.models.eprop.params import EpropWeights
@@ -69,7 +70,7 @@ def chunk_task(config: dict, chunk: int) -> Task:
 
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(rundir.json_text(data, indent=2) + "\n")
 
 
 def _checkpoint(path: Path, weights: EpropWeights, meta: dict, history: pd.DataFrame) -> None:

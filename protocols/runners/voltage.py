@@ -67,6 +67,8 @@ def run_voltage_protocol(
     target: str = "numpy",
     params: dict | None = None,
     quiet_gap=None,
+    dendritic_delay=0 * ms,
+    timing: str = "brian",
 ) -> VoltageRun:
     """Run every protocol on its own synapse onto its own neuron, all in one Brian2 run.
 
@@ -105,6 +107,17 @@ def run_voltage_protocol(
         theta_minus`` for the paper's parameters) neither term acts, so the result changes
         by the relaxation left over, of order ``exp(-quiet_gap / tau_w)`` (1 s: 1e-3 of the
         adaptation current). ``None`` (default) simulates every protocol as it is.
+    dendritic_delay : Quantity
+        NEST's synaptic delay, which NEST counts as dendritic: the EPSP of a presynaptic
+        spike at ``t`` reaches the soma at ``t + dendritic_delay`` and its plasticity (LTD, the
+        jump of ``xbar``) reads the soma's history at ``t - dendritic_delay``. 0 (default):
+        both at ``t``.
+    timing : {"brian", "nest"}
+        ``"nest"``: inputs (kicks, EPSPs) land after the step's integration and before its
+        threshold test, are ignored during the spike clamp, and the clamp ends as in NEST's
+        ``aeif_psc_delta_clopath`` (``ClopathAdEx.group(clamp="nest")``); needs a
+        ``dendritic_delay`` of at least one step. ``"brian"`` (default): inputs in the
+        synapses slot after the threshold test, a kick one step before the requested spike.
 
     Returns
     -------
@@ -144,7 +157,8 @@ def run_voltage_protocol(
     n_steps = last + 1 + int(round(float(tail / second) / dt_s))
     lanes = run_voltage_lanes(rule, n, (pre_i, pre_t), (post_i, post_t), n_steps, w0, neuron=neuron, dt=dt,
                               epsp=epsp, kick=kick, record=record, target=target,
-                              params={k: np.repeat(v, n_p) for k, v in free.items()})
+                              params={k: np.repeat(v, n_p) for k, v in free.items()},
+                              dendritic_delay=dendritic_delay, timing=timing)
     traces = None if lanes.traces is None else {**lanes.traces, "start_step": start}
     frame = pd.DataFrame({
         "set": np.repeat(np.arange(n_sets), n_p),

@@ -1,0 +1,130 @@
+{#
+brainlearn's template for the event code of a synaptic pathway under cpp_standalone
+(brainlearn.cppcode.RunSynapsesCodeObject). Brian2's template (synapses.cpp) runs the pathway's
+code once per synapse index in the spike queue's bucket. This one walks the bucket in runs of
+consecutive synapse indices whose post-synaptic cells strictly increase (with synapses stored by
+source cell, then delay, then target, as the Diehl & Cook input synapses are, one spike's
+synapses of one delay form such a run): inside a run no two synapses share a target, so the
+loop over it has no dependence between iterations and indexes the synaptic arrays directly.
+With OpenMP threads each thread takes the synapses whose target lies in its share of the
+target cells (a binary search per run): every target still receives its synapses' effects in
+the bucket's order, so results are bit-identical to Brian2's template for any number of
+threads. Pathways whose code writes pre-synaptic or other non-synaptic, non-target variables,
+and post pathways, run Brian2's own code (the else branch, Brian2 2.9's synapses.cpp).
+#}
+{% extends 'common_synapses.cpp' %}
+
+{% set _other = [] %}
+{% for var in variables %}
+    {% if variable_indices[var] not in ('_idx', '0', '_postsynaptic_idx') %}
+        {% if _other.append(1) %}{% endif %}
+    {% endif %}
+{% endfor %}
+{% set _non_synaptic = [] %}
+{% for var in variables %}
+    {% if variable_indices[var] not in ('_idx', '0') %}
+        {% if _non_synaptic.append(1) %}{% endif %}
+    {% endif %}
+{% endfor %}
+
+{% block maincode %}
+
+    // This is only needed for the _debugmsg function below
+    {# USES_VARIABLES { _synaptic_pre, _synaptic_post, N_post } #}
+
+    // scalar code
+    const size_t _vectorisation_idx = -1;
+    {{scalar_code|autoindent}}
+
+    {% if pathway.prepost == 'pre' and not _other %}
+    {
+    // brainlearn: runs of consecutive synapses with strictly increasing targets
+    std::vector<int32_t> *_spiking_synapses = {{pathway.name}}.peek();
+    const int _num_spiking_synapses = _spiking_synapses->size();
+    const int32_t * __restrict _bucket = _num_spiking_synapses ? &(*_spiking_synapses)[0] : 0;
+    const int32_t * __restrict _targets = {{_synaptic_post}};
+    {{ openmp_pragma('parallel') }}
+    {
+        {% if prefs.devices.cpp_standalone.openmp_threads > 0 %}
+        const int _n_threads = omp_get_num_threads();
+        const int _thread = omp_get_thread_num();
+        const int32_t _n_targets = {{constant_or_scalar('N_post', variables['N_post'])}};
+        const int32_t _lo = (int32_t)(((int64_t)_n_targets * _thread) / _n_threads);
+        const int32_t _hi = (int32_t)(((int64_t)_n_targets * (_thread + 1)) / _n_threads);
+        {% endif %}
+        int _s = 0;
+        while (_s < _num_spiking_synapses)
+        {
+            const int32_t _first = _bucket[_s];
+            int _e = _s + 1;
+            while (_e < _num_spiking_synapses && _bucket[_e] == _first + (_e - _s)
+                   && _targets[_first + (_e - _s)] > _targets[_first + (_e - _s) - 1])
+                _e++;
+            size_t _start = _first;
+            size_t _stop = _first + (_e - _s);
+            {% if prefs.devices.cpp_standalone.openmp_threads > 0 %}
+            _start = std::lower_bound(_targets + _start, _targets + _stop, _lo) - _targets;
+            _stop = std::lower_bound(_targets + _start, _targets + _stop, _hi) - _targets;
+            {% endif %}
+            _s = _e;
+            #pragma GCC ivdep
+            for (size_t _idx = _start; _idx < _stop; _idx++)
+            {
+                const size_t _vectorisation_idx = _idx;
+                {{vector_code|autoindent}}
+            }
+        }
+    }
+    }
+    {% else %}
+    {{ openmp_pragma('parallel') }}
+    {
+    std::vector<int> *_spiking_synapses = {{pathway.name}}.peek();
+    const int _num_spiking_synapses = _spiking_synapses->size();
+
+    {% if _non_synaptic %}
+    {{ openmp_pragma('master') }}
+    {
+        for(int _spiking_synapse_idx=0;
+            _spiking_synapse_idx<_num_spiking_synapses;
+            _spiking_synapse_idx++)
+        {
+            const size_t _idx = (*_spiking_synapses)[_spiking_synapse_idx];
+            const size_t _vectorisation_idx = _idx;
+            {{vector_code|autoindent}}
+        }
+    }
+    {% else %}
+    {{ openmp_pragma('static') }}
+    for(int _spiking_synapse_idx=0;
+        _spiking_synapse_idx<_num_spiking_synapses;
+        _spiking_synapse_idx++)
+    {
+        const size_t _idx = (*_spiking_synapses)[_spiking_synapse_idx];
+        const size_t _vectorisation_idx = _idx;
+        {{vector_code|autoindent}}
+    }
+
+    {% endif %}
+    }
+    {% endif %}
+{% endblock %}
+
+
+{% block extra_functions_cpp %}
+void _debugmsg_{{codeobj_name}}()
+{
+    using namespace brian;
+    std::cout << "Number of synapses: " << {{_dynamic__synaptic_pre}}.size() << endl;
+}
+{% endblock %}
+
+{% block extra_functions_h %}
+void _debugmsg_{{codeobj_name}}();
+{% endblock %}
+
+{% macro main_finalise() -%}
+#ifdef DEBUG
+_debugmsg_{{codeobj_name}}();
+#endif
+{% endmacro %}

@@ -1,0 +1,81 @@
+"""Code objects of brainlearn's own ``cpp_standalone`` templates.
+
+:class:`FastCodeObject` is Brian2's ``CPPStandaloneCodeObject`` with two templates replaced
+and one function's C++ rewritten, each giving the same numbers as Brian2's:
+
+* **synapses** (``brainlearn/cpp/templates/synapses.cpp``), the event code of a pathway.
+  Brian2 runs a pathway's ``on_pre`` code once per synapse index taken from the spike queue's
+  bucket. The replacement walks the bucket in runs of consecutive synapse indices whose target
+  cells strictly increase and runs the same generated code over each run with the synapse
+  index as the loop counter: inside a run no two synapses share a target, so the iterations
+  are independent and the synaptic arrays are read and written in order. Where a network
+  stores its synapses by source cell, then delay, then target (Diehl & Cook's input synapses,
+  ``brainlearn.models.diehl_cook.model.synapse_order``) one spike's synapses of one delay are
+  one run. With OpenMP threads the pathway is split by target cell, each thread taking its
+  share of the targets of every run; each target receives its synapses' effects in the
+  bucket's order, so the result is bit-identical to Brian2's template at the same number of
+  threads (Brian2 runs such a pathway, which writes post-synaptic variables, on one thread).
+  Pathways whose code writes variables other than synaptic and post-synaptic ones, and
+  ``on_post`` pathways, keep Brian2's code.
+* **stateupdate**: ``#pragma GCC ivdep`` on the loop over cells (one thread), so the compiler
+  vectorises the update of groups with many state variables instead of giving up on its
+  run-time aliasing checks.
+* ``timestep(t, dt)``, which Brian2's refractoriness evaluates for every cell and step
+  (``timestep(t - lastspike, dt) >= timestep(refractory, dt)``), returns the whole number of
+  steps as a ``double`` (``trunc``) instead of an ``int64``: the same number for any time a
+  simulation reaches (below 2**53 steps), and a conversion that AVX2 can vectorise.
+
+Give it as ``codeobj_class`` to a group or synapses through :func:`fast_codeobj_class`, which
+returns ``None`` (Brian2's default) on any other device than ``cpp_standalone``, and when the
+environment variable ``BRAINLEARN_BRIAN2_CODE`` is set (to measure against Brian2's code).
+"""
+
+from __future__ import annotations
+
+import os
+
+from brian2 import get_device
+from brian2.core.functions import DEFAULT_FUNCTIONS
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
+from brian2.devices.device import all_devices
+
+__all__ = ["FastCodeObject", "fast_codeobj_class"]
+
+_TIMESTEP = """
+static inline double _timestep(double t, double dt)
+{
+    return trunc((t + 1e-3*dt)/dt);
+}
+"""
+
+
+class FastCodeObject(CPPStandaloneCodeObject):
+    """``cpp_standalone`` code object with brainlearn's ``synapses`` and ``stateupdate``
+    templates and a vectorisable ``timestep`` (see the module)."""
+
+    templater = CPPStandaloneCodeObject.templater.derive(
+        "brainlearn", templates_dir="cpp/templates"
+    )
+
+
+DEFAULT_FUNCTIONS["timestep"].implementations.add_implementation(
+    FastCodeObject, code={"support_code": _TIMESTEP, "hashdefine_code": ""}, name="_timestep"
+)
+
+
+def fast_codeobj_class() -> type[CPPStandaloneCodeObject] | None:
+    """:class:`FastCodeObject` under ``cpp_standalone``, otherwise ``None``.
+
+    ``None`` too when the environment variable ``BRAINLEARN_BRIAN2_CODE`` is set.
+
+    Returns
+    -------
+    type or None
+        The ``codeobj_class`` to give a :class:`brian2.NeuronGroup` or
+        :class:`brian2.Synapses` of the current device.
+    """
+    if os.environ.get("BRAINLEARN_BRIAN2_CODE"):
+        return None
+    if get_device() is all_devices.get("cpp_standalone"):
+        return FastCodeObject
+    return None

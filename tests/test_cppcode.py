@@ -1,0 +1,115 @@
+"""brainlearn's code objects (runs of synapses, vectorised state update and threshold) give
+Brian2's results bit for bit.
+
+Synapses stored by source cell, then delay, then target (as Diehl & Cook's input synapses),
+plus a share stored in shuffled order (runs of length one, targets that repeat within a
+bucket); an order-sensitive ``on_pre`` (``x_post = 0.9 * x_post + w`` does not commute) that
+also writes a synaptic variable from a post-synaptic one; targets that integrate, fire and
+are refractory for a time that is not a whole number of steps. The same network and seed are built
+with Brian2's template and with brainlearn's, on one thread and, with OpenMP, on two (Brian2
+keeps one spike queue per thread and concatenates their buckets, so its own results on two
+threads differ from those on one: each thread count is compared with Brian2's at that count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import (
+    Network,
+    NeuronGroup,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    device,
+    ms,
+)
+
+from brainlearn.cppcode import FastCodeObject, fast_codeobj_class
+from brainlearn.devices import use_device
+
+
+def _run(directory, runs: bool, threads: int = 0) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(5)
+    n_in, n_out, steps = 20, 37, 400
+    times = rng.choice(steps, size=300)
+    indices = rng.integers(0, n_in, size=300)
+    keep = np.unique(np.c_[indices, times], axis=0)
+    with use_device("cpp_standalone", directory, threads=threads):
+        assert fast_codeobj_class() is FastCodeObject
+        source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
+        target = NeuronGroup(n_out, "dv/dt = (x - v) / (2 * ms) : 1 (unless refractory)\n"
+                             "dx/dt = -x / (5 * ms) : 1\ny : 1", threshold="v > 1.5",
+                             reset="v = 0", refractory=1.25 * ms, method="euler", dt=0.1 * ms,
+                             codeobj_class=FastCodeObject if runs else None)
+        target.y = rng.random(n_out)
+        syn = Synapses(source, target, "w : 1", dt=0.1 * ms,
+                       on_pre="x_post = 0.9 * x_post + w\nw = 0.99 * w + 0.01 * y_post",
+                       codeobj_class=FastCodeObject if runs else None)
+        pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
+        delay = rng.integers(0, 31, size=pre.size)
+        order = np.lexsort((post, delay, pre))  # by source, then delay, then target
+        shuffled = rng.random(pre.size) < 0.2
+        order = np.r_[order[~shuffled[order]], rng.permutation(np.nonzero(shuffled)[0])]
+        syn.connect(i=pre[order], j=post[order])
+        syn.delay = delay[order] * 0.1 * ms
+        syn.w = rng.random(pre.size)
+        mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
+        spikes = SpikeMonitor(target)
+        Network(source, target, syn, mon, spikes).run((steps + 40) * 0.1 * ms)
+        device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        code = (directory / "code_objects" / f"{syn.name}_pre_codeobject.cpp").read_text()
+        assert ("brainlearn: runs of consecutive synapses" in code) == runs
+        return (np.asarray(mon.x[:]), np.asarray(syn.w[:]), np.asarray(spikes.i[:]),
+                np.asarray(spikes.t_[:]))
+
+
+@pytest.fixture(scope="module")
+def stock(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("stock"), runs=False)
+
+
+def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path):
+    ours = _run(tmp_path, runs=True)
+    assert np.abs(stock[0]).max() > 1.0 and len(stock[2]) > 20
+    for a, b in zip(ours, stock, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
+    stock = _run(tmp_path / "stock", runs=False, threads=2)
+    ours = _run(tmp_path / "runs", runs=True, threads=2)
+    for a, b in zip(ours, stock, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_devices_keep_brian2s_code_object(tmp_path):
+    with use_device("runtime"):
+        assert fast_codeobj_class() is None
+
+
+@pytest.mark.slow
+def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path, monkeypatch):
+    from brainlearn.models.diehl_cook import TrainConfig, model, train
+
+    used = []
+
+    def spy():
+        used.append(original())
+        return used[-1]
+
+    original = model.fast_codeobj_class
+    monkeypatch.setattr(model, "fast_codeobj_class", spy)
+    states = []
+    for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
+        monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
+        config = TrainConfig.create(neurons=40, examples=30, chunk=15, data="embedded", seed=2)
+        train(tmp_path / name, config, progress=False)
+        with np.load(tmp_path / name / "checkpoint.npz") as z:
+            states.append({k: z[k].copy() for k in z.files if k != "meta"})
+    assert None in used and FastCodeObject in used  # one build each way
+    assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0
+    for key in states[0]:
+        np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)
