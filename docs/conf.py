@@ -110,3 +110,24 @@ html_theme = "furo"
 html_title = f"brainlearn {release}"
 html_static_path = []
 html_show_sourcelink = False
+
+
+
+def _templater_dunders_are_attributes() -> None:
+    """Brian2's ``Templater`` (the ``templater`` class attribute of
+    ``brainlearn.cppcode.FastCodeObject``) looks every attribute up as a template and raises a
+    non-AttributeError for ``__qualname__``, which autodoc's and napoleon's member filters read
+    through ``getattr(obj, name, default)``: dunder lookups raise AttributeError instead."""
+    from brian2.codegen.templates import Templater
+
+    lookup = Templater.__getattr__
+
+    def __getattr__(self, item):
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return lookup(self, item)
+
+    Templater.__getattr__ = __getattr__
+
+
+_templater_dunders_are_attributes()

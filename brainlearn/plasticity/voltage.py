@@ -276,7 +276,7 @@ def run_voltage_lanes(
         A rule that reads the membrane potential.
     n : int
         Number of lanes (synapse and neuron pairs).
-    pre, post : (lanes, steps) pair of int arrays
+    pre, post : (lanes, n_time_steps) pair of int arrays
         Presynaptic spikes and requested postsynaptic spikes: lane index and time step of
         each. A requested postsynaptic spike at step ``s`` is a ``kick`` at step ``s - 1``.
     n_steps : int

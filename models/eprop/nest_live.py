@@ -79,7 +79,7 @@ def nest_losses(task: Task, generation: str = "bsshslm_2020") -> np.ndarray:
 
     Parameters
     ----------
-    task : Task
+    task : ~brainlearn.models.eprop.tasks.Task
         Parameters, initial weights, input spikes and targets (as brainlearn simulates them).
     generation : str
         ``"bsshslm_2020"`` (``eprop_iaf_bsshslm_2020`` ..., updates at the end of each batch)

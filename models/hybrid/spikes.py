@@ -103,7 +103,7 @@ class DenseSpikes:
 
     Parameters
     ----------
-    trains : array (n_examples, steps, n_neurons)
+    trains : array (n_examples, n_time_steps, n_neurons)
         Spikes per step (0/1, or any real input per step).
     labels : array of int, optional
         Class of every example (zeros when not given: for prediction).
