@@ -82,7 +82,7 @@ def list_type(convert: Callable[[str], Any] = str, **options) -> Callable[[str],
 COUNTS = frozenset({
     "neurons", "examples", "chunk", "threads", "workers", "assign_examples", "test_examples",
     "train_examples", "fast_examples", "norm_examples", "iterations",
-    "batch_size", "lanes", "steps", "window", "hidden", "chunk_size", "maxiter",
+    "batch_size", "lanes", "steps", "window", "hidden", "chunk_size", "maxiter", "points",
 })
 #: counts that may be 0 (``convert cnn --brian2-examples 0`` skips Brian2)
 COUNTS_OR_ZERO = frozenset({"validation", "shift", "retries", "brian2_examples"})
