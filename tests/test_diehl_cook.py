@@ -7,6 +7,7 @@ subset (killed mid-training and resumed) checks the whole job end to end.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -506,3 +507,58 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     np.testing.assert_allclose(b.theta / volt, a.theta / volt, rtol=1e-12)
     np.testing.assert_allclose(b.tpre / second, a.tpre / second, rtol=0, atol=1e-12)
     assert a.controller == b.controller
+
+
+def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}):
+    """Counts of one frozen chunk (runtime) from ``state``, and the network's objects."""
+    from brainlearn.models.diehl_cook import frozen_chunks
+
+    delays = _delays(initial_state(params, n, 5), n)
+    net = _runtime_sim(params, n, len(images), delays, False, monitors)
+    try:
+        (part,) = frozen_chunks(net, images, state, len(images), "test", seed, [0])
+    finally:
+        net.close()
+    return part.record, net.sim.objects
+
+
+def test_an_image_counts_do_not_depend_on_what_the_images_before_it_left():
+    """The frozen network starts every presentation from rest (v at rest, no conductance,
+    not refractory) in its own code, and its short rest (frozen_params) lets the last input
+    spikes of an image arrive before the next starts. So the same images with the same Poisson
+    input (same seed) give the same counts whatever state the network was left in, and no
+    input from an image reaches the next one."""
+    from brainlearn.models.diehl_cook.evaluation import frozen_params
+
+    trained = DiehlCookParams(**SHORT)
+    params = frozen_params(trained)
+    assert params.period < trained.period and params.t_input == trained.t_input
+    n, images = 6, _images(5)
+    start = initial_state(params, n, 5)
+    start = start.frozen(np.asarray(start.w).reshape(784, n) * 3, start.theta / volt)
+
+    def monitors(objs):
+        return {"trace": StateMonitor(objs["exc"], ["v", "ge", "gi"], record=True,
+                                      dt=params.dt, name="trace")}
+
+    rest, objects = _frozen_counts(params, n, images, start, monitors=monitors)
+    # what a previous image leaves behind at its worst: every cell above threshold, driven,
+    # inhibited, and the inhibitory cells likewise
+    left = dataclasses.replace(
+        start, v=np.full(n, -40e-3) * volt, ge=np.full(n, 5.0), gi=np.full(n, 2.0),
+        inh_v=np.full(n, -30e-3) * volt, inh_ge=np.full(n, 5.0), inh_gi=np.full(n, 1.0))
+    disturbed, _ = _frozen_counts(params, n, images, left)
+    assert rest.counts.sum() > 0
+    np.testing.assert_array_equal(disturbed.counts, rest.counts)
+    pd.testing.assert_frame_equal(disturbed.spikes, rest.spikes)
+    # in the step after every presentation's start the cells are at rest, with no input
+    # arriving from the image before (the spike queue is empty)
+    trace = objects["trace"]
+    dt, period = float(params.dt / second), float(params.period / second)
+    starts = rest.presentations["start"].to_numpy()
+    steps = np.round((starts + dt) / dt).astype(int)
+    assert len(starts) >= len(images) and np.asarray(trace.ge_).max() > 0
+    np.testing.assert_array_equal(np.asarray(trace.ge_)[:, steps], 0.0)
+    np.testing.assert_array_equal(np.asarray(trace.gi_)[:, steps], 0.0)
+    np.testing.assert_allclose(np.asarray(trace.v_)[:, steps], float(params.exc.v_rest / volt))
+    assert np.allclose(np.diff(starts) / period, np.round(np.diff(starts) / period))

@@ -142,11 +142,21 @@ def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -
 
 
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
+    from brian2 import second
+
     from brainlearn.models.diehl_cook import evaluate
+    from brainlearn.models.diehl_cook.model import DiehlCookParams
     from brainlearn.models.diehl_cook.sharded import evaluate_sharded, plan_shards
 
     run_dir = _fake_run(tmp_path / "run")
-    serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True)
+    serial = evaluate(run_dir, 20, 10, progress=False)  # the default: serial at this size
+    assert serial["workers"] == 1
+    # the default path runs the frozen network that starts every presentation from rest:
+    # presentations follow each other after the input window and the longest delay only
+    starts = np.sort(pd.read_parquet(run_dir / "examples.parquet")["start"].to_numpy())
+    params = DiehlCookParams()
+    gaps = np.diff(starts) / float((params.t_input + params.max_delay) / second)
+    assert len(gaps) and np.allclose(gaps, np.round(gaps)) and gaps.min() >= 1 - 1e-9
     counts = dict(np.load(run_dir / "eval_counts.npz"))
     spikes = pd.read_parquet(run_dir / "spikes.parquet")
     window = {name: pd.read_parquet(run_dir / name)
@@ -177,8 +187,8 @@ def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path
     sharded = json.loads((run_dir / "metrics.json").read_text())
     assert sharded["shards"] == 3 and int(table.loc[0, "eval_shards"]) == 3
     counts = dict(np.load(run_dir / "eval_counts.npz"))
-    # the same row evaluated serially, every chunk from rest: the same counts and accuracy
-    serial = evaluate(run_dir, 20, 10, progress=False, reset_state_per_chunk=True,
+    # the same row evaluated serially: the same counts and accuracy
+    serial = evaluate(run_dir, 20, 10, progress=False, workers=1,
                       readouts=("vote", "logistic", "online"))
     assert serial["accuracy"] == sharded["accuracy"]
     assert serial["accuracy_logistic"] == sharded["accuracy_logistic"]

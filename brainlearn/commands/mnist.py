@@ -22,7 +22,7 @@ EPILOG = """examples:
   brainlearn mnist evaluate runs/n100
   brainlearn mnist evaluate runs/demo --assign-examples 1000 --test-examples 500
   brainlearn mnist evaluate runs/n400 --readout vote,logistic,online
-  brainlearn mnist evaluate runs/n100 --workers 8          # sharded on a local Dask cluster
+  brainlearn mnist evaluate runs/n100 --workers 8          # on 8 worker processes (Dask)
   brainlearn mnist plot runs/n100
   brainlearn mnist predict runs/n100 --images digits/ --out predictions.csv
   brainlearn mnist reproduce --rows 100,400,1600 --out runs/table1
@@ -94,12 +94,11 @@ def _add_evaluate(sub) -> None:
         "evaluate", help="assign labels on training images, then test accuracy",
         epilog="examples:\n  brainlearn mnist evaluate runs/n400\n"
         "  brainlearn mnist evaluate runs/n400 --assign-examples 10000 --test-examples 10000\n"
-        "  brainlearn mnist evaluate runs/n400 --workers 8\n"
+        "  brainlearn mnist evaluate runs/n400 --workers 1             # serial, in this process\n"
         "  brainlearn mnist evaluate runs/n400 --scheduler tcp://HOST:8786\n"
-        "  brainlearn mnist evaluate runs/n400 --reset-state-per-chunk   # = the sharded result\n"
-        "\n--workers/--scheduler split the images into shards of whole chunks that run on Dask\n"
-        "workers, every chunk from the rest state; the accuracy equals the serial evaluation\n"
-        "with --reset-state-per-chunk exactly.\n",
+        "\nEvery presentation starts from rest and every chunk from the same state with its own\n"
+        "seed, so the images are split into shards of whole chunks that run on Dask workers\n"
+        "(by default one per core from 2,000 images on) with exactly the serial result.\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ev.add_argument("run_dir")
@@ -115,11 +114,10 @@ def _add_evaluate(sub) -> None:
     # sharded evaluation (issue 7)
     shard = ev.add_mutually_exclusive_group()
     shard.add_argument("--workers", type=int, default=None,
-                       help="shard the evaluation over a local Dask cluster of N processes")
+                       help="worker processes (a local Dask cluster); 1 = serial in this "
+                       "process (default: every core from 2,000 images on)")
     shard.add_argument("--scheduler", metavar="ADDR", default=None,
                        help="shard the evaluation over an existing Dask cluster (tcp://HOST:PORT)")
-    ev.add_argument("--reset-state-per-chunk", action="store_true",
-                    help="serial: start every chunk from rest (what a sharded evaluation does)")
     ev.set_defaults(func=_evaluate)
 
 
@@ -157,8 +155,8 @@ def _add_reproduce(sub) -> None:
     rep.add_argument("--no-progress", action="store_true")
     rep_shard = rep.add_mutually_exclusive_group()
     rep_shard.add_argument("--workers", type=int, default=None,
-                           help="shard each row's evaluation over a local Dask cluster of N "
-                           "processes (every chunk from rest, as `evaluate --workers`)")
+                           help="each row's evaluation on N worker processes, 1 = serial "
+                           "(as `evaluate --workers`; default: every core from 2,000 images on)")
     rep_shard.add_argument("--scheduler", metavar="ADDR", default=None,
                            help="shard each row's evaluation over an existing Dask cluster")
     rep.set_defaults(func=_reproduce)
@@ -263,8 +261,7 @@ def _evaluate(args) -> int:
 
     metrics = evaluate_run(args.run_dir, args.assign_examples, args.test_examples,
                            readouts=args.readout, workers=args.workers, scheduler=args.scheduler,
-                           progress=not args.no_progress, device=args.device,
-                           reset_state_per_chunk=args.reset_state_per_chunk)
+                           progress=not args.no_progress, device=args.device)
     scored = ("held-out training" if metrics.get("scored_on") == "validation" else "test")
     print(f"accuracy {100 * metrics['accuracy']:.2f} % on {metrics['test_examples']} {scored} images "
           f"(labels from {metrics['assign_examples']} training images); "

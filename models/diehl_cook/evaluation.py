@@ -1,14 +1,27 @@
 """Evaluation of a trained Diehl & Cook run: frozen passes over training images (label
 assignment) and test images, in chunks, and the readouts fitted on their spike counts.
 
-The pieces are shared by the serial :func:`evaluate` and the sharded evaluation
-(:mod:`brainlearn.models.diehl_cook.sharded`): :func:`open_evaluation`,
-:meth:`Evaluation.network`, :func:`frozen_chunks`, :func:`merge_chunks`,
-:func:`finish_evaluation`.
+The frozen network (weights and theta fixed, no plasticity code) starts every presentation
+from the rest state inside its generated code (``model.REST``: v at rest, ``ge = gi = 0``,
+not refractory), so it needs no 150 ms rest to settle: its rest is only as long as the
+longest input delay, so that the last input spikes of one image arrive before the next one
+starts (:func:`frozen_params`; 360 ms per presentation instead of 500 ms with the paper's
+parameters). Given its Poisson input, an image's counts then do not depend on the images
+before it. Every chunk of ``config.chunk`` images starts from the same initial state with its
+own seed (:func:`frozen_chunks`), so chunks can run anywhere: :func:`evaluate` runs them
+serially (``workers=1``) or spread over worker processes (the sharded evaluation,
+:mod:`brainlearn.models.diehl_cook.sharded`), with identical counts, predictions and accuracy
+for any number of workers. By default a large evaluation uses every core
+(:func:`evaluation_workers`).
+
+The pieces are shared by the serial :func:`evaluate` and the sharded evaluation:
+:func:`open_evaluation`, :meth:`Evaluation.network`, :func:`frozen_chunks`,
+:func:`merge_chunks`, :func:`finish_evaluation`.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +52,47 @@ from brainlearn.readout import VoteReadout
 
 __all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluation",
            "open_evaluation", "READOUTS", "check_readouts", "evaluate", "window_mask",
-           "window_spikes", "finish_evaluation", "ONLINE_EPOCHS"]
+           "window_spikes", "finish_evaluation", "ONLINE_EPOCHS", "frozen_params",
+           "evaluation_workers", "PARALLEL_MIN_IMAGES"]
+
+#: an evaluation of at least this many images (both passes) uses every core by default
+#: (starting the worker processes and compiling in each costs about as much as a few hundred
+#: images at N=400)
+PARALLEL_MIN_IMAGES = 2_000
+
+
+def frozen_params(params: DiehlCookParams) -> DiehlCookParams:
+    """The parameters the frozen network runs with: ``t_rest`` cut to the longest input
+    delay (at least one step).
+
+    Every presentation of the frozen network starts from the rest state (``model.REST``),
+    so the rest between presentations only has to let the input spikes of the last
+    ``max_delay`` arrive: the last input spike of a presentation falls before ``t_input``
+    and arrives at most ``max_delay`` later, before the next presentation starts. The input
+    window, and with it the counts' definition, is unchanged.
+    """
+    rest = max(params.max_delay, params.dt)
+    return params if params.t_rest <= rest else params.replace(t_rest=rest)
+
+
+def evaluation_workers(workers: int | None, n_images: int, device: str = "cpp_standalone") -> int:
+    """Worker processes an evaluation of ``n_images`` images runs on.
+
+    ``workers`` given: that many (1 is the serial evaluation in this process). Default: every
+    core this process may use for an evaluation of :data:`PARALLEL_MIN_IMAGES` images or more
+    on a CPU device, else 1. The result is the same for any number of workers.
+    """
+    if workers is not None:
+        if int(workers) < 1:
+            raise ValueError(f"workers must be positive, got {workers}")
+        return int(workers)
+    if device == "cuda_standalone" or n_images < PARALLEL_MIN_IMAGES:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores)
 
 
 @dataclass
@@ -70,7 +123,8 @@ class ChunkPart:
 # Chunk k holds the images [k * chunk, (k + 1) * chunk) and starts from the pass's initial
 # state (rest values of v, ge, gi, the controller; theta and weights are frozen anyway) with
 # seed chunk_seed(seed, stage, k), so every chunk's counts depend on that chunk alone: shards
-# of whole chunks on different workers give exactly the serial result. A chunk whose run ends
+# of whole chunks on different workers give exactly the serial result. (Within a chunk every
+# presentation starts from rest as well, model.REST; the images share only the random stream.) A chunk whose run ends
 # before its last image (retries used up the run's time) continues from where it stopped, with
 # its state carried, in further runs seeded chunk_seed(seed, stage, k, part).
 def frozen_chunks(net: CompiledNetwork, images: np.ndarray, state: NetworkState,
@@ -123,20 +177,12 @@ def merge_chunks(parts: list[ChunkPart]) -> PassRecord:
 
 
 def _frozen_pass(net: CompiledNetwork, images, state: NetworkState, n_examples: int, stage: str,
-                 seed: int, bar, reset_state_per_chunk: bool = False):
-    """Present ``n_examples`` images to the frozen network; return its record and the state
-    at its end.
-
-    With ``reset_state_per_chunk`` every chunk starts from ``state`` (see :func:`frozen_chunks`).
-    """
-    if reset_state_per_chunk:
-        n_chunks = -(-n_examples // net.table_size)
-        parts = frozen_chunks(net, images, state, n_examples, stage, seed, range(n_chunks), bar)
-        return merge_chunks(parts), state
-    # one chunk spanning the whole pass: the state is carried from run to run
-    (part,) = frozen_chunks(net, images, state, n_examples, stage, seed, [0], bar,
-                            span=n_examples)
-    return part.record, part.state
+                 seed: int, bar) -> PassRecord:
+    """Present ``n_examples`` images to the frozen network, every chunk from ``state``
+    (see :func:`frozen_chunks`); return the pass's record."""
+    n_chunks = -(-n_examples // net.table_size)
+    return merge_chunks(frozen_chunks(net, images, state, n_examples, stage, seed,
+                                      range(n_chunks), bar))
 
 
 @dataclass
@@ -157,7 +203,8 @@ class Evaluation:
         return {stage: len(y) for stage, y in self.labels.items()}
 
     def network(self, build_name: str | None = None) -> CompiledNetwork:
-        """The frozen network (close it when done)."""
+        """The frozen network (close it when done); ``params`` are already
+        :func:`frozen_params`."""
         return make_sim(self.config, self.params, self.run_dir, False, self.weights["delays"],
                         build_name)
 
@@ -184,7 +231,7 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
         if n < 1:
             raise ValueError("assign and test examples must be positive")
         pixels[stage], labels[stage] = (x if images else None), y[:n]
-    return Evaluation(run_dir, config, config.params(), weights, pixels, labels)
+    return Evaluation(run_dir, config, frozen_params(config.params()), weights, pixels, labels)
 
 
 READOUTS = ("vote", "logistic", "online")
@@ -197,10 +244,14 @@ def evaluate(
     test_examples: int | None = None,
     progress: bool = True,
     device: str | None = None,
-    reset_state_per_chunk: bool = False,
     readouts: tuple[str, ...] = ("vote",),
+    workers: int | None = None,
 ) -> dict:
     """Label assignment on training images, then accuracy on test images (theta frozen).
+
+    Every presentation starts from the rest state and every chunk from the same initial
+    state with its own seed (see the module's text), so the result does not depend on
+    ``workers``.
 
     Parameters
     ----------
@@ -218,18 +269,27 @@ def evaluate(
         Readouts fitted on the assignment counts and scored on the test counts: ``vote``
         (Diehl & Cook), ``logistic`` (multinomial logistic regression) and ``online`` (the
         delta-rule readout layer, replayed over the recorded counts of the compiled run).
-    reset_state_per_chunk : bool
-        Start every chunk (and the test pass) from the rest state instead of the previous
-        chunk's end state: chunks become independent, and the sharded evaluation
-        (:mod:`brainlearn.models.diehl_cook.sharded`) gives exactly this result.
+    workers : int, optional
+        Worker processes (a local Dask cluster,
+        :func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`); 1 runs serially in
+        this process. Default: :func:`evaluation_workers` (every core for a large evaluation).
 
     Returns
     -------
     dict
         The metrics (also merged into ``metrics.json``).
     """
-    ev = open_evaluation(run_dir, assign_examples, test_examples, device)
     check_readouts(readouts)
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be positive, got {workers}")
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device, images=False)
+    n_workers = evaluation_workers(workers, sum(ev.n_examples.values()), ev.config.device)
+    if n_workers > 1:
+        from brainlearn.models.diehl_cook.sharded import evaluate_sharded
+
+        return evaluate_sharded(run_dir, assign_examples, test_examples, workers=n_workers,
+                                progress=progress, device=device, readouts=readouts)
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device)
     state = ev.initial_state()
     start = time.perf_counter()
     net = ev.network()
@@ -241,11 +301,8 @@ def evaluate(
     try:
         with StopOnSigterm():
             for stage in ("assign", "test"):
-                records[stage], end_state = _frozen_pass(
-                    net, ev.images[stage], state, n[stage], stage, ev.config.seed, bar,
-                    reset_state_per_chunk)
-                if not reset_state_per_chunk:  # the test pass continues from the assignment's
-                    state = end_state
+                records[stage] = _frozen_pass(net, ev.images[stage], state, n[stage], stage,
+                                              ev.config.seed, bar)
     finally:
         bar.close()
         net.close()
@@ -254,7 +311,7 @@ def evaluate(
         ev, readouts, records["assign"], records["test"],
         eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
         eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / sum(n.values()),
-        reset_state_per_chunk=bool(reset_state_per_chunk),
+        workers=1,
     )
 
 

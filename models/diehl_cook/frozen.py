@@ -4,8 +4,11 @@
 predicts with: the weights and thresholds of a trained run, the frozen network (no plasticity,
 theta fixed) compiled on the first call, and every later call running the same binary on new
 images. Every chunk of images starts from the rest state with the seed
-``chunk_seed(seed, stage, k)`` (:func:`~brainlearn.models.diehl_cook.frozen_chunks`), so the
-counts of a set of images depend only on those images, the run's seed and its chunk size.
+``chunk_seed(seed, stage, k)`` (:func:`~brainlearn.models.diehl_cook.frozen_chunks`), and
+every presentation from rest (the evaluation's frozen network, with its short rest,
+:func:`~brainlearn.models.diehl_cook.evaluation.frozen_params`), so the counts of a set of
+images depend only on those images, the run's seed and its chunk size, and equal those of
+:func:`~brainlearn.models.diehl_cook.evaluate`.
 
 A standalone network holds Brian2's (global) device while it is compiled. When another
 standalone project takes the device (another estimator, :func:`evaluate`, any
@@ -25,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from brainlearn.models.diehl_cook.config import TrainConfig
-from brainlearn.models.diehl_cook.evaluation import frozen_chunks, merge_chunks
+from brainlearn.models.diehl_cook.evaluation import frozen_chunks, frozen_params, merge_chunks
 from brainlearn.models.diehl_cook.network import CompiledNetwork, StopOnSigterm, make_sim
 from brainlearn.models.diehl_cook.state import frozen_state
 
@@ -72,7 +75,7 @@ class FrozenNetwork:
     def __init__(self, config: TrainConfig, weights: Mapping[str, np.ndarray],
                  build_dir: str | Path, build_name: str = "build_eval") -> None:
         self.config = config
-        self.params = config.params()
+        self.params = frozen_params(config.params())
         self.weights = {k: np.asarray(weights[k]) for k in ("weights", "theta", "delays")}
         self.build_dir = Path(build_dir)
         self.build_name = build_name

@@ -55,7 +55,7 @@ from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "SIZED_REFERENCE",
            "build_network", "connect_input", "stdp_code",
-           "synapse_order", "N_INPUTS", "CITATION"]
+           "synapse_order", "N_INPUTS", "CITATION", "REST"]
 
 CITATION = (
     "P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition using "
@@ -265,6 +265,12 @@ stopped = stop_network(example >= limit)
 
 FLUSH = "{v} = {v} * int({v} > 1e-30)"
 
+#: The frozen network's cells at the start of every presentation: the rest state (v at rest,
+#: no conductance, not refractory), so that presentations are independent given their input
+#: (``models/diehl_cook/evaluation.py``, ``frozen_params``: the input's last spikes arrive
+#: before the next presentation starts).
+REST = "v = v_rest\nge = 0\ngi = 0\nlastspike = -1e4 * second\nnot_refractory = True"
+
 
 def synapse_order(delays: np.ndarray, dt: Quantity) -> np.ndarray:
     """Order of the input synapses inside the network: by input cell, then delay, then target.
@@ -323,7 +329,8 @@ def build_network(
     delays : ndarray
         Input delays in seconds, shape ``(784, n_neurons)`` (rounded to the time step).
     plastic : bool
-        Training network (STDP, normalisation, adaptive theta) or frozen test network.
+        Training network (STDP, normalisation, adaptive theta) or frozen test network
+        (fixed weights and theta; every presentation starts from rest, :data:`REST`).
 
     Returns
     -------
@@ -366,6 +373,8 @@ def build_network(
         exc_reset = code.post_reset
         exc_namespace = dict(code.post_namespace)
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2")]
+    else:  # the frozen network: every presentation starts from rest
+        exc_boundary = [REST]
     fast = fast_codeobj_class()  # cpp_standalone: vectorised state updates (brainlearn.cppcode)
     exc = p.exc_cell().group(
         n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
@@ -376,7 +385,7 @@ def build_network(
 
     inh = p.inh.group(n_neurons, name="inh", dt=odt, method=p.integration, codeobj_class=fast)
     inh.run_regularly(
-        FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi"),
+        FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi") if plastic else REST,
         dt=p.period, when="before_thresholds", order=3,
     )
 

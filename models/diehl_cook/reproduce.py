@@ -156,12 +156,12 @@ def reproduce(
     plot : bool
         Write each row's figures.
     workers, scheduler : optional
-        Shard each row's frozen evaluation over a local Dask cluster of ``workers`` processes
-        or the cluster at ``scheduler`` (``tcp://HOST:PORT`` or a ``dask.distributed.Client``), as ``brainlearn mnist evaluate
-        --workers`` does (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`).
-        Every evaluation chunk then starts from the rest state, so the result equals the
-        serial ``evaluate(..., reset_state_per_chunk=True)``; the table records it in
-        ``eval_shards``. Default: serial.
+        Run each row's frozen evaluation on a local Dask cluster of ``workers`` processes
+        (1: serially) or the cluster at ``scheduler`` (``tcp://HOST:PORT`` or a
+        ``dask.distributed.Client``), as ``brainlearn mnist evaluate --workers`` does. The
+        result is the same for any number of workers; the table records the shards in
+        ``eval_shards``. Default: every core for a large evaluation
+        (:func:`~brainlearn.models.diehl_cook.evaluation.evaluation_workers`).
     device : str
         Brian2 device of new rows (``"cpp_standalone"``: one compiled binary per chunk;
         ``"runtime"``, ``"cuda_standalone"``); a resumed row keeps its own.
@@ -199,12 +199,12 @@ def reproduce(
         if "accuracy_vote" not in metrics:
             # a new row starts; an interrupted one resumes from its checkpoint (its own config)
             train(run_dir, config.replace(code_version=version), progress=progress)
-            if workers is not None or scheduler is not None:
+            if scheduler is not None:
                 evaluate_sharded(run_dir, assign_examples, test_examples, workers=workers,
                                  client=scheduler, progress=progress, readouts=READOUTS)
             else:
                 evaluate(run_dir, assign_examples, test_examples, progress=progress,
-                         readouts=READOUTS)
+                         readouts=READOUTS, workers=workers)
             if plot:
                 plot_run(run_dir)
         finished = [row_summary(d) for d in sorted(out.iterdir())

@@ -68,10 +68,11 @@ def train_run(out: str | Path | None = None, resume: str | Path | None = None, *
 def evaluate_run(run_dir: str | Path, assign_examples: int | None = None,
                  test_examples: int | None = None, *, readouts: tuple[str, ...] = ("vote",),
                  workers: int | None = None, scheduler=None, progress: bool = True,
-                 device: str | None = None, reset_state_per_chunk: bool = False) -> dict:
-    """Evaluate a run: serially (:func:`evaluate`) or, with ``workers`` or ``scheduler``,
-    sharded on Dask (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`, every
-    chunk from rest). Returns the metrics."""
+                 device: str | None = None) -> dict:
+    """Evaluate a run (:func:`evaluate`: on ``workers`` processes, 1 serially, default every
+    core for a large evaluation) or on the Dask cluster at ``scheduler``
+    (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`); the result is the same
+    either way. Returns the metrics."""
     from brainlearn.models.diehl_cook.evaluation import check_readouts, evaluate
 
     check_readouts(readouts)
@@ -80,17 +81,13 @@ def evaluate_run(run_dir: str | Path, assign_examples: int | None = None,
     check_count("workers", workers, allow_none=True)
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
-    if workers is not None or scheduler is not None:
-        if reset_state_per_chunk:
-            raise ValueError("a sharded evaluation always starts every chunk from rest: "
-                             "--reset-state-per-chunk is for the serial one")
+    if scheduler is not None:
         from brainlearn.models.diehl_cook.sharded import evaluate_sharded
 
-        return evaluate_sharded(run_dir, assign_examples, test_examples, workers=workers,
-                                client=scheduler, progress=progress, device=device,
-                                readouts=readouts)
+        return evaluate_sharded(run_dir, assign_examples, test_examples, client=scheduler,
+                                progress=progress, device=device, readouts=readouts)
     return evaluate(run_dir, assign_examples, test_examples, progress=progress, device=device,
-                    reset_state_per_chunk=reset_state_per_chunk, readouts=readouts)
+                    readouts=readouts, workers=workers)
 
 
 def replace_run(run_dir: str | Path) -> Path:

@@ -1,10 +1,12 @@
 """Sharded evaluation of a Diehl & Cook run on Dask: assignment and test images split by chunk.
 
-The evaluation's chunks are made independent (``reset_state_per_chunk``: every chunk starts
-from the rest state with a seed derived from the run seed, the stage and the chunk index, see
-``diehl_cook.evaluation.frozen_chunks``), so a shard is a contiguous range of whole chunks, run on
-any worker: the merged counts, the label assignment, the predictions and the accuracy equal
-``evaluate(run_dir, ..., reset_state_per_chunk=True)`` exactly, for any number of workers.
+Every chunk of the evaluation starts from the same initial state with a seed derived from the
+run seed, the stage and the chunk index, and every presentation from the rest state (see
+``diehl_cook.evaluation``), so a shard is a contiguous range of whole chunks, run on any
+worker: the merged counts, the label assignment, the predictions and the accuracy equal the
+serial ``evaluate(run_dir, ..., workers=1)`` exactly, for any number of workers.
+``evaluate`` comes here itself when it runs on more than one worker (by default, on every
+core for a large evaluation).
 
 It is built from the same public pieces as the serial evaluation
 (``diehl_cook.evaluation.open_evaluation``, ``Evaluation.network``, ``frozen_chunks``,
@@ -133,7 +135,8 @@ def evaluate_sharded(
     -------
     dict
         The metrics, as ``evaluate`` writes them (``metrics.json``, ``eval_counts.npz``,
-        ``spikes.parquet``), plus ``shards`` and ``workers``.
+        ``spikes.parquet``), plus ``shards``, ``workers`` (the cluster's) and
+        ``worker_names`` (those that ran a shard).
     """
     from tqdm.auto import tqdm
 
@@ -182,6 +185,6 @@ def evaluate_sharded(
         eval_seconds=eval_seconds,
         eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
         eval_ms_per_example=1000 * eval_seconds / sum(n_examples.values()),
-        reset_state_per_chunk=True, shards=len(shards),
-        workers=sorted({r["worker"] for r in results}),
+        shards=len(shards), workers=n_workers,
+        worker_names=sorted({r["worker"] for r in results}),
     )
