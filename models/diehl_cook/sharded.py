@@ -178,13 +178,15 @@ def evaluate_sharded(
         close_client(client, owned)
     eval_seconds = time.perf_counter() - start
 
+    compile_seconds = max((r["compile_seconds"] for r in results), default=0.0)
     merged = {stage: merge_chunks([p for r in results if r["stage"] == stage for p in r["parts"]])
               for stage in ("assign", "test")}
     return finish_evaluation(
         ev, readouts, merged["assign"], merged["test"],
         eval_seconds=eval_seconds,
-        eval_compile_seconds=max((r["compile_seconds"] for r in results), default=0.0),
-        eval_ms_per_example=1000 * eval_seconds / sum(n_examples.values()),
+        eval_compile_seconds=compile_seconds,
+        # wall time, the cluster's start included, the workers' compilation (in parallel) not
+        eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / sum(n_examples.values()),
         shards=len(shards), workers=n_workers,
         worker_names=sorted({r["worker"] for r in results}),
     )
