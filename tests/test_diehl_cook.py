@@ -314,8 +314,10 @@ def test_analyze_reads_the_presentations_actually_shown(killed_and_resumed_run):
     from brainlearn.cli import main
     from brainlearn.rundir import read_weights
 
+    from brainlearn.models.diehl_cook.evaluation import frozen_params
+
     run_dir, _ = killed_and_resumed_run
-    period = float(DiehlCookParams().period / second)
+    period = float(frozen_params(DiehlCookParams()).period / second)  # the frozen network's
     examples = load_run_examples(run_dir)
     assert len(examples) == 500
     shown = examples["duration"].to_numpy() / period
