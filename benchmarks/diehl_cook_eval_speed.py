@@ -7,10 +7,11 @@ then evaluate the run on ``--assign`` training + ``--test`` test images four way
   repository with ``git archive`` and installed privately, as ``diehl_cook_speed.py`` does),
   on a copy of the run: the frozen network of that time, a 500 ms presentation carried from
   image to image;
-* ``serial``: this checkout's ``evaluate(..., workers=1)``: every presentation from rest,
-  360 ms per presentation;
-* ``workers``: this checkout's ``evaluate(..., workers=W)`` (``--workers``) on a local Dask
-  cluster, which must give exactly the serial counts, predictions and accuracy.
+* ``serial``: this checkout's ``evaluate``: every presentation from rest, 360 ms per
+  presentation;
+* ``workers``: this checkout's ``evaluate_on_workers(..., workers=W)`` (``--workers``, what
+  ``brainlearn mnist evaluate`` runs) on a local Dask cluster, which must give exactly the
+  serial counts, predictions and accuracy.
 
 It prints ms per image of each (compilation excluded: the training's and each evaluation's
 ``compile_seconds``; the workers' figure is wall time including the cluster's start, with
@@ -61,6 +62,7 @@ def measure(root: Path, neurons: int, site: Path, args) -> tuple[dict, bool]:
     """One size: training and the three evaluations; returns the row and whether the
     workers' result equals the serial one."""
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook.sharded import evaluate_on_workers
 
     run = root / f"n{neurons}"
     config = TrainConfig.create(neurons=neurons, examples=args.train, seed=0, data="embedded",
@@ -68,10 +70,11 @@ def measure(root: Path, neurons: int, site: Path, args) -> tuple[dict, bool]:
     trained = train(run, config, progress=False, score=False)
     n_eval = args.assign + args.test
     old = old_evaluation(run, site, args)
-    serial = evaluate(run, args.assign, args.test, progress=False, workers=1)
+    serial = evaluate(run, args.assign, args.test, progress=False)
     serial_counts = dict(np.load(run / "eval_counts.npz"))
     start = time.perf_counter()
-    parallel = evaluate(run, args.assign, args.test, progress=False, workers=args.workers)
+    parallel = evaluate_on_workers(run, args.assign, args.test, progress=False,
+                                   workers=args.workers)
     wall = time.perf_counter() - start
     same = all(np.array_equal(v, np.load(run / "eval_counts.npz")[k])
                for k, v in serial_counts.items())

@@ -1,7 +1,7 @@
 """Benchmark: sharded (Dask) against serial evaluation of a Diehl & Cook network.
 
 Builds a run directory with the network's initial weights (the evaluation's cost does not
-depend on training), then times ``evaluate(..., workers=1)`` in this process
+depend on training), then times ``evaluate(...)`` in this process
 and ``evaluate_sharded(..., workers=W)``, checks that their counts are identical and prints
 the ratio (compile time included and excluded: every worker compiles its own binary once).
 
@@ -46,7 +46,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_shard_") as tmp:
         run_dir = make_run(Path(tmp) / "run", args.neurons, args.chunk, args.device)
         start = time.perf_counter()
-        serial = evaluate(run_dir, args.assign, args.test, progress=False, workers=1)
+        serial = evaluate(run_dir, args.assign, args.test, progress=False)
         t_serial = time.perf_counter() - start
         counts = dict(np.load(run_dir / "eval_counts.npz"))
         start = time.perf_counter()

@@ -312,9 +312,8 @@ def test_analyze_reads_the_presentations_actually_shown(killed_and_resumed_run):
     (retries make some last longer); analyze uses those, and the saved weights."""
     from brainlearn.analysis import load_run_examples, load_run_spikes
     from brainlearn.cli import main
-    from brainlearn.rundir import read_weights
-
     from brainlearn.models.diehl_cook.evaluation import frozen_params
+    from brainlearn.rundir import read_weights
 
     run_dir, _ = killed_and_resumed_run
     period = float(frozen_params(DiehlCookParams()).period / second)  # the frozen network's

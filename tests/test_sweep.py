@@ -144,12 +144,16 @@ def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
     from brian2 import second
 
-    from brainlearn.models.diehl_cook import evaluate
     from brainlearn.models.diehl_cook.model import DiehlCookParams
-    from brainlearn.models.diehl_cook.sharded import evaluate_sharded, plan_shards
+    from brainlearn.models.diehl_cook.sharded import (
+        evaluate_on_workers,
+        evaluate_sharded,
+        plan_shards,
+    )
 
     run_dir = _fake_run(tmp_path / "run")
-    serial = evaluate(run_dir, 20, 10, progress=False)  # the default: serial at this size
+    # the command line's default path: serial at this size
+    serial = evaluate_on_workers(run_dir, 20, 10, progress=False)
     assert serial["workers"] == 1
     # the default path runs the frozen network that starts every presentation from rest:
     # presentations follow each other after the input window and the longest delay only
@@ -188,8 +192,7 @@ def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path
     assert sharded["shards"] == 3 and int(table.loc[0, "eval_shards"]) == 3
     counts = dict(np.load(run_dir / "eval_counts.npz"))
     # the same row evaluated serially: the same counts and accuracy
-    serial = evaluate(run_dir, 20, 10, progress=False, workers=1,
-                      readouts=("vote", "logistic", "online"))
+    serial = evaluate(run_dir, 20, 10, progress=False, readouts=("vote", "logistic", "online"))
     assert serial["accuracy"] == sharded["accuracy"]
     assert serial["accuracy_logistic"] == sharded["accuracy_logistic"]
     for name, values in np.load(run_dir / "eval_counts.npz").items():

@@ -9,10 +9,11 @@ starts (:func:`frozen_params`; 360 ms per presentation instead of 500 ms with th
 parameters). Given its Poisson input, an image's counts then do not depend on the images
 before it. Every chunk of ``config.chunk`` images starts from the same initial state with its
 own seed (:func:`frozen_chunks`), so chunks can run anywhere: :func:`evaluate` runs them
-serially (``workers=1``) or spread over worker processes (the sharded evaluation,
-:mod:`brainlearn.models.diehl_cook.sharded`), with identical counts, predictions and accuracy
-for any number of workers. By default a large evaluation uses every core
-(:func:`evaluation_workers`).
+serially in this process, the sharded evaluation spreads them over worker processes
+(:mod:`brainlearn.models.diehl_cook.sharded`), with identical counts, predictions and accuracy
+for any number of workers. ``brainlearn mnist evaluate``
+(:func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers`) runs a large evaluation on
+every core by default (:func:`evaluation_workers`).
 
 The pieces are shared by the serial :func:`evaluate` and the sharded evaluation:
 :func:`open_evaluation`, :meth:`Evaluation.network`, :func:`frozen_chunks`,
@@ -245,13 +246,14 @@ def evaluate(
     progress: bool = True,
     device: str | None = None,
     readouts: tuple[str, ...] = ("vote",),
-    workers: int | None = None,
 ) -> dict:
-    """Label assignment on training images, then accuracy on test images (theta frozen).
+    """Label assignment on training images, then accuracy on test images (theta frozen),
+    serially in this process.
 
     Every presentation starts from the rest state and every chunk from the same initial
-    state with its own seed (see the module's text), so the result does not depend on
-    ``workers``.
+    state with its own seed (see the module's text), so the sharded evaluation gives exactly
+    this result; :func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers` (what
+    ``brainlearn mnist evaluate`` runs) chooses between the two, every core by default.
 
     Parameters
     ----------
@@ -269,10 +271,6 @@ def evaluate(
         Readouts fitted on the assignment counts and scored on the test counts: ``vote``
         (Diehl & Cook), ``logistic`` (multinomial logistic regression) and ``online`` (the
         delta-rule readout layer, replayed over the recorded counts of the compiled run).
-    workers : int, optional
-        Worker processes (a local Dask cluster,
-        :func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`); 1 runs serially in
-        this process. Default: :func:`evaluation_workers` (every core for a large evaluation).
 
     Returns
     -------
@@ -280,15 +278,6 @@ def evaluate(
         The metrics (also merged into ``metrics.json``).
     """
     check_readouts(readouts)
-    if workers is not None and int(workers) < 1:
-        raise ValueError(f"workers must be positive, got {workers}")
-    ev = open_evaluation(run_dir, assign_examples, test_examples, device, images=False)
-    n_workers = evaluation_workers(workers, sum(ev.n_examples.values()), ev.config.device)
-    if n_workers > 1:
-        from brainlearn.models.diehl_cook.sharded import evaluate_sharded
-
-        return evaluate_sharded(run_dir, assign_examples, test_examples, workers=n_workers,
-                                progress=progress, device=device, readouts=readouts)
     ev = open_evaluation(run_dir, assign_examples, test_examples, device)
     state = ev.initial_state()
     start = time.perf_counter()

@@ -171,9 +171,9 @@ def reproduce(
     pandas.DataFrame
         The table of the rows finished so far in ``out`` (this call's and earlier ones').
     """
-    from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook import TrainConfig, train
     from brainlearn.models.diehl_cook.plots import plot_run
-    from brainlearn.models.diehl_cook.sharded import evaluate_sharded
+    from brainlearn.models.diehl_cook.sharded import evaluate_on_workers, evaluate_sharded
 
     unknown = [n for n in rows if int(n) not in PAPER_ROWS]
     if unknown:
@@ -203,8 +203,8 @@ def reproduce(
                 evaluate_sharded(run_dir, assign_examples, test_examples, workers=workers,
                                  client=scheduler, progress=progress, readouts=READOUTS)
             else:
-                evaluate(run_dir, assign_examples, test_examples, progress=progress,
-                         readouts=READOUTS, workers=workers)
+                evaluate_on_workers(run_dir, assign_examples, test_examples, workers=workers,
+                                    progress=progress, readouts=READOUTS)
             if plot:
                 plot_run(run_dir)
         finished = [row_summary(d) for d in sorted(out.iterdir())

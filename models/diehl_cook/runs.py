@@ -69,11 +69,13 @@ def evaluate_run(run_dir: str | Path, assign_examples: int | None = None,
                  test_examples: int | None = None, *, readouts: tuple[str, ...] = ("vote",),
                  workers: int | None = None, scheduler=None, progress: bool = True,
                  device: str | None = None) -> dict:
-    """Evaluate a run (:func:`evaluate`: on ``workers`` processes, 1 serially, default every
-    core for a large evaluation) or on the Dask cluster at ``scheduler``
+    """Evaluate a run on ``workers`` processes (1 serially; default every core for a large
+    evaluation, :func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers`) or on the
+    Dask cluster at ``scheduler``
     (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_sharded`); the result is the same
     either way. Returns the metrics."""
-    from brainlearn.models.diehl_cook.evaluation import check_readouts, evaluate
+    from brainlearn.models.diehl_cook.evaluation import check_readouts
+    from brainlearn.models.diehl_cook.sharded import evaluate_on_workers, evaluate_sharded
 
     check_readouts(readouts)
     check_count("assign_examples", assign_examples, allow_none=True)
@@ -82,12 +84,10 @@ def evaluate_run(run_dir: str | Path, assign_examples: int | None = None,
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
     if scheduler is not None:
-        from brainlearn.models.diehl_cook.sharded import evaluate_sharded
-
         return evaluate_sharded(run_dir, assign_examples, test_examples, client=scheduler,
                                 progress=progress, device=device, readouts=readouts)
-    return evaluate(run_dir, assign_examples, test_examples, progress=progress, device=device,
-                    readouts=readouts, workers=workers)
+    return evaluate_on_workers(run_dir, assign_examples, test_examples, workers=workers,
+                               progress=progress, device=device, readouts=readouts)
 
 
 def replace_run(run_dir: str | Path) -> Path:

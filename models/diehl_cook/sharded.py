@@ -5,8 +5,8 @@ run seed, the stage and the chunk index, and every presentation from the rest st
 ``diehl_cook.evaluation``), so a shard is a contiguous range of whole chunks, run on any
 worker: the merged counts, the label assignment, the predictions and the accuracy equal the
 serial ``evaluate(run_dir, ..., workers=1)`` exactly, for any number of workers.
-``evaluate`` comes here itself when it runs on more than one worker (by default, on every
-core for a large evaluation).
+:func:`evaluate_on_workers` (what ``brainlearn mnist evaluate`` and ``reproduce`` run) chooses
+between the serial and the sharded evaluation: every core for a large evaluation by default.
 
 It is built from the same public pieces as the serial evaluation
 (``diehl_cook.evaluation.open_evaluation``, ``Evaluation.network``, ``frozen_chunks``,
@@ -24,7 +24,7 @@ import numpy as np
 
 from brainlearn import rundir
 
-__all__ = ["evaluate_sharded", "plan_shards"]
+__all__ = ["evaluate_sharded", "evaluate_on_workers", "plan_shards"]
 
 #: per worker process: the evaluation and frozen network last opened (reused across shards)
 _WORKER: dict = {}
@@ -190,3 +190,40 @@ def evaluate_sharded(
         shards=len(shards), workers=n_workers,
         worker_names=sorted({r["worker"] for r in results}),
     )
+
+
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
+def evaluate_on_workers(
+    run_dir: str | Path,
+    assign_examples: int | None = None,
+    test_examples: int | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    device: str | None = None,
+    readouts: tuple[str, ...] = ("vote",),
+) -> dict:
+    """Evaluate a trained run on ``workers`` processes: the serial
+    :func:`~brainlearn.models.diehl_cook.evaluation.evaluate` for one, :func:`evaluate_sharded`
+    on a local Dask cluster for more; the result is the same either way.
+
+    ``workers`` defaults to
+    :func:`~brainlearn.models.diehl_cook.evaluation.evaluation_workers`: every core for an
+    evaluation of ``PARALLEL_MIN_IMAGES`` (2,000) images or more, else one. The other
+    parameters are those of ``evaluate``. Returns the metrics (``workers`` among them).
+    """
+    from brainlearn.models.diehl_cook.evaluation import (
+        check_readouts,
+        evaluate,
+        evaluation_workers,
+        open_evaluation,
+    )
+
+    check_readouts(readouts)
+    ev = open_evaluation(run_dir, assign_examples, test_examples, device, images=False)
+    n = evaluation_workers(workers, sum(ev.n_examples.values()), ev.config.device)
+    if n == 1:
+        return evaluate(run_dir, assign_examples, test_examples, progress=progress,
+                        device=device, readouts=readouts)
+    return evaluate_sharded(run_dir, assign_examples, test_examples, workers=n,
+                            progress=progress, device=device, readouts=readouts)
