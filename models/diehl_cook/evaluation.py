@@ -125,9 +125,10 @@ class ChunkPart:
 # state (rest values of v, ge, gi, the controller; theta and weights are frozen anyway) with
 # seed chunk_seed(seed, stage, k), so every chunk's counts depend on that chunk alone: shards
 # of whole chunks on different workers give exactly the serial result. (Within a chunk every
-# presentation starts from rest as well, model.REST; the images share only the random stream.) A chunk whose run ends
-# before its last image (retries used up the run's time) continues from where it stopped, with
-# its state carried, in further runs seeded chunk_seed(seed, stage, k, part).
+# presentation starts from rest as well, model.REST; its images share only the random stream.)
+# A chunk whose run ends before its last image (retries used up the run's time) continues from
+# where it stopped, with its state carried, in further runs seeded chunk_seed(seed, stage, k,
+# part).
 def frozen_chunks(net: CompiledNetwork, images: np.ndarray, state: NetworkState,
                   n_examples: int, stage: str, seed: int, chunks, bar=None,
                   span: int | None = None) -> list[ChunkPart]:
