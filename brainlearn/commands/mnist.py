@@ -98,7 +98,7 @@ def _add_evaluate(sub) -> None:
         "  brainlearn mnist evaluate runs/n400 --scheduler tcp://HOST:8786\n"
         "\nEvery presentation starts from rest and every chunk from the same state with its own\n"
         "seed, so the images are split into shards of whole chunks that run on Dask workers\n"
-        "(by default one per core from 2,000 images on) with exactly the serial result.\n",
+        "(by default one per core from 5,000 images on) with exactly the serial result.\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ev.add_argument("run_dir")
@@ -115,7 +115,7 @@ def _add_evaluate(sub) -> None:
     shard = ev.add_mutually_exclusive_group()
     shard.add_argument("--workers", type=int, default=None,
                        help="worker processes (a local Dask cluster); 1 = serial in this "
-                       "process (default: every core from 2,000 images on)")
+                       "process (default: every core from 5,000 images on)")
     shard.add_argument("--scheduler", metavar="ADDR", default=None,
                        help="shard the evaluation over an existing Dask cluster (tcp://HOST:PORT)")
     ev.set_defaults(func=_evaluate)
@@ -156,7 +156,7 @@ def _add_reproduce(sub) -> None:
     rep_shard = rep.add_mutually_exclusive_group()
     rep_shard.add_argument("--workers", type=int, default=None,
                            help="each row's evaluation on N worker processes, 1 = serial "
-                           "(as `evaluate --workers`; default: every core from 2,000 images on)")
+                           "(as `evaluate --workers`; default: every core from 5,000 images on)")
     rep_shard.add_argument("--scheduler", metavar="ADDR", default=None,
                            help="shard each row's evaluation over an existing Dask cluster")
     rep.set_defaults(func=_reproduce)

@@ -56,10 +56,11 @@ __all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluati
            "window_spikes", "finish_evaluation", "ONLINE_EPOCHS", "frozen_params",
            "evaluation_workers", "PARALLEL_MIN_IMAGES"]
 
-#: an evaluation of at least this many images (both passes) uses every core by default
-#: (starting the worker processes and compiling in each costs about as much as a few hundred
-#: images at N=400)
-PARALLEL_MIN_IMAGES = 2_000
+#: an evaluation of at least this many images (both passes) uses every core by default:
+#: starting a local cluster's worker processes costs seconds on a quiet machine, and on the
+#: loaded 2-core machine about as much as 2,400 images of serial evaluation at N=400
+#: (``benchmarks/diehl_cook_eval_speed.py``)
+PARALLEL_MIN_IMAGES = 5_000
 
 
 def frozen_params(params: DiehlCookParams) -> DiehlCookParams:

@@ -209,7 +209,7 @@ def evaluate_on_workers(
 
     ``workers`` defaults to
     :func:`~brainlearn.models.diehl_cook.evaluation.evaluation_workers`: every core for an
-    evaluation of ``PARALLEL_MIN_IMAGES`` (2,000) images or more, else one. The other
+    evaluation of ``PARALLEL_MIN_IMAGES`` (5,000) images or more, else one. The other
     parameters are those of ``evaluate``. Returns the metrics (``workers`` among them).
     """
     from brainlearn.models.diehl_cook.evaluation import (
