@@ -7,7 +7,7 @@ then evaluate the run on ``--assign`` training + ``--test`` test images four way
   repository with ``git archive`` and installed privately, as ``diehl_cook_speed.py`` does),
   on a copy of the run: the frozen network of that time, a 500 ms presentation carried from
   image to image;
-* ``serial``: this checkout's ``evaluate``: every presentation from rest, 360 ms per
+* ``serial``: this checkout's ``evaluate``: every presentation from rest, 384 ms per
   presentation;
 * ``workers``: this checkout's ``evaluate_on_workers(..., workers=W)`` (``--workers``, what
   ``brainlearn mnist evaluate`` runs) on a local Dask cluster, which must give exactly the

@@ -531,7 +531,7 @@ def test_an_image_counts_do_not_depend_on_what_the_images_before_it_left():
     input from an image reaches the next one."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
-    trained = DiehlCookParams(**SHORT)
+    trained = DiehlCookParams(**{**SHORT, "t_rest": 150 * ms})
     params = frozen_params(trained)
     assert params.period < trained.period and params.t_input == trained.t_input
     n, images = 6, _images(5)

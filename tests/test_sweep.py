@@ -144,6 +144,7 @@ def _fake_run(run_dir: Path, neurons: int = 8, chunk: int = 10, seed: int = 3) -
 def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
     from brian2 import second
 
+    from brainlearn.models.diehl_cook.evaluation import frozen_params
     from brainlearn.models.diehl_cook.model import DiehlCookParams
     from brainlearn.models.diehl_cook.sharded import (
         evaluate_on_workers,
@@ -159,7 +160,8 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
     # presentations follow each other after the input window and the longest delay only
     starts = np.sort(pd.read_parquet(run_dir / "examples.parquet")["start"].to_numpy())
     params = DiehlCookParams()
-    gaps = np.diff(starts) / float((params.t_input + params.max_delay) / second)
+    gaps = np.diff(starts) / float(frozen_params(params).period / second)
+    assert frozen_params(params).period < params.period
     assert len(gaps) and np.allclose(gaps, np.round(gaps)) and gaps.min() >= 1 - 1e-9
     counts = dict(np.load(run_dir / "eval_counts.npz"))
     spikes = pd.read_parquet(run_dir / "spikes.parquet")

@@ -5,7 +5,7 @@ The frozen network (weights and theta fixed, no plasticity code) starts every pr
 from the rest state inside its generated code (``model.REST``: v at rest, ``ge = gi = 0``,
 not refractory), so it needs no 150 ms rest to settle: its rest is only as long as the
 longest input delay, so that the last input spikes of one image arrive before the next one
-starts (:func:`frozen_params`; 360 ms per presentation instead of 500 ms with the paper's
+starts (:func:`frozen_params`; 375 ms per presentation instead of 500 ms with the paper's
 parameters). Given its Poisson input, an image's counts then do not depend on the images
 before it. Every chunk of ``config.chunk`` images starts from the same initial state with its
 own seed (:func:`frozen_chunks`), so chunks can run anywhere: :func:`evaluate` runs them
@@ -63,18 +63,39 @@ __all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluati
 PARALLEL_MIN_IMAGES = 5_000
 
 
+#: presentations of one run for which the frozen network's period must stay on the step grid
+#: (a chunk of up to 100,000 images with a retry each)
+_GRID_PRESENTATIONS = 200_000
+
+
 def frozen_params(params: DiehlCookParams) -> DiehlCookParams:
-    """The parameters the frozen network runs with: ``t_rest`` cut to the longest input
-    delay (at least one step).
+    """The parameters the frozen network runs with: ``t_rest`` cut to about the longest input
+    delay (375 ms per presentation with the paper's parameters).
 
     Every presentation of the frozen network starts from the rest state (``model.REST``),
     so the rest between presentations only has to let the input spikes of the last
     ``max_delay`` arrive: the last input spike of a presentation falls before ``t_input``
     and arrives at most ``max_delay`` later, before the next presentation starts. The input
     window, and with it the counts' definition, is unchanged.
+
+    The rest is the shortest whole number of steps, at least ``max_delay`` (and one step),
+    whose period keeps the presentation clock on the time step's grid: Brian2's standalone
+    loop runs two clocks in one step only when their times agree within 1e-14 s, and
+    ``k * period`` drifts from ``(k * steps) * dt`` in floating point for most periods (a
+    360 ms period after 186 presentations); the stop at the end of a chunk would then come
+    before its step. The training's period is kept if no shorter one qualifies.
     """
-    rest = max(params.max_delay, params.dt)
-    return params if params.t_rest <= rest else params.replace(t_rest=rest)
+    dt = float(params.dt / second)
+    first = max(1, int(np.ceil(float(params.max_delay / second) / dt - 1e-9)))
+    last = int(round(float(params.t_rest / second) / dt))
+    k = np.arange(1, _GRID_PRESENTATIONS + 1, dtype=np.float64)
+    for rest_steps in range(first, last):
+        candidate = params.replace(t_rest=rest_steps * params.dt)
+        period = float(candidate.period / second)
+        steps = round(period / dt)
+        if np.all(np.abs(k * period - (k * steps) * dt) <= 1e-14):
+            return candidate
+    return params
 
 
 def evaluation_workers(workers: int | None, n_images: int, device: str = "cpp_standalone") -> int:
