@@ -563,3 +563,21 @@ def test_an_image_counts_do_not_depend_on_what_the_images_before_it_left():
     np.testing.assert_array_equal(np.asarray(trace.gi_)[:, steps], 0.0)
     np.testing.assert_allclose(np.asarray(trace.v_)[:, steps], float(params.exc.v_rest / volt))
     assert np.allclose(np.diff(starts) / period, np.round(np.diff(starts) / period))
+
+
+def test_the_frozen_presentations_stay_on_the_time_step_grid():
+    """Brian2's standalone loop runs the presentation clock (one tick per period) in the same
+    step as the cells only while their times agree within 1e-14 s; otherwise the decision and
+    the stop at the end of a chunk fall between two steps (a 360 ms period drifts off after 186
+    presentations). The frozen network's shorter rest keeps 200,000 presentations on the grid."""
+    from brainlearn.models.diehl_cook.evaluation import frozen_params
+
+    trained = DiehlCookParams()
+    params = frozen_params(trained)
+    assert params.max_delay <= params.t_rest < trained.t_rest
+    dt, period = float(params.dt / second), float(params.period / second)
+    steps = round(period / dt)
+    k = np.arange(1, 200_001, dtype=float)
+    assert np.abs(k * period - (k * steps) * dt).max() <= 1e-14
+    drifting = 0.36  # the input window plus the longest delay, 720 steps
+    assert np.abs(k * drifting - (k * 720) * dt).max() > 1e-14
