@@ -24,8 +24,9 @@ CURVE = tuple((f, s) for f in (25, 50, 100) for s in (0, 1, 2)) + ((250, 0), (50
 
 
 def figure(runs: list[str], out: str, extra: str | None = None) -> list:
-    """``brainlearn compare`` of ``runs`` (plus the rows of an earlier comparison CSV) and
-    the side-by-side figure ``lcsnn_vs_diehl_cook.png`` in ``out``."""
+    """``brainlearn compare`` of ``runs`` (plus the rows of an earlier comparison CSV whose
+    method no run of ``runs`` gives) and the side-by-side figure ``lcsnn_vs_diehl_cook.png``
+    in ``out``: every LC-SNN size beside every Diehl & Cook size among the rows."""
     from pathlib import Path
 
     import pandas as pd
@@ -35,9 +36,10 @@ def figure(runs: list[str], out: str, extra: str | None = None) -> list:
     from brainlearn.models.lcsnn.plots import side_by_side
 
     table = compare_runs(runs)
-    if extra:
-        table = comparison_table([*table.to_dict("records"),
-                                  *pd.read_csv(extra).to_dict("records")])
+    if extra:  # rows of the earlier table that no run given here has already
+        earlier = pd.read_csv(extra)
+        earlier = earlier[~earlier["method"].isin(set(table["method"]))]
+        table = comparison_table([*table.to_dict("records"), *earlier.to_dict("records")])
     paths = list(write_comparison(table, out))
     return [*paths, side_by_side(table, Path(out) / "lcsnn_vs_diehl_cook.png")]
 
