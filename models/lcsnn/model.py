@@ -271,7 +271,7 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
         Images the pixel table holds (a chunk).
     plastic : bool
         Training network (learning, normalisation, adaptive theta; frozen by the run values
-        ``syn.A_plus = 0``, ``syn.w_max = inf``, ``exc.theta_on = 0``) or the frozen network
+        ``syn.A_plus = 0``, ``syn.w_max = 1e300``, ``exc.theta_on = 0``) or the frozen network
         (no plasticity compiled in).
 
     Returns

@@ -51,6 +51,8 @@ class ChunkOutput:
 
 #: build folder of a run directory: one binary trains and evaluates
 BUILD = "build"
+#: ``w_max`` while evaluating: above any weight (finite: a run value is passed as a number)
+NO_BOUND = 1e300
 
 
 def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *,
@@ -84,7 +86,8 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     """Show ``pixels`` (cropped, flattened, at most a table's worth) once each, with retries.
 
     ``learning_rate`` is ``A_plus`` for the whole chunk; ``None`` freezes the network for
-    the run: no learning (``A_plus = 0``, no upper bound to clip at), no threshold change
+    the run: no learning (``A_plus = 0``, no upper bound to clip at: ``w_max`` is
+    :data:`NO_BOUND`), no threshold change
     (``theta_on = 0``) and a weight sum that makes every normalisation a multiply by
     exactly 1, so the weights and thresholds stay as given.
     """
@@ -95,7 +98,7 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     state = {"syn.w": weights, "exc.theta": theta, "controller.limit": np.array([float(limit)])}
     if learning_rate is None:
         state.update({"exc.wsum": np.full(params.n_neurons, params.norm_total),
-                      "syn.A_plus": np.array([0.0]), "syn.w_max": np.array([np.inf]),
+                      "syn.A_plus": np.array([0.0]), "syn.w_max": np.array([NO_BOUND]),
                       "exc.theta_on": np.array([0.0])})
     else:
         _, post = receptive_fields(params)
