@@ -91,8 +91,8 @@ def add_intensity(start: float, step: float) -> RetryRule:
     """
     code = ("intensity = adv * intensity_start + (1 - adv) * (intensity + pending * "
             "intensity_step)\nretries = (1 - adv) * (retries + pending)")
-    return RetryRule("add", code, float(start),
-                     {"intensity_start": float(start), "intensity_step": float(step)})
+    # the values as given: the generated code declares each constant with its own type
+    return RetryRule("add", code, start, {"intensity_start": start, "intensity_step": step})
 
 
 def multiply_intensity(factor: float) -> RetryRule:
@@ -106,7 +106,7 @@ def multiply_intensity(factor: float) -> RetryRule:
     code = ("fresh = int(adv > 0 or pending < 0.5)\n"
             "intensity = fresh + (1 - fresh) * intensity * intensity_factor\n"
             "retries = (1 - fresh) * (retries + 1)")
-    return RetryRule("multiply", code, 1.0, {"intensity_factor": float(factor)},
+    return RetryRule("multiply", code, 1.0, {"intensity_factor": factor},
                      variables=("fresh",))
 
 

@@ -302,7 +302,6 @@ def build_network(
         The objects by role (``network``, ``controller``, ``input``, ``exc``, ``inh``,
         ``syn``, ``table``, ``spikes``, ``presentations``).
     """
-
     p = params
     dt = p.dt
     odt = _object_dt(dt)
