@@ -123,7 +123,7 @@ def controller_code(retry: RetryRule) -> str:
 
 def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quantity,
                             min_spikes: float, max_retries: float, dt: Quantity | None,
-                            name: str = "controller") -> NeuronGroup:
+                            name: str = "controller", stop=None) -> NeuronGroup:
     """The one-cell controller group, its operation every ``period`` and its
     ``presentation`` event (one per presentation start, for an ``EventMonitor``).
 
@@ -142,6 +142,10 @@ def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quan
         The group's time step (None: the default clock).
     name : str
         Brian2 name of the group.
+    stop : brian2.Function, optional
+        The function that ends the run after the last image (default
+        :func:`brainlearn.devices.stop_network`; a model may pass its own, e.g. one that
+        does nothing, to replay a device that cannot stop itself).
 
     Returns
     -------
@@ -150,7 +154,7 @@ def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quan
         ``intensity`` read back after it.
     """
     namespace = {"min_spikes": min_spikes, "max_retries": max_retries, "t_input": t_input,
-                 "stop_network": stop_network, **retry.namespace}
+                 "stop_network": stop_network if stop is None else stop, **retry.namespace}
     ctl = NeuronGroup(1, controller_equations(retry), name=name, dt=dt,
                       events={"presentation": "abs(t - t_start) < 0.5 * dt"},
                       namespace=namespace)

@@ -46,6 +46,7 @@ from brian2 import (
 )
 
 from brainlearn.cppcode import fast_codeobj_class
+from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
 from brainlearn.plasticity import DiehlCookSTDP, SynapseCode
@@ -310,6 +311,7 @@ def build_network(
     ctl = presentation_controller(
         add_intensity(p.intensity_start, p.intensity_step), t_input=p.t_input,
         period=p.period, min_spikes=p.min_spikes, max_retries=p.max_retries, dt=odt,
+        stop=stop_network,
     )
     inp = poisson_input_group(N_INPUTS, table, scale=PIXEL_RATE, name="input", dt=odt)
     link_input(inp, ctl, p.period)
