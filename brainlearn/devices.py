@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from brainlearn.standalone import atomic_static_arrays, compile_error, remove_br
 
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
-           "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
+           "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version",
+           "compiler_cache_args"]
 
 DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
 
@@ -151,11 +153,40 @@ def select_device(
         _cuda_dialect()
     prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
     # Brian2's default is an unbounded `make -j`: dozens of compilers at once exhaust memory
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}"]
+    # and the compiler goes through ccache when there is one (cpp_standalone only)
+    cache = compiler_cache_args() if name == "cpp_standalone" else []
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}", *cache]
     set_device(name, directory=str(directory), build_on_run=False)
     if name == "cpp_standalone":
         use_fast_spike_queue(not os.environ.get("BRAINLEARN_BRIAN2_SPIKE_QUEUE"))
         atomic_static_arrays(get_device())  # no half-written input under its final name
+
+
+def compiler_cache_args() -> list[str]:
+    """The ``make`` arguments that compile a ``cpp_standalone`` build through ccache.
+
+    Brian2's makefile compiles each file with ``$(CXX)``; with `ccache
+    <https://ccache.dev>`_ on ``PATH`` this returns ``["CXX='ccache g++'"]`` (the compiler
+    of the environment variable ``CXX`` if set, else make's default ``g++``), so a file
+    compiled before with the same flags and the same preprocessed text (in any build folder:
+    Brian2's makefile names files relative to it) is taken from ccache's cache instead of
+    compiled again. Generated code differs between networks of different sizes or names, so
+    only files that are the same hit. The environment variable ``BRAINLEARN_CCACHE=0`` turns
+    it off; without ccache, or with a ``CXX`` that already starts with ``ccache``, the
+    result is empty and nothing changes.
+
+    Returns
+    -------
+    list of str
+        Zero or one ``make`` argument (shell-quoted: Brian2 runs ``make`` through the shell).
+    """
+    if os.environ.get("BRAINLEARN_CCACHE", "1").strip().lower() in ("0", "no", "false", "off"):
+        return []
+    ccache = shutil.which("ccache")
+    compiler = os.environ.get("CXX", "").strip() or "g++"
+    if ccache is None or Path(compiler.split()[0]).name == "ccache":
+        return []
+    return [shlex.quote(f"CXX=ccache {compiler}")]
 
 
 def require_brian2cuda() -> None:
