@@ -28,14 +28,14 @@ from brainlearn.standalone import atomic_static_arrays, compile_error, remove_br
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
            "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version",
-           "compiler_cache_args"]
+           "compiler_cache_args", "compile_lock_command"]
 
 DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
 
 #: preferences :func:`use_device` sets and restores
 _PREFS = ("codegen.target", "devices.cpp_standalone.openmp_threads",
           "devices.cpp_standalone.extra_make_args_unix", "codegen.cpp.extra_compile_args_gcc",
-          "devices.cpp_standalone.run_cmd_unix")
+          "devices.cpp_standalone.run_cmd_unix", "devices.cpp_standalone.make_cmd_unix")
 
 #: marker file in a build folder while a compile is under way (left behind when it is killed)
 COMPILING = ".brainlearn-compiling"
@@ -156,6 +156,9 @@ def select_device(
     # and the compiler goes through ccache when there is one (cpp_standalone only)
     cache = compiler_cache_args() if name == "cpp_standalone" else []
     prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}", *cache]
+    lock = compile_lock_command() if name == "cpp_standalone" else None
+    if lock:
+        prefs.devices.cpp_standalone.make_cmd_unix = f"{lock} make"
     set_device(name, directory=str(directory), build_on_run=False)
     if name == "cpp_standalone":
         use_fast_spike_queue(not os.environ.get("BRAINLEARN_BRIAN2_SPIKE_QUEUE"))
@@ -187,6 +190,27 @@ def compiler_cache_args() -> list[str]:
     if ccache is None or Path(compiler.split()[0]).name == "ccache":
         return []
     return [shlex.quote(f"CXX=ccache {compiler}")]
+
+
+def compile_lock_command() -> str | None:
+    """The ``flock`` prefix that makes one ``make`` at a time compile, across processes.
+
+    With the environment variable ``BRAINLEARN_COMPILE_LOCK`` set to a file path (and
+    util-linux's ``flock`` on ``PATH``), every ``cpp_standalone`` compile of every process
+    that inherits it waits for that file's lock: two processes building the same network do
+    it one after the other, so the second takes the first's files from ccache
+    (:func:`compiler_cache_args`) instead of compiling them side by side. The test suite sets
+    it for its workers (``tests/conftest.py``); unset (the default), compiles run at once.
+
+    Returns
+    -------
+    str or None
+        ``flock <path>`` (shell-quoted), or ``None`` when unset or ``flock`` is missing.
+    """
+    path = os.environ.get("BRAINLEARN_COMPILE_LOCK", "").strip()
+    if not path or shutil.which("flock") is None:
+        return None
+    return f"flock {shlex.quote(path)}"
 
 
 def require_brian2cuda() -> None:

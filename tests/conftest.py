@@ -1,8 +1,10 @@
-"""Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``), and
-Brian2's runtime code generation target fixed to numpy for every test."""
+"""Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``),
+Brian2's runtime code generation target fixed to numpy for every test, and one compile at a
+time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -11,6 +13,30 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 import pytest  # noqa: E402
+
+_LOCK = "BRAINLEARN_COMPILE_LOCK"
+
+
+def pytest_configure(config):
+    """One ``make`` at a time in the whole run (every xdist worker and every command a test
+    starts inherits the variable, set before the workers start): tests that compile the same
+    network then do it one after the other, and the later ones take the compiled files from
+    ccache (``brainlearn.devices.compile_lock_command``). A value already set is kept."""
+    if hasattr(config, "workerinput") or os.environ.get(_LOCK):
+        return
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"brainlearn-compile-{os.getpid()}.lock")
+    os.environ[_LOCK] = path
+    config._brainlearn_compile_lock = path
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_brainlearn_compile_lock", None)
+    if path:
+        os.environ.pop(_LOCK, None)
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 @pytest.fixture(autouse=True)

@@ -141,3 +141,64 @@ def test_no_device_state_leaks_from_calls_that_fail(tmp_path):
         build(tmp_path / "c", run=True)
         assert group.n_[0] == STOP_AT
     assert _device_state() == before
+
+
+def test_compiles_go_through_ccache_when_it_is_there_unless_turned_off(tmp_path, monkeypatch):
+    from brainlearn.devices import compiler_cache_args
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ccache").write_text("#!/bin/sh\nexec \"$@\"\n")
+    (fake / "ccache").chmod(0o755)
+    monkeypatch.delenv("BRAINLEARN_CCACHE", raising=False)
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    assert compiler_cache_args() == ["'CXX=ccache g++'"]  # make's own default compiler
+    monkeypatch.setenv("CXX", "clang++")
+    assert compiler_cache_args() == ["'CXX=ccache clang++'"]  # the user's compiler, cached
+    monkeypatch.setenv("CXX", "/usr/bin/ccache g++")
+    assert compiler_cache_args() == []  # already cached: not twice
+    monkeypatch.delenv("CXX")
+    monkeypatch.setenv("BRAINLEARN_CCACHE", "0")
+    assert compiler_cache_args() == []  # turned off
+    monkeypatch.delenv("BRAINLEARN_CCACHE")
+    (fake / "ccache").unlink()
+    monkeypatch.setenv("PATH", str(fake))
+    assert compiler_cache_args() == []  # no ccache: make's plain $(CXX)
+    # use_device passes the argument to make and restores the preferences after the block
+    (fake / "ccache").write_text("#!/bin/sh\nexec \"$@\"\n")
+    (fake / "ccache").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    before = list(prefs.devices.cpp_standalone.extra_make_args_unix)
+    with use_device("cpp_standalone", tmp_path / "build"):
+        assert "'CXX=ccache g++'" in prefs.devices.cpp_standalone.extra_make_args_unix
+    assert list(prefs.devices.cpp_standalone.extra_make_args_unix) == before
+
+
+def test_a_compile_lock_makes_make_wait_for_its_holder(tmp_path, monkeypatch):
+    import fcntl
+    import shutil
+    import subprocess
+    import time
+
+    from brainlearn.devices import compile_lock_command
+
+    if shutil.which("flock") is None:
+        pytest.fail("util-linux flock is not installed")
+    monkeypatch.delenv("BRAINLEARN_COMPILE_LOCK", raising=False)
+    assert compile_lock_command() is None  # unset: compiles run at once
+    lock = tmp_path / "compile.lock"
+    monkeypatch.setenv("BRAINLEARN_COMPILE_LOCK", str(lock))
+    with use_device("cpp_standalone", tmp_path / "build"):
+        make = prefs.devices.cpp_standalone.make_cmd_unix
+        assert make == f"{compile_lock_command()} make"
+    assert prefs.devices.cpp_standalone.make_cmd_unix == "make"  # restored
+    (tmp_path / "makefile").write_text("all:\n\ttouch done\n")
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process compiling
+        proc = subprocess.Popen(f"{make} -s", shell=True, cwd=tmp_path)
+        time.sleep(1.0)
+        assert proc.poll() is None and not (tmp_path / "done").exists()  # waiting
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert proc.wait(timeout=60) == 0
+    assert (tmp_path / "done").exists()
