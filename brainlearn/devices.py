@@ -193,24 +193,29 @@ def compiler_cache_args() -> list[str]:
 
 
 def compile_lock_command() -> str | None:
-    """The ``flock`` prefix that makes one ``make`` at a time compile, across processes.
+    """The ``flock`` prefix that makes builds of one network compile one at a time.
 
-    With the environment variable ``BRAINLEARN_COMPILE_LOCK`` set to a file path (and
-    util-linux's ``flock`` on ``PATH``), every ``cpp_standalone`` compile of every process
-    that inherits it waits for that file's lock: two processes building the same network do
-    it one after the other, so the second takes the first's files from ccache
-    (:func:`compiler_cache_args`) instead of compiling them side by side. The test suite sets
-    it for its workers (``tests/conftest.py``); unset (the default), compiles run at once.
+    With the environment variable ``BRAINLEARN_COMPILE_LOCK`` set to a folder (and
+    util-linux's ``flock`` on ``PATH``), a ``cpp_standalone`` compile first takes the lock of
+    a file in that folder named by the checksum of the build's ``objects.h`` (which declares
+    every array and size of the network, and which every file of the build includes): two
+    processes that build the same network then compile one after the other, and the second
+    takes the first's files from ccache (:func:`compiler_cache_args`) instead of compiling
+    them beside it, while different networks still compile at once. The test suite sets it
+    for its workers and the commands they start (``tests/conftest.py``); unset (the default),
+    nothing waits.
 
     Returns
     -------
     str or None
-        ``flock <path>`` (shell-quoted), or ``None`` when unset or ``flock`` is missing.
+        The shell prefix for ``make`` (run by Brian2 in the build folder), or ``None`` when
+        unset or ``flock`` is missing.
     """
-    path = os.environ.get("BRAINLEARN_COMPILE_LOCK", "").strip()
-    if not path or shutil.which("flock") is None:
+    folder = os.environ.get("BRAINLEARN_COMPILE_LOCK", "").strip()
+    if not folder or shutil.which("flock") is None:
         return None
-    return f"flock {shlex.quote(path)}"
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return f"flock {shlex.quote(folder)}/\"$(cksum < objects.h | cut -d ' ' -f 1)\".lock"
 
 
 def require_brian2cuda() -> None:

@@ -4,7 +4,6 @@ time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -18,25 +17,26 @@ _LOCK = "BRAINLEARN_COMPILE_LOCK"
 
 
 def pytest_configure(config):
-    """One ``make`` at a time in the whole run (every xdist worker and every command a test
-    starts inherits the variable, set before the workers start): tests that compile the same
-    network then do it one after the other, and the later ones take the compiled files from
-    ccache (``brainlearn.devices.compile_lock_command``). A value already set is kept."""
+    """Builds of the same network take turns in the whole run (every xdist worker and every
+    command a test starts inherits the variable, set before the workers start), so the later
+    ones take the compiled files from ccache (``brainlearn.devices.compile_lock_command``).
+    A value already set is kept."""
     if hasattr(config, "workerinput") or os.environ.get(_LOCK):
         return
     import tempfile
 
-    path = os.path.join(tempfile.gettempdir(), f"brainlearn-compile-{os.getpid()}.lock")
-    os.environ[_LOCK] = path
-    config._brainlearn_compile_lock = path
+    folder = tempfile.mkdtemp(prefix="brainlearn-compile-locks-")
+    os.environ[_LOCK] = folder
+    config._brainlearn_compile_locks = folder
 
 
 def pytest_unconfigure(config):
-    path = getattr(config, "_brainlearn_compile_lock", None)
-    if path:
+    folder = getattr(config, "_brainlearn_compile_locks", None)
+    if folder:
+        import shutil
+
         os.environ.pop(_LOCK, None)
-        with contextlib.suppress(OSError):
-            os.remove(path)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -175,7 +175,8 @@ def test_compiles_go_through_ccache_when_it_is_there_unless_turned_off(tmp_path,
     assert list(prefs.devices.cpp_standalone.extra_make_args_unix) == before
 
 
-def test_a_compile_lock_makes_make_wait_for_its_holder(tmp_path, monkeypatch):
+def test_a_build_of_the_same_network_waits_for_the_compile_lock_and_others_do_not(
+        tmp_path, monkeypatch):
     import fcntl
     import shutil
     import subprocess
@@ -186,19 +187,29 @@ def test_a_compile_lock_makes_make_wait_for_its_holder(tmp_path, monkeypatch):
     if shutil.which("flock") is None:
         pytest.fail("util-linux flock is not installed")
     monkeypatch.delenv("BRAINLEARN_COMPILE_LOCK", raising=False)
-    assert compile_lock_command() is None  # unset: compiles run at once
-    lock = tmp_path / "compile.lock"
-    monkeypatch.setenv("BRAINLEARN_COMPILE_LOCK", str(lock))
+    assert compile_lock_command() is None  # unset: nothing waits
+    locks = tmp_path / "locks"
+    monkeypatch.setenv("BRAINLEARN_COMPILE_LOCK", str(locks))
     with use_device("cpp_standalone", tmp_path / "build"):
         make = prefs.devices.cpp_standalone.make_cmd_unix
         assert make == f"{compile_lock_command()} make"
     assert prefs.devices.cpp_standalone.make_cmd_unix == "make"  # restored
-    (tmp_path / "makefile").write_text("all:\n\ttouch done\n")
-    with open(lock, "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # another process compiling
-        proc = subprocess.Popen(f"{make} -s", shell=True, cwd=tmp_path)
-        time.sleep(1.0)
-        assert proc.poll() is None and not (tmp_path / "done").exists()  # waiting
+    builds = {}
+    for name, network in (("held", "same"), ("same", "same"), ("other", "other")):
+        builds[name] = tmp_path / name
+        builds[name].mkdir()
+        (builds[name] / "objects.h").write_text(f"// {network} network\n")
+        (builds[name] / "makefile").write_text("all:\n\ttouch done\n")
+    # another process compiling the network of "held": take its lock the way make does
+    subprocess.run(f"{make} -s", shell=True, cwd=builds["held"], check=True)
+    lock_file, = locks.iterdir()
+    with open(lock_file) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        same = subprocess.Popen(f"{make} -s", shell=True, cwd=builds["same"])
+        other = subprocess.run(f"{make} -s", shell=True, cwd=builds["other"], timeout=60)
+        assert other.returncode == 0 and (builds["other"] / "done").exists()  # not held up
+        time.sleep(0.5)
+        assert same.poll() is None and not (builds["same"] / "done").exists()  # waiting
         fcntl.flock(held, fcntl.LOCK_UN)
-        assert proc.wait(timeout=60) == 0
-    assert (tmp_path / "done").exists()
+        assert same.wait(timeout=60) == 0
+    assert (builds["same"] / "done").exists()
