@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,14 +27,15 @@ from brainlearn.standalone import atomic_static_arrays, compile_error, remove_br
 
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
-           "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version"]
+           "brian2_has_stop_flag", "require_brian2cuda", "STOPS_ITSELF", "nvcc_version",
+           "compiler_cache_args", "compile_lock_command"]
 
 DEVICES = ("cpp_standalone", "runtime", "cuda_standalone")
 
 #: preferences :func:`use_device` sets and restores
 _PREFS = ("codegen.target", "devices.cpp_standalone.openmp_threads",
           "devices.cpp_standalone.extra_make_args_unix", "codegen.cpp.extra_compile_args_gcc",
-          "devices.cpp_standalone.run_cmd_unix")
+          "devices.cpp_standalone.run_cmd_unix", "devices.cpp_standalone.make_cmd_unix")
 
 #: marker file in a build folder while a compile is under way (left behind when it is killed)
 COMPILING = ".brainlearn-compiling"
@@ -151,11 +153,69 @@ def select_device(
         _cuda_dialect()
     prefs.devices.cpp_standalone.openmp_threads = int(threads or 0)
     # Brian2's default is an unbounded `make -j`: dozens of compilers at once exhaust memory
-    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}"]
+    # and the compiler goes through ccache when there is one (cpp_standalone only)
+    cache = compiler_cache_args() if name == "cpp_standalone" else []
+    prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{min(os.cpu_count() or 2, 8)}", *cache]
+    lock = compile_lock_command() if name == "cpp_standalone" else None
+    if lock:
+        prefs.devices.cpp_standalone.make_cmd_unix = f"{lock} make"
     set_device(name, directory=str(directory), build_on_run=False)
     if name == "cpp_standalone":
         use_fast_spike_queue(not os.environ.get("BRAINLEARN_BRIAN2_SPIKE_QUEUE"))
         atomic_static_arrays(get_device())  # no half-written input under its final name
+
+
+def compiler_cache_args() -> list[str]:
+    """The ``make`` arguments that compile a ``cpp_standalone`` build through ccache.
+
+    Brian2's makefile compiles each file with ``$(CXX)``; with `ccache
+    <https://ccache.dev>`_ on ``PATH`` this returns ``["CXX='ccache g++'"]`` (the compiler
+    of the environment variable ``CXX`` if set, else make's default ``g++``), so a file
+    compiled before with the same flags and the same preprocessed text (in any build folder:
+    Brian2's makefile names files relative to it) is taken from ccache's cache instead of
+    compiled again. Generated code differs between networks of different sizes or names, so
+    only files that are the same hit. The environment variable ``BRAINLEARN_CCACHE=0`` turns
+    it off; without ccache, or with a ``CXX`` that already starts with ``ccache``, the
+    result is empty and nothing changes.
+
+    Returns
+    -------
+    list of str
+        Zero or one ``make`` argument (shell-quoted: Brian2 runs ``make`` through the shell).
+    """
+    if os.environ.get("BRAINLEARN_CCACHE", "1").strip().lower() in ("0", "no", "false", "off"):
+        return []
+    ccache = shutil.which("ccache")
+    compiler = os.environ.get("CXX", "").strip() or "g++"
+    if ccache is None or Path(compiler.split()[0]).name == "ccache":
+        return []
+    return [shlex.quote(f"CXX=ccache {compiler}")]
+
+
+def compile_lock_command() -> str | None:
+    """The ``flock`` prefix that makes builds of one network compile one at a time.
+
+    With the environment variable ``BRAINLEARN_COMPILE_LOCK`` set to a folder (and
+    util-linux's ``flock`` on ``PATH``), a ``cpp_standalone`` compile first takes the lock of
+    a file in that folder named by the checksum of the build's ``objects.h`` (which declares
+    every array and size of the network, and which every file of the build includes): two
+    processes that build the same network then compile one after the other, and the second
+    takes the first's files from ccache (:func:`compiler_cache_args`) instead of compiling
+    them beside it, while different networks still compile at once. The test suite sets it
+    for its workers and the commands they start (``tests/conftest.py``); unset (the default),
+    nothing waits.
+
+    Returns
+    -------
+    str or None
+        The shell prefix for ``make`` (run by Brian2 in the build folder), or ``None`` when
+        unset or ``flock`` is missing.
+    """
+    folder = os.environ.get("BRAINLEARN_COMPILE_LOCK", "").strip()
+    if not folder or shutil.which("flock") is None:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return f"flock {shlex.quote(folder)}/\"$(cksum < objects.h | cut -d ' ' -f 1)\".lock"
 
 
 def require_brian2cuda() -> None:

@@ -1,5 +1,6 @@
-"""Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``), and
-Brian2's runtime code generation target fixed to numpy for every test."""
+"""Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``),
+Brian2's runtime code generation target fixed to numpy for every test, and one compile at a
+time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,31 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 import pytest  # noqa: E402
+
+_LOCK = "BRAINLEARN_COMPILE_LOCK"
+
+
+def pytest_configure(config):
+    """Builds of the same network take turns in the whole run (every xdist worker and every
+    command a test starts inherits the variable, set before the workers start), so the later
+    ones take the compiled files from ccache (``brainlearn.devices.compile_lock_command``).
+    A value already set is kept."""
+    if hasattr(config, "workerinput") or os.environ.get(_LOCK):
+        return
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="brainlearn-compile-locks-")
+    os.environ[_LOCK] = folder
+    config._brainlearn_compile_locks = folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_brainlearn_compile_locks", None)
+    if folder:
+        import shutil
+
+        os.environ.pop(_LOCK, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

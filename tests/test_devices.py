@@ -141,3 +141,75 @@ def test_no_device_state_leaks_from_calls_that_fail(tmp_path):
         build(tmp_path / "c", run=True)
         assert group.n_[0] == STOP_AT
     assert _device_state() == before
+
+
+def test_compiles_go_through_ccache_when_it_is_there_unless_turned_off(tmp_path, monkeypatch):
+    from brainlearn.devices import compiler_cache_args
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ccache").write_text("#!/bin/sh\nexec \"$@\"\n")
+    (fake / "ccache").chmod(0o755)
+    monkeypatch.delenv("BRAINLEARN_CCACHE", raising=False)
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    assert compiler_cache_args() == ["'CXX=ccache g++'"]  # make's own default compiler
+    monkeypatch.setenv("CXX", "clang++")
+    assert compiler_cache_args() == ["'CXX=ccache clang++'"]  # the user's compiler, cached
+    monkeypatch.setenv("CXX", "/usr/bin/ccache g++")
+    assert compiler_cache_args() == []  # already cached: not twice
+    monkeypatch.delenv("CXX")
+    monkeypatch.setenv("BRAINLEARN_CCACHE", "0")
+    assert compiler_cache_args() == []  # turned off
+    monkeypatch.delenv("BRAINLEARN_CCACHE")
+    (fake / "ccache").unlink()
+    monkeypatch.setenv("PATH", str(fake))
+    assert compiler_cache_args() == []  # no ccache: make's plain $(CXX)
+    # use_device passes the argument to make and restores the preferences after the block
+    (fake / "ccache").write_text("#!/bin/sh\nexec \"$@\"\n")
+    (fake / "ccache").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    before = list(prefs.devices.cpp_standalone.extra_make_args_unix)
+    with use_device("cpp_standalone", tmp_path / "build"):
+        assert "'CXX=ccache g++'" in prefs.devices.cpp_standalone.extra_make_args_unix
+    assert list(prefs.devices.cpp_standalone.extra_make_args_unix) == before
+
+
+def test_a_build_of_the_same_network_waits_for_the_compile_lock_and_others_do_not(
+        tmp_path, monkeypatch):
+    import fcntl
+    import shutil
+    import subprocess
+    import time
+
+    from brainlearn.devices import compile_lock_command
+
+    if shutil.which("flock") is None:
+        pytest.fail("util-linux flock is not installed")
+    monkeypatch.delenv("BRAINLEARN_COMPILE_LOCK", raising=False)
+    assert compile_lock_command() is None  # unset: nothing waits
+    locks = tmp_path / "locks"
+    monkeypatch.setenv("BRAINLEARN_COMPILE_LOCK", str(locks))
+    with use_device("cpp_standalone", tmp_path / "build"):
+        make = prefs.devices.cpp_standalone.make_cmd_unix
+        assert make == f"{compile_lock_command()} make"
+    assert prefs.devices.cpp_standalone.make_cmd_unix == "make"  # restored
+    builds = {}
+    for name, network in (("held", "same"), ("same", "same"), ("other", "other")):
+        builds[name] = tmp_path / name
+        builds[name].mkdir()
+        (builds[name] / "objects.h").write_text(f"// {network} network\n")
+        (builds[name] / "makefile").write_text("all:\n\ttouch done\n")
+    # another process compiling the network of "held": take its lock the way make does
+    subprocess.run(f"{make} -s", shell=True, cwd=builds["held"], check=True)
+    lock_file, = locks.iterdir()
+    with open(lock_file) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        same = subprocess.Popen(f"{make} -s", shell=True, cwd=builds["same"])
+        other = subprocess.run(f"{make} -s", shell=True, cwd=builds["other"], timeout=60)
+        assert other.returncode == 0 and (builds["other"] / "done").exists()  # not held up
+        time.sleep(0.5)
+        assert same.poll() is None and not (builds["same"] / "done").exists()  # waiting
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert same.wait(timeout=60) == 0
+    assert (builds["same"] / "done").exists()

@@ -30,7 +30,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data, tmp_path_factory):
     x, y, _, _ = data
-    clf = DiehlCookClassifier(n_neurons=50, examples=N_TRAIN, chunk=300, seed=1,
+    clf = DiehlCookClassifier(n_neurons=50, examples=N_TRAIN, chunk=100, seed=1,
                               run_dir=tmp_path_factory.mktemp("dc") / "fit")
     clf.fit(x, y)
     yield clf

@@ -2,7 +2,7 @@
 contract (``models list``, ``compare``, ``predict``, ``sweep``) reaching it by registration.
 
 One small network (10 filters, 90 cells, 500 embedded training images) is fitted once for
-the module by :class:`LCSNNClassifier`; its frozen network is compiled once and reused.
+the module by :class:`LCSNNClassifier`; the binary that trained it shows images frozen.
 """
 
 from __future__ import annotations
@@ -156,21 +156,30 @@ def test_a_sweep_trains_and_evaluates_through_the_registered_task(tmp_path):
     assert results["accuracy_vote"].between(0.1, 1.0).all()
 
 
-def test_the_side_by_side_figure_puts_lcsnn_beside_diehl_cook(tmp_path):
+def test_the_side_by_side_figure_puts_lcsnn_beside_every_diehl_cook_size(tmp_path):
     from brainlearn.models.lcsnn.__main__ import figure
     from brainlearn.models.lcsnn.plots import family_rows
 
     run = _evaluated_run(tmp_path / "lc25")
-    earlier = pd.DataFrame([{"method": "Diehl & Cook STDP, N=100, vote (label assignment)",
-                             "accuracy": 0.82, "train_seconds": 400.0, "parameters": 78600,
-                             "spikes_per_inference": 19.0, "source": "dc"}])
+    sizes = (100, 400, 1600, 6400)  # the results table's Diehl & Cook rows
+    earlier = pd.DataFrame([{"method": f"Diehl & Cook STDP, N={n}, vote (label assignment)",
+                             "accuracy": 0.8 + n / 1e5, "train_seconds": 4.0 * n,
+                             "parameters": 786 * n, "spikes_per_inference": 19.0,
+                             "source": f"dc{n}"} for n in sizes])
+    mine = comparison_rows([run])[0]  # a row the run gives again: kept once
+    earlier = pd.concat([earlier, pd.DataFrame([mine])])
     earlier.to_csv(tmp_path / "earlier.csv", index=False)
     paths = figure([str(run)], str(tmp_path / "fig"), str(tmp_path / "earlier.csv"))
     assert paths[-1].name == "lcsnn_vs_diehl_cook.png" and paths[-1].stat().st_size > 0
-    rows = family_rows(pd.read_csv(tmp_path / "fig" / "comparison.csv"))
-    assert sorted(rows["family"]) == ["Diehl & Cook, vote", "LC-SNN, n-gram", "LC-SNN, vote"]
+    table = pd.read_csv(tmp_path / "fig" / "comparison.csv")
+    assert (table["method"] == mine["method"]).sum() == 1
+    rows = family_rows(table)
+    dc = rows[rows["family"] == "Diehl & Cook, vote"]
+    assert sorted(dc["cells"]) == list(sizes)
+    assert sorted(dc["synapses"]) == [784 * n for n in sizes]
+    assert sorted(set(rows["family"])) == ["Diehl & Cook, vote", "LC-SNN, n-gram",
+                                            "LC-SNN, vote"]
     assert set(rows.loc[rows["family"] != "Diehl & Cook, vote", "synapses"]) == {32_400}
-    assert rows.loc[rows["family"] == "Diehl & Cook, vote", "synapses"].item() == 78_400
 
 
 def test_a_killed_training_resumes_from_its_last_chunk_to_the_same_weights(tmp_path,

@@ -40,7 +40,6 @@ from brian2 import (
     Quantity,
     SpikeMonitor,
     Synapses,
-    linked_var,
     ms,
     mV,
     second,
@@ -48,9 +47,10 @@ from brian2 import (
 
 from brainlearn.cppcode import fast_codeobj_class
 from brainlearn.devices import stop_network
-from brainlearn.encoding import PIXEL_RATE, START_PRESENTATION, pixel_table, poisson_input_group
+from brainlearn.encoding import PIXEL_RATE, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
 from brainlearn.plasticity import DiehlCookSTDP, SynapseCode
+from brainlearn.presentation import add_intensity, link_input, presentation_controller
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "SIZED_REFERENCE",
@@ -235,34 +235,6 @@ class DiehlCookParams(CheckedParams):
         return rng.random((N_INPUTS, n_neurons)) * float(self.max_delay / second)
 
 
-CONTROLLER_EQS = """
-example : 1
-intensity : 1
-retries : 1
-pending : 1
-nspk : 1
-limit : 1
-capped : 1
-seed : 1
-stopped : 1
-t_off : second
-t_start : second
-"""
-
-# At the start of every presentation: decide on the previous one, then start the next.
-CONTROLLER_CODE = """
-adv = pending * int(nspk >= min_spikes or retries >= max_retries)
-capped += adv * int(nspk < min_spikes)
-example += adv
-intensity = adv * intensity_start + (1 - adv) * (intensity + pending * intensity_step)
-retries = (1 - adv) * (retries + pending)
-pending = int(example < limit)
-nspk = 0
-t_off = t + t_input * int(example < limit)
-t_start = t
-stopped = stop_network(example >= limit)
-"""
-
 FLUSH = "{v} = {v} * int({v} > 1e-30)"
 
 #: The frozen network's cells at the start of every presentation: the rest state (v at rest,
@@ -338,32 +310,18 @@ def build_network(
         The objects by role (``network``, ``controller``, ``input``, ``exc``, ``inh``,
         ``syn``, ``table``, ``spikes``, ``presentations``).
     """
-    from brian2 import NeuronGroup
-
     p = params
     dt = p.dt
     odt = _object_dt(dt)
     table = pixel_table(np.zeros((n_table, N_INPUTS)), name="pixels")
 
-    ctl = NeuronGroup(
-        1, CONTROLLER_EQS, name="controller", dt=odt,
-        events={"presentation": "abs(t - t_start) < 0.5 * dt"},
-        namespace={
-            "min_spikes": p.min_spikes, "max_retries": p.max_retries,
-            "intensity_start": p.intensity_start, "intensity_step": p.intensity_step,
-            "t_input": p.t_input, "stop_network": stop_network,
-        },
+    ctl = presentation_controller(
+        add_intensity(p.intensity_start, p.intensity_step), t_input=p.t_input,
+        period=p.period, min_spikes=p.min_spikes, max_retries=p.max_retries, dt=odt,
+        stop=stop_network,
     )
-    ctl.run_regularly(CONTROLLER_CODE, dt=p.period, when="before_thresholds", order=0)
-    ctl.intensity = p.intensity_start
-    ctl.t_start = -1 * second
-
     inp = poisson_input_group(N_INPUTS, table, scale=PIXEL_RATE, name="input", dt=odt)
-    zeros = np.zeros(N_INPUTS, dtype=int)
-    inp.example = linked_var(ctl, "example", index=zeros)
-    inp.intensity = linked_var(ctl, "intensity", index=zeros)
-    inp.t_off = linked_var(ctl, "t_off", index=zeros)
-    inp.run_regularly(START_PRESENTATION, dt=p.period, when="before_thresholds", order=4)
+    link_input(inp, ctl, p.period)
 
     code = stdp_code(p) if plastic else None
     exc_boundary = [FLUSH.format(v="ge"), FLUSH.format(v="gi")]

@@ -18,7 +18,7 @@ __all__ = ["ControllerState", "NetworkState", "PENDING_COUNTS", "initial_state",
 
 @dataclass
 class ControllerState:
-    """The presentation controller between runs (see ``model.CONTROLLER_CODE``)."""
+    """The presentation controller between runs (see :mod:`brainlearn.presentation`)."""
 
     intensity: float
     pending: float = 0.0  # 1: the last presentation awaits its accept-or-retry decision

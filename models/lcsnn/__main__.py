@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "curve", "curve_table", "figure", "CURVE", "PAPER"]
+__all__ = ["main", "curve", "curve_table", "curve_command", "figure", "CURVE", "PAPER"]
 
 #: the published curve: filters -> (mean, sd) test accuracy in % (the authors' plot script
 #: ``plot_lcsnn_dac_performance_comp.py``)
@@ -24,8 +24,9 @@ CURVE = tuple((f, s) for f in (25, 50, 100) for s in (0, 1, 2)) + ((250, 0), (50
 
 
 def figure(runs: list[str], out: str, extra: str | None = None) -> list:
-    """``brainlearn compare`` of ``runs`` (plus the rows of an earlier comparison CSV) and
-    the side-by-side figure ``lcsnn_vs_diehl_cook.png`` in ``out``."""
+    """``brainlearn compare`` of ``runs`` (plus the rows of an earlier comparison CSV whose
+    method no run of ``runs`` gives) and the side-by-side figure ``lcsnn_vs_diehl_cook.png``
+    in ``out``: every LC-SNN size beside every Diehl & Cook size among the rows."""
     from pathlib import Path
 
     import pandas as pd
@@ -35,16 +36,54 @@ def figure(runs: list[str], out: str, extra: str | None = None) -> list:
     from brainlearn.models.lcsnn.plots import side_by_side
 
     table = compare_runs(runs)
-    if extra:
-        table = comparison_table([*table.to_dict("records"),
-                                  *pd.read_csv(extra).to_dict("records")])
+    if extra:  # rows of the earlier table that no run given here has already
+        earlier = pd.read_csv(extra)
+        earlier = earlier[~earlier["method"].isin(set(table["method"]))]
+        table = comparison_table([*table.to_dict("records"), *earlier.to_dict("records")])
     paths = list(write_comparison(table, out))
     return [*paths, side_by_side(table, Path(out) / "lcsnn_vs_diehl_cook.png")]
 
 
-def curve_table(folder: str, out: str):
-    """One row per size with at least one evaluated run under ``folder``: the runs' mean and
-    sd (over seeds) of every readout's test accuracy, beside the paper's; written to ``out``."""
+def curve_command(filters: int, out: str = "runs/lcsnn") -> str:
+    """The command that trains and evaluates every seed of size ``filters`` of the curve."""
+    seeds = " ".join(str(s) for f, s in CURVE if f == filters)
+    return f"python -m brainlearn.models.lcsnn curve --out {out} --filters {filters} --seeds {seeds}"
+
+
+def _progress(run) -> str:
+    """Where an unfinished run stands: trained images so far, or waiting for evaluation."""
+    import numpy as np
+
+    from brainlearn import rundir
+    from brainlearn.models.lcsnn.training import CHECKPOINT
+
+    metrics = rundir.read_metrics(run)
+    if "train_examples" in metrics:
+        return "evaluating"
+    if (run / CHECKPOINT).exists():
+        with np.load(run / CHECKPOINT) as f:
+            return f"training, {int(f['position']):,} images"
+    return "started"
+
+
+def _status(done: list[dict], running: list[str], seeds: list[int]) -> str:
+    """``seeds 0, 1 done; seed 2 training, 4,000 images; seeds 3 queued``."""
+    started = {r["seed"] for r in done} | {int(x.split()[1]) for x in running}
+    parts = [f"seed{'s' * (len(done) > 1)} {', '.join(str(r['seed']) for r in done)} done"
+             ] if done else []
+    queued = [str(s) for s in seeds if s not in started]
+    parts += running
+    if queued:
+        parts.append(f"seed{'s' * (len(queued) > 1)} {', '.join(queued)} queued")
+    return "; ".join(parts)
+
+
+def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
+    """One row per size of the published curve (:data:`PAPER`): the evaluated runs' mean
+    +- sd over seeds (sample sd, ``ddof=1``) of every readout's test accuracy beside the
+    paper's, which seeds are done or still under way in ``folder`` (``status``), and the
+    command that trains and evaluates the size (``command``, run directories in
+    ``runs_out``); written to ``out``. Sizes with no evaluated run keep blank accuracies."""
     from pathlib import Path
 
     import numpy as np
@@ -52,52 +91,69 @@ def curve_table(folder: str, out: str):
 
     from brainlearn import rundir
     from brainlearn.atomic import atomic_path
+    from brainlearn.models.lcsnn.model import LCSNNParams
 
-    runs = []
-    for run in sorted(Path(folder).iterdir()):
-        metrics = rundir.read_metrics(run) if run.is_dir() else {}
-        if "accuracy" in metrics:
-            runs.append({**rundir.read_config(run), **metrics})
-    if not runs:
-        raise ValueError(f"{folder} holds no evaluated LC-SNN run")
-    frame = pd.DataFrame(runs)
-    rows = []
-    for filters, group in frame.groupby("n_filters"):
-        row = {"filters": int(filters),
-               "kernel/stride": f"{group['kernel'].iloc[0]}/{group['stride'].iloc[0]}",
-               "cells": int(group["neurons"].iloc[0]), "synapses": int(group["synapses"].iloc[0]),
-               "seeds": len(group), "train images": int(group["train_examples"].iloc[0]),
-               "test images": int(group["test_examples"].iloc[0])}
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder}")
+    rows, evaluated = [], 0
+    for filters in sorted(PAPER):
+        seeds = [s for f, s in CURVE if f == filters]
+        done, running = [], []
+        for seed in seeds:
+            run = folder / f"f{filters}_s{seed}"
+            metrics = rundir.read_metrics(run) if run.is_dir() else {}
+            if "accuracy" in metrics:
+                done.append({**rundir.read_config(run), **metrics})
+                evaluated += 1
+            elif run.is_dir():
+                running.append(f"seed {seed} {_progress(run)}")
+        p = LCSNNParams.paper(filters)
+        row = {"filters": filters, "kernel/stride": f"{p.kernel}/{p.stride}",
+               "cells": p.n_neurons, "synapses": p.n_synapses,
+               "seeds": f"{len(done)} of {len(seeds)}"}
         for readout in ("vote", "ngram", "logistic", "online"):
-            values = 100 * group[f"accuracy_{readout}"].to_numpy(dtype=float)
+            values = 100 * np.array([r[f"accuracy_{readout}"] for r in done], dtype=float)
             sd = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
-            row[f"{readout} %"] = f"{values.mean():.2f}{sd}"
-        mean, sd = PAPER.get(int(filters), (np.nan, np.nan))
+            row[f"{readout} %"] = f"{values.mean():.2f}{sd}" if len(values) else ""
+        mean, sd = PAPER[filters]
         row["paper %"] = f"{mean:.2f} +- {sd:.2f}"
-        row["train h"] = f"{group['train_seconds'].mean() / 3600:.2f}"
+        row["train h"] = (f"{np.mean([r['train_seconds'] for r in done]) / 3600:.2f}"
+                          if done else "")
+        for key, column in (("train_examples", "train images"), ("test_examples", "test images")):
+            row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
+        row["status"] = _status(done, running, seeds)
+        row["command"] = curve_command(filters, runs_out)
         rows.append(row)
+    if not evaluated:
+        raise ValueError(f"{folder} holds no evaluated LC-SNN run of the curve")
     table = pd.DataFrame(rows)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     return table
 
 
-def curve(out: str, threads: int | None = None) -> None:
+def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None = None,
+          seeds: tuple[int, ...] | None = None) -> None:
     """Train and evaluate every run of :data:`CURVE` in ``out/f{filters}_s{seed}``, one
-    after the other; finished runs are skipped and an unfinished one resumes, so the same
-    command continues a stopped curve."""
+    after the other (only the given ``filters`` and ``seeds``, when given); finished runs
+    are skipped and an unfinished one resumes, so the same command continues a stopped
+    curve."""
     from pathlib import Path
 
     from brainlearn import rundir
     from brainlearn.models.lcsnn.training import evaluate, train
 
-    for filters, seed in CURVE:
-        run = Path(out) / f"f{filters}_s{seed}"
+    todo = [(f, s) for f, s in CURVE if (not filters or f in filters) and (not seeds or s in seeds)]
+    if filters and seeds:
+        todo += [(f, s) for f in filters for s in seeds if (f, s) not in todo]
+    for size, seed in todo:
+        run = Path(out) / f"f{size}_s{seed}"
         metrics = rundir.read_metrics(run) if run.is_dir() else {}
         if "accuracy" in metrics:
             continue
         if "train_examples" not in metrics:
-            train(run, n_filters=filters, seed=seed, threads=threads)
+            train(run, n_filters=size, seed=seed, threads=threads)
         evaluate(run)
         print(f"lcsnn curve: {run} done", file=sys.stderr)
 
@@ -125,9 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")
     cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    cu.add_argument("--filters", type=int, nargs="+", default=None,
+                    help="only these sizes (default: all five, smallest first)")
+    cu.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="only these seeds (default: the curve's, 0-2 or 0)")
     ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
     ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
     ta.add_argument("--out", required=True, help="CSV file to write")
+    ta.add_argument("--runs-out", default="runs/lcsnn",
+                    help="folder the table's commands write their runs to (runs/lcsnn)")
     fi = sub.add_parser("figure", help="brainlearn compare of the runs, plus the side-by-side "
                         "figure against Diehl & Cook")
     fi.add_argument("runs", nargs="+", help="evaluated run directories (any registered model)")
@@ -145,11 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"trained {metrics['train_examples']} images, "
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
         elif args.command == "table":
-            print(curve_table(args.folder, args.out).to_string(index=False))
+            print(curve_table(args.folder, args.out, args.runs_out).to_string(index=False))
         elif args.command == "figure":
             print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
         elif args.command == "curve":
-            curve(args.out, threads=args.threads)
+            curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds)
         else:
             metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
                                test_examples=args.test_examples)

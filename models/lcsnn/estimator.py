@@ -36,8 +36,9 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
     through the same code as the ``lcsnn`` model's ``train``, in a run directory), then shows
     the same images to the frozen network and fits the readout on its spikes (``y`` is used
     only there). ``predict(X)`` shows new images to the frozen network and applies the
-    readout. The frozen network is compiled once and kept: under ``cpp_standalone`` it holds
-    Brian2's device until :meth:`close` (or the end of a ``with`` block). Predictions are
+    readout. One binary trains and, frozen, shows images; it is kept after ``fit``: under
+    ``cpp_standalone`` it holds Brian2's device until :meth:`close` (or the end of a ``with``
+    block). Predictions are
     reproducible: the frozen network's spike trains are seeded from ``seed``.
 
     Parameters
@@ -120,15 +121,20 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{stage}_spike_step": out.spike_step, f"{stage}_spike_neuron": out.spike_neuron}
 
     def _frozen(self):
-        """The frozen network, compiled on first use and kept (it holds Brian2's device
-        until :meth:`close`)."""
-        from brainlearn.models.lcsnn.network import compile_network
+        """The network that shows images frozen: the run's own binary (built by ``fit``, so
+        nothing is compiled again) or, for a run without one, compiled on first use in a
+        temporary folder; kept (it holds Brian2's device until :meth:`close`)."""
+        from brainlearn.models.lcsnn.network import BUILD, compile_network
 
         sim = getattr(self, "_sim", None)
         if sim is None:
-            self._build = tempfile.TemporaryDirectory(prefix="lcsnn-frozen-")
-            sim = self._sim = compile_network(self.params_, self.params_.decay_every,
-                                              Path(self._build.name), plastic=False,
+            run = getattr(self, "run_dir_", None)
+            if run is not None and (Path(run) / BUILD).is_dir():
+                folder = Path(run)
+            else:
+                self._build = tempfile.TemporaryDirectory(prefix="lcsnn-frozen-")
+                folder = Path(self._build.name)
+            sim = self._sim = compile_network(self.params_, self.params_.decay_every, folder,
                                               device=self.device)
         return sim
 
@@ -164,7 +170,8 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         if path.exists():
             raise FileExistsError(f"{path} exists; give a new directory")
-        shutil.copytree(self.run_dir_, path, ignore=shutil.ignore_patterns("build_*", "*.lock"))
+        shutil.copytree(self.run_dir_, path,
+                        ignore=shutil.ignore_patterns("build", "build_*", "*.lock"))
         return path
 
     @classmethod

@@ -19,8 +19,12 @@ steps; an image that evokes fewer than 5 spikes is shown again at twice the rate
 three times); before a new image the membrane potentials go back to rest.
 
 The network is :func:`build_network`; the presentation protocol runs inside Brian2's
-generated code (a one-cell ``controller`` group, as in Diehl & Cook's network), so a chunk of
-images is one execution of one compiled binary (:class:`brainlearn.chunked.ChunkedSimulation`).
+generated code (the core's controller, :mod:`brainlearn.presentation`, as in Diehl & Cook's
+network, with the LC-SNN's retry rule), so a chunk of images is one execution of one compiled
+binary (:class:`brainlearn.chunked.ChunkedSimulation`). The same binary evaluates: with
+``A_plus = 0``, ``theta_on = 0`` and ``w_max`` lifted (values passed per run) it shows images
+with weights and thresholds frozen, spike for spike as the frozen network of
+``build_network(plastic=False)``.
 
 Two choices keep BindsNET's discrete dynamics exactly where Brian2's step order differs:
 
@@ -51,12 +55,11 @@ from brian2 import (
     linked_var,
     ms,
     mV,
-    second,
 )
 
-from brainlearn.devices import stop_network
-from brainlearn.encoding import START_PRESENTATION, pixel_table, poisson_input_group
+from brainlearn.encoding import pixel_table, poisson_input_group
 from brainlearn.plasticity import PairSTDP, SynapseCode
+from brainlearn.presentation import link_input, multiply_intensity, presentation_controller
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["LCSNNParams", "CITATION", "build_network", "receptive_fields", "crop_images",
@@ -224,14 +227,15 @@ def learning_rule(params: LCSNNParams) -> PairSTDP:
 def plastic_code(params: LCSNNParams) -> SynapseCode:
     """The plastic input synapses' code: :func:`learning_rule` rendered as ``replay`` runs it,
     with the input's effect on the membrane and two additions that leave the rule alone:
-    ``A_plus`` is a shared synapse variable (the decaying learning rate, set per chunk), and
-    each weight change is added to the cell's ``wsum`` (the normalisation is then one
+    ``A_plus`` and ``w_max`` are shared synapse variables (the decaying learning rate, set per
+    chunk; the upper bound, 1, lifted with ``A_plus = 0`` when the same binary evaluates),
+    and each weight change is added to the cell's ``wsum`` (the normalisation is then one
     multiply per synapse)."""
     code = learning_rule(params).render(on_pre_effect=_EFFECT)
-    namespace = {k: v for k, v in code.namespace.items() if k != "A_plus"}
+    namespace = {k: v for k, v in code.namespace.items() if k not in ("A_plus", "w_max")}
     namespace.update(_effect_namespace(params))
     return SynapseCode(
-        model=code.model + "\nA_plus : 1 (shared)",
+        model=code.model + "\nA_plus : 1 (shared)\nw_max : 1 (shared)",
         on_pre=_track(code.on_pre), on_post=_track(code.on_post), namespace=namespace,
     )
 
@@ -248,37 +252,6 @@ def _effect_namespace(params: LCSNNParams) -> dict:
     # w (dimensionless) in mV, scaled by one leak step (BindsNET adds input after the leak)
     return {"w_gain": float(np.exp(float(params.dt / params.tau_m))) * mV}
 
-
-CONTROLLER_EQS = """
-example : 1
-intensity : 1
-retries : 1
-pending : 1
-fresh : 1
-nspk : 1
-limit : 1
-capped : 1
-seed : 1
-stopped : 1
-t_off : second
-t_start : second
-"""
-
-# At the start of every presentation: decide on the previous one, then start the next.
-# A new image (``fresh``) starts at intensity 1; a retry doubles the intensity.
-CONTROLLER_CODE = """
-adv = pending * int(nspk >= min_spikes or retries >= max_retries)
-capped += adv * int(nspk < min_spikes)
-example += adv
-fresh = int(adv > 0 or pending < 0.5)
-intensity = fresh + (1 - fresh) * intensity * intensity_factor
-retries = (1 - fresh) * (retries + 1)
-pending = int(example < limit)
-nspk = 0
-t_off = t + t_input * int(example < limit)
-t_start = t
-stopped = stop_network(example >= limit)
-"""
 
 EXC_START = """
 v = fresh * v_rest + (1 - fresh) * v
@@ -297,7 +270,9 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     n_table : int
         Images the pixel table holds (a chunk).
     plastic : bool
-        Training network (learning, normalisation, adaptive theta) or frozen test network.
+        Training network (learning, normalisation, adaptive theta; frozen by the run values
+        ``syn.A_plus = 0``, ``syn.w_max = 1e300``, ``exc.theta_on = 0``) or the frozen network
+        (no plasticity compiled in).
 
     Returns
     -------
@@ -311,37 +286,28 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     check_quantity("dt", p.dt, ms)
     dt, period = p.dt, p.t_input
     table = pixel_table(np.zeros((int(n_table), p.n_inputs)), name="pixels")
-    ctl = NeuronGroup(
-        1, CONTROLLER_EQS, name="controller", dt=dt,
-        events={"presentation": "abs(t - t_start) < 0.5 * dt"},
-        namespace={"min_spikes": p.min_spikes, "max_retries": p.max_retries,
-                   "intensity_factor": p.intensity_factor, "t_input": p.t_input,
-                   "stop_network": stop_network},
-    )
-    ctl.run_regularly(CONTROLLER_CODE, dt=period, when="before_thresholds", order=0)
-    ctl.intensity = 1.0
-    ctl.t_start = -1 * second
-
+    ctl = presentation_controller(
+        multiply_intensity(p.intensity_factor), t_input=p.t_input, period=period,
+        min_spikes=p.min_spikes, max_retries=p.max_retries, dt=dt)
     inp = poisson_input_group(p.n_inputs, table, scale=p.input_rate, name="input", dt=dt)
-    zeros = np.zeros(p.n_inputs, dtype=int)
-    inp.example = linked_var(ctl, "example", index=zeros)
-    inp.intensity = linked_var(ctl, "intensity", index=zeros)
-    inp.t_off = linked_var(ctl, "t_off", index=zeros)
-    inp.run_regularly(START_PRESENTATION, dt=period, when="before_thresholds", order=4)
+    link_input(inp, ctl, period)
 
     eqs = "dv/dt = (v_rest - v) / tau_m : volt\nfresh : 1 (linked)\n"
     if plastic:
-        eqs += "dtheta/dt = -theta / tau_theta : volt\nwsum : 1\nnorm_factor : 1\n"
+        eqs += ("dtheta/dt = -theta_on * theta / tau_theta : volt\ntheta_on : 1 (shared)\n"
+                "wsum : 1\nnorm_factor : 1\n")
     else:
         eqs += "theta : volt\n"
     exc = NeuronGroup(
         p.n_neurons, eqs, threshold="v >= v_thresh + theta",
-        reset="v = v_reset" + ("\ntheta += theta_plus" if plastic else ""),
+        reset="v = v_reset" + ("\ntheta += theta_on * theta_plus" if plastic else ""),
         refractory=p.refractory, method="exact", name="exc", dt=dt,
         namespace={k: getattr(p, k) for k in ("v_rest", "v_reset", "v_thresh", "tau_m",
                                               "theta_plus", "tau_theta")},
     )
     exc.v = p.v_rest
+    if plastic:
+        exc.theta_on = 1.0
     exc.fresh = linked_var(ctl, "fresh", index=np.zeros(p.n_neurons, dtype=int))
     exc.run_regularly(EXC_START, dt=period, when="before_thresholds", order=3)
 
@@ -375,7 +341,8 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
     (every ``t_input`` from t=0), scale each cell's weights to sum to ``norm_total``:
     ``norm_factor = norm_total / wsum`` on the cell, ``w *= norm_factor`` on its synapses,
     then ``wsum = norm_total``. ``target`` must have ``v``, ``not_refractory`` and, when
-    plastic, ``wsum`` and ``norm_factor``; set ``syn.A_plus`` (the learning rate).
+    plastic, ``wsum`` and ``norm_factor``; set ``syn.A_plus`` (the learning rate;
+    ``syn.w_max`` starts at the rule's bound, 1).
 
     Returns
     -------
@@ -394,6 +361,7 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
     syn.connect(i=pre, j=post)
     objects = {"syn": syn}
     if plastic:
+        syn.w_max = float(learning_rule(p).w_max)
         total = repr(p.norm_total)
         period = p.t_input
         objects["norm_factor"] = target.run_regularly(

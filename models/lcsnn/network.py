@@ -8,6 +8,7 @@ presentation and those spikes themselves (time step and cell, for the n-gram rea
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,15 @@ from brian2 import second
 
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import STOPS_ITSELF
-from brainlearn.models.lcsnn.model import LCSNNParams, build_network, crop_images, receptive_fields
+from brainlearn.models.lcsnn.model import (
+    LCSNNParams,
+    build_network,
+    crop_images,
+    learning_rule,
+    receptive_fields,
+)
 
-__all__ = ["ChunkOutput", "compile_network", "present_chunk", "present_all"]
+__all__ = ["ChunkOutput", "compile_network", "present_chunk", "present_all", "BUILD"]
 
 
 @dataclass
@@ -42,18 +49,33 @@ class ChunkOutput:
     wall_seconds: float
 
 
-def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *, plastic: bool,
+#: build folder of a run directory: one binary trains and evaluates
+BUILD = "build"
+#: ``w_max`` while evaluating: above any weight (finite: a run value is passed as a number)
+NO_BOUND = 1e300
+
+
+def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *,
                     device: str = "cpp_standalone", threads: int | None = None,
                     ) -> ChunkedSimulation:
-    """The network compiled once for chunks of ``chunk`` images (close it when done)."""
+    """The plastic network compiled once for chunks of ``chunk`` images (close it when done).
+
+    The one binary both trains and evaluates (:func:`present_chunk` freezes it per run), in
+    ``run_dir/build``: a second compilation of the same network there (evaluation after
+    training, a resumed run) regenerates the code and finds nothing to recompile.
+    """
     if not STOPS_ITSELF.get(device, False):
         raise ValueError(f"device {device!r}: the LC-SNN runs under cpp_standalone or runtime")
     # a chunk stops itself after its images; the duration leaves room for every retry
     duration = (params.max_retries + 1) * chunk * params.t_input + 2 * params.t_input
-    directory = Path(run_dir) / ("build_train" if plastic else "build_eval")
+    directory = Path(run_dir) / BUILD
 
     def build():
-        return build_network(params, chunk, plastic=plastic)
+        # Brian2 names code objects after the live ones (``syn_pre_codeobject_1`` while an
+        # earlier build's objects wait for the garbage collector): collect them first, so the
+        # same network generates the same files and the earlier binary is used as it is
+        gc.collect()
+        return build_network(params, chunk, plastic=True)
 
     return ChunkedSimulation(build, duration, device, directory, threads)
 
@@ -63,18 +85,27 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
                   learning_rate: float | None = None) -> ChunkOutput:
     """Show ``pixels`` (cropped, flattened, at most a table's worth) once each, with retries.
 
-    ``learning_rate`` is the plastic network's ``A_plus`` for the whole chunk (``None`` for
-    the frozen network).
+    ``learning_rate`` is ``A_plus`` for the whole chunk; ``None`` freezes the network for
+    the run: no learning (``A_plus = 0``, no upper bound to clip at: ``w_max`` is
+    :data:`NO_BOUND`), no threshold change
+    (``theta_on = 0``) and a weight sum that makes every normalisation a multiply by
+    exactly 1, so the weights and thresholds stay as given.
     """
     table_size = sim.objects["table"].values.shape[0] if sim.objects is not None else None
     limit = len(pixels)
     table = np.zeros((table_size or limit, params.n_inputs))
     table[:limit] = pixels
     state = {"syn.w": weights, "exc.theta": theta, "controller.limit": np.array([float(limit)])}
-    if learning_rate is not None:
+    if learning_rate is None:
+        state.update({"exc.wsum": np.full(params.n_neurons, params.norm_total),
+                      "syn.A_plus": np.array([0.0]), "syn.w_max": np.array([NO_BOUND]),
+                      "exc.theta_on": np.array([0.0])})
+    else:
         _, post = receptive_fields(params)
-        state["exc.wsum"] = np.bincount(post, weights, minlength=params.n_neurons)
-        state["syn.A_plus"] = np.array([float(learning_rate)])
+        state.update({"exc.wsum": np.bincount(post, weights, minlength=params.n_neurons),
+                      "syn.A_plus": np.array([float(learning_rate)]),
+                      "syn.w_max": np.array([float(learning_rule(params).w_max)]),
+                      "exc.theta_on": np.array([1.0])})
     out = sim.run(state, table, seed)
     pres_t = np.asarray(out["presentations"].t_[:], dtype=float)
     by_time = np.argsort(pres_t, kind="stable")
@@ -105,7 +136,7 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
 def present_all(sim: ChunkedSimulation, params: LCSNNParams, images: np.ndarray,
                 weights: np.ndarray, theta: np.ndarray, chunk: int, seed: int,
                 progress: bool = False, what: str = "images") -> ChunkOutput:
-    """Show ``images`` (28x28, 0-255) to a frozen network, chunk by chunk, and join the
+    """Show ``images`` (28x28, 0-255) to the network, frozen, chunk by chunk, and join the
     outputs (images numbered from 0 over all chunks)."""
     import sys
 

@@ -126,7 +126,7 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
         try:
             while state["position"] < total:
                 if sim is None:
-                    sim = compile_network(p, chunk, run, plastic=True, device=device,
+                    sim = compile_network(p, chunk, run, device=device,
                                           threads=threads)
                     state["compile_seconds"] += sim.compile_seconds
                 pos = int(state["position"])
@@ -200,7 +200,7 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
     x_assign, y_assign = load_images(data, "train", n_assign)
     x_test, y_test = load_images(data, "test", test_examples or _TEST[data])
     start = time.perf_counter()
-    with compile_network(p, p.decay_every, run, plastic=False,
+    with compile_network(p, p.decay_every, run,
                          device=device or config.get("device", "cpp_standalone"),
                          threads=config.get("threads")) as sim:
         assign = present_all(sim, p, x_assign, weights, theta, p.decay_every,
