@@ -20,6 +20,7 @@ leaves Brian2 in runtime mode.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -120,6 +121,11 @@ class ChunkedSimulation:
             use_device(self.device_name, self.directory / "build", self.threads)
         )
         try:
+            # Brian2 names objects after the live ones (``neurongroup_1``, ``syn_pre_codeobject_1``
+            # while an earlier build's objects wait for the garbage collector): collect them
+            # once before the build, so the same network generates the same files, make keeps
+            # the objects it has and the compiler cache finds the rest
+            gc.collect()
             self.objects = self.build()
             device.apply_run_args()
             seed_array = device.get_array_name(self.objects["controller"].variables["seed"])

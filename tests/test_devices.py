@@ -213,3 +213,57 @@ def test_a_build_of_the_same_network_waits_for_the_compile_lock_and_others_do_no
         fcntl.flock(held, fcntl.LOCK_UN)
         assert same.wait(timeout=60) == 0
     assert (builds["same"] / "done").exists()
+
+
+def test_the_same_network_built_twice_in_one_process_gets_the_same_names(tmp_path, monkeypatch):
+    """Brian2 names objects after the live ones (``neurongroup_1`` while an earlier build's
+    objects wait for the garbage collector); ``ChunkedSimulation`` collects them before its
+    build, so a second build of the same network in the same process generates the same
+    files (make and the compiler cache then reuse the first one's objects). The automatic
+    collector is off here, as it is whenever it has not run between two builds; the compiler
+    is not called (only the generated names are compared)."""
+    import gc
+
+    from brian2 import device
+
+    import brainlearn.chunked as chunked
+    from brainlearn.models.diehl_cook import make_sim
+    from brainlearn.models.diehl_cook.model import DiehlCookParams
+
+    names = []
+    monkeypatch.setattr(chunked, "build", lambda directory, run=False: names.append(
+        sorted(device.code_objects) + sorted(o.name for o in sim_objects()["network"].objects)))
+    params = DiehlCookParams()
+    config = {"neurons": 10, "chunk": 5, "device": "cpp_standalone", "threads": None}
+    holder = {}
+
+    def sim_objects():
+        return holder["objects"]
+
+    original_build = chunked.ChunkedSimulation._compile
+
+    def compile_(self):
+        original = self.build
+
+        def build():
+            holder["objects"] = original()
+            return holder["objects"]
+
+        self.build = build
+        return original_build(self)
+
+    monkeypatch.setattr(chunked.ChunkedSimulation, "_compile", compile_)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for attempt in range(2):
+            net = make_sim(config, params, tmp_path / f"run{attempt}", True,
+                           np.zeros((784, 10)))
+            net.close()
+            del net
+            holder.clear()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert len(names) == 2 and names[0]
+    assert names[0] == names[1], sorted(set(names[1]) - set(names[0]))[:5]
