@@ -8,6 +8,9 @@ Usage: ``python tests/fault_child.py FAULT -- brainlearn-arguments...`` where ``
     ``kill -9`` of this process S seconds after the network's compile starts;
 ``chunk:S``
     ``kill -9`` S seconds after a compiled chunk starts (the program is running);
+``chunk:S@K``
+    the same in the K-th compiled chunk (the earlier ones run whole and are checkpointed):
+    a kill mid-training at a point that does not depend on the machine's speed or load;
 ``checkpoint``
     ``kill -9`` while ``checkpoint.npz`` is being written (half of it under its temporary
     name), after the first chunk;
@@ -52,9 +55,13 @@ def _install(fault: str) -> None:
         chunked.ChunkedSimulation._compile = compile_
     elif kind == "chunk":
         original_run = chunked.run_standalone
+        seconds, _, nth = arg.partition("@")
+        started = []
 
         def run(*a, **k):
-            _after(float(arg))
+            started.append(1)
+            if len(started) == int(nth or 1):
+                _after(float(seconds))
             return original_run(*a, **k)
 
         chunked.run_standalone = run

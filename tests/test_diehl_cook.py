@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,8 @@ from brainlearn.models.diehl_cook import (
     present_chunk,
 )
 from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, synapse_order
+
+FAULT_CHILD = Path(__file__).resolve().parent / "fault_child.py"
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
 SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
@@ -169,32 +170,18 @@ def test_standalone_and_runtime_agree_statistically(tmp_path):
 
 @pytest.fixture(scope="module")
 def killed_and_resumed_run(tmp_path_factory):
-    """Train on the embedded subset, kill the process after its first checkpoint, resume."""
+    """Train on the embedded subset, kill the process (``kill -9``) one second into its second
+    compiled chunk, after the first checkpoint, then resume. The kill follows the run's own
+    progress (``tests/fault_child.py``, fault ``chunk:1@2``), not a clock: on a loaded
+    machine the compile may take many minutes and the kill still lands mid-training."""
     run_dir = tmp_path_factory.mktemp("dc") / "run"
-    cmd = [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--neurons", "50",
-           "--examples", "600", "--data", "embedded", "--chunk", "100", "--seed", "1",
-           "--no-progress", "--out", str(run_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = run_dir / "checkpoint.npz"
-    killed_at = None
-    deadline = time.time() + 600
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if ckpt.exists():
-                try:
-                    meta = json.loads(str(load_npz(ckpt)["meta"]))
-                except ValueError:
-                    meta = {"position": 0}
-                if meta["position"] >= 100:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                    killed_at = meta["position"]
-                    break
-            time.sleep(0.05)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    train = ["mnist", "train", "--neurons", "50", "--examples", "600", "--data", "embedded",
+             "--chunk", "100", "--seed", "1", "--no-progress", "--out", str(run_dir)]
+    killed = subprocess.run([sys.executable, str(FAULT_CHILD), "chunk:1.0@2", "--", *train],
+                            capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, (
+        f"training was not killed mid-run (exit {killed.returncode}): {killed.stderr[-2000:]}")
+    killed_at = json.loads(str(load_npz(run_dir / "checkpoint.npz")["meta"]))["position"]
     assert killed_at is not None and killed_at < 600, "training finished before it was killed"
     resumed = subprocess.run(
         [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--resume", str(run_dir),
