@@ -1,6 +1,7 @@
 """Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``),
-Brian2's runtime code generation target fixed to numpy for every test, and one compile at a
-time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``)."""
+Brian2's runtime code generation target fixed to numpy for every test, one compile at a
+time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``), and the longest test files
+handed to the workers first (:data:`LONGEST_FIRST`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,26 @@ import pytest  # noqa: E402
 
 _LOCK = "BRAINLEARN_COMPILE_LOCK"
 
+#: The test files that take longest (compiled Brian2 networks, NEST), longest first, from the
+#: suite's ``--durations`` (under load, 2 workers: reproduce and tune 660 s, the quick start
+#: 580 s, the killed-and-resumed run 590 s, the estimator 490 s, the faults 490 s, ...).
+#: They run first, in this order, and the short files fill in behind them, so the two workers
+#: finish together (longest-first list scheduling) instead of one of them starting a
+#: ten-minute file when the other is nearly done. ``--dist loadfile`` hands files to the
+#: workers in collection order (``--no-loadscope-reorder`` in ``setup.cfg``: xdist would
+#: otherwise order them by their number of tests).
+LONGEST_FIRST = (
+    "test_diehl_cook_reproduce.py",
+    "test_quickstart.py",
+    "test_diehl_cook.py",
+    "test_diehl_cook_estimator.py",
+    "test_faults.py",
+    "test_nest_clopath.py",
+    "test_lcsnn.py",
+    "test_conversion_estimator.py",
+    "test_sweep.py",
+)
+
 
 def pytest_configure(config):
     """Builds of the same network take turns in the whole run (every xdist worker and every
@@ -28,6 +49,13 @@ def pytest_configure(config):
     folder = tempfile.mkdtemp(prefix="brainlearn-compile-locks-")
     os.environ[_LOCK] = folder
     config._brainlearn_compile_locks = folder
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The files of :data:`LONGEST_FIRST` first, in its order; the others after them in
+    collection order; the tests of each file keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_unconfigure(config):
