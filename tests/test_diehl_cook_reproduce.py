@@ -76,8 +76,11 @@ def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_p
         return load(data, split)
 
     monkeypatch.setattr(dc_config, "load_images", recording_load)
-    kwargs = dict(neurons=20, seeds=[0], validation=150, examples=40, assign_examples=200,
-                  data="embedded", chunk=40, progress=False)
+    # small held-out and assignment sets: the claim (which images are scored, which assign
+    # the labels, the test set never read) does not depend on their size
+    held_out, assign = 50, 100
+    kwargs = dict(neurons=20, seeds=[0], validation=held_out, examples=40,
+                  assign_examples=assign, data="embedded", chunk=40, progress=False)
     summary = tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
     assert "test" not in read and "train" in read
     # best mean vote first, one row per candidate
@@ -87,9 +90,9 @@ def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_p
     run = tune_directory(tmp_path, 20, 0.0125 * mV, 0)
     assert run.name == "n20_tp0.0125mV_s0"
     counts = np.load(run / "eval_counts.npz")
-    # scored on the last 150 training images; labels assigned on the first 200 of the rest
-    np.testing.assert_array_equal(counts["test_labels"], labels[-150:])
-    np.testing.assert_array_equal(counts["assign_labels"], labels[:200])
+    # scored on the last `held_out` training images; labels assigned on the first `assign`
+    np.testing.assert_array_equal(counts["test_labels"], labels[-held_out:])
+    np.testing.assert_array_equal(counts["assign_labels"], labels[:assign])
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["scored_on"] == "validation" and metrics["theta_plus_mV"] == pytest.approx(0.0125)
     runs = pd.read_csv(tmp_path / "tune.csv")
