@@ -54,7 +54,7 @@ EXTRAS = {
     # NEST itself, the live oracle of the plasticity tests (tests/test_nest_stdp.py);
     # the registry's wheel is for CPython 3.11
     "nest": ["nest-simulator==3.10.0"],
-    "dev": ["pytest>=8", "pytest-xdist>=3.6", "ruff>=0.6", "import-linter>=2.1"],
+    "dev": ["pytest>=8", "pytest-xdist>=3.8", "ruff>=0.6", "import-linter>=2.1"],
     # the documentation site and its executed example gallery (docs/, examples/)
     "docs": ["sphinx>=7.2", "sphinx-gallery>=0.16", "furo>=2024.1", "myst-parser>=2"],
     # release artefacts: `python -m build` (sdist + wheel)
