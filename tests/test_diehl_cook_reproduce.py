@@ -77,18 +77,21 @@ def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_p
 
     monkeypatch.setattr(dc_config, "load_images", recording_load)
     # small held-out and assignment sets: the claim (which images are scored, which assign
-    # the labels, the test set never read) does not depend on their size
-    held_out, assign = 50, 100
-    kwargs = dict(neurons=20, seeds=[0], validation=held_out, examples=40,
-                  assign_examples=assign, data="embedded", chunk=40, progress=False)
+    # the labels, the test set never read) does not depend on their size. 50 neurons in
+    # chunks of 100: the 0.05 mV candidate is the network of test_diehl_cook.py's
+    # killed-and-resumed run and of the estimator's fit, so its two builds compile once in a
+    # test run (ccache, BRAINLEARN_COMPILE_LOCK)
+    held_out, assign, n = 50, 100, 50
+    kwargs = dict(neurons=n, seeds=[0], validation=held_out, examples=40,
+                  assign_examples=assign, data="embedded", chunk=100, progress=False)
     summary = tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
     assert "test" not in read and "train" in read
     # best mean vote first, one row per candidate
     assert list(summary["validation_vote"]) == sorted(summary["validation_vote"], reverse=True)
     assert sorted(summary["theta_plus_mV"]) == [0.0125, 0.05]
     _, labels = load("embedded", "train")
-    run = tune_directory(tmp_path, 20, 0.0125 * mV, 0)
-    assert run.name == "n20_tp0.0125mV_s0"
+    run = tune_directory(tmp_path, n, 0.0125 * mV, 0)
+    assert run.name == f"n{n}_tp0.0125mV_s0"
     counts = np.load(run / "eval_counts.npz")
     # scored on the last `held_out` training images; labels assigned on the first `assign`
     np.testing.assert_array_equal(counts["test_labels"], labels[-held_out:])
