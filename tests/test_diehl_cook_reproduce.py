@@ -34,10 +34,8 @@ def test_sized_parameters_keep_the_spike_budget_of_the_reference_size():
 
 
 def test_reproduce_writes_the_table_and_skips_finished_rows(tmp_path):
-    # chunks of 250: the size of `brainlearn demo`'s tables, so these N=100 builds share
-    # all but their theta_plus files with the quick start's (ccache, BRAINLEARN_COMPILE_LOCK)
     kwargs = dict(data="embedded", examples=40, assign_examples=100, test_examples=50,
-                  chunk=250, progress=False, plot=False)
+                  chunk=40, progress=False, plot=False)
     table = reproduce(tmp_path, [100], param_set="sized", seeds=[0, 1], **kwargs)
     assert list(table["run_dir"]) == ["n100_sized", "n100_sized_s1"]
     assert (table["paper_accuracy"] == PAPER_ROWS[100][1]).all()
