@@ -83,11 +83,15 @@ def use_device(
         select_device(name, directory, threads, runtime_target)
         yield get_device()
     finally:
-        reset_device()
-        for key, value in saved.items():
-            prefs[key] = value
-        if tmp is not None:
-            tmp.cleanup()
+        # A block still open when the interpreter exits (a network a worker process kept to
+        # its end) is closed as the interpreter tears its modules down: there is no device
+        # left to reset then, and Brian2's reset would import ("sys.meta_path is None").
+        if not sys.is_finalizing():
+            reset_device()
+            for key, value in saved.items():
+                prefs[key] = value
+            if tmp is not None:
+                tmp.cleanup()
 
 
 def build(directory: str | os.PathLike, run: bool = False, what: str = "network") -> None:

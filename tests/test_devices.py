@@ -213,3 +213,24 @@ def test_a_build_of_the_same_network_waits_for_the_compile_lock_and_others_do_no
         fcntl.flock(held, fcntl.LOCK_UN)
         assert same.wait(timeout=60) == 0
     assert (builds["same"] / "done").exists()
+
+
+def test_a_device_held_to_the_end_of_the_process_is_let_go_quietly(tmp_path):
+    """A standalone device still selected when the interpreter exits (a Dask worker keeps its
+    frozen network to its end) is not reset as the modules are torn down: no "Exception
+    ignored in: generator use_device ... sys.meta_path is None" on stderr."""
+    import subprocess
+    import sys
+
+    code = ("from contextlib import ExitStack\n"
+            "from brian2 import get_device\n"
+            "from brainlearn.devices import use_device\n"
+            "class Worker:  # held in a class, as a worker's cached network is: a cycle\n"
+            "    held = ExitStack()\n"
+            f"Worker.held.enter_context(use_device('cpp_standalone', {str(tmp_path / 'b')!r}))\n"
+            "print(type(get_device()).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "CPPStandaloneDevice"
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
