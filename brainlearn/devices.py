@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 from brian2 import Function, device, get_device, prefs, set_device
 
-from brainlearn.standalone import atomic_static_arrays, compile_error, remove_broken_objects
+from brainlearn.standalone import (
+    atomic_static_arrays,
+    compile_error,
+    remove_broken_objects,
+    stable_main_order,
+)
 
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
@@ -113,6 +118,8 @@ def build(directory: str | os.PathLike, run: bool = False, what: str = "network"
         remove_broken_objects(directory)
     Path(directory).mkdir(parents=True, exist_ok=True)
     marker.touch()
+    if hasattr(device, "main_queue"):  # the same network, the same main.cpp (nothing to make)
+        stable_main_order(device)
     try:
         device.build(directory=str(directory), compile=True, run=run, with_output=False)
     except RuntimeError as exc:
