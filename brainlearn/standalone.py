@@ -352,7 +352,8 @@ def stable_main_order(dev) -> None:
 
     queue = _sorted_runs(list(dev.main_queue), clock_reset)
     for k, (func, args) in enumerate(queue):
-        if func == "run_network":
-            net, lines = args
-            queue[k] = (func, (net, _sorted_runs(list(lines), null_clock)))
+        # Brian2's (net, lines); another device's entry of another shape is left as it is
+        if func == "run_network" and isinstance(args, tuple) and len(args) == 2 \
+                and isinstance(args[1], list):
+            queue[k] = (func, (args[0], _sorted_runs(args[1], null_clock)))
     dev.main_queue[:] = queue
