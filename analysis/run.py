@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainlearn import rundir
+from brainlearn.atomic import check_room
 from brainlearn.checks import check_count
 
 from .formats import FORMATS, write_spikes
@@ -29,6 +30,10 @@ __all__ = [
 ]
 
 SPIKES_FILE = rundir.SPIKES
+
+#: float64 / int64 values an HDF5 format stores per spike at the least (SONATA: timestamps,
+#: node_ids, t_s and the table's other columns; NWB: the spike time)
+_HDF5_VALUES_PER_SPIKE = {"sonata": len, "nwb": lambda columns: 1}
 
 
 def load_run_config(run_dir: str | os.PathLike) -> dict:
@@ -172,7 +177,10 @@ def export_run(
             "session_start_time": datetime.fromtimestamp(stamp, timezone.utc) if stamp else None,
             "config": config,
         }
-    bar = tqdm(total=pq.ParquetFile(root / SPIKES_FILE).metadata.num_rows, unit="spike",
+    rows = pq.ParquetFile(root / SPIKES_FILE).metadata.num_rows
+    if format in _HDF5_VALUES_PER_SPIKE:  # HDF5 cannot stop cleanly on a full disk: check first
+        check_room(target, rows * 8 * _HDF5_VALUES_PER_SPIKE[format](stream.meta["columns"]))
+    bar = tqdm(total=rows, unit="spike",
                unit_scale=True, desc=f"export {format}", delay=2.0, disable=not progress)
 
     def counted(chunks):

@@ -26,8 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "save_npz", "write_error", "write_bytes", "sweep_stale",
-           "temporary_name"]
+__all__ = ["atomic_path", "check_room", "save_npz", "write_error", "write_bytes",
+           "sweep_stale", "temporary_name"]
 
 #: temporary files being written by this process (removed at exit if still there)
 _OPEN: set[Path] = set()
@@ -171,6 +171,55 @@ def write_error(path: str | os.PathLike, exc: OSError) -> OSError:
     named = next((c for t, c in _CAUSE_TEXTS.items() if t.lower() in str(exc).lower()), None)
     error.errno = exc.errno or named or errno.EIO  # for callers; the message stays one line
     return error
+
+
+def check_room(path: str | os.PathLike, nbytes: int) -> None:
+    """Refuse, before anything is written, a file of at least ``nbytes`` that cannot fit.
+
+    For writers that cannot stop cleanly when the disk fills (HDF5 may abort the process on
+    a failed write): the file's folder (or its nearest existing parent) must have ``nbytes``
+    free, and the file size limit (``ulimit -f``, ``RLIMIT_FSIZE``) must allow them.
+
+    Raises
+    ------
+    OSError
+        ``ENOSPC`` or ``EFBIG``, naming ``path``, the size needed and what allows less.
+    """
+    folder = Path(path).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free, limit = _free_bytes(folder), _size_limit()
+    if free is not None and nbytes > free:
+        error = OSError(f"cannot write {path}: it needs at least {nbytes:,} bytes and the disk "
+                        f"({folder}) has {free:,} free; nothing was written: free some space "
+                        "and run the command again")
+        error.errno = errno.ENOSPC
+        raise error
+    if limit is not None and nbytes > limit:
+        error = OSError(f"cannot write {path}: it needs at least {nbytes:,} bytes and the file "
+                        f"size limit (ulimit -f) is {limit:,}; nothing was written: raise the "
+                        "limit and run the command again")
+        error.errno = errno.EFBIG
+        raise error
+
+
+def _free_bytes(folder: Path) -> int | None:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _size_limit() -> int | None:
+    """The soft ``RLIMIT_FSIZE`` in bytes, ``None`` when unlimited or unknown."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:

@@ -191,25 +191,47 @@ def test_sweep_records_are_strict_json(tmp_path):
 
 def test_a_full_disk_during_export_names_the_file_and_the_cause(tmp_path):
     """The streaming writers (pyarrow's Parquet, the CSV writer) cut short by a file size limit
-    (as a full disk would) say which file and why, and leave nothing behind. (HDF5, under
-    SONATA and NWB, crashes the process on a failed write: its temporary file is swept by
-    the next export, see above.)"""
+    (as a full disk would) say which file and why, and leave nothing behind. HDF5 (SONATA,
+    NWB) may abort the process on a failed write, so those exports are refused before
+    anything is written when the file cannot fit (what a crash would leave is swept by the
+    next export, see above)."""
     run = make_run_dir(tmp_path / "run", labelled_table(30000))
     out = tmp_path / "out"
     script = textwrap.dedent("""
         import resource, sys
         from brainlearn.cli import main
         resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
-        for fmt, suffix in (("parquet", ".parquet"), ("csv", ".csv")):
+        for fmt, suffix in (("parquet", ".parquet"), ("csv", ".csv"), ("sonata", ".h5"),
+                            ("nwb", ".nwb")):
             print(fmt, main(["export", sys.argv[1], "--format", fmt, "--out",
                              f"{sys.argv[2]}/spikes{suffix}"]), flush=True)
     """)
     child = subprocess.run([sys.executable, "-c", script, str(run), str(out)],
                            capture_output=True, text=True, timeout=300)
     codes = dict(line.split() for line in child.stdout.splitlines())
-    assert codes == {"parquet": "2", "csv": "2"}, child.stderr
+    assert codes == {"parquet": "2", "csv": "2", "sonata": "2", "nwb": "2"}, child.stderr
     errors = [line for line in child.stderr.splitlines() if line.startswith("brainlearn: error")]
-    assert len(errors) == 2, child.stderr
-    for line, suffix in zip(errors, (".parquet", ".csv"), strict=True):
+    assert len(errors) == 4, child.stderr
+    for line, suffix in zip(errors, (".parquet", ".csv"), strict=False):
         assert f"cannot write {out}/spikes{suffix}: the file size limit was reached" in line, line
+    for line, suffix in zip(errors[2:], (".h5", ".nwb"), strict=True):
+        assert f"cannot write {out}/spikes{suffix}: it needs at least" in line, line
+        assert "the file size limit (ulimit -f) is 20,000" in line, line
     assert not list(out.iterdir())
+
+
+@pytest.mark.parametrize("fmt, suffix", [("sonata", ".h5"), ("nwb", ".nwb")])
+def test_an_hdf5_export_too_big_for_the_disk_is_refused_before_writing(fmt, suffix, run_dir,
+                                                                        tmp_path, capsys,
+                                                                        monkeypatch):
+    """A SONATA or NWB file that cannot fit in the free space is refused up front, with the
+    file, the size it needs and the space there is: HDF5 could abort half-way."""
+    from brainlearn import atomic
+
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: 1000)
+    out = tmp_path / "out" / f"spikes{suffix}"
+    err = _error(capsys, ["export", str(run_dir), "--format", fmt, "--out", str(out)])
+    assert f"cannot write {out}: it needs at least" in err and "has 1,000 free" in err, err
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+    monkeypatch.undo()
+    assert main(["export", str(run_dir), "--format", fmt, "--out", str(out)]) == 0

@@ -176,13 +176,8 @@ def _build_bsshslm_2020(nest, task: Task):
            "tau_m_readout": float(p.tau_out / ms)}
     all_to_all = {"rule": "all_to_all", "allow_autapses": False}
     static = {"synapse_model": "static_synapse", "delay": 1.0}
-    nest.Connect(gen_in, nrns_in, {"rule": "one_to_one"}, static)
-    nest.Connect(nrns_in, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_in)})
-    nest.Connect(nrns_rec, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_rec)})
-    nest.Connect(nrns_rec, nrns_out, all_to_all, {**syn, "weight": _f(w.w_out)})
-    nest.Connect(nrns_out, nrns_rec, all_to_all, {
-        "synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": 1.0,
-        "weight": _f(w.feedback)})
+    _connect(nest, (gen_in, nrns_in, nrns_rec, nrns_out), w, syn, all_to_all, static,
+             "eprop_learning_signal_connection_bsshslm_2020")
     nest.Connect(_targets(nest, task, offset), nrns_out, {"rule": "one_to_one"},
                  {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 2})
     if p.loss == "cross_entropy":
@@ -193,6 +188,20 @@ def _build_bsshslm_2020(nest, task: Task):
     nest.Connect(mm_out, nrns_out, all_to_all, static)
     gen_in.set(spike_generator_params(task.stim))
     return mm_out, n_steps + offset + 1
+
+
+def _connect(nest, groups: tuple, w, syn: dict, all_to_all: dict, static: dict,
+             feedback_model: str) -> None:
+    """The connections both generations share: generators to parrots one to one (``static``),
+    input, recurrent and output e-prop synapses (``syn``) with ``w``'s weights, and the
+    learning signal from the readout back to the recurrent cells through ``feedback_model``."""
+    gen_in, nrns_in, nrns_rec, nrns_out = groups
+    nest.Connect(gen_in, nrns_in, {"rule": "one_to_one"}, static)
+    nest.Connect(nrns_in, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_in)})
+    nest.Connect(nrns_rec, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_rec)})
+    nest.Connect(nrns_rec, nrns_out, all_to_all, {**syn, "weight": _f(w.w_out)})
+    nest.Connect(nrns_out, nrns_rec, all_to_all, {
+        "synapse_model": feedback_model, "delay": 1.0, "weight": _f(w.feedback)})
 
 
 def _f(matrix: np.ndarray) -> np.ndarray:
@@ -238,13 +247,8 @@ def _build_2023(nest, task: Task):
     all_to_all = {"rule": "all_to_all", "allow_autapses": False}
     static = {"synapse_model": "static_synapse", "delay": 1.0}
     rate = {"synapse_model": "rate_connection_delayed", "delay": 1.0}
-    nest.Connect(gen_in, nrns_in, {"rule": "one_to_one"}, static)
-    nest.Connect(nrns_in, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_in)})
-    nest.Connect(nrns_rec, nrns_rec, all_to_all, {**syn, "weight": _f(w.w_rec)})
-    nest.Connect(nrns_rec, nrns_out, all_to_all, {**syn, "weight": _f(w.w_out)})
-    nest.Connect(nrns_out, nrns_rec, all_to_all, {
-        "synapse_model": "eprop_learning_signal_connection", "delay": 1.0,
-        "weight": _f(w.feedback)})
+    _connect(nest, (gen_in, nrns_in, nrns_rec, nrns_out), w, syn, all_to_all, static,
+             "eprop_learning_signal_connection")
     nest.Connect(_targets(nest, task, offset), nrns_out, {"rule": "one_to_one"},
                  {**rate, "receptor_type": 2})
     nest.Connect(gen_window, nrns_out, all_to_all, {**rate, "receptor_type": 1})
