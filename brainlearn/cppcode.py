@@ -4,19 +4,22 @@
 and one function's C++ rewritten, each giving the same numbers as Brian2's:
 
 * **synapses** (``brainlearn/cpp/templates/synapses.cpp``), the event code of a pathway.
-  Brian2 runs a pathway's ``on_pre`` code once per synapse index taken from the spike queue's
-  bucket. The replacement walks the bucket in runs of consecutive synapse indices whose target
-  cells strictly increase and runs the same generated code over each run with the synapse
-  index as the loop counter: inside a run no two synapses share a target, so the iterations
-  are independent and the synaptic arrays are read and written in order. Where a network
-  stores its synapses by source cell, then delay, then target (Diehl & Cook's input synapses,
-  ``brainlearn.models.diehl_cook.model.synapse_order``) one spike's synapses of one delay are
-  one run. With OpenMP threads the pathway is split by target cell, each thread taking its
-  share of the targets of every run; each target receives its synapses' effects in the
-  bucket's order, so the result is bit-identical to Brian2's template at the same number of
-  threads (Brian2 runs such a pathway, which writes post-synaptic variables, on one thread).
-  Pathways whose code writes variables other than synaptic and post-synaptic ones, and
-  ``on_post`` pathways, keep Brian2's code.
+  Brian2 copies the spike queue's bucket and runs the pathway's ``on_pre`` code once per
+  synapse index in it. On one thread the replacement reads the bucket in place and walks it
+  in the runs of consecutive synapse indices that brainlearn's spike queue
+  (``brainlearn/cpp/spikequeue.h``) recorded while filling it, with the synapse index as the
+  loop counter; where a network stores its synapses by source cell, then delay, then target
+  (Diehl & Cook's input synapses, ``brainlearn.models.diehl_cook.model.synapse_order``) one
+  spike's synapses of one delay are one run. The synapses are visited in Brian2's order, so
+  the numbers are Brian2's. A bucket whose mean run is shorter than 32 synapses (the C++
+  macro ``BRAINLEARN_MIN_RUN``; Diehl & Cook's N=400 has runs of about 19), or whose runs
+  were not recorded, is walked synapse by synapse. With OpenMP threads the template finds
+  runs of consecutive synapses with strictly increasing targets itself and splits the pathway
+  by target cell, each thread taking its share of the targets of every run; each target
+  receives its synapses' effects in the bucket's order, so the result is bit-identical to
+  Brian2's template at the same number of threads (Brian2 runs such a pathway, which writes
+  post-synaptic variables, on one thread). Pathways whose code writes variables other than
+  synaptic and post-synaptic ones, and ``on_post`` pathways, keep Brian2's code.
 * **stateupdate**: ``#pragma GCC ivdep`` on the loop over cells (one thread), so the compiler
   vectorises the update of groups with many state variables instead of giving up on its
   run-time aliasing checks.

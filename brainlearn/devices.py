@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 from brian2 import Function, device, get_device, prefs, set_device
 
-from brainlearn.standalone import atomic_static_arrays, compile_error, remove_broken_objects
+from brainlearn.standalone import (
+    atomic_static_arrays,
+    compile_error,
+    remove_broken_objects,
+    stable_main_order,
+)
 
 __all__ = ["DEVICES", "SPIKE_QUEUE", "use_fast_spike_queue", "use_device", "build",
            "select_device", "reset_device", "stop_network", "make_stop_network",
@@ -83,11 +88,15 @@ def use_device(
         select_device(name, directory, threads, runtime_target)
         yield get_device()
     finally:
-        reset_device()
-        for key, value in saved.items():
-            prefs[key] = value
-        if tmp is not None:
-            tmp.cleanup()
+        # A block still open when the interpreter exits (a network a worker process kept to
+        # its end) is closed as the interpreter tears its modules down: there is no device
+        # left to reset then, and Brian2's reset would import ("sys.meta_path is None").
+        if not sys.is_finalizing():
+            reset_device()
+            for key, value in saved.items():
+                prefs[key] = value
+            if tmp is not None:
+                tmp.cleanup()
 
 
 def build(directory: str | os.PathLike, run: bool = False, what: str = "network") -> None:
@@ -109,6 +118,8 @@ def build(directory: str | os.PathLike, run: bool = False, what: str = "network"
         remove_broken_objects(directory)
     Path(directory).mkdir(parents=True, exist_ok=True)
     marker.touch()
+    if hasattr(device, "main_queue"):  # the same network, the same main.cpp (nothing to make)
+        stable_main_order(device)
     try:
         device.build(directory=str(directory), compile=True, run=run, with_output=False)
     except RuntimeError as exc:

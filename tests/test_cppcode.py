@@ -24,14 +24,18 @@ from brian2 import (
     Synapses,
     device,
     ms,
+    prefs,
 )
 
 from brainlearn.cppcode import FastCodeObject, fast_codeobj_class
 from brainlearn.devices import use_device
 
 
-def _run(directory, runs: bool, threads: int = 0) -> tuple[np.ndarray, ...]:
+def _run(directory, runs: bool, threads: int = 0,
+         min_run: int | None = None) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(5)
+    if min_run is not None:  # walk buckets by runs from this mean run length on
+        prefs.codegen.cpp.define_macros = [("BRAINLEARN_MIN_RUN", str(min_run))]
     n_in, n_out, steps = 20, 37, 400
     times = rng.choice(steps, size=300)
     indices = rng.integers(0, n_in, size=300)
@@ -58,8 +62,13 @@ def _run(directory, runs: bool, threads: int = 0) -> tuple[np.ndarray, ...]:
         mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
         spikes = SpikeMonitor(target)
         Network(source, target, syn, mon, spikes).run((steps + 40) * 0.1 * ms)
-        device.build(directory=str(directory), compile=True, run=True, with_output=False)
-        code = (directory / "code_objects" / f"{syn.name}_pre_codeobject.cpp").read_text()
+        try:
+            device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        finally:
+            prefs.codegen.cpp.define_macros = []
+        # Brian2 numbers a code object's name (``_1``) when the process built it before
+        (source,) = (directory / "code_objects").glob(f"{syn.name}_pre_codeobject*.cpp")
+        code = source.read_text()
         assert ("brainlearn: runs of consecutive synapses" in code) == runs
         return (np.asarray(mon.x[:]), np.asarray(syn.w[:]), np.asarray(spikes.i[:]),
                 np.asarray(spikes.t_[:]))
@@ -70,8 +79,11 @@ def stock(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("stock"), runs=False)
 
 
-def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path):
-    ours = _run(tmp_path, runs=True)
+@pytest.mark.parametrize("min_run", [None, 1], ids=["default", "every_bucket_by_runs"])
+def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path, min_run):
+    # default: this network's runs are short (mean under 32), its buckets are walked synapse
+    # by synapse; min_run 1: every bucket is walked by the runs its queue recorded
+    ours = _run(tmp_path, runs=True, min_run=min_run)
     assert np.abs(stock[0]).max() > 1.0 and len(stock[2]) > 20
     for a, b in zip(ours, stock, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -267,3 +267,64 @@ def test_the_same_network_built_twice_in_one_process_gets_the_same_names(tmp_pat
             gc.enable()
     assert len(names) == 2 and names[0]
     assert names[0] == names[1], sorted(set(names[1]) - set(names[0]))[:5]
+
+
+def test_a_device_held_to_the_end_of_the_process_is_let_go_quietly(tmp_path):
+    """A standalone device still selected when the interpreter exits (a Dask worker keeps its
+    frozen network to its end) is not reset as the modules are torn down: no "Exception
+    ignored in: generator use_device ... sys.meta_path is None" on stderr."""
+    import subprocess
+    import sys
+
+    code = ("from contextlib import ExitStack\n"
+            "from brian2 import get_device\n"
+            "from brainlearn.devices import use_device\n"
+            "class Worker:  # held in a class, as a worker's cached network is: a cycle\n"
+            "    held = ExitStack()\n"
+            f"Worker.held.enter_context(use_device('cpp_standalone', {str(tmp_path / 'b')!r}))\n"
+            "print(type(get_device()).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "CPPStandaloneDevice"
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+_MAIN_CPP = """
+import hashlib, sys
+from brian2 import Network, NeuronGroup, Synapses, device, ms
+from brainlearn.devices import use_device
+from brainlearn.standalone import stable_main_order
+junk = [object() for _ in range(int(sys.argv[2]))]  # other identities, other set orders
+with use_device("cpp_standalone", sys.argv[1]):
+    groups = [NeuronGroup(3, "dv/dt = -v / (10*ms) : 1", threshold="v > 1", reset="v = 0",
+                          name=f"g{k}", dt=0.5 * ms) for k in range(6)]
+    links = [Synapses(a, b, on_pre="v_post += 0.5", name=f"s{k}", dt=0.5 * ms)
+             for k, (a, b) in enumerate(zip(groups, groups[1:]))]
+    for s in links:
+        s.connect()
+    for g in groups:
+        g.run_regularly("v = 0", dt=5 * ms)
+    Network(*groups, *links).run(1 * ms)
+    if sys.argv[3] == "stable":
+        stable_main_order(device)
+    device.build(directory=sys.argv[1], compile=False, run=False)
+    with open(sys.argv[1] + "/main.cpp", "rb") as f:
+        print(hashlib.sha256(f.read()).hexdigest())
+"""
+
+
+def test_an_unchanged_network_generates_the_same_main_cpp_in_every_process(tmp_path):
+    """Brian2 writes some lines of ``main.cpp`` in the order of a set of clocks (hashed by
+    identity): ordered by the clocks' names, the same network gives the same file in every
+    process, so a rebuild in the same folder recompiles nothing."""
+    import subprocess
+    import sys
+
+    def digest(k: int, mode: str = "stable") -> str:  # mode "raw": as Brian2 writes it
+        out = subprocess.run([sys.executable, "-c", _MAIN_CPP, str(tmp_path / f"{mode}{k}"),
+                              str(97 * k), mode], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout.strip().splitlines()[-1]
+
+    assert len({digest(k) for k in range(3)}) == 1

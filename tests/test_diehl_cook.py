@@ -113,6 +113,34 @@ def test_theta_rises_only_with_spikes_and_is_frozen_when_testing():
     np.testing.assert_array_equal(frozen.state.w, after.w)
 
 
+def test_the_frozen_network_has_no_plasticity_code():
+    """The frozen (evaluation) network carries none of the training's plasticity: no traces,
+    no pre-spike times, no weight-sum upkeep or normalisation, theta a constant of the run
+    (neither integrated nor raised by spikes), the weights a constant that ``on_pre`` only
+    adds to the conductance. The training network has all of it (the check can fail)."""
+    from brainlearn.devices import use_device
+
+    params = DiehlCookParams(**SHORT)
+    delays = np.zeros((784, 4))
+    plastic_only = {"theta_on", "post1", "post2", "wsum", "norm_factor"}
+    with use_device("runtime"):
+        trained = build_network(params, 4, 2, delays, plastic=True)
+        assert plastic_only <= set(trained["exc"].variables)
+        assert {"tpre"} <= set(trained["syn"].variables)
+        assert {"normalise", "norm_factor", "weight_sum"} <= set(trained)
+        frozen = build_network(params, 4, 2, delays, plastic=False)
+        exc, syn = frozen["exc"], frozen["syn"]
+        assert not plastic_only & set(exc.variables)
+        assert not {"tpre", "pre", "Apre", "Apost"} & set(syn.variables)
+        assert not {"normalise", "norm_factor", "weight_sum"} & set(frozen)
+        assert exc.variables["theta"].constant and syn.variables["w"].constant
+        # theta appears in the threshold only; nothing updates it or the weights
+        assert "theta" not in str(exc.equations.diff_eq_names)
+        assert "theta" not in exc.event_codes["spike"]
+        assert "theta" in exc.events["spike"]
+        assert [p.code.strip() for p in syn._pathways] == ["ge_post += w"]
+
+
 def test_blank_image_triggers_retries_and_stops_at_the_cap():
     params = DiehlCookParams(**SHORT, max_retries=3)
     images = np.zeros((2, 784))

@@ -182,6 +182,24 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
         ("assign", 0, 20), ("assign", 20, 40), ("assign", 40, 60), ("test", 0, 10)]
 
 
+@pytest.mark.slow  # about a minute on the loaded 2-core machine (a cluster's start);
+# tests/test_devices.py checks the same shutdown in a few seconds
+def test_a_two_worker_evaluation_ends_without_tracebacks(tmp_path):
+    """Each worker keeps its frozen network (holding Brian2's device) to the end of its
+    process: the interpreter's shutdown closes it quietly (no "Exception ignored in:
+    generator use_device ... sys.meta_path is None")."""
+    run_dir = _fake_run(tmp_path / "run", chunk=2)
+    code = ("import sys\n"
+            "from brainlearn.models.diehl_cook.sharded import evaluate_on_workers\n"
+            f"m = evaluate_on_workers({str(run_dir)!r}, 2, 2, workers=2, progress=False)\n"
+            "print(m['workers'], m['shards'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["2", "2"]  # it ran on the two workers
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path):
     from brainlearn.models.diehl_cook import evaluate
     from brainlearn.models.diehl_cook.reproduce import reproduce, row_directory

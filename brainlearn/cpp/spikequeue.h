@@ -10,6 +10,13 @@
 // synapses of a cell stored by delay (brainlearn.models.diehl_cook.model.synapse_order), a
 // spike costs one insert per distinct delay instead of one per synapse.
 //
+// Each bucket also records where its runs end (``peek_runs``): a run is a block of
+// consecutive synapse indices appended by one insert (a cell's synapses of one delay are
+// split into runs wherever their indices are not consecutive). brainlearn's synapses
+// template (brainlearn/cpp/templates/synapses.cpp) walks these runs instead of finding them
+// again; a bucket whose runs do not cover it (filled by the scalar-delay path, or restored
+// from a stored state) is walked synapse by synapse, as Brian2 does.
+//
 // One file for Brian2 2.8 to 2.11. Brian2 2.8 and 2.9 compile the queue as a header only
 // (cspikequeue.cpp copied to brianlib/spikequeue.h); 2.10 and later split it into
 // brianlib/spikequeue.h and brianlib/spikequeue.cpp, whose stream operators call the const
@@ -32,6 +39,8 @@ class CSpikeQueue
 {
 public:
     vector< vector<int32_t> > queue; // queue[(offset+i)%queue.size()] is delay i relative to current time
+    // queue_runs[slot]: end (an index of queue[slot]) of each run appended to that bucket
+    vector< vector<int32_t> > queue_runs;
     double dt;
     int offset;
     bool scalar_delay;
@@ -48,6 +57,7 @@ public:
         : source_start(_source_start), source_end(_source_end)
     {
         queue.resize(1);
+        queue_runs.resize(1);
         offset = 0;
         dt = 0.0;
         delays = NULL;
@@ -87,6 +97,8 @@ public:
                 queue[(int)(i * conversion_factor + 0.5)] = spikes;
             }
             offset = 0;
+            queue_runs.clear();  // moved buckets are walked synapse by synapse
+            queue_runs.resize(newsize);
         }
 
         delays = new int[n_delays];
@@ -126,7 +138,8 @@ public:
                 for (size_t k=0; k<indices.size(); k++)
                 {
                     const int delay = rdelays[indices[k]];
-                    if (k == 0 || delay != run_delay[cell].back())
+                    if (k == 0 || delay != run_delay[cell].back()
+                        || indices[k] != indices[k - 1] + 1)
                     {
                         run_delay[cell].push_back(delay);
                         run_start[cell].push_back((int)k);
@@ -158,6 +171,8 @@ public:
         queue.resize(size);
         for (size_t i=0; i<stored_queue.size(); i++)
             queue[i] = stored_queue[i];
+        queue_runs.clear();  // restored buckets are walked synapse by synapse
+        queue_runs.resize(size);
         offset = stored_offset;
     }
 
@@ -167,8 +182,10 @@ public:
         if (newsize <= n)
             return;
         rotate(queue.begin(), queue.begin()+offset, queue.end());
+        rotate(queue_runs.begin(), queue_runs.begin()+offset, queue_runs.end());
         offset = 0;
         queue.resize(newsize);
+        queue_runs.resize(newsize);
     };
 
     inline void ensure_delay(int delay)
@@ -211,6 +228,7 @@ public:
                         slot -= n_queue;
                     vector<int32_t> &bucket = queue[slot];
                     bucket.insert(bucket.end(), cur.begin() + rstart[r], cur.begin() + rstart[r+1]);
+                    queue_runs[slot].push_back((int32_t)bucket.size());
                 }
             }
         }
@@ -221,9 +239,16 @@ public:
         return &queue[offset];
     };
 
+    // where the current bucket's runs end (see the top of this file)
+    inline const vector<int32_t>* peek_runs() const
+    {
+        return &queue_runs[offset];
+    };
+
     void advance()
     {
         queue[offset].clear();
+        queue_runs[offset].clear();
         offset = (offset+1)%queue.size();
     };
 };

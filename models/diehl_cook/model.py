@@ -37,6 +37,7 @@ import numpy as np
 from brian2 import (
     EventMonitor,
     Network,
+    NeuronGroup,
     Quantity,
     SpikeMonitor,
     Synapses,
@@ -54,7 +55,7 @@ from brainlearn.presentation import add_intensity, link_input, presentation_cont
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "SIZED_REFERENCE",
-           "build_network", "connect_input", "stdp_code",
+           "build_network", "connect_input", "stdp_code", "frozen_exc_group",
            "synapse_order", "N_INPUTS", "CITATION", "REST"]
 
 CITATION = (
@@ -244,6 +245,28 @@ FLUSH = "{v} = {v} * int({v} > 1e-30)"
 REST = "v = v_rest\nge = 0\ngi = 0\nlastspike = -1e4 * second\nnot_refractory = True"
 
 
+def frozen_exc_group(params: DiehlCookParams, n_neurons: int, **kwargs) -> NeuronGroup:
+    """The frozen network's excitatory cells: the adaptive threshold with theta a constant.
+
+    The cells of :meth:`DiehlCookParams.exc_cell` (threshold ``v > theta - theta_offset +
+    v_thresh``), with ``theta : volt (constant)`` per cell instead of the training's
+    ``dtheta/dt = -theta_on * theta / tau_theta`` and ``theta += theta_on * theta_plus``:
+    nothing of theta is integrated or reset. With ``theta_on = 0`` those were exactly
+    ``theta`` again, so the spikes are the same. ``kwargs`` go to ``NeuronGroup`` (``dt``,
+    ``codeobj_class``).
+    """
+    cell = params.exc_cell()
+    fixed = cell.replace(theta_plus=None)  # the same cell without theta's dynamics
+    group = NeuronGroup(
+        int(n_neurons), fixed.equations() + "theta : volt (constant)\n",
+        threshold=cell.threshold(), reset=fixed.reset(), refractory=cell.refractory_period(),
+        method=params.integration, namespace=cell.namespace(), name="exc", **kwargs,
+    )
+    group.v = cell.v_init if cell.v_init is not None else cell.v_rest
+    group.theta = cell.theta_init
+    return group
+
+
 def synapse_order(delays: np.ndarray, dt: Quantity) -> np.ndarray:
     """Order of the input synapses inside the network: by input cell, then delay, then target.
 
@@ -334,11 +357,14 @@ def build_network(
     else:  # the frozen network: every presentation starts from rest
         exc_boundary = [REST]
     fast = fast_codeobj_class()  # cpp_standalone: vectorised state updates (brainlearn.cppcode)
-    exc = p.exc_cell().group(
-        n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
-        namespace=exc_namespace, method=p.integration, codeobj_class=fast,
-    )
-    exc.theta_on = 1.0 if plastic else 0.0
+    if plastic:
+        exc = p.exc_cell().group(
+            n_neurons, name="exc", dt=odt, extra_equations=exc_extra, extra_reset=exc_reset,
+            namespace=exc_namespace, method=p.integration, codeobj_class=fast,
+        )
+        exc.theta_on = 1.0
+    else:
+        exc = frozen_exc_group(p, n_neurons, dt=odt, codeobj_class=fast)
     exc.run_regularly("\n".join(exc_boundary), dt=p.period, when="before_thresholds", order=3)
 
     inh = p.inh.group(n_neurons, name="inh", dt=odt, method=p.integration, codeobj_class=fast)
@@ -434,7 +460,9 @@ def connect_input(
         code = code or stdp_code(p)
         syn = Synapses(source, target, name="syn", **code.kwargs(), **kwargs)
     else:
-        syn = Synapses(source, target, name="syn", model="w : 1", on_pre="ge_post += w", **kwargs)
+        # fixed weights: a constant of the run (set before it), the effect alone on_pre
+        syn = Synapses(source, target, name="syn", model="w : 1 (constant)",
+                       on_pre="ge_post += w", **kwargs)
     order = synapse_order(delays, p.dt)
     n = np.asarray(delays).shape[1]
     syn.connect(i=order // n, j=order % n)
