@@ -14,8 +14,9 @@
 // consecutive synapse indices appended by one insert (a cell's synapses of one delay are
 // split into runs wherever their indices are not consecutive). brainlearn's synapses
 // template (brainlearn/cpp/templates/synapses.cpp) walks these runs instead of finding them
-// again; a bucket whose runs do not cover it (filled by the scalar-delay path, or restored
-// from a stored state) is walked synapse by synapse, as Brian2 does.
+// again. A bucket filled by the scalar-delay path records no runs and is walked synapse by
+// synapse, as Brian2 does; the synapses of a bucket moved to a new dt or restored from a
+// stored state count as runs of one synapse each, so runs appended later still tile it.
 //
 // One file for Brian2 2.8 to 2.11. Brian2 2.8 and 2.9 compile the queue as a header only
 // (cspikequeue.cpp copied to brianlib/spikequeue.h); 2.10 and later split it into
@@ -97,8 +98,7 @@ public:
                 queue[(int)(i * conversion_factor + 0.5)] = spikes;
             }
             offset = 0;
-            queue_runs.clear();  // moved buckets are walked synapse by synapse
-            queue_runs.resize(newsize);
+            runs_of_one();  // moved buckets: their runs are not known
         }
 
         delays = new int[n_delays];
@@ -171,9 +171,20 @@ public:
         queue.resize(size);
         for (size_t i=0; i<stored_queue.size(); i++)
             queue[i] = stored_queue[i];
-        queue_runs.clear();  // restored buckets are walked synapse by synapse
-        queue_runs.resize(size);
+        runs_of_one();  // restored buckets: their runs are not known
         offset = stored_offset;
+    }
+
+    // Every synapse already in a bucket counts as a run of its own, so the recorded runs
+    // still tile the bucket when later spikes append theirs: a bucket filled without its
+    // runs being recorded (moved to a new dt, restored) is walked synapse by synapse.
+    void runs_of_one()
+    {
+        queue_runs.clear();
+        queue_runs.resize(queue.size());
+        for (size_t i=0; i<queue.size(); i++)
+            for (size_t k=1; k<=queue[i].size(); k++)
+                queue_runs[i].push_back((int32_t)k);
     }
 
     void expand(size_t newsize)
