@@ -188,19 +188,17 @@ def check_room(path: str | os.PathLike, nbytes: int) -> None:
     folder = Path(path).absolute().parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    free, limit = _free_bytes(folder), _size_limit()
-    if free is not None and nbytes > free:
-        error = OSError(f"cannot write {path}: it needs at least {nbytes:,} bytes and the disk "
-                        f"({folder}) has {free:,} free; nothing was written: free some space "
-                        "and run the command again")
-        error.errno = errno.ENOSPC
-        raise error
-    if limit is not None and nbytes > limit:
-        error = OSError(f"cannot write {path}: it needs at least {nbytes:,} bytes and the file "
-                        f"size limit (ulimit -f) is {limit:,}; nothing was written: raise the "
-                        "limit and run the command again")
-        error.errno = errno.EFBIG
-        raise error
+    for room, code, what, remedy in (
+            (_free_bytes(folder), errno.ENOSPC, f"the disk ({folder}) has {{}} free",
+             "free some space"),
+            (_size_limit(), errno.EFBIG, "the file size limit (ulimit -f) is {}",
+             "raise the limit")):
+        if room is not None and nbytes > room:
+            error = OSError(f"cannot write {path}: it needs at least {nbytes:,} bytes and "
+                            + what.replace("{}", f"{room:,}")
+                            + f"; nothing was written: {remedy} and run the command again")
+            error.errno = code
+            raise error
 
 
 def _free_bytes(folder: Path) -> int | None:
