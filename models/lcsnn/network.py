@@ -8,7 +8,6 @@ presentation and those spikes themselves (time step and cell, for the n-gram rea
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +69,7 @@ def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *,
     duration = (params.max_retries + 1) * chunk * params.t_input + 2 * params.t_input
     directory = Path(run_dir) / BUILD
 
-    def build():
-        # Brian2 names code objects after the live ones (``syn_pre_codeobject_1`` while an
-        # earlier build's objects wait for the garbage collector): collect them first, so the
-        # same network generates the same files and the earlier binary is used as it is
-        gc.collect()
+    def build():  # ChunkedSimulation collects an earlier build's objects first
         return build_network(params, chunk, plastic=True)
 
     return ChunkedSimulation(build, duration, device, directory, threads)
