@@ -82,7 +82,7 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={
-        "brainlearn": ["cpp/*.h", "cpp/templates/*.cpp"],
+        "brainlearn": ["cpp/*.h", "cpp/templates/*.cpp", "cpp/templates/*/*.cpp"],
         "brainlearn.data": ["embedded/*.npz", "embedded/*.md"],
         "brainlearn.protocols": ["data/*.csv"],
     },

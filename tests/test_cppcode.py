@@ -5,7 +5,9 @@ Synapses stored by source cell, then delay, then target (as Diehl & Cook's input
 plus a share stored in shuffled order (runs of length one, targets that repeat within a
 bucket); an order-sensitive ``on_pre`` (``x_post = 0.9 * x_post + w`` does not commute) that
 also writes a synaptic variable from a post-synaptic one; targets that integrate, fire and
-are refractory for a time that is not a whole number of steps. The same network and seed are built
+are refractory for a time that is not a whole number of steps; a regular ``w *= f_post``
+(:func:`brainlearn.cppcode.scale_by_post`, which skips the targets whose ``f`` is exactly 1;
+half of them here). The same network and seed are built
 with Brian2's template and with brainlearn's, on one thread and, with OpenMP, on two (Brian2
 keeps one spike queue per thread and concatenates their buckets, so its own results on two
 threads differ from those on one: each thread count is compared with Brian2's at that count).
@@ -27,7 +29,7 @@ from brian2 import (
     prefs,
 )
 
-from brainlearn.cppcode import FastCodeObject, fast_codeobj_class
+from brainlearn.cppcode import FastCodeObject, fast_codeobj_class, scale_by_post
 from brainlearn.devices import use_device
 
 
@@ -44,10 +46,11 @@ def _run(directory, runs: bool, threads: int = 0,
         assert fast_codeobj_class() is FastCodeObject
         source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
         target = NeuronGroup(n_out, "dv/dt = (x - v) / (2 * ms) : 1 (unless refractory)\n"
-                             "dx/dt = -x / (5 * ms) : 1\ny : 1", threshold="v > 1.5",
+                             "dx/dt = -x / (5 * ms) : 1\ny : 1\nf : 1", threshold="v > 1.5",
                              reset="v = 0", refractory=1.25 * ms, method="euler", dt=0.1 * ms,
                              codeobj_class=FastCodeObject if runs else None)
         target.y = rng.random(n_out)
+        target.f = np.where(np.arange(n_out) % 2 == 0, 1.0, 0.9 + 0.2 * rng.random(n_out))
         syn = Synapses(source, target, "w : 1", dt=0.1 * ms,
                        on_pre="x_post = 0.9 * x_post + w\nw = 0.99 * w + 0.01 * y_post",
                        codeobj_class=FastCodeObject if runs else None)
@@ -59,6 +62,10 @@ def _run(directory, runs: bool, threads: int = 0,
         syn.connect(i=pre[order], j=post[order])
         syn.delay = delay[order] * 0.1 * ms
         syn.w = rng.random(pre.size)
+        if runs:  # brainlearn's template when the synapses get brainlearn's code
+            scale_by_post(syn, "w", "f", dt=2.5 * ms, when="before_thresholds")
+        else:
+            syn.run_regularly("w *= f_post", dt=2.5 * ms, when="before_thresholds")
         mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
         spikes = SpikeMonitor(target)
         Network(source, target, syn, mon, spikes).run((steps + 40) * 0.1 * ms)
@@ -70,6 +77,9 @@ def _run(directory, runs: bool, threads: int = 0,
         (source,) = (directory / "code_objects").glob(f"{syn.name}_pre_codeobject*.cpp")
         code = source.read_text()
         assert ("brainlearn: runs of consecutive synapses" in code) == runs
+        (scale,) = (directory / "code_objects").glob(f"{syn.name}_run_regularly_codeobject*.cpp")
+        skips = "brainlearn: the synapses of the targets whose factor" in scale.read_text()
+        assert skips == (runs and threads == 0)
         return (np.asarray(mon.x[:]), np.asarray(syn.w[:]), np.asarray(spikes.i[:]),
                 np.asarray(spikes.t_[:]))
 

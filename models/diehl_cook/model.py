@@ -46,7 +46,7 @@ from brian2 import (
     second,
 )
 
-from brainlearn.cppcode import fast_codeobj_class
+from brainlearn.cppcode import fast_codeobj_class, scale_by_post
 from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
@@ -477,8 +477,9 @@ def connect_input(
             f"norm_factor = {total} / (wsum + 1e-300)", dt=p.period, when="before_thresholds",
             order=1,
         )
-        objects["normalise"] = syn.run_regularly(
-            "w *= norm_factor_post", dt=p.period, when="before_thresholds", order=2,
+        # w *= norm_factor_post; cpp_standalone: only the targets whose factor is not 1
+        objects["normalise"] = scale_by_post(
+            syn, "w", "norm_factor", dt=p.period, when="before_thresholds", order=2,
         )
         objects["weight_sum"] = target.run_regularly(
             f"wsum = {total} * int(wsum > 0)", dt=p.period, when="before_thresholds", order=3,
