@@ -5,17 +5,18 @@ and one function's C++ rewritten, each giving the same numbers as Brian2's:
 
 * **synapses** (``brainlearn/cpp/templates/synapses.cpp``), the event code of a pathway.
   Brian2 copies the spike queue's bucket and runs the pathway's ``on_pre`` code once per
-  synapse index in it. On one thread the replacement reads the bucket in place and walks it
-  in the runs of consecutive synapse indices that brainlearn's spike queue
-  (``brainlearn/cpp/spikequeue.h``) recorded while filling it, with the synapse index as the
-  loop counter; where a network stores its synapses by source cell, then delay, then target
+  synapse index in it. On one thread the replacement walks the bucket in the runs of
+  consecutive synapse indices that brainlearn's spike queue (``brainlearn/cpp/spikequeue.h``)
+  recorded while filling it (each run as its first index and length: the queue writes out a
+  bucket's indices only for code that asks for them), with the synapse index as the loop
+  counter; where a network stores its synapses by source cell, then delay, then target
   (Diehl & Cook's input synapses, ``brainlearn.models.diehl_cook.model.synapse_order``) one
   spike's synapses of one delay are one run. The synapses are visited in Brian2's order, so
   the numbers are Brian2's. A bucket whose mean run is shorter than 32 synapses (the C++
-  macro ``BRAINLEARN_MIN_RUN``; Diehl & Cook's N=400 has runs of about 19), or whose runs
-  were not recorded, is walked synapse by synapse. With OpenMP threads the template finds
-  runs of consecutive synapses with strictly increasing targets itself and splits the pathway
-  by target cell, each thread taking its share of the targets of every run; each target
+  macro ``BRAINLEARN_MIN_RUN``; Diehl & Cook's N=400 has runs of about 19), or a queue
+  without runs (Brian2's own), is walked synapse by synapse. With OpenMP threads the
+  template finds runs of consecutive synapses with strictly increasing targets itself and
+  splits the pathway by target cell, each thread taking its share of the targets of every run; each target
   receives its synapses' effects in the bucket's order, so the result is bit-identical to
   Brian2's template at the same number of threads (Brian2 runs such a pathway, which writes
   post-synaptic variables, on one thread). Pathways whose code writes variables other than

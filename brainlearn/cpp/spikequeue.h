@@ -1,22 +1,23 @@
 // brainlearn's spike queue for Brian2's cpp_standalone device: Brian2's CSpikeQueue
 // (brian2/synapses/cspikequeue.cpp, same interface and the same queue contents, element by
-// element) with a faster push for heterogeneous delays.
+// element) with a faster push.
 //
 // Brian2's push appends every synapse of a spiking source cell to the bucket of its delay one
 // at a time, with an integer modulo per synapse. Here ``prepare`` splits each source cell's
-// synapse list into runs of equal delay (synapses in index order, as Brian2 keeps them), and
-// ``push`` appends each run to its bucket with one bulk insert. The buckets receive the same
-// indices in the same order as with Brian2's queue, so results are bit-identical; with the
-// synapses of a cell stored by delay (brainlearn.models.diehl_cook.model.synapse_order), a
-// spike costs one insert per distinct delay instead of one per synapse.
+// synapse list into runs of consecutive synapse indices with one delay (synapses in index
+// order, as Brian2 keeps them), and ``push`` appends each run to its bucket as two numbers,
+// its first synapse index and where it ends in the bucket (``peek_runs``, ``peek_firsts``),
+// without copying the run's indices. The indices of a bucket are written out only when asked
+// for (``peek``: Brian2's synapses template, the OpenMP path of brainlearn's, the state
+// saved by ``_full_state``), in the order they were pushed: the same indices in the same
+// order as with Brian2's queue, so results are bit-identical. With the synapses of a cell
+// stored by delay (brainlearn.models.diehl_cook.model.synapse_order), a spike costs one run
+// per distinct delay instead of one index per synapse (at N=6400, 21 runs instead of 6,400
+// indices).
 //
-// Each bucket also records where its runs end (``peek_runs``): a run is a block of
-// consecutive synapse indices appended by one insert (a cell's synapses of one delay are
-// split into runs wherever their indices are not consecutive). brainlearn's synapses
-// template (brainlearn/cpp/templates/synapses.cpp) walks these runs instead of finding them
-// again. A bucket filled by the scalar-delay path records no runs and is walked synapse by
-// synapse, as Brian2 does; the synapses of a bucket moved to a new dt or restored from a
-// stored state count as runs of one synapse each, so runs appended later still tile it.
+// brainlearn's synapses template (brainlearn/cpp/templates/synapses.cpp) walks the runs on
+// one thread. The synapses of a bucket moved to a new dt or restored from a stored state
+// count as runs of one synapse each, so the runs still describe every bucket.
 //
 // One file for Brian2 2.8 to 2.11. Brian2 2.8 and 2.9 compile the queue as a header only
 // (cspikequeue.cpp copied to brianlib/spikequeue.h); 2.10 and later split it into
@@ -39,13 +40,19 @@ using namespace std;
 class CSpikeQueue
 {
 public:
-    vector< vector<int32_t> > queue; // queue[(offset+i)%queue.size()] is delay i relative to current time
-    // queue_runs[slot]: end (an index of queue[slot]) of each run appended to that bucket
+    // queue[(offset+i)%queue.size()] is delay i relative to current time: the indices of its
+    // first queue_done[slot] runs (the rest are written out by peek)
+    vector< vector<int32_t> > queue;
+    // queue_runs[slot]: where each run appended to that bucket ends (its position after the
+    // run's last synapse); queue_firsts[slot]: the run's first synapse index
     vector< vector<int32_t> > queue_runs;
+    vector< vector<int32_t> > queue_firsts;
+    vector<size_t> queue_done;
     double dt;
     int offset;
     bool scalar_delay;
     int *delays;
+    int n_delays;
     int32_t source_start;
     int32_t source_end;
     int openmp_padding;
@@ -59,9 +66,12 @@ public:
     {
         queue.resize(1);
         queue_runs.resize(1);
+        queue_firsts.resize(1);
+        queue_done.resize(1);
         offset = 0;
         dt = 0.0;
         delays = NULL;
+        n_delays = 0;
         openmp_padding = 0;
         scalar_delay = 0;
     };
@@ -86,6 +96,8 @@ public:
 
         if (dt != 0.0 && dt != _dt)
         {
+            for (size_t i=0; i<queue.size(); i++)
+                write_out(i);
             vector< vector<int32_t> > queue_copy = queue;
             const double conversion_factor = dt / _dt;
             const size_t oldsize = queue.size();
@@ -102,6 +114,7 @@ public:
         }
 
         delays = new int[n_delays];
+        this->n_delays = n_delays;
         synapses.clear();
         synapses.resize(source_end - source_start);
 
@@ -127,32 +140,58 @@ public:
 
         run_delay.clear();
         run_start.clear();
-        if (!scalar_delay)
+        run_delay.resize(synapses.size());
+        run_start.resize(synapses.size());
+        const int * rdelays = delays - openmp_padding;
+        for (size_t cell=0; cell<synapses.size(); cell++)
         {
-            run_delay.resize(synapses.size());
-            run_start.resize(synapses.size());
-            const int * rdelays = delays - openmp_padding;
-            for (size_t cell=0; cell<synapses.size(); cell++)
+            const vector<int> &indices = synapses[cell];
+            for (size_t k=0; k<indices.size(); k++)
             {
-                const vector<int> &indices = synapses[cell];
-                for (size_t k=0; k<indices.size(); k++)
+                const int delay = n_delays == 1 ? delays[0] : rdelays[indices[k]];
+                if (k == 0 || delay != run_delay[cell].back()
+                    || indices[k] != indices[k - 1] + 1)
                 {
-                    const int delay = rdelays[indices[k]];
-                    if (k == 0 || delay != run_delay[cell].back()
-                        || indices[k] != indices[k - 1] + 1)
-                    {
-                        run_delay[cell].push_back(delay);
-                        run_start[cell].push_back((int)k);
-                    }
+                    run_delay[cell].push_back(delay);
+                    run_start[cell].push_back((int)k);
                 }
-                run_start[cell].push_back((int)indices.size());
             }
+            run_start[cell].push_back((int)indices.size());
         }
+    }
+
+    // the indices of a bucket's runs, from ``from_run`` on, appended to ``out``
+    static void runs_to_indices(const vector<int32_t> &firsts, const vector<int32_t> &ends,
+                                size_t from_run, vector<int32_t> &out)
+    {
+        if (from_run >= ends.size())
+            return;
+        const int32_t begin = from_run ? ends[from_run - 1] : 0;
+        size_t at = out.size();
+        out.resize(at + (ends.back() - begin));
+        int32_t * __restrict o = out.data();
+        for (size_t r=from_run; r<ends.size(); r++)
+        {
+            const int32_t first = firsts[r];
+            const int32_t length = ends[r] - (r ? ends[r - 1] : 0);
+            for (int32_t k=0; k<length; k++)
+                o[at + k] = first + k;
+            at += length;
+        }
+    }
+
+    // write out the indices of a bucket's runs not written out yet
+    void write_out(size_t slot)
+    {
+        runs_to_indices(queue_firsts[slot], queue_runs[slot], queue_done[slot], queue[slot]);
+        queue_done[slot] = queue_runs[slot].size();
     }
 
     pair <int, vector< vector<int32_t> > > _full_state() const
     {
         pair <int, vector< vector<int32_t> > > state(offset, queue);
+        for (size_t i=0; i<queue.size(); i++)
+            runs_to_indices(queue_firsts[i], queue_runs[i], queue_done[i], state.second[i]);
         return state;
     }
 
@@ -182,9 +221,14 @@ public:
     {
         queue_runs.clear();
         queue_runs.resize(queue.size());
+        queue_firsts.assign(queue.begin(), queue.end());
+        queue_done.assign(queue.size(), 0);
         for (size_t i=0; i<queue.size(); i++)
+        {
             for (size_t k=1; k<=queue[i].size(); k++)
                 queue_runs[i].push_back((int32_t)k);
+            queue_done[i] = queue[i].size();
+        }
     }
 
     void expand(size_t newsize)
@@ -194,9 +238,13 @@ public:
             return;
         rotate(queue.begin(), queue.begin()+offset, queue.end());
         rotate(queue_runs.begin(), queue_runs.begin()+offset, queue_runs.end());
+        rotate(queue_firsts.begin(), queue_firsts.begin()+offset, queue_firsts.end());
+        rotate(queue_done.begin(), queue_done.begin()+offset, queue_done.end());
         offset = 0;
         queue.resize(newsize);
         queue_runs.resize(newsize);
+        queue_firsts.resize(newsize);
+        queue_done.resize(newsize, 0);
     };
 
     inline void ensure_delay(int delay)
@@ -213,53 +261,52 @@ public:
         const int start = static_cast<int>(distance(spikes, lower_bound(spikes, spikes+nspikes, source_start)));
         const int stop = static_cast<int>(distance(spikes, upper_bound(spikes, spikes+nspikes, source_end-1)));
         const int32_t * __restrict rspikes = spikes;
-        if(scalar_delay)
+        const int n_queue = (int)queue.size();
+        for(int idx_spike=start; idx_spike<stop; idx_spike++)
         {
-            vector<int32_t> &homog_queue = queue[(offset+delays[0])%queue.size()];
-            for(int idx_spike=start; idx_spike<stop; idx_spike++)
+            const int idx_neuron = rspikes[idx_spike] - source_start;
+            const vector<int> &cur = synapses[idx_neuron];
+            const vector<int> &rdelay = run_delay[idx_neuron];
+            const vector<int> &rstart = run_start[idx_neuron];
+            const int n_runs = (int)rdelay.size();
+            for(int r=0; r<n_runs; r++)
             {
-                const int idx_neuron = rspikes[idx_spike] - source_start;
-                const vector<int> &cur = synapses[idx_neuron];
-                homog_queue.insert(homog_queue.end(), cur.begin(), cur.end());
-            }
-        } else // (!scalar_delay)
-        {
-            const int n_queue = (int)queue.size();
-            for(int idx_spike=start; idx_spike<stop; idx_spike++)
-            {
-                const int idx_neuron = rspikes[idx_spike] - source_start;
-                const vector<int> &cur = synapses[idx_neuron];
-                const vector<int> &rdelay = run_delay[idx_neuron];
-                const vector<int> &rstart = run_start[idx_neuron];
-                const int n_runs = (int)rdelay.size();
-                for(int r=0; r<n_runs; r++)
-                {
-                    int slot = offset + rdelay[r];
-                    if (slot >= n_queue)
-                        slot -= n_queue;
-                    vector<int32_t> &bucket = queue[slot];
-                    bucket.insert(bucket.end(), cur.begin() + rstart[r], cur.begin() + rstart[r+1]);
-                    queue_runs[slot].push_back((int32_t)bucket.size());
-                }
+                int slot = offset + rdelay[r];
+                if (slot >= n_queue)
+                    slot -= n_queue;
+                vector<int32_t> &ends = queue_runs[slot];
+                const int32_t end = ends.empty() ? 0 : ends.back();
+                ends.push_back(end + (rstart[r+1] - rstart[r]));
+                queue_firsts[slot].push_back(cur[rstart[r]]);
             }
         }
     };
 
     inline vector<int32_t>* peek()
     {
+        if (queue_done[offset] < queue_runs[offset].size())
+            write_out(offset);
         return &queue[offset];
     };
 
-    // where the current bucket's runs end (see the top of this file)
+    // where the current bucket's runs end, and their first synapse indices (see the top of
+    // this file)
     inline const vector<int32_t>* peek_runs() const
     {
         return &queue_runs[offset];
+    };
+
+    inline const vector<int32_t>* peek_firsts() const
+    {
+        return &queue_firsts[offset];
     };
 
     void advance()
     {
         queue[offset].clear();
         queue_runs[offset].clear();
+        queue_firsts[offset].clear();
+        queue_done[offset] = 0;
         offset = (offset+1)%queue.size();
     };
 };

@@ -3,15 +3,17 @@ brainlearn's template for the event code of a synaptic pathway under cpp_standal
 (brainlearn.cppcode.FastCodeObject). Brian2's template (synapses.cpp) runs the pathway's
 code once per synapse index in the spike queue's bucket, after copying the bucket.
 
-On one thread, this one reads the bucket in place and walks it in the runs that brainlearn's
-spike queue (brainlearn/cpp/spikequeue.h) recorded while filling it: a run is a block of
-consecutive synapse indices (with synapses stored by source cell, then delay, then target, as
-the Diehl & Cook input synapses are, one spike's synapses of one delay), so the loop over it
-indexes the synaptic arrays with its counter. Runs are walked in the bucket's order and each
-run in index order: the same synapses in the same order as Brian2's loop, hence the same
-bits. A bucket whose mean run is shorter than BRAINLEARN_MIN_RUN synapses (a compiler macro,
-default 32; Diehl & Cook's N=400 has runs of about 19), or whose runs the queue did not record
-(Brian2's own queue, a scalar delay, a restored queue), is walked synapse by synapse.
+On one thread, this one walks the bucket in the runs that brainlearn's spike queue
+(brainlearn/cpp/spikequeue.h) recorded while filling it, each as its first synapse index and
+its end in the bucket, without the bucket's indices (the queue writes them out only when
+asked, by ``peek``): a run is a block of consecutive synapse indices (with synapses stored by
+source cell, then delay, then target, as the Diehl & Cook input synapses are, one spike's
+synapses of one delay), so the loop over it indexes the synaptic arrays with its counter.
+Runs are walked in the bucket's order and each run in index order: the same synapses in the
+same order as Brian2's loop, hence the same bits. A bucket whose mean run is shorter than
+BRAINLEARN_MIN_RUN synapses (a compiler macro, default 32; Diehl & Cook's N=400 has runs of
+about 19), or a queue without runs (Brian2's own), is walked synapse by synapse over the
+bucket's indices.
 
 With OpenMP threads it walks the bucket in runs of consecutive synapse indices whose
 post-synaptic cells strictly increase, found by comparing neighbours, and each thread takes
@@ -40,11 +42,15 @@ code (the else branch, Brian2 2.9's synapses.cpp).
 {{ super() }}
 #ifndef BRAINLEARN_QUEUE_RUNS
 #define BRAINLEARN_QUEUE_RUNS
-// the ends of the current bucket's runs when the queue records them (brainlearn's
-// spikequeue.h), NULL with Brian2's own queue
-template <class Q> static inline auto _brainlearn_runs(Q &q, int) -> decltype(q.peek_runs())
+// the current bucket's runs when the queue records them (brainlearn's spikequeue.h): where
+// each ends in the bucket and its first synapse index; NULL with Brian2's own queue
+template <class Q> static inline auto _brainlearn_runs(Q &q, int) -> decltype(q.peek_firsts(), q.peek_runs())
 { return q.peek_runs(); }
 template <class Q> static inline const std::vector<int32_t> *_brainlearn_runs(Q &, long)
+{ return 0; }
+template <class Q> static inline auto _brainlearn_firsts(Q &q, int) -> decltype(q.peek_firsts())
+{ return q.peek_firsts(); }
+template <class Q> static inline const std::vector<int32_t> *_brainlearn_firsts(Q &, long)
 { return 0; }
 #endif
 #ifndef BRAINLEARN_MIN_RUN
@@ -66,20 +72,18 @@ template <class Q> static inline const std::vector<int32_t> *_brainlearn_runs(Q 
     {
     // brainlearn: runs of consecutive synapses, as the spike queue recorded them
     CSpikeQueue &_queue = *{{pathway.name}}.queue[0];
-    const std::vector<int32_t> &_spiking_synapses = *_queue.peek();
-    const int _num_spiking_synapses = _spiking_synapses.size();
-    const int32_t * __restrict _bucket = _num_spiking_synapses ? &_spiking_synapses[0] : 0;
     const std::vector<int32_t> *_runs = _brainlearn_runs(_queue, 0);
+    const std::vector<int32_t> *_firsts = _brainlearn_firsts(_queue, 0);
     const int _n_runs = _runs ? _runs->size() : 0;
-    if (_n_runs && (*_runs)[_n_runs - 1] == _num_spiking_synapses
-        && _num_spiking_synapses >= (int64_t)BRAINLEARN_MIN_RUN * _n_runs)
+    if (_n_runs && (*_runs)[_n_runs - 1] >= (int64_t)BRAINLEARN_MIN_RUN * _n_runs)
     {
         const int32_t * __restrict _ends = &(*_runs)[0];
+        const int32_t * __restrict _first = &(*_firsts)[0];
         int _s = 0;
         for (int _r = 0; _r < _n_runs; _r++)
         {
             const int _e = _ends[_r];
-            const size_t _start = _bucket[_s];
+            const size_t _start = _first[_r];
             const size_t _stop = _start + (_e - _s);
             _s = _e;
             for (size_t _idx = _start; _idx < _stop; _idx++)
@@ -91,6 +95,9 @@ template <class Q> static inline const std::vector<int32_t> *_brainlearn_runs(Q 
     }
     else
     {
+        const std::vector<int32_t> &_spiking_synapses = *_queue.peek();
+        const int _num_spiking_synapses = _spiking_synapses.size();
+        const int32_t * __restrict _bucket = _num_spiking_synapses ? &_spiking_synapses[0] : 0;
         for (int _k = 0; _k < _num_spiking_synapses; _k++)
         {
             const size_t _idx = _bucket[_k];
