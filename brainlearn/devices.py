@@ -387,9 +387,11 @@ def use_fast_spike_queue(enabled: bool = True) -> None:
     Brian2's ``CSpikeQueue`` appends the synapses of a spiking cell to the buckets of their
     delays one at a time, with an integer modulo each. ``brainlearn/cpp/spikequeue.h`` keeps
     its interface and fills every bucket with the same synapse indices in the same order
-    (so simulations are bit-identical), but precomputes each cell's runs of equal delay and
-    appends a run with one bulk insert. With synapses stored by delay within each source cell
-    (as Diehl & Cook's input synapses are) a spike costs one insert per distinct delay.
+    (so simulations are bit-identical), but precomputes each cell's runs of consecutive
+    synapses with one delay and appends a run as its first index and length, writing out a
+    bucket's indices only for code that asks for them (``peek``). With synapses stored by
+    delay within each source cell (as Diehl & Cook's input synapses are) a spike costs one
+    run per distinct delay.
     :func:`select_device` turns it on for ``cpp_standalone`` unless the environment variable
     ``BRAINLEARN_BRIAN2_SPIKE_QUEUE`` is set (to measure against Brian2's queue,
     ``benchmarks/diehl_cook_speed.py --brian2-queue``).
