@@ -47,6 +47,9 @@ public:
     // run's last synapse); queue_firsts[slot]: the run's first synapse index
     vector< vector<int32_t> > queue_runs;
     vector< vector<int32_t> > queue_firsts;
+    // queue_src[slot]: where the run's indices lie in ``synapses`` (to write them out; valid
+    // until the next ``prepare``, which writes out every bucket first)
+    vector< vector<const int32_t*> > queue_src;
     vector<size_t> queue_done;
     double dt;
     int offset;
@@ -67,6 +70,7 @@ public:
         queue.resize(1);
         queue_runs.resize(1);
         queue_firsts.resize(1);
+        queue_src.resize(1);
         queue_done.resize(1);
         offset = 0;
         dt = 0.0;
@@ -94,10 +98,12 @@ public:
         if (delays)
             delete [] delays;
 
+        // the runs of the buckets point into ``synapses``, which is rebuilt below
+        for (size_t i=0; i<queue.size(); i++)
+            write_out(i);
+
         if (dt != 0.0 && dt != _dt)
         {
-            for (size_t i=0; i<queue.size(); i++)
-                write_out(i);
             vector< vector<int32_t> > queue_copy = queue;
             const double conversion_factor = dt / _dt;
             const size_t oldsize = queue.size();
@@ -161,29 +167,17 @@ public:
     }
 
     // the indices of a bucket's runs, from ``from_run`` on, appended to ``out``
-    static void runs_to_indices(const vector<int32_t> &firsts, const vector<int32_t> &ends,
+    static void runs_to_indices(const vector<const int32_t*> &src, const vector<int32_t> &ends,
                                 size_t from_run, vector<int32_t> &out)
     {
-        if (from_run >= ends.size())
-            return;
-        const int32_t begin = from_run ? ends[from_run - 1] : 0;
-        size_t at = out.size();
-        out.resize(at + (ends.back() - begin));
-        int32_t * __restrict o = out.data();
         for (size_t r=from_run; r<ends.size(); r++)
-        {
-            const int32_t first = firsts[r];
-            const int32_t length = ends[r] - (r ? ends[r - 1] : 0);
-            for (int32_t k=0; k<length; k++)
-                o[at + k] = first + k;
-            at += length;
-        }
+            out.insert(out.end(), src[r], src[r] + (ends[r] - (r ? ends[r - 1] : 0)));
     }
 
     // write out the indices of a bucket's runs not written out yet
     void write_out(size_t slot)
     {
-        runs_to_indices(queue_firsts[slot], queue_runs[slot], queue_done[slot], queue[slot]);
+        runs_to_indices(queue_src[slot], queue_runs[slot], queue_done[slot], queue[slot]);
         queue_done[slot] = queue_runs[slot].size();
     }
 
@@ -191,7 +185,7 @@ public:
     {
         pair <int, vector< vector<int32_t> > > state(offset, queue);
         for (size_t i=0; i<queue.size(); i++)
-            runs_to_indices(queue_firsts[i], queue_runs[i], queue_done[i], state.second[i]);
+            runs_to_indices(queue_src[i], queue_runs[i], queue_done[i], state.second[i]);
         return state;
     }
 
@@ -222,11 +216,14 @@ public:
         queue_runs.clear();
         queue_runs.resize(queue.size());
         queue_firsts.assign(queue.begin(), queue.end());
+        queue_src.clear();
+        queue_src.resize(queue.size());
         queue_done.assign(queue.size(), 0);
         for (size_t i=0; i<queue.size(); i++)
         {
             for (size_t k=1; k<=queue[i].size(); k++)
                 queue_runs[i].push_back((int32_t)k);
+            queue_src[i].assign(queue[i].size(), (const int32_t*)0);  // written out already
             queue_done[i] = queue[i].size();
         }
     }
@@ -239,11 +236,13 @@ public:
         rotate(queue.begin(), queue.begin()+offset, queue.end());
         rotate(queue_runs.begin(), queue_runs.begin()+offset, queue_runs.end());
         rotate(queue_firsts.begin(), queue_firsts.begin()+offset, queue_firsts.end());
+        rotate(queue_src.begin(), queue_src.begin()+offset, queue_src.end());
         rotate(queue_done.begin(), queue_done.begin()+offset, queue_done.end());
         offset = 0;
         queue.resize(newsize);
         queue_runs.resize(newsize);
         queue_firsts.resize(newsize);
+        queue_src.resize(newsize);
         queue_done.resize(newsize, 0);
     };
 
@@ -278,6 +277,7 @@ public:
                 const int32_t end = ends.empty() ? 0 : ends.back();
                 ends.push_back(end + (rstart[r+1] - rstart[r]));
                 queue_firsts[slot].push_back(cur[rstart[r]]);
+                queue_src[slot].push_back(&cur[rstart[r]]);
             }
         }
     };
@@ -306,6 +306,7 @@ public:
         queue[offset].clear();
         queue_runs[offset].clear();
         queue_firsts[offset].clear();
+        queue_src[offset].clear();
         queue_done[offset] = 0;
         offset = (offset+1)%queue.size();
     };
