@@ -2,7 +2,9 @@
 
 Heterogeneous delays, several synapses per (cell, delay) and an order-sensitive on_pre update
 (``x = 0.9 * x + w`` does not commute), so a bucket filled in any other order would change
-the result. Both builds run the same network with the same seed.
+the result; plus a pathway with one delay whose synapses are stored in shuffled order (each
+cell's synapse indices with gaps: the queue writes such a cell's synapses out whole). Both
+builds run the same network with the same seed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def _run(directory, fast: bool) -> np.ndarray:
         use_fast_spike_queue(fast)
         try:
             source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * 0.1 * ms, dt=0.1 * ms)
-            target = NeuronGroup(n_out, "x : 1", dt=0.1 * ms)
+            target = NeuronGroup(n_out, "x : 1\ny : 1", dt=0.1 * ms)
             syn = Synapses(source, target, "w : 1", on_pre="x_post = 0.9 * x_post + w",
                            dt=0.1 * ms)
             pre, post = np.nonzero(rng.random((n_in, n_out)) < 0.8)
@@ -31,12 +33,17 @@ def _run(directory, fast: bool) -> np.ndarray:
             # shuffled delays of 0-3 ms: runs of equal delay of every length, in any order
             syn.delay = rng.integers(0, 31, size=pre.size) * 0.1 * ms
             syn.w = rng.random(pre.size)
-            mon = StateMonitor(target, "x", record=True, dt=0.1 * ms)
-            Network(source, target, syn, mon).run((steps + 40) * 0.1 * ms)
+            gapped = Synapses(source, target, "u : 1", on_pre="y_post = 0.8 * y_post + u",
+                              delay=0.7 * ms, dt=0.1 * ms)
+            shuffled = rng.permutation(pre.size)
+            gapped.connect(i=pre[shuffled], j=post[shuffled])
+            gapped.u = rng.random(pre.size)
+            mon = StateMonitor(target, ["x", "y"], record=True, dt=0.1 * ms)
+            Network(source, target, syn, gapped, mon).run((steps + 40) * 0.1 * ms)
             device.build(directory=str(directory), compile=True, run=True, with_output=False)
             queue = (directory / "brianlib" / "spikequeue.h").read_bytes()
             assert (queue == SPIKE_QUEUE.read_bytes()) == fast
-            return np.asarray(mon.x[:])
+            return np.stack([np.asarray(mon.x[:]), np.asarray(mon.y[:])])
         finally:
             use_fast_spike_queue(True)
 
@@ -44,5 +51,6 @@ def _run(directory, fast: bool) -> np.ndarray:
 def test_fast_queue_delivers_every_event_in_brian2s_order(tmp_path):
     stock = _run(tmp_path / "stock", fast=False)
     fast = _run(tmp_path / "fast", fast=True)
-    assert stock.shape == fast.shape and np.abs(stock).max() > 1.0
+    assert stock.shape == fast.shape and np.abs(stock[0]).max() > 1.0
+    assert np.abs(stock[1]).max() > 1.0
     np.testing.assert_array_equal(fast, stock)

@@ -15,8 +15,11 @@
 // per distinct delay instead of one index per synapse (at N=6400, 21 runs instead of 6,400
 // indices).
 //
-// brainlearn's synapses template (brainlearn/cpp/templates/synapses.cpp) walks the runs on
-// one thread. The synapses of a bucket moved to a new dt or restored from a stored state
+// Under a scalar delay a cell's whole synapse list is one segment, a run only if its indices
+// are consecutive; a bucket holding a segment that is not a run has no runs to walk
+// (``peek_runs`` gives NULL) and is written out, one copy per segment, as the push copied it
+// before. brainlearn's synapses template (brainlearn/cpp/templates/synapses.cpp) walks the
+// runs on one thread. The synapses of a bucket moved to a new dt or restored from a stored state
 // count as runs of one synapse each, so the runs still describe every bucket.
 //
 // One file for Brian2 2.8 to 2.11. Brian2 2.8 and 2.9 compile the queue as a header only
@@ -51,6 +54,9 @@ public:
     // until the next ``prepare``, which writes out every bucket first)
     vector< vector<const int32_t*> > queue_src;
     vector<size_t> queue_done;
+    // queue_gaps[slot]: segments in that bucket that are not runs of consecutive indices (a
+    // scalar-delay cell's synapses with gaps; written out whole, ``peek_runs`` gives NULL)
+    vector<size_t> queue_gaps;
     double dt;
     int offset;
     bool scalar_delay;
@@ -63,6 +69,8 @@ public:
     // per source cell: runs of consecutive entries of synapses[cell] with one delay
     vector< vector<int> > run_delay;
     vector< vector<int> > run_start;
+    // per source cell (scalar delay): 1 where its one segment is not a run of consecutive indices
+    vector<char> cell_gapped;
 
     CSpikeQueue(int _source_start, int _source_end)
         : source_start(_source_start), source_end(_source_end)
@@ -72,6 +80,7 @@ public:
         queue_firsts.resize(1);
         queue_src.resize(1);
         queue_done.resize(1);
+        queue_gaps.resize(1);
         offset = 0;
         dt = 0.0;
         delays = NULL;
@@ -148,13 +157,25 @@ public:
         run_start.clear();
         run_delay.resize(synapses.size());
         run_start.resize(synapses.size());
+        cell_gapped.assign(synapses.size(), 0);
         const int * rdelays = delays - openmp_padding;
         for (size_t cell=0; cell<synapses.size(); cell++)
         {
             const vector<int> &indices = synapses[cell];
+            if (scalar_delay)
+            {
+                // one segment per cell: a run if its indices are consecutive (they increase)
+                if (indices.empty())
+                    continue;
+                run_delay[cell].push_back(delays[0]);
+                run_start[cell].push_back(0);
+                run_start[cell].push_back((int)indices.size());
+                cell_gapped[cell] = (indices.back() - indices[0] != (int)indices.size() - 1);
+                continue;
+            }
             for (size_t k=0; k<indices.size(); k++)
             {
-                const int delay = n_delays == 1 ? delays[0] : rdelays[indices[k]];
+                const int delay = rdelays[indices[k]];
                 if (k == 0 || delay != run_delay[cell].back()
                     || indices[k] != indices[k - 1] + 1)
                 {
@@ -219,6 +240,7 @@ public:
         queue_src.clear();
         queue_src.resize(queue.size());
         queue_done.assign(queue.size(), 0);
+        queue_gaps.assign(queue.size(), 0);
         for (size_t i=0; i<queue.size(); i++)
         {
             for (size_t k=1; k<=queue[i].size(); k++)
@@ -238,12 +260,14 @@ public:
         rotate(queue_firsts.begin(), queue_firsts.begin()+offset, queue_firsts.end());
         rotate(queue_src.begin(), queue_src.begin()+offset, queue_src.end());
         rotate(queue_done.begin(), queue_done.begin()+offset, queue_done.end());
+        rotate(queue_gaps.begin(), queue_gaps.begin()+offset, queue_gaps.end());
         offset = 0;
         queue.resize(newsize);
         queue_runs.resize(newsize);
         queue_firsts.resize(newsize);
         queue_src.resize(newsize);
         queue_done.resize(newsize, 0);
+        queue_gaps.resize(newsize, 0);
     };
 
     inline void ensure_delay(int delay)
@@ -268,6 +292,7 @@ public:
             const vector<int> &rdelay = run_delay[idx_neuron];
             const vector<int> &rstart = run_start[idx_neuron];
             const int n_runs = (int)rdelay.size();
+            const char gapped = cell_gapped[idx_neuron];
             for(int r=0; r<n_runs; r++)
             {
                 int slot = offset + rdelay[r];
@@ -278,6 +303,7 @@ public:
                 ends.push_back(end + (rstart[r+1] - rstart[r]));
                 queue_firsts[slot].push_back(cur[rstart[r]]);
                 queue_src[slot].push_back(&cur[rstart[r]]);
+                queue_gaps[slot] += gapped;
             }
         }
     };
@@ -293,7 +319,7 @@ public:
     // this file)
     inline const vector<int32_t>* peek_runs() const
     {
-        return &queue_runs[offset];
+        return queue_gaps[offset] ? 0 : &queue_runs[offset];
     };
 
     inline const vector<int32_t>* peek_firsts() const
@@ -308,6 +334,7 @@ public:
         queue_firsts[offset].clear();
         queue_src[offset].clear();
         queue_done[offset] = 0;
+        queue_gaps[offset] = 0;
         offset = (offset+1)%queue.size();
     };
 };
