@@ -12,7 +12,7 @@ and one function's C++ rewritten, each giving the same numbers as Brian2's:
   counter; where a network stores its synapses by source cell, then delay, then target
   (Diehl & Cook's input synapses, ``brainlearn.models.diehl_cook.model.synapse_order``) one
   spike's synapses of one delay are one run. The synapses are visited in Brian2's order, so
-  the numbers are Brian2's. A bucket whose mean run is shorter than 32 synapses (the C++
+  the numbers are Brian2's. A bucket whose mean run is shorter than 8 synapses (the C++
   macro ``BRAINLEARN_MIN_RUN``; Diehl & Cook's N=400 has runs of about 19), or a queue
   without runs (Brian2's own), is walked synapse by synapse. With OpenMP threads the
   template finds runs of consecutive synapses with strictly increasing targets itself and

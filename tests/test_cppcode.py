@@ -91,7 +91,7 @@ def stock(tmp_path_factory):
 
 @pytest.mark.parametrize("min_run", [None, 1], ids=["default", "every_bucket_by_runs"])
 def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path, min_run):
-    # default: this network's runs are short (mean under 32), its buckets are walked synapse
+    # default: this network's runs are short (mean under 8), its buckets are walked synapse
     # by synapse; min_run 1: every bucket is walked by the runs its queue recorded
     ours = _run(tmp_path, runs=True, min_run=min_run)
     assert np.abs(stock[0]).max() > 1.0 and len(stock[2]) > 20
