@@ -144,8 +144,20 @@ public:
             else if (delays[i] < min_delay)
                 min_delay = delays[i];
         }
-        for (int i=0; i<n_synapses; i++)
-            synapses[sources[i] - source_start].push_back(i + openmp_padding);
+        {
+            // each cell's synapse indices, in index order (counted first: one allocation each)
+            vector<int> count(synapses.size(), 0);
+            for (int i=0; i<n_synapses; i++)
+                count[sources[i] - source_start]++;
+            for (size_t cell=0; cell<synapses.size(); cell++)
+                synapses[cell].resize(count[cell]);
+            fill(count.begin(), count.end(), 0);
+            for (int i=0; i<n_synapses; i++)
+            {
+                const int cell = sources[i] - source_start;
+                synapses[cell][count[cell]++] = i + openmp_padding;
+            }
+        }
 
         dt = _dt;
 
