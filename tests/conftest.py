@@ -1,7 +1,8 @@
 """Shared test setup: the helper modules in ``tests/`` importable (no ``__init__.py``),
 Brian2's runtime code generation target fixed to numpy for every test, one compile at a
-time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``), and the longest test files
-handed to the workers first (:data:`LONGEST_FIRST`)."""
+time across the workers of a run (``BRAINLEARN_COMPILE_LOCK``), the longest test files
+handed to the workers first (:data:`LONGEST_FIRST`), and the imported modules' objects kept
+out of the garbage collector's walks (``pytest_collection_finish``)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,20 @@ def pytest_collection_modifyitems(session, config, items):
     collection order; the tests of each file keep their order."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_collection_finish(session):
+    """Everything alive once the test modules are imported (Brian2, scikit-learn, torch,
+    pandas: about 400,000 objects) is moved to the collector's permanent generation
+    (:func:`gc.freeze`), so that each ``gc.collect()`` of a build
+    (:class:`brainlearn.chunked.ChunkedSimulation`) and the interpreter's own full collections
+    walk only what the tests created since (0.45 s a collection down to microseconds, with
+    hundreds of builds in a run). Collected first: no garbage is frozen, and what the tests
+    create and drop later is collected as before."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_unconfigure(config):
