@@ -31,7 +31,6 @@ LONGEST_FIRST = (
     "test_diehl_cook.py",
     "test_diehl_cook_estimator.py",
     "test_faults.py",
-    "test_nest_clopath.py",
     "test_lcsnn.py",
     "test_conversion_estimator.py",
     "test_sweep.py",
