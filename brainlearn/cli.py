@@ -68,6 +68,9 @@ def _signals_interrupt():
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
+    from brainlearn.standalone import skip_exit_collection
+
+    skip_exit_collection()  # the process ends when the command does, not a second later
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -44,7 +44,7 @@ from brainlearn.atomic import atomic_path, write_error
 
 __all__ = ["StandaloneInputError", "write_input", "stage_run_args", "atomic_static_arrays",
            "run_standalone", "read_errors", "compile_error", "parent_death_code", "remove_broken_objects",
-           "sweep_temporary", "stable_main_order"]
+           "sweep_temporary", "stable_main_order", "skip_exit_collection"]
 
 #: lines of Brian2's ``objects.cpp`` that report an input file it could not read
 _READ_ERROR = re.compile(r"^(?:Error reading|Could not read) '([^']+)'(.*)$", re.MULTILINE)
@@ -357,3 +357,25 @@ def stable_main_order(dev) -> None:
                 and isinstance(args[1], list):
             queue[k] = (func, (args[0], _sorted_runs(args[1], null_clock)))
     dev.main_queue[:] = queue
+
+
+def skip_exit_collection() -> None:
+    """Let this process exit without Python's last garbage collection.
+
+    A process that imported Brian2 (and sympy, and a network's objects) spends about a second
+    collecting them while the interpreter shuts down, after its work is done: a Dask worker
+    then outlives its nanny's 4 s grace period and is killed with a warning, and every
+    command's exit waits. :func:`gc.freeze` at exit (an :mod:`atexit` handler, registered
+    once) moves every object out of the collector's reach, so the shutdown frees modules
+    without the last collection; files are closed and ``atexit`` handlers run as before.
+    """
+    global _EXIT_REGISTERED
+    if not _EXIT_REGISTERED:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _EXIT_REGISTERED = True
+
+
+_EXIT_REGISTERED = False

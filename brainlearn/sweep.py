@@ -52,6 +52,7 @@ import pandas as pd
 
 from brainlearn import rundir
 from brainlearn.atomic import atomic_path
+from brainlearn.standalone import skip_exit_collection
 
 __all__ = ["sweep", "expand_grid", "task_key", "run_task", "load_results", "local_client", "WORKER_CONFIG",
            "Task", "connect_client", "close_client", "worker_name", "signals_from_any_thread"]
@@ -145,10 +146,15 @@ def task_key(experiment: str, params: dict, seed: int) -> str:
 def signals_from_any_thread() -> Iterator[None]:
     """Let code that installs signal handlers (Brian2's import, ``train``'s SIGTERM guard) run
     in a Dask worker's task thread: there ``signal.signal`` raises ValueError, so for the
-    task's duration it leaves the handler as it is instead (one task thread per worker)."""
+    task's duration it leaves the handler as it is instead (one task thread per worker).
+
+    In a worker it also calls :func:`brainlearn.standalone.skip_exit_collection`, so the worker
+    process ends within its nanny's grace period when the cluster closes."""
     if threading.current_thread() is threading.main_thread():
         yield
         return
+    # a worker process that imported Brian2 would outlive its nanny's grace period at close
+    skip_exit_collection()
     original = signal.signal
 
     def keep(signum, handler):

@@ -198,6 +198,8 @@ def test_a_two_worker_evaluation_ends_without_tracebacks(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["2", "2"]  # it ran on the two workers
     assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+    # each worker exits within its nanny's grace period (no last garbage collection)
+    assert "still alive" not in out.stderr, out.stderr
 
 
 def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path):
