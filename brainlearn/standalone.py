@@ -12,6 +12,8 @@ Here:
 * :func:`stage_run_args` writes every ``run_args`` file before Brian2 looks at it, under a
   temporary name renamed when complete, and rewrites one whose size or bytes differ from
   what the run needs (Brian2 then finds the right file and writes nothing);
+* :func:`remove_stale_run_args` deletes the earlier runs' files of the same variables, which
+  Brian2 keeps forever (one set per chunk of a long run);
 * :func:`atomic_static_arrays` makes Brian2's build write the network's arrays the same way;
 * :func:`run_standalone` runs the program with its error output captured, shows it, and
   raises :class:`StandaloneInputError` (removing the file) when the program reports a
@@ -44,7 +46,11 @@ from brainlearn.atomic import atomic_path, write_error
 
 __all__ = ["StandaloneInputError", "write_input", "stage_run_args", "atomic_static_arrays",
            "run_standalone", "read_errors", "compile_error", "parent_death_code", "remove_broken_objects",
-           "sweep_temporary", "stable_main_order", "skip_exit_collection"]
+           "sweep_temporary", "stable_main_order", "skip_exit_collection",
+           "remove_stale_run_args"]
+
+#: a ``run_args`` file Brian2 names by its values' MD5 (or its lock file): the variable's prefix
+_RUN_ARG = re.compile(r"^(init_.+_)[0-9a-f]{32}\.dat(?:\.lock)?$")
 
 #: lines of Brian2's ``objects.cpp`` that report an input file it could not read
 _READ_ERROR = re.compile(r"^(?:Error reading|Could not read) '([^']+)'(.*)$", re.MULTILINE)
@@ -111,7 +117,32 @@ def stage_run_args(dev, run_args: Mapping) -> list[Path]:
         path = folder / named[0]
         write_input(path, named[1])
         files.append(path)
+    remove_stale_run_args(folder, {path.name for path in files})
     return files
+
+
+def remove_stale_run_args(folder: str | os.PathLike, current: set[str]) -> list[Path]:
+    """Delete the ``run_args`` files of earlier runs of the variables in ``current``.
+
+    Brian2 names a ``run_args`` file by the MD5 of its values (``init_exc_v_<md5>.dat``, with
+    its lock file ``.dat.lock``) and never removes it, so a run in chunks left every chunk's
+    weights behind: 80 MB a chunk at N=6400, a full disk within a day. The files of the
+    variables in ``current`` (the names the next run reads) with another digest are removed;
+    files of other variables and the network's own arrays are left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    prefixes = {m.group(1) for name in current if (m := _RUN_ARG.match(name))}
+    removed = []
+    for item in Path(folder).iterdir() if prefixes else ():
+        m = _RUN_ARG.match(item.name)
+        if m and m.group(1) in prefixes and item.name.removesuffix(".lock") not in current:
+            item.unlink(missing_ok=True)
+            removed.append(item)
+    return removed
 
 
 def atomic_static_arrays(dev) -> None:

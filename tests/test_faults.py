@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -85,6 +86,17 @@ def test_damaged_input_file_is_rewritten_and_an_intact_one_kept(tmp_path):
     path.write_bytes(bytes(len(data)))  # right size, wrong bytes
     assert write_input(path, data) and path.read_bytes() == data
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_run_in_chunks_keeps_only_the_current_chunks_input_files(reference):
+    """Brian2 names each run's inputs by their values' digest and keeps them all; the run
+    keeps one file per variable (eight chunks here), and the network's own arrays."""
+    run, _ = reference
+    folder = run / "build_train" / "build" / "static_arrays"
+    names = [p.name for p in folder.iterdir() if p.name.startswith("init_") and p.suffix == ".dat"]
+    variables = [re.sub(r"_[0-9a-f]{32}\.dat$", "", name) for name in names]
+    assert "init_syn_w" in variables and len(variables) == len(set(variables)), sorted(names)
+    assert any(p.name.startswith("_static_array_") for p in folder.iterdir())
 
 
 def test_read_errors_are_found_in_brian2s_own_words():
