@@ -381,6 +381,24 @@ stop_network = make_stop_network()
 SPIKE_QUEUE = Path(__file__).with_name("cpp") / "spikequeue.h"
 
 
+def _remove_objects_older_than(header: Path) -> None:
+    """Delete the build's object files compiled before ``header`` last changed.
+
+    Brian2's makefile takes its header dependencies from ``g++ -MM``, which names the targets
+    of ``code_objects/X.cpp`` ``X.o`` instead of ``code_objects/X.o``: ``make`` never relates
+    a code object to the headers it includes. A build folder reused after brainlearn's spike
+    queue changed (a run resumed after an upgrade) linked code objects compiled against the
+    old queue with the new one, and the program crashed (``free(): invalid pointer``). An
+    object older than the header is removed, so ``make`` compiles it again (through the
+    compiler cache when there is one).
+    """
+    stamp = header.stat().st_mtime_ns
+    build = header.parent.parent
+    for item in [*build.glob("*.o"), *build.glob("code_objects/*.o")]:
+        if item.stat().st_mtime_ns < stamp:
+            item.unlink(missing_ok=True)
+
+
 def use_fast_spike_queue(enabled: bool = True) -> None:
     """Build the current ``cpp_standalone`` project with brainlearn's spike queue (or not).
 
@@ -420,5 +438,6 @@ def use_fast_spike_queue(enabled: bool = True) -> None:
         target.write_bytes(ours)
         if before is not None:  # unchanged: keep the time stamp, nothing to recompile
             os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        _remove_objects_older_than(target)
 
     dev.copy_source_files = copy_source_files

@@ -54,3 +54,29 @@ def test_fast_queue_delivers_every_event_in_brian2s_order(tmp_path):
     assert stock.shape == fast.shape and np.abs(stock[0]).max() > 1.0
     assert np.abs(stock[1]).max() > 1.0
     np.testing.assert_array_equal(fast, stock)
+
+
+def test_objects_older_than_the_queue_header_are_compiled_again(tmp_path):
+    """Brian2's makefile names a code object's header dependencies for ``X.o``, not
+    ``code_objects/X.o``, so ``make`` would link objects compiled against an older queue
+    header with the new one (a run resumed after an upgrade crashed: ``free(): invalid
+    pointer``). Objects older than the header are removed; newer ones are kept."""
+    import os
+
+    from brainlearn.devices import _remove_objects_older_than
+
+    header = tmp_path / "brianlib" / "spikequeue.h"
+    (tmp_path / "code_objects").mkdir()
+    header.parent.mkdir()
+    stale = [tmp_path / "objects.o", tmp_path / "code_objects" / "syn_pre_codeobject.o"]
+    fresh = [tmp_path / "main.o", tmp_path / "code_objects" / "syn_post_codeobject.o"]
+    for path in [*stale, *fresh, header]:
+        path.write_bytes(b"x")
+    for path in stale:
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(header, ns=(2_000_000_000, 2_000_000_000))
+    for path in fresh:
+        os.utime(path, ns=(3_000_000_000, 3_000_000_000))
+    _remove_objects_older_than(header)
+    assert [p.exists() for p in stale] == [False, False]
+    assert [p.exists() for p in fresh] == [True, True]
