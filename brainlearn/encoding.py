@@ -10,7 +10,7 @@ one random number per spike instead of one per neuron and time step.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Hz, NeuronGroup, Quantity, TimedArray, ms, second
+from brian2 import Clock, Hz, NeuronGroup, Quantity, TimedArray, ms, second
 
 from brainlearn.units import check_number, check_quantity
 
@@ -81,6 +81,7 @@ def poisson_input_group(
     scale: Quantity = PIXEL_RATE,
     name: str = "input",
     dt: Quantity | None = None,
+    clock: Clock | None = None,
 ) -> NeuronGroup:
     """A group of Poisson cells reading their rates from ``table`` at the current example.
 
@@ -102,6 +103,8 @@ def poisson_input_group(
         Brian2 name of the group.
     dt : Quantity, optional
         Time step (default: the default clock's).
+    clock : brian2.Clock, optional
+        A clock to run on instead (with ``dt`` None), e.g. one shared with other groups.
     """
     check_quantity("scale", scale, Hz)
     eqs = """
@@ -112,6 +115,8 @@ def poisson_input_group(
     t_off : second (linked)
     """
     kwargs = {"dt": dt} if dt is not None else {}
+    if clock is not None:
+        kwargs["clock"] = clock
     group = NeuronGroup(
         int(n_inputs),
         eqs,

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import NeuronGroup, Quantity, linked_var, second
+from brian2 import Clock, NeuronGroup, Quantity, linked_var, second
 
 from brainlearn.devices import stop_network
 from brainlearn.encoding import START_PRESENTATION
@@ -123,7 +123,8 @@ def controller_code(retry: RetryRule) -> str:
 
 def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quantity,
                             min_spikes: float, max_retries: float, dt: Quantity | None,
-                            name: str = "controller", stop=None) -> NeuronGroup:
+                            name: str = "controller", stop=None, clock: Clock | None = None,
+                            period_clock: Clock | None = None) -> NeuronGroup:
     """The one-cell controller group, its operation every ``period`` and its
     ``presentation`` event (one per presentation start, for an ``EventMonitor``).
 
@@ -146,6 +147,10 @@ def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quan
         The function that ends the run after the last image (default
         :func:`brainlearn.devices.stop_network`; a model may pass its own, e.g. one that
         does nothing, to replay a device that cannot stop itself).
+    clock, period_clock : brian2.Clock, optional
+        Clocks to run on instead of new ones of ``dt`` (give ``dt=None`` then) and
+        ``period``: a network whose objects share a few clocks spends less time per step
+        choosing which objects run (the frozen Diehl & Cook network).
 
     Returns
     -------
@@ -155,20 +160,29 @@ def presentation_controller(retry: RetryRule, *, t_input: Quantity, period: Quan
     """
     namespace = {"min_spikes": min_spikes, "max_retries": max_retries, "t_input": t_input,
                  "stop_network": stop_network if stop is None else stop, **retry.namespace}
-    ctl = NeuronGroup(1, controller_equations(retry), name=name, dt=dt,
+    ctl = NeuronGroup(1, controller_equations(retry), name=name, dt=dt, clock=clock,
                       events={"presentation": "abs(t - t_start) < 0.5 * dt"},
                       namespace=namespace)
-    ctl.run_regularly(controller_code(retry), dt=period, when="before_thresholds", order=0)
+    ctl.run_regularly(controller_code(retry), when="before_thresholds", order=0,
+                      **_every(period, period_clock))
     ctl.intensity = retry.initial
     ctl.t_start = -1 * second
     return ctl
 
 
-def link_input(inp: NeuronGroup, controller: NeuronGroup, period: Quantity) -> None:
+def _every(period: Quantity, clock: Clock | None) -> dict:
+    # run_regularly's timing: its own clock of ``period``, or the clock given
+    return {"dt": period} if clock is None else {"clock": clock}
+
+
+def link_input(inp: NeuronGroup, controller: NeuronGroup, period: Quantity,
+               clock: Clock | None = None) -> None:
     """Let ``inp`` (:func:`brainlearn.encoding.poisson_input_group`) follow the controller:
     ``example``, ``intensity`` and ``t_off`` linked, and its rates set at every presentation
-    start (:data:`~brainlearn.encoding.START_PRESENTATION`, after the controller)."""
+    start (:data:`~brainlearn.encoding.START_PRESENTATION`, after the controller), on
+    ``clock`` if given (a clock of ``period``) instead of a new one."""
     zeros = np.zeros(len(inp), dtype=int)
     for var in ("example", "intensity", "t_off"):
         setattr(inp, var, linked_var(controller, var, index=zeros))
-    inp.run_regularly(START_PRESENTATION, dt=period, when="before_thresholds", order=4)
+    inp.run_regularly(START_PRESENTATION, when="before_thresholds", order=4,
+                      **_every(period, clock))
