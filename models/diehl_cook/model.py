@@ -47,7 +47,7 @@ from brian2 import (
     second,
 )
 
-from brainlearn.cppcode import fast_codeobj_class, scale_by_post
+from brainlearn.cppcode import UnrolledCodeObject, fast_codeobj_class, scale_by_post, untimed_steps
 from brainlearn.devices import stop_network
 from brainlearn.encoding import PIXEL_RATE, pixel_table, poisson_input_group
 from brainlearn.neurons import ConductanceLIF
@@ -444,6 +444,8 @@ def build_network(
     objects.update(input_objects)
     order = objects.pop("synapse_order")
     network = Network(*objects.values())
+    if fast is not None and not plastic:
+        untimed_steps(network)  # no reading of the CPU time after every step
     objects.update(network=network, table=table, synapse_order=order)
     return objects
 
@@ -508,8 +510,10 @@ def connect_input(
     kwargs = {"dt": dt} if dt is not None else {}
     if clock is not None:
         kwargs["clock"] = clock
-    # cpp_standalone: on_pre walks the bucket's runs of synapses (same numbers, brainlearn.cppcode)
-    kwargs["codeobj_class"] = fast_codeobj_class()
+    # cpp_standalone: on_pre walks the bucket's runs of synapses (same numbers, brainlearn.cppcode);
+    # the frozen network's fixed weights four synapses at a time
+    fast = fast_codeobj_class()
+    kwargs["codeobj_class"] = UnrolledCodeObject if fast is not None and not plastic else fast
     if plastic:
         code = code or stdp_code(p)
         syn = Synapses(source, target, name="syn", **code.kwargs(), **kwargs)

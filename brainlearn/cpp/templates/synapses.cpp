@@ -87,6 +87,9 @@ template <class Q> static inline const std::vector<int32_t> *_brainlearn_firsts(
             const size_t _start = _first[_r];
             const size_t _stop = _start + (_e - _s);
             _s = _e;
+            {% if brainlearn_unroll is defined %}
+            #pragma GCC unroll {{ brainlearn_unroll }}
+            {% endif %}
             for (size_t _idx = _start; _idx < _stop; _idx++)
             {
                 const size_t _vectorisation_idx = _idx;
