@@ -18,13 +18,19 @@ then evaluate the run on ``--assign`` training + ``--test`` test images several 
   amortised. Both must give exactly the serial counts, predictions and accuracy.
 
 It prints ms per image of each (compilation excluded: the training's and each evaluation's
-``compile_seconds``), the ratios of training to each, and the accuracies. Exit status 1 if a
-workers' result differs from the serial one.
+``compile_seconds``), the ratios of training to each, the accuracies, and how many workers
+``brainlearn mnist evaluate`` would use by default for that evaluation
+(``evaluation_workers``). Exit status 1 if a workers' result differs from the serial one.
+
+``--data full`` trains and evaluates on the full MNIST (downloaded once to the data cache)
+instead of the embedded subset (1,000 training and 500 test images), so that a realistic
+evaluation (``--assign 10000 --test 10000``) is measured and the per-image figure is not
+dominated by the program's start; ``--baseline`` with no commit skips the old evaluations.
 
     python benchmarks/diehl_cook_eval_speed.py [--neurons 400 1600] [--train 300]
                                                 [--assign 600] [--test 400] [--chunk 100]
                                                 [--workers 2] [--baseline 0708d6a d4831cf]
-                                                [--csv PATH]
+                                                [--data embedded|full] [--csv PATH]
 """
 
 from __future__ import annotations
@@ -73,17 +79,19 @@ def measure(root: Path, neurons: int, sites: dict[str, Path], args) -> tuple[dic
     """One size: training and the evaluations; returns the row and whether the workers'
     results equal the serial one."""
     from brainlearn.models.diehl_cook import TrainConfig, evaluate, train
+    from brainlearn.models.diehl_cook.evaluation import evaluation_workers
     from brainlearn.models.diehl_cook.sharded import evaluate_sharded
     from brainlearn.sweep import close_client, local_client
 
     run = root / f"n{neurons}"
-    config = TrainConfig.create(neurons=neurons, examples=args.train, seed=0, data="embedded",
+    config = TrainConfig.create(neurons=neurons, examples=args.train, seed=0, data=args.data,
                                 chunk=args.chunk)
     trained = train(run, config, progress=False, score=False)
     n_eval = args.assign + args.test
     train_ms = trained["ms_per_example"]
     row = {"neurons": neurons, "train_images": trained["train_examples"],
-           "eval_images": n_eval, "workers": args.workers, "train_ms": train_ms}
+           "eval_images": n_eval, "workers": args.workers, "train_ms": train_ms,
+           "default_workers": evaluation_workers(None, n_eval)}
     for name, site in sites.items():
         old = old_evaluation(run, site, args)
         row[f"old_{name}_ms"] = old["eval_ms_per_example"]
@@ -120,6 +128,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline", nargs="*", default=list(BASELINES),
                         help=f"commits of the old evaluations (default {' '.join(BASELINES)})")
+    parser.add_argument("--data", choices=("embedded", "full"), default="embedded",
+                        help="MNIST images: the embedded subset (default) or the full set")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
 
@@ -142,7 +152,8 @@ def main() -> int:
                   f"workers with the cluster's start {row['workers_ms']:.2f} "
                   f"({row['ratio_workers']:.2f}x), steady state {row['steady_ms']:.2f} "
                   f"({row['ratio_steady']:.2f}x); accuracy serial {row['accuracy_serial']:.4f}, "
-                  f"workers {row['accuracy_workers']:.4f}; workers == serial: {same}",
+                  f"workers {row['accuracy_workers']:.4f}; workers == serial: {same}; "
+                  f"default workers {row['default_workers']}",
                   flush=True)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -278,8 +278,8 @@ def frozen_inh_group(params: DiehlCookParams, n_neurons: int, **kwargs) -> Neuro
     every presentation of the frozen network starts with it at zero, so its decay
     ``dgi/dt = -gi / tau_gi`` integrates zero for ever. ``gi : 1 (constant)`` keeps the
     membrane's equation, hence its generated arithmetic, as it was (it still reads ``gi``),
-    without the update of ``gi``; the state must give it 0, as :func:`~brainlearn.models.
-    diehl_cook.state.frozen_state` does. ``kwargs`` go to ``NeuronGroup``.
+    without the update of ``gi``. It is zero from the build on: a frozen network's state does
+    not carry it (``NetworkState.FROZEN``). ``kwargs`` go to ``NeuronGroup``.
     """
     cell = params.inh
     decay = "dgi/dt = -gi / tau_gi : 1\n"

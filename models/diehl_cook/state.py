@@ -60,9 +60,9 @@ class NetworkState:
     }
     UNITS: ClassVar[dict[str, Quantity]] = {"theta": volt, "v": volt, "inh_v": volt,
                                             "tpre": second, "delays": second}
-    #: carried by a frozen (evaluation) network
-    FROZEN: ClassVar[tuple[str, ...]] = ("w", "theta", "v", "ge", "gi", "inh_v", "inh_ge",
-                                          "inh_gi")
+    #: carried by a frozen (evaluation) network (whose inhibitory ``gi`` is a constant zero of
+    #: the network, ``model.frozen_inh_group``, whatever a state holds)
+    FROZEN: ClassVar[tuple[str, ...]] = ("w", "theta", "v", "ge", "gi", "inh_v", "inh_ge")
     SYNAPTIC: ClassVar[tuple[str, ...]] = ("w", "tpre", "pre")
 
     @property
