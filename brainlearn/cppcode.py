@@ -30,8 +30,8 @@ and one function's C++ rewritten, each giving the same numbers as Brian2's:
   simulation reaches (below 2**53 steps), and a conversion that AVX2 can vectorise.
 
 :class:`UnrolledCodeObject` is :class:`FastCodeObject` whose synapses template also unrolls the
-loop over a run four times (``#pragma GCC unroll 4``): fewer instructions per synapse (7.9 M
-against 6.7 M per image in the frozen Diehl & Cook network's input synapses at N=400,
+loop over a run four times (``#pragma GCC unroll 4``): fewer instructions per synapse (7.3 M
+against 6.1 M per image in the frozen Diehl & Cook network's input synapses at N=400,
 callgrind), the same synapses in the same order, so the same numbers.
 
 Give it as ``codeobj_class`` to a group or synapses through :func:`fast_codeobj_class`, which
