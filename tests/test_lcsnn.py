@@ -19,10 +19,7 @@ from brainlearn.models import MODELS, comparison_rows, model_of
 from brainlearn.models.lcsnn.estimator import LCSNNClassifier
 from brainlearn.models.lcsnn.model import (
     LCSNNParams,
-    _without_depression,
     inhibition_pairs,
-    learning_rule,
-    plastic_code,
     receptive_fields,
     synapse_order,
 )
@@ -68,19 +65,6 @@ def test_the_stored_order_makes_each_pixel_one_block_and_keeps_each_cell_in_pixe
     # a cell's own synapses keep the pixel order they have in receptive_fields
     for j in (0, 7, 1000, p.n_neurons - 1):
         assert np.array_equal(pre[post == j], pixel[cell == j])
-
-
-def test_the_plastic_code_leaves_out_only_the_unused_post_trace():
-    p = LCSNNParams()
-    code = plastic_code(p)
-    assert "apost" not in code.model + code.on_pre + code.on_post
-    assert "clip(w, w_min, w_max)" in code.on_pre  # the bound still applies on a pre spike
-    assert "w = clip(w + A_plus * apre, w_min, w_max)" in code.on_post
-    rendered = learning_rule(p).render(on_pre_effect="v_post += w")
-    assert "apost" in rendered.model and rendered.namespace["A_minus"] == 0.0
-    # with depression the trace is used: the rendering stays whole
-    depressing = learning_rule(p).replace(A_minus=0.01).render(on_pre_effect="v_post += w")
-    assert _without_depression(depressing) == depressing
 
 
 def test_the_ngram_readout_counts_sequences_over_consecutive_active_steps():

@@ -24,7 +24,9 @@ network, with the LC-SNN's retry rule), so a chunk of images is one execution of
 binary (:class:`brainlearn.chunked.ChunkedSimulation`). The same binary evaluates: with
 ``A_plus = 0``, ``theta_on = 0`` and ``w_max`` lifted (values passed per run) it shows images
 with weights and thresholds frozen, spike for spike as the frozen network of
-``build_network(plastic=False)``.
+``build_network(plastic=False)``. Under ``cpp_standalone`` the groups and synapses run
+brainlearn's compiled code (:mod:`brainlearn.cppcode`) and the input synapses are stored by
+pixel (:func:`synapse_order`): the same numbers, computed faster.
 
 Two choices keep BindsNET's discrete dynamics exactly where Brian2's step order differs:
 
@@ -42,7 +44,7 @@ and raise theta). Here every such cell spikes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from brian2 import (
@@ -246,42 +248,13 @@ def plastic_code(params: LCSNNParams) -> SynapseCode:
     ``A_plus`` and ``w_max`` are shared synapse variables (the decaying learning rate, set per
     chunk; the upper bound, 1, lifted with ``A_plus = 0`` when the same binary evaluates),
     and each weight change is added to the cell's ``wsum`` (the normalisation is then one
-    multiply per synapse).
-
-    The rule has no depression (``A_minus = 0``), so its post-synaptic trace ``apost`` only
-    ever enters as ``w - 0 * apost``, which is ``w`` for any finite trace: the code leaves the
-    trace out (:func:`_without_depression`), the same weights without an ``exp`` and two
-    memory accesses per input spike and synapse."""
-    code = _without_depression(learning_rule(params).render(on_pre_effect=_EFFECT))
+    multiply per synapse)."""
+    code = learning_rule(params).render(on_pre_effect=_EFFECT)
     namespace = {k: v for k, v in code.namespace.items() if k not in ("A_plus", "w_max")}
     namespace.update(_effect_namespace(params))
     return SynapseCode(
         model=code.model + "\nA_plus : 1 (shared)\nw_max : 1 (shared)",
         on_pre=_track(code.on_pre), on_post=_track(code.on_post), namespace=namespace,
-    )
-
-
-_DEPRESSION = ("dapost/dt = -apost / tau_minus : 1 (event-driven)",
-               "w = clip(w - A_minus * apost, w_min, w_max)", "apost = 1")
-
-
-def _without_depression(code: SynapseCode) -> SynapseCode:
-    """``code`` (a nearest-spike ``PairSTDP`` rendering with ``A_minus = 0``) without its
-    post-synaptic trace: ``w = clip(w, w_min, w_max)`` on a pre spike, as before for every
-    finite trace. Any other rendering comes back unchanged."""
-    trace, depress, reset = _DEPRESSION
-    model, pre, post = (s.splitlines() for s in (code.model, code.on_pre, code.on_post))
-    if (code.namespace.get("A_minus") != 0.0 or trace not in model or depress not in pre
-            or reset not in post or any("apost" in line for line in model + pre + post
-                                        if line not in _DEPRESSION)):
-        return code
-    return replace(
-        code, model="\n".join(line for line in model if line != trace),
-        on_pre="\n".join("w = clip(w, w_min, w_max)" if line == depress else line
-                         for line in pre),
-        on_post="\n".join(line for line in post if line != reset),
-        namespace={k: v for k, v in code.namespace.items()
-                   if k not in ("A_minus", "tau_minus")},
     )
 
 
