@@ -19,7 +19,10 @@ from brainlearn.models import MODELS, comparison_rows, model_of
 from brainlearn.models.lcsnn.estimator import LCSNNClassifier
 from brainlearn.models.lcsnn.model import (
     LCSNNParams,
+    _without_depression,
     inhibition_pairs,
+    learning_rule,
+    plastic_code,
     receptive_fields,
     synapse_order,
 )
@@ -65,6 +68,21 @@ def test_the_stored_order_makes_each_pixel_one_block_and_keeps_each_cell_in_pixe
     # a cell's own synapses keep the pixel order they have in receptive_fields
     for j in (0, 7, 1000, p.n_neurons - 1):
         assert np.array_equal(pre[post == j], pixel[cell == j])
+
+
+def test_the_plastic_code_leaves_out_only_the_unused_post_trace():
+    p = LCSNNParams()
+    code = plastic_code(p)
+    assert "apost" not in code.model + code.on_pre + code.on_post
+    # the bound still applies on a pre spike (to weights the normalisation took above 1),
+    # through a term that is zero times a finite number, as the trace's was
+    assert "w = clip(w - A_minus * lastupdate / second, w_min, w_max)" in code.on_pre
+    assert code.namespace["A_minus"] == 0.0
+    assert "w = clip(w + A_plus * apre, w_min, w_max)" in code.on_post
+    assert "apost" in learning_rule(p).render(on_pre_effect="v_post += w").model
+    # with depression the trace is used: the rendering stays whole
+    depressing = learning_rule(p).replace(A_minus=0.01).render(on_pre_effect="v_post += w")
+    assert _without_depression(depressing) == depressing
 
 
 def test_the_ngram_readout_counts_sequences_over_consecutive_active_steps():

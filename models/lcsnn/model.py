@@ -44,7 +44,7 @@ and raise theta). Here every such cell spikes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from brian2 import (
@@ -248,13 +248,46 @@ def plastic_code(params: LCSNNParams) -> SynapseCode:
     ``A_plus`` and ``w_max`` are shared synapse variables (the decaying learning rate, set per
     chunk; the upper bound, 1, lifted with ``A_plus = 0`` when the same binary evaluates),
     and each weight change is added to the cell's ``wsum`` (the normalisation is then one
-    multiply per synapse)."""
-    code = learning_rule(params).render(on_pre_effect=_EFFECT)
+    multiply per synapse).
+
+    The rule has no depression (``A_minus = 0``): its post-synaptic trace only enters as
+    ``w - A_minus * apost``, zero times a finite number, so the code leaves the trace out
+    (:func:`_without_depression`) and saves an ``exp`` and two memory accesses per input
+    spike and synapse. The term stays, as ``A_minus * lastupdate / second`` (zero as well):
+    the compiler (``-ffast-math``) computes ``wsum += w - w_before`` as
+    ``(wsum - w_before) + w``, which is not exactly ``wsum`` when ``w`` is unchanged; with
+    ``w = clip(w, ...)`` it would see that ``w`` is unchanged and keep ``wsum``, a different
+    last bit. Zero times a variable it cannot fold (``-fno-finite-math-only``), so the
+    weights, thresholds and spikes stay those of the code with the trace, bit for bit."""
+    code = _without_depression(learning_rule(params).render(on_pre_effect=_EFFECT))
     namespace = {k: v for k, v in code.namespace.items() if k not in ("A_plus", "w_max")}
     namespace.update(_effect_namespace(params))
     return SynapseCode(
         model=code.model + "\nA_plus : 1 (shared)\nw_max : 1 (shared)",
         on_pre=_track(code.on_pre), on_post=_track(code.on_post), namespace=namespace,
+    )
+
+
+_DEPRESSION = ("dapost/dt = -apost / tau_minus : 1 (event-driven)",
+               "w = clip(w - A_minus * apost, w_min, w_max)", "apost = 1")
+_KEPT = "w = clip(w - A_minus * lastupdate / second, w_min, w_max)"
+
+
+def _without_depression(code: SynapseCode) -> SynapseCode:
+    """``code`` (a nearest-spike ``PairSTDP`` rendering with ``A_minus = 0``) without its
+    post-synaptic trace, ``w - A_minus * lastupdate / second`` in place of ``w - A_minus * apost``
+    (both ``w``: see :func:`plastic_code`). Any other rendering comes back unchanged."""
+    trace, depress, reset = _DEPRESSION
+    model, pre, post = (s.splitlines() for s in (code.model, code.on_pre, code.on_post))
+    if (code.namespace.get("A_minus") != 0.0 or trace not in model or depress not in pre
+            or reset not in post or "lastupdate" in code.model
+            or any("apost" in line for line in model + pre + post if line not in _DEPRESSION)):
+        return code
+    return replace(
+        code, model="\n".join(line for line in model if line != trace),
+        on_pre="\n".join(_KEPT if line == depress else line for line in pre),
+        on_post="\n".join(line for line in post if line != reset),
+        namespace={k: v for k, v in code.namespace.items() if k != "tau_minus"},
     )
 
 
