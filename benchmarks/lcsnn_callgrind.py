@@ -89,7 +89,7 @@ def _counts(path: Path) -> tuple[dict, dict]:
         if "PROGRAM TOTALS" in m.group(2):
             total = dict(zip(events, nums, strict=True))
             continue
-        f = re.search(r"_run_(\w+?)\(\)", m.group(2))
+        f = re.search(r":_run_(\w+)\(\)", m.group(2))
         if f:
             rows[f.group(1)] = dict(zip(events, nums, strict=True))
     return total, rows
@@ -110,7 +110,7 @@ def table(out: Path, k: int) -> str:
     rows = sorted(((name, per(r1.get(name, {}), r2.get(name, {})))
                    for name in set(r1) | set(r2)), key=lambda x: -x[1][0])
     for name, (ir, d1, ll) in rows:
-        if ir >= 0.005 * total[0]:
+        if ir >= 0.001 * total[0]:
             lines.append(f"{name:48s} {ir:12.1f} {d1:10.2f} {ll:10.2f}")
     lines.append(f"{'total':48s} {total[0]:12.1f} {total[1]:10.2f} {total[2]:10.2f}")
     return "\n".join(lines)
