@@ -55,7 +55,7 @@ def test_the_training_binary_frozen_by_its_run_values_spikes_as_the_frozen_netwo
     assert float(objects["network"].t / second) > 0
 
 
-def _run(folder, filters, seed, accuracy=None, position=None):
+def _run(folder, filters, seed, accuracy=None, position=None, assign=60000):
     """A run directory of the curve as train/evaluate leave it (written by hand)."""
     run = folder / f"f{filters}_s{seed}"
     p = LCSNNParams.paper(filters)
@@ -64,7 +64,7 @@ def _run(folder, filters, seed, accuracy=None, position=None):
     if accuracy is not None:
         rundir.update_metrics(run, {
             "neurons": p.n_neurons, "synapses": p.n_synapses, "train_examples": 60000,
-            "test_examples": 10000, "train_seconds": 3600.0 * (1 + seed),
+            "assign_examples": assign, "test_examples": 10000, "train_seconds": 3600.0 * (1 + seed),
             **{f"accuracy_{r}": accuracy + k / 100 for k, r in
                enumerate(("vote", "ngram", "logistic", "online"))},
             "accuracy": accuracy})
@@ -77,7 +77,7 @@ def test_the_table_gives_every_size_its_mean_and_sd_over_seeds_status_and_comman
     folder = tmp_path / "curve"
     votes = [0.80, 0.83]
     for seed, vote in enumerate(votes):
-        _run(folder, 25, seed, accuracy=vote)
+        _run(folder, 25, seed, accuracy=vote, assign=(10000, 60000)[seed])
     _run(folder, 25, 2, position=4000)
     table = cli.curve_table(str(folder), str(tmp_path / "curve.csv"), "runs/x")
     written = pd.read_csv(tmp_path / "curve.csv", dtype=str, keep_default_na=False)
@@ -86,6 +86,8 @@ def test_the_table_gives_every_size_its_mean_and_sd_over_seeds_status_and_comman
     mean, sd = 100 * np.mean(votes), 100 * np.std(votes, ddof=1)
     assert row["vote %"] == f"{mean:.2f} +- {sd:.2f}"
     assert row["seeds"] == "2 of 3" and row["paper %"] == "84.01 +- 2.28"
+    # the readouts' training images of every seed, so a row mixing two protocols says so
+    assert row["readout images"] == "10,000, 60,000" and row["train images"] == "60,000"
     assert row["status"] == "seeds 0, 1 done; seed 2 training, 4,000 images"
     assert row["command"] == ("python -m brainlearn.models.lcsnn curve --out runs/x "
                               "--filters 25 --seeds 0 1 2")

@@ -3,7 +3,7 @@
 ``python -m brainlearn.models.lcsnn train --filters 100 --seed 0 --out runs/lcsnn100_s0``
 trains one pass over the 60,000 training images (resumes a killed run with the same
 command); ``python -m brainlearn.models.lcsnn evaluate runs/lcsnn100_s0`` fits the readouts on
-10,000 training images and scores them on the 10,000 test images. ``python -m brainlearn.models.lcsnn curve --out runs/lcsnn_curve`` trains and evaluates
+all 60,000 training images and scores them on the 10,000 test images. ``python -m brainlearn.models.lcsnn curve --out runs/lcsnn_curve`` trains and evaluates
 the published curve (:data:`CURVE`), resumable. ``brainlearn compare`` then reads the run directories like any other model's.
 """
 
@@ -120,7 +120,8 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
         row["paper %"] = f"{mean:.2f} +- {sd:.2f}"
         row["train h"] = (f"{np.mean([r['train_seconds'] for r in done]) / 3600:.2f}"
                           if done else "")
-        for key, column in (("train_examples", "train images"), ("test_examples", "test images")):
+        for key, column in (("train_examples", "train images"),
+                            ("assign_examples", "readout images"), ("test_examples", "test images")):
             row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
         row["status"] = _status(done, running, seeds)
         row["command"] = curve_command(filters, runs_out)
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("evaluate", help="fit the readouts and score the test set")
     ev.add_argument("run_dir")
     ev.add_argument("--assign-examples", type=int, default=None,
-                    help="training images the readouts are fitted on (10,000 / all embedded)")
+                    help="training images the readouts are fitted on (all)")
     ev.add_argument("--test-examples", type=int, default=None, help="test images (all)")
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")

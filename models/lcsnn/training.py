@@ -180,8 +180,8 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
              device: str | None = None, progress: bool = True) -> dict:
     """Show the frozen network training images (labels for the readouts) and the test set.
 
-    ``assign_examples`` training images (default: 10,000 of full MNIST, all 1,000 embedded)
-    fit the readouts; ``test_examples`` (default: all) score them. The spike counts and
+    ``assign_examples`` training images (default: all, 60,000 of full MNIST or the 1,000
+    embedded, as the paper's n-gram scores count the whole training pass) fit the readouts; ``test_examples`` (default: all) score them. The spike counts and
     spikes of both go to ``evaluation.npz``; accuracies to ``metrics.json`` (``accuracy``:
     the vote, ``accuracy_<readout>`` each).
     """
@@ -196,7 +196,7 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
     unknown = [r for r in readouts if r not in READOUTS]
     if unknown:
         raise ValueError(f"unknown readout {unknown[0]!r}; choose from {', '.join(READOUTS)}")
-    n_assign = assign_examples or min(10000, DEFAULT_EXAMPLES[data])
+    n_assign = assign_examples or DEFAULT_EXAMPLES[data]
     x_assign, y_assign = load_images(data, "train", n_assign)
     x_test, y_test = load_images(data, "test", test_examples or _TEST[data])
     start = time.perf_counter()
