@@ -17,7 +17,15 @@ from brainlearn.cli import main
 from brainlearn.data import load_embedded
 from brainlearn.models import MODELS, comparison_rows, model_of
 from brainlearn.models.lcsnn.estimator import LCSNNClassifier
-from brainlearn.models.lcsnn.model import LCSNNParams, inhibition_pairs, receptive_fields
+from brainlearn.models.lcsnn.model import (
+    LCSNNParams,
+    _without_depression,
+    inhibition_pairs,
+    learning_rule,
+    plastic_code,
+    receptive_fields,
+    synapse_order,
+)
 from brainlearn.models.lcsnn.readouts import NgramReadout, firing_steps
 
 N_TRAIN = 500
@@ -45,6 +53,36 @@ def test_each_cell_sees_its_own_patch_and_is_inhibited_by_its_location_only():
         assert cols[cell == j].min() == 4 * (c % 3) and cols[cell == j].max() == 4 * (c % 3) + 11
     i, j = inhibition_pairs(p)
     assert len(i) == 9 * 3 * 2 and np.all(i % 9 == j % 9) and np.all(i != j)
+
+
+def test_the_stored_order_makes_each_pixel_one_block_and_keeps_each_cell_in_pixel_order():
+    p = LCSNNParams.paper(250)
+    pixel, cell = receptive_fields(p)
+    order = synapse_order(p)
+    assert np.array_equal(np.sort(order), np.arange(p.n_synapses))  # a permutation
+    pre, post = pixel[order], cell[order]
+    # one input spike's synapses: one block of consecutive indices, targets increasing
+    starts = np.flatnonzero(np.diff(pre)) + 1
+    assert np.all(np.diff(pre) >= 0) and len(starts) == len(np.unique(pre)) - 1
+    assert all(np.all(np.diff(block) > 0) for block in np.split(post, starts))
+    # a cell's own synapses keep the pixel order they have in receptive_fields
+    for j in (0, 7, 1000, p.n_neurons - 1):
+        assert np.array_equal(pre[post == j], pixel[cell == j])
+
+
+def test_the_plastic_code_leaves_out_only_the_unused_post_trace():
+    p = LCSNNParams()
+    code = plastic_code(p)
+    assert "apost" not in code.model + code.on_pre + code.on_post
+    # the bound still applies on a pre spike (to weights the normalisation took above 1),
+    # through a term that is zero times a finite number, as the trace's was
+    assert "w = clip(w - A_minus * lastupdate / second, w_min, w_max)" in code.on_pre
+    assert code.namespace["A_minus"] == 0.0
+    assert "w = clip(w + A_plus * apre, w_min, w_max)" in code.on_post
+    assert "apost" in learning_rule(p).render(on_pre_effect="v_post += w").model
+    # with depression the trace is used: the rendering stays whole
+    depressing = learning_rule(p).replace(A_minus=0.01).render(on_pre_effect="v_post += w")
+    assert _without_depression(depressing) == depressing
 
 
 def test_the_ngram_readout_counts_sequences_over_consecutive_active_steps():

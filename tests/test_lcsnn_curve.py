@@ -22,7 +22,7 @@ from brainlearn.chunked import ChunkedSimulation
 from brainlearn.data import load_embedded
 from brainlearn.models.lcsnn import __main__ as cli
 from brainlearn.models.lcsnn import training
-from brainlearn.models.lcsnn.model import LCSNNParams, build_network, crop_images
+from brainlearn.models.lcsnn.model import LCSNNParams, build_network, crop_images, synapse_order
 from brainlearn.models.lcsnn.network import compile_network, present_chunk
 
 
@@ -44,7 +44,7 @@ def test_the_training_binary_frozen_by_its_run_values_spikes_as_the_frozen_netwo
     duration = (p.max_retries + 1) * n * p.t_input + 2 * p.t_input
     with ChunkedSimulation(lambda: build_network(p, n, plastic=False), duration,
                            "runtime") as frozen:
-        ref = frozen.run({"syn.w": weights, "exc.theta": theta,
+        ref = frozen.run({"syn.w": weights[synapse_order(p)], "exc.theta": theta,
                           "controller.limit": np.array([float(n)])}, pixels, seed_value=7)
         reference = (np.asarray(ref["spikes"].t_[:]), np.asarray(ref["spikes"].i_[:]))
 

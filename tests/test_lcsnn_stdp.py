@@ -24,6 +24,7 @@ from brainlearn.models.lcsnn.model import (
     connect_input,
     learning_rule,
     receptive_fields,
+    synapse_order,
 )
 
 STEPS = 300  # 300 ms at dt = 1 ms: presentation starts (normalisation) at steps 0, 100, 200
@@ -52,13 +53,16 @@ def _network_weights(p: LCSNNParams, w0, pre, post):
                              namespace={"post_train": TimedArray(train, dt=dt)})
         objects = connect_input(p, source, target, plastic=True, dt=dt)
         syn = objects["syn"]
-        syn.w = w0
+        order = synapse_order(p)  # stored by pixel: position s is synapse order[s]
+        syn.w = w0[order]
         syn.A_plus = RATE
         _, cell = receptive_fields(p)
         target.wsum = np.bincount(cell, w0, minlength=p.n_neurons)
         mon = StateMonitor(syn, "w", record=True, when="after_synapses", dt=dt)
         Network(source, target, mon, *objects.values()).run(STEPS * dt)
-        return np.asarray(mon.w[:])
+        weights = np.empty((len(order), STEPS))
+        weights[order] = np.asarray(mon.w[:])
+        return weights
 
 
 def _reference_weights(p: LCSNNParams, w0, pre, post):

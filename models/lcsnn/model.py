@@ -24,7 +24,9 @@ network, with the LC-SNN's retry rule), so a chunk of images is one execution of
 binary (:class:`brainlearn.chunked.ChunkedSimulation`). The same binary evaluates: with
 ``A_plus = 0``, ``theta_on = 0`` and ``w_max`` lifted (values passed per run) it shows images
 with weights and thresholds frozen, spike for spike as the frozen network of
-``build_network(plastic=False)``.
+``build_network(plastic=False)``. Under ``cpp_standalone`` the groups and synapses run
+brainlearn's compiled code (:mod:`brainlearn.cppcode`) and the input synapses are stored by
+pixel (:func:`synapse_order`): the same numbers, computed faster.
 
 Two choices keep BindsNET's discrete dynamics exactly where Brian2's step order differs:
 
@@ -42,7 +44,7 @@ and raise theta). Here every such cell spikes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from brian2 import (
@@ -57,6 +59,7 @@ from brian2 import (
     mV,
 )
 
+from brainlearn.cppcode import fast_codeobj_class, scale_by_post
 from brainlearn.encoding import pixel_table, poisson_input_group
 from brainlearn.plasticity import PairSTDP, SynapseCode
 from brainlearn.presentation import link_input, multiply_intensity, presentation_controller
@@ -64,7 +67,7 @@ from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["LCSNNParams", "CITATION", "build_network", "receptive_fields", "crop_images",
            "learning_rule", "plastic_code", "connect_input", "inhibition_pairs",
-           "PAPER_SIZES"]
+           "synapse_order", "PAPER_SIZES"]
 
 CITATION = (
     "D. J. Saunders, D. Patel, H. Hazan, H. T. Siegelmann, R. Kozma (2019), Locally connected "
@@ -202,6 +205,21 @@ def receptive_fields(params: LCSNNParams) -> tuple[np.ndarray, np.ndarray]:
     return pre.astype(np.int64), post.astype(np.int64)
 
 
+def synapse_order(params: LCSNNParams) -> np.ndarray:
+    """The order in which the network stores the input synapses: position ``s`` holds
+    synapse ``order[s]`` of :func:`receptive_fields` (by pixel, then cell).
+
+    One input spike's synapses are then one block of consecutive indices, which the spike
+    queue records as one run and the compiled event code walks as one loop
+    (:mod:`brainlearn.cppcode`), instead of synapses scattered over all cells' patches.
+    Results do not depend on it: a cell receives its input spikes' effects in the order of
+    the spiking pixels, and its own synapses (the post-synaptic pathway, ``wsum``) in pixel
+    order, either way. Weights go in as ``w[order]`` and come out as ``w[order] = stored``.
+    """
+    pre, post = receptive_fields(params)
+    return np.lexsort((post, pre))
+
+
 def inhibition_pairs(params: LCSNNParams) -> tuple[np.ndarray, np.ndarray]:
     """``(i, j)``: every pair of distinct filters at the same location (``i`` inhibits ``j``)."""
     n_loc2, f = params.locations ** 2, params.n_filters
@@ -230,13 +248,46 @@ def plastic_code(params: LCSNNParams) -> SynapseCode:
     ``A_plus`` and ``w_max`` are shared synapse variables (the decaying learning rate, set per
     chunk; the upper bound, 1, lifted with ``A_plus = 0`` when the same binary evaluates),
     and each weight change is added to the cell's ``wsum`` (the normalisation is then one
-    multiply per synapse)."""
-    code = learning_rule(params).render(on_pre_effect=_EFFECT)
+    multiply per synapse).
+
+    The rule has no depression (``A_minus = 0``): its post-synaptic trace only enters as
+    ``w - A_minus * apost``, zero times a finite number, so the code leaves the trace out
+    (:func:`_without_depression`) and saves an ``exp`` and two memory accesses per input
+    spike and synapse. The term stays, as ``A_minus * lastupdate / second`` (zero as well):
+    the compiler (``-ffast-math``) computes ``wsum += w - w_before`` as
+    ``(wsum - w_before) + w``, which is not exactly ``wsum`` when ``w`` is unchanged; with
+    ``w = clip(w, ...)`` it would see that ``w`` is unchanged and keep ``wsum``, a different
+    last bit. Zero times a variable it cannot fold (``-fno-finite-math-only``), so the
+    weights, thresholds and spikes stay those of the code with the trace, bit for bit."""
+    code = _without_depression(learning_rule(params).render(on_pre_effect=_EFFECT))
     namespace = {k: v for k, v in code.namespace.items() if k not in ("A_plus", "w_max")}
     namespace.update(_effect_namespace(params))
     return SynapseCode(
         model=code.model + "\nA_plus : 1 (shared)\nw_max : 1 (shared)",
         on_pre=_track(code.on_pre), on_post=_track(code.on_post), namespace=namespace,
+    )
+
+
+_DEPRESSION = ("dapost/dt = -apost / tau_minus : 1 (event-driven)",
+               "w = clip(w - A_minus * apost, w_min, w_max)", "apost = 1")
+_KEPT = "w = clip(w - A_minus * lastupdate / second, w_min, w_max)"
+
+
+def _without_depression(code: SynapseCode) -> SynapseCode:
+    """``code`` (a nearest-spike ``PairSTDP`` rendering with ``A_minus = 0``) without its
+    post-synaptic trace, ``w - A_minus * lastupdate / second`` in place of ``w - A_minus * apost``
+    (both ``w``: see :func:`plastic_code`). Any other rendering comes back unchanged."""
+    trace, depress, reset = _DEPRESSION
+    model, pre, post = (s.splitlines() for s in (code.model, code.on_pre, code.on_post))
+    if (code.namespace.get("A_minus") != 0.0 or trace not in model or depress not in pre
+            or reset not in post or "lastupdate" in code.model
+            or any("apost" in line for line in model + pre + post if line not in _DEPRESSION)):
+        return code
+    return replace(
+        code, model="\n".join(line for line in model if line != trace),
+        on_pre="\n".join(_KEPT if line == depress else line for line in pre),
+        on_post="\n".join(line for line in post if line != reset),
+        namespace={k: v for k, v in code.namespace.items() if k != "tau_minus"},
     )
 
 
@@ -298,10 +349,11 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
                 "wsum : 1\nnorm_factor : 1\n")
     else:
         eqs += "theta : volt\n"
+    fast = fast_codeobj_class()  # cpp_standalone: brainlearn's templates (same numbers)
     exc = NeuronGroup(
         p.n_neurons, eqs, threshold="v >= v_thresh + theta",
         reset="v = v_reset" + ("\ntheta += theta_on * theta_plus" if plastic else ""),
-        refractory=p.refractory, method="exact", name="exc", dt=dt,
+        refractory=p.refractory, method="exact", name="exc", dt=dt, codeobj_class=fast,
         namespace={k: getattr(p, k) for k in ("v_rest", "v_reset", "v_thresh", "tau_m",
                                               "theta_plus", "tau_theta")},
     )
@@ -317,9 +369,11 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     if len(inh_i):  # one filter: nobody to compete with
         objects["inh"] = Synapses(
             exc, exc, on_pre="v_post -= w_inh * gain * not_refractory_post", name="inh", dt=dt,
-            namespace={"w_inh": p.w_inh, "gain": float(np.exp(float(dt / p.tau_m)))})
+            namespace={"w_inh": p.w_inh, "gain": float(np.exp(float(dt / p.tau_m)))},
+            codeobj_class=fast)
         objects["inh"].connect(i=inh_i, j=inh_j)
-    counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0", name="counter", dt=dt)
+    counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0", name="counter", dt=dt,
+                       codeobj_class=fast)
     counter.connect()
     objects.update(
         counter=counter, spikes=SpikeMonitor(exc, name="exc_spikes"),
@@ -335,7 +389,9 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
                   dt: Quantity | None = None) -> dict:
     """The input synapses as the network makes them: ``source`` (the cropped pixels) to
     ``target`` (the cells), one synapse per pixel of each cell's patch
-    (:func:`receptive_fields`).
+    (:func:`receptive_fields`), stored in :func:`synapse_order` (set ``syn.w`` to
+    ``w[synapse_order(params)]``), with brainlearn's compiled code under cpp_standalone
+    (:func:`brainlearn.cppcode.fast_codeobj_class`).
 
     When plastic they run :func:`plastic_code` and, at the start of every presentation
     (every ``t_input`` from t=0), scale each cell's weights to sum to ``norm_total``:
@@ -352,13 +408,15 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
     """
     p = params
     kwargs = {"dt": dt} if dt is not None else {}
+    kwargs["codeobj_class"] = fast_codeobj_class()
     if plastic:
         syn = Synapses(source, target, name="syn", **plastic_code(p).kwargs(), **kwargs)
     else:
         syn = Synapses(source, target, "w : 1", on_pre=_EFFECT, name="syn",
                        namespace=_effect_namespace(p), **kwargs)
     pre, post = receptive_fields(p)
-    syn.connect(i=pre, j=post)
+    order = synapse_order(p)
+    syn.connect(i=pre[order], j=post[order])
     objects = {"syn": syn}
     if plastic:
         syn.w_max = float(learning_rule(p).w_max)
@@ -367,8 +425,9 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
         objects["norm_factor"] = target.run_regularly(
             f"norm_factor = {total} / (wsum + 1e-300)", dt=period, when="before_thresholds",
             order=1)
-        objects["normalise"] = syn.run_regularly(
-            "w *= norm_factor_post", dt=period, when="before_thresholds", order=2)
+        # w *= norm_factor_post; cpp_standalone: only the cells whose factor is not 1
+        objects["normalise"] = scale_by_post(
+            syn, "w", "norm_factor", dt=period, when="before_thresholds", order=2)
         objects["weight_sum"] = target.run_regularly(
             f"wsum = {total} * int(wsum > 0)", dt=period, when="before_thresholds", order=3)
     return objects

@@ -22,6 +22,7 @@ from brainlearn.models.lcsnn.model import (
     crop_images,
     learning_rule,
     receptive_fields,
+    synapse_order,
 )
 
 __all__ = ["ChunkOutput", "compile_network", "present_chunk", "present_all", "BUILD"]
@@ -90,7 +91,8 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     limit = len(pixels)
     table = np.zeros((table_size or limit, params.n_inputs))
     table[:limit] = pixels
-    state = {"syn.w": weights, "exc.theta": theta, "controller.limit": np.array([float(limit)])}
+    order = synapse_order(params)  # the network stores the synapses by pixel
+    state = {"syn.w": np.asarray(weights, dtype=float)[order], "exc.theta": theta, "controller.limit": np.array([float(limit)])}
     if learning_rate is None:
         state.update({"exc.wsum": np.full(params.n_neurons, params.norm_total),
                       "syn.A_plus": np.array([0.0]), "syn.w_max": np.array([NO_BOUND]),
@@ -118,8 +120,10 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     counts = np.zeros((limit, params.n_neurons), dtype=np.int32)
     np.add.at(counts, (example[keep], i[keep]), 1)
     spike_step = np.round((t[keep] - p[keep] * period) / step).astype(np.int32)
+    new_weights = np.empty(len(order))
+    new_weights[order] = np.asarray(out["syn"].w_[:], dtype=float)
     return ChunkOutput(
-        weights=np.asarray(out["syn"].w_[:], dtype=float).copy(),
+        weights=new_weights,
         theta=np.asarray(out["exc"].theta_[:], dtype=float).copy(),
         counts=counts, spike_example=example[keep].astype(np.int32), spike_step=spike_step,
         spike_neuron=i[keep].astype(np.int32), shown=int(len(valid)),
