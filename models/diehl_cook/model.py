@@ -444,7 +444,7 @@ def build_network(
     objects.update(input_objects)
     order = objects.pop("synapse_order")
     network = Network(*objects.values())
-    if fast is not None and not plastic:
+    if fast is not None:
         untimed_steps(network)  # no reading of the CPU time after every step
     objects.update(network=network, table=table, synapse_order=order)
     return objects
