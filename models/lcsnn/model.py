@@ -59,7 +59,7 @@ from brian2 import (
     mV,
 )
 
-from brainlearn.cppcode import fast_codeobj_class, scale_by_post
+from brainlearn.cppcode import fast_codeobj_class, scale_by_post, untimed_steps
 from brainlearn.encoding import pixel_table, poisson_input_group
 from brainlearn.plasticity import PairSTDP, SynapseCode
 from brainlearn.presentation import link_input, multiply_intensity, presentation_controller
@@ -381,6 +381,8 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
                                    name="presentations"),
     )
     network = Network(*objects.values())
+    if fast is not None:
+        untimed_steps(network)  # no reading of the CPU time after every step (same run)
     objects.update(network=network, table=table)
     return objects
 
