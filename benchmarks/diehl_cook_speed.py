@@ -67,29 +67,36 @@ def install_baseline(commit: str, where: Path) -> Path:
     return site
 
 
-def train_once(n: int, k: int, run_dir: Path, site: Path | None, data: str, profile: bool,
-               threads: int | None) -> dict:
-    """One ``brainlearn mnist train`` process; its ``metrics.json`` (and profile)."""
+def run_cli(cli: str, args: list[str], run_dir: Path, site: Path | None, what: str) -> dict:
+    """``python -c cli args`` with this checkout's brainlearn, or the baseline's installed in
+    ``site``; exits with its error unless it ran and imported the intended brainlearn; the
+    run's ``metrics.json``."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     if site is not None:
         env["PYTHONPATH"] = str(site)
-    cmd = [sys.executable, "-c", CLI, "mnist", "train", "--neurons", str(n), "--examples",
-           str(k), "--chunk", str(k), "--seed", "0", "--data", data, "--no-progress",
-           "--out", str(run_dir)]
-    if profile:
-        cmd.append("--profile")
-    if threads:
-        cmd += ["--threads", str(threads)]
     # from the run's folder: ``python -c`` puts the working directory first on sys.path, and
     # the checkout's own brainlearn/ there would shadow the baseline's
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=run_dir.parent)
+    done = subprocess.run([sys.executable, "-c", cli, *args], env=env, capture_output=True,
+                          text=True, cwd=run_dir.parent)
     origin = next((line for line in done.stderr.splitlines() if "brainlearn from" in line), "")
     expected = str(site) if site is not None else str(REPO)
     if done.returncode != 0 or expected not in origin:
-        sys.exit(f"training N={n} ({'baseline' if site else 'this checkout'}) failed "
+        sys.exit(f"training {what} ({'baseline' if site else 'this checkout'}) failed "
                  f"({origin or 'no brainlearn'}):\n{done.stderr[-3000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def train_once(n: int, k: int, run_dir: Path, site: Path | None, data: str, profile: bool,
+               threads: int | None) -> dict:
+    """One ``brainlearn mnist train`` process; its ``metrics.json`` (and profile)."""
+    args = ["mnist", "train", "--neurons", str(n), "--examples", str(k), "--chunk", str(k),
+            "--seed", "0", "--data", data, "--no-progress", "--out", str(run_dir)]
+    if profile:
+        args.append("--profile")
+    if threads:
+        args += ["--threads", str(threads)]
+    metrics = run_cli(CLI, args, run_dir, site, f"N={n}")
     if profile:
         import pandas as pd
 
@@ -121,6 +128,46 @@ def ms_per_presentation(m: dict) -> float:
     return 1000.0 * m["train_seconds"] / m["presentations"]
 
 
+def counts_per_size(sizes_text: str, examples_text: str | None, defaults: dict,
+                    flag: str) -> tuple[list[int], dict[int, int]]:
+    """The sizes of ``--<flag>`` and the training images of each (``--examples``: one count,
+    or one per size; else ``defaults``); exits with one line on bad input."""
+    try:
+        sizes = [int(v) for v in sizes_text.split(",") if v.strip()]
+        counts = [int(v) for v in (examples_text or "").split(",") if v.strip()]
+    except ValueError:
+        sys.exit(f"--{flag} and --examples take comma-separated integers, got {sizes_text!r} "
+                 f"and {examples_text!r}")
+    if counts and len(counts) not in (1, len(sizes)):
+        sys.exit(f"--examples gives {len(counts)} counts for {len(sizes)} sizes")
+    return sizes, {n: (counts[0] if len(counts) == 1 else counts[i]) if counts
+                   else defaults.get(n, 100) for i, n in enumerate(sizes)}
+
+
+def alternate(sizes: list[int], examples: dict[int, int], repeat: int, site: Path | None,
+              work: Path, keep: bool, once, ms) -> list[tuple[int, int, dict]]:
+    """Per size, ``repeat`` rounds of the baseline (``site``; none when ``None``) then this
+    checkout, each ``once(name, n, k, run_dir, site)`` a separate process whose metrics come
+    back; the best (lowest ``ms(metrics)``) of each version per size."""
+    rows = []
+    for n in sizes:
+        k = examples[n]
+        best: dict = {"baseline": None, "current": None}
+        for r in range(repeat):
+            for name, where in (("baseline", site), ("current", None)):
+                if name == "baseline" and site is None:
+                    continue
+                run_dir = work / f"{name}_{n}_{r}"
+                shutil.rmtree(run_dir, ignore_errors=True)
+                m = once(name, n, k, run_dir, where)
+                if best[name] is None or ms(m) < ms(best[name]):
+                    best[name] = m
+                if not keep:
+                    shutil.rmtree(run_dir, ignore_errors=True)
+        rows.append((n, k, best))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,48 +190,30 @@ def main() -> None:
     parser.add_argument("--profile-top", type=int, default=8)
     parser.add_argument("--keep", default=None, help="keep runs and the baseline install here")
     args = parser.parse_args()
-    try:
-        sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
-        counts = [int(v) for v in (args.examples or "").split(",") if v.strip()]
-    except ValueError:
-        sys.exit(f"--sizes and --examples take comma-separated integers, got {args.sizes!r} "
-                 f"and {args.examples!r}")
-    if counts and len(counts) not in (1, len(sizes)):
-        sys.exit(f"--examples gives {len(counts)} counts for {len(sizes)} sizes")
-    examples = {n: (counts[0] if len(counts) == 1 else counts[i]) if counts
-                else DEFAULT_EXAMPLES.get(n, 100) for i, n in enumerate(sizes)}
+    sizes, examples = counts_per_size(args.sizes, args.examples, DEFAULT_EXAMPLES, "sizes")
+
+    def once(name: str, n: int, k: int, run_dir: Path, where: Path | None) -> dict:
+        m = train_once(n, k, run_dir, where, args.data, False,
+                       args.threads if name == "current" else None)
+        print(f"N={n} {name:8s} run {run_dir.name.rsplit('_', 1)[1]}: "
+              f"{ms_per_presentation(m):8.2f} ms per presentation ({m['presentations']} "
+              f"presentations, {m['train_seconds']:.1f} s, compile {m['compile_seconds']:.0f} s)",
+              flush=True)
+        m["state"] = checkpoint_state(run_dir)
+        return m
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bl_speed_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         site = None if args.no_baseline else install_baseline(args.baseline, work)
-        rows, profiles = [], {}
-        for n in sizes:
-            k = examples[n]
-            best = {"baseline": None, "current": None}
-            for r in range(args.repeat):
-                for name, where in (("baseline", site), ("current", None)):
-                    if name == "baseline" and site is None:
-                        continue
-                    run_dir = work / f"{name}_{n}_{r}"
-                    shutil.rmtree(run_dir, ignore_errors=True)
-                    m = train_once(n, k, run_dir, where, args.data, False,
-                                   args.threads if name == "current" else None)
-                    print(f"N={n} {name:8s} run {r}: {ms_per_presentation(m):8.2f} ms per "
-                          f"presentation ({m['presentations']} presentations, "
-                          f"{m['train_seconds']:.1f} s, compile {m['compile_seconds']:.0f} s)",
-                          flush=True)
-                    m["state"] = checkpoint_state(run_dir)
-                    if best[name] is None or ms_per_presentation(m) < ms_per_presentation(best[name]):
-                        best[name] = m
-                    if not args.keep:
-                        shutil.rmtree(run_dir, ignore_errors=True)
-            rows.append((n, k, best))
-            if args.profile:
-                run_dir = work / f"profile_{n}"
-                shutil.rmtree(run_dir, ignore_errors=True)
-                profiles[n] = train_once(n, k, run_dir, None, args.data, True,
-                                         args.threads)["profile"]
+        rows = alternate(sizes, examples, args.repeat, site, work, bool(args.keep), once,
+                         ms_per_presentation)
+        profiles = {}
+        for n in sizes if args.profile else ():
+            run_dir = work / f"profile_{n}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            profiles[n] = train_once(n, examples[n], run_dir, None, args.data, True,
+                                     args.threads)["profile"]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -25,15 +25,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXAMPLES = {25: 500, 50: 500, 100: 250, 250: 60, 500: 60}
 CLI = ("import sys, brainlearn; "
        "print('brainlearn from', brainlearn.__file__, file=sys.stderr); "
@@ -41,13 +36,13 @@ CLI = ("import sys, brainlearn; "
 STATE = ("weights", "theta", "shown", "spikes", "capped", "position")
 
 
-def _install_baseline(commit: str, where: Path) -> Path:
-    # the same install as Diehl & Cook's benchmark (one place for it)
+def _diehl_cook_speed():
+    # Diehl & Cook's benchmark: the baseline install and the state comparison live there
     spec = importlib.util.spec_from_file_location(
         "diehl_cook_speed", Path(__file__).with_name("diehl_cook_speed.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.install_baseline(commit, where)
+    return module
 
 
 def train_once(filters: int, k: int, run_dir: Path, site: Path | None,
@@ -55,34 +50,19 @@ def train_once(filters: int, k: int, run_dir: Path, site: Path | None,
     """One training process; its ``metrics.json`` plus the checkpoint's state."""
     import numpy as np
 
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if site is not None:
-        env["PYTHONPATH"] = str(site)
-    cmd = [sys.executable, "-c", CLI, "train", "--filters", str(filters), "--examples", str(k),
-           "--seed", "0", "--data", "full", "--out", str(run_dir)]
+    args = ["train", "--filters", str(filters), "--examples", str(k), "--seed", "0",
+            "--data", "full", "--out", str(run_dir)]
     if threads:
-        cmd += ["--threads", str(threads)]
-    # from the run's parent folder: the checkout's own brainlearn/ would shadow the baseline's
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=run_dir.parent)
-    origin = next((line for line in done.stderr.splitlines() if "brainlearn from" in line), "")
-    expected = str(site) if site is not None else str(REPO)
-    if done.returncode != 0 or expected not in origin:
-        sys.exit(f"training {filters} filters ({'baseline' if site else 'this checkout'}) "
-                 f"failed ({origin or 'no brainlearn'}):\n{done.stderr[-3000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+        args += ["--threads", str(threads)]
+    metrics = _diehl_cook_speed().run_cli(CLI, args, run_dir, site, f"{filters} filters")
     with np.load(run_dir / "checkpoint.npz") as z:
         metrics["state"] = {key: z[key].copy() for key in STATE if key in z.files}
     return metrics
 
 
 def same_state(a: dict | None, b: dict | None) -> str:
-    if not a or not b:
-        return "-"
-    import numpy as np
-
-    differ = [k for k in a if k not in b or not np.array_equal(a[k], b[k])]
-    return "same" if not differ else "differs: " + ",".join(differ)
+    """``same`` when every array of ``a`` equals ``b``'s bit for bit (Diehl & Cook's test)."""
+    return _diehl_cook_speed().same_state(a, b)
 
 
 def ms_per_image(m: dict) -> float:
@@ -104,40 +84,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="OpenMP threads of both")
     parser.add_argument("--keep", default=None, help="keep runs and the baseline install here")
     args = parser.parse_args()
-    try:
-        sizes = [int(v) for v in args.filters.split(",") if v.strip()]
-        counts = [int(v) for v in (args.examples or "").split(",") if v.strip()]
-    except ValueError:
-        sys.exit(f"--filters and --examples take comma-separated integers, got "
-                 f"{args.filters!r} and {args.examples!r}")
-    if counts and len(counts) not in (1, len(sizes)):
-        sys.exit(f"--examples gives {len(counts)} counts for {len(sizes)} sizes")
-    examples = {f: (counts[0] if len(counts) == 1 else counts[i]) if counts
-                else DEFAULT_EXAMPLES.get(f, 100) for i, f in enumerate(sizes)}
+    speed = _diehl_cook_speed()
+    sizes, examples = speed.counts_per_size(args.filters, args.examples, DEFAULT_EXAMPLES,
+                                            "filters")
+
+    def once(name: str, f: int, k: int, run_dir: Path, where: Path | None) -> dict:
+        m = train_once(f, k, run_dir, where, args.threads)
+        print(f"{f} filters {name:8s} run {run_dir.name.rsplit('_', 1)[1]}: "
+              f"{ms_per_image(m):8.1f} ms per image ({m['presentations']} presentations, "
+              f"{m['train_seconds']:.1f} s, compile {m['compile_seconds']:.0f} s)", flush=True)
+        return m
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bl_lcsnn_speed_"))
     work.mkdir(parents=True, exist_ok=True)
-    rows = []
     try:
-        site = None if args.no_baseline else _install_baseline(args.baseline, work)
-        for f in sizes:
-            k = examples[f]
-            best: dict = {"baseline": None, "current": None}
-            for r in range(args.repeat):
-                for name, where in (("baseline", site), ("current", None)):
-                    if name == "baseline" and site is None:
-                        continue
-                    run_dir = work / f"{name}_{f}_{r}"
-                    shutil.rmtree(run_dir, ignore_errors=True)
-                    m = train_once(f, k, run_dir, where, args.threads)
-                    print(f"{f} filters {name:8s} run {r}: {ms_per_image(m):8.1f} ms per image "
-                          f"({m['presentations']} presentations, {m['train_seconds']:.1f} s, "
-                          f"compile {m['compile_seconds']:.0f} s)", flush=True)
-                    if best[name] is None or ms_per_image(m) < ms_per_image(best[name]):
-                        best[name] = m
-                    if not args.keep:
-                        shutil.rmtree(run_dir, ignore_errors=True)
-            rows.append((f, k, best))
+        site = None if args.no_baseline else speed.install_baseline(args.baseline, work)
+        rows = speed.alternate(sizes, examples, args.repeat, site, work, bool(args.keep), once,
+                               ms_per_image)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
