@@ -31,6 +31,11 @@ from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, s
 
 FAULT_CHILD = Path(__file__).resolve().parent / "fault_child.py"
 
+# the killed-and-resumed run: the quick start demo's network (N=100 in chunks of 250,
+# brainlearn.models.diehl_cook.runs.demo), so its training and frozen networks compile once in
+# a test run (ccache, BRAINLEARN_COMPILE_LOCK); two chunks, killed in the second
+KILLED_N, KILLED_CHUNK, KILLED_EXAMPLES = 100, 250, 500
+
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
 SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
 
@@ -163,43 +168,6 @@ def test_blank_image_triggers_retries_and_stops_at_the_cap():
     assert intensity[shown == 1][0] == 2
 
 
-def test_standalone_and_runtime_give_the_same_run(tmp_path):
-    """Same seed and model: the chunk's seed starts the same Mersenne Twister in both modes
-    (Brian2's C++ random numbers are numpy's legacy generator) and the network draws in the
-    same order, so a standalone chunk and a runtime one show the same spikes, count the
-    same, and end with the same weights and thresholds (to rounding: numpy and C++ sum in
-    different orders). The standalone network is ``tests/test_faults.py``'s
-    reference run's (10 cells, the paper's presentations, chunks of 5; built first, before
-    any runtime object takes a name), so a test run compiles it once (ccache,
-    ``BRAINLEARN_COMPILE_LOCK``)."""
-    from brainlearn.models.diehl_cook import make_sim
-
-    params = DiehlCookParams()
-    n, k = 10, 5
-    images = _images(k)
-    state = initial_state(params, n, 7)
-    delays = _delays(state, n)
-    config = {"neurons": n, "chunk": k, "device": "cpp_standalone", "threads": None}
-    results = {}
-    for mode in ("cpp_standalone", "runtime"):
-        if mode == "runtime":
-            net = _runtime_sim(params, n, k, delays, True, lambda objs: {})
-        else:
-            net = make_sim(config, params, tmp_path, True, delays)
-        try:
-            results[mode] = present_chunk(net, images, state, 0, k, 11)
-        finally:
-            net.close()
-    a, b = results["runtime"], results["cpp_standalone"]
-    assert a.done == b.done == k
-    assert a.counts.sum(axis=1).min() >= params.min_spikes  # every image answered
-    np.testing.assert_array_equal(a.counts, b.counts)
-    pd.testing.assert_frame_equal(a.spikes, b.spikes, check_dtype=False, rtol=0, atol=1e-9)
-    assert np.abs(a.state.w - state.w).max() > 1e-4  # STDP changed the weights
-    np.testing.assert_allclose(a.state.w, b.state.w, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(a.state.theta / volt, b.state.theta / volt, rtol=1e-12)
-
-
 @pytest.fixture(scope="module")
 def killed_and_resumed_run(tmp_path_factory):
     """Train on the embedded subset, kill the process (``kill -9``) one second into its second
@@ -207,14 +175,16 @@ def killed_and_resumed_run(tmp_path_factory):
     progress (``tests/fault_child.py``, fault ``chunk:1@2``), not a clock: on a loaded
     machine the compile may take many minutes and the kill still lands mid-training."""
     run_dir = tmp_path_factory.mktemp("dc") / "run"
-    train = ["mnist", "train", "--neurons", "50", "--examples", "600", "--data", "embedded",
-             "--chunk", "100", "--seed", "1", "--no-progress", "--out", str(run_dir)]
+    train = ["mnist", "train", "--neurons", str(KILLED_N), "--examples", str(KILLED_EXAMPLES),
+             "--data", "embedded", "--chunk", str(KILLED_CHUNK), "--seed", "1", "--no-progress",
+             "--out", str(run_dir)]
     killed = subprocess.run([sys.executable, str(FAULT_CHILD), "chunk:1.0@2", "--", *train],
                             capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, (
         f"training was not killed mid-run (exit {killed.returncode}): {killed.stderr[-2000:]}")
     killed_at = json.loads(str(load_npz(run_dir / "checkpoint.npz")["meta"]))["position"]
-    assert killed_at is not None and killed_at < 600, "training finished before it was killed"
+    assert killed_at is not None and killed_at < KILLED_EXAMPLES, (
+        "training finished before it was killed")
     resumed = subprocess.run(
         [sys.executable, "-m", "brainlearn.cli", "mnist", "train", "--resume", str(run_dir),
          "--no-progress", "--profile"], capture_output=True, text=True,
@@ -233,14 +203,14 @@ def killed_and_resumed_run(tmp_path_factory):
 
 def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
     run_dir, killed_at = killed_and_resumed_run
-    assert 100 <= killed_at < 600
+    assert KILLED_CHUNK <= killed_at < KILLED_EXAMPLES
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["train_examples"] == 600
+    assert metrics["train_examples"] == KILLED_EXAMPLES
     ckpt = load_npz(run_dir / "checkpoint.npz")
-    assert json.loads(str(ckpt["meta"]))["position"] == 600
+    assert json.loads(str(ckpt["meta"]))["position"] == KILLED_EXAMPLES
     weights = load_npz(run_dir / "weights.npz")
     w = weights["weights"]
-    assert w.shape == (784, 50) and np.all(np.isfinite(w)) and w.min() >= 0
+    assert w.shape == (784, KILLED_N) and np.all(np.isfinite(w)) and w.min() >= 0
     # the weights were normalised before the last presentation and changed little since
     np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
     assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
@@ -281,7 +251,7 @@ def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run
                 "eval_seconds"):
         assert key in metrics
     assert metrics["test_examples"] == 500
-    # chance is 10 %; 600 training images with 50 neurons reach about 50-60 %
+    # chance is 10 %; 500 training images with 100 neurons reach about 50-60 %
     assert metrics["accuracy"] > 0.35
     # the vote, recomputed from the recorded counts as the paper describes it: each neuron
     # takes the class of its highest mean count, an image the class whose neurons respond most
@@ -316,7 +286,7 @@ def test_evaluation_records_the_spike_trains_its_counts_were_taken_from(killed_a
         assert t.min() >= 0 and t.max() < 0.35
         np.testing.assert_allclose(t / 0.0005, np.round(t / 0.0005), atol=1e-6)  # dt grid
         trains, labels = recorded_trains(run_dir, stage, steps)
-        assert trains.shape == (n, steps, 50)
+        assert trains.shape == (n, steps, KILLED_N)
         np.testing.assert_array_equal(labels, counts[f"{stage}_labels"])
         np.testing.assert_array_equal(trains.sum(axis=1), counts[f"{stage}_counts"],
                                       err_msg=stage)
@@ -360,7 +330,7 @@ def test_analyze_reads_the_presentations_actually_shown(killed_and_resumed_run):
                  "rates.png", "receptive_fields.png", "weights.png"):
         assert (out / name).stat().st_size > 0, name
     rates = pd.read_csv(out / "rates.csv")
-    assert len(rates) == read_weights(run_dir)["weights"].shape[1] == 50
+    assert len(rates) == read_weights(run_dir)["weights"].shape[1] == KILLED_N
 
 
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
@@ -600,3 +570,40 @@ def test_the_frozen_presentations_stay_on_the_time_step_grid():
     assert np.abs(k * period - (k * steps) * dt).max() <= 1e-14
     drifting = 0.36  # the input window plus the longest delay, 720 steps
     assert np.abs(k * drifting - (k * 720) * dt).max() > 1e-14
+
+
+def test_standalone_and_runtime_give_the_same_run(tmp_path):
+    """Same seed and model: the chunk's seed starts the same Mersenne Twister in both modes
+    (Brian2's C++ random numbers are numpy's legacy generator) and the network draws in the
+    same order, so a standalone chunk and a runtime one show the same spikes, count the
+    same, and end with the same weights and thresholds (to rounding: numpy and C++ sum in
+    different orders). The standalone network is ``tests/test_faults.py``'s
+    reference run's (10 cells, the paper's presentations, chunks of 5; built first, before
+    any runtime object takes a name), so a test run compiles it once (ccache,
+    ``BRAINLEARN_COMPILE_LOCK``); last in this file, by when that file has built it."""
+    from brainlearn.models.diehl_cook import make_sim
+
+    params = DiehlCookParams()
+    n, k = 10, 5
+    images = _images(k)
+    state = initial_state(params, n, 7)
+    delays = _delays(state, n)
+    config = {"neurons": n, "chunk": k, "device": "cpp_standalone", "threads": None}
+    results = {}
+    for mode in ("cpp_standalone", "runtime"):
+        if mode == "runtime":
+            net = _runtime_sim(params, n, k, delays, True, lambda objs: {})
+        else:
+            net = make_sim(config, params, tmp_path, True, delays)
+        try:
+            results[mode] = present_chunk(net, images, state, 0, k, 11)
+        finally:
+            net.close()
+    a, b = results["runtime"], results["cpp_standalone"]
+    assert a.done == b.done == k
+    assert a.counts.sum(axis=1).min() >= params.min_spikes  # every image answered
+    np.testing.assert_array_equal(a.counts, b.counts)
+    pd.testing.assert_frame_equal(a.spikes, b.spikes, check_dtype=False, rtol=0, atol=1e-9)
+    assert np.abs(a.state.w - state.w).max() > 1e-4  # STDP changed the weights
+    np.testing.assert_allclose(a.state.w, b.state.w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.state.theta / volt, b.state.theta / volt, rtol=1e-12)

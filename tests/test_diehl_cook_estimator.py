@@ -1,8 +1,9 @@
 """DiehlCookClassifier and ``brainlearn mnist predict``: a trained network used on new images.
 
-One small network (50 neurons, 600 embedded training images: the size of the end-to-end
-run in ``test_diehl_cook.py``, which reaches about 50-60 % against 10 % chance) is fitted
-once for the module; every test reuses its compiled frozen network.
+One small network (100 neurons, 500 embedded training images in chunks of 250: the network
+of the quick start demo and of the end-to-end run in ``test_diehl_cook.py``, so a test run
+compiles it once; about 50-60 % against 10 % chance) is fitted once for the module; every
+test reuses its compiled frozen network.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from brainlearn.data import load_embedded
 from brainlearn.data.images import invert_images, read_images
 from brainlearn.models.diehl_cook import DiehlCookClassifier, TrainConfig, check_images
 
-N_TRAIN = 600
+N_TRAIN, N_NEURONS = 500, 100
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data, tmp_path_factory):
     x, y, _, _ = data
-    clf = DiehlCookClassifier(n_neurons=50, examples=N_TRAIN, chunk=100, seed=1,
+    clf = DiehlCookClassifier(n_neurons=N_NEURONS, examples=N_TRAIN, chunk=250, seed=1,
                               run_dir=tmp_path_factory.mktemp("dc") / "fit")
     clf.fit(x, y)
     yield clf
@@ -41,7 +42,7 @@ def test_fit_learns_digits_it_then_recognises_in_images_it_never_saw(fitted, dat
     _, _, xt, yt = data
     # chance is 10 %; this size reaches about 50-60 % (see the module docstring)
     assert fitted.score(xt, yt) > 0.35
-    assert fitted.weights_.shape == (784, 50) and fitted.theta_.shape == (50,)
+    assert fitted.weights_.shape == (784, N_NEURONS) and fitted.theta_.shape == (N_NEURONS,)
     assert list(fitted.classes_) == list(range(10))
     assert fitted.config_.data == "arrays" and fitted.config_.examples == N_TRAIN
 
@@ -67,7 +68,7 @@ def test_save_then_load_predicts_the_same(fitted, data, tmp_path):
         np.testing.assert_array_equal(loaded.readout_.assignments_,
                                       fitted.readout_.assignments_)
         np.testing.assert_array_equal(loaded.predict(xt[:100]), before)
-        assert loaded.get_params()["n_neurons"] == 50 and loaded.get_params()["seed"] == 1
+        assert loaded.get_params()["n_neurons"] == N_NEURONS and loaded.get_params()["seed"] == 1
     with pytest.raises(FileExistsError, match="already exists"):
         fitted.save(saved)
 

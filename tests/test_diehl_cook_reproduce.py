@@ -82,33 +82,34 @@ def test_tune_scores_held_out_training_images_and_never_reads_the_test_set(tmp_p
 
     monkeypatch.setattr(dc_config, "load_images", recording_load)
     # small held-out and assignment sets: the claim (which images are scored, which assign
-    # the labels, the test set never read) does not depend on their size. 50 neurons in
-    # chunks of 100: the 0.05 mV candidate is the network of test_diehl_cook.py's
-    # killed-and-resumed run and of the estimator's fit, so its two builds compile once in a
-    # test run (ccache, BRAINLEARN_COMPILE_LOCK)
-    held_out, assign, n = 50, 100, 50
+    # the labels, the test set never read) does not depend on their size. 100 neurons in
+    # chunks of 250: the 0.05 mV candidate is the quick start demo's network (and that of
+    # test_diehl_cook.py's killed-and-resumed run and of the estimator's fit), the 0.025 mV
+    # one the sized N=100 row's above, so their builds compile once in a test run (ccache,
+    # BRAINLEARN_COMPILE_LOCK)
+    held_out, assign, n = 50, 100, 100
     kwargs = dict(neurons=n, seeds=[0], validation=held_out, examples=40,
-                  assign_examples=assign, data="embedded", chunk=100, progress=False)
-    summary = tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
+                  assign_examples=assign, data="embedded", chunk=250, progress=False)
+    summary = tune(tmp_path, [0.05 * mV, 0.025 * mV], **kwargs)
     assert "test" not in read and "train" in read
     # best mean vote first, one row per candidate
     assert list(summary["validation_vote"]) == sorted(summary["validation_vote"], reverse=True)
-    assert sorted(summary["theta_plus_mV"]) == [0.0125, 0.05]
+    assert sorted(summary["theta_plus_mV"]) == [0.025, 0.05]
     _, labels = load("embedded", "train")
-    run = tune_directory(tmp_path, n, 0.0125 * mV, 0)
-    assert run.name == f"n{n}_tp0.0125mV_s0"
+    run = tune_directory(tmp_path, n, 0.025 * mV, 0)
+    assert run.name == f"n{n}_tp0.025mV_s0"
     counts = np.load(run / "eval_counts.npz")
     # scored on the last `held_out` training images; labels assigned on the first `assign`
     np.testing.assert_array_equal(counts["test_labels"], labels[-held_out:])
     np.testing.assert_array_equal(counts["assign_labels"], labels[:assign])
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["scored_on"] == "validation" and metrics["theta_plus_mV"] == pytest.approx(0.0125)
+    assert metrics["scored_on"] == "validation" and metrics["theta_plus_mV"] == pytest.approx(0.025)
     runs = pd.read_csv(tmp_path / "tune.csv")
     assert len(runs) == 2 and "validation_vote" in (tmp_path / "tune.md").read_text()
     assert (tmp_path / "tune.png").stat().st_size > 0
     # a second call finds both runs finished
     before = (run / "metrics.json").stat().st_mtime_ns
-    tune(tmp_path, [0.05 * mV, 0.0125 * mV], **kwargs)
+    tune(tmp_path, [0.05 * mV, 0.025 * mV], **kwargs)
     assert (run / "metrics.json").stat().st_mtime_ns == before
 
 
