@@ -18,27 +18,29 @@ import pytest  # noqa: E402
 _LOCK = "BRAINLEARN_COMPILE_LOCK"
 
 #: The test files that take longest (compiled Brian2 networks, NEST), longest first, from the
-#: suite's ``--durations`` (CI on a quiet machine, 2 workers, per file at least: the
-#: killed-and-resumed run and standalone against runtime 124 s, the faults 149 s, the quick
-#: start 82 s, the conversion estimator's checks 51 s, the LC-SNN fit 41 s, ...).
-#: ``test_diehl_cook_reproduce.py`` (135 s there) compiles no network of its own any more
-#: (its networks are the demo's and the killed-and-resumed run's) and follows the files whose
-#: builds it shares; ``test_nest_clopath.py`` (113 s there, a cold Cython compile) runs on
-#: the numpy target now and left the list.
+#: suite's ``--durations`` (CI on a quiet machine, 2 workers: the faults' reference run 55 s,
+#: ten kills 55 s, read error 35 s, disk full 29 s; the killed-and-resumed run 129 s; the
+#: LC-SNN fit 72 s, a cold compile of its own; ``reproduce`` 57 s; the sweeps 23, 20 and 19 s;
+#: the conversion estimator's checks 20 s) and the compiles the files share: the
+#: killed-and-resumed run compiles the quick start demo's networks, which the quick start,
+#: ``reproduce``, ``tune`` and the Diehl & Cook estimator then take from ccache (the last two
+#: files come last of them, so the demo's builds are done by then), and
+#: ``test_diehl_cook.py``'s standalone/runtime check, last in its file, takes the faults'
+#: reference network.
 #: They run first, in this order, and the short files fill in behind them, so the two workers
 #: finish together (longest-first list scheduling) instead of one of them starting a
 #: ten-minute file when the other is nearly done. ``--dist loadfile`` hands files to the
 #: workers in collection order (``--no-loadscope-reorder`` in ``setup.cfg``: xdist would
 #: otherwise order them by their number of tests).
 LONGEST_FIRST = (
-    "test_diehl_cook.py",
     "test_faults.py",
-    "test_quickstart.py",
-    "test_diehl_cook_reproduce.py",
-    "test_conversion_estimator.py",
+    "test_diehl_cook.py",
     "test_lcsnn.py",
-    "test_diehl_cook_estimator.py",
+    "test_diehl_cook_reproduce.py",
     "test_sweep.py",
+    "test_conversion_estimator.py",
+    "test_quickstart.py",
+    "test_diehl_cook_estimator.py",
 )
 
 
