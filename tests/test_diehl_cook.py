@@ -34,7 +34,7 @@ FAULT_CHILD = Path(__file__).resolve().parent / "fault_child.py"
 # the killed-and-resumed run: the quick start demo's network (N=100 in chunks of 250,
 # brainlearn.models.diehl_cook.runs.demo), so its training and frozen networks compile once in
 # a test run (ccache, BRAINLEARN_COMPILE_LOCK); two chunks, killed in the second
-KILLED_N, KILLED_CHUNK, KILLED_EXAMPLES = 100, 250, 500
+KILLED_N, KILLED_CHUNK, KILLED_EXAMPLES = 100, 250, 350
 
 # short presentations keep runtime-mode tests fast; the mechanisms are the same
 SHORT = dict(t_input=60 * ms, t_rest=20 * ms, min_spikes=2)
@@ -251,7 +251,7 @@ def test_accuracy_on_embedded_subset_is_well_above_chance(killed_and_resumed_run
                 "eval_seconds"):
         assert key in metrics
     assert metrics["test_examples"] == 500
-    # chance is 10 %; 500 training images with 100 neurons reach about 50-60 %
+    # chance is 10 %; 350 training images with 100 neurons reach about 50 % (vote)
     assert metrics["accuracy"] > 0.35
     # the vote, recomputed from the recorded counts as the paper describes it: each neuron
     # takes the class of its highest mean count, an image the class whose neurons respond most

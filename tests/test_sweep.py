@@ -206,7 +206,9 @@ def test_reproduce_shards_each_rows_evaluation_over_the_cluster(client, tmp_path
     from brainlearn.models.diehl_cook import evaluate
     from brainlearn.models.diehl_cook.reproduce import reproduce, row_directory
 
-    table = reproduce(tmp_path, [100], param_set="sized", data="embedded", examples=20,
+    # one chunk of training images (numpy target, N=100: the row's size): the claim is about
+    # the evaluation, sharded over the cluster, which the training images do not change
+    table = reproduce(tmp_path, [100], param_set="sized", data="embedded", examples=10,
                       assign_examples=20, test_examples=10, chunk=10, progress=False,
                       plot=False, scheduler=client, device="runtime")
     run_dir = row_directory(tmp_path, 100, "sized", 0)
