@@ -57,18 +57,20 @@ NO_BOUND = 1e300
 
 def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *,
                     device: str = "cpp_standalone", threads: int | None = None,
-                    ) -> ChunkedSimulation:
+                    build: str = BUILD) -> ChunkedSimulation:
     """The plastic network compiled once for chunks of ``chunk`` images (close it when done).
 
     The one binary both trains and evaluates (:func:`present_chunk` freezes it per run), in
-    ``run_dir/build``: a second compilation of the same network there (evaluation after
-    training, a resumed run) regenerates the code and finds nothing to recompile.
+    ``run_dir/build`` (``build``: another folder of the run directory, as each evaluation
+    worker process builds in its own): a second compilation of the same network there
+    (evaluation after training, a resumed run) regenerates the code and finds nothing to
+    recompile.
     """
     if not STOPS_ITSELF.get(device, False):
         raise ValueError(f"device {device!r}: the LC-SNN runs under cpp_standalone or runtime")
     # a chunk stops itself after its images; the duration leaves room for every retry
     duration = (params.max_retries + 1) * chunk * params.t_input + 2 * params.t_input
-    directory = Path(run_dir) / BUILD
+    directory = Path(run_dir) / build
 
     def build():  # ChunkedSimulation collects an earlier build's objects first
         return build_network(params, chunk, plastic=True)
