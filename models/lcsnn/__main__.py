@@ -3,8 +3,11 @@
 ``python -m brainlearn.models.lcsnn train --filters 100 --seed 0 --out runs/lcsnn100_s0``
 trains one pass over the 60,000 training images (resumes a killed run with the same
 command); ``python -m brainlearn.models.lcsnn evaluate runs/lcsnn100_s0`` fits the readouts on
-all 60,000 training images and scores them on the 10,000 test images. ``python -m brainlearn.models.lcsnn curve --out runs/lcsnn_curve`` trains and evaluates
-the published curve (:data:`CURVE`), resumable. ``brainlearn compare`` then reads the run directories like any other model's.
+all 60,000 training images and scores them on the 10,000 test images (a killed evaluation
+resumes from its kept chunks with the same command; ``--workers 2`` shares them between two
+processes, with the same result). ``python -m brainlearn.models.lcsnn curve --out
+runs/lcsnn_curve`` trains and evaluates the published curve (:data:`CURVE`), resumable.
+``brainlearn compare`` then reads the run directories like any other model's.
 """
 
 from __future__ import annotations

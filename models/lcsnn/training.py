@@ -4,7 +4,9 @@ A run directory holds ``config.json`` (``"model": "lcsnn"``), ``checkpoint.npz``
 thresholds and position, rewritten after every chunk: a killed run resumes from its last
 chunk with the same command), ``weights.npz`` when trained, ``metrics.json`` and, once
 evaluated, ``evaluation.npz`` (spike counts and spikes of the assignment and test images,
-from which every readout is refitted without running the network again).
+from which every readout is refitted without running the network again). While an evaluation
+is under way, ``evaluation_parts/`` keeps its finished chunks (a stopped evaluation resumes
+from them, :mod:`~brainlearn.models.lcsnn.evaluation`).
 """
 
 from __future__ import annotations
