@@ -6,7 +6,8 @@ The run directories are written by hand (config and untrained, random weights an
 thresholds, as ``train`` leaves them): the evaluation only shows them images. The default
 tests use the runtime device and one filter (nothing to compile); the slow ones use the
 compiled network of 25 filters, killed with ``kill -9`` mid-evaluation
-(``tests/fault_child.py``) and on two Dask workers.
+(``tests/fault_child.py``), on two Dask workers, and the network built without plasticity
+against the training binary frozen by its run values.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def test_kept_chunks_serve_only_the_same_weights_configuration_and_image_counts(
     assert PartStore(run / PARTS).load("assign", 0)["counts"].sum() == 5 * 9
     assert not kept(dataclasses.replace(plan, n_examples={"assign": 20, "test": 5}).key())
     assert not kept(dataclasses.replace(plan, device="cpp_standalone").key())
+    assert not kept(dataclasses.replace(plan, frozen=True).key())
     assert not kept(plan.key())
     weights = rundir.read_weights(run)
     rundir.write_weights(run, weights["weights"] * 0.5, theta=weights["theta"])
@@ -152,14 +154,15 @@ def _cli(run: Path, *extra: str, fault: str | None = None) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def three_evaluations(tmp_path_factory):
-    """The same run evaluated serially, killed (``kill -9`` half a second into its fourth
-    compiled chunk) and resumed, and on two workers."""
+def evaluations(tmp_path_factory):
+    """The same run evaluated serially by the training binary, killed (``kill -9`` half a
+    second into its fourth compiled chunk) and resumed, on two workers, and by the frozen
+    network (``frozen``)."""
     folder = tmp_path_factory.mktemp("lceval")
     serial = _trained(folder / "serial", filters=25, chunk=50, device="cpp_standalone")
-    killed, workers = folder / "killed", folder / "workers"
-    shutil.copytree(serial, killed)
-    shutil.copytree(serial, workers)
+    killed, workers, frozen = folder / "killed", folder / "workers", folder / "frozen"
+    for copy in (killed, workers, frozen):
+        shutil.copytree(serial, copy)
     done = _cli(serial)
     assert done.returncode == 0, done.stderr[-2000:]
     stopped = _cli(killed, fault="chunk:0.5@4")
@@ -169,12 +172,15 @@ def three_evaluations(tmp_path_factory):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     shared = _cli(workers, "workers=2")
     assert shared.returncode == 0, shared.stderr[-2000:]
-    return serial, killed, workers, kept
+    lean = _cli(frozen, "network=frozen")
+    assert lean.returncode == 0, lean.stderr[-2000:]
+    return {"serial": serial, "killed": killed, "workers": workers, "frozen": frozen,
+            "kept": kept}
 
 
 @pytest.mark.slow
-def test_a_killed_compiled_evaluation_resumes_to_the_serial_arrays(three_evaluations):
-    serial, killed, _, kept = three_evaluations
+def test_a_killed_compiled_evaluation_resumes_to_the_serial_arrays(evaluations):
+    serial, killed, kept = evaluations["serial"], evaluations["killed"], evaluations["kept"]
     assert 3 <= kept < 10  # chunks finished before the kill, not all of them
     metrics = rundir.read_metrics(killed)
     assert metrics["eval_resumed_images"] == 50 * kept
@@ -184,8 +190,8 @@ def test_a_killed_compiled_evaluation_resumes_to_the_serial_arrays(three_evaluat
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_serial_arrays(three_evaluations):
-    serial, _, workers, _ = three_evaluations
+def test_two_workers_give_the_serial_arrays(evaluations):
+    serial, workers = evaluations["serial"], evaluations["workers"]
     _assert_same(_arrays(workers), _arrays(serial))
     metrics = rundir.read_metrics(workers)
     assert metrics["eval_workers"] == 2 and metrics["accuracy"] == rundir.read_metrics(serial)["accuracy"]
@@ -193,3 +199,13 @@ def test_two_workers_give_the_serial_arrays(three_evaluations):
     assert {p.name for p in workers.glob("build_eval_w*")} <= {"build_eval_w0", "build_eval_w1"}
     assert list(workers.glob("build_eval_w*")) and not (workers / "build").exists()
     assert not (workers / PARTS).exists()
+
+
+@pytest.mark.slow
+def test_the_frozen_network_shows_the_images_spike_for_spike_as_the_training_binary(
+        evaluations):
+    serial, frozen = evaluations["serial"], evaluations["frozen"]
+    assert rundir.read_metrics(serial)["eval_network"] == "training"  # auto, 500 images
+    assert rundir.read_metrics(frozen)["eval_network"] == "frozen"
+    assert (frozen / "build_eval").is_dir() and not (frozen / "build").exists()
+    _assert_same(_arrays(frozen), _arrays(serial))

@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--test-examples", type=int, default=None, help="test images (all)")
     ev.add_argument("--workers", type=int, default=1,
                     help="processes that share the images (1: this one; same result)")
+    ev.add_argument("--network", choices=("auto", "frozen", "training"), default="auto",
+                    help="the network without plasticity (frozen), the training binary frozen "
+                    "by its run values (training), or frozen from 5,000 images on (auto); "
+                    "the same spikes")
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")
     cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
@@ -226,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                   workers=args.workers)
         else:
             metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
-                               test_examples=args.test_examples, workers=args.workers)
+                               test_examples=args.test_examples, workers=args.workers,
+                               network=args.network)
             print(", ".join(f"{k[9:]} {100 * v:.2f} %" for k, v in metrics.items()
                             if k.startswith("accuracy_")))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

@@ -36,17 +36,45 @@ import numpy as np
 
 from brainlearn import rundir
 from brainlearn.atomic import atomic_path
-from brainlearn.models.lcsnn.network import ChunkOutput, chunk_seed, compile_network, present_chunk
+from brainlearn.models.lcsnn.network import (
+    BUILD,
+    ChunkOutput,
+    chunk_seed,
+    compile_network,
+    present_chunk,
+)
 from brainlearn.models.lcsnn.runs import load_images, trained_state
 
-__all__ = ["PARTS", "STAGES", "EvaluationPlan", "PartStore", "check_workers", "run_serial",
-           "run_on_workers", "merge_stage"]
+__all__ = ["PARTS", "STAGES", "FROZEN_BUILD", "FROZEN_MIN_IMAGES", "NETWORKS", "EvaluationPlan",
+           "PartStore", "check_workers", "use_frozen", "run_serial", "run_on_workers",
+           "merge_stage"]
 
 #: folder of the run directory that keeps the finished chunks of an unfinished evaluation
 PARTS = "evaluation_parts"
 #: stage -> (MNIST split, offset of its seed from the run's, what the progress lines call it)
 STAGES = {"assign": ("train", 0, "assignment images"), "test": ("test", 1, "test images")}
 _KEY = "key.json"
+#: build folder of the frozen network in the run directory (serial evaluation)
+FROZEN_BUILD = "build_eval"
+#: ``network="auto"`` evaluates this many images or more (both passes) with the frozen network
+#: (its compilation, a minute or more, pays back), fewer with the training binary (compiled
+#: already: the embedded demo's 1,500 images compile nothing again)
+FROZEN_MIN_IMAGES = 5_000
+#: what ``evaluate(network=...)`` takes
+NETWORKS = ("auto", "frozen", "training")
+
+
+def use_frozen(network: str, n_images: int) -> bool:
+    """Whether an evaluation of ``n_images`` images with ``network`` runs the frozen network.
+
+    ``frozen``: the network built without plasticity (fixed weights and thresholds as
+    constants; it shows images spike for spike as the training binary does, faster);
+    ``training``: the training binary, frozen by its run values; ``auto``: the frozen
+    network from :data:`FROZEN_MIN_IMAGES` images on.
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    return network == "frozen" or (network == "auto" and n_images >= FROZEN_MIN_IMAGES)
 
 
 def check_workers(workers) -> int:
@@ -67,6 +95,12 @@ class EvaluationPlan:
     seed: int
     device: str
     threads: int | None = None
+    frozen: bool = False  # the network without plasticity, else the training binary frozen
+
+    @property
+    def build(self) -> str:
+        """The serial evaluation's build folder in the run directory."""
+        return FROZEN_BUILD if self.frozen else BUILD
 
     def chunks(self, stage: str) -> range:
         """Chunk indices of ``stage``."""
@@ -93,7 +127,7 @@ class EvaluationPlan:
                 digest.update(block)
         return {"weights_sha256": digest.hexdigest(), "config": rundir.read_config(self.run_dir),
                 "n_examples": dict(self.n_examples), "chunk": int(self.chunk),
-                "device": self.device}
+                "device": self.device, "frozen": bool(self.frozen)}
 
 
 class PartStore:
@@ -184,13 +218,14 @@ def _report(plan: EvaluationPlan, stage: str, k: int, done: dict, progress: bool
 
 def run_serial(plan: EvaluationPlan, store: PartStore, todo: list[tuple[str, int]],
                progress: bool = True) -> float:
-    """Run the chunks ``todo`` in this process, one binary (``RUN_DIR/build``); returns its
+    """Run the chunks ``todo`` in this process, one binary (the training binary in
+    ``RUN_DIR/build``, the frozen network in ``RUN_DIR/build_eval``); returns its
     compilation's seconds."""
     _, p, weights, theta = trained_state(plan.run_dir)
     pixels = {stage: _stage_pixels(plan, p, stage) for stage in {s for s, _ in todo}}
     done = {"images": 0}
     with compile_network(p, plan.chunk, plan.run_dir, device=plan.device,
-                         threads=plan.threads) as sim:
+                         threads=plan.threads, build=plan.build, frozen=plan.frozen) as sim:
         for stage, k in todo:
             done["images"] += _run_chunk(sim, plan, store, p, weights, theta, pixels[stage],
                                          stage, k)
@@ -215,7 +250,8 @@ def _worker_chunk(plan: EvaluationPlan, stage: str, k: int) -> dict:
             _WORKER.clear()
             _, p, weights, theta = trained_state(plan.run_dir)
             sim = compile_network(p, plan.chunk, plan.run_dir, device=plan.device,
-                                  threads=plan.threads, build=f"build_eval_{worker_name()}")
+                                  threads=plan.threads, build=f"build_eval_{worker_name()}",
+                                  frozen=plan.frozen)
             compile_seconds = sim.compile_seconds
             _WORKER.update(plan=plan, sim=sim, state=(p, weights, theta), pixels={})
         p, weights, theta = _WORKER["state"]

@@ -167,7 +167,8 @@ def _start_state(run: Path, p: LCSNNParams, seed: int) -> dict:
 @rundir.locked  # one writer per run directory (brainlearn.runlock)
 def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
              test_examples: int | None = None, readouts: tuple[str, ...] = READOUTS,
-             device: str | None = None, workers: int = 1, progress: bool = True) -> dict:
+             device: str | None = None, workers: int = 1, network: str = "auto",
+             progress: bool = True) -> dict:
     """Show the frozen network training images (labels for the readouts) and the test set.
 
     ``assign_examples`` training images (default: all, 60,000 of full MNIST or the 1,000
@@ -195,6 +196,11 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
         ``cpp_standalone`` or ``runtime`` (default: the run's).
     workers : int
         Processes that show the chunks (1: this process, the default).
+    network : str
+        ``frozen``: the network built without plasticity (in ``RUN_DIR/build_eval``; fixed
+        weights and thresholds, the same spikes as the training binary, faster);
+        ``training``: the training binary, frozen by its run values (compiled already);
+        ``auto`` (default): the frozen network from 5,000 images on.
     progress : bool
         One line per chunk on stderr.
 
@@ -206,6 +212,7 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
         time, compilation included, per image it showed).
     """
     from brainlearn.models.lcsnn.evaluation import (
+        NETWORKS,
         PARTS,
         EvaluationPlan,
         PartStore,
@@ -213,9 +220,12 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
         merge_stage,
         run_on_workers,
         run_serial,
+        use_frozen,
     )
 
     workers = check_workers(workers)
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     run = rundir.open_run(run_dir)
     config, p, weights, theta = trained_state(run)
     data = config["data"]
@@ -230,7 +240,8 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
     plan = EvaluationPlan(run, data, {"assign": len(y_assign), "test": len(y_test)},
                           p.decay_every, int(config["seed"]),
                           device or config.get("device", "cpp_standalone"),
-                          config.get("threads"))
+                          config.get("threads"),
+                          use_frozen(network, len(y_assign) + len(y_test)))
     store = PartStore.open(run / PARTS, plan.key())
     todo = [task for task in plan.tasks() if not store.has(*task)]
     start = time.perf_counter()
@@ -257,6 +268,7 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
         "assign_examples": int(len(y_assign)), "test_examples": int(len(y_test)),
         "test_spikes_per_example": float(counts["test"].sum()) / len(y_test),
         "eval_seconds": eval_seconds, "eval_workers": workers,
+        "eval_network": "frozen" if plan.frozen else "training",
         "eval_resumed_images": int(len(y_assign) + len(y_test) - shown),
         "eval_ms_per_example": 1000 * eval_seconds / shown if shown else None,
         "ngram_parameters": _ngram_size(arrays) if "ngram" in readouts else None,
