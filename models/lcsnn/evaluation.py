@@ -11,8 +11,8 @@ more for the test images), so its output depends on that chunk alone. Two things
   to ``RUN_DIR/evaluation_parts/`` (:class:`PartStore`); an evaluation that stops (a killed
   process, a session that ends) runs only the missing chunks when it is run again with the
   same arguments. The parts are keyed on the run's weights file, its configuration, the image
-  counts, the chunk size and the device (:meth:`EvaluationPlan.key`): anything else starts
-  over. The folder is removed once ``evaluation.npz`` and the metrics are written.
+  counts, the chunk size, the device and the network (:meth:`EvaluationPlan.key`): anything
+  else starts over. The folder is removed once ``evaluation.npz`` and the metrics are written.
 * **Workers.** The chunks can run in any order on any process: :func:`run_on_workers` spreads
   them over a local Dask cluster, each worker process building the network once in its own
   folder (``RUN_DIR/build_eval_wNAME``) and writing its chunks to the same parts folder.
@@ -120,7 +120,7 @@ class EvaluationPlan:
 
     def key(self) -> dict:
         """What the chunks' outputs depend on: the weights file's digest, the run's
-        configuration, images per stage, chunk size and device."""
+        configuration, images per stage, chunk size, device and network."""
         digest = hashlib.sha256()
         with open(self.run_dir / rundir.WEIGHTS, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
