@@ -101,7 +101,7 @@ def test_the_table_gives_every_size_its_mean_and_sd_over_seeds_status_and_comman
 def test_curve_runs_only_the_sizes_and_seeds_asked_for(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(training, "train", lambda run, **kw: calls.append(("train", run.name)))
-    monkeypatch.setattr(training, "evaluate", lambda run: calls.append(("evaluate", run.name)))
+    monkeypatch.setattr(training, "evaluate", lambda run, **kw: calls.append(("evaluate", run.name)))
     _run(tmp_path, 50, 1, accuracy=0.88)  # finished: skipped
     assert cli.main(["curve", "--out", str(tmp_path), "--filters", "50", "--seeds", "0",
                      "1"]) == 0

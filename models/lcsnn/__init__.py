@@ -7,7 +7,8 @@ Registered in the model registry as ``lcsnn`` (:mod:`brainlearn.models.lcsnn.spe
 ``brainlearn demo --model lcsnn``, ``brainlearn compare``, ``sweep`` and ``predict`` reach it
 through the model contract. The network is :mod:`~brainlearn.models.lcsnn.model`, the chunked
 presentation loop :mod:`~brainlearn.models.lcsnn.network`, training and evaluation of run
-directories :mod:`~brainlearn.models.lcsnn.training`, the readouts (vote, the paper's n-gram,
+directories :mod:`~brainlearn.models.lcsnn.training` (the evaluation's chunks, kept as
+they finish and shared among workers, :mod:`~brainlearn.models.lcsnn.evaluation`), the readouts (vote, the paper's n-gram,
 logistic, online) :mod:`~brainlearn.models.lcsnn.readouts`, the estimator
 :class:`LCSNNClassifier`.
 

@@ -3,8 +3,11 @@
 ``python -m brainlearn.models.lcsnn train --filters 100 --seed 0 --out runs/lcsnn100_s0``
 trains one pass over the 60,000 training images (resumes a killed run with the same
 command); ``python -m brainlearn.models.lcsnn evaluate runs/lcsnn100_s0`` fits the readouts on
-all 60,000 training images and scores them on the 10,000 test images. ``python -m brainlearn.models.lcsnn curve --out runs/lcsnn_curve`` trains and evaluates
-the published curve (:data:`CURVE`), resumable. ``brainlearn compare`` then reads the run directories like any other model's.
+all 60,000 training images and scores them on the 10,000 test images (a killed evaluation
+resumes from its kept chunks with the same command; ``--workers 2`` shares them between two
+processes, with the same result). ``python -m brainlearn.models.lcsnn curve --out
+runs/lcsnn_curve`` trains and evaluates the published curve (:data:`CURVE`), resumable.
+``brainlearn compare`` then reads the run directories like any other model's.
 """
 
 from __future__ import annotations
@@ -135,16 +138,19 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
 
 
 def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None = None,
-          seeds: tuple[int, ...] | None = None) -> None:
+          seeds: tuple[int, ...] | None = None, workers: int = 1) -> None:
     """Train and evaluate every run of :data:`CURVE` in ``out/f{filters}_s{seed}``, one
     after the other (only the given ``filters`` and ``seeds``, when given); finished runs
-    are skipped and an unfinished one resumes, so the same command continues a stopped
-    curve."""
+    are skipped and an unfinished one resumes (its training from its checkpoint, its
+    evaluation from its kept chunks), so the same command continues a stopped curve.
+    ``workers`` processes share each evaluation's images (the result is the same)."""
     from pathlib import Path
 
     from brainlearn import rundir
+    from brainlearn.models.lcsnn.evaluation import check_workers
     from brainlearn.models.lcsnn.training import evaluate, train
 
+    check_workers(workers)
     todo = [(f, s) for f, s in CURVE if (not filters or f in filters) and (not seeds or s in seeds)]
     if filters and seeds:
         todo += [(f, s) for f in filters for s in seeds if (f, s) not in todo]
@@ -155,7 +161,7 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
             continue
         if "train_examples" not in metrics:
             train(run, n_filters=size, seed=seed, threads=threads)
-        evaluate(run)
+        evaluate(run, workers=workers)
         print(f"lcsnn curve: {run} done", file=sys.stderr)
 
 
@@ -179,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--assign-examples", type=int, default=None,
                     help="training images the readouts are fitted on (all)")
     ev.add_argument("--test-examples", type=int, default=None, help="test images (all)")
+    ev.add_argument("--workers", type=int, default=1,
+                    help="processes that share the images (1: this one; same result)")
+    ev.add_argument("--network", choices=("auto", "frozen", "training"), default="auto",
+                    help="the network without plasticity (frozen), the training binary frozen "
+                    "by its run values (training), or frozen from 5,000 images on (auto); "
+                    "the same spikes")
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")
     cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
@@ -186,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only these sizes (default: all five, smallest first)")
     cu.add_argument("--seeds", type=int, nargs="+", default=None,
                     help="only these seeds (default: the curve's, 0-2 or 0)")
+    cu.add_argument("--workers", type=int, default=1,
+                    help="processes that share each evaluation's images (1; same result)")
     ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
     ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
     ta.add_argument("--out", required=True, help="CSV file to write")
@@ -212,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "figure":
             print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
         elif args.command == "curve":
-            curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds)
+            curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds,
+                  workers=args.workers)
         else:
             metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
-                               test_examples=args.test_examples)
+                               test_examples=args.test_examples, workers=args.workers,
+                               network=args.network)
             print(", ".join(f"{k[9:]} {100 * v:.2f} %" for k, v in metrics.items()
                             if k.startswith("accuracy_")))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

@@ -323,7 +323,8 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     plastic : bool
         Training network (learning, normalisation, adaptive theta; frozen by the run values
         ``syn.A_plus = 0``, ``syn.w_max = 1e300``, ``exc.theta_on = 0``) or the frozen network
-        (no plasticity compiled in).
+        (no plasticity compiled in: ``w : 1 (constant)`` with only its effect on ``v`` on_pre,
+        ``theta : volt (constant)``, no normalisation).
 
     Returns
     -------
@@ -347,8 +348,8 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     if plastic:
         eqs += ("dtheta/dt = -theta_on * theta / tau_theta : volt\ntheta_on : 1 (shared)\n"
                 "wsum : 1\nnorm_factor : 1\n")
-    else:
-        eqs += "theta : volt\n"
+    else:  # fixed thresholds: a constant of the run (set before it)
+        eqs += "theta : volt (constant)\n"
     fast = fast_codeobj_class()  # cpp_standalone: brainlearn's templates (same numbers)
     exc = NeuronGroup(
         p.n_neurons, eqs, threshold="v >= v_thresh + theta",
@@ -414,7 +415,8 @@ def connect_input(params: LCSNNParams, source, target, *, plastic: bool,
     if plastic:
         syn = Synapses(source, target, name="syn", **plastic_code(p).kwargs(), **kwargs)
     else:
-        syn = Synapses(source, target, "w : 1", on_pre=_EFFECT, name="syn",
+        # fixed weights: a constant of the run (set before it), the effect alone on_pre
+        syn = Synapses(source, target, "w : 1 (constant)", on_pre=_EFFECT, name="syn",
                        namespace=_effect_namespace(p), **kwargs)
     pre, post = receptive_fields(p)
     order = synapse_order(p)

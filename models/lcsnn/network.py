@@ -57,23 +57,29 @@ NO_BOUND = 1e300
 
 def compile_network(params: LCSNNParams, chunk: int, run_dir: Path, *,
                     device: str = "cpp_standalone", threads: int | None = None,
-                    ) -> ChunkedSimulation:
+                    build: str = BUILD, frozen: bool = False) -> ChunkedSimulation:
     """The plastic network compiled once for chunks of ``chunk`` images (close it when done).
 
     The one binary both trains and evaluates (:func:`present_chunk` freezes it per run), in
-    ``run_dir/build``: a second compilation of the same network there (evaluation after
-    training, a resumed run) regenerates the code and finds nothing to recompile.
+    ``run_dir/build`` (``build``: another folder of the run directory, as each evaluation
+    worker process builds in its own): a second compilation of the same network there
+    (evaluation after training, a resumed run) regenerates the code and finds nothing to
+    recompile. ``frozen``: the network without plasticity instead (``build_network(...,
+    plastic=False)``: fixed weights and thresholds, no learning or normalisation code), which
+    only evaluates; give it a ``build`` folder of its own.
     """
     if not STOPS_ITSELF.get(device, False):
         raise ValueError(f"device {device!r}: the LC-SNN runs under cpp_standalone or runtime")
     # a chunk stops itself after its images; the duration leaves room for every retry
     duration = (params.max_retries + 1) * chunk * params.t_input + 2 * params.t_input
-    directory = Path(run_dir) / BUILD
+    directory = Path(run_dir) / build
 
     def build():  # ChunkedSimulation collects an earlier build's objects first
-        return build_network(params, chunk, plastic=True)
+        return build_network(params, chunk, plastic=not frozen)
 
-    return ChunkedSimulation(build, duration, device, directory, threads)
+    sim = ChunkedSimulation(build, duration, device, directory, threads)
+    sim.frozen = bool(frozen)  # read by present_chunk: no learning state to pass or read
+    return sim
 
 
 def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarray,
@@ -81,11 +87,12 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
                   learning_rate: float | None = None) -> ChunkOutput:
     """Show ``pixels`` (cropped, flattened, at most a table's worth) once each, with retries.
 
-    ``learning_rate`` is ``A_plus`` for the whole chunk; ``None`` freezes the network for
-    the run: no learning (``A_plus = 0``, no upper bound to clip at: ``w_max`` is
-    :data:`NO_BOUND`), no threshold change
-    (``theta_on = 0``) and a weight sum that makes every normalisation a multiply by
-    exactly 1, so the weights and thresholds stay as given.
+    ``learning_rate`` is ``A_plus`` for the whole chunk; ``None`` freezes the plastic network
+    for the run: no learning (``A_plus = 0``, no upper bound to clip at: ``w_max`` is
+    :data:`NO_BOUND`), no threshold change (``theta_on = 0``) and a weight sum that makes
+    every normalisation a multiply by exactly 1, so the weights and thresholds stay as given.
+    The frozen network (``compile_network(..., frozen=True)``) is frozen already: it takes
+    the weights and thresholds as constants and gives them back as given.
     """
     table_size = sim.objects["table"].values.shape[0] if sim.objects is not None else None
     limit = len(pixels)
@@ -93,7 +100,11 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     table[:limit] = pixels
     order = synapse_order(params)  # the network stores the synapses by pixel
     state = {"syn.w": np.asarray(weights, dtype=float)[order], "exc.theta": theta, "controller.limit": np.array([float(limit)])}
-    if learning_rate is None:
+    lean = getattr(sim, "frozen", False)  # the network without plasticity: nothing to freeze
+    if lean:
+        if learning_rate is not None:
+            raise ValueError("the frozen network does not learn: give no learning_rate")
+    elif learning_rate is None:
         state.update({"exc.wsum": np.full(params.n_neurons, params.norm_total),
                       "syn.A_plus": np.array([0.0]), "syn.w_max": np.array([NO_BOUND]),
                       "exc.theta_on": np.array([0.0])})
@@ -120,11 +131,14 @@ def present_chunk(sim: ChunkedSimulation, params: LCSNNParams, pixels: np.ndarra
     counts = np.zeros((limit, params.n_neurons), dtype=np.int32)
     np.add.at(counts, (example[keep], i[keep]), 1)
     spike_step = np.round((t[keep] - p[keep] * period) / step).astype(np.int32)
-    new_weights = np.empty(len(order))
-    new_weights[order] = np.asarray(out["syn"].w_[:], dtype=float)
+    if lean:  # constants of the run: as given
+        new_weights, new_theta = np.asarray(weights, dtype=float), np.asarray(theta, dtype=float)
+    else:
+        new_weights = np.empty(len(order))
+        new_weights[order] = np.asarray(out["syn"].w_[:], dtype=float)
+        new_theta = np.asarray(out["exc"].theta_[:], dtype=float).copy()
     return ChunkOutput(
-        weights=new_weights,
-        theta=np.asarray(out["exc"].theta_[:], dtype=float).copy(),
+        weights=new_weights, theta=new_theta,
         counts=counts, spike_example=example[keep].astype(np.int32), spike_step=spike_step,
         spike_neuron=i[keep].astype(np.int32), shown=int(len(valid)),
         capped=int(round(float(out["controller"].capped_[0]))),

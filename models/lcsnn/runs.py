@@ -12,9 +12,27 @@ from brainlearn import rundir
 from brainlearn.models.lcsnn.model import LCSNNParams
 from brainlearn.models.lcsnn.readouts import READOUTS, NgramReadout, firing_steps, make_readout
 
-__all__ = ["EVALUATION", "load_params", "trained_state", "fit_readout", "score_readouts"]
+__all__ = ["EVALUATION", "DEFAULT_EXAMPLES", "TEST_EXAMPLES", "load_images", "load_params",
+           "trained_state", "fit_readout", "score_readouts"]
 
 EVALUATION = "evaluation.npz"
+#: training images per pass by data source (the paper: one pass over 60,000)
+DEFAULT_EXAMPLES = {"full": 60000, "embedded": 1000}
+#: test images by data source
+TEST_EXAMPLES = {"full": 10000, "embedded": 500}
+
+
+def load_images(data: str, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` images and labels of MNIST ``split`` (``full`` or ``embedded``)."""
+    from brainlearn.data import load_mnist
+
+    if data not in DEFAULT_EXAMPLES:
+        raise ValueError(f"data must be 'full' or 'embedded', got {data!r}")
+    images, labels = load_mnist(split, source=data)
+    n = len(images) if n is None else int(n)
+    if not 0 < n <= len(images):
+        raise ValueError(f"{split} examples must be 1 to {len(images)} for data={data}, got {n}")
+    return images[:n], labels[:n].astype(np.int64)
 
 
 def load_params(config: dict) -> LCSNNParams:

@@ -4,7 +4,9 @@ A run directory holds ``config.json`` (``"model": "lcsnn"``), ``checkpoint.npz``
 thresholds and position, rewritten after every chunk: a killed run resumes from its last
 chunk with the same command), ``weights.npz`` when trained, ``metrics.json`` and, once
 evaluated, ``evaluation.npz`` (spike counts and spikes of the assignment and test images,
-from which every readout is refitted without running the network again).
+from which every readout is refitted without running the network again). While an evaluation
+is under way, ``evaluation_parts/`` keeps its finished chunks (a stopped evaluation resumes
+from them, :mod:`~brainlearn.models.lcsnn.evaluation`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from brainlearn.atomic import save_npz
 from brainlearn.models.lcsnn.model import LCSNNParams, crop_images
 from brainlearn.models.lcsnn.readouts import READOUTS
 from brainlearn.models.lcsnn.runs import (
+    DEFAULT_EXAMPLES,
     EVALUATION,
+    TEST_EXAMPLES,
     fit_readout,
+    load_images,
     load_params,
     score_readouts,
     trained_state,
@@ -34,23 +39,7 @@ __all__ = ["NAME", "KIND", "train", "evaluate", "load_params", "load_images", "s
 NAME = "lcsnn"
 KIND = "lcsnn"
 CHECKPOINT = "checkpoint.npz"
-#: training images per pass by data source (the paper: one pass over 60,000)
-DEFAULT_EXAMPLES = {"full": 60000, "embedded": 1000}
-_TEST = {"full": 10000, "embedded": 500}
 _CONFIG_KEYS = ("n_filters", "kernel", "stride", "examples", "epochs", "data", "seed", "params")
-
-
-def load_images(data: str, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` images and labels of MNIST ``split`` (``full`` or ``embedded``)."""
-    from brainlearn.data import load_mnist
-
-    if data not in DEFAULT_EXAMPLES:
-        raise ValueError(f"data must be 'full' or 'embedded', got {data!r}")
-    images, labels = load_mnist(split, source=data)
-    n = len(images) if n is None else int(n)
-    if not 0 < n <= len(images):
-        raise ValueError(f"{split} examples must be 1 to {len(images)} for data={data}, got {n}")
-    return images[:n], labels[:n].astype(np.int64)
 
 
 def _config(n_filters: int, data: str, seed: int, examples: int | None, epochs: int,
@@ -175,18 +164,68 @@ def _start_state(run: Path, p: LCSNNParams, seed: int) -> dict:
             "capped": 0, "spikes": 0}
 
 
+@rundir.locked  # one writer per run directory (brainlearn.runlock)
 def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
              test_examples: int | None = None, readouts: tuple[str, ...] = READOUTS,
-             device: str | None = None, progress: bool = True) -> dict:
+             device: str | None = None, workers: int = 1, network: str = "auto",
+             progress: bool = True) -> dict:
     """Show the frozen network training images (labels for the readouts) and the test set.
 
     ``assign_examples`` training images (default: all, 60,000 of full MNIST or the 1,000
-    embedded, as the paper's n-gram scores count the whole training pass) fit the readouts; ``test_examples`` (default: all) score them. The spike counts and
-    spikes of both go to ``evaluation.npz``; accuracies to ``metrics.json`` (``accuracy``:
-    the vote, ``accuracy_<readout>`` each).
-    """
-    from brainlearn.models.lcsnn.network import compile_network, present_all
+    embedded, as the paper's n-gram scores count the whole training pass) fit the readouts;
+    ``test_examples`` (default: all) score them. The spike counts and spikes of both go to
+    ``evaluation.npz``; accuracies to ``metrics.json`` (``accuracy``: the vote,
+    ``accuracy_<readout>`` each).
 
+    The images run in chunks of ``decay_every`` (250), each from the trained state with its
+    own seed (:mod:`~brainlearn.models.lcsnn.evaluation`): every finished chunk is kept in
+    ``RUN_DIR/evaluation_parts`` at once, so the same call after an interruption runs only
+    the missing chunks, and ``workers`` processes (a local Dask cluster, each building the
+    network in ``RUN_DIR/build_eval_wNAME``) share them. The result is the same either way,
+    bit for bit. Other image counts, or other weights, start over.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained run directory.
+    assign_examples, test_examples : int, optional
+        Training images the readouts are fitted on and test images (default: all).
+    readouts : tuple of str
+        Readouts fitted and scored (:data:`~brainlearn.models.lcsnn.readouts.READOUTS`).
+    device : str, optional
+        ``cpp_standalone`` or ``runtime`` (default: the run's).
+    workers : int
+        Processes that show the chunks (1: this process, the default).
+    network : str
+        ``frozen``: the network built without plasticity (in ``RUN_DIR/build_eval``; fixed
+        weights and thresholds, the same spikes as the training binary, faster);
+        ``training``: the training binary, frozen by its run values (compiled already);
+        ``auto`` (default): the frozen network from 5,000 images on.
+    progress : bool
+        One line per chunk on stderr.
+
+    Returns
+    -------
+    dict
+        The run's metrics, with ``eval_workers``, ``eval_resumed_images`` (images whose chunks
+        an earlier, interrupted call had kept) and ``eval_ms_per_example`` (this call's wall
+        time, compilation included, per image it showed).
+    """
+    from brainlearn.models.lcsnn.evaluation import (
+        NETWORKS,
+        PARTS,
+        EvaluationPlan,
+        PartStore,
+        check_workers,
+        merge_stage,
+        run_on_workers,
+        run_serial,
+        use_frozen,
+    )
+
+    workers = check_workers(workers)
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     run = rundir.open_run(run_dir)
     config, p, weights, theta = trained_state(run)
     data = config["data"]
@@ -196,20 +235,26 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
     unknown = [r for r in readouts if r not in READOUTS]
     if unknown:
         raise ValueError(f"unknown readout {unknown[0]!r}; choose from {', '.join(READOUTS)}")
-    n_assign = assign_examples or DEFAULT_EXAMPLES[data]
-    x_assign, y_assign = load_images(data, "train", n_assign)
-    x_test, y_test = load_images(data, "test", test_examples or _TEST[data])
+    _, y_assign = load_images(data, "train", assign_examples or DEFAULT_EXAMPLES[data])
+    _, y_test = load_images(data, "test", test_examples or TEST_EXAMPLES[data])
+    plan = EvaluationPlan(run, data, {"assign": len(y_assign), "test": len(y_test)},
+                          p.decay_every, int(config["seed"]),
+                          device or config.get("device", "cpp_standalone"),
+                          config.get("threads"),
+                          use_frozen(network, len(y_assign) + len(y_test)))
+    store = PartStore.open(run / PARTS, plan.key())
+    todo = [task for task in plan.tasks() if not store.has(*task)]
     start = time.perf_counter()
-    with compile_network(p, p.decay_every, run,
-                         device=device or config.get("device", "cpp_standalone"),
-                         threads=config.get("threads")) as sim:
-        assign = present_all(sim, p, x_assign, weights, theta, p.decay_every,
-                             config["seed"], progress, "assignment images")
-        test = present_all(sim, p, x_test, weights, theta, p.decay_every,
-                           config["seed"] + 1, progress, "test images")
+    if todo and workers > 1:
+        run_on_workers(plan, store, todo, workers, progress)
+    elif todo:
+        run_serial(plan, store, todo, progress)
     eval_seconds = time.perf_counter() - start
-    arrays = {}
-    for stage, out, labels in (("assign", assign, y_assign), ("test", test, y_test)):
+    shown = sum(plan.chunk_images(*task).stop - plan.chunk_images(*task).start for task in todo)
+    arrays, counts = {}, {}
+    for stage, labels in (("assign", y_assign), ("test", y_test)):
+        out = merge_stage(store, plan, stage, weights, theta)
+        counts[stage] = out.counts
         arrays.update({f"{stage}_counts": out.counts, f"{stage}_labels": labels,
                        f"{stage}_spike_example": out.spike_example,
                        f"{stage}_spike_step": out.spike_step,
@@ -217,15 +262,19 @@ def evaluate(run_dir: str | Path, *, assign_examples: int | None = None,
     save_npz(run / EVALUATION, **arrays)
     _plots(run)
     accuracies = score_readouts(arrays, readouts, seed=config["seed"])
-    return rundir.update_metrics(run, {
+    metrics = rundir.update_metrics(run, {
         **{f"accuracy_{k}": v for k, v in accuracies.items()},
         "accuracy": accuracies.get("vote", next(iter(accuracies.values()))),
         "assign_examples": int(len(y_assign)), "test_examples": int(len(y_test)),
-        "test_spikes_per_example": float(test.counts.sum()) / len(y_test),
-        "eval_seconds": eval_seconds,
-        "eval_ms_per_example": 1000 * eval_seconds / (len(y_assign) + len(y_test)),
+        "test_spikes_per_example": float(counts["test"].sum()) / len(y_test),
+        "eval_seconds": eval_seconds, "eval_workers": workers,
+        "eval_network": "frozen" if plan.frozen else "training",
+        "eval_resumed_images": int(len(y_assign) + len(y_test) - shown),
+        "eval_ms_per_example": 1000 * eval_seconds / shown if shown else None,
         "ngram_parameters": _ngram_size(arrays) if "ngram" in readouts else None,
     })
+    store.remove()
+    return metrics
 
 
 def _plots(run: Path) -> None:
