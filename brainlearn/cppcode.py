@@ -68,8 +68,9 @@ from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.device import all_devices
 
-__all__ = ["FastCodeObject", "ScaleByPostCodeObject", "UnrolledCodeObject", "fast_codeobj_class",
-           "scale_by_post", "untimed_steps", "untimed_loop_source"]
+__all__ = ["FastCodeObject", "ScaleByPostCodeObject", "UnrolledCodeObject", "OneSpikeCodeObject",
+           "fast_codeobj_class", "one_spike_codeobj_class", "scale_by_post", "untimed_steps",
+           "untimed_loop_source"]
 
 _TIMESTEP = """
 static inline double _timestep(double t, double dt)
@@ -95,6 +96,34 @@ class UnrolledCodeObject(FastCodeObject):
     templater = FastCodeObject.templater.derive(
         "brainlearn", templates_dir="cpp/templates", env_globals={"brainlearn_unroll": 4}
     )
+
+
+class OneSpikeCodeObject(FastCodeObject):
+    """:class:`FastCodeObject` whose threshold template lets one of the cells that cross
+    threshold in a step emit the spike event, chosen uniformly at random with Brian2's random
+    generator (BindsNET's ``DiehlAndCookNodes(one_spike=True)``). Every crossing cell is marked
+    refractory; the others' reset is the group's business (a custom event of the same
+    condition, see :func:`brainlearn.models.lcsnn.model.build_network`)."""
+
+    templater = FastCodeObject.templater.derive(
+        "brainlearn", templates_dir="cpp/templates", env_globals={"brainlearn_one_spike": 1}
+    )
+
+
+def one_spike_codeobj_class() -> type[CPPStandaloneCodeObject]:
+    """:class:`OneSpikeCodeObject`: the ``codeobj_class`` of a group whose spike event keeps
+    one crossing cell per step (``cpp_standalone`` only, ``BRAINLEARN_BRIAN2_CODE`` or not).
+
+    Raises
+    ------
+    ValueError
+        On any other device.
+    """
+    if get_device() is all_devices.get("cpp_standalone"):
+        return OneSpikeCodeObject
+    raise ValueError(f"one spike per step needs the cpp_standalone device, not "
+                     f"{type(get_device()).__name__} (brainlearn's threshold template picks "
+                     f"the cell)")
 
 
 def _pointer(variable) -> str:

@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--data", choices=("full", "embedded"), default="full")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, default=None, help="OpenMP threads")
+    tr.add_argument("--one-spike", action="store_true",
+                    help="one crossing cell spikes per step, as the authors' BindsNET nodes "
+                    "(DiehlAndCookNodes(one_spike=True); default: every crossing cell)")
     tr.add_argument("--out", required=True, help="run directory")
     ev = sub.add_parser("evaluate", help="fit the readouts and score the test set")
     ev.add_argument("run_dir")
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             metrics = train(args.out, n_filters=args.filters, kernel=args.kernel,
                             stride=args.stride, examples=args.examples, epochs=args.epochs,
-                            data=args.data, seed=args.seed, threads=args.threads)
+                            data=args.data, seed=args.seed, threads=args.threads,
+                            params={"one_spike": True} if args.one_spike else None)
             print(f"trained {metrics['train_examples']} images, "
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
         elif args.command == "table":

@@ -37,9 +37,13 @@ Two choices keep BindsNET's discrete dynamics exactly where Brian2's step order 
   refractoriness with ``refractory = 5 ms`` blocks the same steps (the synapses multiply by
   ``not_refractory``).
 
-One BindsNET quirk is left out: ``DiehlAndCookNodes(one_spike=True)`` lets only one, randomly
-chosen, of the cells that cross threshold in the same step emit its spike (all of them reset
-and raise theta). Here every such cell spikes.
+One BindsNET rule is an option, off by default: ``DiehlAndCookNodes(one_spike=True)``, on in
+the authors' code, lets only one of the cells that cross threshold in the same step, chosen
+uniformly at random over the whole layer, emit its spike (inhibit, learn, count); all of them
+reset, raise theta and turn refractory. ``LCSNNParams(one_spike=True)`` does the same under
+``cpp_standalone`` (brainlearn's threshold template, :class:`brainlearn.cppcode.OneSpikeCodeObject`,
+picks the cell with Brian2's random generator; a custom event ``crossed`` of the threshold
+condition resets every crossing cell). By default every crossing cell spikes.
 """
 
 from __future__ import annotations
@@ -59,7 +63,12 @@ from brian2 import (
     mV,
 )
 
-from brainlearn.cppcode import fast_codeobj_class, scale_by_post, untimed_steps
+from brainlearn.cppcode import (
+    fast_codeobj_class,
+    one_spike_codeobj_class,
+    scale_by_post,
+    untimed_steps,
+)
 from brainlearn.encoding import pixel_table, poisson_input_group
 from brainlearn.plasticity import PairSTDP, SynapseCode
 from brainlearn.presentation import link_input, multiply_intensity, presentation_controller
@@ -86,7 +95,10 @@ class LCSNNParams(CheckedParams):
 
     ``norm`` is the weight sum per input synapse: each cell's weights are scaled to sum to
     ``norm * kernel**2`` after every presentation. ``lr`` (BindsNET's post rate ``nu[1]``) is
-    multiplied by ``lr_decay`` every ``decay_every`` images.
+    multiplied by ``lr_decay`` every ``decay_every`` images. ``one_spike``: of the cells that
+    cross threshold in one step, one (chosen uniformly at random) spikes, as the authors'
+    ``DiehlAndCookNodes(one_spike=True)``; all of them reset, raise theta and turn
+    refractory (``cpp_standalone`` only).
     """
 
     n_filters: int = 25
@@ -112,6 +124,7 @@ class LCSNNParams(CheckedParams):
     lr_decay: float = 0.99
     decay_every: int = 250
     tau_trace: Quantity = qfield(20 * ms)
+    one_spike: bool = False
 
     _units = {
         "dt": ms, "t_input": ms, "input_rate": Hz, "intensity_factor": NUMBER,
@@ -126,6 +139,8 @@ class LCSNNParams(CheckedParams):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if not isinstance(self.one_spike, bool | np.bool_):
+            raise ValueError(f"one_spike must be true or false, got {self.one_spike!r}")
         if not 0 <= int(self.crop) < 14:
             raise ValueError(f"crop must be 0 to 13 pixels, got {self.crop!r}")
         if self.kernel > self.side:
@@ -351,13 +366,25 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     else:  # fixed thresholds: a constant of the run (set before it)
         eqs += "theta : volt (constant)\n"
     fast = fast_codeobj_class()  # cpp_standalone: brainlearn's templates (same numbers)
+    crossing = "v >= v_thresh + theta"
+    reset = "v = v_reset" + ("\ntheta += theta_on * theta_plus" if plastic else "")
+    one = {}
+    if p.one_spike:  # one crossing cell spikes; a custom event resets them all
+        one = {"events": {"crossed": f"({crossing}) and not_refractory"},
+               "codeobj_class": one_spike_codeobj_class()}
     exc = NeuronGroup(
-        p.n_neurons, eqs, threshold="v >= v_thresh + theta",
-        reset="v = v_reset" + ("\ntheta += theta_on * theta_plus" if plastic else ""),
-        refractory=p.refractory, method="exact", name="exc", dt=dt, codeobj_class=fast,
+        p.n_neurons, eqs, threshold=crossing, reset=None if p.one_spike else reset,
+        refractory=p.refractory, method="exact", name="exc", dt=dt,
         namespace={k: getattr(p, k) for k in ("v_rest", "v_reset", "v_thresh", "tau_m",
                                               "theta_plus", "tau_theta")},
+        **{"codeobj_class": fast, **one},
     )
+    if p.one_spike:
+        exc.run_on_event("crossed", reset, when="resets")
+        # in the threshold slot before the spike event, which makes every crossing cell
+        # refractory (Brian2 checks custom events after the thresholds by default)
+        exc.thresholder["crossed"].when = "thresholds"
+        exc.thresholder["crossed"].order = exc.thresholder["spike"].order - 1
     exc.v = p.v_rest
     if plastic:
         exc.theta_on = 1.0

@@ -5,6 +5,11 @@ branches, so the compiler vectorises it), the second collects the cells that cro
 index order (skipping eight cells at a time where none did), and marks them refractory exactly
 as Brian2's loop does. Per cell and step at N=6400: 0.29 against Brian2's 0.94 ns
 (benchmarks/cpp/cells.cpp); the two passes without the skip cost 1.15 ns.
+
+With brainlearn_one_spike (brainlearn.cppcode.OneSpikeCodeObject) the spike event keeps one of
+the cells that crossed, chosen uniformly at random with Brian2's random generator, as
+BindsNET's DiehlAndCookNodes(one_spike=True): every crossing cell is marked refractory above,
+only the chosen one emits. Other events of the group (a custom event's threshold) are unchanged.
 #}
 {# USES_VARIABLES { N } #}
 {% extends 'common_group.cpp' %}
@@ -50,6 +55,17 @@ as Brian2's loop does. Per cell and step at N=6400: 0.29 against Brian2's 0.94 n
             }
         }
     }
+    {% if brainlearn_one_spike is defined and eventspace_variable.name == '_spikespace' %}
+    if (_count > 1)
+    {
+        // one of the _count crossing cells, uniformly (all of them are refractory now)
+        long _pick = (long)(brian::_random_generators[0].rand() * _count);
+        if (_pick >= _count)
+            _pick = _count - 1;
+        {{_eventspace}}[0] = {{_eventspace}}[_pick];
+        _count = 1;
+    }
+    {% endif %}
     {{_eventspace}}[N] = _count;
 {% endblock %}
 

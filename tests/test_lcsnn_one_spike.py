@@ -1,0 +1,175 @@
+"""The LC-SNN's one spike per step (``LCSNNParams(one_spike=True)``) against a step-by-step
+reference of the cell layer.
+
+BindsNET's ``DiehlAndCookNodes(one_spike=True)``, on in the authors' code: of the cells that
+cross threshold in a step, one, chosen uniformly at random over the whole layer, emits its
+spike (it inhibits the other filters at its location, learns and counts); every crossing cell
+resets, raises theta and turns refractory. The network here is the compiled training binary
+(cpp_standalone, brainlearn's threshold template), with its learning rate at 0 so that the
+weights stay put while theta adapts. Its input spikes and presentations are recorded and the
+reference (numpy, written from the equations above and Brian2's step order: leak, presentation
+start, threshold, synaptic effects of the step's spikes, reset) replays the layer from them:
+in every step the same cells must cross threshold, the network's one spike must be one of
+them, and the thresholds must end where the reference's do, every crossing counted. Which
+crossing cell spikes is the random part: over all steps with several crossing cells, its rank
+among them must be uniform.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brian2 import EventMonitor, SpikeMonitor, mV, second
+from scipy import stats
+
+from brainlearn.chunked import ChunkedSimulation
+from brainlearn.data import load_embedded
+from brainlearn.devices import use_device
+from brainlearn.models.lcsnn.model import (
+    LCSNNParams,
+    build_network,
+    crop_images,
+    inhibition_pairs,
+    receptive_fields,
+)
+from brainlearn.models.lcsnn.network import present_chunk
+
+
+def _network(p: LCSNNParams, n: int):
+    objects = build_network(p, n, plastic=True)
+    objects["crossed"] = EventMonitor(objects["exc"], "crossed", name="crossed_cells")
+    objects["input_spikes"] = SpikeMonitor(objects["input"], name="input_spikes")
+    objects["network"].add(objects["crossed"], objects["input_spikes"])
+    return objects
+
+
+def _steps(monitor, step: float):
+    return np.round(np.asarray(monitor.t_[:]) / step).astype(np.int64), np.asarray(monitor.i_[:])
+
+
+def _reference(p: LCSNNParams, weights, theta, inputs, presentations, chosen_at, steps):
+    """Cells crossing threshold per step and the final theta, replaying the layer from the
+    recorded input spikes (``inputs``: step -> pixels), the presentations' images and the
+    network's choice of the spiking cell (``chosen_at``: step -> cell)."""
+    dt = float(p.dt / second)
+    a = np.exp(-dt / float(p.tau_m / second))  # one step of leak
+    b = np.exp(-dt / float(p.tau_theta / second))
+    gain = np.exp(dt / float(p.tau_m / second))  # BindsNET adds after the leak
+    rest, reset, thresh = (float(x / mV) for x in (p.v_rest, p.v_reset, p.v_thresh))
+    refractory = int(round(float(p.refractory / p.dt)))
+    period = int(round(float(p.t_input / p.dt)))
+    pixel, cell = receptive_fields(p)
+    W = np.zeros((p.n_neurons, p.n_inputs))
+    W[cell, pixel] = weights
+    inh_i, inh_j = inhibition_pairs(p)
+    inhibits = [inh_j[inh_i == c] for c in range(p.n_neurons)]
+    v = np.full(p.n_neurons, rest)
+    th = np.asarray(theta, dtype=float) / 1e-3  # mV
+    last = np.full(p.n_neurons, -10 ** 9)
+    crossed_at = {}
+    for s in range(steps):
+        v = rest + (v - rest) * a
+        th = th * b
+        ready = (s - last) >= refractory
+        k = s // period
+        if s % period == 0 and (k == 0 or presentations[k] != presentations[k - 1]):
+            v[:] = rest  # a new image (not a retry): back to rest, refractoriness over
+            last[:] = -10 ** 9
+            ready[:] = True
+        crossed = np.flatnonzero((v >= thresh + th) & ready)
+        crossed_at[s] = crossed
+        last[crossed] = s
+        ready[crossed] = False
+        if s in inputs:
+            v += gain * W[:, inputs[s]].sum(axis=1) * ready
+        if s in chosen_at:
+            targets = inhibits[chosen_at[s]]
+            v[targets] -= float(p.w_inh / mV) * gain * ready[targets]
+        v[crossed] = reset
+        th[crossed] += float(p.theta_plus / mV)
+    return crossed_at, th * 1e-3
+
+
+@pytest.fixture(scope="module")
+def one_spike_run(tmp_path_factory):
+    p = LCSNNParams(n_filters=25, kernel=12, stride=4, one_spike=True)
+    rng = np.random.default_rng(11)
+    pixel, cell = receptive_fields(p)
+    weights = p.initial_weights(rng)
+    weights *= p.norm_total / np.bincount(cell, weights)[cell]  # normalised: no rescaling
+    theta = rng.random(p.n_neurons) * 1e-3
+    images, _ = load_embedded("train")
+    pixels = crop_images(images[:4], p.crop)
+    sim = ChunkedSimulation(lambda: _network(p, len(pixels)),
+                            (p.max_retries + 1) * len(pixels) * p.t_input + 2 * p.t_input,
+                            "cpp_standalone", tmp_path_factory.mktemp("one_spike"))
+    try:
+        out = present_chunk(sim, p, pixels, weights, theta, seed=5, learning_rate=0.0)
+        o = sim.objects
+        step = float(p.dt / second)
+        record = {
+            "spikes": _steps(o["spikes"], step), "crossed": _steps(o["crossed"], step),
+            "inputs": _steps(o["input_spikes"], step),
+            "presentations": np.asarray(o["presentations"].example_[:]).round().astype(int),
+            "theta": np.asarray(o["exc"].theta_[:]).copy(),
+            "presentation_steps": _steps(o["presentations"], step)[0],
+        }
+    finally:
+        sim.close()
+    return p, weights, theta, out, record
+
+
+def test_one_crossing_cell_spikes_and_every_crossing_cell_resets_as_the_reference(one_spike_run):
+    p, weights, theta, out, rec = one_spike_run
+    # the run stops in the step of its last presentation event (after the last image)
+    steps = int(rec["presentation_steps"][-1]) + 1
+    spike_step, spike_cell = rec["spikes"]
+    cross_step, cross_cell = rec["crossed"]
+    assert len(np.unique(spike_step)) == len(spike_step)  # at most one spike per step
+    chosen_at = {int(s): int(c) for s, c in zip(spike_step, spike_cell, strict=True)}
+    inputs: dict[int, list] = {}
+    for s, i in zip(*rec["inputs"], strict=True):
+        inputs.setdefault(int(s), []).append(int(i))
+    crossed_at, ref_theta = _reference(p, weights, theta, inputs, rec["presentations"],
+                                       chosen_at, steps)
+
+    network_crossed = {s: np.sort(cross_cell[cross_step == s]) for s in range(steps)}
+    for s in range(steps):
+        assert np.array_equal(network_crossed[s], crossed_at[s]), f"step {s}"
+        if len(crossed_at[s]):
+            assert chosen_at[s] in crossed_at[s], f"step {s}"
+        else:
+            assert s not in chosen_at, f"step {s}"
+    several = sum(len(c) > 1 for c in crossed_at.values())
+    assert several >= 30  # the rule acted: many steps had several crossing cells
+    assert len(cross_cell) >= len(spike_cell) + several
+    np.testing.assert_allclose(rec["theta"], ref_theta, rtol=1e-9, atol=1e-15)
+    assert np.array_equal(out.theta, rec["theta"])
+    # the counts the readouts use are of the spiking cells only
+    assert out.counts.sum() <= len(spike_cell)
+
+
+def test_the_spiking_cell_is_chosen_uniformly_among_those_that_crossed(one_spike_run):
+    _, _, _, _, rec = one_spike_run
+    spike_step, spike_cell = rec["spikes"]
+    cross_step, cross_cell = rec["crossed"]
+    ranks, sizes = [], []
+    for s, c in zip(spike_step, spike_cell, strict=True):
+        crossed = np.sort(cross_cell[cross_step == s])
+        if len(crossed) > 1:
+            ranks.append(int(np.searchsorted(crossed, c)))
+            sizes.append(len(crossed))
+    ranks, sizes = np.array(ranks), np.array(sizes)
+    # uniform rank in 0..size-1: (rank + u) / size is uniform on [0, 1) for u ~ U[0, 1)
+    u = (ranks + np.random.default_rng(0).random(len(ranks))) / sizes
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    assert (ranks > 0).any() and (ranks < sizes - 1).any()  # neither always first nor last
+
+
+def test_one_spike_needs_the_compiled_network_and_says_so():
+    p = LCSNNParams(n_filters=2, one_spike=True)
+    with use_device("runtime"), pytest.raises(ValueError, match="one spike per step needs the "
+                                              "cpp_standalone device"):
+        build_network(p, 1, plastic=True)
+    with pytest.raises(ValueError, match="one_spike must be true or false"):
+        LCSNNParams(one_spike="yes")
