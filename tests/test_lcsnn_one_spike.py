@@ -173,3 +173,60 @@ def test_one_spike_needs_the_compiled_network_and_says_so():
         build_network(p, 1, plastic=True)
     with pytest.raises(ValueError, match="one_spike must be true or false"):
         LCSNNParams(one_spike="yes")
+
+
+def test_the_curve_trains_with_one_spike_and_its_table_says_so(tmp_path, monkeypatch):
+    from test_lcsnn_curve import _run
+
+    from brainlearn import rundir
+    from brainlearn.models.lcsnn import __main__ as cli
+    from brainlearn.models.lcsnn import training
+
+    calls = []
+    monkeypatch.setattr(training, "train", lambda run, **kw: calls.append(kw["params"]))
+    monkeypatch.setattr(training, "evaluate", lambda run, **kw: None)
+    assert cli.main(["curve", "--out", str(tmp_path / "c"), "--filters", "50", "--seeds", "0",
+                     "--one-spike"]) == 0
+    assert calls == [{"one_spike": True}]
+
+    folder = tmp_path / "curve"
+    for filters, seed in ((25, 0), (25, 1), (250, 0)):
+        run = _run(folder, filters, seed, accuracy=0.9)
+        config = rundir.read_config(run)
+        rundir.write_config(run, {**config, "params": {"one_spike": (filters, seed) != (25, 1)}},
+                            kind="lcsnn")
+    table = cli.curve_table(str(folder), str(tmp_path / "curve.csv"), "runs/x").set_index("filters")
+    assert table.loc[250, "one spike"] == "yes"
+    assert table.loc[250, "command"].endswith("--filters 250 --seeds 0 --one-spike")
+    assert table.loc[25, "one spike"] == "mixed" and "--one-spike" not in table.loc[25, "command"]
+    assert table.loc[50, "one spike"] == ""
+
+
+@pytest.mark.slow
+def test_a_one_spike_run_trains_and_its_frozen_network_spikes_as_its_training_binary(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    lcsnn = [sys.executable, "-m", "brainlearn.models.lcsnn"]
+    done = subprocess.run([*lcsnn, "train", "--filters", "25", "--data", "embedded",
+                           "--examples", "100", "--one-spike", "--out", str(run)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    arrays = {}
+    for network in ("training", "frozen"):
+        copy = tmp_path / network
+        shutil.copytree(run, copy)
+        done = subprocess.run([*lcsnn, "evaluate", str(copy), "--assign-examples", "200",
+                               "--test-examples", "100", "--network", network],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        with np.load(copy / "evaluation.npz") as f:
+            arrays[network] = {k: f[k] for k in f.files}
+    assert arrays["training"]["test_spike_step"].size > 100
+    for key, value in arrays["training"].items():
+        assert np.array_equal(value, arrays["frozen"][key]), key
+    # one spike per step: no image has two spikes in one step
+    pairs = np.stack([arrays["frozen"]["test_spike_example"], arrays["frozen"]["test_spike_step"]])
+    assert np.unique(pairs, axis=1).shape[1] == pairs.shape[1]

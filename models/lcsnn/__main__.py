@@ -47,10 +47,13 @@ def figure(runs: list[str], out: str, extra: str | None = None) -> list:
     return [*paths, side_by_side(table, Path(out) / "lcsnn_vs_diehl_cook.png")]
 
 
-def curve_command(filters: int, out: str = "runs/lcsnn") -> str:
-    """The command that trains and evaluates every seed of size ``filters`` of the curve."""
+def curve_command(filters: int, out: str = "runs/lcsnn", one_spike: bool = False) -> str:
+    """The command that trains and evaluates every seed of size ``filters`` of the curve
+    (``one_spike``: with ``--one-spike``)."""
     seeds = " ".join(str(s) for f, s in CURVE if f == filters)
-    return f"python -m brainlearn.models.lcsnn curve --out {out} --filters {filters} --seeds {seeds}"
+    flag = " --one-spike" if one_spike else ""
+    return (f"python -m brainlearn.models.lcsnn curve --out {out} --filters {filters} "
+            f"--seeds {seeds}{flag}")
 
 
 def _progress(run) -> str:
@@ -86,7 +89,8 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     +- sd over seeds (sample sd, ``ddof=1``) of every readout's test accuracy beside the
     paper's, which seeds are done or still under way in ``folder`` (``status``), and the
     command that trains and evaluates the size (``command``, run directories in
-    ``runs_out``); written to ``out``. Sizes with no evaluated run keep blank accuracies."""
+    ``runs_out``; ``--one-spike`` when its runs had one spike per step, column ``one
+    spike``); written to ``out``. Sizes with no evaluated run keep blank accuracies."""
     from pathlib import Path
 
     import numpy as np
@@ -102,10 +106,13 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     rows, evaluated = [], 0
     for filters in sorted(PAPER):
         seeds = [s for f, s in CURVE if f == filters]
-        done, running = [], []
+        done, running, one_spike = [], [], set()
         for seed in seeds:
             run = folder / f"f{filters}_s{seed}"
             metrics = rundir.read_metrics(run) if run.is_dir() else {}
+            if run.is_dir():
+                params = (rundir.read_config(run) or {}).get("params") or {}
+                one_spike.add(bool(params.get("one_spike", False)))
             if "accuracy" in metrics:
                 done.append({**rundir.read_config(run), **metrics})
                 evaluated += 1
@@ -114,7 +121,9 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
         p = LCSNNParams.paper(filters)
         row = {"filters": filters, "kernel/stride": f"{p.kernel}/{p.stride}",
                "cells": p.n_neurons, "synapses": p.n_synapses,
-               "seeds": f"{len(done)} of {len(seeds)}"}
+               "seeds": f"{len(done)} of {len(seeds)}",
+               "one spike": {frozenset(): "", frozenset({True}): "yes",
+                             frozenset({False}): "no"}.get(frozenset(one_spike), "mixed")}
         for readout in ("vote", "ngram", "logistic", "online"):
             values = 100 * np.array([r[f"accuracy_{readout}"] for r in done], dtype=float)
             sd = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
@@ -127,7 +136,7 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                             ("assign_examples", "readout images"), ("test_examples", "test images")):
             row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
         row["status"] = _status(done, running, seeds)
-        row["command"] = curve_command(filters, runs_out)
+        row["command"] = curve_command(filters, runs_out, one_spike == {True})
         rows.append(row)
     if not evaluated:
         raise ValueError(f"{folder} holds no evaluated LC-SNN run of the curve")
@@ -138,12 +147,14 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
 
 
 def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None = None,
-          seeds: tuple[int, ...] | None = None, workers: int = 1) -> None:
+          seeds: tuple[int, ...] | None = None, workers: int = 1, one_spike: bool = False) -> None:
     """Train and evaluate every run of :data:`CURVE` in ``out/f{filters}_s{seed}``, one
     after the other (only the given ``filters`` and ``seeds``, when given); finished runs
     are skipped and an unfinished one resumes (its training from its checkpoint, its
     evaluation from its kept chunks), so the same command continues a stopped curve.
-    ``workers`` processes share each evaluation's images (the result is the same)."""
+    ``workers`` processes share each evaluation's images (the result is the same).
+    ``one_spike``: the runs have one spike per step (``LCSNNParams.one_spike``, the authors'
+    nodes); a folder holds one kind of run (a run of the other kind is refused)."""
     from pathlib import Path
 
     from brainlearn import rundir
@@ -160,7 +171,8 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
         if "accuracy" in metrics:
             continue
         if "train_examples" not in metrics:
-            train(run, n_filters=size, seed=seed, threads=threads)
+            train(run, n_filters=size, seed=seed, threads=threads,
+                  params={"one_spike": True} if one_spike else None)
         evaluate(run, workers=workers)
         print(f"lcsnn curve: {run} done", file=sys.stderr)
 
@@ -203,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only these seeds (default: the curve's, 0-2 or 0)")
     cu.add_argument("--workers", type=int, default=1,
                     help="processes that share each evaluation's images (1; same result)")
+    cu.add_argument("--one-spike", action="store_true",
+                    help="one crossing cell spikes per step (the authors' BindsNET nodes)")
     ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
     ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
     ta.add_argument("--out", required=True, help="CSV file to write")
@@ -231,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
         elif args.command == "curve":
             curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds,
-                  workers=args.workers)
+                  workers=args.workers, one_spike=args.one_spike)
         else:
             metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
                                test_examples=args.test_examples, workers=args.workers,

@@ -57,7 +57,8 @@ def comparison_rows(run_dir: str | Path) -> list[dict]:
     readout_parameters = {"vote": n, "ngram": metrics.get("ngram_parameters") or 0,
                           "logistic": 10 * n + 10, "online": 10 * n + 10}
     title = (f"LC-SNN (Saunders et al. 2019), {config['n_filters']} filters "
-             f"{config['kernel']}x{config['kernel']}/{config['stride']}, N={n}")
+             f"{config['kernel']}x{config['kernel']}/{config['stride']}, N={n}"
+             + (", one spike per step" if (config.get("params") or {}).get("one_spike") else ""))
     rows = []
     for key, label in _LABELS.items():
         accuracy = metrics.get(f"accuracy_{key}")
