@@ -230,3 +230,18 @@ def test_a_one_spike_run_trains_and_its_frozen_network_spikes_as_its_training_bi
     # one spike per step: no image has two spikes in one step
     pairs = np.stack([arrays["frozen"]["test_spike_example"], arrays["frozen"]["test_spike_step"]])
     assert np.unique(pairs, axis=1).shape[1] == pairs.shape[1]
+
+
+def test_the_estimator_the_models_command_and_sweeps_take_one_spike(tmp_path, capsys):
+    from brainlearn.cli import main as brainlearn
+    from brainlearn.models.lcsnn.estimator import LCSNNClassifier
+
+    assert LCSNNClassifier(one_spike=True).get_params()["one_spike"] is True
+    with pytest.raises(ValueError, match="needs the cpp_standalone device"):
+        LCSNNClassifier(one_spike=True, device="runtime").fit(np.zeros((2, 28, 28)),
+                                                              np.array([0, 1]))
+    code = brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",
+                       "one_spike=maybe", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "one_spike must be true or false" in err
+    assert not (tmp_path / "run").exists()

@@ -58,11 +58,15 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
     run_dir : str, optional
         Where ``fit`` trains (default: a temporary directory, removed with the estimator
         unless saved).
+    one_spike : bool
+        One crossing cell spikes per step, as the authors' BindsNET cells
+        (:class:`~brainlearn.models.lcsnn.model.LCSNNParams`; ``cpp_standalone`` only).
     """
 
     def __init__(self, n_filters: int = 25, kernel: int | None = None, stride: int | None = None,
                  epochs: int = 1, readout: str = "vote", seed: int = 0,
-                 device: str = "cpp_standalone", run_dir: str | None = None) -> None:
+                 device: str = "cpp_standalone", run_dir: str | None = None,
+                 one_spike: bool = False) -> None:
         self.n_filters = n_filters
         self.kernel = kernel
         self.stride = stride
@@ -71,6 +75,7 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.device = device
         self.run_dir = run_dir
+        self.one_spike = one_spike
 
     def fit(self, X, y) -> LCSNNClassifier:
         """Train on ``X`` unsupervised, then fit the readout on the frozen network's spikes."""
@@ -90,7 +95,8 @@ class LCSNNClassifier(ClassifierMixin, BaseEstimator):
         else:
             run = Path(self.run_dir)
         train(run, n_filters=self.n_filters, kernel=self.kernel, stride=self.stride,
-              epochs=self.epochs, seed=self.seed, device=self.device, images=X, progress=False)
+              epochs=self.epochs, seed=self.seed, device=self.device, images=X, progress=False,
+              params={"one_spike": True} if self.one_spike else None)
         self.run_dir_ = run
         self._load_trained(run)
         arrays = self._spikes(X, "assign")

@@ -29,9 +29,14 @@ _LOCAL = {"vote": "STDP yes; labels assigned offline", "ngram": "STDP yes; n-gra
 def train_run(run_dir: str | Path, *, data: str = "full", seed: int = 0, progress: bool = True,
               **options) -> dict:
     """Train (or resume) a run directory: :func:`brainlearn.models.lcsnn.training.train`
-    (``options``: ``n_filters``, ``examples``, ``epochs``, ``kernel``, ``stride``, ...)."""
+    (``options``: ``n_filters``, ``examples``, ``epochs``, ``kernel``, ``stride``, ...;
+    ``one_spike``, an :class:`~brainlearn.models.lcsnn.model.LCSNNParams` field, goes to
+    ``params``)."""
     from brainlearn.models.lcsnn.training import train
 
+    if "one_spike" in options:
+        options["params"] = {**(options.get("params") or {}),
+                             "one_spike": options.pop("one_spike")}
     return train(run_dir, data=data, seed=seed, progress=progress, **options)
 
 
@@ -107,7 +112,8 @@ def sweep_task(params: dict, seed: int, workdir: Path) -> dict:
     data = params.get("data", "embedded")
     metrics = train(run_dir, n_filters=int(params.get("n_filters", 25)), data=data, seed=seed,
                     examples=int(params["examples"]) if "examples" in params else None,
-                    device=params.get("device", "cpp_standalone"), progress=False)
+                    device=params.get("device", "cpp_standalone"), progress=False,
+                    params={"one_spike": params["one_spike"]} if "one_spike" in params else None)
     out = {k: metrics[k] for k in ("train_examples", "ms_per_example", "compile_seconds")}
     n_test = int(params.get("test_examples", 0)) or None
     ev = evaluate(run_dir, test_examples=n_test, progress=False)
@@ -133,7 +139,8 @@ SPEC = register_model(ModelSpec(
         "then evaluation with every readout",
         {"n_filters": "25", "examples": "1000 (default: all of data)",
          "data": "embedded | full", "device": "cpp_standalone | runtime",
-         "test_examples": "all"}),
+         "test_examples": "all",
+         "one_spike": "false | true (one crossing cell spikes per step; cpp_standalone)"}),
     commands=("brainlearn models train --model lcsnn --set n_filters=100 --seed 0 "
               "--out runs/lcsnn/f100_s0",
               "brainlearn models evaluate runs/lcsnn/f100_s0"),
