@@ -3,12 +3,12 @@
 :class:`FrozenNetwork` is what :class:`~brainlearn.models.diehl_cook.DiehlCookClassifier`
 predicts with: the weights and thresholds of a trained run, the frozen network (no plasticity,
 theta fixed) compiled on the first call, and every later call running the same binary on new
-images. Every chunk of images starts from the rest state with the seed
+images. Every chunk of images starts from the network's initial state with the seed
 ``chunk_seed(seed, stage, k)`` (:func:`~brainlearn.models.diehl_cook.frozen_chunks`), and
-every presentation from rest (the evaluation's frozen network, with its short rest,
-:func:`~brainlearn.models.diehl_cook.evaluation.frozen_params`), so the counts of a set of
-images depend only on those images, the run's seed and its chunk size, and equal those of
-:func:`~brainlearn.models.diehl_cook.evaluate`.
+within a chunk the state is carried from image to image with the paper's rest between them
+(the paper's test protocol, :mod:`~brainlearn.models.diehl_cook.evaluation`), so the counts
+of a set of images depend only on those images, the run's seed and its chunk size, and equal
+those of :func:`~brainlearn.models.diehl_cook.evaluate`.
 
 A standalone network holds Brian2's (global) device while it is compiled. When another
 standalone project takes the device (another estimator, :func:`evaluate`, any
@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from brainlearn.models.diehl_cook.config import TrainConfig
 from brainlearn.models.diehl_cook.evaluation import frozen_chunks, frozen_params, merge_chunks
+from brainlearn.models.diehl_cook.model import FROZEN_START, check_frozen_start
 from brainlearn.models.diehl_cook.network import CompiledNetwork, StopOnSigterm, make_sim
 from brainlearn.models.diehl_cook.state import frozen_state
 
@@ -70,12 +71,18 @@ class FrozenNetwork:
     build_name : str
         The build folder; ``build_eval`` (default) shares the binary of ``brainlearn mnist
         evaluate`` in the same run directory.
+    start : str
+        How the presentations start (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`):
+        ``"carried"`` (default, the paper's protocol) or ``"rest"`` (the evaluation of
+        brainlearn before the change, for comparisons).
     """
 
     def __init__(self, config: TrainConfig, weights: Mapping[str, np.ndarray],
-                 build_dir: str | Path, build_name: str = "build_eval") -> None:
+                 build_dir: str | Path, build_name: str = "build_eval",
+                 start: str = FROZEN_START) -> None:
         self.config = config
-        self.params = frozen_params(config.params())
+        self.start = check_frozen_start(start)
+        self.params = frozen_params(config.params(), start)
         self.weights = {k: np.asarray(weights[k]) for k in ("weights", "theta", "delays")}
         self.build_dir = Path(build_dir)
         self.build_name = build_name
@@ -117,7 +124,7 @@ class FrozenNetwork:
         if other is not None and other is not self and other._intact():
             other.close()  # give the device back properly before taking it
         self._net = make_sim(self.config, self.params, self.build_dir, False,
-                             self.weights["delays"], self.build_name)
+                             self.weights["delays"], self.build_name, frozen_start=self.start)
         self._token = _device_token()
         self.builds += 1
         _holder = weakref.ref(self)

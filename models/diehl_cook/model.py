@@ -57,7 +57,8 @@ from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "SIZED_REFERENCE",
            "build_network", "connect_input", "stdp_code", "frozen_exc_group", "frozen_inh_group",
-           "synapse_order", "N_INPUTS", "CITATION", "REST"]
+           "synapse_order", "N_INPUTS", "CITATION", "REST", "FROZEN_STARTS", "FROZEN_START",
+           "check_frozen_start"]
 
 CITATION = (
     "P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition using "
@@ -239,10 +240,37 @@ class DiehlCookParams(CheckedParams):
 
 FLUSH = "{v} = {v} * int({v} > 1e-30)"
 
-#: The frozen network's cells at the start of every presentation: the rest state (v at rest,
-#: no conductance, not refractory), so that presentations are independent given their input
-#: (``models/diehl_cook/evaluation.py``, ``frozen_params``: the input's last spikes arrive
-#: before the next presentation starts).
+#: How the frozen (evaluation) network's presentations start:
+#:
+#: * ``"carried"`` (the paper's test protocol, ``Diehl&Cook_spiking_MNIST.py`` with
+#:   ``test_mode``): the images of a chunk follow each other with the state carried over,
+#:   the 150 ms rest (input off) simulated between them, and the chunk starts from the
+#:   network's initial state (excitatory v at ``v_init`` = -105 mV, inhibitory at -100 mV,
+#:   no conductance). A cell whose fixed threshold ``v_thresh - theta_offset + theta`` lies
+#:   below ``v_rest`` (theta < 7 mV) is then held down by the inhibition of the cells that
+#:   answer the images, as in training, and fires only when it gets up there.
+#: * ``"rest"``: every presentation starts from the rest state (:data:`REST`) after a rest
+#:   only as long as the longest delay (``frozen_params``), so an image's counts do not
+#:   depend on the images before it. The evaluation of brainlearn before the change; it
+#:   matches ``"carried"`` while every theta is above 7 mV, but a cell with theta below 7 mV
+#:   is above threshold at rest and fires at the start of every image (a N=6400 network
+#:   after three passes has about 1,800 such cells, and its vote collapses).
+FROZEN_STARTS = ("carried", "rest")
+#: The evaluation's default (:data:`FROZEN_STARTS`).
+FROZEN_START = "carried"
+
+
+def check_frozen_start(start: str) -> str:
+    """``start`` if it is one of :data:`FROZEN_STARTS`, else ValueError."""
+    if start not in FROZEN_STARTS:
+        raise ValueError(f"frozen start must be one of {FROZEN_STARTS}, got {start!r}")
+    return start
+
+
+#: The frozen network's cells at the start of every presentation when ``start="rest"``
+#: (:data:`FROZEN_STARTS`): the rest state (v at rest, no conductance, not refractory), so
+#: that presentations are independent given their input (``models/diehl_cook/evaluation.py``,
+#: ``frozen_params``: the input's last spikes arrive before the next presentation starts).
 REST = "v = v_rest\nge = 0\ngi = 0\nlastspike = -1e4 * second\nnot_refractory = True"
 #: The frozen network's inhibitory cells at the start of every presentation: :data:`REST`
 #: without ``gi``, a constant zero there (:func:`frozen_inh_group`).
@@ -354,7 +382,8 @@ def _timing(params: DiehlCookParams, plastic: bool) -> tuple[dict, dict]:
 
 
 def build_network(
-    params: DiehlCookParams, n_neurons: int, n_table: int, delays: np.ndarray, *, plastic: bool
+    params: DiehlCookParams, n_neurons: int, n_table: int, delays: np.ndarray, *, plastic: bool,
+    frozen_start: str = FROZEN_START,
 ) -> dict:
     """Create the Brian2 objects of the network on the current device.
 
@@ -370,7 +399,11 @@ def build_network(
         Input delays in seconds, shape ``(784, n_neurons)`` (rounded to the time step).
     plastic : bool
         Training network (STDP, normalisation, adaptive theta) or frozen test network
-        (fixed weights and theta; every presentation starts from rest, :data:`REST`).
+        (fixed weights and theta).
+    frozen_start : str
+        How the frozen network's presentations start (:data:`FROZEN_STARTS`): with the
+        state carried over from the image before (default, the paper's protocol), or from
+        rest (:data:`REST`). Ignored when ``plastic``.
 
     Returns
     -------
@@ -399,7 +432,7 @@ def build_network(
         exc_reset = code.post_reset
         exc_namespace = dict(code.post_namespace)
         exc_boundary += [FLUSH.format(v="post1"), FLUSH.format(v="post2")]
-    else:  # the frozen network: every presentation starts from rest
+    elif check_frozen_start(frozen_start) == "rest":  # every presentation starts from rest
         exc_boundary = [REST]
     fast = fast_codeobj_class()  # cpp_standalone: vectorised state updates (brainlearn.cppcode)
     if plastic:
@@ -416,10 +449,11 @@ def build_network(
 
     inh = (p.inh.group(n_neurons, name="inh", method=p.integration, codeobj_class=fast, **step)
            if plastic else frozen_inh_group(p, n_neurons, codeobj_class=fast, **step))
-    inh.run_regularly(
-        FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi") if plastic else INH_REST,
-        when="before_thresholds", order=3, **every,
-    )
+    if plastic:
+        inh_boundary = FLUSH.format(v="ge") + "\n" + FLUSH.format(v="gi")
+    else:  # the frozen inhibitory cells' gi is a constant zero (frozen_inh_group)
+        inh_boundary = INH_REST if frozen_start == "rest" else FLUSH.format(v="ge")
+    inh.run_regularly(inh_boundary, when="before_thresholds", order=3, **every)
 
     input_objects = connect_input(p, inp, exc, delays, plastic=plastic, code=code, **step)
     exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh",

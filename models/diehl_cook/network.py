@@ -22,7 +22,12 @@ from brian2 import Quantity, second
 from brainlearn.chunked import ChunkedSimulation
 from brainlearn.devices import STOPS_ITSELF, require_brian2cuda
 from brainlearn.models.diehl_cook.config import TrainConfig
-from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, synapse_order
+from brainlearn.models.diehl_cook.model import (
+    FROZEN_START,
+    DiehlCookParams,
+    build_network,
+    synapse_order,
+)
 from brainlearn.models.diehl_cook.state import NetworkState
 
 __all__ = ["CompiledNetwork", "make_sim", "ChunkResult", "present_chunk", "StopOnSigterm"]
@@ -61,12 +66,13 @@ class CompiledNetwork:
 
 def make_sim(config: TrainConfig | Mapping, params: DiehlCookParams, run_dir: Path,
              plastic: bool, delays: np.ndarray, build_name: str | None = None,
-             profile: bool = False) -> CompiledNetwork:
+             profile: bool = False, frozen_start: str = FROZEN_START) -> CompiledNetwork:
     """The run's compiled network (close it when done).
 
     ``delays`` are the input delays in seconds, ``(784, n)``; the build goes to
     ``run_dir / build_name`` (default ``build_train`` or ``build_eval``); ``profile`` turns on
-    Brian2's profiling (``net.sim.profiling_info()`` after each chunk).
+    Brian2's profiling (``net.sim.profiling_info()`` after each chunk); ``frozen_start``: how
+    a frozen network's presentations start (``model.FROZEN_STARTS``).
     """
     config = TrainConfig.of(config)
     n, size = config.neurons, config.chunk
@@ -74,7 +80,8 @@ def make_sim(config: TrainConfig | Mapping, params: DiehlCookParams, run_dir: Pa
         require_brian2cuda()  # a missing extra is named first
 
     def build():
-        return build_network(params, n, size, delays, plastic=plastic)
+        return build_network(params, n, size, delays, plastic=plastic,
+                             frozen_start=frozen_start)
 
     if STOPS_ITSELF[config.device]:
         # the network stops itself after ``size`` images; the duration leaves room for retries
