@@ -45,9 +45,10 @@ def _images(n: int) -> np.ndarray:
     return images[:n].reshape(n, -1).astype(float)
 
 
-def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors):
+def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors, frozen_start="carried"):
     def build():
-        objs = build_network(params, n_neurons, n_table, delays, plastic=plastic)
+        objs = build_network(params, n_neurons, n_table, delays, plastic=plastic,
+                             frozen_start=frozen_start)
         extra = monitors(objs)
         objs["network"].add(*extra.values())
         objs.update(extra)
@@ -500,12 +501,12 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     assert a.controller == b.controller
 
 
-def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}):
+def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}, start="rest"):
     """Counts of one frozen chunk (runtime) from ``state``, and the network's objects."""
     from brainlearn.models.diehl_cook import frozen_chunks
 
     delays = _delays(initial_state(params, n, 5), n)
-    net = _runtime_sim(params, n, len(images), delays, False, monitors)
+    net = _runtime_sim(params, n, len(images), delays, False, monitors, start)
     try:
         (part,) = frozen_chunks(net, images, state, len(images), "test", seed, [0])
     finally:
@@ -514,15 +515,15 @@ def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}):
 
 
 def test_an_image_counts_do_not_depend_on_what_the_images_before_it_left():
-    """The frozen network starts every presentation from rest (v at rest, no conductance,
-    not refractory) in its own code, and its short rest (frozen_params) lets the last input
-    spikes of an image arrive before the next starts. So the same images with the same Poisson
-    input (same seed) give the same counts whatever state the network was left in, and no
-    input from an image reaches the next one."""
+    """With ``frozen_start="rest"`` the frozen network starts every presentation from rest
+    (v at rest, no conductance, not refractory) in its own code, and its short rest
+    (frozen_params) lets the last input spikes of an image arrive before the next starts. So
+    the same images with the same Poisson input (same seed) give the same counts whatever
+    state the network was left in, and no input from an image reaches the next one."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
     trained = DiehlCookParams(**{**SHORT, "t_rest": 150 * ms})
-    params = frozen_params(trained)
+    params = frozen_params(trained, "rest")
     assert params.period < trained.period and params.t_input == trained.t_input
     n, images = 6, _images(5)
     start = initial_state(params, n, 5)
@@ -559,11 +560,13 @@ def test_the_frozen_presentations_stay_on_the_time_step_grid():
     """Brian2's standalone loop runs the presentation clock (one tick per period) in the same
     step as the cells only while their times agree within 1e-14 s; otherwise the decision and
     the stop at the end of a chunk fall between two steps (a 360 ms period drifts off after 186
-    presentations). The frozen network's shorter rest keeps 200,000 presentations on the grid."""
+    presentations). The shorter rest of ``frozen_start="rest"`` keeps 200,000 presentations
+    on the grid; the default (the paper's protocol) keeps the training's period."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
     trained = DiehlCookParams()
-    params = frozen_params(trained)
+    assert frozen_params(trained) == trained
+    params = frozen_params(trained, "rest")
     assert params.max_delay <= params.t_rest < trained.t_rest
     dt, period = float(params.dt / second), float(params.period / second)
     steps = round(period / dt)
@@ -571,6 +574,54 @@ def test_the_frozen_presentations_stay_on_the_time_step_grid():
     assert np.abs(k * period - (k * steps) * dt).max() <= 1e-14
     drifting = 0.36  # the input window plus the longest delay, 720 steps
     assert np.abs(k * drifting - (k * 720) * dt).max() > 1e-14
+
+
+def test_a_cell_with_its_threshold_below_rest_is_held_down_as_in_the_paper():
+    """A cell whose fixed threshold ``v_thresh - theta_offset + theta`` is below ``v_rest``
+    (theta < 7 mV, as training leaves rarely winning cells of a large network) fires at the
+    start of every image when every presentation starts from rest (``frozen_start="rest"``).
+    In the paper's protocol (the default) the state is carried from image to image and the
+    chunk starts from the initial state (v at -105 mV): the inhibition of the cells that answer
+    the images holds it below its threshold, so it fires at no image's start; without that
+    inhibition (``w_inh_exc = 0``) it crosses its threshold within the same images."""
+    from brainlearn.models.diehl_cook.evaluation import frozen_params
+
+    n, images = 6, _images(12)
+    base = DiehlCookParams(**SHORT)
+    start = initial_state(base, n, 5)
+    theta = np.asarray(start.theta / volt).copy()
+    theta[-1] = 6e-3  # threshold -66 mV, 1 mV below rest
+    w = np.asarray(start.w).reshape(784, n) * 3
+    w[:, -1] = 0.0  # no input: only its threshold and the inhibition act on it
+    start = start.frozen(w, theta)
+    threshold = float((base.exc.v_thresh - base.exc.theta_offset) / volt) + theta[-1]
+    assert threshold < float(base.exc.v_rest / volt)
+
+    def monitors(objs):
+        return {"trace": StateMonitor(objs["exc"], "v", record=[n - 1], dt=base.dt,
+                                      name="trace")}
+
+    def run(frozen_start, params):
+        params = frozen_params(params, frozen_start)
+        record, objects = _frozen_counts(params, n, images, start, monitors=monitors,
+                                         start=frozen_start)
+        dt = float(params.dt / second)
+        starts = record.presentations["start"].to_numpy()
+        low = record.spikes[record.spikes["neuron"] == n - 1]["t"].to_numpy()
+        # presentations in which the cell fired within 2 ms of the start
+        at_start = [np.any((low >= s - 1e-9) & (low < s + 2e-3)) for s in starts]
+        v = np.asarray(objects["trace"].v_)[0, np.round(starts / dt).astype(int)]
+        return record, np.asarray(at_start), v
+
+    rest, at_start, _ = run("rest", base)
+    assert at_start.all() and (rest.counts[:, -1] >= 1).all()
+    carried, at_start, v = run("carried", base)
+    assert carried.counts[:, :-1].sum() > 0  # the other cells answer the images
+    assert not at_start.any()
+    assert np.all(v < threshold)
+    # the inhibition is what holds it: without it the cell gets to its threshold and fires
+    free, _, _ = run("carried", base.replace(w_inh_exc=0.0))
+    assert free.counts[:, -1].sum() > carried.counts[:, -1].sum()
 
 
 def test_standalone_and_runtime_give_the_same_run(tmp_path):

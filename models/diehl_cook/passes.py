@@ -33,7 +33,7 @@ from brian2 import mV, volt
 from brainlearn import rundir
 from brainlearn.atomic import atomic_path, save_npz
 from brainlearn.models.diehl_cook.config import TrainConfig, evaluation_images, load_npz
-from brainlearn.models.diehl_cook.model import N_INPUTS
+from brainlearn.models.diehl_cook.model import FROZEN_START, N_INPUTS
 from brainlearn.models.diehl_cook.state import NetworkState
 
 __all__ = ["PASSES_DIR", "PASSES_CSV", "PASS_ASSIGN_IMAGES", "PASS_TEST_IMAGES",
@@ -94,7 +94,8 @@ def _snapshots(run_dir: Path) -> list[Path]:
 
 def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_size: int,
                  assign_examples: int = PASS_ASSIGN_IMAGES,
-                 test_examples: int = PASS_TEST_IMAGES, progress: bool = False) -> pd.DataFrame:
+                 test_examples: int = PASS_TEST_IMAGES, progress: bool = False,
+                 rescore_older: bool = False) -> pd.DataFrame:
     """Score every snapshot of ``run_dir`` not yet scored, then write ``passes.csv``.
 
     A snapshot's score (``score.json``): labels assigned by the vote on the counts of the
@@ -118,6 +119,10 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
         Sizes of the cheap score.
     progress : bool
         Progress bars.
+    rescore_older : bool
+        Score again the snapshots scored by another frozen evaluation than the current one
+        (``score.json``'s ``frozen_start``, absent before the evaluation followed the paper's
+        protocol: :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`).
 
     Returns
     -------
@@ -125,7 +130,9 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
         The table written (:func:`pass_table`).
     """
     run_dir = Path(run_dir)
-    pending = [d for d in _snapshots(run_dir) if not (d / "score.json").exists()]
+    pending = [d for d in _snapshots(run_dir) if not (d / "score.json").exists()
+               or (rescore_older and rundir.read_json(d / "score.json").get("frozen_start")
+                   != FROZEN_START)]
     if pending and config.data != "arrays":
         _score(run_dir, config, pending, assign_examples, test_examples, progress)
     table = pass_table(run_dir, position // pass_size)
@@ -160,6 +167,7 @@ def _score(run_dir: Path, config: TrainConfig, folders: list[Path], assign_examp
                 "assign_examples": len(y_a), "test_examples": len(y_t),
                 "scored_on": "validation" if int(config.validation) else "test",
                 "test_spikes_per_example": float(test.sum(axis=1).mean()),
+                "frozen_start": network.start,
                 "score_seconds": time.perf_counter() - start})
     finally:
         if network is not None:
