@@ -15,13 +15,15 @@ for any number of workers. ``brainlearn mnist evaluate``
 every core by default (:func:`evaluation_workers`).
 
 Carrying the state matters once training has pushed some cell's theta below
-``v_rest - (v_thresh - theta_offset)`` = 7 mV: its fixed threshold is then below rest, and
-only the inhibition of the cells that answer the images holds it down, in training and in
-the paper's test alike. Before, every presentation of the frozen network started from rest
+``v_rest - (v_thresh - theta_offset)`` = 7 mV: its fixed threshold is then below rest and
+below its reset. Before, every presentation of the frozen network started from rest
 (``frozen_start="rest"``, :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`; a rest
-only as long as the longest delay, 375 ms per presentation), where such a cell fires at the
-start of every image: at N=6400 after three passes (1,805 such cells) that made 1,885 spikes
-per test image and a vote at chance. While every theta is above 7 mV the two agree closely.
+only as long as the longest delay, 384 ms per presentation), where such a cell fires once at
+the start of every image. In the paper's protocol it stays silent while the inhibition of the
+cells that answer the images holds it down, but once it fires it keeps firing every
+refractory period, silencing the others, for as long as nothing inhibits it (frozen, its theta
+no longer rises with its spikes as in training). While every theta is above 7 mV the two
+starts agree within the evaluation's noise.
 
 The pieces are shared by the serial :func:`evaluate` and the sharded evaluation:
 :func:`open_evaluation`, :meth:`Evaluation.network`, :func:`frozen_chunks`,
@@ -84,7 +86,7 @@ def frozen_params(params: DiehlCookParams, start: str = FROZEN_START) -> DiehlCo
     """The parameters the frozen network runs with for ``start`` (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`).
 
     ``"carried"`` (default, the paper's protocol): the training's, the 150 ms rest included.
-    ``"rest"``: ``t_rest`` cut to about the longest input delay (375 ms per presentation with
+    ``"rest"``: ``t_rest`` cut to about the longest input delay (384 ms per presentation with
     the paper's parameters).
 
     With ``"rest"`` every presentation of the frozen network starts from the rest state (``model.REST``),
