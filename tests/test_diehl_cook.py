@@ -619,9 +619,11 @@ def test_a_cell_with_its_threshold_below_rest_is_held_down_as_in_the_paper():
     assert carried.counts[:, :-1].sum() > 0  # the other cells answer the images
     assert not at_start.any()
     assert np.all(v < threshold)
-    # the inhibition is what holds it: without it the cell gets to its threshold and fires
+    # the inhibition is what holds it: without it the cell gets to its threshold, and as its
+    # reset is above its threshold it then fires every refractory period
     free, _, _ = run("carried", base.replace(w_inh_exc=0.0))
     assert free.counts[:, -1].sum() > carried.counts[:, -1].sum()
+    assert free.counts[-1, -1] == round(float(base.t_input / base.exc.refractory))
 
 
 def test_standalone_and_runtime_give_the_same_run(tmp_path):
