@@ -27,7 +27,12 @@ from brainlearn.models.diehl_cook import (
     load_npz,
     present_chunk,
 )
-from brainlearn.models.diehl_cook.model import DiehlCookParams, build_network, synapse_order
+from brainlearn.models.diehl_cook.model import (
+    FROZEN_START,
+    DiehlCookParams,
+    build_network,
+    synapse_order,
+)
 
 FAULT_CHILD = Path(__file__).resolve().parent / "fault_child.py"
 
@@ -45,7 +50,8 @@ def _images(n: int) -> np.ndarray:
     return images[:n].reshape(n, -1).astype(float)
 
 
-def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors, frozen_start="carried"):
+def _runtime_sim(params, n_neurons, n_table, delays, plastic, monitors,
+                 frozen_start=FROZEN_START):
     def build():
         objs = build_network(params, n_neurons, n_table, delays, plastic=plastic,
                              frozen_start=frozen_start)
@@ -501,7 +507,8 @@ def test_a_run_that_cannot_stop_itself_ends_in_the_state_of_one_that_did(monkeyp
     assert a.controller == b.controller
 
 
-def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}, start="rest"):
+def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {},
+                   start=FROZEN_START):
     """Counts of one frozen chunk (runtime) from ``state``, and the network's objects."""
     from brainlearn.models.diehl_cook import frozen_chunks
 
@@ -515,15 +522,15 @@ def _frozen_counts(params, n, images, state, seed=9, monitors=lambda objs: {}, s
 
 
 def test_an_image_counts_do_not_depend_on_what_the_images_before_it_left():
-    """With ``frozen_start="rest"`` the frozen network starts every presentation from rest
-    (v at rest, no conductance, not refractory) in its own code, and its short rest
+    """By default (``frozen_start="rest"``) the frozen network starts every presentation
+    from rest (v at rest, no conductance, not refractory) in its own code, and its short rest
     (frozen_params) lets the last input spikes of an image arrive before the next starts. So
     the same images with the same Poisson input (same seed) give the same counts whatever
     state the network was left in, and no input from an image reaches the next one."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
     trained = DiehlCookParams(**{**SHORT, "t_rest": 150 * ms})
-    params = frozen_params(trained, "rest")
+    params = frozen_params(trained)
     assert params.period < trained.period and params.t_input == trained.t_input
     n, images = 6, _images(5)
     start = initial_state(params, n, 5)
@@ -560,13 +567,14 @@ def test_the_frozen_presentations_stay_on_the_time_step_grid():
     """Brian2's standalone loop runs the presentation clock (one tick per period) in the same
     step as the cells only while their times agree within 1e-14 s; otherwise the decision and
     the stop at the end of a chunk fall between two steps (a 360 ms period drifts off after 186
-    presentations). The shorter rest of ``frozen_start="rest"`` keeps 200,000 presentations
-    on the grid; the default (the paper's protocol) keeps the training's period."""
+    presentations). The frozen network's shorter rest (the default, ``frozen_start="rest"``)
+    keeps 200,000 presentations on the grid; the paper's protocol (``"carried"``) keeps the
+    training's period."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
     trained = DiehlCookParams()
-    assert frozen_params(trained) == trained
-    params = frozen_params(trained, "rest")
+    assert frozen_params(trained, "carried") == trained
+    params = frozen_params(trained)
     assert params.max_delay <= params.t_rest < trained.t_rest
     dt, period = float(params.dt / second), float(params.period / second)
     steps = round(period / dt)
@@ -579,11 +587,12 @@ def test_the_frozen_presentations_stay_on_the_time_step_grid():
 def test_a_cell_with_its_threshold_below_rest_is_held_down_as_in_the_paper():
     """A cell whose fixed threshold ``v_thresh - theta_offset + theta`` is below ``v_rest``
     (theta < 7 mV, as training leaves rarely winning cells of a large network) fires at the
-    start of every image when every presentation starts from rest (``frozen_start="rest"``).
-    In the paper's protocol (the default) the state is carried from image to image and the
-    chunk starts from the initial state (v at -105 mV): the inhibition of the cells that answer
-    the images holds it below its threshold, so it fires at no image's start; without that
-    inhibition (``w_inh_exc = 0``) it crosses its threshold within the same images."""
+    start of every image when every presentation starts from rest (the default,
+    ``frozen_start="rest"``). In the paper's protocol (``"carried"``) the state is carried from
+    image to image and the chunk starts from the initial state (v at -105 mV): the inhibition
+    of the cells that answer the images holds it below its threshold, so it fires at no
+    image's start; without that inhibition (``w_inh_exc = 0``) it crosses its threshold within
+    the same images."""
     from brainlearn.models.diehl_cook.evaluation import frozen_params
 
     n, images = 6, _images(12)

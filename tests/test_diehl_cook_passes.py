@@ -65,24 +65,27 @@ def test_a_new_snapshot_of_a_pass_drops_its_old_score(tmp_path):
     np.testing.assert_array_equal(load_npz(folder / "weights.npz")["weights"], _state(1).weights)
 
 
-def test_snapshots_scored_by_the_older_evaluation_are_scored_again_on_request(tmp_path,
-                                                                              monkeypatch):
-    """Scores written before the frozen evaluation followed the paper's protocol have no
-    ``frozen_start``: kept by default, scored again with ``rescore_older``."""
+def test_snapshots_scored_by_another_evaluation_are_scored_again_on_request(tmp_path,
+                                                                            monkeypatch):
+    """A score made by another frozen evaluation than the default (``frozen_start``; a score
+    without it was made from rest, the default) is kept by default, scored again with
+    ``rescore_other``."""
     from brainlearn.models.diehl_cook import passes
     from brainlearn.models.diehl_cook.model import FROZEN_START
 
     scored = []
     monkeypatch.setattr(passes, "_score", lambda run_dir, config, folders, *args:
                         scored.extend(f.name for f in folders))
-    for index, extra in ((1, {}), (2, {"frozen_start": FROZEN_START})):
+    assert FROZEN_START == "rest"  # the default: every presentation from rest
+    for index, extra in ((1, {"frozen_start": "carried"}), (2, {}),
+                         (3, {"frozen_start": FROZEN_START})):
         folder = save_snapshot(tmp_path, index, _state(), images_seen=40 * index,
                                presentations=41 * index)
         (folder / "score.json").write_text(json.dumps({"accuracy_vote": 0.5, **extra}))
-    score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40)
+    score_passes(tmp_path, TrainConfig(neurons=3), position=120, pass_size=40)
     assert scored == []
-    score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40,
-                 rescore_older=True)
+    score_passes(tmp_path, TrainConfig(neurons=3), position=120, pass_size=40,
+                 rescore_other=True)
     assert scored == ["pass_01"]
 
 

@@ -96,8 +96,8 @@ def _add_evaluate(sub) -> None:
         "  brainlearn mnist evaluate runs/n400 --assign-examples 10000 --test-examples 10000\n"
         "  brainlearn mnist evaluate runs/n400 --workers 1             # serial, in this process\n"
         "  brainlearn mnist evaluate runs/n400 --scheduler tcp://HOST:8786\n"
-        "\nEvery chunk starts from the same state with its own seed (the state carried from\n"
-        "image to image within it, the paper's test protocol), so the images are split into shards of whole chunks that run on Dask workers\n"
+        "\nEvery presentation starts from rest and every chunk from the same state with its own\n"
+        "seed, so the images are split into shards of whole chunks that run on Dask workers\n"
         "(by default one per core from 5,000 images on) with exactly the serial result.\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

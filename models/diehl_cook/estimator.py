@@ -46,7 +46,7 @@ class DiehlCookClassifier(ClassifierMixin, BaseEstimator):
     The frozen network is compiled once per estimator, on the first call that needs it,
     and reused by every later ``predict``/``score`` (see :class:`FrozenNetwork`); under a
     standalone device it holds Brian2's device between calls: :meth:`close` (or a ``with``
-    block) gives it back. Each call starts every chunk of images from the initial state with
+    block) gives it back. Each call starts every chunk of images from the rest state with
     seeds derived from ``seed``: the same images give the same predictions, before and after
     :meth:`save` / :meth:`load`.
 

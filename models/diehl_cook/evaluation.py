@@ -1,12 +1,13 @@
 """Evaluation of a trained Diehl & Cook run: frozen passes over training images (label
 assignment) and test images, in chunks, and the readouts fitted on their spike counts.
 
-The frozen network (weights and theta fixed, no plasticity code) runs the paper's test
-protocol (``Diehl&Cook_spiking_MNIST.py`` with ``test_mode``): the images follow each other
-with the network's state carried over, the 150 ms rest with the input off simulated between
-them, and the retry rule (fewer than 5 spikes: intensity up, shown again after the rest). The
-paper runs its 10,000 test images in one sequence from the initial state (v at ``v_init``,
--105 mV); here every chunk of ``config.chunk`` images starts from that initial state with its
+The frozen network (weights and theta fixed, no plasticity code) starts every presentation
+from the rest state inside its generated code (``model.REST``: v at rest, ``ge = gi = 0``,
+not refractory), so it needs no 150 ms rest to settle: its rest is only as long as the
+longest input delay, so that the last input spikes of one image arrive before the next one
+starts (:func:`frozen_params`; 384 ms per presentation instead of 500 ms with the paper's
+parameters). Given its Poisson input, an image's counts then do not depend on the images
+before it. Every chunk of ``config.chunk`` images starts from the same initial state with its
 own seed (:func:`frozen_chunks`), so chunks can run anywhere: :func:`evaluate` runs them
 serially in this process, the sharded evaluation spreads them over worker processes
 (:mod:`brainlearn.models.diehl_cook.sharded`), with identical counts, predictions and accuracy
@@ -14,16 +15,16 @@ for any number of workers. ``brainlearn mnist evaluate``
 (:func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers`) runs a large evaluation on
 every core by default (:func:`evaluation_workers`).
 
-Carrying the state matters once training has pushed some cell's theta below
-``v_rest - (v_thresh - theta_offset)`` = 7 mV: its fixed threshold is then below rest and
-below its reset. Before, every presentation of the frozen network started from rest
-(``frozen_start="rest"``, :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`; a rest
-only as long as the longest delay, 384 ms per presentation), where such a cell fires once at
-the start of every image. In the paper's protocol it stays silent while the inhibition of the
-cells that answer the images holds it down, but once it fires it keeps firing every
-refractory period, silencing the others, for as long as nothing inhibits it (frozen, its theta
-no longer rises with its spikes as in training). While every theta is above 7 mV the two
-starts agree within the evaluation's noise.
+``start="carried"`` (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`) runs the
+paper's test protocol instead (``Diehl&Cook_spiking_MNIST.py`` with ``test_mode``): the
+images follow each other with the network's state carried over, the 150 ms rest with the
+input off simulated between them; every chunk starts from the initial state (v at
+``v_init``, -105 mV), where the paper runs its 10,000 test images in one sequence. The two
+agree within the evaluation's noise while every theta is above 7 mV. Below, a cell's fixed
+threshold is below rest and below its reset: from rest it fires once at the start of every
+image; carried, it stays silent while the inhibition of the cells that answer the images
+holds it down, but once it fires it keeps firing every refractory period, silencing the
+others (frozen, its theta no longer rises with its spikes as in training).
 
 The pieces are shared by the serial :func:`evaluate` and the sharded evaluation:
 :func:`open_evaluation`, :meth:`Evaluation.network`, :func:`frozen_chunks`,
@@ -83,15 +84,16 @@ _GRID_PRESENTATIONS = 200_000
 
 
 def frozen_params(params: DiehlCookParams, start: str = FROZEN_START) -> DiehlCookParams:
-    """The parameters the frozen network runs with for ``start`` (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`).
+    """The parameters the frozen network runs with for ``start``
+    (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`).
 
-    ``"carried"`` (default, the paper's protocol): the training's, the 150 ms rest included.
-    ``"rest"``: ``t_rest`` cut to about the longest input delay (384 ms per presentation with
-    the paper's parameters).
+    ``"rest"`` (default): ``t_rest`` cut to about the longest input delay (384 ms per
+    presentation with the paper's parameters). ``"carried"`` (the paper's protocol): the
+    training's, the 150 ms rest included.
 
-    With ``"rest"`` every presentation of the frozen network starts from the rest state (``model.REST``),
-    so the rest between presentations only has to let the input spikes of the last
-    ``max_delay`` arrive: the last input spike of a presentation falls before ``t_input``
+    With ``"rest"`` every presentation of the frozen network starts from the rest state
+    (``model.REST``), so the rest between presentations only has to let the input spikes of
+    the last ``max_delay`` arrive: the last input spike of a presentation falls before ``t_input``
     and arrives at most ``max_delay`` later, before the next presentation starts. The input
     window, and with it the counts' definition, is unchanged.
 
@@ -165,9 +167,10 @@ class ChunkPart:
 # Chunk k holds the images [k * chunk, (k + 1) * chunk) and starts from the pass's initial
 # state (initial values of v, ge, gi, the controller; theta and weights are frozen anyway) with
 # seed chunk_seed(seed, stage, k), so every chunk's counts depend on that chunk alone: shards
-# of whole chunks on different workers give exactly the serial result. (Within a chunk the
-# state is carried from image to image, the paper's protocol; with frozen_start="rest" every
-# presentation starts from rest, model.REST, and its images share only the random stream.)
+# of whole chunks on different workers give exactly the serial result. (By default every
+# presentation starts from rest, model.REST, and a chunk's images share only the random
+# stream; with frozen_start="carried" the state is carried from image to image within a chunk,
+# the paper's protocol.)
 # A chunk whose run ends before its last image (retries used up the run's time) continues from
 # where it stopped, with its state carried, in further runs seeded chunk_seed(seed, stage, k,
 # part).
@@ -262,7 +265,8 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
                     test_examples: int | None = None, device: str | None = None,
                     images: bool = True, start: str = FROZEN_START) -> Evaluation:
     """Read what an evaluation of ``run_dir`` needs (see :func:`evaluate` for the options;
-    ``images=False`` leaves the pixels out; ``start``: :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`)."""
+    ``images=False`` leaves the pixels out; ``start``: how the frozen network's presentations
+    start, :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`)."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir, device)
     if not (run_dir / "weights.npz").exists():
@@ -295,9 +299,9 @@ def evaluate(
     """Label assignment on training images, then accuracy on test images (theta frozen),
     serially in this process.
 
-    The state is carried from image to image (the paper's test protocol) and every chunk
-    starts from the same initial state with its own seed (see the module's text), so the
-    sharded evaluation gives exactly this result; :func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers` (what
+    Every presentation starts from the rest state and every chunk from the same initial
+    state with its own seed (see the module's text), so the sharded evaluation gives exactly
+    this result; :func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers` (what
     ``brainlearn mnist evaluate`` runs) chooses between the two, every core by default.
 
     Parameters

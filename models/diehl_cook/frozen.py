@@ -3,12 +3,13 @@
 :class:`FrozenNetwork` is what :class:`~brainlearn.models.diehl_cook.DiehlCookClassifier`
 predicts with: the weights and thresholds of a trained run, the frozen network (no plasticity,
 theta fixed) compiled on the first call, and every later call running the same binary on new
-images. Every chunk of images starts from the network's initial state with the seed
+images. Every chunk of images starts from the rest state with the seed
 ``chunk_seed(seed, stage, k)`` (:func:`~brainlearn.models.diehl_cook.frozen_chunks`), and
-within a chunk the state is carried from image to image with the paper's rest between them
-(the paper's test protocol, :mod:`~brainlearn.models.diehl_cook.evaluation`), so the counts
-of a set of images depend only on those images, the run's seed and its chunk size, and equal
-those of :func:`~brainlearn.models.diehl_cook.evaluate`.
+every presentation from rest (the evaluation's frozen network, with its short rest,
+:func:`~brainlearn.models.diehl_cook.evaluation.frozen_params`), so the counts of a set of
+images depend only on those images, the run's seed and its chunk size, and equal those of
+:func:`~brainlearn.models.diehl_cook.evaluate` (``start="carried"``: the paper's test
+protocol, the state carried from image to image within a chunk, for comparisons).
 
 A standalone network holds Brian2's (global) device while it is compiled. When another
 standalone project takes the device (another estimator, :func:`evaluate`, any
@@ -73,8 +74,8 @@ class FrozenNetwork:
         evaluate`` in the same run directory.
     start : str
         How the presentations start (:data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`):
-        ``"carried"`` (default, the paper's protocol) or ``"rest"`` (the evaluation of
-        brainlearn before the change, for comparisons).
+        ``"rest"`` (default, every presentation from rest) or ``"carried"`` (the paper's
+        test protocol, for comparisons).
     """
 
     def __init__(self, config: TrainConfig, weights: Mapping[str, np.ndarray],

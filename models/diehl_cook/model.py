@@ -242,26 +242,26 @@ FLUSH = "{v} = {v} * int({v} > 1e-30)"
 
 #: How the frozen (evaluation) network's presentations start:
 #:
+#: * ``"rest"`` (the default): every presentation starts from the rest state (:data:`REST`)
+#:   after a rest only as long as the longest delay (``frozen_params``), so an image's counts
+#:   do not depend on the images before it.
 #: * ``"carried"`` (the paper's test protocol, ``Diehl&Cook_spiking_MNIST.py`` with
 #:   ``test_mode``): the images of a chunk follow each other with the state carried over,
 #:   the 150 ms rest (input off) simulated between them, and the chunk starts from the
 #:   network's initial state (excitatory v at ``v_init`` = -105 mV, inhibitory at -100 mV,
-#:   no conductance). A cell whose fixed threshold ``v_thresh - theta_offset + theta`` lies
-#:   below ``v_rest`` = ``v_reset`` (theta < 7 mV) is held down by the inhibition of the
-#:   cells that answer the images while they answer; once it fires, its reset leaves it
-#:   above its threshold and it fires every refractory period (200 Hz), its own inhibition
-#:   silencing the others, until their inhibition gets it down again (in training each of
-#:   its spikes raised theta; frozen, nothing does).
-#: * ``"rest"``: every presentation starts from the rest state (:data:`REST`) after a rest
-#:   only as long as the longest delay (``frozen_params``), so an image's counts do not
-#:   depend on the images before it. The evaluation of brainlearn before the change; it
-#:   matches ``"carried"`` while every theta is above 7 mV, but a cell with theta below 7 mV
-#:   is above threshold at rest and fires at the start of every image (a N=6400 network
-#:   after three passes has about 1,800 such cells, and its vote collapses).
-#:   Neither start scores such a network well: see the guide (docs/guide/diehl_cook.rst).
-FROZEN_STARTS = ("carried", "rest")
+#:   no conductance).
+#:
+#: The two agree while every theta is above 7 mV. A cell whose fixed threshold
+#: ``v_thresh - theta_offset + theta`` lies below ``v_rest`` = ``v_reset`` (theta < 7 mV) fires
+#: at the start of every image with ``"rest"``; with ``"carried"`` it is held down by the
+#: inhibition of the cells that answer the images while they answer, but once it fires, its
+#: reset leaves it above its threshold and it fires every refractory period (200 Hz), its own
+#: inhibition silencing the others (in training each of its spikes raised theta; frozen,
+#: nothing does). Neither start scores such a network well: see the guide
+#: (docs/guide/diehl_cook.rst).
+FROZEN_STARTS = ("rest", "carried")
 #: The evaluation's default (:data:`FROZEN_STARTS`).
-FROZEN_START = "carried"
+FROZEN_START = "rest"
 
 
 def check_frozen_start(start: str) -> str:
@@ -405,9 +405,9 @@ def build_network(
         Training network (STDP, normalisation, adaptive theta) or frozen test network
         (fixed weights and theta).
     frozen_start : str
-        How the frozen network's presentations start (:data:`FROZEN_STARTS`): with the
-        state carried over from the image before (default, the paper's protocol), or from
-        rest (:data:`REST`). Ignored when ``plastic``.
+        How the frozen network's presentations start (:data:`FROZEN_STARTS`): from rest
+        (:data:`REST`, default), or with the state carried over from the image before (the
+        paper's protocol). Ignored when ``plastic``.
 
     Returns
     -------

@@ -92,10 +92,15 @@ def _snapshots(run_dir: Path) -> list[Path]:
                   and (d / "weights.npz").exists())
 
 
+def _scored_start(folder: Path) -> str:
+    """The frozen start a snapshot's score was made with (scores without one: ``"rest"``)."""
+    return rundir.read_json(folder / "score.json").get("frozen_start", "rest")
+
+
 def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_size: int,
                  assign_examples: int = PASS_ASSIGN_IMAGES,
                  test_examples: int = PASS_TEST_IMAGES, progress: bool = False,
-                 rescore_older: bool = False) -> pd.DataFrame:
+                 rescore_other: bool = False) -> pd.DataFrame:
     """Score every snapshot of ``run_dir`` not yet scored, then write ``passes.csv``.
 
     A snapshot's score (``score.json``): labels assigned by the vote on the counts of the
@@ -119,10 +124,11 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
         Sizes of the cheap score.
     progress : bool
         Progress bars.
-    rescore_older : bool
-        Score again the snapshots scored by another frozen evaluation than the current one
-        (``score.json``'s ``frozen_start``, absent before the evaluation followed the paper's
-        protocol: :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`).
+    rescore_other : bool
+        Score again the snapshots scored by another frozen evaluation than the default one
+        (``score.json``'s ``frozen_start``,
+        :data:`~brainlearn.models.diehl_cook.model.FROZEN_STARTS`; a score without it was made
+        from rest).
 
     Returns
     -------
@@ -131,8 +137,7 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
     """
     run_dir = Path(run_dir)
     pending = [d for d in _snapshots(run_dir) if not (d / "score.json").exists()
-               or (rescore_older and rundir.read_json(d / "score.json").get("frozen_start")
-                   != FROZEN_START)]
+               or (rescore_other and _scored_start(d) != FROZEN_START)]
     if pending and config.data != "arrays":
         _score(run_dir, config, pending, assign_examples, test_examples, progress)
     table = pass_table(run_dir, position // pass_size)

@@ -1,8 +1,8 @@
 """Sharded evaluation of a Diehl & Cook run on Dask: assignment and test images split by chunk.
 
 Every chunk of the evaluation starts from the same initial state with a seed derived from the
-run seed, the stage and the chunk index (the state is carried from image to image only
-within a chunk, see ``diehl_cook.evaluation``), so a shard is a contiguous range of whole chunks, run on any
+run seed, the stage and the chunk index, and every presentation from the rest state (see
+``diehl_cook.evaluation``), so a shard is a contiguous range of whole chunks, run on any
 worker: the merged counts, the label assignment, the predictions and the accuracy equal the
 serial ``evaluate(run_dir, ..., workers=1)`` exactly, for any number of workers.
 :func:`evaluate_on_workers` (what ``brainlearn mnist evaluate`` and ``reproduce`` run) chooses
