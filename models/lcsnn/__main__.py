@@ -206,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="the network without plasticity (frozen), the training binary frozen "
                     "by its run values (training), or frozen from 5,000 images on (auto); "
                     "the same spikes")
+    au = sub.add_parser("authors", help="the authors' test protocol: the best training "
+                        "block's network and running readouts on the test set")
+    au.add_argument("run_dir")
+    au.add_argument("--test-examples", type=int, default=None, help="test images (all)")
+    au.add_argument("--workers", type=int, default=1,
+                    help="processes that share the images (1: this one; same result)")
     cu = sub.add_parser("curve", help="the published curve: every size and seed, in order")
     cu.add_argument("--out", required=True, help="folder of the run directories")
     cu.add_argument("--threads", type=int, default=None, help="OpenMP threads")
@@ -243,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
             print(curve_table(args.folder, args.out, args.runs_out).to_string(index=False))
         elif args.command == "figure":
             print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
+        elif args.command == "authors":
+            from brainlearn.models.lcsnn.blocks import evaluate_authors
+
+            metrics = evaluate_authors(args.run_dir, test_examples=args.test_examples,
+                                       workers=args.workers)
+            print(f"best block: the network after {metrics['authors_block_end']} images; "
+                  + ", ".join(f"{k[17:]} {100 * v:.2f} %" for k, v in metrics.items()
+                              if k.startswith("authors_accuracy_")))
+            running = [f"{k[17:]} {100 * v:.2f} %" for k, v in metrics.items()
+                       if k.startswith("running_accuracy_")]
+            if running:
+                print("the final network with the running readouts: " + ", ".join(running))
         elif args.command == "curve":
             curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds,
                   workers=args.workers, one_spike=args.one_spike)

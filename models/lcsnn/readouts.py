@@ -10,7 +10,6 @@ with the largest sum.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from itertools import product
 
 import numpy as np
@@ -78,15 +77,24 @@ class NgramReadout:
 
         ``firing`` is :func:`firing_steps`'s output for the images ``y`` labels.
         """
+        self.scores_ = {}
+        return self.partial_fit(firing, y)
+
+    def partial_fit(self, firing: list[list[np.ndarray]], y) -> NgramReadout:
+        """Add the counts of more images to the scores (BindsNET's ``update_ngram_scores``:
+        the authors' script adds every block of 250 training images as it is learnt)."""
         y = np.asarray(y, dtype=np.int64)
         if len(firing) != len(y):
             raise ValueError(f"{len(firing)} images of spikes but {len(y)} labels")
-        scores: dict = defaultdict(lambda: np.zeros(self.n_classes))
+        scores: dict = getattr(self, "scores_", {})
         for steps, label in zip(firing, y, strict=True):
             for window in zip(*(steps[k:] for k in range(self.n)), strict=False):
                 for sequence in product(*(w.tolist() for w in window)):
-                    scores[sequence][label] += 1
-        self.scores_ = dict(scores)
+                    hit = scores.get(sequence)
+                    if hit is None:
+                        hit = scores[sequence] = np.zeros(self.n_classes)
+                    hit[label] += 1
+        self.scores_ = scores
         return self
 
     def class_scores(self, firing: list[list[np.ndarray]]) -> np.ndarray:

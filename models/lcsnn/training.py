@@ -2,7 +2,10 @@
 
 A run directory holds ``config.json`` (``"model": "lcsnn"``), ``checkpoint.npz`` (weights,
 thresholds and position, rewritten after every chunk: a killed run resumes from its last
-chunk with the same command), ``weights.npz`` when trained, ``metrics.json`` and, once
+chunk with the same command), ``weights.npz`` when trained, ``metrics.json``, the record of
+the training blocks when trained on MNIST (``train_spikes/``, ``blocks.csv``,
+``best_block.npz``: the authors' running readouts and best block,
+:mod:`~brainlearn.models.lcsnn.blocks`) and, once
 evaluated, ``evaluation.npz`` (spike counts and spikes of the assignment and test images,
 from which every readout is refitted without running the network again). While an evaluation
 is under way, ``evaluation_parts/`` keeps its finished chunks (a stopped evaluation resumes
@@ -20,6 +23,7 @@ import numpy as np
 
 from brainlearn import rundir
 from brainlearn.atomic import save_npz
+from brainlearn.models.lcsnn.blocks import BlockRecord
 from brainlearn.models.lcsnn.model import LCSNNParams, crop_images
 from brainlearn.models.lcsnn.readouts import READOUTS
 from brainlearn.models.lcsnn.runs import (
@@ -99,8 +103,9 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
                      (len(images) if images is not None else None), epochs, kernel, stride,
                      device, threads, params)
     p = load_params(config)
+    labels = None  # the block record needs labels: MNIST runs, not the estimator's arrays
     if images is None:
-        images, _ = load_images(data, "train", config["examples"])
+        images, labels = load_images(data, "train", config["examples"])
     with rundir.new_run(run_dir, keep=(CHECKPOINT,)) as run:
         old = rundir.read_config(run)
         if old and any(old.get(k) != config.get(k) for k in _CONFIG_KEYS):
@@ -108,6 +113,8 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
                              "give a new directory")
         rundir.write_config(run, config, kind=KIND)
         state = _start_state(run, p, config["seed"])
+        record = (None if labels is None else
+                  BlockRecord(run, labels, p.n_neurons, int(state["position"])))
         total = config["examples"] * config["epochs"]
         pixels = crop_images(images, p.crop)
         chunk = p.decay_every
@@ -124,6 +131,9 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
                 out = present_chunk(sim, p, pixels[idx], state["weights"], state["theta"],
                                     seed=chunk_seed(config["seed"], pos // chunk),
                                     learning_rate=p.learning_rate(pos))
+                if record is not None:  # before the checkpoint: a resume reads what it names
+                    record.add(pos, out.spike_example, out.spike_step, out.spike_neuron,
+                               out.counts, out.weights, out.theta)
                 state.update(weights=out.weights, theta=out.theta, position=pos + len(idx))
                 state["train_seconds"] += time.perf_counter() - start
                 state["shown"] += out.shown
@@ -138,9 +148,10 @@ def train(run_dir: str | Path, *, n_filters: int = 25, data: str = "full", seed:
             if sim is not None:
                 sim.close()
         rundir.write_weights(run, state["weights"], theta=state["theta"])
+        blocks = record.finish() if record is not None else {}
         if config["data"] != "arrays":
             _plots(run)
-        return rundir.update_metrics(run, {
+        return rundir.update_metrics(run, {**blocks,
             "neurons": p.n_neurons, "synapses": p.n_synapses, "filters": p.n_filters,
             "train_examples": int(state["position"]),
             "train_seconds": float(state["train_seconds"]),

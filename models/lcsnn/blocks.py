@@ -1,0 +1,307 @@
+"""The authors' running readouts: every block of training images scored as it is learnt, and
+the best block's network kept, as Saunders et al.'s script does.
+
+The script of the paper's runs (``experiments/mnist/crop_locally_connected.py`` of
+BINDS-LAB-UMASS/bindsnet_experiments) records the spikes of each training image while the
+network learns and, after every ``update_interval`` (250) images,
+
+1. scores the block just learnt with readouts built from the earlier blocks' spikes: BindsNET's
+   ``all_activity`` vote, ``proportion_weighting`` and ``ngram``;
+2. if one of the three beats the best block score so far, saves the network as it is after
+   the block, with those readouts (built before the block);
+3. adds the block to the readouts: each cell's mean count per class is added to its ``rates``
+   (``assign_labels`` with ``alpha = 1``), a cell is assigned the class of its largest
+   proportion ``rates / rates.sum()``, and the block's n-gram counts are added
+   (``update_ngram_scores``).
+
+Its test mode loads the saved network, frozen, with the saved readouts and scores the test
+set: so the published accuracy is that of the best block's network and of readouts counted
+on the training pass while it learnt, not of the network at the end with readouts fitted
+afterwards.
+
+brainlearn keeps what that needs in every LC-SNN run directory trained on MNIST
+(:func:`~brainlearn.models.lcsnn.training.train`): ``train_spikes/`` (each chunk's
+training spikes, from which the readouts are rebuilt on resume), ``blocks.csv`` (the block
+scores) and ``best_block.npz`` (weights and thresholds after the best block, its position
+and scores). :func:`evaluate_authors` shows the test set to that network, frozen, and scores
+it with the readouts of the blocks before it.
+
+Reference: D. J. Saunders, D. Patel, H. Hazan, H. T. Siegelmann, R. Kozma (2019), Locally
+connected spiking neural networks for unsupervised feature learning, Neural Networks
+119:332-340.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainlearn import rundir
+from brainlearn.atomic import atomic_path, save_npz
+from brainlearn.models.lcsnn.readouts import NgramReadout, firing_steps
+
+__all__ = ["RUNNING_READOUTS", "TRAIN_SPIKES", "BEST", "BLOCKS", "BEST_RUN", "RunningReadouts",
+           "BlockRecord", "replay", "evaluate_authors"]
+
+#: the authors' three running readouts (BindsNET's ``all``, ``proportion`` and ``ngram``)
+RUNNING_READOUTS = ("vote", "proportion", "ngram")
+#: folder of a run directory with each training chunk's spikes
+TRAIN_SPIKES = "train_spikes"
+#: the best block's network: weights, thresholds, position and scores
+BEST = "best_block.npz"
+#: the block scores, one row per block
+BLOCKS = "blocks.csv"
+#: run directory (inside the run's) where the best block's network is evaluated
+BEST_RUN = "best_block"
+
+
+class RunningReadouts:
+    """BindsNET's readouts of the time, built block by block (``assign_labels``,
+    ``all_activity``, ``proportion_weighting``, ``update_ngram_scores``, ``ngram``).
+
+    ``rates[c, k]`` sums, over the blocks added, the mean count of cell ``c`` on the block's
+    images of class ``k``; ``proportions = rates / rates.sum(axis=1)`` (0 for a silent cell),
+    and a cell's class is its largest proportion (class 0 for a cell that never fired, as in
+    BindsNET; no class at all before the first block). The vote predicts the class whose
+    cells have the largest mean count; the proportion readout weights each count by the
+    cell's proportion for the class; the n-gram readout is :class:`NgramReadout`.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Cells of the layer.
+    n_classes : int
+        Classes.
+    n : int
+        n-gram length (the paper: 2).
+    """
+
+    def __init__(self, n_neurons: int, n_classes: int = 10, n: int = 2) -> None:
+        self.n_classes = int(n_classes)
+        self.rates = np.zeros((int(n_neurons), self.n_classes))
+        self.assigned = False
+        self.ngram = NgramReadout(n=n, n_classes=n_classes)
+        self.ngram.scores_ = {}
+
+    @property
+    def proportions(self) -> np.ndarray:
+        """``rates`` normalised per cell (0 where a cell never fired)."""
+        total = self.rates.sum(axis=1, keepdims=True)
+        return np.divide(self.rates, total, out=np.zeros_like(self.rates), where=total > 0)
+
+    @property
+    def assignments(self) -> np.ndarray:
+        """Each cell's class (``-1`` for every cell before the first block)."""
+        if not self.assigned:
+            return np.full(len(self.rates), -1)
+        return np.argmax(self.proportions, axis=1)
+
+    def predict(self, counts: np.ndarray, firing: list) -> dict[str, np.ndarray]:
+        """Predictions of the three readouts for images with spike ``counts`` ``(images,
+        cells)`` and ``firing`` (:func:`firing_steps`)."""
+        counts = np.asarray(counts, dtype=float)
+        assignments, proportions = self.assignments, self.proportions
+        vote = np.zeros((len(counts), self.n_classes))
+        weighted = np.zeros_like(vote)
+        for k in range(self.n_classes):
+            cells = assignments == k
+            if cells.any():
+                vote[:, k] = counts[:, cells].sum(axis=1) / cells.sum()
+                weighted[:, k] = (counts[:, cells] * proportions[cells, k]).sum(axis=1) / cells.sum()
+        return {"vote": np.argmax(vote, axis=1), "proportion": np.argmax(weighted, axis=1),
+                "ngram": self.ngram.predict(firing)}
+
+    def score(self, counts: np.ndarray, firing: list, labels) -> dict[str, float]:
+        """Accuracy (fraction) of each readout on the images ``labels`` names."""
+        labels = np.asarray(labels)
+        return {k: float(np.mean(v == labels)) for k, v in self.predict(counts, firing).items()}
+
+    def update(self, counts: np.ndarray, firing: list, labels) -> None:
+        """Add a block: its mean counts per class to ``rates``, its n-grams to the scores."""
+        counts = np.asarray(counts, dtype=float)
+        labels = np.asarray(labels, dtype=np.int64)
+        for k in range(self.n_classes):
+            mask = labels == k
+            if mask.any():
+                self.rates[:, k] += counts[mask].sum(axis=0) / mask.sum()
+        self.assigned = True
+        self.ngram.partial_fit(firing, labels)
+
+
+def _chunk_file(folder: Path, start: int) -> Path:
+    return folder / f"chunk_{int(start):08d}.npz"
+
+
+def _block(path: Path, n_neurons: int) -> tuple[int, int, np.ndarray, list]:
+    """``(start, images, counts, firing)`` of a stored chunk."""
+    with np.load(path) as f:
+        start, n = int(f["start"]), int(f["images"])
+        example, step, neuron = f["spike_example"], f["spike_step"], f["spike_neuron"]
+    counts = np.zeros((n, n_neurons), dtype=np.int64)
+    np.add.at(counts, (example, neuron), 1)
+    return start, n, counts, firing_steps(example, step, neuron, n)
+
+
+def replay(run_dir: str | Path, labels: np.ndarray, n_neurons: int, upto: int,
+           readouts: RunningReadouts | None = None) -> tuple[RunningReadouts, list[dict]]:
+    """The running readouts and block scores of a run's stored chunks that start before
+    ``upto`` images (each block scored, then added, in order).
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory with ``train_spikes/``.
+    labels : ndarray
+        Labels of the training images (image ``i`` of the run is ``labels[i % len]``).
+    n_neurons : int
+        Cells of the layer.
+    upto : int
+        Blocks that start at or after this position are left out.
+
+    Returns
+    -------
+    tuple
+        ``(readouts, rows)``: the readouts after the blocks, one row of scores per block.
+    """
+    readouts = readouts or RunningReadouts(n_neurons)
+    rows = []
+    folder = Path(run_dir) / TRAIN_SPIKES
+    files = sorted(folder.glob("chunk_*.npz")) if folder.is_dir() else []
+    for path in files:
+        start, n, counts, firing = _block(path, n_neurons)
+        if start >= upto:
+            continue
+        y = labels[(start + np.arange(n)) % len(labels)]
+        rows.append({"start": start, "end": start + n, **readouts.score(counts, firing, y)})
+        readouts.update(counts, firing, y)
+    return readouts, rows
+
+
+class BlockRecord:
+    """The training side: keeps each chunk's spikes, scores the block, keeps the best block's
+    network (steps 1-3 of the module's description), and resumes with the run.
+
+    Parameters
+    ----------
+    run : Path
+        The run directory.
+    labels : ndarray
+        Labels of the training images.
+    n_neurons : int
+        Cells of the layer.
+    position : int
+        Images trained already (the checkpoint's position): chunks from there on are shown
+        again, so what is stored from there on is not read.
+    """
+
+    def __init__(self, run: Path, labels: np.ndarray, n_neurons: int, position: int) -> None:
+        self.run, self.labels, self.n_neurons = Path(run), np.asarray(labels), int(n_neurons)
+        (self.run / TRAIN_SPIKES).mkdir(exist_ok=True)
+        self.readouts, self.rows = replay(self.run, self.labels, self.n_neurons, int(position))
+        self.best = max((max(r[k] for k in RUNNING_READOUTS) for r in self.rows), default=-1.0)
+
+    def add(self, start: int, example: np.ndarray, step: np.ndarray, neuron: np.ndarray,
+            counts: np.ndarray, weights: np.ndarray, theta: np.ndarray) -> dict:
+        """Store a trained chunk's spikes, score it, keep the network if it is the best block
+        so far, then add it to the readouts; returns its row of scores."""
+        n = len(counts)
+        save_npz(_chunk_file(self.run / TRAIN_SPIKES, start), start=start, images=n,
+                 spike_example=np.asarray(example, dtype=np.int32),
+                 spike_step=np.asarray(step, dtype=np.int32),
+                 spike_neuron=np.asarray(neuron, dtype=np.int32))
+        firing = firing_steps(example, step, neuron, n)
+        y = self.labels[(start + np.arange(n)) % len(self.labels)]
+        row = {"start": int(start), "end": int(start + n), **self.readouts.score(counts, firing, y)}
+        top = max(row[k] for k in RUNNING_READOUTS)
+        if top > self.best:  # the script: "New best accuracy! Saving network parameters"
+            save_npz(self.run / BEST, weights=weights, theta=theta, start=row["start"],
+                     end=row["end"], **{f"block_{k}": row[k] for k in RUNNING_READOUTS})
+            self.best = top
+        self.readouts.update(counts, firing, y)
+        self.rows.append(row)
+        return row
+
+    def finish(self) -> dict:
+        """Write ``blocks.csv``; the metrics of the best block."""
+        table = pd.DataFrame(self.rows, columns=["start", "end", *RUNNING_READOUTS])
+        with atomic_path(self.run / BLOCKS) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.4f")
+        if not (self.run / BEST).exists():
+            return {}
+        with np.load(self.run / BEST) as f:
+            return {"best_block_end": int(f["end"]),
+                    **{f"best_block_{k}": float(f[f"block_{k}"]) for k in RUNNING_READOUTS}}
+
+
+def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
+                     workers: int = 1, progress: bool = True) -> dict:
+    """The authors' test protocol: the best block's network, frozen, on the test set, scored
+    with the running readouts of the blocks before it.
+
+    The best block's weights and thresholds go to ``RUN_DIR/best_block/`` (a run directory
+    of the same configuration), whose evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`,
+    the same frozen network, chunks, seeds, resume and ``workers``; its own readouts fitted on
+    one chunk of training images only) gives the test spikes. When the run's own
+    ``evaluation.npz`` exists, the running readouts of the whole pass also score the final
+    network's test spikes (``running_accuracy_<readout>``), which separates the two choices of
+    the protocol: which network, and which readouts.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained LC-SNN run directory with ``best_block.npz`` (trained by brainlearn 0.x from
+        this version on).
+    test_examples : int, optional
+        Test images (default: all).
+    workers : int
+        Processes that share the test images (same result).
+    progress : bool
+        One line per chunk on stderr.
+
+    Returns
+    -------
+    dict
+        The run's metrics, with ``authors_accuracy_<readout>`` for vote, proportion and
+        n-gram, ``authors_block_end`` (images learnt by the chosen network) and, when the run
+        is evaluated, ``running_accuracy_<readout>``.
+    """
+    from brainlearn.models.lcsnn.runs import load_images, trained_state
+    from brainlearn.models.lcsnn.training import evaluate
+
+    run = rundir.open_run(run_dir)
+    config, p, _, _ = trained_state(run)
+    if not (run / BEST).exists() or not (run / TRAIN_SPIKES).is_dir():
+        raise ValueError(f"{run_dir} has no record of its training blocks ({BEST}): it was "
+                         "trained before brainlearn kept one, or on arrays; train it again")
+    with np.load(run / BEST) as f:
+        best = {k: f[k] for k in f.files}
+    _, labels = load_images(config["data"], "train", config["examples"])
+    start = time.perf_counter()
+    sub = run / BEST_RUN
+    sub.mkdir(exist_ok=True)
+    rundir.write_config(sub, {**config, "best_block_of": str(run.name),
+                              "best_block_end": int(best["end"])}, kind=config["model"])
+    rundir.write_weights(sub, best["weights"], theta=best["theta"])
+    evaluate(sub, assign_examples=p.decay_every, test_examples=test_examples,
+             readouts=("vote",), workers=workers, progress=progress)
+    readouts, _ = replay(run, labels, p.n_neurons, int(best["start"]))
+    out = {"authors_block_end": int(best["end"])}
+    with np.load(sub / "evaluation.npz") as f:
+        out.update({f"authors_accuracy_{k}": v for k, v in _score_test(readouts, f).items()})
+    if (run / "evaluation.npz").exists():
+        everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max)
+        with np.load(run / "evaluation.npz") as f:
+            if len(f["test_labels"]) == len(np.load(sub / "evaluation.npz")["test_labels"]):
+                out.update({f"running_accuracy_{k}": v
+                            for k, v in _score_test(everything, f).items()})
+    out["authors_seconds"] = time.perf_counter() - start
+    return rundir.update_metrics(run, out)
+
+
+def _score_test(readouts: RunningReadouts, arrays) -> dict[str, float]:
+    firing = firing_steps(arrays["test_spike_example"], arrays["test_spike_step"],
+                          arrays["test_spike_neuron"], len(arrays["test_labels"]))
+    return readouts.score(arrays["test_counts"], firing, arrays["test_labels"])
