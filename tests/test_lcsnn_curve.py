@@ -92,6 +92,11 @@ def test_the_table_gives_every_size_its_mean_and_sd_over_seeds_status_and_comman
     assert row["command"] == ("python -m brainlearn.models.lcsnn curve --out runs/x "
                               "--filters 25 --seeds 0 1 2")
     assert written.iloc[3]["status"] == "seed 0 queued" and written.iloc[3]["vote %"] == ""
+    # the authors' protocol: over the runs that were scored by it, blank when none was
+    assert row["ngram, authors' protocol %"] == ""
+    rundir.update_metrics(folder / "f25_s1", {"authors_accuracy_ngram": 0.845})
+    again = cli.curve_table(str(folder), str(tmp_path / "curve.csv"), "runs/x")
+    assert again.iloc[0]["ngram, authors' protocol %"] == "84.50"
     assert written.iloc[3]["command"].endswith("--filters 250 --seeds 0")
     assert len(table) == 5
     assert cli.main(["table", str(tmp_path / "empty_parent"), "--out",

@@ -90,7 +90,10 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     paper's, which seeds are done or still under way in ``folder`` (``status``), and the
     command that trains and evaluates the size (``command``, run directories in
     ``runs_out``; ``--one-spike`` when its runs had one spike per step, column ``one
-    spike``); written to ``out``. Sizes with no evaluated run keep blank accuracies."""
+    spike``); written to ``out``. ``ngram, authors' protocol %`` is the n-gram readout as the
+    authors' script scores it (the best training block's network and the readouts counted
+    while it learnt, :mod:`~brainlearn.models.lcsnn.blocks`), over the runs that have it.
+    Sizes with no evaluated run keep blank accuracies."""
     from pathlib import Path
 
     import numpy as np
@@ -124,8 +127,10 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                "seeds": f"{len(done)} of {len(seeds)}",
                "one spike": {frozenset(): "", frozenset({True}): "yes",
                              frozenset({False}): "no"}.get(frozenset(one_spike), "mixed")}
-        for readout in ("vote", "ngram", "logistic", "online"):
-            values = 100 * np.array([r[f"accuracy_{readout}"] for r in done], dtype=float)
+        for readout, key in (("vote", "vote"), ("ngram", "ngram"), ("logistic", "logistic"),
+                             ("online", "online"), ("ngram, authors' protocol", "authors")):
+            key = "authors_accuracy_ngram" if key == "authors" else f"accuracy_{key}"
+            values = 100 * np.array([r[key] for r in done if key in r], dtype=float)
             sd = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
             row[f"{readout} %"] = f"{values.mean():.2f}{sd}" if len(values) else ""
         mean, sd = PAPER[filters]
@@ -154,10 +159,13 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
     evaluation from its kept chunks), so the same command continues a stopped curve.
     ``workers`` processes share each evaluation's images (the result is the same).
     ``one_spike``: the runs have one spike per step (``LCSNNParams.one_spike``, the authors'
-    nodes); a folder holds one kind of run (a run of the other kind is refused)."""
+    nodes); a folder holds one kind of run (a run of the other kind is refused). Each run
+    with a record of its training blocks is also scored by the authors' test protocol
+    (:func:`~brainlearn.models.lcsnn.blocks.evaluate_authors`)."""
     from pathlib import Path
 
     from brainlearn import rundir
+    from brainlearn.models.lcsnn.blocks import BEST, evaluate_authors
     from brainlearn.models.lcsnn.evaluation import check_workers
     from brainlearn.models.lcsnn.training import evaluate, train
 
@@ -168,12 +176,16 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
     for size, seed in todo:
         run = Path(out) / f"f{size}_s{seed}"
         metrics = rundir.read_metrics(run) if run.is_dir() else {}
-        if "accuracy" in metrics:
+        recorded = (run / BEST).exists()  # runs trained before the block record have none
+        if "accuracy" in metrics and ("authors_accuracy_ngram" in metrics or not recorded):
             continue
         if "train_examples" not in metrics:
             train(run, n_filters=size, seed=seed, threads=threads,
                   params={"one_spike": True} if one_spike else None)
-        evaluate(run, workers=workers)
+        if "accuracy" not in metrics:
+            evaluate(run, workers=workers)
+        if (run / BEST).exists():
+            evaluate_authors(run, workers=workers)
         print(f"lcsnn curve: {run} done", file=sys.stderr)
 
 
