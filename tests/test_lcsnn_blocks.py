@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from brainlearn import rundir
+from brainlearn.models import comparison_rows
 from brainlearn.models.lcsnn.blocks import (
     BEST,
     BEST_RUN,
@@ -185,6 +186,9 @@ def test_the_authors_protocol_scores_the_best_blocks_network_with_the_earlier_re
     result = rundir.read_metrics(run)
     assert result["authors_block_end"] == end == short["train_examples"]
     assert {f"authors_accuracy_{k}" for k in ("vote", "proportion", "ngram")} <= set(result)
+    rows = [r for r in comparison_rows([run]) if "authors' protocol" in r["method"]]
+    assert len(rows) == 1 and rows[0]["accuracy"] == result["authors_accuracy_ngram"]
+    assert rows[0]["parameters"] > 18 * 9  # weights, thresholds and the counted n-grams
     tested = rundir.read_weights(run / BEST_RUN)
     assert np.array_equal(tested["weights"], rundir.read_weights(tmp_path / "short")["weights"])
     (run / BEST).unlink()

@@ -54,8 +54,10 @@ TRAIN_SPIKES = "train_spikes"
 BEST = "best_block.npz"
 #: the block scores, one row per block
 BLOCKS = "blocks.csv"
-#: run directory (inside the run's) where the best block's network is evaluated
-BEST_RUN = "best_block"
+#: run directory (inside the run's) where the best block's network is evaluated: two levels
+#: down, so that ``brainlearn compare RUN`` does not take it for a run of its own (it reads
+#: a run's direct subdirectories); its accuracies are the run's ``authors_*`` metrics
+BEST_RUN = "authors/best_block"
 
 
 class RunningReadouts:
@@ -241,7 +243,7 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     """The authors' test protocol: the best block's network, frozen, on the test set, scored
     with the running readouts of the blocks before it.
 
-    The best block's weights and thresholds go to ``RUN_DIR/best_block/`` (a run directory
+    The best block's weights and thresholds go to ``RUN_DIR/authors/best_block/`` (a run directory
     of the same configuration), whose evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`,
     the same frozen network, chunks, seeds, resume and ``workers``; its own readouts fitted on
     one chunk of training images only) gives the test spikes. When the run's own
@@ -252,8 +254,8 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     Parameters
     ----------
     run_dir : path
-        A trained LC-SNN run directory with ``best_block.npz`` (trained by brainlearn 0.x from
-        this version on).
+        A trained LC-SNN run directory with ``best_block.npz`` (every run trained on MNIST
+        since the block record was added).
     test_examples : int, optional
         Test images (default: all).
     workers : int
@@ -265,7 +267,8 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     -------
     dict
         The run's metrics, with ``authors_accuracy_<readout>`` for vote, proportion and
-        n-gram, ``authors_block_end`` (images learnt by the chosen network) and, when the run
+        n-gram, ``authors_block_end`` (images learnt by the chosen network),
+        ``authors_ngram_parameters``, ``authors_test_spikes_per_example`` and, when the run
         is evaluated, ``running_accuracy_<readout>``.
     """
     from brainlearn.models.lcsnn.runs import load_images, trained_state
@@ -281,16 +284,19 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     _, labels = load_images(config["data"], "train", config["examples"])
     start = time.perf_counter()
     sub = run / BEST_RUN
-    sub.mkdir(exist_ok=True)
+    sub.mkdir(parents=True, exist_ok=True)
     rundir.write_config(sub, {**config, "best_block_of": str(run.name),
                               "best_block_end": int(best["end"])}, kind=config["model"])
     rundir.write_weights(sub, best["weights"], theta=best["theta"])
     evaluate(sub, assign_examples=p.decay_every, test_examples=test_examples,
              readouts=("vote",), workers=workers, progress=progress)
     readouts, _ = replay(run, labels, p.n_neurons, int(best["start"]))
-    out = {"authors_block_end": int(best["end"])}
+    out = {"authors_block_end": int(best["end"]),
+           "authors_ngram_parameters": readouts.ngram.n_parameters}
     with np.load(sub / "evaluation.npz") as f:
         out.update({f"authors_accuracy_{k}": v for k, v in _score_test(readouts, f).items()})
+        out["authors_test_spikes_per_example"] = float(f["test_counts"].sum()) / len(
+            f["test_labels"])
     if (run / "evaluation.npz").exists():
         everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max)
         with np.load(run / "evaluation.npz") as f:

@@ -21,9 +21,14 @@ __all__ = ["SPEC", "NAME", "train_run", "evaluate_run", "comparison_rows", "demo
 NAME = "lcsnn"
 T_INPUT_MS, DT_MS = 250.0, 1.0
 _LABELS = {"vote": "vote (label assignment)", "ngram": "n-gram readout",
-           "logistic": "+ logistic readout", "online": "+ online delta-rule readout"}
+           "logistic": "+ logistic readout", "online": "+ online delta-rule readout",
+           "authors": "n-gram readout, the authors' protocol (best training block)"}
 _LOCAL = {"vote": "STDP yes; labels assigned offline", "ngram": "STDP yes; n-grams counted offline",
-          "logistic": "STDP yes; readout no (batch fit)", "online": "yes (STDP + delta rule)"}
+          "logistic": "STDP yes; readout no (batch fit)", "online": "yes (STDP + delta rule)",
+          "authors": "yes (STDP; n-grams counted while learning)"}
+#: metrics of each row: accuracy and test spikes per image
+_KEYS = {key: (f"accuracy_{key}", "test_spikes_per_example") for key in _LABELS} | {
+    "authors": ("authors_accuracy_ngram", "authors_test_spikes_per_example")}
 
 
 def train_run(run_dir: str | Path, *, data: str = "full", seed: int = 0, progress: bool = True,
@@ -49,7 +54,9 @@ def evaluate_run(run_dir: str | Path, **options) -> dict:
 
 
 def comparison_rows(run_dir: str | Path) -> list[dict]:
-    """One row per readout of an evaluated run: vote, n-gram, logistic, online."""
+    """One row per readout of an evaluated run: vote, n-gram, logistic, online, and the
+    n-gram readout of the authors' protocol when the run was scored by it
+    (:func:`~brainlearn.models.lcsnn.blocks.evaluate_authors`)."""
     run_dir = Path(run_dir)
     metrics = rundir.read_metrics(run_dir)
     config = rundir.read_config(run_dir)
@@ -60,13 +67,15 @@ def comparison_rows(run_dir: str | Path) -> list[dict]:
         raise ValueError(f"{run_dir} is not evaluated yet: evaluate it through the lcsnn model")
     n, synapses = metrics["neurons"], metrics["synapses"]
     readout_parameters = {"vote": n, "ngram": metrics.get("ngram_parameters") or 0,
-                          "logistic": 10 * n + 10, "online": 10 * n + 10}
+                          "logistic": 10 * n + 10, "online": 10 * n + 10,
+                          "authors": metrics.get("authors_ngram_parameters") or 0}
     title = (f"LC-SNN (Saunders et al. 2019), {config['n_filters']} filters "
              f"{config['kernel']}x{config['kernel']}/{config['stride']}, N={n}"
              + (", one spike per step" if (config.get("params") or {}).get("one_spike") else ""))
     rows = []
     for key, label in _LABELS.items():
-        accuracy = metrics.get(f"accuracy_{key}")
+        accuracy_key, spikes_key = _KEYS[key]
+        accuracy = metrics.get(accuracy_key)
         if accuracy is None:
             continue
         rows.append({
@@ -77,7 +86,7 @@ def comparison_rows(run_dir: str | Path) -> list[dict]:
             "sim_ms_per_inference": T_INPUT_MS,
             "parameters": synapses + n + readout_parameters[key],  # weights, thetas, readout
             "local_online_learning": _LOCAL[key],
-            "spikes_per_inference": metrics.get("test_spikes_per_example", np.nan),
+            "spikes_per_inference": metrics.get(spikes_key, np.nan),
             "test_examples": metrics.get("test_examples"), "source": str(run_dir),
         })
     return rows
