@@ -133,6 +133,13 @@ class RunningReadouts:
         self.ngram.partial_fit(firing, labels)
 
 
+def _small(values: np.ndarray) -> np.ndarray:
+    """Non-negative indices as 16-bit integers where they fit (half the disk), else 32."""
+    values = np.asarray(values)
+    fits = len(values) == 0 or int(values.max()) < np.iinfo(np.int16).max
+    return values.astype(np.int16 if fits else np.int32)
+
+
 def _chunk_file(folder: Path, start: int) -> Path:
     return folder / f"chunk_{int(start):08d}.npz"
 
@@ -211,9 +218,8 @@ class BlockRecord:
         so far, then add it to the readouts; returns its row of scores."""
         n = len(counts)
         save_npz(_chunk_file(self.run / TRAIN_SPIKES, start), start=start, images=n,
-                 spike_example=np.asarray(example, dtype=np.int32),
-                 spike_step=np.asarray(step, dtype=np.int32),
-                 spike_neuron=np.asarray(neuron, dtype=np.int32))
+                 spike_example=_small(example), spike_step=_small(step),
+                 spike_neuron=_small(neuron))
         firing = firing_steps(example, step, neuron, n)
         y = self.labels[(start + np.arange(n)) % len(self.labels)]
         row = {"start": int(start), "end": int(start + n), **self.readouts.score(counts, firing, y)}
