@@ -186,6 +186,11 @@ def test_the_authors_protocol_scores_the_best_blocks_network_with_the_earlier_re
     result = rundir.read_metrics(run)
     assert result["authors_block_end"] == end == short["train_examples"]
     assert {f"authors_accuracy_{k}" for k in ("vote", "proportion", "ngram")} <= set(result)
+    shown = rundir.read_metrics(run / BEST_RUN)["eval_seconds"]
+    assert main(["authors", str(run), "--test-examples", "10"]) == 0  # again: nothing shown
+    assert rundir.read_metrics(run / BEST_RUN)["eval_seconds"] == shown
+    assert rundir.read_metrics(run) == {**result, "authors_seconds":
+                                        rundir.read_metrics(run)["authors_seconds"]}
     rows = [r for r in comparison_rows([run]) if "authors' protocol" in r["method"]]
     assert len(rows) == 1 and rows[0]["accuracy"] == result["authors_accuracy_ngram"]
     assert rows[0]["parameters"] > 18 * 9  # weights, thresholds and the counted n-grams
