@@ -210,7 +210,8 @@ class BlockRecord:
         self.run, self.labels, self.n_neurons = Path(run), np.asarray(labels), int(n_neurons)
         (self.run / TRAIN_SPIKES).mkdir(exist_ok=True)
         self.readouts, self.rows = replay(self.run, self.labels, self.n_neurons, int(position))
-        self.best = max((max(r[k] for k in RUNNING_READOUTS) for r in self.rows), default=-1.0)
+        # the script's best_accuracy starts at 0: a block is kept when it scores above that
+        self.best = max((max(r[k] for k in RUNNING_READOUTS) for r in self.rows), default=0.0)
 
     def add(self, start: int, example: np.ndarray, step: np.ndarray, neuron: np.ndarray,
             counts: np.ndarray, weights: np.ndarray, theta: np.ndarray) -> dict:
