@@ -161,13 +161,13 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
     ``one_spike``: the runs have one spike per step (``LCSNNParams.one_spike``, the authors'
     nodes); a folder holds one kind of run (a run of the other kind is refused). Each run
     with a record of its training blocks is also scored by the authors' test protocol
-    (:func:`~brainlearn.models.lcsnn.blocks.evaluate_authors`)."""
+    (:func:`~brainlearn.models.lcsnn.training.evaluate_authors`)."""
     from pathlib import Path
 
     from brainlearn import rundir
-    from brainlearn.models.lcsnn.blocks import BEST, evaluate_authors
+    from brainlearn.models.lcsnn.blocks import BEST
     from brainlearn.models.lcsnn.evaluation import check_workers
-    from brainlearn.models.lcsnn.training import evaluate, train
+    from brainlearn.models.lcsnn.training import evaluate, evaluate_authors, train
 
     check_workers(workers)
     todo = [(f, s) for f, s in CURVE if (not filters or f in filters) and (not seeds or s in seeds)]
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a comparison.csv of earlier brainlearn compare rows to add")
     fi.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
-    from brainlearn.models.lcsnn.training import evaluate, train
+    from brainlearn.models.lcsnn.training import evaluate, evaluate_authors, train
 
     try:
         if args.command == "train":
@@ -262,8 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "figure":
             print("written:", ", ".join(str(p) for p in figure(args.runs, args.out, args.extra)))
         elif args.command == "authors":
-            from brainlearn.models.lcsnn.blocks import evaluate_authors
-
             metrics = evaluate_authors(args.run_dir, test_examples=args.test_examples,
                                        workers=args.workers)
             print(f"best block: the network after {metrics['authors_block_end']} images; "

@@ -56,7 +56,7 @@ def evaluate_run(run_dir: str | Path, **options) -> dict:
 def comparison_rows(run_dir: str | Path) -> list[dict]:
     """One row per readout of an evaluated run: vote, n-gram, logistic, online, and the
     n-gram readout of the authors' protocol when the run was scored by it
-    (:func:`~brainlearn.models.lcsnn.blocks.evaluate_authors`)."""
+    (:func:`~brainlearn.models.lcsnn.training.evaluate_authors`)."""
     run_dir = Path(run_dir)
     metrics = rundir.read_metrics(run_dir)
     config = rundir.read_config(run_dir)

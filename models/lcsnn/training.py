@@ -23,7 +23,14 @@ import numpy as np
 
 from brainlearn import rundir
 from brainlearn.atomic import save_npz
-from brainlearn.models.lcsnn.blocks import BlockRecord
+from brainlearn.models.lcsnn.blocks import (
+    BEST,
+    BEST_RUN,
+    TRAIN_SPIKES,
+    BlockRecord,
+    replay,
+    score_test,
+)
 from brainlearn.models.lcsnn.model import LCSNNParams, crop_images
 from brainlearn.models.lcsnn.readouts import READOUTS
 from brainlearn.models.lcsnn.runs import (
@@ -37,7 +44,7 @@ from brainlearn.models.lcsnn.runs import (
     trained_state,
 )
 
-__all__ = ["NAME", "KIND", "train", "evaluate", "load_params", "load_images", "score_readouts",
+__all__ = ["NAME", "KIND", "train", "evaluate", "evaluate_authors", "load_params", "load_images", "score_readouts",
            "CHECKPOINT", "EVALUATION", "DEFAULT_EXAMPLES"]
 
 NAME = "lcsnn"
@@ -304,3 +311,82 @@ def describe(run_dir: str | Path) -> str:
     metrics = rundir.read_metrics(run_dir)
     return json.dumps({k: config.get(k) for k in ("n_filters", "kernel", "stride", "seed")}
                       | {k: metrics.get(k) for k in ("train_examples", "accuracy")})
+
+
+@rundir.locked  # one writer per run directory: the metrics are merged into the run's
+def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
+                     workers: int = 1, progress: bool = True) -> dict:
+    """The authors' test protocol: the best block's network, frozen, on the test set, scored
+    with the running readouts of the blocks before it (:mod:`~brainlearn.models.lcsnn.blocks`).
+
+    The best block's weights and thresholds go to ``RUN_DIR/authors/best_block/`` (a run directory
+    of the same configuration), whose evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`,
+    the same frozen network, chunks, seeds, resume and ``workers``; its own readouts fitted on
+    one chunk of training images only) gives the test spikes. When the run's own
+    ``evaluation.npz`` exists, the running readouts of the whole pass also score the final
+    network's test spikes (``running_accuracy_<readout>``), which separates the two choices of
+    the protocol: which network, and which readouts.
+
+    Parameters
+    ----------
+    run_dir : path
+        A trained LC-SNN run directory with ``best_block.npz`` (every run trained on MNIST
+        since the block record was added).
+    test_examples : int, optional
+        Test images (default: all).
+    workers : int
+        Processes that share the test images (same result).
+    progress : bool
+        One line per chunk on stderr.
+
+    Returns
+    -------
+    dict
+        The run's metrics, with ``authors_accuracy_<readout>`` for vote, proportion and
+        n-gram, ``authors_block_end`` (images learnt by the chosen network),
+        ``authors_ngram_parameters``, ``authors_test_spikes_per_example`` and, when the run
+        is evaluated, ``running_accuracy_<readout>``.
+    """
+    run = rundir.open_run(run_dir)
+    config, p, _, _ = trained_state(run)
+    if not (run / BEST).exists() or not (run / TRAIN_SPIKES).is_dir():
+        raise ValueError(f"{run_dir} has no record of its training blocks ({BEST}): it was "
+                         "trained before brainlearn kept one, or on arrays; train it again")
+    with np.load(run / BEST) as f:
+        best = {k: f[k] for k in f.files}
+    _, labels = load_images(config["data"], "train", config["examples"])
+    start = time.perf_counter()
+    sub = run / BEST_RUN
+    n_test = int(test_examples or TEST_EXAMPLES[config["data"]])
+    if not _evaluated(sub, best, n_test):  # a second call reads the first's spikes
+        sub.mkdir(parents=True, exist_ok=True)
+        rundir.write_config(sub, {**config, "best_block_of": str(run.name),
+                                  "best_block_end": int(best["end"])}, kind=config["model"])
+        rundir.write_weights(sub, best["weights"], theta=best["theta"])
+        evaluate(sub, assign_examples=p.decay_every, test_examples=n_test,
+                 readouts=("vote",), workers=workers, progress=progress)
+    readouts, _ = replay(run, labels, p.n_neurons, int(best["start"]))
+    out = {"authors_block_end": int(best["end"]),
+           "authors_ngram_parameters": readouts.ngram.n_parameters}
+    with np.load(sub / "evaluation.npz") as f:
+        out.update({f"authors_accuracy_{k}": v for k, v in score_test(readouts, f).items()})
+        out["authors_test_spikes_per_example"] = float(f["test_counts"].sum()) / len(
+            f["test_labels"])
+    if (run / "evaluation.npz").exists():
+        everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max)
+        with np.load(run / "evaluation.npz") as f:
+            if len(f["test_labels"]) == len(np.load(sub / "evaluation.npz")["test_labels"]):
+                out.update({f"running_accuracy_{k}": v
+                            for k, v in score_test(everything, f).items()})
+    out["authors_seconds"] = time.perf_counter() - start
+    return rundir.update_metrics(run, out)
+
+
+def _evaluated(sub: Path, best: dict, test_examples: int) -> bool:
+    """Whether ``sub`` holds the test spikes of this best block's network already."""
+    metrics = rundir.read_metrics(sub) if sub.is_dir() else {}
+    stored = rundir.read_weights(sub) if "accuracy" in metrics else None
+    return (stored is not None and (sub / "evaluation.npz").exists()
+            and np.array_equal(stored["weights"], best["weights"])
+            and np.array_equal(stored["theta"], best["theta"])
+            and metrics.get("test_examples") == test_examples)
