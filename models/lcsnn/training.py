@@ -319,7 +319,9 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     """The authors' test protocol: the best block's network, frozen, on the test set, scored
     with the running readouts of the blocks before it (:mod:`~brainlearn.models.lcsnn.blocks`).
 
-    The best block's weights and thresholds go to ``RUN_DIR/authors/best_block/`` (a run directory
+    When the best block is the last one and the run is evaluated on as many test images, the
+    run's own test spikes are read. Otherwise the best block's weights and thresholds go to
+    ``RUN_DIR/authors/best_block/`` (a run directory
     of the same configuration), whose evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`,
     the same frozen network, chunks, seeds, resume and ``workers``; its own readouts fitted on
     one chunk of training images only) gives the test spikes. When the run's own
@@ -344,6 +346,7 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
     dict
         The run's metrics, with ``authors_accuracy_<readout>`` for vote, proportion and
         n-gram, ``authors_block_end`` (images learnt by the chosen network),
+        ``authors_network`` (``final``, or where the best block's network was evaluated),
         ``authors_ngram_parameters``, ``authors_test_spikes_per_example`` and, when the run
         is evaluated, ``running_accuracy_<readout>``.
     """
@@ -356,34 +359,34 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
         best = {k: f[k] for k in f.files}
     _, labels = load_images(config["data"], "train", config["examples"])
     start = time.perf_counter()
-    sub = run / BEST_RUN
     n_test = int(test_examples or TEST_EXAMPLES[config["data"]])
-    if not _evaluated(sub, best, n_test):  # a second call reads the first's spikes
-        sub.mkdir(parents=True, exist_ok=True)
-        rundir.write_config(sub, {**config, "best_block_of": str(run.name),
-                                  "best_block_end": int(best["end"])}, kind=config["model"])
-        rundir.write_weights(sub, best["weights"], theta=best["theta"])
-        evaluate(sub, assign_examples=p.decay_every, test_examples=n_test,
+    # the run's own evaluation holds the test spikes when the best block is the last one
+    where = run if _evaluated(run, best, n_test) else run / BEST_RUN
+    if not _evaluated(where, best, n_test):  # a second call reads the first's spikes
+        where.mkdir(parents=True, exist_ok=True)
+        rundir.write_config(where, {**config, "best_block_of": str(run.name),
+                                    "best_block_end": int(best["end"])}, kind=config["model"])
+        rundir.write_weights(where, best["weights"], theta=best["theta"])
+        evaluate(where, assign_examples=p.decay_every, test_examples=n_test,
                  readouts=("vote",), workers=workers, progress=progress)
     readouts, _ = replay(run, labels, p.n_neurons, int(best["start"]))
     out = {"authors_block_end": int(best["end"]),
+           "authors_network": "final" if where == run else BEST_RUN,
            "authors_ngram_parameters": readouts.ngram.n_parameters}
-    with np.load(sub / "evaluation.npz") as f:
+    with np.load(where / EVALUATION) as f:
         out.update({f"authors_accuracy_{k}": v for k, v in score_test(readouts, f).items()})
         out["authors_test_spikes_per_example"] = float(f["test_counts"].sum()) / len(
             f["test_labels"])
-    if (run / "evaluation.npz").exists():
+    if (run / EVALUATION).exists() and rundir.read_metrics(run).get("test_examples") == n_test:
         everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max)
-        with np.load(run / "evaluation.npz") as f:
-            if len(f["test_labels"]) == len(np.load(sub / "evaluation.npz")["test_labels"]):
-                out.update({f"running_accuracy_{k}": v
-                            for k, v in score_test(everything, f).items()})
+        with np.load(run / EVALUATION) as f:
+            out.update({f"running_accuracy_{k}": v for k, v in score_test(everything, f).items()})
     out["authors_seconds"] = time.perf_counter() - start
     return rundir.update_metrics(run, out)
 
 
 def _evaluated(sub: Path, best: dict, test_examples: int) -> bool:
-    """Whether ``sub`` holds the test spikes of this best block's network already."""
+    """Whether run directory ``sub`` holds the test spikes of this best block's network."""
     metrics = rundir.read_metrics(sub) if sub.is_dir() else {}
     stored = rundir.read_weights(sub) if "accuracy" in metrics else None
     return (stored is not None and (sub / "evaluation.npz").exists()
