@@ -67,7 +67,15 @@ class RunningReadouts:
     and a cell's class is its largest proportion (class 0 for a cell that never fired, as in
     BindsNET; no class at all before the first block). The vote predicts the class whose
     cells have the largest mean count; the proportion readout weights each count by the
-    cell's proportion for the class; the n-gram readout is :class:`NgramReadout`.
+    cell's proportion for the class; the n-gram readout is :class:`NgramReadout`. With
+    ``n[i, c]`` the count of cell ``c`` on image ``i`` and ``a[c]`` its class::
+
+        rates[c, k] += mean over the block's images i of class k of n[i, c]
+        p[c, k] = rates[c, k] / sum_k rates[c, k]
+        vote(i) = argmax_k mean over cells c with a[c] = k of n[i, c]
+        proportion(i) = argmax_k mean over cells c with a[c] = k of p[c, k] * n[i, c]
+
+    Ties go to the first class (``np.argmax``; BindsNET sorts, which leaves ties to torch).
 
     Parameters
     ----------
