@@ -152,6 +152,11 @@ def test_a_resumed_record_keeps_the_same_blocks_and_best_network(tmp_path):
     for chunk in chunks[2:]:
         resumed.add(*chunk)
     assert whole.finish() == resumed.finish()
+    # a run that trained 50 images before the record existed resumes without one
+    (tmp_path / "older").mkdir()
+    older = BlockRecord(tmp_path / "older", labels, cells, 2 * per_chunk)
+    assert older.add(*chunks[2]) == {} and older.finish() == {}
+    assert not any((tmp_path / "older").iterdir())
     a = pd.read_csv(tmp_path / "whole" / BLOCKS)
     assert a.equals(pd.read_csv(tmp_path / "cut" / BLOCKS)) and len(a) == 4
     with np.load(tmp_path / "whole" / BEST) as x, np.load(tmp_path / "cut" / BEST) as y:

@@ -214,15 +214,22 @@ class BlockRecord:
 
     def __init__(self, run: Path, labels: np.ndarray, n_neurons: int, position: int) -> None:
         self.run, self.labels, self.n_neurons = Path(run), np.asarray(labels), int(n_neurons)
-        (self.run / TRAIN_SPIKES).mkdir(exist_ok=True)
         self.readouts, self.rows = replay(self.run, self.labels, self.n_neurons, int(position))
+        # a run started before brainlearn kept the record resumes without one: a record of
+        # the later blocks alone would read them with readouts that miss the earlier ones
+        self.active = sum(r["end"] - r["start"] for r in self.rows) == int(position)
+        if self.active:
+            (self.run / TRAIN_SPIKES).mkdir(exist_ok=True)
         # the script's best_accuracy starts at 0: a block is kept when it scores above that
         self.best = max((max(r[k] for k in RUNNING_READOUTS) for r in self.rows), default=0.0)
 
     def add(self, start: int, example: np.ndarray, step: np.ndarray, neuron: np.ndarray,
             counts: np.ndarray, weights: np.ndarray, theta: np.ndarray) -> dict:
         """Store a trained chunk's spikes, score it, keep the network if it is the best block
-        so far, then add it to the readouts; returns its row of scores."""
+        so far, then add it to the readouts; returns its row of scores (``{}`` for a run
+        without a record)."""
+        if not self.active:
+            return {}
         n = len(counts)
         save_npz(_chunk_file(self.run / TRAIN_SPIKES, start), start=start, images=n,
                  spike_example=_small(example), spike_step=_small(step),
@@ -241,6 +248,8 @@ class BlockRecord:
 
     def finish(self) -> dict:
         """Write ``blocks.csv``; the metrics of the best block."""
+        if not self.active:
+            return {}
         table = pd.DataFrame(self.rows, columns=["start", "end", *RUNNING_READOUTS])
         with atomic_path(self.run / BLOCKS) as tmp:
             table.to_csv(tmp, index=False, float_format="%.4f")

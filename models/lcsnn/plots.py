@@ -18,8 +18,9 @@ PANELS = (("synapses", "plastic synapses"), ("cells", "cells"),
 
 def family_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of the figure: LC-SNN and Diehl & Cook vote rows, and LC-SNN n-gram rows
-    (the offline readout; the rows of the authors' protocol are left out), with ``family``, ``cells``, ``synapses`` and ``train_hours`` added (cells from the
-    method's ``N=``; synapses 784 per Diehl & Cook cell, from ``parameters`` for LC-SNN)."""
+    (the offline readout; the rows of the authors' protocol are left out), with ``family``,
+    ``cells``, ``synapses`` and ``train_hours`` added (cells from the method's ``N=``;
+    synapses 784 per Diehl & Cook cell, from ``parameters`` for LC-SNN)."""
     rows = []
     for _, row in table.iterrows():
         method = str(row["method"])
