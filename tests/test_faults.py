@@ -159,11 +159,17 @@ def test_ten_kills_at_random_points_then_resume_is_bit_identical(reference, tmp_
             fault = f"compile:{rng.uniform(0.0, 3.0):.2f}"
         elif fault == "chunk":
             fault = f"chunk:{rng.uniform(0.0, 0.3):.3f}"
-        if fault == "external":  # kill -9 from outside, at a random moment
+        if fault == "external":  # kill -9 from outside, at a random moment of the run
             proc = subprocess.Popen([sys.executable, str(CHILD), "none", "--", *resume],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     cwd=HERE.parent)
-            time.sleep(rng.uniform(1.0, 5.0))
+            # once the run is under way (its lock names it: a kill before that, while Python
+            # starts, would test nothing and leave no lock), then at a random moment
+            deadline = time.monotonic() + 120
+            while (lock_holder(run) != proc.pid and proc.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 4.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             rc = proc.returncode
