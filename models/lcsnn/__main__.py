@@ -127,9 +127,8 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                "seeds": f"{len(done)} of {len(seeds)}",
                "one spike": {frozenset(): "", frozenset({True}): "yes",
                              frozenset({False}): "no"}.get(frozenset(one_spike), "mixed")}
-        for readout, key in (("vote", "vote"), ("ngram", "ngram"), ("logistic", "logistic"),
-                             ("online", "online"), ("ngram, authors' protocol", "authors")):
-            key = "authors_accuracy_ngram" if key == "authors" else f"accuracy_{key}"
+        columns = [(r, f"accuracy_{r}") for r in ("vote", "ngram", "logistic", "online")]
+        for readout, key in (*columns, ("ngram, authors' protocol", "authors_accuracy_ngram")):
             values = 100 * np.array([r[key] for r in done if key in r], dtype=float)
             sd = f" +- {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
             row[f"{readout} %"] = f"{values.mean():.2f}{sd}" if len(values) else ""

@@ -118,7 +118,8 @@ class RunningReadouts:
             cells = assignments == k
             if cells.any():
                 vote[:, k] = counts[:, cells].sum(axis=1) / cells.sum()
-                weighted[:, k] = (counts[:, cells] * proportions[cells, k]).sum(axis=1) / cells.sum()
+                weighted[:, k] = ((counts[:, cells] * proportions[cells, k]).sum(axis=1)
+                                  / cells.sum())
         return {"vote": np.argmax(vote, axis=1), "proportion": np.argmax(weighted, axis=1),
                 "ngram": self.ngram.predict(firing)}
 
@@ -161,9 +162,11 @@ def _block(path: Path, n_neurons: int) -> tuple[int, int, np.ndarray, list]:
 
 
 def replay(run_dir: str | Path, labels: np.ndarray, n_neurons: int, upto: int,
-           readouts: RunningReadouts | None = None) -> tuple[RunningReadouts, list[dict]]:
-    """The running readouts and block scores of a run's stored chunks that start before
-    ``upto`` images (each block scored, then added, in order).
+           readouts: RunningReadouts | None = None,
+           since: int = 0) -> tuple[RunningReadouts, list[dict]]:
+    """The running readouts and block scores of a run's stored chunks that start at
+    ``since`` images or later and before ``upto`` (each block scored, then added, in order;
+    ``readouts``, built from the blocks before ``since``, are continued).
 
     Parameters
     ----------
@@ -175,6 +178,10 @@ def replay(run_dir: str | Path, labels: np.ndarray, n_neurons: int, upto: int,
         Cells of the layer.
     upto : int
         Blocks that start at or after this position are left out.
+    readouts : RunningReadouts, optional
+        Readouts to continue (default: new ones).
+    since : int
+        Blocks that start before this position are left out (already in ``readouts``).
 
     Returns
     -------
@@ -186,9 +193,9 @@ def replay(run_dir: str | Path, labels: np.ndarray, n_neurons: int, upto: int,
     folder = Path(run_dir) / TRAIN_SPIKES
     files = sorted(folder.glob("chunk_*.npz")) if folder.is_dir() else []
     for path in files:
-        start, n, counts, firing = _block(path, n_neurons)
-        if start >= upto:
+        if not since <= int(path.stem.removeprefix("chunk_")) < upto:
             continue
+        start, n, counts, firing = _block(path, n_neurons)
         y = labels[(start + np.arange(n)) % len(labels)]
         rows.append({"start": start, "end": start + n, **readouts.score(counts, firing, y)})
         readouts.update(counts, firing, y)

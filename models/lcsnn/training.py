@@ -44,8 +44,8 @@ from brainlearn.models.lcsnn.runs import (
     trained_state,
 )
 
-__all__ = ["NAME", "KIND", "train", "evaluate", "evaluate_authors", "load_params", "load_images", "score_readouts",
-           "CHECKPOINT", "EVALUATION", "DEFAULT_EXAMPLES"]
+__all__ = ["NAME", "KIND", "train", "evaluate", "evaluate_authors", "load_params", "load_images",
+           "score_readouts", "CHECKPOINT", "EVALUATION", "DEFAULT_EXAMPLES"]
 
 NAME = "lcsnn"
 KIND = "lcsnn"
@@ -321,10 +321,10 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
 
     When the best block is the last one and the run is evaluated on as many test images, the
     run's own test spikes are read. Otherwise the best block's weights and thresholds go to
-    ``RUN_DIR/authors/best_block/`` (a run directory
-    of the same configuration), whose evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`,
-    the same frozen network, chunks, seeds, resume and ``workers``; its own readouts fitted on
-    one chunk of training images only) gives the test spikes. When the run's own
+    ``RUN_DIR/authors/best_block/`` (a run directory of the same configuration), whose
+    evaluation (:func:`~brainlearn.models.lcsnn.training.evaluate`, the same frozen network,
+    chunks, seeds, resume and ``workers``; its own readouts fitted on one chunk of training
+    images only) gives the test spikes. When the run's own
     ``evaluation.npz`` exists, the running readouts of the whole pass also score the final
     network's test spikes (``running_accuracy_<readout>``), which separates the two choices of
     the protocol: which network, and which readouts.
@@ -378,7 +378,9 @@ def evaluate_authors(run_dir: str | Path, *, test_examples: int | None = None,
         out["authors_test_spikes_per_example"] = float(f["test_counts"].sum()) / len(
             f["test_labels"])
     if (run / EVALUATION).exists() and rundir.read_metrics(run).get("test_examples") == n_test:
-        everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max)
+        # the readouts of the whole pass: the same ones, continued from the best block on
+        everything, _ = replay(run, labels, p.n_neurons, np.iinfo(np.int64).max,
+                               readouts=readouts, since=int(best["start"]))
         with np.load(run / EVALUATION) as f:
             out.update({f"running_accuracy_{k}": v for k, v in score_test(everything, f).items()})
     out["authors_seconds"] = time.perf_counter() - start
