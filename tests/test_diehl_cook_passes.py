@@ -65,6 +65,35 @@ def test_a_new_snapshot_of_a_pass_drops_its_old_score(tmp_path):
     np.testing.assert_array_equal(load_npz(folder / "weights.npz")["weights"], _state(1).weights)
 
 
+def test_the_table_counts_the_cells_whose_threshold_lies_below_rest(tmp_path):
+    """``cells_fire_at_rest``: cells with ``v_thresh - theta_offset + theta < v_rest``, worked
+    out here from the paper's -52, 20 and -65 mV (theta below 7 mV), not from the code."""
+    import dataclasses
+
+    from brian2 import mV
+
+    from brainlearn import rundir
+    from brainlearn.models.diehl_cook.passes import rest_theta
+
+    config = TrainConfig(neurons=3)
+    assert rest_theta(config.params()) == pytest.approx(-65 - (-52) + 20)
+    state = _state()
+    thetas = [(3.0, 6.9, 7.1), (3.0, 6.0, 6.5)]  # mV, three cells
+    for index, theta in enumerate(thetas, start=1):
+        snap = dataclasses.replace(state, theta=np.array(theta) * mV)
+        folder = save_snapshot(tmp_path, index, snap, images_seen=40 * index,
+                               presentations=40 * index)
+        (folder / "score.json").write_text(json.dumps({"accuracy_vote": 0.5,
+                                                       "test_spikes_per_example": 9.5}))
+    table = pass_table(tmp_path, params=config.params())
+    assert table["cells_fire_at_rest"].tolist() == [2, 3]
+    assert table["test_spikes_per_example"].tolist() == [9.5, 9.5]
+    # without params, the run's config.json gives them; a bare folder leaves the count empty
+    assert pass_table(tmp_path)["cells_fire_at_rest"].isna().all()
+    rundir.write_json(tmp_path / "config.json", {"neurons": 3, "seed": 0})
+    assert pass_table(tmp_path)["cells_fire_at_rest"].tolist() == [2, 3]
+
+
 def test_snapshots_scored_by_another_evaluation_are_scored_again_on_request(tmp_path,
                                                                             monkeypatch):
     """A score made by another frozen evaluation than the default (``frozen_start``; a score
@@ -154,5 +183,9 @@ def test_the_pass_curve_is_drawn_with_the_passes_that_have_no_snapshot(tmp_path)
     (folder / "score.json").write_text(json.dumps({
         "accuracy_vote": 0.7, "assign_examples": 40, "test_examples": 960,
         "scored_on": "validation"}))
-    score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40)
+    table = score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40)
+    assert table["cells_fire_at_rest"].tolist()[1:] == [0]  # theta starts at 20 mV
+    assert plot_passes(tmp_path).stat().st_size > 0
+    # a table written before the column existed is drawn as before
+    table.drop(columns=["cells_fire_at_rest"]).to_csv(tmp_path / PASSES_CSV, index=False)
     assert plot_passes(tmp_path).stat().st_size > 0

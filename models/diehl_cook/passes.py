@@ -32,13 +32,18 @@ from brian2 import mV, volt
 
 from brainlearn import rundir
 from brainlearn.atomic import atomic_path, save_npz
-from brainlearn.models.diehl_cook.config import TrainConfig, evaluation_images, load_npz
-from brainlearn.models.diehl_cook.model import FROZEN_START, N_INPUTS
+from brainlearn.models.diehl_cook.config import (
+    TrainConfig,
+    evaluation_images,
+    load_npz,
+    read_run_config,
+)
+from brainlearn.models.diehl_cook.model import FROZEN_START, N_INPUTS, DiehlCookParams
 from brainlearn.models.diehl_cook.state import NetworkState
 
 __all__ = ["PASSES_DIR", "PASSES_CSV", "PASS_ASSIGN_IMAGES", "PASS_TEST_IMAGES",
            "pass_directory", "passes_ended", "save_weights", "save_snapshot", "score_passes",
-           "pass_table"]
+           "pass_table", "rest_theta", "PASS_COLUMNS"]
 
 #: folder of the snapshots in a run directory
 PASSES_DIR = "passes"
@@ -48,6 +53,10 @@ PASSES_CSV = "passes.csv"
 PASS_ASSIGN_IMAGES = 10_000
 #: test images its vote is scored on
 PASS_TEST_IMAGES = 2_000
+#: the columns of ``passes.csv`` (:func:`pass_table`)
+PASS_COLUMNS = ["pass", "images_seen", "accuracy_vote", "assign_examples", "test_examples",
+                "scored_on", "mean_theta_mV", "test_spikes_per_example", "cells_fire_at_rest",
+                "snapshot"]
 
 
 def pass_directory(run_dir: str | Path, index: int) -> Path:
@@ -140,7 +149,7 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
                or (rescore_other and _scored_start(d) != FROZEN_START)]
     if pending and config.data != "arrays":
         _score(run_dir, config, pending, assign_examples, test_examples, progress)
-    table = pass_table(run_dir, position // pass_size)
+    table = pass_table(run_dir, position // pass_size, config.params())
     if len(table):  # nothing before the first pass ends
         with atomic_path(run_dir / PASSES_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
@@ -179,33 +188,64 @@ def _score(run_dir: Path, config: TrainConfig, folders: list[Path], assign_examp
             network.close()
 
 
-def pass_table(run_dir: str | Path, passes_done: int | None = None) -> pd.DataFrame:
+def rest_theta(params: DiehlCookParams) -> float:
+    """The theta (mV) below which an excitatory cell fires from rest.
+
+    A cell fires when ``v > v_thresh - theta_offset + theta``; at rest (``v = v_rest``, also
+    its reset) that holds once ``theta < v_rest - v_thresh + theta_offset``: 7 mV with Diehl
+    & Cook's -65 mV, -52 mV and 20 mV. Such a cell fires at the start of every frozen
+    presentation that starts from rest, and, with the state carried, every refractory period
+    once nothing inhibits it (the results page, *the N=6400 row*).
+    """
+    exc = params.exc
+    return float((exc.v_rest - exc.v_thresh + exc.theta_offset) / mV)
+
+
+def _run_params(run_dir: Path) -> DiehlCookParams | None:
+    try:
+        return read_run_config(run_dir).params()
+    except (OSError, ValueError):  # no config.json (a bare folder of snapshots)
+        return None
+
+
+def pass_table(run_dir: str | Path, passes_done: int | None = None,
+               params: DiehlCookParams | None = None) -> pd.DataFrame:
     """The accuracy per pass of a run directory, one row per pass.
 
-    Columns: ``pass``, ``images_seen``, ``accuracy_vote`` (a fraction; NaN until scored, or
-    without a snapshot), ``assign_examples``, ``test_examples``, ``scored_on``,
-    ``mean_theta_mV``, ``snapshot`` (``passes/pass_01``, ``no snapshot`` or ``not scored``).
+    Columns (:data:`PASS_COLUMNS`): ``pass``, ``images_seen``, ``accuracy_vote`` (a fraction;
+    NaN until scored, or without a snapshot), ``assign_examples``, ``test_examples``,
+    ``scored_on``, ``mean_theta_mV``, ``test_spikes_per_example`` (of the score),
+    ``cells_fire_at_rest`` (cells whose theta is below :func:`rest_theta`: they fire from rest
+    with no input), ``snapshot`` (``passes/pass_01``, ``no snapshot`` or ``not scored``).
     ``passes_done``: passes the run has finished (default: those with snapshots).
+    ``params``: the run's network parameters (default: from its ``config.json``; without
+    one, ``cells_fire_at_rest`` is left empty).
     """
     run_dir = Path(run_dir)
+    params = params if params is not None else _run_params(run_dir)
+    limit = rest_theta(params) if params is not None else None
     rows = {}
     for folder in _snapshots(run_dir):
         meta = rundir.read_json(folder / "snapshot.json")
         score = rundir.read_json(folder / "score.json")
         with np.load(folder / "weights.npz") as data:
-            theta = float(np.mean(data["theta"]) * volt / mV)
+            theta = np.asarray(data["theta"]) * volt / mV
         rows[int(meta["pass"])] = {
             "pass": int(meta["pass"]), "images_seen": int(meta["images_seen"]),
             "accuracy_vote": score.get("accuracy_vote", np.nan),
             "assign_examples": score.get("assign_examples", 0),
             "test_examples": score.get("test_examples", 0),
-            "scored_on": score.get("scored_on", ""), "mean_theta_mV": theta,
+            "scored_on": score.get("scored_on", ""), "mean_theta_mV": float(np.mean(theta)),
+            "test_spikes_per_example": score.get("test_spikes_per_example", np.nan),
+            "cells_fire_at_rest": (int(np.count_nonzero(theta < limit)) if limit is not None
+                                   else pd.NA),
             "snapshot": f"{PASSES_DIR}/{folder.name}" if score else "not scored"}
     last = max([int(passes_done or 0), *rows])
     for k in range(1, last + 1):
         rows.setdefault(k, {"pass": k, "images_seen": 0, "accuracy_vote": np.nan,
                             "assign_examples": 0, "test_examples": 0, "scored_on": "",
-                            "mean_theta_mV": np.nan, "snapshot": "no snapshot"})
-    columns = ["pass", "images_seen", "accuracy_vote", "assign_examples", "test_examples",
-               "scored_on", "mean_theta_mV", "snapshot"]
-    return pd.DataFrame([rows[k] for k in sorted(rows)], columns=columns)
+                            "mean_theta_mV": np.nan, "test_spikes_per_example": np.nan,
+                            "cells_fire_at_rest": pd.NA, "snapshot": "no snapshot"})
+    table = pd.DataFrame([rows[k] for k in sorted(rows)], columns=PASS_COLUMNS)
+    table["cells_fire_at_rest"] = table["cells_fire_at_rest"].astype("Int64")
+    return table

@@ -125,7 +125,8 @@ def receptive_field_image(weights: np.ndarray, path: str | Path, scale: int = 2)
 def plot_passes(run_dir: str | Path) -> Path:
     """``passes.png``: the cheap score of every pass's snapshot (``passes.csv``) against the
     pass, passes without a snapshot marked on the axis, and the run's evaluated accuracy
-    (``metrics.json``) when there is one."""
+    (``metrics.json``) when there is one; on a second axis, the cells that fire from rest
+    (``cells_fire_at_rest``, tables written since that column exists)."""
     import pandas as pd
 
     run_dir = Path(run_dir)
@@ -149,6 +150,15 @@ def plot_passes(run_dir: str | Path) -> Path:
     ax.set(xlabel="pass over the training images", ylabel="accuracy (%)", ylim=(0, 100),
            xticks=table["pass"].tolist(), title="Diehl & Cook: accuracy after each pass")
     ax.legend(loc="lower right", fontsize=7)
+    at_rest = table.dropna(subset=["cells_fire_at_rest"]) if "cells_fire_at_rest" in table \
+        else table.iloc[:0]
+    if len(at_rest):
+        right = ax.twinx()
+        right.plot(at_rest["pass"], at_rest["cells_fire_at_rest"], "s--", color="C3", ms=3,
+                   label="cells whose threshold lies below rest")
+        right.set_ylabel("cells firing from rest", color="C3")
+        right.set_ylim(bottom=0)
+        right.legend(loc="lower left", fontsize=7)
     return save_figure(fig, run_dir / "passes.png")
 
 
