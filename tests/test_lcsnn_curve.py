@@ -99,6 +99,14 @@ def test_the_table_gives_every_size_its_mean_and_sd_over_seeds_status_and_comman
     assert again.iloc[0]["ngram, authors' protocol %"] == "84.50"
     assert written.iloc[3]["command"].endswith("--filters 250 --seeds 0")
     assert len(table) == 5
+    # a seed beyond the curve's (``curve --filters 250 --seeds 0 1``) joins its row
+    _run(folder, 250, 0, accuracy=0.92)
+    _run(folder, 250, 1, accuracy=0.94)
+    (folder / "f250_s1_copy").mkdir()  # not a seed's run directory
+    row = cli.curve_table(str(folder), str(tmp_path / "curve.csv"), "runs/x").iloc[3]
+    assert row["seeds"] == "2 of 2" and row["status"] == "seeds 0, 1 done"
+    assert row["vote %"] == f"93.00 +- {100 * np.std([0.92, 0.94], ddof=1):.2f}"
+    assert row["command"].endswith("--filters 250 --seeds 0 1")
     assert cli.main(["table", str(tmp_path / "empty_parent"), "--out",
                      str(tmp_path / "t.csv")]) == 1  # one line, no traceback
 

@@ -47,13 +47,22 @@ def figure(runs: list[str], out: str, extra: str | None = None) -> list:
     return [*paths, side_by_side(table, Path(out) / "lcsnn_vs_diehl_cook.png")]
 
 
-def curve_command(filters: int, out: str = "runs/lcsnn", one_spike: bool = False) -> str:
+def curve_command(filters: int, out: str = "runs/lcsnn", one_spike: bool = False,
+                  seeds: list[int] | None = None) -> str:
     """The command that trains and evaluates every seed of size ``filters`` of the curve
-    (``one_spike``: with ``--one-spike``)."""
-    seeds = " ".join(str(s) for f, s in CURVE if f == filters)
+    (``seeds``: those instead of :data:`CURVE`'s; ``one_spike``: with ``--one-spike``)."""
+    seeds = [s for f, s in CURVE if f == filters] if seeds is None else seeds
     flag = " --one-spike" if one_spike else ""
     return (f"python -m brainlearn.models.lcsnn curve --out {out} --filters {filters} "
-            f"--seeds {seeds}{flag}")
+            f"--seeds {' '.join(str(s) for s in seeds)}{flag}")
+
+
+def _seeds(folder, filters: int) -> list[int]:
+    """The seeds of size ``filters``: :data:`CURVE`'s and those of any further run directory
+    ``f{filters}_s{seed}`` in ``folder`` (``curve --filters F --seeds ...`` trains any)."""
+    found = {int(run.name.rsplit("_s", 1)[1]) for run in folder.glob(f"f{filters}_s*")
+             if run.is_dir() and run.name.rsplit("_s", 1)[1].isdigit()}
+    return sorted({s for f, s in CURVE if f == filters} | found)
 
 
 def _progress(run) -> str:
@@ -86,8 +95,8 @@ def _status(done: list[dict], running: list[str], seeds: list[int]) -> str:
 
 def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     """One row per size of the published curve (:data:`PAPER`): the evaluated runs' mean
-    +- sd over seeds (sample sd, ``ddof=1``) of every readout's test accuracy beside the
-    paper's, which seeds are done or still under way in ``folder`` (``status``), and the
+    +- sd over seeds (sample sd, ``ddof=1``; :data:`CURVE`'s seeds and any further seed's run
+    directory in ``folder``) of every readout's test accuracy beside the paper's, which seeds are done or still under way in ``folder`` (``status``), and the
     command that trains and evaluates the size (``command``, run directories in
     ``runs_out``; ``--one-spike`` when its runs had one spike per step, column ``one
     spike``); written to ``out``. ``ngram, authors' protocol %`` is the n-gram readout as the
@@ -108,7 +117,7 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
         raise FileNotFoundError(f"no folder {folder}")
     rows, evaluated = [], 0
     for filters in sorted(PAPER):
-        seeds = [s for f, s in CURVE if f == filters]
+        seeds = _seeds(folder, filters)
         done, running, one_spike = [], [], set()
         for seed in seeds:
             run = folder / f"f{filters}_s{seed}"
@@ -140,7 +149,7 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                             ("assign_examples", "readout images"), ("test_examples", "test images")):
             row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
         row["status"] = _status(done, running, seeds)
-        row["command"] = curve_command(filters, runs_out, one_spike == {True})
+        row["command"] = curve_command(filters, runs_out, one_spike == {True}, seeds)
         rows.append(row)
     if not evaluated:
         raise ValueError(f"{folder} holds no evaluated LC-SNN run of the curve")
