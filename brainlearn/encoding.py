@@ -4,7 +4,9 @@ Rate coding follows Diehl & Cook (2015): ``rate = pixel / 8 * intensity`` (pixel
 63.75 Hz at intensity 2 for a white pixel). For runs that present many images, the pixel
 values live in a 2-D ``TimedArray`` indexed by an example counter (``pixels(example * ms, i)``)
 and an input group draws Poisson spikes from exponential inter-spike intervals, so the cost is
-one random number per spike instead of one per neuron and time step.
+one random number per spike instead of one per neuron and time step. The same group can
+instead draw whole-step intervals from a Poisson distribution, as BindsNET's ``poisson``
+encoder does (:data:`INTERVALS`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = [
     "image_rates",
     "pixel_table",
     "poisson_input_group",
+    "start_presentation",
+    "INTERVALS",
     "poisson_spike_trains",
     "bernoulli_steps",
     "spike_trains",
@@ -30,6 +34,19 @@ __all__ = [
 PIXEL_RATE = Hz / 8
 #: time step of the pixel TimedArray: example k is read at ``k * TABLE_DT``
 TABLE_DT = 1 * ms
+#: How :func:`poisson_input_group` draws a cell's inter-spike intervals:
+#:
+#: * ``"exponential"``: exponential intervals of mean ``1 / rate``, a Poisson process (Diehl
+#:   & Cook's ``PoissonGroup``);
+#: * ``"poisson_steps"``: a whole number of time steps drawn from a Poisson distribution of
+#:   mean ``1 / (rate dt)``, a zero raised to one step, the first spike one such interval
+#:   after the presentation starts. This is BindsNET's ``encoding.poisson`` (its ``rate``
+#:   argument of ``torch.distributions.Poisson`` is the mean interval ``1000 / x`` ms for an
+#:   input of ``x`` Hz), the encoder of Saunders et al.'s (2019) LC-SNN runs: the mean rate is
+#:   about the same, but the train is far more regular than a Poisson process (interval
+#:   variance equal to its mean in steps, a coefficient of variation of ``sqrt(rate dt)``:
+#:   0.36 at 127.5 Hz and 1 ms steps, against 1).
+INTERVALS = ("exponential", "poisson_steps")
 
 
 def image_rates(images: np.ndarray, intensity: float = 2.0, scale: Quantity = PIXEL_RATE) -> Quantity:
@@ -82,6 +99,7 @@ def poisson_input_group(
     name: str = "input",
     dt: Quantity | None = None,
     clock: Clock | None = None,
+    intervals: str = "exponential",
 ) -> NeuronGroup:
     """A group of Poisson cells reading their rates from ``table`` at the current example.
 
@@ -105,8 +123,12 @@ def poisson_input_group(
         Time step (default: the default clock's).
     clock : brian2.Clock, optional
         A clock to run on instead (with ``dt`` None), e.g. one shared with other groups.
+    intervals : str
+        How the intervals between a cell's spikes are drawn (:data:`INTERVALS`); the start
+        of a presentation must use the same (:func:`start_presentation`).
     """
     check_quantity("scale", scale, Hz)
+    intervals = _check_intervals(intervals)
     eqs = """
     rate : Hz
     next_t : second
@@ -121,8 +143,9 @@ def poisson_input_group(
         int(n_inputs),
         eqs,
         threshold="t >= next_t",
-        reset="next_t += -log(rand()) / (rate + 1e-30 * Hz)\n" + _SILENT_AFTER_T_OFF,
-        namespace={"pixels": table, "pixel_scale": scale, "table_dt": TABLE_DT},
+        reset=_NEXT_SPIKE[intervals] + _SILENT_AFTER_T_OFF,
+        namespace={"pixels": table, "pixel_scale": scale, "table_dt": TABLE_DT,
+                   "input_dt": _step(dt, clock)},
         name=name,
         **kwargs,
     )
@@ -134,11 +157,47 @@ def poisson_input_group(
 #: is then ``t_off`` or later) is moved out of reach, so the threshold needs no ``t_off`` test.
 _SILENT_AFTER_T_OFF = "next_t += 1e9 * second * int(next_t > t_off - dt)"
 
-#: Code run on the input group at the start of every presentation.
+#: Code run on the input group at the start of every presentation (exponential intervals).
 START_PRESENTATION = (
     "rate = pixels(example * table_dt, i) * intensity * pixel_scale\n"
     "next_t = t - log(rand()) / (rate + 1e-30 * Hz)\n" + _SILENT_AFTER_T_OFF
 )
+
+#: Code that moves ``next_t`` on by one interval (:data:`INTERVALS`). ``input_dt`` is the
+#: group's time step (a constant of its namespace: in the presentation start, run on a clock
+#: of its own, ``dt`` would be that clock's). A cell of rate 0 draws no interval and is moved
+#: out of reach.
+_NEXT_SPIKE = {
+    "exponential": "next_t += -log(rand()) / (rate + 1e-30 * Hz)\n",
+    "poisson_steps": (
+        "next_t += input_dt * clip(poisson(int(rate > 0 * Hz) / (rate * input_dt + 1e-30)), 1, "
+        "1e9) + 1e9 * second * int(rate <= 0 * Hz)\n"),
+}
+
+
+def _check_intervals(intervals: str) -> str:
+    if intervals not in INTERVALS:
+        raise ValueError(f"intervals must be one of {INTERVALS}, got {intervals!r}")
+    return intervals
+
+
+def _step(dt: Quantity | None, clock: Clock | None) -> Quantity:
+    from brian2 import defaultclock
+
+    if dt is not None:
+        return dt
+    return clock.dt if clock is not None else defaultclock.dt
+
+
+def start_presentation(intervals: str = "exponential") -> str:
+    """Code run on a :func:`poisson_input_group` at the start of every presentation: the
+    rates of the current example, and each cell's first spike one interval (of the kind
+    ``intervals``, :data:`INTERVALS`) after the start. ``"exponential"`` gives
+    :data:`START_PRESENTATION`."""
+    if _check_intervals(intervals) == "exponential":
+        return START_PRESENTATION
+    return ("rate = pixels(example * table_dt, i) * intensity * pixel_scale\n"
+            "next_t = t\n" + _NEXT_SPIKE[intervals] + _SILENT_AFTER_T_OFF)
 
 
 def poisson_spike_trains(

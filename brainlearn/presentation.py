@@ -176,13 +176,14 @@ def _every(period: Quantity, clock: Clock | None) -> dict:
 
 
 def link_input(inp: NeuronGroup, controller: NeuronGroup, period: Quantity,
-               clock: Clock | None = None) -> None:
+               clock: Clock | None = None, start: str = START_PRESENTATION) -> None:
     """Let ``inp`` (:func:`brainlearn.encoding.poisson_input_group`) follow the controller:
     ``example``, ``intensity`` and ``t_off`` linked, and its rates set at every presentation
-    start (:data:`~brainlearn.encoding.START_PRESENTATION`, after the controller), on
-    ``clock`` if given (a clock of ``period``) instead of a new one."""
+    start (``start``: :data:`~brainlearn.encoding.START_PRESENTATION`, or
+    :func:`~brainlearn.encoding.start_presentation` of the group's intervals; after the
+    controller), on ``clock`` if given (a clock of ``period``) instead of a new one."""
     zeros = np.zeros(len(inp), dtype=int)
     for var in ("example", "intensity", "t_off"):
         setattr(inp, var, linked_var(controller, var, index=zeros))
-    inp.run_regularly(START_PRESENTATION, when="before_thresholds", order=4,
+    inp.run_regularly(start, when="before_thresholds", order=4,
                       **_every(period, clock))

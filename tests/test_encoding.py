@@ -78,3 +78,50 @@ def test_poisson_input_group_fires_at_its_rate_only_before_t_off():
         assert abs(len(steps) - expected) < 4 * np.sqrt(expected)
         # at most one spike per cell and step
         assert len(set(zip(np.asarray(mon.i_), steps, strict=True))) == len(steps)
+
+
+def test_poisson_step_intervals_are_whole_steps_as_regular_as_bindsnets_encoder():
+    """``intervals="poisson_steps"`` (BindsNET's ``encoding.poisson``): every interval, the
+    first one from the presentation start included, is a whole number of steps drawn from a
+    Poisson distribution of mean ``1 / (rate dt)``, a zero raised to one. Its mean is then
+    ``lam + exp(-lam)`` and its variance about ``lam`` steps (an exponential interval's
+    would be ``lam**2``); cells of rate 0 stay silent."""
+    from brian2 import Network, NeuronGroup, SpikeMonitor, linked_var, seed
+
+    from brainlearn.devices import use_device
+    from brainlearn.encoding import pixel_table, poisson_input_group, start_presentation
+
+    with use_device("runtime"):
+        seed(5)
+        n, dt, t_input = 2000, 1 * ms, 400 * ms
+        pixels = np.full((1, n), 255.0)
+        pixels[0, :10] = 0.0  # silent cells
+        table = pixel_table(pixels, name="pixels_steps")
+        ctl = NeuronGroup(1, "example : 1\nintensity : 1\nt_off : second", dt=dt)
+        ctl.intensity = 1.0
+        ctl.t_off = t_input
+        inp = poisson_input_group(n, table, scale=0.5 * Hz, dt=dt, name="input_steps",
+                                  intervals="poisson_steps")
+        zeros = np.zeros(n, dtype=int)
+        for var in ("example", "intensity", "t_off"):
+            setattr(inp, var, linked_var(ctl, var, index=zeros))
+        inp.run_regularly(start_presentation("poisson_steps"), dt=1 * second,
+                          when="before_thresholds")
+        mon = SpikeMonitor(inp)
+        Network(ctl, inp, mon).run(t_input)
+
+    lam = 1 / (255 * 0.5 * 1e-3)  # 7.84 steps at 127.5 Hz and 1 ms
+    cells, steps = np.asarray(mon.i_), np.round(np.asarray(mon.t_) / 1e-3).astype(int)
+    assert cells.min() >= 10  # rate 0: no spike
+    order = np.lexsort((steps, cells))
+    cells, steps = cells[order], steps[order]
+    first = np.r_[True, cells[1:] != cells[:-1]]
+    gaps = np.diff(steps)[~first[1:]]
+    starts = steps[first]  # the first interval counts from the start, step 0
+    expected = lam + np.exp(-lam)
+    assert gaps.min() >= 1 and starts.min() >= 1
+    assert abs(gaps.mean() - expected) < 0.06  # about 100,000 intervals: sd of mean 0.009
+    assert abs(starts.mean() - expected) < 0.3  # 1,990 first intervals: sd 0.06
+    assert 0.9 * lam < gaps.var() < 1.1 * lam  # a Poisson process would give lam**2 = 61.5
+    with pytest.raises(ValueError, match="intervals must be one of"):
+        start_presentation("gamma")

@@ -69,7 +69,7 @@ from brainlearn.cppcode import (
     scale_by_post,
     untimed_steps,
 )
-from brainlearn.encoding import pixel_table, poisson_input_group
+from brainlearn.encoding import INTERVALS, pixel_table, poisson_input_group, start_presentation
 from brainlearn.plasticity import PairSTDP, SynapseCode
 from brainlearn.presentation import link_input, multiply_intensity, presentation_controller
 from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
@@ -98,7 +98,10 @@ class LCSNNParams(CheckedParams):
     multiplied by ``lr_decay`` every ``decay_every`` images. ``one_spike``: of the cells that
     cross threshold in one step, one (chosen uniformly at random) spikes, as the authors'
     ``DiehlAndCookNodes(one_spike=True)``; all of them reset, raise theta and turn
-    refractory (``cpp_standalone`` only).
+    refractory (``cpp_standalone`` only). ``input_intervals``: how the input cells' spike
+    intervals are drawn (:data:`brainlearn.encoding.INTERVALS`): exponential, a Poisson
+    process, or ``"poisson_steps"``, whole steps from a Poisson distribution, as the
+    BindsNET encoder of the authors' runs (a far more regular train of the same mean rate).
     """
 
     n_filters: int = 25
@@ -125,6 +128,7 @@ class LCSNNParams(CheckedParams):
     decay_every: int = 250
     tau_trace: Quantity = qfield(20 * ms)
     one_spike: bool = False
+    input_intervals: str = "exponential"
 
     _units = {
         "dt": ms, "t_input": ms, "input_rate": Hz, "intensity_factor": NUMBER,
@@ -141,6 +145,9 @@ class LCSNNParams(CheckedParams):
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
         if not isinstance(self.one_spike, bool | np.bool_):
             raise ValueError(f"one_spike must be true or false, got {self.one_spike!r}")
+        if self.input_intervals not in INTERVALS:
+            raise ValueError(f"input_intervals must be one of {INTERVALS}, got "
+                             f"{self.input_intervals!r}")
         if not 0 <= int(self.crop) < 14:
             raise ValueError(f"crop must be 0 to 13 pixels, got {self.crop!r}")
         if self.kernel > self.side:
@@ -356,8 +363,9 @@ def build_network(params: LCSNNParams, n_table: int, *, plastic: bool) -> dict:
     ctl = presentation_controller(
         multiply_intensity(p.intensity_factor), t_input=p.t_input, period=period,
         min_spikes=p.min_spikes, max_retries=p.max_retries, dt=dt)
-    inp = poisson_input_group(p.n_inputs, table, scale=p.input_rate, name="input", dt=dt)
-    link_input(inp, ctl, period)
+    inp = poisson_input_group(p.n_inputs, table, scale=p.input_rate, name="input", dt=dt,
+                              intervals=p.input_intervals)
+    link_input(inp, ctl, period, start=start_presentation(p.input_intervals))
 
     eqs = "dv/dt = (v_rest - v) / tau_m : volt\nfresh : 1 (linked)\n"
     if plastic:
