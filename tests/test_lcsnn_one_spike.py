@@ -245,3 +245,45 @@ def test_the_estimator_the_models_command_and_sweeps_take_one_spike(tmp_path, ca
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "one_spike must be true or false" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_authors_input_intervals_reach_the_network_from_every_entry(tmp_path, monkeypatch,
+                                                                        capsys):
+    """``input_intervals="poisson_steps"`` (BindsNET's encoder, see ``tests/test_encoding.py``
+    for its statistics): the input group draws its intervals so, from the parameters, the
+    ``train`` command and ``brainlearn models train --set``; a bad value is one line."""
+    from brian2.groups.group import CodeRunner
+
+    from brainlearn.cli import main as brainlearn
+    from brainlearn.models.lcsnn import __main__ as cli
+    from brainlearn.models.lcsnn import training
+
+    def codes(net):  # the reset, and the presentation start (a run_regularly)
+        return [net["input"].event_codes["spike"]] + [
+            str(obj.abstract_code) for obj in net["input"].contained_objects
+            if isinstance(obj, CodeRunner) and obj.name.endswith("run_regularly")]
+
+    with use_device("runtime"):
+        codes_steps = codes(build_network(LCSNNParams(n_filters=2,
+                                                      input_intervals="poisson_steps"), 1,
+                                          plastic=True))
+        default_codes = codes(build_network(LCSNNParams(n_filters=2), 1, plastic=True))
+    assert sum("poisson(" in code for code in codes_steps) == 2  # each spike, and the start
+    assert not any("poisson(" in code for code in default_codes)
+
+    calls = []
+    monkeypatch.setattr(training, "train", lambda run, **kw: calls.append(kw["params"]) or {
+        "train_examples": 1, "ms_per_example": 1.0})
+    assert cli.main(["train", "--filters", "25", "--input-intervals", "poisson_steps",
+                     "--one-spike", "--out", str(tmp_path / "a")]) == 0
+    assert calls == [{"one_spike": True, "input_intervals": "poisson_steps"}]
+    assert brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",
+                       "input_intervals=poisson_steps", "--out", str(tmp_path / "b")]) == 0
+    assert calls[-1] == {"input_intervals": "poisson_steps"}
+    monkeypatch.undo()
+    capsys.readouterr()
+    code = brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",
+                       "input_intervals=gamma", "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "input_intervals must be one of" in err
+    assert not (tmp_path / "c").exists()

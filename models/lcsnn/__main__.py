@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from brainlearn.encoding import INTERVALS
+
 __all__ = ["main", "curve", "curve_table", "curve_command", "figure", "CURVE", "PAPER"]
 
 #: the published curve: filters -> (mean, sd) test accuracy in % (the authors' plot script
@@ -214,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--one-spike", action="store_true",
                     help="one crossing cell spikes per step, as the authors' BindsNET nodes "
                     "(DiehlAndCookNodes(one_spike=True); default: every crossing cell)")
+    tr.add_argument("--input-intervals", choices=INTERVALS, default=None,
+                    help="input spike intervals: exponential (a Poisson process, default) or "
+                    "poisson_steps (whole steps from a Poisson distribution, as the BindsNET "
+                    "encoder of the authors' runs)")
     tr.add_argument("--out", required=True, help="run directory")
     ev = sub.add_parser("evaluate", help="fit the readouts and score the test set")
     ev.add_argument("run_dir")
@@ -262,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             metrics = train(args.out, n_filters=args.filters, kernel=args.kernel,
                             stride=args.stride, examples=args.examples, epochs=args.epochs,
                             data=args.data, seed=args.seed, threads=args.threads,
-                            params={"one_spike": True} if args.one_spike else None)
+                            params={**({"one_spike": True} if args.one_spike else {}),
+                                    **({"input_intervals": args.input_intervals}
+                                       if args.input_intervals else {})} or None)
             print(f"trained {metrics['train_examples']} images, "
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
         elif args.command == "table":

@@ -35,14 +35,18 @@ def train_run(run_dir: str | Path, *, data: str = "full", seed: int = 0, progres
               **options) -> dict:
     """Train (or resume) a run directory: :func:`brainlearn.models.lcsnn.training.train`
     (``options``: ``n_filters``, ``examples``, ``epochs``, ``kernel``, ``stride``, ...;
-    ``one_spike``, an :class:`~brainlearn.models.lcsnn.model.LCSNNParams` field, goes to
-    ``params``)."""
+    ``one_spike`` and ``input_intervals``, fields of
+    :class:`~brainlearn.models.lcsnn.model.LCSNNParams`, go to ``params``)."""
     from brainlearn.models.lcsnn.training import train
 
-    if "one_spike" in options:
-        options["params"] = {**(options.get("params") or {}),
-                             "one_spike": options.pop("one_spike")}
+    moved = {key: options.pop(key) for key in _PARAM_OPTIONS if key in options}
+    if moved:
+        options["params"] = {**(options.get("params") or {}), **moved}
     return train(run_dir, data=data, seed=seed, progress=progress, **options)
+
+
+#: training options that are :class:`~brainlearn.models.lcsnn.model.LCSNNParams` fields
+_PARAM_OPTIONS = ("one_spike", "input_intervals")
 
 
 def evaluate_run(run_dir: str | Path, **options) -> dict:
@@ -122,7 +126,7 @@ def sweep_task(params: dict, seed: int, workdir: Path) -> dict:
     metrics = train(run_dir, n_filters=int(params.get("n_filters", 25)), data=data, seed=seed,
                     examples=int(params["examples"]) if "examples" in params else None,
                     device=params.get("device", "cpp_standalone"), progress=False,
-                    params={"one_spike": params["one_spike"]} if "one_spike" in params else None)
+                    params={k: params[k] for k in _PARAM_OPTIONS if k in params} or None)
     out = {k: metrics[k] for k in ("train_examples", "ms_per_example", "compile_seconds")}
     n_test = int(params.get("test_examples", 0)) or None
     ev = evaluate(run_dir, test_examples=n_test, progress=False)
@@ -149,7 +153,8 @@ SPEC = register_model(ModelSpec(
         {"n_filters": "25", "examples": "1000 (default: all of data)",
          "data": "embedded | full", "device": "cpp_standalone | runtime",
          "test_examples": "all",
-         "one_spike": "false | true (one crossing cell spikes per step; cpp_standalone)"}),
+         "one_spike": "false | true (one crossing cell spikes per step; cpp_standalone)",
+         "input_intervals": "exponential | poisson_steps (BindsNET's encoder)"}),
     commands=("brainlearn models train --model lcsnn --set n_filters=100 --seed 0 "
               "--out runs/lcsnn/f100_s0",
               "brainlearn models evaluate runs/lcsnn/f100_s0"),
