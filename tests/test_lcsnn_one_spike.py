@@ -287,3 +287,32 @@ def test_the_authors_input_intervals_reach_the_network_from_every_entry(tmp_path
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "input_intervals must be one of" in err
     assert not (tmp_path / "c").exists()
+
+
+def test_the_curve_trains_with_the_authors_input_and_its_table_says_so(tmp_path, monkeypatch):
+    from test_lcsnn_curve import _run
+
+    from brainlearn import rundir
+    from brainlearn.models.lcsnn import __main__ as cli
+    from brainlearn.models.lcsnn import training
+
+    calls = []
+    monkeypatch.setattr(training, "train", lambda run, **kw: calls.append(kw["params"]))
+    monkeypatch.setattr(training, "evaluate", lambda run, **kw: None)
+    assert cli.main(["curve", "--out", str(tmp_path / "c"), "--filters", "50", "--seeds", "0",
+                     "--one-spike", "--input-intervals", "poisson_steps"]) == 0
+    assert calls == [{"one_spike": True, "input_intervals": "poisson_steps"}]
+
+    folder = tmp_path / "curve"
+    for filters, seed, intervals in ((25, 0, "poisson_steps"), (25, 1, None),
+                                     (250, 0, "poisson_steps")):
+        run = _run(folder, filters, seed, accuracy=0.9)
+        params = {"one_spike": True, **({"input_intervals": intervals} if intervals else {})}
+        rundir.write_config(run, {**rundir.read_config(run), "params": params}, kind="lcsnn")
+    table = cli.curve_table(str(folder), str(tmp_path / "curve.csv"), "runs/x").set_index("filters")
+    assert table.loc[250, "input intervals"] == "poisson_steps"
+    assert table.loc[250, "command"].endswith(
+        "--filters 250 --seeds 0 --one-spike --input-intervals poisson_steps")
+    assert table.loc[25, "input intervals"] == "mixed"
+    assert "--input-intervals" not in table.loc[25, "command"]
+    assert table.loc[50, "input intervals"] == ""

@@ -50,11 +50,14 @@ def figure(runs: list[str], out: str, extra: str | None = None) -> list:
 
 
 def curve_command(filters: int, out: str = "runs/lcsnn", one_spike: bool = False,
-                  seeds: list[int] | None = None) -> str:
+                  seeds: list[int] | None = None, input_intervals: str = "exponential") -> str:
     """The command that trains and evaluates every seed of size ``filters`` of the curve
-    (``seeds``: those instead of :data:`CURVE`'s; ``one_spike``: with ``--one-spike``)."""
+    (``seeds``: those instead of :data:`CURVE`'s; ``one_spike``: with ``--one-spike``;
+    ``input_intervals`` other than exponential: with ``--input-intervals``)."""
     seeds = [s for f, s in CURVE if f == filters] if seeds is None else seeds
     flag = " --one-spike" if one_spike else ""
+    if input_intervals != "exponential":
+        flag += f" --input-intervals {input_intervals}"
     return (f"python -m brainlearn.models.lcsnn curve --out {out} --filters {filters} "
             f"--seeds {' '.join(str(s) for s in seeds)}{flag}")
 
@@ -101,7 +104,8 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     directory in ``folder``) of every readout's test accuracy beside the paper's, which seeds are done or still under way in ``folder`` (``status``), and the
     command that trains and evaluates the size (``command``, run directories in
     ``runs_out``; ``--one-spike`` when its runs had one spike per step, column ``one
-    spike``); written to ``out``. ``ngram, authors' protocol %`` is the n-gram readout as the
+    spike``, and ``--input-intervals`` when they drew the authors' input, column ``input
+    intervals``); written to ``out``. ``ngram, authors' protocol %`` is the n-gram readout as the
     authors' script scores it (the best training block's network and the readouts counted
     while it learnt, :mod:`~brainlearn.models.lcsnn.blocks`), over the runs that have it.
     Sizes with no evaluated run keep blank accuracies."""
@@ -120,13 +124,14 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     rows, evaluated = [], 0
     for filters in sorted(PAPER):
         seeds = _seeds(folder, filters)
-        done, running, one_spike = [], [], set()
+        done, running, one_spike, intervals = [], [], set(), set()
         for seed in seeds:
             run = folder / f"f{filters}_s{seed}"
             metrics = rundir.read_metrics(run) if run.is_dir() else {}
             if run.is_dir():
                 params = (rundir.read_config(run) or {}).get("params") or {}
                 one_spike.add(bool(params.get("one_spike", False)))
+                intervals.add(params.get("input_intervals", "exponential"))
             if "accuracy" in metrics:
                 done.append({**rundir.read_config(run), **metrics})
                 evaluated += 1
@@ -137,7 +142,9 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                "cells": p.n_neurons, "synapses": p.n_synapses,
                "seeds": f"{len(done)} of {len(seeds)}",
                "one spike": {frozenset(): "", frozenset({True}): "yes",
-                             frozenset({False}): "no"}.get(frozenset(one_spike), "mixed")}
+                             frozenset({False}): "no"}.get(frozenset(one_spike), "mixed"),
+               "input intervals": (next(iter(intervals)) if len(intervals) == 1 else
+                                   "mixed" if intervals else "")}
         columns = [(r, f"accuracy_{r}") for r in ("vote", "ngram", "logistic", "online")]
         for readout, key in (*columns, ("ngram, authors' protocol", "authors_accuracy_ngram")):
             values = 100 * np.array([r[key] for r in done if key in r], dtype=float)
@@ -151,7 +158,9 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                             ("assign_examples", "readout images"), ("test_examples", "test images")):
             row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
         row["status"] = _status(done, running, seeds)
-        row["command"] = curve_command(filters, runs_out, one_spike == {True}, seeds)
+        row["command"] = curve_command(filters, runs_out, one_spike == {True}, seeds,
+                                       next(iter(intervals)) if len(intervals) == 1
+                                       else "exponential")
         rows.append(row)
     if not evaluated:
         raise ValueError(f"{folder} holds no evaluated LC-SNN run of the curve")
@@ -162,14 +171,16 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
 
 
 def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None = None,
-          seeds: tuple[int, ...] | None = None, workers: int = 1, one_spike: bool = False) -> None:
+          seeds: tuple[int, ...] | None = None, workers: int = 1, one_spike: bool = False,
+          input_intervals: str = "exponential") -> None:
     """Train and evaluate every run of :data:`CURVE` in ``out/f{filters}_s{seed}``, one
     after the other (only the given ``filters`` and ``seeds``, when given); finished runs
     are skipped and an unfinished one resumes (its training from its checkpoint, its
     evaluation from its kept chunks), so the same command continues a stopped curve.
     ``workers`` processes share each evaluation's images (the result is the same).
     ``one_spike``: the runs have one spike per step (``LCSNNParams.one_spike``, the authors'
-    nodes); a folder holds one kind of run (a run of the other kind is refused). Each run
+    nodes), ``input_intervals`` the input's intervals (``LCSNNParams.input_intervals``); a
+    folder holds one kind of run (a run of the other kind is refused). Each run
     with a record of its training blocks is also scored by the authors' test protocol
     (:func:`~brainlearn.models.lcsnn.training.evaluate_authors`)."""
     from pathlib import Path
@@ -190,8 +201,10 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
         if "accuracy" in metrics and ("authors_accuracy_ngram" in metrics or not recorded):
             continue
         if "train_examples" not in metrics:
-            train(run, n_filters=size, seed=seed, threads=threads,
-                  params={"one_spike": True} if one_spike else None)
+            params = {**({"one_spike": True} if one_spike else {}),
+                      **({"input_intervals": input_intervals}
+                         if input_intervals != "exponential" else {})}
+            train(run, n_filters=size, seed=seed, threads=threads, params=params or None)
         if "accuracy" not in metrics:
             evaluate(run, workers=workers)
         if (run / BEST).exists():
@@ -249,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="processes that share each evaluation's images (1; same result)")
     cu.add_argument("--one-spike", action="store_true",
                     help="one crossing cell spikes per step (the authors' BindsNET nodes)")
+    cu.add_argument("--input-intervals", choices=INTERVALS, default="exponential",
+                    help="input spike intervals (poisson_steps: the authors' BindsNET "
+                    "encoder)")
     ta = sub.add_parser("table", help="the curve's table: measured sizes beside the paper's")
     ta.add_argument("folder", help="folder of evaluated run directories (curve --out)")
     ta.add_argument("--out", required=True, help="CSV file to write")
@@ -289,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("the final network with the running readouts: " + ", ".join(running))
         elif args.command == "curve":
             curve(args.out, threads=args.threads, filters=args.filters, seeds=args.seeds,
-                  workers=args.workers, one_spike=args.one_spike)
+                  workers=args.workers, one_spike=args.one_spike,
+                  input_intervals=args.input_intervals)
         else:
             metrics = evaluate(args.run_dir, assign_examples=args.assign_examples,
                                test_examples=args.test_examples, workers=args.workers,
