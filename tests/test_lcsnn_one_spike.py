@@ -316,3 +316,21 @@ def test_the_curve_trains_with_the_authors_input_and_its_table_says_so(tmp_path,
     assert table.loc[25, "input intervals"] == "mixed"
     assert "--input-intervals" not in table.loc[25, "command"]
     assert table.loc[50, "input intervals"] == ""
+
+
+@pytest.mark.slow
+def test_a_run_with_the_authors_input_is_reproducible_from_its_seed(tmp_path):
+    """Brian2's ``poisson`` draws from the seeded generator: the same seed trains the same
+    weights and thresholds, another seed other ones (compiled, 100 embedded images)."""
+    from brainlearn.models.lcsnn.training import train
+
+    params = {"input_intervals": "poisson_steps"}
+    stored = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        train(tmp_path / name, data="embedded", seed=seed, n_filters=25, examples=100,
+              params=params, progress=False)
+        with np.load(tmp_path / name / "weights.npz") as f:
+            stored[name] = {k: f[k] for k in f.files}
+    for key in ("weights", "theta"):
+        assert np.array_equal(stored["a"][key], stored["b"][key]), key
+        assert not np.array_equal(stored["a"][key], stored["c"][key]), key
