@@ -62,6 +62,14 @@ def curve_command(filters: int, out: str = "runs/lcsnn", one_spike: bool = False
             f"--seeds {' '.join(str(s) for s in seeds)}{flag}")
 
 
+def _params(one_spike: bool, input_intervals: str) -> dict | None:
+    """The ``LCSNNParams`` changes of the command's options (None: the defaults)."""
+    changes = {"one_spike": True} if one_spike else {}
+    if input_intervals != "exponential":
+        changes["input_intervals"] = input_intervals
+    return changes or None
+
+
 def _seeds(folder, filters: int) -> list[int]:
     """The seeds of size ``filters``: :data:`CURVE`'s and those of any further run directory
     ``f{filters}_s{seed}`` in ``folder`` (``curve --filters F --seeds ...`` trains any)."""
@@ -101,12 +109,12 @@ def _status(done: list[dict], running: list[str], seeds: list[int]) -> str:
 def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     """One row per size of the published curve (:data:`PAPER`): the evaluated runs' mean
     +- sd over seeds (sample sd, ``ddof=1``; :data:`CURVE`'s seeds and any further seed's run
-    directory in ``folder``) of every readout's test accuracy beside the paper's, which seeds are done or still under way in ``folder`` (``status``), and the
-    command that trains and evaluates the size (``command``, run directories in
-    ``runs_out``; ``--one-spike`` when its runs had one spike per step, column ``one
-    spike``, and ``--input-intervals`` when they drew the authors' input, column ``input
-    intervals``); written to ``out``. ``ngram, authors' protocol %`` is the n-gram readout as the
-    authors' script scores it (the best training block's network and the readouts counted
+    directory in ``folder``) of every readout's test accuracy beside the paper's, which seeds
+    are done or still under way in ``folder`` (``status``), and the command that trains and
+    evaluates the size (``command``, run directories in ``runs_out``; ``--one-spike`` when
+    its runs had one spike per step, column ``one spike``, and ``--input-intervals`` when
+    they drew the authors' input, column ``input intervals``); written to ``out``. ``ngram,
+    authors' protocol %`` is the n-gram readout as the authors' script scores it (the best training block's network and the readouts counted
     while it learnt, :mod:`~brainlearn.models.lcsnn.blocks`), over the runs that have it.
     Sizes with no evaluated run keep blank accuracies."""
     from pathlib import Path
@@ -145,6 +153,7 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                              frozenset({False}): "no"}.get(frozenset(one_spike), "mixed"),
                "input intervals": (next(iter(intervals)) if len(intervals) == 1 else
                                    "mixed" if intervals else "")}
+        common = row["input intervals"] if len(intervals) == 1 else "exponential"
         columns = [(r, f"accuracy_{r}") for r in ("vote", "ngram", "logistic", "online")]
         for readout, key in (*columns, ("ngram, authors' protocol", "authors_accuracy_ngram")):
             values = 100 * np.array([r[key] for r in done if key in r], dtype=float)
@@ -158,9 +167,7 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
                             ("assign_examples", "readout images"), ("test_examples", "test images")):
             row[column] = ", ".join(sorted({f"{r[key]:,}" for r in done}))
         row["status"] = _status(done, running, seeds)
-        row["command"] = curve_command(filters, runs_out, one_spike == {True}, seeds,
-                                       next(iter(intervals)) if len(intervals) == 1
-                                       else "exponential")
+        row["command"] = curve_command(filters, runs_out, one_spike == {True}, seeds, common)
         rows.append(row)
     if not evaluated:
         raise ValueError(f"{folder} holds no evaluated LC-SNN run of the curve")
@@ -201,10 +208,8 @@ def curve(out: str, threads: int | None = None, filters: tuple[int, ...] | None 
         if "accuracy" in metrics and ("authors_accuracy_ngram" in metrics or not recorded):
             continue
         if "train_examples" not in metrics:
-            params = {**({"one_spike": True} if one_spike else {}),
-                      **({"input_intervals": input_intervals}
-                         if input_intervals != "exponential" else {})}
-            train(run, n_filters=size, seed=seed, threads=threads, params=params or None)
+            train(run, n_filters=size, seed=seed, threads=threads,
+                  params=_params(one_spike, input_intervals))
         if "accuracy" not in metrics:
             evaluate(run, workers=workers)
         if (run / BEST).exists():
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--one-spike", action="store_true",
                     help="one crossing cell spikes per step, as the authors' BindsNET nodes "
                     "(DiehlAndCookNodes(one_spike=True); default: every crossing cell)")
-    tr.add_argument("--input-intervals", choices=INTERVALS, default=None,
+    tr.add_argument("--input-intervals", choices=INTERVALS, default="exponential",
                     help="input spike intervals: exponential (a Poisson process, default) or "
                     "poisson_steps (whole steps from a Poisson distribution, as the BindsNET "
                     "encoder of the authors' runs)")
@@ -284,9 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics = train(args.out, n_filters=args.filters, kernel=args.kernel,
                             stride=args.stride, examples=args.examples, epochs=args.epochs,
                             data=args.data, seed=args.seed, threads=args.threads,
-                            params={**({"one_spike": True} if args.one_spike else {}),
-                                    **({"input_intervals": args.input_intervals}
-                                       if args.input_intervals else {})} or None)
+                            params=_params(args.one_spike, args.input_intervals))
             print(f"trained {metrics['train_examples']} images, "
                   f"{metrics['ms_per_example']:.1f} ms per image: {args.out}")
         elif args.command == "table":
