@@ -177,6 +177,15 @@ def test_models_list_and_compare_reach_the_model_by_registration(tmp_path, capsy
     assert main(["compare", str(run), "--out", str(tmp_path / "cmp")]) == 0
     table = pd.read_csv(next((tmp_path / "cmp").glob("*.csv")))
     assert table["method"].str.contains("LC-SNN").sum() == 2
+    assert not any("one spike" in r["method"] or "intervals" in r["method"] for r in rows)
+    # a run with the authors' cells and input says so in every row's method
+    config = rundir.read_config(run)
+    rundir.write_config(run, {**config, "params": {"one_spike": True,
+                                                   "input_intervals": "poisson_steps"}},
+                        kind="lcsnn")
+    assert all(r["method"].startswith("LC-SNN (Saunders et al. 2019), 25 filters 12x12/4, "
+                                      "N=225, one spike per step, poisson_steps input intervals, ")
+               for r in comparison_rows([run]))
 
 
 def test_sweep_lists_the_models_task(capsys):

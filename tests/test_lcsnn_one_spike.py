@@ -280,6 +280,10 @@ def test_the_authors_input_intervals_reach_the_network_from_every_entry(tmp_path
     assert brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",
                        "input_intervals=poisson_steps", "--out", str(tmp_path / "b")]) == 0
     assert calls[-1] == {"input_intervals": "poisson_steps"}
+    assert brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",
+                       "one_spike=true", "input_intervals=poisson_steps",
+                       "--out", str(tmp_path / "paper")]) == 0  # the paper's network (guide)
+    assert calls[-1] == {"one_spike": True, "input_intervals": "poisson_steps"}
     monkeypatch.undo()
     capsys.readouterr()
     code = brainlearn(["models", "train", "--model", "lcsnn", "--data", "embedded", "--set",

@@ -68,7 +68,10 @@ def side_by_side(table: pd.DataFrame, out: str | Path) -> Path:
                     .agg({column: "mean", "accuracy": "mean"}).sort_values(column))
             ax.plot(mean[column], 100 * mean["accuracy"], "o-", label=family)
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        low, high = ax.get_xlim()
+        # under a decade there is no major tick to label: label the minor ones instead
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}")
+                                     if high / low < 10 else matplotlib.ticker.NullFormatter())
         ax.set_xlabel(label)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")

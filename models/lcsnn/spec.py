@@ -73,9 +73,12 @@ def comparison_rows(run_dir: str | Path) -> list[dict]:
     readout_parameters = {"vote": n, "ngram": metrics.get("ngram_parameters") or 0,
                           "logistic": 10 * n + 10, "online": 10 * n + 10,
                           "authors": metrics.get("authors_ngram_parameters") or 0}
+    params = config.get("params") or {}
+    intervals = params.get("input_intervals", "exponential")
     title = (f"LC-SNN (Saunders et al. 2019), {config['n_filters']} filters "
              f"{config['kernel']}x{config['kernel']}/{config['stride']}, N={n}"
-             + (", one spike per step" if (config.get("params") or {}).get("one_spike") else ""))
+             + (", one spike per step" if params.get("one_spike") else "")
+             + (f", {intervals} input intervals" if intervals != "exponential" else ""))
     rows = []
     for key, label in _LABELS.items():
         accuracy_key, spikes_key = _KEYS[key]
