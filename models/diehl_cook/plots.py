@@ -149,7 +149,6 @@ def plot_passes(run_dir: str | Path) -> Path:
                          f"({int(metrics.get('test_examples', 0)):,} images)")
     ax.set(xlabel="pass over the training images", ylabel="accuracy (%)", ylim=(0, 100),
            xticks=table["pass"].tolist(), title="Diehl & Cook: accuracy after each pass")
-    ax.legend(loc="lower right", fontsize=7)
     at_rest = table.dropna(subset=["cells_fire_at_rest"]) if "cells_fire_at_rest" in table \
         else table.iloc[:0]
     if len(at_rest):
@@ -158,7 +157,10 @@ def plot_passes(run_dir: str | Path) -> Path:
                    label="cells whose threshold lies below rest")
         right.set_ylabel("cells firing from rest", color="C3")
         right.set_ylim(bottom=0)
-        right.legend(loc="lower left", fontsize=7)
+    # one legend for both axes, below the plot (a legend per axis overlapped)
+    handles = [h for a in fig.axes for h in a.get_legend_handles_labels()[0]]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", fontsize=7, frameon=False)
     return save_figure(fig, run_dir / "passes.png")
 
 
