@@ -157,6 +157,9 @@ def test_every_pass_is_kept_and_scored_without_changing_the_training(two_passes)
     assert table["test_examples"].tolist() == [960, 960]
     assert (table["scored_on"] == "validation").all()
     assert table["accuracy_vote"].between(0, 1).all()
+    # the fitted readouts are scored on the same counts
+    assert table["accuracy_logistic"].between(0, 1).all()
+    assert table["accuracy_online"].between(0, 1).all()
     # without scoring the snapshots are kept all the same, unscored
     assert not (plain / PASSES_CSV).exists()
     assert (pass_directory(plain, 2) / "weights.npz").exists()
@@ -185,6 +188,13 @@ def test_the_pass_curve_is_drawn_with_the_passes_that_have_no_snapshot(tmp_path)
         "scored_on": "validation"}))
     table = score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40)
     assert table["cells_fire_at_rest"].tolist()[1:] == [0]  # theta starts at 20 mV
+    assert table["accuracy_logistic"].isna().all()  # scored before the fitted readouts were
+    assert plot_passes(tmp_path).stat().st_size > 0
+    score = json.loads((folder / "score.json").read_text())
+    (folder / "score.json").write_text(json.dumps({**score, "accuracy_logistic": 0.8,
+                                                   "accuracy_online": 0.75}))
+    table = score_passes(tmp_path, TrainConfig(neurons=3), position=80, pass_size=40)
+    assert table[["accuracy_logistic", "accuracy_online"]].values.tolist()[1:] == [[0.8, 0.75]]
     assert plot_passes(tmp_path).stat().st_size > 0
     # a table written before the column existed is drawn as before
     table.drop(columns=["cells_fire_at_rest"]).to_csv(tmp_path / PASSES_CSV, index=False)

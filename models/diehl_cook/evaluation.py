@@ -69,7 +69,7 @@ from brainlearn.readout import VoteReadout
 __all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluation",
            "open_evaluation", "READOUTS", "check_readouts", "evaluate", "window_mask",
            "window_spikes", "finish_evaluation", "ONLINE_EPOCHS", "frozen_params",
-           "evaluation_workers", "PARALLEL_MIN_IMAGES"]
+           "evaluation_workers", "PARALLEL_MIN_IMAGES", "readout_scores"]
 
 #: an evaluation of at least this many images (both passes) uses every core by default:
 #: starting a local cluster's worker processes costs seconds on a quiet machine, and on the
@@ -440,7 +440,7 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
                                    n_neurons=config.neurons,
                                    window=float(params.t_input / second))
     metrics = rundir.read_metrics(run_dir)
-    metrics.update(_readout_scores(readouts, assign.counts, assign_labels, test.counts,
+    metrics.update(readout_scores(readouts, assign.counts, assign_labels, test.counts,
                                    test_labels, config.seed))
     metrics.update(
         neurons=config.neurons, assign_examples=len(assign_labels),
@@ -457,7 +457,28 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
 ONLINE_EPOCHS = 3
 
 
-def _readout_scores(readouts, train_counts, train_labels, test_counts, test_labels, seed) -> dict:
+def readout_scores(readouts, train_counts, train_labels, test_counts, test_labels,
+                   seed: int) -> dict:
+    """Fit each named readout on training counts and score it on test counts.
+
+    Parameters
+    ----------
+    readouts : iterable of str
+        Names from :data:`READOUTS`: ``vote`` (Diehl & Cook's label assignment),
+        ``logistic`` (:class:`~brainlearn.readout.LogisticReadout`), ``online``
+        (:class:`~brainlearn.readout.OnlineReadout`, the delta rule, ``ONLINE_EPOCHS`` passes).
+    train_counts, test_counts : numpy.ndarray
+        Spike counts ``(examples, cells)``.
+    train_labels, test_labels : numpy.ndarray
+        Digit labels.
+    seed : int
+        Random state of the fitted readouts.
+
+    Returns
+    -------
+    dict
+        ``accuracy_<name>`` for each readout, a fraction.
+    """
     from brainlearn.readout import LogisticReadout, OnlineReadout
 
     scores = {}

@@ -6,7 +6,9 @@ weights, theta and delays, the format of the run's own ``weights.npz``; ``snapsh
 the images seen and presentations shown). Each snapshot is then scored cheaply by the frozen
 network: labels assigned on the first ``PASS_ASSIGN_IMAGES`` (10,000) training images, a
 vote on the first ``PASS_TEST_IMAGES`` (2,000) test images (or the held-out images of a run
-with ``validation``). ``RUN/passes.csv`` holds one row per pass, so the curve of accuracy
+with ``validation``), and the logistic and online readouts fitted on the same counts (the
+evaluation's, :func:`~brainlearn.models.diehl_cook.evaluation.readout_scores`): they ignore
+a cell that fires alike for every image, which the vote cannot. ``RUN/passes.csv`` holds one row per pass, so the curve of accuracy
 against passes is known while a long run trains, and if it has to stop early. Nothing is
 chosen from these scores: the run trains the passes it was configured for.
 
@@ -54,7 +56,8 @@ PASS_ASSIGN_IMAGES = 10_000
 #: test images its vote is scored on
 PASS_TEST_IMAGES = 2_000
 #: the columns of ``passes.csv`` (:func:`pass_table`)
-PASS_COLUMNS = ["pass", "images_seen", "accuracy_vote", "assign_examples", "test_examples",
+PASS_COLUMNS = ["pass", "images_seen", "accuracy_vote", "accuracy_logistic", "accuracy_online",
+                "assign_examples", "test_examples",
                 "scored_on", "mean_theta_mV", "test_spikes_per_example", "cells_fire_at_rest",
                 "snapshot"]
 
@@ -158,8 +161,8 @@ def score_passes(run_dir: str | Path, config: TrainConfig, position: int, pass_s
 
 def _score(run_dir: Path, config: TrainConfig, folders: list[Path], assign_examples: int,
            test_examples: int, progress: bool) -> None:
+    from brainlearn.models.diehl_cook.evaluation import readout_scores
     from brainlearn.models.diehl_cook.frozen import FrozenNetwork
-    from brainlearn.readout import VoteReadout
 
     passes = evaluation_images(config)
     x_a, y_a = (a[:assign_examples] for a in passes["assign"])
@@ -175,9 +178,10 @@ def _score(run_dir: Path, config: TrainConfig, folders: list[Path], assign_examp
                 network.use_weights(weights)
             assign = network.counts(x_a, "assign", progress, desc=f"score {folder.name}")
             test = network.counts(x_t, "test", progress, desc=f"score {folder.name}")
-            vote = VoteReadout().fit(assign, y_a)
+            scores = readout_scores(("vote", "logistic", "online"), assign, y_a, test, y_t,
+                                    int(config.seed))
             rundir.write_json(folder / "score.json", {
-                "accuracy_vote": float(vote.score(test, y_t)),
+                **{name: float(value) for name, value in scores.items()},
                 "assign_examples": len(y_a), "test_examples": len(y_t),
                 "scored_on": "validation" if int(config.validation) else "test",
                 "test_spikes_per_example": float(test.sum(axis=1).mean()),
@@ -213,7 +217,8 @@ def pass_table(run_dir: str | Path, passes_done: int | None = None,
     """The accuracy per pass of a run directory, one row per pass.
 
     Columns (:data:`PASS_COLUMNS`): ``pass``, ``images_seen``, ``accuracy_vote`` (a fraction;
-    NaN until scored, or without a snapshot), ``assign_examples``, ``test_examples``,
+    NaN until scored, or without a snapshot), ``accuracy_logistic`` and ``accuracy_online``
+    (NaN for a snapshot scored before they were), ``assign_examples``, ``test_examples``,
     ``scored_on``, ``mean_theta_mV``, ``test_spikes_per_example`` (of the score),
     ``cells_fire_at_rest`` (cells whose theta is below :func:`rest_theta`: they fire from rest
     with no input), ``snapshot`` (``passes/pass_01``, ``no snapshot`` or ``not scored``).
@@ -233,6 +238,8 @@ def pass_table(run_dir: str | Path, passes_done: int | None = None,
         rows[int(meta["pass"])] = {
             "pass": int(meta["pass"]), "images_seen": int(meta["images_seen"]),
             "accuracy_vote": score.get("accuracy_vote", np.nan),
+            "accuracy_logistic": score.get("accuracy_logistic", np.nan),
+            "accuracy_online": score.get("accuracy_online", np.nan),
             "assign_examples": score.get("assign_examples", 0),
             "test_examples": score.get("test_examples", 0),
             "scored_on": score.get("scored_on", ""), "mean_theta_mV": float(np.mean(theta)),
@@ -243,6 +250,7 @@ def pass_table(run_dir: str | Path, passes_done: int | None = None,
     last = max([int(passes_done or 0), *rows])
     for k in range(1, last + 1):
         rows.setdefault(k, {"pass": k, "images_seen": 0, "accuracy_vote": np.nan,
+                            "accuracy_logistic": np.nan, "accuracy_online": np.nan,
                             "assign_examples": 0, "test_examples": 0, "scored_on": "",
                             "mean_theta_mV": np.nan, "test_spikes_per_example": np.nan,
                             "cells_fire_at_rest": pd.NA, "snapshot": "no snapshot"})

@@ -124,7 +124,8 @@ def receptive_field_image(weights: np.ndarray, path: str | Path, scale: int = 2)
 
 def plot_passes(run_dir: str | Path) -> Path:
     """``passes.png``: the cheap score of every pass's snapshot (``passes.csv``) against the
-    pass, passes without a snapshot marked on the axis, and the run's evaluated accuracy
+    pass (the vote, and the logistic and online readouts of tables written since they exist),
+    passes without a snapshot marked on the axis, and the run's evaluated accuracy
     (``metrics.json``) when there is one; on a second axis, the cells that fire from rest
     (``cells_fire_at_rest``, tables written since that column exists)."""
     import pandas as pd
@@ -138,6 +139,12 @@ def plot_passes(run_dir: str | Path) -> Path:
         sizes = f"labels from {int(scored['assign_examples'].iloc[-1]):,} training images, " \
                 f"vote on {int(scored['test_examples'].iloc[-1]):,} {scored['scored_on'].iloc[-1]} images"
         ax.plot(scored["pass"], 100 * scored["accuracy_vote"], marker="o", ms=4, label=sizes)
+        for name, colour in (("logistic", "C2"), ("online", "C4")):  # tables since they exist
+            fitted = table.dropna(subset=[f"accuracy_{name}"]) if f"accuracy_{name}" in table \
+                else table.iloc[:0]
+            if len(fitted):
+                ax.plot(fitted["pass"], 100 * fitted[f"accuracy_{name}"], marker="^", ms=4,
+                        color=colour, label=f"{name} readout on the same counts")
     missing = table[table["snapshot"] == "no snapshot"]["pass"]
     if len(missing):
         ax.plot(missing, np.zeros(len(missing)), "x", color="0.5", clip_on=False,
