@@ -139,3 +139,30 @@ def test_validation_leaves_the_held_out_images_out_of_training(tmp_path):
     with pytest.raises(ValueError, match="validation 5000 leaves no training images"):
         tune(tmp_path / "t", [0.025 * mV], data="embedded", validation=5000, progress=False)
     assert not (tmp_path / "t").exists()
+
+
+def test_reproduce_trains_rows_under_the_timer_reading_asked_for(tmp_path, monkeypatch):
+    """``--timer brian2`` reaches every row's configuration and gives the rows directories of
+    their own, so a reading's run never resumes the other's (training mocked: no network)."""
+    import brainlearn.models.diehl_cook as diehl_cook
+    from brainlearn.cli import main
+
+    trained = []
+
+    def train(run_dir, config, **kw):
+        run_dir.mkdir(parents=True)
+        trained.append((run_dir.name, config.timer))
+
+    monkeypatch.setattr(diehl_cook, "train", train)
+    with pytest.raises(SystemExit):
+        main(["mnist", "reproduce", "--rows", "6400", "--timer", "brian3", "--out",
+              str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+    for name in ("sharded.evaluate_on_workers", "plots.plot_run"):
+        monkeypatch.setattr(f"brainlearn.models.diehl_cook.{name}", lambda *a, **kw: None)
+    assert main(["mnist", "reproduce", "--rows", "6400", "--timer", "brian2", "--no-progress",
+                 "--out", str(tmp_path / "t")]) == 0
+    assert trained == [("n6400_brian2", "brian2")]
+    reproduce(tmp_path / "t", [6400], plot=False, progress=False)
+    assert trained[-1] == ("n6400", "brian1")
+    assert row_directory(tmp_path / "t", 6400, timer="brian2").name == "n6400_brian2"

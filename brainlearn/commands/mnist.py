@@ -141,6 +141,9 @@ def _add_reproduce(sub) -> None:
     rep.add_argument("--params", default="paper", choices=["paper", "sized"])
     rep.add_argument("--integration", default="implicit_euler", choices=INTEGRATIONS,
                      help="integration of the cells (default implicit_euler; see train --help)")
+    rep.add_argument("--timer", default="brian1", choices=["brian1", "brian2"],
+                     help="reading of the original threshold timer (default brian1; see train "
+                     "--help); rows of brian2 run in directories of their own (n6400_brian2)")
     rep.add_argument("--seeds", default=(0,), type=seed_list,
                      help="comma-separated seeds (default 0)")
     rep.add_argument("--data", default="full", choices=["full", "embedded"])
@@ -299,7 +302,7 @@ def _reproduce(args) -> int:
 
     table = reproduce(
         args.out, args.rows, param_set=args.params, integration=args.integration,
-        seeds=args.seeds, data=args.data, examples=args.examples,
+        timer=args.timer, seeds=args.seeds, data=args.data, examples=args.examples,
         assign_examples=args.assign_examples, test_examples=args.test_examples,
         chunk=args.chunk, progress=not args.no_progress, workers=args.workers,
         scheduler=args.scheduler, device=args.device,

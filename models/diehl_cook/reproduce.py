@@ -33,12 +33,16 @@ PAPER_ROWS: dict[int, tuple[int, float]] = {100: (1, 82.9), 400: (3, 87.0), 1600
 READOUTS = ("vote", "logistic", "online")
 
 
-def row_directory(out: str | Path, neurons: int, param_set: str = "paper", seed: int = 0) -> Path:
-    """Run directory of one row: ``n{N}``, plus ``_{param_set}`` unless ``paper`` and
-    ``_s{seed}`` unless seed 0 (e.g. ``n100_sized_s2``)."""
+def row_directory(out: str | Path, neurons: int, param_set: str = "paper", seed: int = 0,
+                  timer: str = "brian1") -> Path:
+    """Run directory of one row: ``n{N}``, plus ``_{param_set}`` unless ``paper``,
+    ``_{timer}`` unless ``brian1`` and ``_s{seed}`` unless seed 0 (e.g. ``n100_sized_s2``,
+    ``n6400_brian2``)."""
     name = f"n{int(neurons)}"
     if param_set != "paper":
         name += f"_{param_set}"
+    if timer != "brian1":
+        name += f"_{timer}"
     if int(seed) != 0:
         name += f"_s{int(seed)}"
     return Path(out) / name
@@ -80,6 +84,7 @@ def row_summary(run_dir: str | Path) -> dict:
         "accuracy_online": 100 * metrics.get("accuracy_online", float("nan")),
         "theta_plus_mV": metrics.get("theta_plus_mV"),
         "integration": config.get("integration", "euler"),
+        "timer": config.get("timer", "brian1"),
         "train_seconds": metrics["train_seconds"],
         "eval_seconds": metrics["eval_seconds"],
         "eval_shards": metrics.get("shards", 0),
@@ -102,7 +107,9 @@ def _passes_scored(run_dir: Path) -> int:
 def write_table(out: str | Path, rows: list[dict]) -> pd.DataFrame:
     """Write ``table.csv`` and ``table.md`` in ``out`` (atomically) and return the table."""
     out = Path(out)
-    table = pd.DataFrame(rows).sort_values(["neurons", "param_set", "seed"]).reset_index(drop=True)
+    table = pd.DataFrame(rows)
+    keys = [k for k in ("neurons", "param_set", "timer", "seed") if k in table]
+    table = table.sort_values(keys).reset_index(drop=True)
     with atomic_path(out / "table.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4g")
     with atomic_path(out / "table.md") as tmp:
@@ -116,6 +123,7 @@ def reproduce(
     *,
     param_set: str = "paper",
     integration: str = "implicit_euler",
+    timer: str = "brian1",
     seeds: list[int] | tuple[int, ...] = (0,),
     data: str = "full",
     examples: int | None = None,
@@ -141,6 +149,10 @@ def reproduce(
     integration : str
         The cells' integration: ``"implicit_euler"`` (default), ``"exponential_euler"`` or
         ``"euler"`` (the original's; see ``DiehlCookParams``).
+    timer : str
+        Reading of the original threshold's timer: ``"brian1"`` (default, as Brian 1 ran the
+        original code) or ``"brian2"`` (the official Brian2 port's 50 ms block; see
+        ``DiehlCookParams``). Rows of another reading get run directories of their own.
     seeds : sequence of int
         Seeds; each row is run once per seed.
     data : str
@@ -190,8 +202,8 @@ def reproduce(
             config = TrainConfig.create(neurons=int(n), epochs=epochs, examples=examples,
                                         seed=int(seed), data=data, chunk=chunk,
                                         params=param_set, integration=integration,
-                                        device=device)
-            plan.append((row_directory(out, n, param_set, seed), config))
+                                        device=device, timer=timer)
+            plan.append((row_directory(out, n, param_set, seed, timer), config))
     out.mkdir(parents=True, exist_ok=True)
     for run_dir, config in plan:
         metrics_path = run_dir / "metrics.json"
