@@ -441,7 +441,7 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
                                    window=float(params.t_input / second))
     metrics = rundir.read_metrics(run_dir)
     metrics.update(readout_scores(readouts, assign.counts, assign_labels, test.counts,
-                                   test_labels, config.seed))
+                                  test_labels, config.seed))
     metrics.update(
         neurons=config.neurons, assign_examples=len(assign_labels),
         test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,

@@ -8,9 +8,10 @@ network: labels assigned on the first ``PASS_ASSIGN_IMAGES`` (10,000) training i
 vote on the first ``PASS_TEST_IMAGES`` (2,000) test images (or the held-out images of a run
 with ``validation``), and the logistic and online readouts fitted on the same counts (the
 evaluation's, :func:`~brainlearn.models.diehl_cook.evaluation.readout_scores`): they ignore
-a cell that fires alike for every image, which the vote cannot. ``RUN/passes.csv`` holds one row per pass, so the curve of accuracy
-against passes is known while a long run trains, and if it has to stop early. Nothing is
-chosen from these scores: the run trains the passes it was configured for.
+a cell that fires alike for every image, which the vote cannot. ``RUN/passes.csv`` holds one
+row per pass, so the curve of accuracy against passes is known while a long run trains, and
+if it has to stop early. Nothing is chosen from these scores: the run trains the passes it
+was configured for.
 
 The snapshot is taken at the end of the chunk in which the pass ends: exactly at the pass
 boundary when the chunk size divides the number of training images (the default 1,000 does
