@@ -122,6 +122,11 @@ def receptive_field_image(weights: np.ndarray, path: str | Path, scale: int = 2)
     return Path(path)
 
 
+def _rows_with(table, column: str):
+    # the rows of a pass table that have ``column`` (none when the table predates it)
+    return table.dropna(subset=[column]) if column in table else table.iloc[:0]
+
+
 def plot_passes(run_dir: str | Path) -> Path:
     """``passes.png``: the cheap score of every pass's snapshot (``passes.csv``) against the
     pass (the vote, and the logistic and online readouts of tables written since they exist),
@@ -140,8 +145,7 @@ def plot_passes(run_dir: str | Path) -> Path:
                 f"vote on {int(scored['test_examples'].iloc[-1]):,} {scored['scored_on'].iloc[-1]} images"
         ax.plot(scored["pass"], 100 * scored["accuracy_vote"], marker="o", ms=4, label=sizes)
         for name, colour in (("logistic", "C2"), ("online", "C4")):  # tables since they exist
-            fitted = table.dropna(subset=[f"accuracy_{name}"]) if f"accuracy_{name}" in table \
-                else table.iloc[:0]
+            fitted = _rows_with(table, f"accuracy_{name}")
             if len(fitted):
                 ax.plot(fitted["pass"], 100 * fitted[f"accuracy_{name}"], marker="^", ms=4,
                         color=colour, label=f"{name} readout on the same counts")
@@ -156,8 +160,7 @@ def plot_passes(run_dir: str | Path) -> Path:
                          f"({int(metrics.get('test_examples', 0)):,} images)")
     ax.set(xlabel="pass over the training images", ylabel="accuracy (%)", ylim=(0, 100),
            xticks=table["pass"].tolist(), title="Diehl & Cook: accuracy after each pass")
-    at_rest = table.dropna(subset=["cells_fire_at_rest"]) if "cells_fire_at_rest" in table \
-        else table.iloc[:0]
+    at_rest = _rows_with(table, "cells_fire_at_rest")
     if len(at_rest):
         right = ax.twinx()
         right.plot(at_rest["pass"], at_rest["cells_fire_at_rest"], "s--", color="C3", ms=3,

@@ -114,8 +114,9 @@ def curve_table(folder: str, out: str, runs_out: str = "runs/lcsnn"):
     evaluates the size (``command``, run directories in ``runs_out``; ``--one-spike`` when
     its runs had one spike per step, column ``one spike``, and ``--input-intervals`` when
     they drew the authors' input, column ``input intervals``); written to ``out``. ``ngram,
-    authors' protocol %`` is the n-gram readout as the authors' script scores it (the best training block's network and the readouts counted
-    while it learnt, :mod:`~brainlearn.models.lcsnn.blocks`), over the runs that have it.
+    authors' protocol %`` is the n-gram readout as the authors' script scores it (the best
+    training block's network and the readouts counted while it learnt,
+    :mod:`~brainlearn.models.lcsnn.blocks`), over the runs that have it.
     Sizes with no evaluated run keep blank accuracies."""
     from pathlib import Path
 
