@@ -38,6 +38,13 @@ Give it as ``codeobj_class`` to a group or synapses through :func:`fast_codeobj_
 returns ``None`` (Brian2's default) on any other device than ``cpp_standalone``, and when the
 environment variable ``BRAINLEARN_BRIAN2_CODE`` is set (to measure against Brian2's code).
 
+:class:`IdleSkipCodeObject` is :class:`FastCodeObject` whose synapses template puts a
+weight update driven by a post-synaptic trace under a condition (:func:`skip_idle_updates`):
+where the trace is exactly 0 and the weight within its bounds the update changes nothing, and
+the event skips its loads and stores. Diehl & Cook's input synapses use it from
+``IDLE_SKIP_NEURONS`` cells up (``brainlearn.models.diehl_cook.model``): at N=6400 most input
+spikes reach cells that have not fired for over a second, whose traces are flushed to 0.
+
 :func:`scale_by_post` runs ``x *= f_post`` regularly on a pathway's synapses with
 :class:`ScaleByPostCodeObject`, whose template (``brainlearn/cpp/templates/scale_by_post/``)
 multiplies only the synapses of the targets whose ``f`` is not exactly 1, found through a list
@@ -69,6 +76,7 @@ from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.device import all_devices
 
 __all__ = ["FastCodeObject", "ScaleByPostCodeObject", "UnrolledCodeObject", "OneSpikeCodeObject",
+           "IdleSkipCodeObject", "skip_idle_updates",
            "fast_codeobj_class", "one_spike_codeobj_class", "scale_by_post", "untimed_steps",
            "untimed_loop_source"]
 
@@ -139,6 +147,121 @@ class ScaleByPostCodeObject(FastCodeObject):
     templater = FastCodeObject.templater.derive(
         "brainlearn", templates_dir="cpp/templates/scale_by_post",
         env_globals={"brainlearn_pointer": _pointer},
+    )
+
+
+# a depression by a post-synaptic trace, w = clip(w - (nu * trace), lo, hi), as Brian2 writes it
+_CLIPPED = re.compile(r"^(?P<w>\w+) = _clip\((?P=w) - \((?P<nu>\w+) \* (?P<trace>\w+)\), "
+                      r"(?P<lo>\w+), (?P<hi>\w+)\);$")
+# a variable's load from its array, as Brian2 writes it at the top of the event code
+_LOAD = re.compile(r"^(?:const )?\w+ (?P<name>\w+) = \w+\[\w+\];$")
+
+
+def _idle_split(lines: list[str]) -> tuple[list[str], list[str]] | None:
+    # (effect, conditional update) of skip_idle_updates, or None when the code is not of its form
+    stripped = [line.strip() for line in lines]
+    clipped = [i for i, line in enumerate(stripped) if _CLIPPED.match(line)]
+    if len(clipped) != 1:
+        return None
+    m = _CLIPPED.match(stripped[clipped[0]])
+    w, trace, lo, hi = m["w"], m["trace"], m["lo"], m["hi"]
+    guarded = {clipped[0]}
+    old = f"const double {w}_old = {w};"
+    if old in stripped:
+        guarded.add(stripped.index(old))
+    names = [w]
+    for i, line in enumerate(stripped):  # weight sums, s += w - w_old
+        if re.fullmatch(rf"\w+ \+= {w} - {w}_old;", line):
+            name = line.split()[0]
+            loads = [k for k, text in enumerate(stripped)
+                     if re.fullmatch(rf"double {name} = \w+\[\w+\];", text)]
+            if len(loads) != 1:
+                return None
+            guarded |= {i, loads[0]}
+            names.append(name)
+    for name in names:  # the stores of the weight and the sums
+        stores = [k for k, text in enumerate(stripped) if re.fullmatch(rf"\w+\[\w+\] = {name};", text)]
+        if len(stores) != 1:
+            return None
+        guarded.add(stores[0])
+    rest = [i for i in range(len(lines)) if i not in guarded]
+    if any(re.search(rf"\b{w}_old\b", stripped[i]) for i in rest):
+        return None
+    # the rest must not read or write the weight after the update, nor the sums or the trace
+    # anywhere but in their loads
+    for i in rest:
+        load = _LOAD.match(stripped[i])
+        if i > clipped[0] and any(re.search(rf"\b{n}\b", stripped[i])
+                                  for n in (w, trace, m["nu"], lo, hi)):
+            return None
+        if any(re.search(rf"\b{n}\b", stripped[i]) for n in names[1:]) \
+                or (re.search(rf"\b{trace}\b", stripped[i]) and not load):
+            return None
+        if i < clipped[0] and re.match(rf"^{w}\b", stripped[i]):  # w written before the update
+            return None
+    update = [f"if (__builtin_expect(!(_brainlearn_is_zero({trace}) && {lo} <= {w} && {w} <= "
+              f"{hi}), 0))", "{", *("    " + stripped[i] for i in sorted(guarded)), "}"]
+    return [lines[i] for i in rest], update
+
+
+def skip_idle_updates(vector_code: str | list[str]) -> str:
+    """A pathway's event code with its trace-driven weight update made conditional.
+
+    Event code that updates a weight by a post-synaptic trace,
+    ``w = clip(w - nu * trace_post, lo, hi)`` (optionally followed by weight sums
+    ``s_post += w - w_old``), leaves ``w`` bit for bit as it was when ``trace_post`` is +0.0
+    and ``lo <= w <= hi``: ``nu * 0.0`` is zero, ``w - 0.0`` is ``w`` and the clip returns
+    ``w``. This rewrite puts the update, and the loads and stores that it alone needs, under
+    ``if (!(trace == +0.0 && lo <= w && w <= hi))`` (the trace tested on its bits), after the
+    rest of the event code: the *effect*, e.g. ``ge_post += w``, which reads ``w`` before the
+    update and must not read it after, nor the sums, nor the trace other than by its load.
+    Most events of a large layer reach cells whose traces have been flushed to 0 (Diehl &
+    Cook's ``FLUSH``), so they skip the loads and stores of the target's trace-driven update.
+
+    The sums need a condition. Compiled with ``-ffast-math`` (Brian2's default flags), the
+    update of a sum may be reassociated to ``(s - w_old) + w``, which for ``w == w_old``
+    returns ``s`` only where ``s - w`` rounds back: always when ``s`` is a total whose last
+    significand bit is 0 (78, or any number of fewer than 53 significant bits) and
+    ``s - w`` keeps ``s``'s exponent or a lower one, for any ``w`` between 0 and ``s``.
+    Diehl & Cook set every cell's ``wsum`` to the normalisation total (78) before each
+    presentation, and a cell whose trace is 0 has not fired since, so every event the rewrite
+    skips finds ``wsum == 78``, unless an earlier event of the same presentation clipped a
+    weight of that cell above ``w_max`` (left there by a normalisation factor above 1) while
+    its trace was 0: the one case in which the rewrite may keep the cell's sum exact where
+    the compiled update moves it by an ulp. Every comparison made gave the same state bit for
+    bit (``tests/test_cppcode.py`` trains Diehl & Cook both ways; docs/results.rst lists the
+    runs at N=6400, from the start and from 245,000 images into the paper's run, where no
+    weight exceeded 0.9988).
+
+    Parameters
+    ----------
+    vector_code : str or list of str
+        The C++ body of the loop over a bucket's synapses, as Brian2 generates it.
+
+    Returns
+    -------
+    str
+        The body with the update under the condition; ``vector_code`` (joined) where it is not
+        of this form.
+    """
+    if isinstance(vector_code, list):  # Brian2 hands the code over as a list of lines
+        vector_code = "\n".join(vector_code)
+    split = _idle_split(vector_code.splitlines())
+    if split is None:
+        return vector_code
+    effect, update = split
+    return "\n".join(effect + update)
+
+
+class IdleSkipCodeObject(FastCodeObject):
+    """:class:`FastCodeObject` whose synapses template skips a trace-driven weight update
+    where the trace is 0 and the weight within its bounds (:func:`skip_idle_updates`: the
+    same weights bit for bit, and the same sums where they hold a total, as Diehl & Cook's
+    do)."""
+
+    templater = FastCodeObject.templater.derive(
+        "brainlearn", templates_dir="cpp/templates",
+        env_globals={"brainlearn_skip_idle": skip_idle_updates},
     )
 
 

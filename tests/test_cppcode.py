@@ -29,8 +29,15 @@ from brian2 import (
     prefs,
 )
 
-from brainlearn.cppcode import FastCodeObject, fast_codeobj_class, scale_by_post
+from brainlearn.cppcode import (
+    FastCodeObject,
+    IdleSkipCodeObject,
+    fast_codeobj_class,
+    scale_by_post,
+    skip_idle_updates,
+)
 from brainlearn.devices import use_device
+from brainlearn.plasticity import DiehlCookSTDP
 
 
 def _run(directory, runs: bool, threads: int = 0,
@@ -107,6 +114,86 @@ def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def _run_stdp(directory, skip: bool) -> tuple[np.ndarray, ...]:
+    # Diehl & Cook's rule with a weight sum on 30 targets: 10 never fire (their traces stay
+    # exactly 0), the others now and then; traces are flushed to 0 below 1e-3 (the network's
+    # FLUSH uses 1e-30, which takes longer); some weights start above w_max and a regular
+    # scaling by f > 1 pushes weights of half the targets above it again. As in the network,
+    # the sums are set to a total (8) before the synapses act (there every presentation, here
+    # every step), so a cell whose trace is 0 holds the total when its events arrive
+    rng = np.random.default_rng(11)
+    n_in, n_out, steps = 15, 30, 6000
+    dt = 0.1 * ms
+    code = DiehlCookSTDP().render("x_post += w", dt=dt, weight_sum="s")
+    times = rng.choice(steps, size=600)
+    indices = rng.integers(0, n_in, size=600)
+    keep = np.unique(np.c_[indices, times], axis=0)
+    with use_device("cpp_standalone", directory):
+        source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * dt, dt=dt)
+        target = NeuronGroup(
+            n_out, "dv/dt = (x - v) / (2 * ms) : 1\ndx/dt = -x / (5 * ms) : 1\nth : 1\nf : 1\n"
+            + code.post_model, threshold="v > th", reset="v = 0\n" + code.post_reset,
+            method="euler", namespace=dict(code.post_namespace), dt=dt)
+        target.th = np.r_[np.full(10, 1e9), np.linspace(2.2, 3.2, n_out - 10)]
+        target.f = np.where(np.arange(n_out) % 2 == 0, 1.0, 1.05)
+        target.run_regularly("post1 = post1 * int(post1 > 1e-3)\n"
+                             "post2 = post2 * int(post2 > 1e-3)\ns = 8.0", dt=dt,
+                             when="before_thresholds")
+        syn = Synapses(source, target, **code.kwargs(), dt=dt,
+                       codeobj_class=IdleSkipCodeObject if skip else None)
+        pre, post = np.nonzero(np.ones((n_in, n_out)))
+        delay = rng.integers(0, 21, size=pre.size)
+        order = np.lexsort((post, delay, pre))  # by source, then delay, then target: runs
+        syn.connect(i=pre[order], j=post[order])
+        syn.delay = delay[order] * dt
+        w = rng.random(pre.size) * 0.6
+        w[rng.random(pre.size) < 0.1] = 1.25  # above w_max = 1: the clip acts on a zero trace
+        syn.w = w
+        syn.tpre = code.initial["tpre"]
+        syn.run_regularly("w *= f_post", dt=5 * ms, when="before_thresholds")
+        mon = StateMonitor(target, ["x", "s", "post1"], record=True, dt=dt)
+        spikes = SpikeMonitor(target)
+        Network(source, target, syn, mon, spikes).run(steps * dt)
+        device.build(directory=str(directory), compile=True, run=True, with_output=False)
+        (source,) = (directory / "code_objects").glob(f"{syn.name}_pre_codeobject*.cpp")
+        assert ("_brainlearn_is_zero(post1_post)" in source.read_text()) == skip
+        return (np.asarray(mon.x[:]), np.asarray(mon.s[:]), np.asarray(syn.w[:]),
+                np.asarray(spikes.i[:]), np.asarray(spikes.t_[:]), np.asarray(mon.post1[:]),
+                np.asarray(syn.j[:]))
+
+
+def test_skipping_idle_depressions_gives_brian2s_results_bit_for_bit(tmp_path):
+    stock = _run_stdp(tmp_path / "stock", skip=False)
+    ours = _run_stdp(tmp_path / "skip", skip=True)
+    x, s, w, spiking, _, post1, j = stock
+    assert len(spiking) > 50 and not np.isin(np.arange(10), spiking).any()
+    assert (post1[:10] == 0).all() and 0.1 < (post1[10:] == 0).mean() < 0.9  # flushed, or not
+    # the clip acted on synapses of targets that never fired (trace 0): 1.25 became 1.0
+    assert (w[j < 10] == 1.0).any()
+    assert (np.diff(s[10:], axis=1) < 0).any()  # depressions changed the sums
+    for a, b in zip(ours, stock, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_skip_idle_updates_leaves_other_code_alone():
+    code = ["const int32_t _postsynaptic_idx = _ptr_array_syn__synaptic_post[_idx];",
+            "double ge_post = _ptr_array_exc_ge[_postsynaptic_idx];",
+            "const double post1_post = _ptr_array_exc_post1[_postsynaptic_idx];",
+            "double w = _ptr_array_syn_w[_idx];",
+            "w = _clip(w - (nu_pre * post1_post), w_min, w_max);",
+            "ge_post += w;",
+            "_ptr_array_exc_ge[_postsynaptic_idx] = ge_post;",
+            "_ptr_array_syn_w[_idx] = w;"]
+    # the effect reads the weight after the update: the update cannot wait
+    assert skip_idle_updates(code) == "\n".join(code)
+    code[4], code[5] = code[5], code[4]  # the effect first: the update can wait
+    guarded = skip_idle_updates(code).splitlines()
+    assert guarded[:6] == [*code[:4], code[4], code[6]]
+    assert guarded[6].startswith("if (__builtin_expect(!(_brainlearn_is_zero(post1_post) &&")
+    assert guarded[8:10] == ["    " + code[5], "    " + code[7]]
+    assert skip_idle_updates(["x_post += w;"]) == "x_post += w;"  # no clipped update
+
+
 def test_other_devices_keep_brian2s_code_object(tmp_path):
     with use_device("runtime"):
         assert fast_codeobj_class() is None
@@ -114,6 +201,7 @@ def test_other_devices_keep_brian2s_code_object(tmp_path):
 
 @pytest.mark.slow
 def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path, monkeypatch):
+    # brainlearn's code objects, with the idle depressions skipped (IdleSkipCodeObject)
     from brainlearn.models.diehl_cook import TrainConfig, model, train
 
     used = []
@@ -124,6 +212,7 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
 
     original = model.fast_codeobj_class
     monkeypatch.setattr(model, "fast_codeobj_class", spy)
+    monkeypatch.setattr(model, "IDLE_SKIP_NEURONS", 40)  # skip idle depressions at N=40 too
     states = []
     for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
         monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
@@ -132,6 +221,8 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
         with np.load(tmp_path / name / "checkpoint.npz") as z:
             states.append({k: z[k].copy() for k in z.files if k != "meta"})
     assert None in used and FastCodeObject in used  # one build each way
+    (code,) = (tmp_path / "brainlearn").glob("build_train/build/code_objects/syn_pre_codeobject*.cpp")
+    assert "_brainlearn_is_zero(post1_post)" in code.read_text()
     assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0
     for key in states[0]:
         np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)

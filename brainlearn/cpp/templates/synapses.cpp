@@ -54,6 +54,13 @@ template <class Q> static inline auto _brainlearn_firsts(Q &q, int) -> decltype(
 template <class Q> static inline const std::vector<int32_t> *_brainlearn_firsts(Q &, long)
 { return 0; }
 #endif
+#ifndef BRAINLEARN_IS_ZERO
+#define BRAINLEARN_IS_ZERO
+#include <cstring>
+// whether x is +0.0, tested on its bits (brainlearn.cppcode.skip_idle_updates)
+static inline bool _brainlearn_is_zero(const double x)
+{ uint64_t b; std::memcpy(&b, &x, sizeof b); return b == 0; }
+#endif
 #ifndef BRAINLEARN_MIN_RUN
 // shortest mean run for which a bucket is walked by runs (shorter: synapse by synapse)
 #define BRAINLEARN_MIN_RUN 8
@@ -93,7 +100,11 @@ template <class Q> static inline const std::vector<int32_t> *_brainlearn_firsts(
             for (size_t _idx = _start; _idx < _stop; _idx++)
             {
                 const size_t _vectorisation_idx = _idx;
+                {% if brainlearn_skip_idle is defined %}
+                {{brainlearn_skip_idle(vector_code)|autoindent}}
+                {% else %}
                 {{vector_code|autoindent}}
+                {% endif %}
             }
         }
     }
@@ -106,7 +117,11 @@ template <class Q> static inline const std::vector<int32_t> *_brainlearn_firsts(
         {
             const size_t _idx = _bucket[_k];
             const size_t _vectorisation_idx = _idx;
+            {% if brainlearn_skip_idle is defined %}
+            {{brainlearn_skip_idle(vector_code)|autoindent}}
+            {% else %}
             {{vector_code|autoindent}}
+            {% endif %}
         }
     }
     }
