@@ -59,6 +59,25 @@ def test_mnist_train_refuses_a_directory_that_holds_a_run(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
 
 
+def test_mnist_evaluate_names_the_cells_that_fire_from_rest(monkeypatch, capsys):
+    """The evaluation counts the cells whose frozen threshold lies below rest; the command
+    says how many, and why the vote suffers, only when there are any."""
+    from brainlearn.models.diehl_cook import runs
+
+    metrics = {"accuracy": 0.0885, "accuracy_vote": 0.0885, "accuracy_logistic": 0.915,
+               "test_examples": 2000, "assign_examples": 10000, "neurons": 6400,
+               "cells_fire_at_rest": 891}
+    monkeypatch.setattr(runs, "evaluate_run", lambda *a, **k: dict(metrics))
+    assert main(["mnist", "evaluate", "runs/x", "--readout", "vote,logistic",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 891 of 6,400 cells have a frozen threshold below rest" in out
+    assert "logistic  91.50 %" in out
+    metrics["cells_fire_at_rest"] = 0
+    assert main(["mnist", "evaluate", "runs/x", "--no-progress"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_list_options_are_checked_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["mnist", "evaluate", "runs/x", "--readout", "vote,bogus"])

@@ -221,6 +221,8 @@ def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
     assert w.shape == (784, KILLED_N) and np.all(np.isfinite(w)) and w.min() >= 0
     # the weights were normalised before the last presentation and changed little since
     np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
+    # the evaluation counts the cells that fire from rest: theta below -65 + 52 + 20 = 7 mV
+    assert metrics["cells_fire_at_rest"] == np.count_nonzero(weights["theta"] < 7e-3)
     assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
 
 

@@ -63,6 +63,7 @@ from brainlearn.models.diehl_cook.network import (
     make_sim,
     present_chunk,
 )
+from brainlearn.models.diehl_cook.passes import rest_theta
 from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
 from brainlearn.readout import VoteReadout
 
@@ -416,8 +417,9 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
     ``examples.parquet``: each example's start and the duration of its presentations), the
     spikes the counts of both passes were taken from, timed from each example's window
     (``assign_spikes.parquet``, ``test_spikes.parquet``: what the e-prop readout trains and
-    is scored on) and ``metrics.json`` (with ``extra``). ``assign.spikes`` may hold only the
-    spikes :func:`window_mask` keeps.
+    is scored on) and ``metrics.json`` (with ``extra``, and ``cells_fire_at_rest``: the cells
+    whose frozen theta lies below :func:`~brainlearn.models.diehl_cook.passes.rest_theta`).
+    ``assign.spikes`` may hold only the spikes :func:`window_mask` keeps.
     """
     run_dir, config, params = ev.run_dir, ev.config, ev.params
     assign_labels, test_labels = ev.labels["assign"], ev.labels["test"]
@@ -442,6 +444,9 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
     metrics = rundir.read_metrics(run_dir)
     metrics.update(readout_scores(readouts, assign.counts, assign_labels, test.counts,
                                   test_labels, config.seed))
+    # cells whose frozen threshold lies below rest: each fires at every image's start
+    metrics["cells_fire_at_rest"] = int(np.count_nonzero(
+        np.asarray(ev.weights["theta"]) * 1e3 < rest_theta(params)))
     metrics.update(
         neurons=config.neurons, assign_examples=len(assign_labels),
         test_examples=len(test_labels), accuracy=accuracy, accuracy_vote=accuracy,
