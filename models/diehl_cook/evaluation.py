@@ -56,6 +56,7 @@ from brainlearn.models.diehl_cook.model import (
     FROZEN_START,
     DiehlCookParams,
     check_frozen_start,
+    rest_theta,
 )
 from brainlearn.models.diehl_cook.network import (
     CompiledNetwork,
@@ -63,7 +64,6 @@ from brainlearn.models.diehl_cook.network import (
     make_sim,
     present_chunk,
 )
-from brainlearn.models.diehl_cook.passes import rest_theta
 from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
 from brainlearn.readout import VoteReadout
 
@@ -418,7 +418,7 @@ def finish_evaluation(ev: Evaluation, readouts, assign: PassRecord, test: PassRe
     spikes the counts of both passes were taken from, timed from each example's window
     (``assign_spikes.parquet``, ``test_spikes.parquet``: what the e-prop readout trains and
     is scored on) and ``metrics.json`` (with ``extra``, and ``cells_fire_at_rest``: the cells
-    whose frozen theta lies below :func:`~brainlearn.models.diehl_cook.passes.rest_theta`).
+    whose frozen theta lies below :func:`~brainlearn.models.diehl_cook.model.rest_theta`).
     ``assign.spikes`` may hold only the spikes :func:`window_mask` keeps.
     """
     run_dir, config, params = ev.run_dir, ev.config, ev.params

@@ -64,7 +64,7 @@ from brainlearn.units import NUMBER, CheckedParams, check_quantity, qfield
 __all__ = ["DiehlCookParams", "TIMER_READINGS", "INTEGRATIONS", "PARAM_SETS", "SIZED_REFERENCE",
            "build_network", "connect_input", "stdp_code", "frozen_exc_group", "frozen_inh_group",
            "synapse_order", "N_INPUTS", "CITATION", "REST", "FROZEN_STARTS", "FROZEN_START",
-           "check_frozen_start", "IDLE_SKIP_NEURONS"]
+           "check_frozen_start", "IDLE_SKIP_NEURONS", "rest_theta"]
 
 CITATION = (
     "P. U. Diehl, M. Cook (2015), Unsupervised learning of digit recognition using "
@@ -242,6 +242,19 @@ class DiehlCookParams(CheckedParams):
     def initial_delays(self, n_neurons: int, rng: np.random.Generator) -> np.ndarray:
         """Random input delays ``U[0, max_delay]`` in seconds, shape ``(784, n_neurons)``."""
         return rng.random((N_INPUTS, n_neurons)) * float(self.max_delay / second)
+
+
+def rest_theta(params: DiehlCookParams) -> float:
+    """The theta (mV) below which an excitatory cell fires from rest.
+
+    A cell fires when ``v > v_thresh - theta_offset + theta``; at rest (``v = v_rest``, also
+    its reset) that holds once ``theta < v_rest - v_thresh + theta_offset``: 7 mV with Diehl
+    & Cook's -65 mV, -52 mV and 20 mV. Such a cell fires at the start of every frozen
+    presentation that starts from rest, and, with the state carried, every refractory period
+    once nothing inhibits it (the results page, *the N=6400 row*).
+    """
+    exc = params.exc
+    return float((exc.v_rest - exc.v_thresh + exc.theta_offset) / mV)
 
 
 FLUSH = "{v} = {v} * int({v} > 1e-30)"

@@ -41,7 +41,12 @@ from brainlearn.models.diehl_cook.config import (
     load_npz,
     read_run_config,
 )
-from brainlearn.models.diehl_cook.model import FROZEN_START, N_INPUTS, DiehlCookParams
+from brainlearn.models.diehl_cook.model import (
+    FROZEN_START,
+    N_INPUTS,
+    DiehlCookParams,
+    rest_theta,
+)
 from brainlearn.models.diehl_cook.state import NetworkState
 
 __all__ = ["PASSES_DIR", "PASSES_CSV", "PASS_ASSIGN_IMAGES", "PASS_TEST_IMAGES",
@@ -191,19 +196,6 @@ def _score(run_dir: Path, config: TrainConfig, folders: list[Path], assign_examp
     finally:
         if network is not None:
             network.close()
-
-
-def rest_theta(params: DiehlCookParams) -> float:
-    """The theta (mV) below which an excitatory cell fires from rest.
-
-    A cell fires when ``v > v_thresh - theta_offset + theta``; at rest (``v = v_rest``, also
-    its reset) that holds once ``theta < v_rest - v_thresh + theta_offset``: 7 mV with Diehl
-    & Cook's -65 mV, -52 mV and 20 mV. Such a cell fires at the start of every frozen
-    presentation that starts from rest, and, with the state carried, every refractory period
-    once nothing inhibits it (the results page, *the N=6400 row*).
-    """
-    exc = params.exc
-    return float((exc.v_rest - exc.v_thresh + exc.theta_offset) / mV)
 
 
 def _run_params(run_dir: Path) -> DiehlCookParams | None:
