@@ -32,6 +32,7 @@ from brian2 import (
 from brainlearn.cppcode import (
     FastCodeObject,
     IdleSkipCodeObject,
+    VectorRunsCodeObject,
     fast_codeobj_class,
     scale_by_post,
     skip_idle_updates,
@@ -110,6 +111,53 @@ def test_runs_of_synapses_give_brian2s_results_bit_for_bit(stock, tmp_path, min_
 def test_two_threads_split_by_target_give_brian2s_bits_on_two_threads(tmp_path):
     stock = _run(tmp_path / "stock", runs=False, threads=2)
     ours = _run(tmp_path / "runs", runs=True, threads=2)
+    for a, b in zip(ours, stock, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _run_vector(directory, vector: bool, copies: int) -> tuple[np.ndarray, ...]:
+    # all-to-all from 8 sources to 150 targets, stored by source, then delay (0-3 steps), then
+    # target: runs of about 37 synapses, walked by the vectorised loop from 4 on. With two
+    # copies of every synapse, stored side by side, a run holds two synapses per target: the
+    # order-sensitive on_pre then needs the plain loop (a vectorised one would lose one of
+    # each pair's updates of x)
+    rng = np.random.default_rng(3)
+    n_in, n_out, steps = 8, 150, 300
+    dt = 0.1 * ms
+    times = rng.choice(steps, size=120)
+    indices = rng.integers(0, n_in, size=120)
+    keep = np.unique(np.c_[indices, times], axis=0)
+    prefs.codegen.cpp.define_macros = [("BRAINLEARN_MIN_VECTOR_RUN", "4")]
+    try:
+        with use_device("cpp_standalone", directory):
+            source = SpikeGeneratorGroup(n_in, keep[:, 0], keep[:, 1] * dt, dt=dt)
+            target = NeuronGroup(n_out, "dx/dt = -x / (5 * ms) : 1\ny : 1", method="exact",
+                                 dt=dt)
+            target.y = rng.random(n_out)
+            syn = Synapses(source, target, "w : 1", dt=dt,
+                           on_pre="x_post = 0.9 * x_post + w\nw = 0.99 * w + 0.01 * y_post",
+                           codeobj_class=VectorRunsCodeObject if vector else None)
+            pre, post = np.nonzero(np.ones((n_in, n_out)))
+            delay = rng.integers(0, 4, size=pre.size)
+            order = np.repeat(np.lexsort((post, delay, pre)), copies)
+            syn.connect(i=pre[order], j=post[order])
+            syn.delay = delay[order] * dt
+            syn.w = rng.random(order.size)
+            mon = StateMonitor(target, "x", record=True, dt=dt)
+            Network(source, target, syn, mon).run(steps * dt)
+            device.build(directory=str(directory), compile=True, run=True, with_output=False)
+            (code,) = (directory / "code_objects").glob(f"{syn.name}_pre_codeobject*.cpp")
+            assert ("#pragma GCC ivdep" in code.read_text()) == vector
+            return np.asarray(mon.x[:]), np.asarray(syn.w[:])
+    finally:
+        prefs.codegen.cpp.define_macros = []
+
+
+@pytest.mark.parametrize("copies", [1, 2], ids=["distinct_targets", "repeated_targets"])
+def test_vectorised_runs_give_brian2s_results_bit_for_bit(tmp_path, copies):
+    stock = _run_vector(tmp_path / "stock", vector=False, copies=copies)
+    ours = _run_vector(tmp_path / "vector", vector=True, copies=copies)
+    assert np.abs(stock[0]).max() > 1.0
     for a, b in zip(ours, stock, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -200,8 +248,12 @@ def test_other_devices_keep_brian2s_code_object(tmp_path):
 
 
 @pytest.mark.slow
-def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path, monkeypatch):
-    # brainlearn's code objects, with the idle depressions skipped (IdleSkipCodeObject)
+@pytest.mark.parametrize("variant", ["idle_skip", "vector_runs"])
+def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path, monkeypatch,
+                                                                        variant):
+    # brainlearn's code objects: at N=40 with the idle depressions skipped
+    # (IdleSkipCodeObject); at N=200 (runs of about 10 synapses) with the runs of 4 and more
+    # walked by the vectorised loop (VectorRunsCodeObject)
     from brainlearn.models.diehl_cook import TrainConfig, model, train
 
     used = []
@@ -212,17 +264,25 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
 
     original = model.fast_codeobj_class
     monkeypatch.setattr(model, "fast_codeobj_class", spy)
-    monkeypatch.setattr(model, "IDLE_SKIP_NEURONS", 40)  # skip idle depressions at N=40 too
+    neurons, marker = 200, "#pragma GCC ivdep"
+    if variant == "idle_skip":
+        monkeypatch.setattr(model, "IDLE_SKIP_NEURONS", 40)  # skip idle depressions at N=40 too
+        neurons, marker = 40, "_brainlearn_is_zero(post1_post)"
     states = []
-    for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
-        monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
-        config = TrainConfig.create(neurons=40, examples=30, chunk=15, data="embedded", seed=2)
-        train(tmp_path / name, config, progress=False)
-        with np.load(tmp_path / name / "checkpoint.npz") as z:
-            states.append({k: z[k].copy() for k in z.files if k != "meta"})
+    prefs.codegen.cpp.define_macros = [("BRAINLEARN_MIN_VECTOR_RUN", "4")]
+    try:
+        for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
+            monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
+            config = TrainConfig.create(neurons=neurons, examples=30, chunk=15, data="embedded",
+                                        seed=2)
+            train(tmp_path / name, config, progress=False)
+            with np.load(tmp_path / name / "checkpoint.npz") as z:
+                states.append({k: z[k].copy() for k in z.files if k != "meta"})
+    finally:
+        prefs.codegen.cpp.define_macros = []
     assert None in used and FastCodeObject in used  # one build each way
     (code,) = (tmp_path / "brainlearn").glob("build_train/build/code_objects/syn_pre_codeobject*.cpp")
-    assert "_brainlearn_is_zero(post1_post)" in code.read_text()
+    assert marker in code.read_text()
     assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0
     for key in states[0]:
         np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)

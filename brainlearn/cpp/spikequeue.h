@@ -71,6 +71,9 @@ public:
     vector< vector<int> > run_start;
     // per source cell (scalar delay): 1 where its one segment is not a run of consecutive indices
     vector<char> cell_gapped;
+    // whether the targets of every run strictly increase (``runs_increase``; -1: not known
+    // since the last ``prepare``)
+    int increasing;
 
     CSpikeQueue(int _source_start, int _source_end)
         : source_start(_source_start), source_end(_source_end)
@@ -87,6 +90,7 @@ public:
         n_delays = 0;
         openmp_padding = 0;
         scalar_delay = 0;
+        increasing = -1;
     };
 
     ~CSpikeQueue()
@@ -160,6 +164,7 @@ public:
         }
 
         dt = _dt;
+        increasing = -1;
 
         ensure_delay(max_delay);
 
@@ -197,6 +202,33 @@ public:
             }
             run_start[cell].push_back((int)indices.size());
         }
+    }
+
+    // Whether the target cells (``targets``, by synapse index) of every run strictly
+    // increase, so that no two synapses of a run share a target: then a loop over a run may
+    // update the targets' variables in any order (brainlearn's synapses template vectorises
+    // it). Found once per ``prepare`` (the synapses cannot change within a run). Runs of one
+    // synapse (moved or restored buckets) increase trivially.
+    bool runs_increase(const int32_t *targets)
+    {
+        if (increasing < 0)
+        {
+            increasing = 1;
+            for (size_t cell=0; cell<synapses.size() && increasing; cell++)
+            {
+                const vector<int> &indices = synapses[cell];
+                const vector<int> &starts = run_start[cell];
+                for (size_t r=0; r+1<starts.size() && increasing; r++)
+                    for (int k=starts[r]+1; k<starts[r+1]; k++)
+                        if (targets[indices[k] - openmp_padding]
+                            <= targets[indices[k - 1] - openmp_padding])
+                        {
+                            increasing = 0;
+                            break;
+                        }
+            }
+        }
+        return increasing == 1;
     }
 
     // the indices of a bucket's runs, from ``from_run`` on, appended to ``out``

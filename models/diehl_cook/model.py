@@ -50,6 +50,7 @@ from brian2 import (
 from brainlearn.cppcode import (
     IdleSkipCodeObject,
     UnrolledCodeObject,
+    VectorRunsCodeObject,
     fast_codeobj_class,
     scale_by_post,
     untimed_steps,
@@ -266,7 +267,9 @@ FLUSH = "{v} = {v} * int({v} > 1e-30)"
 #: for why, and for the one case its argument leaves open). It pays where the cells' ``ge``,
 #: ``post1`` and ``wsum`` (24 bytes a cell) outgrow a 48 KB first-level cache; below that the
 #: test only adds branches (training speed on 2 cores with it: N=400 0.82-0.94x, N=1600
-#: 1.03x, N=6400 1.29x; docs/results.rst).
+#: 1.03x, N=6400 1.29x; docs/results.rst). Smaller layers train with
+#: :class:`brainlearn.cppcode.VectorRunsCodeObject` (each input spike's runs of one delay
+#: walked by a vectorised loop where they are long enough; the same numbers).
 IDLE_SKIP_NEURONS = 2048
 
 #: How the frozen (evaluation) network's presentations start:
@@ -401,15 +404,14 @@ def _object_dt(dt: Quantity) -> Quantity | None:
 def _timing(params: DiehlCookParams, plastic: bool) -> tuple[dict, dict]:
     """Keyword arguments that time the objects run every step and those run every period.
 
-    The training network gives every object a clock of its own (``dt=``, unchanged so that
-    its generated code stays the same). The frozen network's objects share two clocks, one of
-    ``dt`` and one of the period (under ``cuda_standalone`` the default clock for the first):
-    Brian2's loop then compares two clocks per step instead of twelve (about 2.6 M of the 25 M
-    instructions per image at N=400, callgrind), with the same times and order.
+    Both networks' objects share two clocks, one of ``dt`` and one of the period (under
+    ``cuda_standalone`` the default clock for the first). Brian2's standalone loop rebuilds
+    the set of the clocks due after every step and looks each object's clock up in it: two
+    clocks instead of twelve (fifteen in training) saved about 2.6 M of the 25 M instructions
+    per image of the frozen network at N=400 (callgrind), with the same times and order
+    (Brian2 orders the objects by schedule slot and order, not by clock).
     """
     odt = _object_dt(params.dt)
-    if plastic:
-        return {"dt": odt}, {"dt": params.period}
     step = {"dt": None} if odt is None else {"clock": Clock(odt, name="step_clock")}
     return step, {"clock": Clock(params.period, name="period_clock")}
 
@@ -488,7 +490,8 @@ def build_network(
         inh_boundary = INH_REST if frozen_start == "rest" else FLUSH.format(v="ge")
     inh.run_regularly(inh_boundary, when="before_thresholds", order=3, **every)
 
-    input_objects = connect_input(p, inp, exc, delays, plastic=plastic, code=code, **step)
+    input_objects = connect_input(p, inp, exc, delays, plastic=plastic, code=code, **step,
+                                  period_clock=every.get("clock"))
     exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh",
                        namespace={"w_ei": p.w_exc_inh}, **step)
     exc_inh.connect(j="i")
@@ -539,6 +542,7 @@ def connect_input(
     dt: Quantity | None = None,
     code: SynapseCode | None = None,
     clock: Clock | None = None,
+    period_clock: Clock | None = None,
 ) -> dict:
     """Connect ``source`` (784 cells) to ``target`` all-to-all, as the network does.
 
@@ -566,6 +570,8 @@ def connect_input(
         ``stdp_code(params)``, if already rendered.
     clock : brian2.Clock, optional
         A clock to run on instead of a new one of ``dt``.
+    period_clock : brian2.Clock, optional
+        A clock of ``params.period`` for the normalisation, instead of new ones.
 
     Returns
     -------
@@ -585,6 +591,8 @@ def connect_input(
     elif fast is not None and np.shape(delays)[1] >= IDLE_SKIP_NEURONS:
         # large layers: skip the depression where the cell's trace is 0 (the same numbers)
         fast = IdleSkipCodeObject
+    elif fast is not None:
+        fast = VectorRunsCodeObject
     kwargs["codeobj_class"] = fast
     if plastic:
         code = code or stdp_code(p)
@@ -603,15 +611,16 @@ def connect_input(
             setattr(syn, name, value)
         # one division per neuron (order 1); the synapses then multiply (order 2)
         total = repr(float(p.norm_total))
+        every = {"dt": p.period} if period_clock is None else {"clock": period_clock}
         objects["norm_factor"] = target.run_regularly(
-            f"norm_factor = {total} / (wsum + 1e-300)", dt=p.period, when="before_thresholds",
-            order=1,
+            f"norm_factor = {total} / (wsum + 1e-300)", when="before_thresholds", order=1,
+            **every,
         )
         # w *= norm_factor_post; cpp_standalone: only the targets whose factor is not 1
         objects["normalise"] = scale_by_post(
-            syn, "w", "norm_factor", dt=p.period, when="before_thresholds", order=2,
+            syn, "w", "norm_factor", when="before_thresholds", order=2, **every,
         )
         objects["weight_sum"] = target.run_regularly(
-            f"wsum = {total} * int(wsum > 0)", dt=p.period, when="before_thresholds", order=3,
+            f"wsum = {total} * int(wsum > 0)", when="before_thresholds", order=3, **every,
         )
     return objects

@@ -16,6 +16,13 @@ about 19, walked as runs: 43.1 M instructions per image against 46.9 M synapse b
 callgrind), a bucket with a segment that is not a run, or a queue without runs (Brian2's
 own), is walked synapse by synapse over the bucket's indices.
 
+With ``brainlearn_vector_runs`` (brainlearn.cppcode.VectorRunsCodeObject), a run of at least
+BRAINLEARN_MIN_VECTOR_RUN synapses (default 32) is walked by a loop marked ``ivdep``, which the
+compiler vectorises, when the queue found that the targets of each of its runs strictly
+increase (``runs_increase``): no two synapses of a run share a target, so each target receives
+its one event of the run through the same operations in any order, and the numbers stay
+Brian2's.
+
 With OpenMP threads it walks the bucket in runs of consecutive synapse indices whose
 post-synaptic cells strictly increase, found by comparing neighbours, and each thread takes
 the synapses whose target lies in its share of the target cells (a binary search per run):
@@ -65,6 +72,20 @@ static inline bool _brainlearn_is_zero(const double x)
 // shortest mean run for which a bucket is walked by runs (shorter: synapse by synapse)
 #define BRAINLEARN_MIN_RUN 8
 #endif
+#ifndef BRAINLEARN_RUNS_INCREASE
+#define BRAINLEARN_RUNS_INCREASE
+// whether the target cells of every run of the queue strictly increase (brainlearn's
+// spikequeue.h; false with Brian2's own queue)
+template <class Q> static inline auto _brainlearn_runs_increase(Q &q, const int32_t *targets, int)
+    -> decltype(q.runs_increase(targets))
+{ return q.runs_increase(targets); }
+template <class Q> static inline bool _brainlearn_runs_increase(Q &, const int32_t *, long)
+{ return false; }
+#endif
+#ifndef BRAINLEARN_MIN_VECTOR_RUN
+// shortest run walked by the loop the compiler vectorises (brainlearn_vector_runs)
+#define BRAINLEARN_MIN_VECTOR_RUN 32
+#endif
 {% endblock %}
 
 {% block maincode %}
@@ -87,6 +108,11 @@ static inline bool _brainlearn_is_zero(const double x)
     {
         const int32_t * __restrict _ends = &(*_runs)[0];
         const int32_t * __restrict _first = &(*_firsts)[0];
+        {% if brainlearn_vector_runs is defined %}
+        // no two synapses of a run share a target (checked once per preparation of the
+        // queue): the compiler may vectorise the loop over a long run
+        const bool _vector = _brainlearn_runs_increase(_queue, {{_synaptic_post}}, 0);
+        {% endif %}
         int _s = 0;
         for (int _r = 0; _r < _n_runs; _r++)
         {
@@ -94,6 +120,22 @@ static inline bool _brainlearn_is_zero(const double x)
             const size_t _start = _first[_r];
             const size_t _stop = _start + (_e - _s);
             _s = _e;
+            {% if brainlearn_vector_runs is defined %}
+            if (_vector && _stop - _start >= BRAINLEARN_MIN_VECTOR_RUN)
+            {
+                #pragma GCC ivdep
+                for (size_t _idx = _start; _idx < _stop; _idx++)
+                {
+                    const size_t _vectorisation_idx = _idx;
+                    {% if brainlearn_skip_idle is defined %}
+                    {{brainlearn_skip_idle(vector_code)|autoindent}}
+                    {% else %}
+                    {{vector_code|autoindent}}
+                    {% endif %}
+                }
+                continue;
+            }
+            {% endif %}
             {% if brainlearn_unroll is defined %}
             #pragma GCC unroll {{ brainlearn_unroll }}
             {% endif %}
