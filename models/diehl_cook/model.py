@@ -478,8 +478,8 @@ def build_network(
         exc.theta_on = 1.0
     else:
         exc = frozen_exc_group(p, n_neurons, codeobj_class=fast, **step)
-        if fast is not None:  # brainlearn's threshold template for the input cells too
-            inp.thresholder["spike"].codeobj_class = fast
+    if fast is not None:  # brainlearn's threshold template for the input cells too
+        inp.thresholder["spike"].codeobj_class = fast
     exc.run_regularly("\n".join(exc_boundary), when="before_thresholds", order=3, **every)
 
     inh = (p.inh.group(n_neurons, name="inh", method=p.integration, codeobj_class=fast, **step)
