@@ -253,7 +253,8 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
                                                                         variant):
     # brainlearn's code objects: at N=40 with the idle depressions skipped
     # (IdleSkipCodeObject); at N=200 (runs of about 10 synapses) with the runs of 4 and more
-    # walked by the vectorised loop (VectorRunsCodeObject)
+    # walked by the vectorised loop (VectorRunsCodeObject). The reference also gives every
+    # object a clock of its own (Brian2's default), where the network shares two
     from brainlearn.models.diehl_cook import TrainConfig, model, train
 
     used = []
@@ -271,8 +272,14 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
     states = []
     prefs.codegen.cpp.define_macros = [("BRAINLEARN_MIN_VECTOR_RUN", "4")]
     try:
-        for name, brian2_code in (("brian2", "1"), ("brainlearn", "")):
+        shared = model._timing
+
+        def own_clocks(params):
+            return {"dt": model._object_dt(params.dt)}, {"dt": params.period}
+
+        for name, brian2_code, timing in (("brian2", "1", own_clocks), ("brainlearn", "", shared)):
             monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", brian2_code)
+            monkeypatch.setattr(model, "_timing", timing)
             config = TrainConfig.create(neurons=neurons, examples=30, chunk=15, data="embedded",
                                         seed=2)
             train(tmp_path / name, config, progress=False)
@@ -283,6 +290,8 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
     assert None in used and FastCodeObject in used  # one build each way
     (code,) = (tmp_path / "brainlearn").glob("build_train/build/code_objects/syn_pre_codeobject*.cpp")
     assert marker in code.read_text()
+    assert "Clock step_clock;" in (tmp_path / "brainlearn/build_train/build/objects.cpp").read_text()
+    assert "Clock step_clock;" not in (tmp_path / "brian2/build_train/build/objects.cpp").read_text()
     assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0
     for key in states[0]:
         np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)

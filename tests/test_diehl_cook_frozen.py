@@ -77,9 +77,10 @@ def test_lean_frozen_network_spikes_as_the_plain_one(tmp_path, monkeypatch):
     from brainlearn.models.diehl_cook import model
 
     lean, lean_build = _spikes(tmp_path, "lean")
-    timing = model._timing
     monkeypatch.setenv("BRAINLEARN_BRIAN2_CODE", "1")
-    monkeypatch.setattr(model, "_timing", lambda params, plastic: timing(params, True))
+    # a clock of its own for every object (Brian2's default), instead of the two shared ones
+    monkeypatch.setattr(model, "_timing", lambda params: (
+        {"dt": model._object_dt(params.dt)}, {"dt": params.period}))
     monkeypatch.setattr(model, "frozen_inh_group", lambda params, n, **kwargs: params.inh.group(
         n, name="inh", method=params.integration, **kwargs))
     monkeypatch.setattr(model, "INH_REST", model.REST)

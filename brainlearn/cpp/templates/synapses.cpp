@@ -98,6 +98,12 @@ template <class Q> static inline bool _brainlearn_runs_increase(Q &, const int32
     {{scalar_code|autoindent}}
 
     {% if pathway.prepost == 'pre' and not _other and prefs.devices.cpp_standalone.openmp_threads == 0 %}
+    {# the event code of one synapse: with brainlearn_skip_idle, the update made conditional #}
+    {% if brainlearn_skip_idle is defined %}
+    {% set _event_code = brainlearn_skip_idle(vector_code) %}
+    {% else %}
+    {% set _event_code = vector_code %}
+    {% endif %}
     {
     // brainlearn: runs of consecutive synapses, as the spike queue recorded them
     CSpikeQueue &_queue = *{{pathway.name}}.queue[0];
@@ -127,11 +133,7 @@ template <class Q> static inline bool _brainlearn_runs_increase(Q &, const int32
                 for (size_t _idx = _start; _idx < _stop; _idx++)
                 {
                     const size_t _vectorisation_idx = _idx;
-                    {% if brainlearn_skip_idle is defined %}
-                    {{brainlearn_skip_idle(vector_code)|autoindent}}
-                    {% else %}
-                    {{vector_code|autoindent}}
-                    {% endif %}
+                    {{_event_code|autoindent}}
                 }
                 continue;
             }
@@ -142,11 +144,7 @@ template <class Q> static inline bool _brainlearn_runs_increase(Q &, const int32
             for (size_t _idx = _start; _idx < _stop; _idx++)
             {
                 const size_t _vectorisation_idx = _idx;
-                {% if brainlearn_skip_idle is defined %}
-                {{brainlearn_skip_idle(vector_code)|autoindent}}
-                {% else %}
-                {{vector_code|autoindent}}
-                {% endif %}
+                {{_event_code|autoindent}}
             }
         }
     }
@@ -159,11 +157,7 @@ template <class Q> static inline bool _brainlearn_runs_increase(Q &, const int32
         {
             const size_t _idx = _bucket[_k];
             const size_t _vectorisation_idx = _idx;
-            {% if brainlearn_skip_idle is defined %}
-            {{brainlearn_skip_idle(vector_code)|autoindent}}
-            {% else %}
-            {{vector_code|autoindent}}
-            {% endif %}
+            {{_event_code|autoindent}}
         }
     }
     }
