@@ -166,7 +166,11 @@ def plot_passes(run_dir: str | Path) -> Path:
         right.plot(at_rest["pass"], at_rest["cells_fire_at_rest"], "s--", color="C3", ms=3,
                    label="cells whose threshold lies below rest")
         right.set_ylabel("cells firing from rest", color="C3")
-        right.set_ylim(bottom=0)
+        # a count: whole-number ticks, and an axis from 0 to at least 1 when every count is 0
+        from matplotlib.ticker import MaxNLocator
+
+        right.yaxis.set_major_locator(MaxNLocator(integer=True))
+        right.set_ylim(0, max(1, 1.05 * at_rest["cells_fire_at_rest"].max()))
     # one legend for both axes, below the plot (a legend per axis overlapped)
     handles = [h for a in fig.axes for h in a.get_legend_handles_labels()[0]]
     if handles:
