@@ -24,6 +24,8 @@ protocols, sweeps) writes its run directory through this module, and
 ``*.png``                  figures
 ``.brainlearn.lock``       the lock of the process writing the run (:func:`lock_run`);
                            removed when it ends cleanly, harmless when left by a kill
+``*_parts/``, ``eval_*/``  the finished chunks of an evaluation that has not ended yet
+                           (:class:`PartStore`), removed when its results are written
 =========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
@@ -43,6 +45,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -85,6 +88,8 @@ __all__ = [
     "read_window_spikes",
     "write_weights",
     "read_weights",
+    "code_version",
+    "PartStore",
 ]
 
 CONFIG = "config.json"
@@ -510,3 +515,89 @@ def read_weights(run_dir: str | os.PathLike) -> dict[str, np.ndarray] | None:
             return {k: data[k] for k in data.files}
     except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
         raise ValueError(f"{path}: corrupt or unreadable ({exc})") from None
+
+
+def code_version() -> str | None:
+    """The git commit of the package source (``-dirty`` with uncommitted changes), when it
+    runs from a checkout; else None."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, check=False, timeout=10)
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+class PartStore:
+    """The finished parts of a long job, kept in a folder of its run directory until the
+    job's results are written, so that a job stopped part-way (a kill, a full disk, the end
+    of a session) runs only the parts it lacks when it is started again.
+
+    Each part is one compressed ``.npz`` per ``(stage, index)``, written atomically by
+    whichever process ran it. ``key.json`` names what the parts depend on (the caller's
+    ``key``: the weights' digest, the configuration, ...); :meth:`open` discards parts kept
+    under any other key, so a part is never merged into a job it does not belong to.
+    """
+
+    KEY = "key.json"
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike, key: Mapping) -> PartStore:
+        """The parts kept in ``folder`` for ``key``; parts kept for another key (or under a
+        damaged ``key.json``) are removed."""
+        store = cls(folder)
+        key = json.loads(json_text(dict(key)))  # as it reads back from the file
+        try:
+            same = read_json(store.folder / cls.KEY) == key
+        except ValueError:
+            same = False
+        if not same:
+            store.remove()
+            store.folder.mkdir(parents=True)
+            write_json(store.folder / cls.KEY, key)
+        return store
+
+    def path(self, stage: str, k: int) -> Path:
+        """The file of part ``k`` of ``stage``."""
+        return self.folder / f"{stage}_{int(k):06d}.npz"
+
+    def has(self, stage: str, k: int) -> bool:
+        """Whether part ``k`` of ``stage`` is kept."""
+        return self.path(stage, k).is_file()
+
+    def save(self, stage: str, k: int, **arrays) -> None:
+        """Keep ``arrays`` as part ``k`` of ``stage`` (compressed, atomically)."""
+        with atomic_path(self.path(stage, k)) as tmp:
+            np.savez_compressed(tmp, **arrays)
+
+    def load(self, stage: str, k: int) -> dict[str, np.ndarray]:
+        """The arrays of part ``k`` of ``stage``; a damaged file raises one clear error."""
+        path = self.path(stage, k)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except Exception as exc:  # zipfile.BadZipFile, ValueError, OSError, EOFError
+            raise ValueError(f"{path}: corrupt or unreadable ({exc})") from None
+
+    def kept(self, stage: str, k: int) -> dict[str, np.ndarray] | None:
+        """The arrays of part ``k`` of ``stage``, or None when it is not kept; a damaged
+        part is removed (and so run again)."""
+        if not self.has(stage, k):
+            return None
+        try:
+            return self.load(stage, k)
+        except ValueError:
+            self.path(stage, k).unlink(missing_ok=True)
+            return None
+
+    def remove(self) -> None:
+        """Remove the folder and everything in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)

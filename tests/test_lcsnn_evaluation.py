@@ -24,7 +24,7 @@ import pytest
 from brainlearn import rundir
 from brainlearn.models.lcsnn import __main__ as lcsnn_cli
 from brainlearn.models.lcsnn import evaluation, training
-from brainlearn.models.lcsnn.evaluation import PARTS, EvaluationPlan, PartStore
+from brainlearn.models.lcsnn.evaluation import PARTS, EvaluationPlan, PartStore, part_arrays
 from brainlearn.models.lcsnn.network import ChunkOutput, compile_network, present_all
 
 FAULT_CHILD = Path(__file__).resolve().parent / "fault_child.py"
@@ -112,7 +112,7 @@ def test_kept_chunks_serve_only_the_same_weights_configuration_and_image_counts(
     def kept(key) -> bool:
         store = PartStore.open(run / PARTS, key)
         has = store.has("assign", 0)
-        store.save("assign", 0, _part(), 0.5)
+        store.save("assign", 0, **part_arrays(_part(), 0.5))
         return has
 
     assert not kept(plan.key())

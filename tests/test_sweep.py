@@ -182,6 +182,38 @@ def test_sharded_evaluation_equals_serial_evaluation_exactly(client, tmp_path):
         ("assign", 0, 20), ("assign", 20, 40), ("assign", 40, 60), ("test", 0, 10)]
 
 
+def test_the_workers_keep_their_chunks_so_a_sharded_evaluation_resumes(client, tmp_path,
+                                                                        monkeypatch):
+    from brainlearn.models.diehl_cook import evaluation
+    from brainlearn.models.diehl_cook.evaluation import CHUNKS_DIR, evaluate
+    from brainlearn.models.diehl_cook.sharded import evaluate_sharded
+
+    whole, run = _fake_run(tmp_path / "whole"), _fake_run(tmp_path / "run")
+    serial = evaluate(whole, 20, 10, progress=False)
+
+    def fails(*args, **kwargs):
+        raise OSError("cannot write metrics.json: the disk is full")
+
+    monkeypatch.setattr(evaluation, "finish_evaluation", fails)
+    with pytest.raises(OSError, match="disk is full"):
+        evaluate_sharded(run, 20, 10, client=client, progress=False)
+    monkeypatch.undo()
+    # every chunk the workers finished is kept, whatever fails after them
+    assert sorted(p.name for p in (run / CHUNKS_DIR).glob("*.npz")) == [
+        "assign_000000.npz", "assign_000001.npz", "test_000000.npz"]
+    (run / CHUNKS_DIR / "assign_000001.npz").unlink()  # as if its worker had been killed
+    resumed = evaluate_sharded(run, 20, 10, client=client, progress=False)
+    assert resumed["shards"] == 1 and resumed["eval_resumed_images"] == 20
+    assert resumed["accuracy"] == serial["accuracy"]
+    counts = dict(np.load(whole / "eval_counts.npz"))
+    for name, values in np.load(run / "eval_counts.npz").items():
+        np.testing.assert_array_equal(values, counts[name], err_msg=name)
+    for name in ("spikes.parquet", "assign_spikes.parquet", "test_spikes.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(run / name), pd.read_parquet(whole / name),
+                                      check_exact=True)
+    assert not (run / CHUNKS_DIR).exists()
+
+
 @pytest.mark.slow  # about a minute on the loaded 2-core machine (a cluster's start);
 # tests/test_devices.py checks the same shutdown in a few seconds
 def test_a_two_worker_evaluation_ends_without_tracebacks(tmp_path):

@@ -26,16 +26,24 @@ image; carried, it stays silent while the inhibition of the cells that answer th
 holds it down, but once it fires it keeps firing every refractory period, silencing the
 others (frozen, its theta no longer rises with its spikes as in training).
 
+An evaluation keeps every chunk as soon as it ends in ``RUN/eval_chunks/``
+(:func:`chunk_store`, :func:`keep_chunk`) until its metrics are written: an evaluation
+stopped part-way (a kill, a full disk, the end of a session) runs only its missing chunks
+when it is started again, with the same result as an uninterrupted one. The chunks kept
+belong to one evaluation (:func:`chunk_key`: the weights, the config, the image counts, how
+presentations start, the code); another evaluation of the run discards them.
+
 The pieces are shared by the serial :func:`evaluate` and the sharded evaluation:
 :func:`open_evaluation`, :meth:`Evaluation.network`, :func:`frozen_chunks`,
-:func:`merge_chunks`, :func:`finish_evaluation`.
+:func:`merge_chunks`, :func:`chunk_store`, :func:`finish_evaluation`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +75,11 @@ from brainlearn.models.diehl_cook.network import (
 from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
 from brainlearn.readout import VoteReadout
 
-__all__ = ["PassRecord", "ChunkPart", "frozen_chunks", "merge_chunks", "Evaluation",
+__all__ = ["PassRecord", "ChunkPart", "CHUNKS_DIR", "chunk_key", "chunk_store", "keep_chunk",
+           "kept_chunk", "frozen_chunks", "merge_chunks", "Evaluation",
            "open_evaluation", "READOUTS", "check_readouts", "evaluate", "window_mask",
            "window_spikes", "finish_evaluation", "ONLINE_EPOCHS", "frozen_params",
-           "evaluation_workers", "PARALLEL_MIN_IMAGES", "readout_scores"]
+           "evaluation_workers", "PARALLEL_MIN_IMAGES", "readout_scores", "window_part"]
 
 #: an evaluation of at least this many images (both passes) uses every core by default:
 #: starting a local cluster's worker processes costs seconds on a quiet machine, and on the
@@ -157,12 +166,13 @@ class PassRecord:
 @dataclass
 class ChunkPart:
     """One chunk of a frozen pass (:func:`frozen_chunks`): its record on a clock from the
-    chunk's start, global example indices, its simulated time and its final state."""
+    chunk's start, global example indices, its simulated time and its final state (None
+    for a chunk read back by :func:`kept_chunk`)."""
 
     index: int
     record: PassRecord
     end_time: Quantity
-    state: NetworkState
+    state: NetworkState | None
 
 
 # Chunk k holds the images [k * chunk, (k + 1) * chunk) and starts from the pass's initial
@@ -224,13 +234,15 @@ def merge_chunks(parts: list[ChunkPart]) -> PassRecord:
                       pd.concat(spikes, ignore_index=True), pd.concat(shows, ignore_index=True))
 
 
-def _frozen_pass(net: CompiledNetwork, images, state: NetworkState, n_examples: int, stage: str,
-                 seed: int, bar) -> PassRecord:
-    """Present ``n_examples`` images to the frozen network, every chunk from ``state``
-    (see :func:`frozen_chunks`); return the pass's record."""
-    n_chunks = -(-n_examples // net.table_size)
-    return merge_chunks(frozen_chunks(net, images, state, n_examples, stage, seed,
-                                      range(n_chunks), bar))
+def window_part(part: ChunkPart, stage: str, params: DiehlCookParams) -> ChunkPart:
+    """``part`` as an evaluation keeps it: an assignment chunk with only the spikes its counts
+    were taken from (:func:`window_mask`; all that :func:`finish_evaluation` reads of the
+    assignment pass), a test chunk whole."""
+    if stage != "assign":
+        return part
+    r = part.record
+    kept = r.spikes[window_mask(r.spikes, r.presentations, float(params.t_input / second))]
+    return replace(part, record=replace(r, spikes=kept.reset_index(drop=True)))
 
 
 @dataclass
@@ -285,6 +297,54 @@ def open_evaluation(run_dir: str | Path, assign_examples: int | None = None,
                       labels, check_frozen_start(start))
 
 
+#: the folder of a run directory that keeps the finished chunks of an evaluation in progress
+CHUNKS_DIR = "eval_chunks"
+
+
+def chunk_key(ev: Evaluation) -> dict:
+    """What every chunk of ``ev`` depends on: a digest of the weights and theta, the run's
+    config, the images per pass, how presentations start and the code's version
+    (:func:`brainlearn.rundir.code_version`)."""
+    from brainlearn import __version__
+
+    digest = hashlib.sha256()
+    for name in sorted(ev.weights):
+        values = np.ascontiguousarray(ev.weights[name])
+        digest.update(f"{name} {values.dtype.str} {values.shape}".encode())
+        digest.update(values.data)
+    return {"weights_sha256": digest.hexdigest(), "config": ev.config.to_json(),
+            "examples": ev.n_examples, "start": ev.start,
+            "code": rundir.code_version() or __version__}
+
+
+def chunk_store(ev: Evaluation) -> rundir.PartStore:
+    """The finished chunks of ``ev`` kept in ``RUN/eval_chunks/`` (emptied first when it
+    holds another evaluation's, :func:`chunk_key`)."""
+    return rundir.PartStore.open(ev.run_dir / CHUNKS_DIR, chunk_key(ev))
+
+
+def keep_chunk(store: rundir.PartStore, stage: str, part: ChunkPart) -> None:
+    """Keep ``part``, one finished chunk of ``stage``: counts, spikes, presentations and
+    simulated time (not its final state, which no evaluation reads)."""
+    r = part.record
+    arrays = {"end_time": np.float64(part.end_time / second), "counts": r.counts}
+    for name, frame in (("spikes", r.spikes), ("presentations", r.presentations)):
+        arrays[f"{name}_columns"] = np.array([str(c) for c in frame.columns])
+        arrays.update({f"{name}__{c}": frame[c].to_numpy() for c in frame.columns})
+    store.save(stage, part.index, **arrays)
+
+
+def kept_chunk(store: rundir.PartStore, stage: str, k: int) -> ChunkPart | None:
+    """Chunk ``k`` of ``stage`` as :func:`keep_chunk` kept it, or None."""
+    arrays = store.kept(stage, k)
+    if arrays is None:
+        return None
+    frames = {name: pd.DataFrame({c: arrays[f"{name}__{c}"] for c in arrays[f"{name}_columns"].tolist()})
+              for name in ("spikes", "presentations")}
+    return ChunkPart(int(k), PassRecord(arrays["counts"], frames["spikes"], frames["presentations"]),
+                     float(arrays["end_time"]) * second, None)
+
+
 READOUTS = ("vote", "logistic", "online")
 
 
@@ -304,6 +364,8 @@ def evaluate(
     state with its own seed (see the module's text), so the sharded evaluation gives exactly
     this result; :func:`~brainlearn.models.diehl_cook.sharded.evaluate_on_workers` (what
     ``brainlearn mnist evaluate`` runs) chooses between the two, every core by default.
+    Every chunk is kept as it ends (``RUN/eval_chunks/``, :func:`chunk_store`): called again
+    after an interruption, with the same arguments, it runs only the chunks it lacks.
 
     Parameters
     ----------
@@ -325,33 +387,52 @@ def evaluate(
     Returns
     -------
     dict
-        The metrics (also merged into ``metrics.json``).
+        The metrics (also merged into ``metrics.json``), with ``eval_resumed_images`` (images
+        whose chunks an interrupted call had kept) and ``eval_ms_per_example`` (this call's wall time per
+        image it ran, compilation excluded; None when it ran none).
     """
     check_readouts(readouts)
     ev = open_evaluation(run_dir, assign_examples, test_examples, device)
+    store = chunk_store(ev)  # chunks an interrupted evaluation kept are not run again
+    n = ev.n_examples
+    size = ev.config.chunk
+    parts = {stage: [kept_chunk(store, stage, k) for k in range(-(-n[stage] // size))]
+             for stage in ("assign", "test")}
+    resumed = sum(len(p.record.counts) for kept in parts.values() for p in kept if p is not None)
     state = ev.initial_state()
     start = time.perf_counter()
-    net = ev.network()
-    compile_seconds = net.compile_seconds
-    n = ev.n_examples
+    net, compile_seconds, images_run = None, 0.0, 0
     bar = tqdm(total=sum(n.values()), unit="img", desc="evaluate", disable=not progress,
                dynamic_ncols=True)
-    records = {}
+    bar.update(resumed)
     try:
         with StopOnSigterm():
-            for stage in ("assign", "test"):
-                records[stage] = _frozen_pass(net, ev.images[stage], state, n[stage], stage,
-                                              ev.config.seed, bar)
+            for stage, kept in parts.items():
+                for k, part in enumerate(kept):
+                    if part is not None:
+                        continue
+                    if net is None:  # not built when every chunk was kept
+                        net = ev.network()
+                        compile_seconds = net.compile_seconds
+                    part = frozen_chunks(net, ev.images[stage], state, n[stage], stage,
+                                         ev.config.seed, [k], bar, span=size)[0]
+                    kept[k] = window_part(part, stage, ev.params)
+                    keep_chunk(store, stage, kept[k])
+                    images_run += len(part.record.counts)
     finally:
         bar.close()
-        net.close()
+        if net is not None:
+            net.close()
     eval_seconds = time.perf_counter() - start
-    return finish_evaluation(
-        ev, readouts, records["assign"], records["test"],
+    metrics = finish_evaluation(
+        ev, readouts, merge_chunks(parts["assign"]), merge_chunks(parts["test"]),
         eval_seconds=eval_seconds, eval_compile_seconds=compile_seconds,
-        eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / sum(n.values()),
-        workers=1,
+        eval_ms_per_example=(1000 * (eval_seconds - compile_seconds) / images_run
+                             if images_run else None),
+        workers=1, eval_resumed_images=resumed,
     )
+    store.remove()
+    return metrics
 
 
 def check_readouts(readouts) -> None:

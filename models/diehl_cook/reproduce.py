@@ -17,13 +17,13 @@ among its figures).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 
 from brainlearn.atomic import atomic_path
 from brainlearn.models.diehl_cook.model import PARAM_SETS
+from brainlearn.rundir import code_version
 
 __all__ = ["PAPER_ROWS", "READOUTS", "code_version", "row_directory", "reproduce", "row_summary", "write_table"]
 
@@ -46,22 +46,6 @@ def row_directory(out: str | Path, neurons: int, param_set: str = "paper", seed:
     if int(seed) != 0:
         name += f"_s{int(seed)}"
     return Path(out) / name
-
-
-def code_version() -> str | None:
-    """The git commit of the package source (``-dirty`` with uncommitted changes), when it
-    runs from a checkout; else None."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=False, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, check=False, timeout=10)
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def row_summary(run_dir: str | Path) -> dict:

@@ -10,9 +10,11 @@ between the serial and the sharded evaluation: every core for a large evaluation
 
 It is built from the same public pieces as the serial evaluation
 (``diehl_cook.evaluation.open_evaluation``, ``Evaluation.network``, ``frozen_chunks``,
-``merge_chunks``, ``finish_evaluation``). Each worker process opens the evaluation (config,
-weights, images) and builds the frozen network once in its own directory
-(``RUN_DIR/build_eval_wNAME``), and reuses both for all of its shards, of both stages.
+``chunk_store``, ``merge_chunks``, ``finish_evaluation``). Each worker process opens the
+evaluation (config, weights, images) and builds the frozen network once in its own directory
+(``RUN_DIR/build_eval_wNAME``), and reuses both for all of its shards, of both stages. Each
+worker keeps every chunk it finishes in ``RUN_DIR/eval_chunks/`` (``keep_chunk``), so an
+interrupted evaluation, serial or sharded, runs only the chunks it lacks when started again.
 """
 
 from __future__ import annotations
@@ -68,29 +70,30 @@ def _worker_network(run_dir: Path, device: str | None):
     return _WORKER["evaluation"], _WORKER["network"]
 
 
-def _run_shard(run_dir: str, device: str | None, stage: str, first: int, stop: int,
-               n_examples: int) -> dict:
-    """Worker side: chunks ``first..stop-1`` of ``stage``; returns their parts.
+def _run_shard(run_dir: str, device: str | None, stage: str, chunks: list[int],
+               n_examples: int, store) -> dict:
+    """Worker side: the chunks ``chunks`` of ``stage``, each kept in ``store``
+    (:func:`~brainlearn.models.diehl_cook.evaluation.keep_chunk`) as soon as it ends; returns
+    their parts.
 
     The assignment pass keeps only the spikes its counts were taken from (the readouts'
-    spike trains, :func:`~brainlearn.models.diehl_cook.evaluation.window_mask`), the test pass all.
+    spike trains, :func:`~brainlearn.models.diehl_cook.evaluation.window_part`), the test pass all.
     """
     from brainlearn.sweep import signals_from_any_thread, worker_name
 
     start = time.perf_counter()
+    parts = []
     with signals_from_any_thread():  # Brian2's import installs a signal handler
-        from brian2 import second
-
-        from brainlearn.models.diehl_cook.evaluation import frozen_chunks, window_mask
+        from brainlearn.models.diehl_cook.evaluation import frozen_chunks, keep_chunk, window_part
 
         ev, net = _worker_network(Path(run_dir), device)
-        parts = frozen_chunks(net, ev.images[stage], ev.initial_state(), n_examples, stage,
-                              ev.config.seed, range(first, stop))
-    if stage == "assign":
-        t_input = float(ev.params.t_input / second)
-        for p in parts:
-            r = p.record
-            r.spikes = r.spikes[window_mask(r.spikes, r.presentations, t_input)]
+        state = ev.initial_state()
+        for k in chunks:
+            part = frozen_chunks(net, ev.images[stage], state, n_examples, stage,
+                                 ev.config.seed, [k], span=ev.config.chunk)[0]
+            part = window_part(part, stage, ev.params)
+            keep_chunk(store, stage, part)
+            parts.append(part)
     return {"stage": stage, "parts": parts, "worker": worker_name(),
             "compile_seconds": _WORKER["compile_seconds"], "seconds": time.perf_counter() - start}
 
@@ -135,14 +138,17 @@ def evaluate_sharded(
     -------
     dict
         The metrics, as ``evaluate`` writes them (``metrics.json``, ``eval_counts.npz``,
-        ``spikes.parquet``), plus ``shards``, ``workers`` (the cluster's) and
-        ``worker_names`` (those that ran a shard).
+        ``spikes.parquet``), plus ``shards`` (submitted), ``workers`` (the cluster's; no
+        cluster starts, 0, when every chunk was kept) and ``worker_names`` (those that ran a
+        shard). Chunks an interrupted evaluation kept (``eval_resumed_images``) are not run.
     """
     from tqdm.auto import tqdm
 
     from brainlearn.models.diehl_cook.evaluation import (
         check_readouts,
+        chunk_store,
         finish_evaluation,
+        kept_chunk,
         merge_chunks,
         open_evaluation,
     )
@@ -155,41 +161,54 @@ def evaluate_sharded(
     n_examples = ev.n_examples
     size = ev.config.chunk
     n_chunks = {stage: -(-n // size) for stage, n in n_examples.items()}
+    store = chunk_store(ev)  # chunks an interrupted evaluation kept are not run again
+    parts = {stage: [kept_chunk(store, stage, k) for k in range(n)] for stage, n in n_chunks.items()}
+    resumed = sum(len(p.record.counts) for kept in parts.values() for p in kept if p is not None)
+    missing = sum(n_examples.values()) - resumed
 
     start = time.perf_counter()
-    client, owned = connect_client(client, workers)
-    try:
-        n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
-        shards = plan_shards(n_chunks, n_workers * int(shards_per_worker))
-        futures = {}
-        for stage, first, stop in shards:
-            fut = client.submit(_run_shard, str(run_dir), device, stage, first, stop,
-                                n_examples[stage], pure=False)
-            futures[fut] = min(stop * size, n_examples[stage]) - first * size
-        from dask.distributed import as_completed
+    results, n_workers, submitted = [], 0, 0
+    if missing:
+        client, owned = connect_client(client, workers)
+        try:
+            n_workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+            futures = {}
+            for stage, first, stop in plan_shards(n_chunks, n_workers * int(shards_per_worker)):
+                chunks = [k for k in range(first, stop) if parts[stage][k] is None]
+                if chunks:
+                    fut = client.submit(_run_shard, str(run_dir), device, stage, chunks,
+                                        n_examples[stage], store, pure=False)
+                    futures[fut] = sum(min((k + 1) * size, n_examples[stage]) - k * size
+                                       for k in chunks)
+            submitted = len(futures)
+            from dask.distributed import as_completed
 
-        results = []
-        with tqdm(total=sum(n_examples.values()), unit="img", desc="evaluate", disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for fut in as_completed(list(futures)):
-                results.append(fut.result())  # a failed shard raises here with its traceback
-                bar.update(futures[fut])
-    finally:
-        close_client(client, owned)
+            with tqdm(total=sum(n_examples.values()), initial=resumed,
+                      unit="img", desc="evaluate", disable=not progress,
+                      dynamic_ncols=True) as bar:
+                for fut in as_completed(list(futures)):
+                    results.append(fut.result())  # a failed shard raises here with its traceback
+                    bar.update(futures[fut])
+        finally:
+            close_client(client, owned)
     eval_seconds = time.perf_counter() - start
+    for r in results:
+        for p in r["parts"]:
+            parts[r["stage"]][p.index] = p
 
     compile_seconds = max((r["compile_seconds"] for r in results), default=0.0)
-    merged = {stage: merge_chunks([p for r in results if r["stage"] == stage for p in r["parts"]])
-              for stage in ("assign", "test")}
-    return finish_evaluation(
-        ev, readouts, merged["assign"], merged["test"],
+    metrics = finish_evaluation(
+        ev, readouts, merge_chunks(parts["assign"]), merge_chunks(parts["test"]),
         eval_seconds=eval_seconds,
         eval_compile_seconds=compile_seconds,
         # wall time, the cluster's start included, the workers' compilation (in parallel) not
-        eval_ms_per_example=1000 * (eval_seconds - compile_seconds) / sum(n_examples.values()),
-        shards=len(shards), workers=n_workers,
+        eval_ms_per_example=(1000 * (eval_seconds - compile_seconds) / missing if missing
+                             else None),
+        shards=submitted, workers=n_workers, eval_resumed_images=resumed,
         worker_names=sorted({r["worker"] for r in results}),
     )
+    store.remove()
+    return metrics
 
 
 @rundir.locked  # one writer per run directory (brainlearn.runlock)

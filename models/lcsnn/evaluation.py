@@ -8,7 +8,7 @@ own seed ``chunk_seed(seed, k, stage=1)`` (``seed`` the run's for the assignment
 more for the test images), so its output depends on that chunk alone. Two things follow:
 
 * **Resume.** Each finished chunk's spike counts and spikes are written at once, atomically,
-  to ``RUN_DIR/evaluation_parts/`` (:class:`PartStore`); an evaluation that stops (a killed
+  to ``RUN_DIR/evaluation_parts/`` (:class:`brainlearn.rundir.PartStore`); an evaluation that stops (a killed
   process, a session that ends) runs only the missing chunks when it is run again with the
   same arguments. The parts are keyed on the run's weights file, its configuration, the image
   counts, the chunk size, the device and the network (:meth:`EvaluationPlan.key`): anything
@@ -25,8 +25,6 @@ workers and any number of interruptions.
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from brainlearn import rundir
-from brainlearn.atomic import atomic_path
 from brainlearn.models.lcsnn.network import (
     BUILD,
     ChunkOutput,
@@ -44,16 +41,16 @@ from brainlearn.models.lcsnn.network import (
     present_chunk,
 )
 from brainlearn.models.lcsnn.runs import load_images, trained_state
+from brainlearn.rundir import PartStore
 
 __all__ = ["PARTS", "STAGES", "FROZEN_BUILD", "FROZEN_MIN_IMAGES", "NETWORKS", "EvaluationPlan",
            "PartStore", "check_workers", "use_frozen", "run_serial", "run_on_workers",
-           "merge_stage"]
+           "merge_stage", "part_arrays"]
 
 #: folder of the run directory that keeps the finished chunks of an unfinished evaluation
 PARTS = "evaluation_parts"
 #: stage -> (MNIST split, offset of its seed from the run's, what the progress lines call it)
 STAGES = {"assign": ("train", 0, "assignment images"), "test": ("test", 1, "test images")}
-_KEY = "key.json"
 #: build folder of the frozen network in the run directory (serial evaluation)
 FROZEN_BUILD = "build_eval"
 #: ``network="auto"`` evaluates this many images or more (both passes) with the frozen network
@@ -130,48 +127,13 @@ class EvaluationPlan:
                 "device": self.device, "frozen": bool(self.frozen)}
 
 
-class PartStore:
-    """The finished chunks of one evaluation, one ``.npz`` each, written atomically."""
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-
-    @classmethod
-    def open(cls, folder: str | Path, key: dict) -> PartStore:
-        """The parts kept in ``folder`` for ``key``; parts kept for another key are removed."""
-        store = cls(folder)
-        key = json.loads(rundir.json_text(key))  # as it reads back from the file
-        if rundir.read_json(store.folder / _KEY) != key:
-            store.remove()
-            store.folder.mkdir(parents=True)
-            rundir.write_json(store.folder / _KEY, key)
-        return store
-
-    def path(self, stage: str, k: int) -> Path:
-        """The file of chunk ``k`` of ``stage``."""
-        return self.folder / f"{stage}_{k:06d}.npz"
-
-    def has(self, stage: str, k: int) -> bool:
-        """Whether chunk ``k`` of ``stage`` is kept."""
-        return self.path(stage, k).is_file()
-
-    def save(self, stage: str, k: int, out: ChunkOutput, seconds: float) -> None:
-        """Keep a chunk's counts and spikes (numbered within the chunk)."""
-        with atomic_path(self.path(stage, k)) as tmp:
-            np.savez_compressed(tmp, counts=out.counts, spike_example=out.spike_example,
-                                spike_step=out.spike_step, spike_neuron=out.spike_neuron,
-                                shown=np.int64(out.shown), capped=np.int64(out.capped),
-                                wall_seconds=np.float64(out.wall_seconds),
-                                seconds=np.float64(seconds))
-
-    def load(self, stage: str, k: int) -> dict:
-        """The arrays of a kept chunk."""
-        with np.load(self.path(stage, k), allow_pickle=False) as f:
-            return {name: f[name] for name in f.files}
-
-    def remove(self) -> None:
-        """Remove the folder and everything in it."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+def part_arrays(out: ChunkOutput, seconds: float) -> dict[str, np.ndarray]:
+    """What :class:`PartStore` keeps of a finished chunk: its counts and spikes (numbered
+    within the chunk), images shown, capped images and times."""
+    return {"counts": out.counts, "spike_example": out.spike_example,
+            "spike_step": out.spike_step, "spike_neuron": out.spike_neuron,
+            "shown": np.int64(out.shown), "capped": np.int64(out.capped),
+            "wall_seconds": np.float64(out.wall_seconds), "seconds": np.float64(seconds)}
 
 
 def merge_stage(store: PartStore, plan: EvaluationPlan, stage: str, weights: np.ndarray,
@@ -206,7 +168,7 @@ def _run_chunk(sim, plan: EvaluationPlan, store: PartStore, p, weights, theta, p
     start = time.perf_counter()
     out = present_chunk(sim, p, pixels[plan.chunk_images(stage, k)], weights, theta,
                         seed=plan.seed_of(stage, k))
-    store.save(stage, k, out, time.perf_counter() - start)
+    store.save(stage, k, **part_arrays(out, time.perf_counter() - start))
     return len(out.counts)
 
 
