@@ -24,8 +24,9 @@ protocols, sweeps) writes its run directory through this module, and
 ``*.png``                  figures
 ``.brainlearn.lock``       the lock of the process writing the run (:func:`lock_run`);
                            removed when it ends cleanly, harmless when left by a kill
-``*_parts/``, ``eval_*/``  the finished chunks of an evaluation that has not ended yet
-                           (:class:`PartStore`), removed when its results are written
+``eval_chunks/``,          the finished chunks of an evaluation that has not ended yet
+``evaluation_parts/``      (Diehl & Cook, LC-SNN; :class:`PartStore`), removed when its
+                           results are written
 =========================  ===============================================================
 
 Every file appears under its final name only once complete (:mod:`brainlearn.atomic`), and
