@@ -76,7 +76,7 @@ from brainlearn.models.diehl_cook.state import NetworkState, frozen_state
 from brainlearn.readout import VoteReadout
 
 __all__ = ["PassRecord", "ChunkPart", "CHUNKS_DIR", "chunk_key", "chunk_store", "keep_chunk",
-           "kept_chunk", "frozen_chunks", "merge_chunks", "Evaluation",
+           "kept_chunk", "kept_chunks", "frozen_chunks", "merge_chunks", "Evaluation",
            "open_evaluation", "READOUTS", "check_readouts", "evaluate", "window_mask",
            "window_spikes", "finish_evaluation", "ONLINE_EPOCHS", "frozen_params",
            "evaluation_workers", "PARALLEL_MIN_IMAGES", "readout_scores", "window_part"]
@@ -345,6 +345,15 @@ def kept_chunk(store: rundir.PartStore, stage: str, k: int) -> ChunkPart | None:
                      float(arrays["end_time"]) * second, None)
 
 
+def kept_chunks(store: rundir.PartStore, n_examples: dict[str, int],
+                size: int) -> tuple[dict[str, list[ChunkPart | None]], int]:
+    """Every chunk of each stage's ``n_examples`` images (``size`` per chunk) as
+    :func:`kept_chunk` reads it (None where it is missing), and the images the kept ones hold."""
+    parts = {stage: [kept_chunk(store, stage, k) for k in range(-(-n // size))]
+             for stage, n in n_examples.items()}
+    return parts, sum(len(p.record.counts) for kept in parts.values() for p in kept if p is not None)
+
+
 READOUTS = ("vote", "logistic", "online")
 
 
@@ -396,9 +405,7 @@ def evaluate(
     store = chunk_store(ev)  # chunks an interrupted evaluation kept are not run again
     n = ev.n_examples
     size = ev.config.chunk
-    parts = {stage: [kept_chunk(store, stage, k) for k in range(-(-n[stage] // size))]
-             for stage in ("assign", "test")}
-    resumed = sum(len(p.record.counts) for kept in parts.values() for p in kept if p is not None)
+    parts, resumed = kept_chunks(store, n, size)
     state = ev.initial_state()
     start = time.perf_counter()
     net, compile_seconds, images_run = None, 0.0, 0

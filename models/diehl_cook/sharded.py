@@ -148,7 +148,7 @@ def evaluate_sharded(
         check_readouts,
         chunk_store,
         finish_evaluation,
-        kept_chunk,
+        kept_chunks,
         merge_chunks,
         open_evaluation,
     )
@@ -162,8 +162,7 @@ def evaluate_sharded(
     size = ev.config.chunk
     n_chunks = {stage: -(-n // size) for stage, n in n_examples.items()}
     store = chunk_store(ev)  # chunks an interrupted evaluation kept are not run again
-    parts = {stage: [kept_chunk(store, stage, k) for k in range(n)] for stage, n in n_chunks.items()}
-    resumed = sum(len(p.record.counts) for kept in parts.values() for p in kept if p is not None)
+    parts, resumed = kept_chunks(store, n_examples, size)
     missing = sum(n_examples.values()) - resumed
 
     start = time.perf_counter()
