@@ -310,9 +310,10 @@ NEST_NOTES = {
     "pair-restricted": ("rtol 1e-9", "NEST pairs a post spike before the first pre spike with a pre "
                                      "spike at t = 0"),
     "triplet": ("rtol 1e-9", "none found (coincident spikes kept out of the input)"),
-    "clopath": ("1 point on the paper's scale", "NEST integrates the neuron with GSL RK45, brainlearn "
-                                                "with Euler at 0.1 ms; compared with NEST's delay "
-                                                "convention and input timing (timing='nest')"),
+    "clopath": ("0.2 points on the paper's scale", "NEST integrates the neuron with GSL RK45, brainlearn "
+                                                   "with Euler at 0.1 ms; compared with NEST's delay "
+                                                   "convention, input timing, filter integration and "
+                                                   "weight reading (timing='nest')"),
 }
 
 

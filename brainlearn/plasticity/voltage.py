@@ -23,8 +23,10 @@ protocol runners (``brainlearn.protocols.runners.voltage``) schedule protocols o
 Order inside one time step (Brian2 schedule): end of the spike clamp (``before_groups``),
 Euler update of the neuron and of the filters (from the old ``v``), exact decay of ``xbar``,
 threshold, presynaptic pathway (EPSP, LTD with the delayed ``u_minus``, ``xbar`` jump) and
-kicks (inputs to ``v`` are ignored while the spike clamp lasts, as in NEST), reset, then in ``end`` the LTP step (with ``v`` after the reset) and the shift of the
-delay registers.
+kicks (inputs to ``v`` are ignored while the spike clamp lasts, as in NEST), reset, then in
+``end`` the LTP step (with ``v`` after the reset) and the shift of the delay registers.
+``run_voltage_lanes(timing="nest")`` changes the order and the filters' integration to
+NEST's (see there).
 """
 
 from __future__ import annotations
@@ -128,9 +130,19 @@ class ClopathSTDP(PlasticityRule):
         k = self.delay_steps(dt)
         return ("u_minus", "u_plus") if k == 0 else (f"u_minus_d{k}", f"u_plus_d{k}")
 
-    def post_equations(self, dt) -> str:
-        """Equations to add to the postsynaptic group (filters and delay registers)."""
-        lines = ["du_minus/dt = (v - u_minus) / tau_minus : volt", "du_plus/dt = (v - u_plus) / tau_plus : volt"]
+    def post_equations(self, dt, *, stepped_filters: bool = False) -> str:
+        """Equations to add to the postsynaptic group (filters and delay registers).
+
+        ``stepped_filters=True``: the filters are not integrated by the group's method but
+        advanced once per step by :meth:`filter_step_code`, from the values at the step's
+        start that :meth:`step_start_code` keeps (``v_start``, ``u_minus_start``,
+        ``u_plus_start``).
+        """
+        if stepped_filters:
+            lines = ["u_minus : volt", "u_plus : volt", "v_start : volt", "u_minus_start : volt",
+                     "u_plus_start : volt"]
+        else:
+            lines = ["du_minus/dt = (v - u_minus) / tau_minus : volt", "du_plus/dt = (v - u_plus) / tau_plus : volt"]
         for k in range(1, self.delay_steps(dt) + 1):
             lines += [f"u_minus_d{k} : volt", f"u_plus_d{k} : volt"]
         return "\n" + "\n".join(lines) + "\n"
@@ -143,6 +155,44 @@ class ClopathSTDP(PlasticityRule):
         for k in range(1, self.delay_steps(dt if dt is not None else group.clock.dt) + 1):
             setattr(group, f"u_minus_d{k}", v)
             setattr(group, f"u_plus_d{k}", v)
+
+    @staticmethod
+    def step_start_code() -> str:
+        """Code (post group, before the step's integration) keeping ``v`` and the filters at
+        the step's start, for :meth:`filter_step_code` and :meth:`filter_restart_code`."""
+        return "v_start = v\nu_minus_start = u_minus\nu_plus_start = u_plus"
+
+    @staticmethod
+    def filter_step_code(v_max: str) -> str:
+        """One step of the filters (post group, after the step's integration of ``v``), exact
+        for a potential that goes linearly from ``a = v_start`` to ``b = min(v, v_max)`` in
+        the step: with ``s = (b - a) / dt``, for each filter of time constant ``tau``::
+
+            u <- b - tau s + (u - a + tau s) exp(-dt / tau)
+
+        (``v_max``: the name of a bound that ``v`` passes only in a spike's runaway, e.g. the
+        larger of ``V_peak`` and ``V_clamp``; that step is recomputed by
+        :meth:`filter_restart_code` at the spike.) NEST's
+        ``aeif_psc_delta_clopath`` integrates the filters with ``v`` by its adaptive solver;
+        Euler's step instead overshoots by ``dt / (2 tau)`` (0.7 % a step for ``tau_plus`` =
+        7 ms) when ``v`` is held 100 mV above them during a spike's clamp."""
+        lines = ["v_end = clip(v, -inf * mV, " + v_max + ")", "slope = (v_end - v_start) / dt"]
+        for u, tau in (("u_minus", "tau_minus"), ("u_plus", "tau_plus")):
+            lines.append(f"{u} = v_end - {tau} * slope + ({u}_start - v_start + {tau} * slope) * exp(-dt / {tau})")
+        return "\n".join(lines)
+
+    @staticmethod
+    def filter_restart_code(v_const: str) -> str:
+        """The step's filters recomputed for ``v`` held at ``v_const`` from the step's start
+        (post group, in the reset of a spike)::
+
+            u <- v_const + (u_start - v_const) exp(-dt / tau)
+
+        NEST's adaptive solver meets an 80 mV kick's runaway in a first sub-step of
+        vanishing length, spikes there and clamps ``v`` for the rest of the step, which the
+        filters integrate."""
+        return "\n".join(f"{u} = {v_const} + ({u}_start - {v_const}) * exp(-dt / {tau})"
+                         for u, tau in (("u_minus", "tau_minus"), ("u_plus", "tau_plus")))
 
     def post_namespace(self) -> dict:
         """Names the post group's added equations use."""
@@ -309,7 +359,13 @@ def run_voltage_lanes(
         ends NEST's way (``ClopathAdEx.group(clamp="nest")``); the LTP step of the step
         in which a presynaptic spike acts reads ``xbar`` before that spike's jump (NEST
         applies the potentiation of a step with the trace of the earlier spikes only).
-        Needs ``dendritic_delay >= dt``.
+        The filters are advanced as NEST's solver advances them: exactly for ``v`` linear
+        in each step (:meth:`ClopathSTDP.filter_step_code`), and in a spike's step for
+        ``v = V_clamp`` from the step's start (:meth:`ClopathSTDP.filter_restart_code`). The
+        weight after a presynaptic spike (``w_last_pre``) includes the potentiation of the
+        step in which the spike acts, as NEST's weight recorder reports it. Needs
+        ``dendritic_delay >= dt`` and a neuron with ``V_peak`` and ``V_clamp``
+        (:class:`~brainlearn.neurons.ClopathAdEx`).
 
     Returns
     -------
@@ -327,18 +383,32 @@ def run_voltage_lanes(
     old = prefs.codegen.target
     prefs.codegen.target = target
     try:
-        nest_clamp = {"clamp": "nest"} if timing == "nest" else {}
-        post_g = neuron.group(n, dt=dt, name="voltage_post*", extra_equations=rule.post_equations(dt),
-                              namespace=rule.post_namespace(), **nest_clamp)
+        if timing not in ("brian", "nest"):
+            raise ValueError(f"timing must be 'brian' or 'nest', got {timing!r}")
+        nest_timing = timing == "nest"
+        # NEST: the filters integrated with v (stepwise exact), a spike's step with V_clamp;
+        # v_ceiling bounds v's runaway in a spike's step, which the reset then recomputes
+        namespace = rule.post_namespace()
+        if nest_timing:
+            if not all(hasattr(neuron, name) for name in ("V_peak", "V_clamp")):
+                raise ValueError("timing='nest' needs a neuron with a spike clamp (V_peak, V_clamp: "
+                                 f"ClopathAdEx), got {type(neuron).__name__}")
+            namespace["v_ceiling"] = max(neuron.V_peak, neuron.V_clamp)
+        post_g = neuron.group(n, dt=dt, name="voltage_post*",
+                              extra_equations=rule.post_equations(dt, stepped_filters=nest_timing),
+                              extra_reset=rule.filter_restart_code("V_clamp") if nest_timing else "",
+                              namespace=namespace, **({"clamp": "nest"} if nest_timing else {}))
         rule.start_filters(post_g)
         shift = rule.shift_code(dt)
         objects = [post_g]
+        if nest_timing:  # the filters' step runs before the clamp's end (after_groups, order 0)
+            post_g.run_regularly(rule.step_start_code(), when="before_groups", order=-1, name="voltage_start*")
+            post_g.run_regularly(rule.filter_step_code("v_ceiling"), when="after_groups", order=-1,
+                                 name="voltage_filters*")
         if shift:
             objects.append(post_g.run_regularly(shift, when="end", order=1, name="voltage_shift*"))
         k = _delay_steps("dendritic_delay", dendritic_delay, dt)
-        if timing not in ("brian", "nest"):
-            raise ValueError(f"timing must be 'brian' or 'nest', got {timing!r}")
-        if timing == "nest" and k < 1:
+        if nest_timing and k < 1:
             raise ValueError("timing='nest' needs a dendritic_delay of at least one step (NEST's "
                              f"smallest delay), got {dendritic_delay!r}")
         if k and np.min(pre_t, initial=k) < k:
@@ -348,27 +418,32 @@ def run_voltage_lanes(
         # dendritic_delay after it (NEST's convention); k = 0: both at the spike
         pre_group = SpikeGeneratorGroup(n, pre_i, (pre_t - k) * dt, dt=dt, name="voltage_pre*")
         driver = SpikeGeneratorGroup(n, post_i, (post_t - 1) * dt, dt=dt, name="voltage_driver*")
-        kick_code = "v_post += kick" + (" * int(not_refractory_post)" if timing == "nest" else "")
+        kick_code = "v_post += kick" + (" * int(not_refractory_post)" if nest_timing else "")
         kicks = Synapses(driver, post_g, on_pre=kick_code, namespace={"kick": kick}, dt=dt, name="voltage_kick*", order=1)
-        if timing == "nest":  # a kick lands before the threshold test of the requested step
+        if nest_timing:  # a kick lands before the threshold test of the requested step
             kicks.pre.when = "before_thresholds"
         kicks.connect(j="i")
-        epsp_code = "v_post += w * epsp" + (" * int(not_refractory_post)" if timing == "nest" else "")
-        split = bool(k) or timing == "nest"
+        epsp_code = "v_post += w * epsp" + (" * int(not_refractory_post)" if nest_timing else "")
+        split = bool(k) or nest_timing
         code = rule.render(on_pre_effect="" if split else epsp_code, dt=dt)
         ns = dict(code.namespace, epsp=epsp)
         model, units = _per_lane_model(code.model + "\nw_after_spike : 1", ns, params or {})
         on_pre = code.on_pre + "\nw_after_spike = w"
         ltp_code = rule.ltp_code(dt)
-        if timing == "nest":  # NEST's LTP of a step reads xbar without the jumps of that step
+        if nest_timing:  # NEST's LTP of a step reads xbar without the jumps of that step
             on_pre = on_pre.replace("xbar += 1 / tau_x", "xbar_next += 1 / tau_x")
             model += "\nxbar_next : Hz"
             ltp_code += "\nxbar += xbar_next\nxbar_next = 0 * Hz"
+            # the weight after a presynaptic spike as NEST's recorder has it: with the
+            # potentiation of the step at t - dendritic_delay, which NEST applies at the spike
+            on_pre = on_pre.replace("w_after_spike = w", "pre_acted = 1")
+            model += "\npre_acted : 1"
+            ltp_code += "\nw_after_spike = pre_acted * w + (1 - pre_acted) * w_after_spike\npre_acted = 0"
         syn = Synapses(pre_group, post_g, model=model,
                        on_pre={"pre": on_pre, "epsp": epsp_code} if split else on_pre,
-                       delay={"epsp": (2 * k - (timing == "nest")) * dt} if split else None,
+                       delay={"epsp": (2 * k - nest_timing) * dt} if split else None,
                        namespace=ns, method="exact", dt=dt, name="voltage_syn*", order=0)
-        if timing == "nest":
+        if nest_timing:
             syn.epsp.when = "before_thresholds"
         syn.connect(j="i")
         for name, values in (params or {}).items():
