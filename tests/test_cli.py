@@ -116,3 +116,31 @@ def test_protocol_nest_without_nest_says_how_to_install_it(monkeypatch, capsys):
     assert main(["protocol", "nest", "pair", "--seed", "1"]) == 2
     out = capsys.readouterr().out.strip().splitlines()
     assert out == ['NEST is not installed: pip install "brainlearn[nest]"']
+
+
+def test_a_command_started_with_sigint_ignored_keeps_ignoring_it(tmp_path):
+    """A background job of a shell script starts with SIGINT ignored. Brian2's import puts its
+    own handler over that (which then raises a TypeError, or stops a running simulation
+    early); the CLI puts the ignore setting back, so a command sent SIGINT all through its
+    run finishes and writes what it writes without them."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(out, signals):
+        child = subprocess.Popen(
+            [sys.executable, "-m", "brainlearn.cli", "protocol", "run", "bi_poo", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        deadline = time.monotonic() + 300
+        while signals and child.poll() is None and time.monotonic() < deadline:
+            child.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, stderr = child.communicate(timeout=300)
+        return child.returncode, stderr
+
+    code, stderr = run(tmp_path / "signalled", signals=True)
+    assert code == 0 and "Traceback" not in stderr and "stop requested" not in stderr, stderr
+    assert run(tmp_path / "quiet", signals=False)[0] == 0
+    assert (tmp_path / "signalled" / "results.csv").read_text() == (tmp_path / "quiet" / "results.csv").read_text()
