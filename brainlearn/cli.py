@@ -66,22 +66,9 @@ def _signals_interrupt():
             signal.signal(number, handler)
 
 
-def _keep_sigint_ignored() -> None:
-    """A process started with SIGINT ignored (a background job of a non-interactive shell,
-    ``cmd &`` in a script) keeps ignoring it, as the shell asked. Brian2's import installs
-    its own SIGINT handler over the ignore setting and, when the signal comes outside a run,
-    calls that setting as a function (``TypeError: 'Handlers' object is not callable``);
-    so Brian2 is imported here, once, and the ignore setting put back. SIGTERM still ends
-    the command cleanly (:func:`_signals_interrupt`)."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        import brian2  # noqa: F401  (its handler is installed at import, and only then)
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    from brainlearn.standalone import skip_exit_collection
+    from brainlearn.standalone import keep_sigint_ignored, skip_exit_collection
 
     skip_exit_collection()  # the process ends when the command does, not a second later
     parser = build_parser()
@@ -89,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    _keep_sigint_ignored()
+    keep_sigint_ignored()
     try:
         with _signals_interrupt():
             check_options(args)  # counts, numbers, seeds: refused before anything is written

@@ -38,7 +38,9 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,7 +49,7 @@ from brainlearn.atomic import atomic_path, write_error
 __all__ = ["StandaloneInputError", "write_input", "stage_run_args", "atomic_static_arrays",
            "run_standalone", "read_errors", "compile_error", "parent_death_code", "remove_broken_objects",
            "sweep_temporary", "stable_main_order", "skip_exit_collection",
-           "remove_stale_run_args"]
+           "keep_sigint_ignored", "remove_stale_run_args"]
 
 #: a ``run_args`` file Brian2 names by its values' MD5 (or its lock file): the variable's prefix
 _RUN_ARG = re.compile(r"^(init_.+_)[0-9a-f]{32}\.dat(?:\.lock)?$")
@@ -410,3 +412,19 @@ def skip_exit_collection() -> None:
 
 
 _EXIT_REGISTERED = False
+
+
+def keep_sigint_ignored() -> None:
+    """A process started with SIGINT ignored (a background job of a non-interactive shell,
+    ``cmd &`` in a script) keeps ignoring it, as the shell asked.
+
+    Brian2's import installs its own SIGINT handler over the ignore setting; when the signal
+    comes, the handler stops a running simulation early, and outside a run it calls the
+    ignore setting as a function (``TypeError: 'Handlers' object is not callable``). Called
+    by a command line before its work: in that case Brian2 is imported here, once, and the
+    ignore setting put back (nothing is done otherwise, or off the main thread).
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        import brian2  # noqa: F401  (its handler is installed at import, and only then)
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

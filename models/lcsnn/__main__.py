@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     fi.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     from brainlearn.models.lcsnn.training import evaluate, evaluate_authors, train
+    from brainlearn.standalone import keep_sigint_ignored
+
+    keep_sigint_ignored()
 
     try:
         if args.command == "train":
