@@ -62,6 +62,10 @@ CLOPATH_PRESETS: dict[str, dict] = {
 }
 
 
+#: the two filtered potentials on the post group and their time constants
+_FILTERS = (("u_minus", "tau_minus"), ("u_plus", "tau_plus"))
+
+
 @dataclass(frozen=True)
 class ClopathSTDP(PlasticityRule):
     """Voltage-based STDP of Clopath et al. (2010): see the module docstring for the equations.
@@ -177,7 +181,7 @@ class ClopathSTDP(PlasticityRule):
         Euler's step instead overshoots by ``dt / (2 tau)`` (0.7 % a step for ``tau_plus`` =
         7 ms) when ``v`` is held 100 mV above them during a spike's clamp."""
         lines = ["v_end = clip(v, -inf * mV, " + v_max + ")", "slope = (v_end - v_start) / dt"]
-        for u, tau in (("u_minus", "tau_minus"), ("u_plus", "tau_plus")):
+        for u, tau in _FILTERS:
             lines.append(f"{u} = v_end - {tau} * slope + ({u}_start - v_start + {tau} * slope) * exp(-dt / {tau})")
         return "\n".join(lines)
 
@@ -192,7 +196,7 @@ class ClopathSTDP(PlasticityRule):
         vanishing length, spikes there and clamps ``v`` for the rest of the step, which the
         filters integrate."""
         return "\n".join(f"{u} = {v_const} + ({u}_start - {v_const}) * exp(-dt / {tau})"
-                         for u, tau in (("u_minus", "tau_minus"), ("u_plus", "tau_plus")))
+                         for u, tau in _FILTERS)
 
     def post_namespace(self) -> dict:
         """Names the post group's added equations use."""
