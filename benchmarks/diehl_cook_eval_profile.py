@@ -6,6 +6,8 @@ Runs the frozen network of a trained run (``brainlearn mnist train`` folder) on 
 (same seed, so the first ``k`` images spike alike), and prints ``(cost(2k) - cost(k)) / k``
 per function: the per-image cost with the program's start, file reading and set-up taken out.
 Instruction counts are what a loaded machine cannot blur; they do not count system calls.
+The program is compiled for AVX2 (``diehl_cook_callgrind.FLAGS``): valgrind cannot run the
+AVX-512 code that Brian2's ``-march=native`` gives on CPUs that have it.
 
     python benchmarks/diehl_cook_eval_profile.py RUN [--images 50] [--build build_profile]
                                                      [--top 20] [--out DIR]
@@ -22,6 +24,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from diehl_cook_callgrind import FLAGS  # noqa: E402  (the same AVX2 build flags)
 
 
 def _costs(path: Path) -> dict[str, int]:
@@ -62,6 +67,7 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="eval_profile_"))
     out.mkdir(parents=True, exist_ok=True)
     key = "devices.cpp_standalone.run_cmd_unix"
+    prefs["codegen.cpp.extra_compile_args_gcc"] = FLAGS
     with FrozenNetwork(config, load_npz(args.run / "weights.npz"), args.run, args.build) as net:
         reference = net.counts(x[:2 * k])
         for m in (k, 2 * k):

@@ -55,7 +55,10 @@ receives its one event of the run through the same operations, so the numbers ar
 Diehl & Cook's plastic input synapses use it below ``IDLE_SKIP_NEURONS``: at N=1600 (runs of
 about 76 synapses) it trains about 1.15x faster; at N=400 the runs (about 19) stay under the
 threshold, where the vectorised loop lost (0.87x), and with the idle skip at N=6400 it lost
-too (about 0.89x), so :class:`IdleSkipCodeObject` keeps the plain loop.
+too (about 0.89x), so :class:`IdleSkipCodeObject` keeps the plain loop. Diehl & Cook's
+inhibitory synapses (``inh_exc``, all to all but self) use it at every size, trained or frozen:
+an inhibitory spike's N - 1 synapses are one run of increasing targets, walked by the
+vectorised loop instead of copied out of the queue synapse by synapse.
 
 :func:`scale_by_post` runs ``x *= f_post`` regularly on a pathway's synapses with
 :class:`ScaleByPostCodeObject`, whose template (``brainlearn/cpp/templates/scale_by_post/``)

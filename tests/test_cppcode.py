@@ -290,6 +290,9 @@ def test_diehl_cook_trains_to_the_same_state_with_brian2s_code_objects(tmp_path,
     assert None in used and FastCodeObject in used  # one build each way
     (code,) = (tmp_path / "brainlearn").glob("build_train/build/code_objects/syn_pre_codeobject*.cpp")
     assert marker in code.read_text()
+    # the inhibitory synapses (one run of N - 1 increasing targets per spike) are vectorised
+    (inh_exc,) = (tmp_path / "brainlearn").glob("build_train/build/code_objects/inh_exc_pre_codeobject*.cpp")
+    assert "#pragma GCC ivdep" in inh_exc.read_text()
     assert "Clock step_clock;" in (tmp_path / "brainlearn/build_train/build/objects.cpp").read_text()
     assert "Clock step_clock;" not in (tmp_path / "brian2/build_train/build/objects.cpp").read_text()
     assert states[0].keys() == states[1].keys() and np.ptp(states[0]["exc.theta"]) > 0

@@ -496,8 +496,11 @@ def build_network(
     exc_inh = Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh",
                        namespace={"w_ei": p.w_exc_inh}, **step)
     exc_inh.connect(j="i")
+    # cpp_standalone: an inhibitory spike's N - 1 synapses are one run with increasing
+    # targets, walked by a vectorised loop instead of copied out of the queue (the same numbers)
     inh_exc = Synapses(inh, exc, on_pre="gi_post += w_ie", name="inh_exc",
-                       namespace={"w_ie": p.w_inh_exc}, **step)
+                       namespace={"w_ie": p.w_inh_exc}, **step,
+                       codeobj_class=VectorRunsCodeObject if fast is not None else None)
     inh_exc.connect(condition="i != j")
     counter = Synapses(exc, ctl, on_pre="nspk_post += 1.0 * (t < t_off_post)", name="counter",
                        **step)
