@@ -60,8 +60,9 @@ def test_mnist_train_refuses_a_directory_that_holds_a_run(tmp_path, capsys):
 
 
 def test_mnist_evaluate_names_the_cells_that_fire_from_rest(monkeypatch, capsys):
-    """The evaluation counts the cells whose frozen threshold lies below rest; the command
-    says how many, and why the vote suffers, only when there are any."""
+    """The evaluation counts the cells whose frozen threshold lies below rest, and the cells
+    above rest that fire in most images; the command says how many, and why the vote
+    suffers, only when there are any."""
     from brainlearn.models.diehl_cook import runs
 
     metrics = {"accuracy": 0.0885, "accuracy_vote": 0.0885, "accuracy_logistic": 0.915,
@@ -73,9 +74,18 @@ def test_mnist_evaluate_names_the_cells_that_fire_from_rest(monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "note: 891 of 6,400 cells have a frozen threshold below rest" in out
     assert "logistic  91.50 %" in out
+    assert "above rest" not in out
     metrics["cells_fire_at_rest"] = 0
     assert main(["mnist", "evaluate", "runs/x", "--no-progress"]) == 0
     assert "note:" not in capsys.readouterr().out
+    # a cell just above rest that fires in most images (the N=6400 row's pass 8)
+    metrics.update(unselective_cells=1, busiest_cell=383, busiest_cell_images=0.8915,
+                   busiest_cell_spike_share=0.0629)
+    assert main(["mnist", "evaluate", "runs/x", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert ("note: 1 of 6,400 cells above rest fire in more than half of the test images"
+            in out)
+    assert "cell 383, fires in 89 % of them and gives 6.3 % of their spikes" in out
 
 
 def test_list_options_are_checked_by_the_parser(capsys):

@@ -223,6 +223,14 @@ def test_killed_run_resumes_to_the_full_example_count(killed_and_resumed_run):
     np.testing.assert_allclose(w.sum(axis=0), 78.0, rtol=0.05)
     # the evaluation counts the cells that fire from rest: theta below -65 + 52 + 20 = 7 mV
     assert metrics["cells_fire_at_rest"] == np.count_nonzero(weights["theta"] < 7e-3)
+    # and the cells above it that fire in more than half of the test images, from the counts
+    with np.load(run_dir / "eval_counts.npz") as z:
+        counts = z["test_counts"]
+    fires = (counts > 0).mean(axis=0)
+    assert metrics["unselective_cells"] == np.count_nonzero(
+        (fires > 0.5) & (weights["theta"] >= 7e-3))
+    assert counts[:, metrics["busiest_cell"]].sum() == counts.sum(axis=0).max()
+    assert metrics["busiest_cell_images"] == fires[metrics["busiest_cell"]]
     assert not list(run_dir.glob(".*tmp*")), "a temporary file was left behind"
 
 

@@ -199,3 +199,21 @@ def test_the_pass_curve_is_drawn_with_the_passes_that_have_no_snapshot(tmp_path)
     # a table written before the column existed is drawn as before
     table.drop(columns=["cells_fire_at_rest"]).to_csv(tmp_path / PASSES_CSV, index=False)
     assert plot_passes(tmp_path).stat().st_size > 0
+
+
+def test_a_cell_above_rest_that_fires_in_most_images_is_counted_as_unselective():
+    """``unselective_cells``: cells above rest that fire in more than half of the images (no
+    digit holds half of them); cells below rest are counted apart, as ``cells_fire_at_rest``."""
+    from brainlearn.models.diehl_cook.evaluation import unselective_cells
+
+    counts = np.zeros((10, 5), dtype=int)
+    counts[:6, 0] = 1    # fires in 6 of 10 images: unselective
+    counts[:5, 1] = 3    # in exactly half: not more than half
+    counts[:, 2] = 9     # in every image, but below rest
+    counts[:1, 3] = 200  # one image, most spikes: the busiest, selective
+    at_rest = np.array([False, False, True, False, False])
+    found = unselective_cells(counts, at_rest)
+    assert found == {"unselective_cells": 1, "busiest_cell": 3, "busiest_cell_images": 0.1,
+                     "busiest_cell_spike_share": 200 / (6 + 15 + 90 + 200)}
+    assert unselective_cells(counts, np.zeros(5, bool))["unselective_cells"] == 2
+    assert unselective_cells(counts, np.ones(5, bool))["unselective_cells"] == 0

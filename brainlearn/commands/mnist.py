@@ -277,6 +277,14 @@ def _evaluate(args) -> int:
               "frozen threshold below rest: each fires at the start of every image, whatever "
               "its digit, which drowns the vote of its class; the logistic and online readouts "
               "learn to ignore them (docs: results, the N=6400 row)")
+    if metrics.get("unselective_cells"):
+        print(f"note: {metrics['unselective_cells']:,} of {metrics['neurons']:,} cells above rest "
+              f"fire in more than half of the {scored} images, where a cell that answers one "
+              f"digit fires in about one in ten; the busiest, cell {metrics['busiest_cell']}, "
+              f"fires in {100 * metrics['busiest_cell_images']:.0f} % of them and gives "
+              f"{100 * metrics['busiest_cell_spike_share']:.1f} % of their spikes: a threshold "
+              "at or just above rest, whose inhibition can silence the layer and cost the vote "
+              "most (docs: results, the N=6400 row)")
     return 0
 
 
