@@ -217,3 +217,8 @@ def test_a_cell_above_rest_that_fires_in_most_images_is_counted_as_unselective()
                      "busiest_cell_spike_share": 200 / (6 + 15 + 90 + 200)}
     assert unselective_cells(counts, np.zeros(5, bool))["unselective_cells"] == 2
     assert unselective_cells(counts, np.ones(5, bool))["unselective_cells"] == 0
+    # the busiest cell is taken among the cells above rest
+    counts[:, 2] = 500
+    assert unselective_cells(counts, at_rest)["busiest_cell"] == 3
+    assert unselective_cells(counts, np.zeros(5, bool))["busiest_cell"] == 2
+    assert unselective_cells(counts, np.ones(5, bool))["busiest_cell"] == 2

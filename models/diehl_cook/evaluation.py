@@ -570,15 +570,15 @@ def unselective_cells(counts: np.ndarray, at_rest: np.ndarray) -> dict:
     -------
     dict
         ``unselective_cells`` (how many cells above rest fire in more than half of the
-        images), ``busiest_cell`` (the cell with the most spikes), ``busiest_cell_images``
-        (the fraction of the images in which it fires) and ``busiest_cell_spike_share`` (its
-        fraction of all the spikes).
+        images), ``busiest_cell`` (the cell above rest with the most spikes; of all cells
+        when none lies above rest), ``busiest_cell_images`` (the fraction of the images in
+        which it fires) and ``busiest_cell_spike_share`` (its fraction of all the spikes).
     """
-    counts = np.asarray(counts)
+    counts, above = np.asarray(counts), ~np.asarray(at_rest, dtype=bool)
     fires = (counts > 0).mean(axis=0) if len(counts) else np.zeros(counts.shape[1])
     per_cell = counts.sum(axis=0)
-    busiest = int(np.argmax(per_cell))
-    return {"unselective_cells": int(np.count_nonzero((fires > 0.5) & ~np.asarray(at_rest))),
+    busiest = int(np.argmax(np.where(above, per_cell, -1) if above.any() else per_cell))
+    return {"unselective_cells": int(np.count_nonzero((fires > 0.5) & above)),
             "busiest_cell": busiest, "busiest_cell_images": float(fires[busiest]),
             "busiest_cell_spike_share": float(per_cell[busiest] / max(per_cell.sum(), 1))}
 
